@@ -1,0 +1,88 @@
+"""The Starlette application: /graphql (with GraphiQL), /healthz and /readyz."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from gateway.config import Settings
+from gateway.middleware import RequestId
+from resolvers.queries import Limits
+from schema import build_schema
+from schema.context import Context, make_context
+from store.errors import MetagateError
+from store.factory import store_from_url
+from store.port import Store
+
+log = logging.getLogger("metagate")
+
+
+class MetagateGraphQL(GraphQL[Context, None]):
+    def __init__(self, limits: Limits, **options: Any) -> None:
+        super().__init__(build_schema(), **options)
+        self.limits = limits
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:
+        return make_context(
+            request.app.state.store, self.limits, request.state.request_id
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Starlette:
+    """``store``: an opened store to serve (its owner closes it); by default the app
+    opens the store of ``settings.STORE`` on start and closes it on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if store is not None:
+            app.state.store = store
+            yield
+            return
+        owned = store_from_url(settings.STORE)
+        await owned.open()
+        app.state.store = owned
+        try:
+            yield
+        finally:
+            await owned.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await request.app.state.store.ping()
+        except (MetagateError, OSError) as error:
+            log.warning("store not ready: %s", error)
+            return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready", "store": "reachable"})
+
+    graphql = MetagateGraphQL(settings.LIMITS, graphql_ide="graphiql", allow_queries_via_get=False)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=[Middleware(RequestId)],
+        lifespan=lifespan,
+    )
+    if store is not None:
+        app.state.store = store
+    return app

@@ -1,0 +1,230 @@
+"""What the queries do: look-ups, filtered lists, search, lineage, summaries, and the
+per-request loaders that batch nested navigation into one store call per level."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.dataloader import DataLoader
+
+from resolvers import validate
+from resolvers.ids import decode_cursor, encode_cursor
+from store.errors import BadUserInput, NotFound
+from store.model import Direction, Kind, Node, Step
+from store.port import (
+    AttributeEquals,
+    LineageQuery,
+    LineageResult,
+    ListQuery,
+    MetricFilter,
+    NameKey,
+    NeighborRequest,
+    OrderField,
+    Page,
+    ProjectCounts,
+    Store,
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    default_page: int = 20
+    max_page: int = 100
+    max_ids: int = 100
+    default_lineage_depth: int = 10
+    max_lineage_depth: int = 50
+    default_lineage_nodes: int = 1000
+    max_lineage_nodes: int = 10000
+
+
+class Loaders:
+    """Built per request. Every ``load`` made while one level of a query resolves is
+    sent to the store as one batched call."""
+
+    def __init__(self, store: Store) -> None:
+        self.nodes: DataLoader[str, Node | None] = DataLoader(load_fn=store.get_nodes)
+        self.neighbors: DataLoader[NeighborRequest, Page] = DataLoader(load_fn=store.neighbors)
+
+
+@dataclass
+class PageOut:
+    """A page with opaque cursors, ready for a connection."""
+
+    items: list[tuple[Node, str]]
+    has_next: bool
+    has_previous: bool = False
+
+
+def page_out(page: Page, *, after: str | None) -> PageOut:
+    return PageOut(
+        items=[(node, encode_cursor(key)) for node, key in page.items],
+        has_next=page.has_next,
+        has_previous=after is not None,
+    )
+
+
+async def neighbor(loaders: Loaders, node_id: str, edge_kind: str, step: Step) -> Node | None:
+    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, 1))
+    return page.items[0][0] if page.items else None
+
+
+async def neighbor_page(
+    loaders: Loaders,
+    limits: Limits,
+    node_id: str,
+    edge_kind: str,
+    step: Step,
+    first: int | None,
+    after: str | None,
+) -> PageOut:
+    size = validate.page_size(first, default=limits.default_page, maximum=limits.max_page)
+    cursor = decode_cursor(after)
+    if cursor is not None and not isinstance(cursor[0], str):
+        raise BadUserInput("after: not a cursor of this list", field="after")
+    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, size, cursor))
+    return page_out(page, after=after)
+
+
+async def get_node(loaders: Loaders, node_id: str) -> Node:
+    node = await loaders.nodes.load(node_id)
+    if node is None:
+        raise NotFound("id: no node with this id", field="id")
+    return node
+
+
+async def get_nodes(loaders: Loaders, limits: Limits, node_ids: Sequence[str]) -> list[Node | None]:
+    if len(node_ids) > limits.max_ids:
+        raise BadUserInput(f"ids: at most {limits.max_ids} ids", field="ids")
+    return list(await loaders.nodes.load_many(node_ids))
+
+
+async def by_name(store: Store, kind: Kind, name: str, scope: str | None = None) -> Node | None:
+    name = validate.name(name)
+    [found] = await store.find_named([NameKey(kind, name, scope)])
+    if len(found) > 1:
+        raise BadUserInput(
+            f"{len(found)} {kind.value}s are named {name!r}; give the scope to choose one",
+            field="name",
+        )
+    return found[0] if found else None
+
+
+@dataclass
+class Filter:
+    """The filters a list or search accepts; each is optional and they combine with AND."""
+
+    name: str | None = None
+    name_contains: str | None = None
+    tag: str | None = None
+    attribute_key: str | None = None
+    attribute_value: Any = None
+    has_attribute: bool = False
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+    scope: str | None = None
+    deployment_tag: str | None = None
+    metric: MetricFilter | None = None
+
+
+@dataclass
+class Order:
+    field: OrderField = OrderField.CREATED_AT
+    descending: bool = True
+    metric: str | None = None
+
+
+@dataclass
+class ListArgs:
+    kinds: tuple[Kind, ...]
+    filter: Filter = field(default_factory=Filter)
+    order: Order = field(default_factory=Order)
+    first: int | None = None
+    after: str | None = None
+
+
+async def list_nodes(store: Store, limits: Limits, args: ListArgs) -> PageOut:
+    f, o = args.filter, args.order
+    only_runs = set(args.kinds) <= {Kind.RUN}
+    if (f.metric is not None or o.field is OrderField.METRIC) and not only_runs:
+        raise BadUserInput("metric filters and ordering apply to runs only", field="metric")
+    if o.field is OrderField.METRIC and not (o.metric or f.metric):
+        raise BadUserInput("orderBy METRIC needs the metric's name", field="orderBy")
+    if f.metric is not None:
+        validate.metric_name(f.metric.name)
+    if o.metric is not None:
+        validate.metric_name(o.metric, field="orderBy")
+    attribute = None
+    if f.has_attribute:
+        if f.attribute_key is None:
+            raise BadUserInput("attribute: give its key", field="attribute")
+        if isinstance(f.attribute_value, (dict, list)):
+            raise BadUserInput(
+                "attribute: compare with a string, number, boolean or null", field="attribute"
+            )
+        if isinstance(f.attribute_value, float) and f.attribute_value != f.attribute_value:
+            raise BadUserInput("attribute: NaN matches nothing", field="attribute")
+        attribute = AttributeEquals(f.attribute_key, f.attribute_value)
+    query = ListQuery(
+        kinds=args.kinds,
+        name=validate.name(f.name) if f.name is not None else None,
+        name_contains=f.name_contains,
+        scope=f.scope,
+        tag=f.tag,
+        attribute=attribute,
+        created_after=validate.time(f.created_after),
+        created_before=validate.time(f.created_before),
+        deployment_tag=f.deployment_tag,
+        metric=f.metric,
+        order_by=o.field,
+        order_metric=o.metric,
+        descending=o.descending,
+        first=validate.page_size(args.first, default=limits.default_page, maximum=limits.max_page),
+        after=decode_cursor(args.after),
+    )
+    return page_out(await store.list_nodes(query), after=args.after)
+
+
+@dataclass
+class Lineage:
+    root: Node
+    result: LineageResult
+    truncated: bool
+
+
+async def lineage(
+    store: Store,
+    loaders: Loaders,
+    limits: Limits,
+    *,
+    node_id: str,
+    direction: Direction,
+    depth: int | None,
+    kinds: Sequence[Kind] | None,
+    limit: int | None,
+) -> Lineage:
+    depth = limits.default_lineage_depth if depth is None else depth
+    if depth < 1:
+        raise BadUserInput("depth must be at least 1", field="depth")
+    limit = limits.default_lineage_nodes if limit is None else limit
+    if limit < 1 or limit > limits.max_lineage_nodes:
+        raise BadUserInput(f"limit must be between 1 and {limits.max_lineage_nodes}", field="limit")
+    depth_cut = depth > limits.max_lineage_depth
+    root = await get_node(loaders, node_id)
+    result = await store.lineage(
+        LineageQuery(
+            start=root.id,
+            direction=direction,
+            depth=min(depth, limits.max_lineage_depth),
+            limit=limit,
+            kinds=tuple(kinds) if kinds is not None else None,
+        )
+    )
+    return Lineage(root=root, result=result, truncated=result.truncated or depth_cut)
+
+
+async def project_counts(store: Store, loaders: Loaders, project_id: str) -> tuple[Node, ProjectCounts]:
+    project = await get_node(loaders, project_id)
+    return project, await store.project_counts(project.id)

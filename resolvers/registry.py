@@ -1,0 +1,371 @@
+"""What the mutations do. Each function is one atomic write through ``Store.write()``:
+it checks everything first, inside the transaction, and raises a coded error before
+anything is written; the store rolls back whatever an error interrupts.
+
+Registration is idempotent: a name that exists in its scope returns the existing node
+with ``created=False`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from resolvers import validate
+from store.errors import BadUserInput, Conflict, NotFound
+from store.model import Edge, JSONObject, Kind, Node, Step, new_id, utcnow
+from store.port import NameKey, NeighborRequest, Store, Tx
+
+RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
+
+
+@dataclass
+class Registered:
+    node: Node
+    created: bool
+
+
+@dataclass
+class RunLogged:
+    run: Node
+    model_params: Node | None
+    dev_perf: Node | None
+    created: bool
+
+
+async def require(tx: Tx, node_id: str, kind: Kind, *, field: str) -> Node:
+    [node] = await tx.get_nodes([node_id])
+    if node is None or node.kind is not kind:
+        raise NotFound(f"{field}: no {kind.value} with this id", field=field)
+    return node
+
+
+async def _existing(tx: Tx, kind: Kind, name: str, scope: str) -> Node | None:
+    [found] = await tx.find_named([NameKey(kind, name, scope)])
+    return found[0] if found else None
+
+
+async def _one_neighbor(tx: Tx, node_id: str, edge_kind: str, step: Step) -> Node | None:
+    [page] = await tx.neighbors([NeighborRequest(node_id, edge_kind, step, 1)])
+    return page.items[0][0] if page.items else None
+
+
+def _node(kind: Kind, name: str | None, *, scope: str = "", tags: tuple[str, ...] = (),
+          attributes: JSONObject | None = None, fields: JSONObject | None = None) -> Node:
+    return Node(
+        id=new_id(kind),
+        kind=kind,
+        name=name,
+        created_at=utcnow(),
+        scope=scope,
+        tags=tags,
+        attributes=attributes or {},
+        fields={k: v for k, v in (fields or {}).items() if v is not None},
+    )
+
+
+def _edge(kind: str, from_node: Node, to_node: Node) -> Edge:
+    return Edge(kind=kind, from_id=from_node.id, to_id=to_node.id, created_at=utcnow())
+
+
+async def _register_named(
+    store: Store, kind: Kind, name: str, tags: Any, attributes: Any
+) -> Registered:
+    name = validate.name(name)
+    tags = validate.tags(tags)
+    attributes = validate.json_object(attributes)
+    async with store.write() as tx:
+        existing = await _existing(tx, kind, name, "")
+        if existing is not None:
+            return Registered(existing, created=False)
+        node = _node(kind, name, tags=tags, attributes=attributes)
+        await tx.insert_nodes([node])
+        return Registered(node, created=True)
+
+
+async def create_project(store: Store, *, name: str, tags: Any = None, attributes: Any = None) -> Registered:
+    return await _register_named(store, Kind.PROJECT, name, tags, attributes)
+
+
+async def register_dataset(store: Store, *, name: str, tags: Any = None, attributes: Any = None) -> Registered:
+    return await _register_named(store, Kind.DATASET, name, tags, attributes)
+
+
+async def register_featureset(
+    store: Store, *, name: str, dataset_id: str, tags: Any = None, attributes: Any = None
+) -> Registered:
+    name = validate.name(name)
+    tags = validate.tags(tags)
+    attributes = validate.json_object(attributes)
+    async with store.write() as tx:
+        dataset = await require(tx, dataset_id, Kind.DATASET, field="datasetId")
+        existing = await _existing(tx, Kind.FEATURESET, name, "")
+        if existing is not None:
+            source = await _one_neighbor(tx, existing.id, "featureset_dataset", Step.OUT)
+            if source is None or source.id != dataset.id:
+                raise Conflict(
+                    f"featureset {name!r} exists and was derived from another dataset",
+                    field="name",
+                )
+            return Registered(existing, created=False)
+        node = _node(Kind.FEATURESET, name, tags=tags, attributes=attributes)
+        await tx.insert_nodes([node])
+        await tx.insert_edges([_edge("featureset_dataset", node, dataset)])
+        return Registered(node, created=True)
+
+
+async def register_model(
+    store: Store, *, name: str, project_id: str, tags: Any = None, attributes: Any = None
+) -> Registered:
+    name = validate.name(name)
+    tags = validate.tags(tags)
+    attributes = validate.json_object(attributes)
+    async with store.write() as tx:
+        project = await require(tx, project_id, Kind.PROJECT, field="projectId")
+        existing = await _existing(tx, Kind.MODEL, name, project.id)
+        if existing is not None:
+            return Registered(existing, created=False)
+        node = _node(Kind.MODEL, name, scope=project.id, tags=tags, attributes=attributes)
+        await tx.insert_nodes([node])
+        await tx.insert_edges([_edge("project_model", project, node)])
+        return Registered(node, created=True)
+
+
+async def log_run(
+    store: Store,
+    *,
+    model_id: str,
+    dataset_id: str,
+    featureset_id: str,
+    params: Any,
+    metrics: Any,
+    name: str | None = None,
+    tag: str | None = None,
+    deployment_tag: str | None = None,
+    status: str = "COMPLETED",
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    tags: Any = None,
+    attributes: Any = None,
+) -> RunLogged:
+    name = validate.optional_name(name, field="name")
+    tag = validate.optional_name(tag, field="tag")
+    deployment_tag = validate.optional_name(deployment_tag, field="deploymentTag")
+    params = validate.json_object(params, field="params")
+    metrics = validate.metrics(metrics)
+    tags = validate.tags(tags)
+    attributes = validate.json_object(attributes)
+    if status not in RUN_STATUSES:
+        raise BadUserInput(f"status must be one of {', '.join(RUN_STATUSES)}", field="status")
+    start, end = validate.time(start_time), validate.time(end_time)
+    if start and end and end < start:
+        raise BadUserInput("endTime is before startTime", field="endTime")
+
+    async with store.write() as tx:
+        model = await require(tx, model_id, Kind.MODEL, field="modelId")
+        dataset = await require(tx, dataset_id, Kind.DATASET, field="datasetId")
+        featureset = await require(tx, featureset_id, Kind.FEATURESET, field="featuresetId")
+        if name is not None:
+            existing = await _existing(tx, Kind.RUN, name, model.id)
+            if existing is not None:
+                [mp, dp] = await tx.neighbors(
+                    [
+                        NeighborRequest(existing.id, "run_modelparams", Step.OUT, 1),
+                        NeighborRequest(existing.id, "run_devperf", Step.OUT, 1),
+                    ]
+                )
+                return RunLogged(
+                    existing,
+                    mp.items[0][0] if mp.items else None,
+                    dp.items[0][0] if dp.items else None,
+                    created=False,
+                )
+        if deployment_tag is not None and await tx.find_by_field(
+            Kind.RUN, "deploymentTag", deployment_tag
+        ):
+            raise Conflict(
+                f"deploymentTag {deployment_tag!r} is already carried by another run",
+                field="deploymentTag",
+            )
+        run_id = new_id(Kind.RUN)
+        run = Node(
+            id=run_id,
+            kind=Kind.RUN,
+            name=name or run_id.partition("/")[2],
+            created_at=utcnow(),
+            scope=model.id,
+            tags=tags,
+            attributes=attributes,
+            fields={
+                k: v
+                for k, v in {
+                    "status": status,
+                    "startTime": start,
+                    "endTime": end,
+                    "tag": tag,
+                    "deploymentTag": deployment_tag,
+                }.items()
+                if v is not None
+            },
+        )
+        model_params = _node(Kind.MODELPARAMS, None, scope=run.id, fields={"params": params})
+        dev_perf = _node(Kind.DEVPERF, None, scope=run.id, fields={"metrics": metrics})
+        await tx.insert_nodes([run, model_params, dev_perf])
+        await tx.insert_edges(
+            [
+                _edge("run_model", run, model),
+                _edge("run_dataset", run, dataset),
+                _edge("run_featureset", run, featureset),
+                _edge("run_modelparams", run, model_params),
+                _edge("run_devperf", run, dev_perf),
+            ]
+        )
+        return RunLogged(run, model_params, dev_perf, created=True)
+
+
+async def register_deployment(
+    store: Store,
+    *,
+    name: str | None = None,
+    deployment_tag: str | None = None,
+    model_id: str | None = None,
+    featureset_id: str | None = None,
+    model_params_id: str | None = None,
+    tag: str | None = None,
+    tags: Any = None,
+    attributes: Any = None,
+) -> Registered:
+    explicit = (model_id, featureset_id, model_params_id)
+    if deployment_tag is not None:
+        if any(explicit) or tag is not None:
+            raise BadUserInput(
+                "give either deploymentTag or modelId, featuresetId and modelParamsId, not both",
+                field="deploymentTag",
+            )
+        deployment_tag = validate.name(deployment_tag, field="deploymentTag")
+        tag = deployment_tag
+    elif not all(explicit):
+        raise BadUserInput(
+            "a deployment needs the deploymentTag of a run, or modelId, featuresetId and"
+            " modelParamsId",
+            field="deploymentTag",
+        )
+    tag = validate.optional_name(tag, field="tag")
+    if name is None and tag is None:
+        raise BadUserInput("a deployment needs a name (or a tag to name it by)", field="name")
+    name = validate.name(name if name is not None else tag or "")
+    tags = validate.tags(tags)
+    attributes = validate.json_object(attributes)
+
+    async with store.write() as tx:
+        existing = await _existing(tx, Kind.DEPLOYMENT, name, "")
+        if existing is not None:
+            if tag is not None and existing.fields.get("tag") != tag:
+                raise Conflict(f"deployment {name!r} exists with another tag", field="name")
+            return Registered(existing, created=False)
+        if tag is not None and await tx.find_by_field(Kind.DEPLOYMENT, "tag", tag):
+            raise Conflict(f"tag {tag!r} belongs to another deployment", field="tag")
+        if deployment_tag is not None:
+            runs = await tx.find_by_field(Kind.RUN, "deploymentTag", deployment_tag)
+            if not runs:
+                raise NotFound(f"no run carries deploymentTag {deployment_tag!r}", field="deploymentTag")
+            run = runs[0]
+            [m, f, p] = await tx.neighbors(
+                [
+                    NeighborRequest(run.id, "run_model", Step.OUT, 1),
+                    NeighborRequest(run.id, "run_featureset", Step.OUT, 1),
+                    NeighborRequest(run.id, "run_modelparams", Step.OUT, 1),
+                ]
+            )
+            if not (m.items and f.items and p.items):
+                raise Conflict("the run of this deploymentTag lacks its model, featureset or params")
+            model, featureset, params = m.items[0][0], f.items[0][0], p.items[0][0]
+        else:
+            assert model_id and featureset_id and model_params_id
+            model = await require(tx, model_id, Kind.MODEL, field="modelId")
+            featureset = await require(tx, featureset_id, Kind.FEATURESET, field="featuresetId")
+            params = await require(tx, model_params_id, Kind.MODELPARAMS, field="modelParamsId")
+        node = _node(Kind.DEPLOYMENT, name, tags=tags, attributes=attributes, fields={"tag": tag})
+        await tx.insert_nodes([node])
+        await tx.insert_edges(
+            [
+                _edge("deployment_model", node, model),
+                _edge("deployment_featureset", node, featureset),
+                _edge("deployment_modelparams", node, params),
+            ]
+        )
+        return Registered(node, created=True)
+
+
+async def log_serving_perf(
+    store: Store,
+    *,
+    period_start: dt.datetime,
+    period_end: dt.datetime,
+    metrics: Any,
+    deployment_id: str | None = None,
+    deployment_tag: str | None = None,
+    tags: Any = None,
+    attributes: Any = None,
+) -> Node:
+    if (deployment_id is None) == (deployment_tag is None):
+        raise BadUserInput("give exactly one of deploymentId and deploymentTag", field="deploymentId")
+    start, end = validate.time(period_start), validate.time(period_end)
+    assert start is not None and end is not None
+    if end <= start:
+        raise BadUserInput("periodEnd must be after periodStart", field="periodEnd")
+    metrics = validate.metrics(metrics)
+    tags = validate.tags(tags)
+    attributes = validate.json_object(attributes)
+    async with store.write() as tx:
+        if deployment_id is not None:
+            deployment = await require(tx, deployment_id, Kind.DEPLOYMENT, field="deploymentId")
+        else:
+            assert deployment_tag is not None
+            found = await tx.find_by_field(Kind.DEPLOYMENT, "tag", deployment_tag)
+            if not found:
+                raise NotFound(f"no deployment has tag {deployment_tag!r}", field="deploymentTag")
+            deployment = found[0]
+        node = _node(
+            Kind.SERVINGPERF,
+            None,
+            scope=deployment.id,
+            tags=tags,
+            attributes=attributes,
+            fields={"periodStart": start, "periodEnd": end, "metrics": metrics},
+        )
+        await tx.insert_nodes([node])
+        await tx.insert_edges([_edge("deployment_servingperf", deployment, node)])
+        return node
+
+
+async def update_attributes(
+    store: Store, *, node_id: str, attributes: Any, replace: bool = False
+) -> Node:
+    attributes = validate.json_object(attributes)
+    async with store.write() as tx:
+        [node] = await tx.get_nodes([node_id])
+        if node is None:
+            raise NotFound("id: no node with this id", field="id")
+        merged = dict(attributes) if replace else {**node.attributes, **attributes}
+        merged = validate.json_object(merged)
+        await tx.update_node(node.id, attributes=merged)
+        [updated] = await tx.get_nodes([node.id])
+        assert updated is not None
+        return updated
+
+
+async def add_tags(store: Store, *, node_id: str, tags: Any) -> Node:
+    new = validate.tags(tags)
+    if not new:
+        raise BadUserInput("tags: give at least one tag", field="tags")
+    async with store.write() as tx:
+        [node] = await tx.get_nodes([node_id])
+        if node is None:
+            raise NotFound("id: no node with this id", field="id")
+        merged = validate.tags([*node.tags, *new])
+        await tx.update_node(node.id, tags=merged)
+        [updated] = await tx.get_nodes([node.id])
+        assert updated is not None
+        return updated

@@ -1,0 +1,41 @@
+"""Metagate's GraphQL schema, built on strawberry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types import ExecutionContext
+
+from schema.errors import CodedErrors
+from schema.mutation import Mutation
+from schema.query import Query
+from schema.types import TYPES
+
+SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
+
+
+class MetagateSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # CodedErrors logs the errors that need it (internal ones) with the request id;
+        # expected errors are answers, not incidents.
+        return None
+
+
+def build_schema(**options: Any) -> strawberry.Schema:
+    return MetagateSchema(
+        query=Query,
+        mutation=Mutation,
+        types=list(TYPES.values()),
+        extensions=[CodedErrors, ParserCache(maxsize=256), ValidationCache(maxsize=256)],
+        **options,
+    )
+
+
+def printed() -> str:
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,70 @@
+"""Turns every error of an operation into a coded one. Metagate's own errors keep their
+message and code; errors found before execution (syntax, validation, variable values)
+are BAD_USER_INPUT; anything else is INTERNAL, masked, and logged with the request id."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.error import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult
+
+from store.errors import MetagateError
+
+log = logging.getLogger("metagate.errors")
+
+
+def _request_id(context: object) -> str:
+    return str(getattr(context, "request_id", "-"))
+
+
+class CodedErrors(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
+            request_id = _request_id(self.execution_context.context)
+            result.errors = [self._coded(e, request_id) for e in result.errors]
+
+    def _coded(self, error: GraphQLError, request_id: str) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, MetagateError):
+            return GraphQLError(
+                original.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                original_error=original,
+                extensions={"code": original.code, **original.details},
+            )
+        if error.path is None:
+            # Raised before execution: the document or its variables are at fault.
+            extensions = dict(error.extensions or {})
+            extensions.setdefault("code", "BAD_USER_INPUT")
+            return GraphQLError(
+                error.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                original_error=original,
+                extensions=extensions,
+            )
+        log.error(
+            "internal error in %s (request %s)",
+            ".".join(str(p) for p in error.path),
+            request_id,
+            exc_info=original or error,
+            extra={"request_id": request_id},
+        )
+        return GraphQLError(
+            f"Internal server error (request id {request_id}).",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL", "requestId": request_id},
+        )

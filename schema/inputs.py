@@ -1,0 +1,227 @@
+"""Input types: filters, orderings and mutation inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers import queries
+from resolvers.ids import decode_id
+from schema.types import RunStatus
+from store.model import Kind
+from store.port import MetricFilter, OrderField
+
+
+@strawberry.enum
+class OrderDirection(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.enum
+class NodeOrderField(enum.Enum):
+    CREATED_AT = "created_at"
+    NAME = "name"
+
+
+@strawberry.enum
+class RunOrderField(enum.Enum):
+    CREATED_AT = "created_at"
+    NAME = "name"
+    METRIC = "metric"
+
+
+@strawberry.input(description="Matches nodes whose attribute `key` equals `value` (a JSON scalar).")
+class AttributeInput:
+    key: str
+    value: JSON | None = None
+
+
+@strawberry.input(description="Bounds on a development-performance metric, e.g. rmse < 0.5.")
+class MetricFilterInput:
+    name: str
+    lt: float | None = None
+    lte: float | None = None
+    gt: float | None = None
+    gte: float | None = None
+
+
+@strawberry.input
+class NodeFilter:
+    name: str | None = None
+    name_contains: str | None = None
+    tag: str | None = None
+    attribute: AttributeInput | None = None
+    created_after: dt.datetime | None = strawberry.field(default=None, description="Inclusive.")
+    created_before: dt.datetime | None = strawberry.field(default=None, description="Exclusive.")
+
+    def to_filter(self) -> queries.Filter:
+        return queries.Filter(
+            name=self.name,
+            name_contains=self.name_contains,
+            tag=self.tag,
+            attribute_key=self.attribute.key if self.attribute else None,
+            attribute_value=self.attribute.value if self.attribute else None,
+            has_attribute=self.attribute is not None,
+            created_after=self.created_after,
+            created_before=self.created_before,
+        )
+
+
+@strawberry.input
+class ModelFilter(NodeFilter):
+    project_id: strawberry.ID | None = None
+    deployment_tag: str | None = strawberry.field(
+        default=None, description="Models trained by the run that carries this deployment tag."
+    )
+
+    def to_filter(self) -> queries.Filter:
+        f = super().to_filter()
+        if self.project_id is not None:
+            f.scope = decode_id(self.project_id, Kind.PROJECT, field="projectId")
+        f.deployment_tag = self.deployment_tag
+        return f
+
+
+@strawberry.input
+class RunFilter(NodeFilter):
+    model_id: strawberry.ID | None = None
+    deployment_tag: str | None = None
+    metric: MetricFilterInput | None = None
+
+    def to_filter(self) -> queries.Filter:
+        f = super().to_filter()
+        if self.model_id is not None:
+            f.scope = decode_id(self.model_id, Kind.MODEL, field="modelId")
+        f.deployment_tag = self.deployment_tag
+        if self.metric is not None:
+            m = self.metric
+            f.metric = MetricFilter(m.name, lt=m.lt, lte=m.lte, gt=m.gt, gte=m.gte)
+        return f
+
+
+@strawberry.input
+class DeploymentFilter(NodeFilter):
+    deployment_tag: str | None = strawberry.field(
+        default=None, description="The deployment's own tag (its run's deployment tag)."
+    )
+
+    def to_filter(self) -> queries.Filter:
+        f = super().to_filter()
+        f.deployment_tag = self.deployment_tag
+        return f
+
+
+@strawberry.input
+class NodeOrder:
+    field: NodeOrderField = NodeOrderField.CREATED_AT
+    direction: OrderDirection = OrderDirection.DESC
+
+    def to_order(self) -> queries.Order:
+        return queries.Order(OrderField(self.field.value), self.direction is OrderDirection.DESC)
+
+
+@strawberry.input(description="Order runs; METRIC orders by the dev-perf metric named in `metric`.")
+class RunOrder:
+    field: RunOrderField = RunOrderField.CREATED_AT
+    direction: OrderDirection = OrderDirection.DESC
+    metric: str | None = None
+
+    def to_order(self) -> queries.Order:
+        return queries.Order(
+            OrderField(self.field.value), self.direction is OrderDirection.DESC, self.metric
+        )
+
+
+@strawberry.input
+class CreateProjectInput:
+    name: str
+    tags: list[str] | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input
+class RegisterDatasetInput:
+    name: str
+    tags: list[str] | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input
+class RegisterFeaturesetInput:
+    name: str
+    dataset_id: strawberry.ID = strawberry.field(description="The dataset it was derived from.")
+    tags: list[str] | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input
+class RegisterModelInput:
+    name: str
+    project_id: strawberry.ID
+    tags: list[str] | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input(
+    description="One training run with its model params and dev performance. A run with a"
+    " name that its model already has is returned as it is (created: false)."
+)
+class LogRunInput:
+    model_id: strawberry.ID
+    dataset_id: strawberry.ID
+    featureset_id: strawberry.ID
+    name: str | None = None
+    tag: str | None = None
+    deployment_tag: str | None = None
+    status: RunStatus = RunStatus.COMPLETED
+    start_time: dt.datetime | None = None
+    end_time: dt.datetime | None = None
+    params: JSON | None = strawberry.field(default=None, description="Hyper-parameters (object).")
+    metrics: JSON | None = strawberry.field(default=None, description="Metric name -> number.")
+    tags: list[str] | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input(
+    description="From the run that carries `deploymentTag`, or from explicit modelId,"
+    " featuresetId and modelParamsId."
+)
+class RegisterDeploymentInput:
+    name: str | None = None
+    deployment_tag: str | None = None
+    model_id: strawberry.ID | None = None
+    featureset_id: strawberry.ID | None = None
+    model_params_id: strawberry.ID | None = None
+    tag: str | None = None
+    tags: list[str] | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input(description="A serving period and its metrics, by deploymentId or deploymentTag.")
+class LogServingPerfInput:
+    period_start: dt.datetime
+    period_end: dt.datetime
+    metrics: JSON
+    deployment_id: strawberry.ID | None = None
+    deployment_tag: str | None = None
+    tags: list[str] | None = None
+    attributes: JSON | None = None
+
+
+@strawberry.input
+class UpdateAttributesInput:
+    id: strawberry.ID
+    attributes: JSON
+    replace: bool = strawberry.field(
+        default=False, description="Replace the whole object instead of merging its top-level keys."
+    )
+
+
+@strawberry.input
+class AddTagsInput:
+    id: strawberry.ID
+    tags: list[str]

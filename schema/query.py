@@ -1,0 +1,202 @@
+"""The root Query."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import queries
+from resolvers.ids import decode_id
+from schema.context import Info
+from schema.inputs import (
+    AttributeInput,
+    DeploymentFilter,
+    ModelFilter,
+    NodeFilter,
+    NodeOrder,
+    RunFilter,
+    RunOrder,
+)
+from schema.types import (
+    Connection,
+    Dataset,
+    Deployment,
+    Featureset,
+    Lineage,
+    LineageDirection,
+    Model,
+    NodeKind,
+    NodeType,
+    Project,
+    ProjectSummary,
+    Run,
+    connection,
+    lineage,
+    wrap,
+)
+from store.model import Direction, Kind
+
+
+async def _by_name(info: Info, kind: Kind, name: str, scope: str | None = None) -> NodeType | None:
+    node = await queries.by_name(info.context.store, kind, name, scope)
+    return wrap(node) if node is not None else None
+
+
+async def _list(
+    info: Info,
+    kind: Kind,
+    filter: NodeFilter | None,
+    order_by: NodeOrder | RunOrder | None,
+    first: int | None,
+    after: str | None,
+) -> Connection:
+    args = queries.ListArgs(
+        kinds=(kind,),
+        filter=filter.to_filter() if filter else queries.Filter(),
+        order=order_by.to_order() if order_by else queries.Order(),
+        first=first,
+        after=after,
+    )
+    return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A node by its global id; NOT_FOUND if there is none.")
+    async def node(self, info: Info, id: strawberry.ID) -> NodeType:
+        return wrap(await queries.get_node(info.context.loaders, decode_id(id)))
+
+    @strawberry.field(description="Nodes by global id, in the order asked; null where unknown.")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[NodeType | None]:
+        found = await queries.get_nodes(
+            info.context.loaders, info.context.limits, [decode_id(i, field="ids") for i in ids]
+        )
+        return [wrap(n) if n is not None else None for n in found]
+
+    @strawberry.field
+    async def project(self, info: Info, name: str) -> Project | None:
+        return await _by_name(info, Kind.PROJECT, name)  # type: ignore[return-value]
+
+    @strawberry.field
+    async def dataset(self, info: Info, name: str) -> Dataset | None:
+        return await _by_name(info, Kind.DATASET, name)  # type: ignore[return-value]
+
+    @strawberry.field
+    async def featureset(self, info: Info, name: str) -> Featureset | None:
+        return await _by_name(info, Kind.FEATURESET, name)  # type: ignore[return-value]
+
+    @strawberry.field(description="Model names are unique per project; give projectId if several share it.")
+    async def model(self, info: Info, name: str, project_id: strawberry.ID | None = None) -> Model | None:
+        scope = decode_id(project_id, Kind.PROJECT, field="projectId") if project_id else None
+        return await _by_name(info, Kind.MODEL, name, scope)  # type: ignore[return-value]
+
+    @strawberry.field(description="Run names are unique per model.")
+    async def run(self, info: Info, name: str, model_id: strawberry.ID | None = None) -> Run | None:
+        scope = decode_id(model_id, Kind.MODEL, field="modelId") if model_id else None
+        return await _by_name(info, Kind.RUN, name, scope)  # type: ignore[return-value]
+
+    @strawberry.field
+    async def deployment(self, info: Info, name: str) -> Deployment | None:
+        return await _by_name(info, Kind.DEPLOYMENT, name)  # type: ignore[return-value]
+
+    @strawberry.field
+    async def projects(
+        self, info: Info, filter: NodeFilter | None = None, order_by: NodeOrder | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Project]:
+        return await _list(info, Kind.PROJECT, filter, order_by, first, after)
+
+    @strawberry.field
+    async def datasets(
+        self, info: Info, filter: NodeFilter | None = None, order_by: NodeOrder | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Dataset]:
+        return await _list(info, Kind.DATASET, filter, order_by, first, after)
+
+    @strawberry.field
+    async def featuresets(
+        self, info: Info, filter: NodeFilter | None = None, order_by: NodeOrder | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Featureset]:
+        return await _list(info, Kind.FEATURESET, filter, order_by, first, after)
+
+    @strawberry.field
+    async def models(
+        self, info: Info, filter: ModelFilter | None = None, order_by: NodeOrder | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Model]:
+        return await _list(info, Kind.MODEL, filter, order_by, first, after)
+
+    @strawberry.field(
+        description="Runs, e.g. filter {metric: {name: \"rmse\", lt: 0.5}} ordered by"
+        " {field: METRIC, metric: \"rmse\", direction: ASC}: the best candidates first."
+    )
+    async def runs(
+        self, info: Info, filter: RunFilter | None = None, order_by: RunOrder | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Run]:
+        return await _list(info, Kind.RUN, filter, order_by, first, after)
+
+    @strawberry.field
+    async def deployments(
+        self, info: Info, filter: DeploymentFilter | None = None, order_by: NodeOrder | None = None,
+        first: int | None = None, after: str | None = None,
+    ) -> Connection[Deployment]:
+        return await _list(info, Kind.DEPLOYMENT, filter, order_by, first, after)
+
+    @strawberry.field(
+        description="Nodes of any kind by name (substring), tag, attribute value or deployment"
+        " tag (runs carrying it, the models they trained, the deployment registered from it)."
+    )
+    async def search(
+        self,
+        info: Info,
+        text: str | None = None,
+        tag: str | None = None,
+        attribute: AttributeInput | None = None,
+        deployment_tag: str | None = None,
+        kinds: list[NodeKind] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[NodeType]:
+        f = NodeFilter(name_contains=text, tag=tag, attribute=attribute).to_filter()
+        f.deployment_tag = deployment_tag
+        args = queries.ListArgs(
+            kinds=tuple(kinds) if kinds else tuple(Kind), filter=f, first=first, after=after
+        )
+        return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
+
+    @strawberry.field(
+        description="The nodes reachable from `id` in `direction`, at most `depth` edges away,"
+        " optionally only of `kinds`, with the edges walked. BOTH is the union of UPSTREAM"
+        " and DOWNSTREAM; the walk never turns around."
+    )
+    async def lineage(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        direction: LineageDirection = Direction.UPSTREAM,
+        depth: int | None = None,
+        kinds: list[NodeKind] | None = None,
+        limit: int | None = None,
+    ) -> Lineage:
+        ctx = info.context
+        result = await queries.lineage(
+            ctx.store, ctx.loaders, ctx.limits, node_id=decode_id(id), direction=direction,
+            depth=depth, kinds=kinds, limit=limit,
+        )
+        return lineage(result)
+
+    @strawberry.field(description="Counts of a project's assets.")
+    async def project_summary(self, info: Info, project_id: strawberry.ID) -> ProjectSummary:
+        ctx = info.context
+        project, counts = await queries.project_counts(
+            ctx.store, ctx.loaders, decode_id(project_id, Kind.PROJECT, field="projectId")
+        )
+        return ProjectSummary(
+            project=wrap(project),  # type: ignore[arg-type]
+            models=counts.models,
+            runs=counts.runs,
+            datasets=counts.datasets,
+            featuresets=counts.featuresets,
+            deployments=counts.deployments,
+        )

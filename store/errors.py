@@ -1,0 +1,38 @@
+"""Metagate's coded errors. Every layer raises these; the GraphQL layer turns them
+into errors with ``extensions.code``. Anything else reaching a client is masked.
+
+    MetagateError
+    ├── BadUserInput      BAD_USER_INPUT   malformed or out-of-range input
+    ├── NotFound          NOT_FOUND        an id or name that does not exist
+    ├── Conflict          CONFLICT         the write contradicts what is stored
+    └── Unavailable       UNAVAILABLE      the store cannot be reached
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MetagateError(Exception):
+    code = "INTERNAL"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadUserInput(MetagateError):
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(MetagateError):
+    code = "NOT_FOUND"
+
+
+class Conflict(MetagateError):
+    code = "CONFLICT"
+
+
+class Unavailable(MetagateError):
+    code = "UNAVAILABLE"

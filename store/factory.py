@@ -1,0 +1,19 @@
+"""Chooses the store adapter from a store URL."""
+
+from __future__ import annotations
+
+from store.port import Store
+from store.sqlite import SQLiteStore
+
+
+def store_from_url(url: str) -> Store:
+    """``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``sqlite:///:memory:``,
+    or a plain file path (``./metagate.db``, ``:memory:``)."""
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://")
+        path = path.removeprefix("/") if path.startswith("/") else path
+        return SQLiteStore(path or "./metagate.db")
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise ValueError(f"unsupported store URL scheme {scheme!r}; use sqlite:///PATH or a file path")
+    return SQLiteStore(url)

@@ -1,0 +1,167 @@
+"""The persistence port: one async Protocol that every adapter implements.
+
+Batch-first: every read that takes several keys returns its results in the order of
+the keys asked for, one store round trip per call. Writes happen inside
+``Store.write()``, one atomic transaction: all of it lands or none of it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from store.model import Direction, Edge, JSONObject, Kind, Node, Step
+
+Scalar = str | int | float | bool | None
+# A position in an ordered list: the sort value and the node id that breaks ties.
+SortKey = tuple[Any, str]
+
+METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:\-]{0,127}$")
+
+# The typed fields that can be looked up through an index.
+INDEXED_FIELDS = frozenset({"deploymentTag", "tag"})
+
+
+@dataclass(frozen=True)
+class NameKey:
+    kind: Kind
+    name: str
+    scope: str | None = None  # None: in any scope
+
+
+@dataclass(frozen=True)
+class NeighborRequest:
+    """The nodes at the other end of ``edge_kind`` edges of ``node_id``, newest first."""
+
+    node_id: str
+    edge_kind: str
+    step: Step
+    first: int
+    after: SortKey | None = None
+
+
+@dataclass
+class Page:
+    items: list[tuple[Node, SortKey]]
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class AttributeEquals:
+    key: str
+    value: Scalar
+
+
+@dataclass(frozen=True)
+class MetricFilter:
+    """Bounds on a run's development-performance metric (devperf ``metrics``)."""
+
+    name: str
+    lt: float | None = None
+    lte: float | None = None
+    gt: float | None = None
+    gte: float | None = None
+
+
+class OrderField(str, enum.Enum):
+    CREATED_AT = "created_at"
+    NAME = "name"
+    METRIC = "metric"  # runs only: the devperf metric named by ListQuery.order_metric
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    kinds: tuple[Kind, ...]
+    name: str | None = None
+    name_contains: str | None = None
+    scope: str | None = None
+    tag: str | None = None
+    attribute: AttributeEquals | None = None
+    created_after: str | None = None  # inclusive
+    created_before: str | None = None  # exclusive
+    deployment_tag: str | None = None
+    metric: MetricFilter | None = None
+    order_by: OrderField = OrderField.CREATED_AT
+    order_metric: str | None = None
+    descending: bool = True
+    first: int = 20
+    after: SortKey | None = None
+
+
+@dataclass(frozen=True)
+class LineageQuery:
+    start: str
+    direction: Direction
+    depth: int
+    limit: int
+    kinds: tuple[Kind, ...] | None = None
+
+
+@dataclass
+class LineageNode:
+    node: Node
+    depth: int
+    direction: Direction  # UPSTREAM or DOWNSTREAM of the start
+
+
+@dataclass
+class LineageResult:
+    nodes: list[LineageNode]
+    edges: list[Edge]
+    truncated: bool
+
+
+@dataclass
+class ProjectCounts:
+    models: int = 0
+    runs: int = 0
+    datasets: int = 0
+    featuresets: int = 0
+    deployments: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class Reader(Protocol):
+    async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]: ...
+
+    async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]: ...
+
+    async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]: ...
+
+    async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]: ...
+
+
+class Tx(Reader, Protocol):
+    """Reads and writes inside one atomic write; reads see the writes made so far."""
+
+    async def insert_nodes(self, nodes: Sequence[Node]) -> None: ...
+
+    async def insert_edges(self, edges: Sequence[Edge]) -> None: ...
+
+    async def update_node(
+        self, node_id: str, *, attributes: JSONObject | None = None, tags: Sequence[str] | None = None
+    ) -> None: ...
+
+
+class Store(Reader, Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    def write(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    async def list_nodes(self, query: ListQuery) -> Page: ...
+
+    async def lineage(self, query: LineageQuery) -> LineageResult: ...
+
+    async def project_counts(self, project_id: str) -> ProjectCounts: ...
+
+    async def count_all(self) -> dict[str, int]:
+        """Nodes per kind and edges per edge kind: what the store holds."""
+        ...

@@ -1,0 +1,576 @@
+"""The embedded store: one SQLite file through aiosqlite, in WAL mode, with one writer
+connection and a pool of read connections. ``:memory:`` gives a private in-memory
+database on a single connection (for tests and throw-away demos).
+
+All SQL text is built from constant fragments; every value travels as a bind variable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+
+from store import sqlite_schema
+from store.errors import BadUserInput, Conflict, NotFound, Unavailable
+from store.model import (
+    EDGE_KINDS,
+    LINEAGE_EDGE_KINDS,
+    Direction,
+    Edge,
+    JSONObject,
+    Kind,
+    Node,
+)
+from store.port import (
+    INDEXED_FIELDS,
+    METRIC_NAME,
+    LineageNode,
+    LineageQuery,
+    LineageResult,
+    ListQuery,
+    NameKey,
+    NeighborRequest,
+    OrderField,
+    Page,
+    ProjectCounts,
+    SortKey,
+)
+
+_NODE_COLUMNS = "n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields"
+_FIELD_EXPR = {name: f"json_extract(n.fields, '$.{name}')" for name in INDEXED_FIELDS}
+
+# Lineage steps from the direction table: (edge kind, walk direction, way to follow).
+_LINEAGE_STEPS = orjson.dumps(
+    [
+        [e.name, d.value, e.step(d).value]
+        for e in LINEAGE_EDGE_KINDS
+        for d in (Direction.UPSTREAM, Direction.DOWNSTREAM)
+    ]
+).decode()
+
+_LINEAGE_SQL = f"""
+WITH RECURSIVE
+  steps(ek, dir, step) AS (
+    SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(:steps)
+  ),
+  walk(id, depth, dir, ek, efrom, eto, ecreated) AS (
+    SELECT :start, 0, value, NULL, NULL, NULL, NULL FROM json_each(:dirs)
+    UNION
+    SELECT e.to_id, w.depth + 1, w.dir, e.kind, e.from_id, e.to_id, e.created_at
+      FROM walk w
+      JOIN edges e ON e.from_id = w.id
+      JOIN steps s ON s.ek = e.kind AND s.dir = w.dir AND s.step = 'out'
+     WHERE w.depth < :depth
+    UNION
+    SELECT e.from_id, w.depth + 1, w.dir, e.kind, e.from_id, e.to_id, e.created_at
+      FROM walk w
+      JOIN edges e ON e.to_id = w.id
+      JOIN steps s ON s.ek = e.kind AND s.dir = w.dir AND s.step = 'in'
+     WHERE w.depth < :depth
+  ),
+  best(id, dir, depth) AS (
+    SELECT id, dir, MIN(depth) FROM walk WHERE depth > 0 GROUP BY id, dir
+  ),
+  picked AS (
+    SELECT b.depth, b.dir, {_NODE_COLUMNS}
+      FROM best b JOIN nodes n ON n.id = b.id
+     WHERE :kinds IS NULL OR n.kind IN (SELECT value FROM json_each(:kinds))
+     ORDER BY b.depth, n.kind, n.created_at, n.id
+     LIMIT :limit + 1
+  )
+SELECT 'n', depth, dir, id, kind, name, scope, created_at, tags, attributes, fields FROM picked
+UNION ALL
+SELECT DISTINCT 'e', NULL, NULL, ek, efrom, eto, ecreated, NULL, NULL, NULL, NULL
+  FROM walk WHERE depth > 0
+"""
+
+_NEIGHBORS_SQL = f"""
+WITH k(i, nid, ek, step, lim, av, aid) AS (
+  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
+    FROM json_each(?)
+),
+hits(i, lim, other, av, aid) AS (
+  SELECT k.i, k.lim, e.to_id, k.av, k.aid
+    FROM k JOIN edges e ON e.from_id = k.nid AND e.kind = k.ek
+   WHERE k.step = 'out'
+  UNION ALL
+  SELECT k.i, k.lim, e.from_id, k.av, k.aid
+    FROM k JOIN edges e ON e.to_id = k.nid AND e.kind = k.ek
+   WHERE k.step = 'in'
+),
+ranked AS (
+  SELECT h.i, h.lim, {_NODE_COLUMNS},
+         ROW_NUMBER() OVER (PARTITION BY h.i ORDER BY n.created_at DESC, n.id DESC) AS rn
+    FROM hits h JOIN nodes n ON n.id = h.other
+   WHERE h.av IS NULL OR n.created_at < h.av OR (n.created_at = h.av AND n.id < h.aid)
+)
+SELECT i, id, kind, name, scope, created_at, tags, attributes, fields
+  FROM ranked WHERE rn <= lim + 1 ORDER BY i, rn
+"""
+
+_PROJECT_COUNTS_SQL = """
+WITH m(id) AS (SELECT to_id FROM edges WHERE from_id = :p AND kind = 'project_model'),
+     r(id) AS (SELECT e.from_id FROM m JOIN edges e ON e.to_id = m.id AND e.kind = 'run_model')
+SELECT (SELECT count(*) FROM m),
+       (SELECT count(*) FROM r),
+       (SELECT count(DISTINCT e.to_id) FROM r JOIN edges e
+          ON e.from_id = r.id AND e.kind = 'run_dataset'),
+       (SELECT count(DISTINCT e.to_id) FROM r JOIN edges e
+          ON e.from_id = r.id AND e.kind = 'run_featureset'),
+       (SELECT count(DISTINCT e.from_id) FROM m JOIN edges e
+          ON e.to_id = m.id AND e.kind = 'deployment_model')
+"""
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _node(row: Sequence[Any]) -> Node:
+    node_id, kind, name, scope, created_at, tags, attributes, fields = row
+    return Node(
+        id=node_id,
+        kind=Kind(kind),
+        name=name,
+        created_at=created_at,
+        scope=scope,
+        tags=tuple(orjson.loads(tags)),
+        attributes=orjson.loads(attributes),
+        fields=orjson.loads(fields),
+    )
+
+
+def _conflict_or_raise(error: sqlite3.IntegrityError) -> Exception:
+    message = str(error)
+    if "UNIQUE" in message:
+        return Conflict("the write would duplicate an existing node, edge or tag", detail=message)
+    if "FOREIGN KEY" in message:
+        return NotFound("the write refers to a node that does not exist")
+    return error
+
+
+class _Reads:
+    """The reads, on whichever connection the caller holds."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    async def _rows(self, conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
+        self._store.statements += 1
+        try:
+            async with conn.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.IntegrityError as error:
+            raise _conflict_or_raise(error) from error
+        except sqlite3.ProgrammingError as error:
+            raise Unavailable("the store connection is closed") from error
+
+    async def get_nodes(self, conn: aiosqlite.Connection, ids: Sequence[str]) -> list[Node | None]:
+        if not ids:
+            return []
+        rows = await self._rows(
+            conn,
+            f"SELECT {_NODE_COLUMNS} FROM nodes n WHERE n.id IN (SELECT value FROM json_each(?))",
+            (_dumps(list(ids)),),
+        )
+        found = {row[0]: _node(row) for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def find_named(self, conn: aiosqlite.Connection, keys: Sequence[NameKey]) -> list[list[Node]]:
+        if not keys:
+            return []
+        payload = [[i, k.kind.value, k.name, k.scope] for i, k in enumerate(keys)]
+        rows = await self._rows(
+            conn,
+            f"""
+            WITH k(i, kind, name, scope) AS (
+              SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)
+            )
+            SELECT k.i, {_NODE_COLUMNS} FROM k JOIN nodes n
+                ON n.kind = k.kind AND n.name = k.name AND (k.scope IS NULL OR n.scope = k.scope)
+             ORDER BY k.i, n.created_at, n.id
+            """,
+            (_dumps(payload),),
+        )
+        out: list[list[Node]] = [[] for _ in keys]
+        for row in rows:
+            out[row[0]].append(_node(row[1:]))
+        return out
+
+    async def find_by_field(
+        self, conn: aiosqlite.Connection, kind: Kind, name: str, value: str
+    ) -> list[Node]:
+        expr = _FIELD_EXPR.get(name)
+        if expr is None:
+            raise ValueError(f"{name} is not an indexed field")
+        rows = await self._rows(
+            conn,
+            f"SELECT {_NODE_COLUMNS} FROM nodes n WHERE n.kind = ? AND {expr} = ?"
+            " ORDER BY n.created_at, n.id LIMIT 100",
+            (kind.value, value),
+        )
+        return [_node(r) for r in rows]
+
+    async def neighbors(
+        self, conn: aiosqlite.Connection, requests: Sequence[NeighborRequest]
+    ) -> list[Page]:
+        if not requests:
+            return []
+        for r in requests:
+            if r.edge_kind not in EDGE_KINDS:
+                raise ValueError(f"unknown edge kind {r.edge_kind}")
+        payload = [
+            [
+                i,
+                r.node_id,
+                r.edge_kind,
+                r.step.value,
+                r.first,
+                r.after[0] if r.after else None,
+                r.after[1] if r.after else None,
+            ]
+            for i, r in enumerate(requests)
+        ]
+        rows = await self._rows(conn, _NEIGHBORS_SQL, (_dumps(payload),))
+        items: list[list[tuple[Node, SortKey]]] = [[] for _ in requests]
+        for row in rows:
+            node = _node(row[1:])
+            items[row[0]].append((node, (node.created_at, node.id)))
+        return [
+            Page(items=found[: r.first], has_next=len(found) > r.first)
+            for r, found in zip(requests, items)
+        ]
+
+
+class SQLiteTx:
+    def __init__(self, store: SQLiteStore, conn: aiosqlite.Connection) -> None:
+        self._reads = store._reads
+        self._store = store
+        self._conn = conn
+
+    async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
+        return await self._reads.get_nodes(self._conn, ids)
+
+    async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
+        return await self._reads.find_named(self._conn, keys)
+
+    async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]:
+        return await self._reads.find_by_field(self._conn, kind, name, value)
+
+    async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
+        return await self._reads.neighbors(self._conn, requests)
+
+    async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._store.statements += 1
+        try:
+            await self._conn.executemany(sql, rows)
+        except sqlite3.IntegrityError as error:
+            raise _conflict_or_raise(error) from error
+
+    async def insert_nodes(self, nodes: Sequence[Node]) -> None:
+        if not nodes:
+            return
+        await self._many(
+            "INSERT INTO nodes (id, kind, name, scope, created_at, tags, attributes, fields)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    n.id,
+                    n.kind.value,
+                    n.name,
+                    n.scope,
+                    n.created_at,
+                    _dumps(list(n.tags)),
+                    _dumps(n.attributes),
+                    _dumps(n.fields),
+                )
+                for n in nodes
+            ],
+        )
+        tags = [(tag, n.id) for n in nodes for tag in dict.fromkeys(n.tags)]
+        if tags:
+            await self._many("INSERT INTO node_tags (tag, node_id) VALUES (?, ?)", tags)
+
+    async def insert_edges(self, edges: Sequence[Edge]) -> None:
+        if not edges:
+            return
+        await self._many(
+            "INSERT INTO edges (kind, from_id, to_id, created_at) VALUES (?, ?, ?, ?)",
+            [(e.kind, e.from_id, e.to_id, e.created_at) for e in edges],
+        )
+
+    async def update_node(
+        self,
+        node_id: str,
+        *,
+        attributes: JSONObject | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> None:
+        if attributes is not None:
+            await self._many(
+                "UPDATE nodes SET attributes = ? WHERE id = ?", [(_dumps(attributes), node_id)]
+            )
+        if tags is not None:
+            unique = list(dict.fromkeys(tags))
+            await self._many("UPDATE nodes SET tags = ? WHERE id = ?", [(_dumps(unique), node_id)])
+            await self._many("DELETE FROM node_tags WHERE node_id = ?", [(node_id,)])
+            await self._many(
+                "INSERT INTO node_tags (tag, node_id) VALUES (?, ?)", [(t, node_id) for t in unique]
+            )
+
+
+class SQLiteStore:
+    """The embedded store. ``path`` is a file path or ``:memory:``."""
+
+    def __init__(self, path: str = "./metagate.db", *, readers: int = 4) -> None:
+        self.path = path
+        self.memory = path == ":memory:"
+        self._reader_count = 1 if self.memory else max(1, readers)
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all_readers: list[aiosqlite.Connection] = []
+        self._write_lock = asyncio.Lock()
+        self._reads = _Reads(self)
+        self.statements = 0  # SQL statements sent: the store's round trips
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await conn.execute("PRAGMA foreign_keys = ON")
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        if not self.memory:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL keeps every committed transaction through a process crash.
+            await conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    async def open(self) -> None:
+        if not self.memory:
+            Path(self.path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer = await self._connect()
+            await sqlite_schema.apply(self._writer)
+            if not self.memory:
+                for _ in range(self._reader_count):
+                    conn = await self._connect()
+                    await conn.execute("PRAGMA query_only = ON")
+                    self._all_readers.append(conn)
+                    self._readers.put_nowait(conn)
+        except sqlite3.Error as error:
+            await self.close()
+            raise Unavailable(f"cannot open the SQLite store at {self.path}: {error}") from error
+
+    async def close(self) -> None:
+        for conn in self._all_readers:
+            await conn.close()
+        self._all_readers.clear()
+        self._readers = asyncio.Queue()
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self._writer is None:
+            raise Unavailable("the store is not open")
+        if self.memory:
+            # One connection: a read must not see a write transaction in flight.
+            async with self._write_lock:
+                yield self._writer
+            return
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def ping(self) -> None:
+        async with self._read() as conn:
+            await self._reads._rows(conn, "SELECT 1")
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[SQLiteTx]:
+        if self._writer is None:
+            raise Unavailable("the store is not open")
+        async with self._write_lock:
+            conn = self._writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield SQLiteTx(self, conn)
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
+        async with self._read() as conn:
+            return await self._reads.get_nodes(conn, ids)
+
+    async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
+        async with self._read() as conn:
+            return await self._reads.find_named(conn, keys)
+
+    async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]:
+        async with self._read() as conn:
+            return await self._reads.find_by_field(conn, kind, name, value)
+
+    async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
+        async with self._read() as conn:
+            return await self._reads.neighbors(conn, requests)
+
+    async def list_nodes(self, query: ListQuery) -> Page:
+        sql, params = _list_sql(query)
+        async with self._read() as conn:
+            rows = await self._reads._rows(conn, sql, params)
+        items = [(_node(row[1:]), (row[0], row[1])) for row in rows]
+        return Page(items=items[: query.first], has_next=len(items) > query.first)
+
+    async def lineage(self, query: LineageQuery) -> LineageResult:
+        dirs = (
+            [Direction.UPSTREAM.value, Direction.DOWNSTREAM.value]
+            if query.direction is Direction.BOTH
+            else [query.direction.value]
+        )
+        params = {
+            "steps": _LINEAGE_STEPS,
+            "dirs": _dumps(dirs),
+            "start": query.start,
+            "depth": query.depth,
+            "kinds": _dumps([k.value for k in query.kinds]) if query.kinds is not None else None,
+            "limit": query.limit,
+        }
+        async with self._read() as conn:
+            rows = await self._reads._rows(conn, _LINEAGE_SQL, params)
+        nodes: list[LineageNode] = []
+        edges: list[Edge] = []
+        for row in rows:
+            if row[0] == "n":
+                nodes.append(LineageNode(_node(row[3:]), row[1], Direction(row[2])))
+            else:
+                edges.append(Edge(kind=row[3], from_id=row[4], to_id=row[5], created_at=row[6]))
+        truncated = len(nodes) > query.limit
+        nodes = nodes[: query.limit]
+        kept = {n.node.id for n in nodes} | {query.start}
+        edges = sorted(
+            {e for e in edges if e.from_id in kept and e.to_id in kept},
+            key=lambda e: (e.kind, e.from_id, e.to_id),
+        )
+        return LineageResult(nodes=nodes, edges=edges, truncated=truncated)
+
+    async def project_counts(self, project_id: str) -> ProjectCounts:
+        async with self._read() as conn:
+            rows = await self._reads._rows(conn, _PROJECT_COUNTS_SQL, {"p": project_id})
+        models, runs, datasets, featuresets, deployments = rows[0]
+        return ProjectCounts(models, runs, datasets, featuresets, deployments)
+
+    async def count_all(self) -> dict[str, int]:
+        async with self._read() as conn:
+            rows = await self._reads._rows(
+                conn,
+                "SELECT kind, count(*) FROM nodes GROUP BY kind"
+                " UNION ALL SELECT 'edge:' || kind, count(*) FROM edges GROUP BY kind"
+                " UNION ALL SELECT 'tags', count(*) FROM node_tags",
+            )
+        return {kind: count for kind, count in rows}
+
+
+def _list_sql(q: ListQuery) -> tuple[str, list[Any]]:
+    """Compiles a ListQuery into one SELECT of (sort value, node columns...)."""
+    if not q.kinds:
+        raise BadUserInput("a list needs at least one kind")
+    where: list[str] = [f"n.kind IN ({', '.join('?' for _ in q.kinds)})"]
+    params: list[Any] = [k.value for k in q.kinds]
+
+    if q.name is not None:
+        where.append("n.name = ?")
+        params.append(q.name)
+    if q.name_contains is not None:
+        escaped = q.name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append("n.name LIKE ? ESCAPE '\\'")
+        params.append(f"%{escaped}%")
+    if q.scope is not None:
+        where.append("n.scope = ?")
+        params.append(q.scope)
+    if q.tag is not None:
+        where.append("n.id IN (SELECT t.node_id FROM node_tags t WHERE t.tag = ?)")
+        params.append(q.tag)
+    if q.attribute is not None:
+        value = q.attribute.value
+        if value is None:
+            test, extra = "a.type = 'null'", []
+        elif isinstance(value, bool):
+            test, extra = ("a.type = 'true'" if value else "a.type = 'false'"), []
+        elif isinstance(value, (int, float)):
+            test, extra = "a.type IN ('integer', 'real') AND a.atom = ?", [value]
+        else:
+            test, extra = "a.type = 'text' AND a.atom = ?", [value]
+        where.append(f"EXISTS (SELECT 1 FROM json_each(n.attributes) a WHERE a.key = ? AND {test})")
+        params += [q.attribute.key, *extra]
+    if q.created_after is not None:
+        where.append("n.created_at >= ?")
+        params.append(q.created_after)
+    if q.created_before is not None:
+        where.append("n.created_at < ?")
+        params.append(q.created_before)
+    if q.deployment_tag is not None:
+        where.append(
+            "((n.kind = 'run' AND json_extract(n.fields, '$.deploymentTag') = ?)"
+            " OR (n.kind = 'deployment' AND json_extract(n.fields, '$.tag') = ?)"
+            " OR (n.kind = 'model' AND n.id IN (SELECT e.to_id FROM nodes r JOIN edges e"
+            "   ON e.from_id = r.id AND e.kind = 'run_model'"
+            "   WHERE r.kind = 'run' AND json_extract(r.fields, '$.deploymentTag') = ?)))"
+        )
+        params += [q.deployment_tag] * 3
+
+    metric_name = q.metric.name if q.metric else None
+    if q.order_by is OrderField.METRIC:
+        if metric_name is not None and q.order_metric not in (None, metric_name):
+            raise BadUserInput("a list can filter and order by one metric at a time")
+        metric_name = q.order_metric or metric_name
+    metric_params: list[Any] = []
+    if metric_name is not None:
+        if not METRIC_NAME.match(metric_name):
+            raise BadUserInput(f"invalid metric name {metric_name!r}", field="metric")
+        metric_expr = (
+            "(SELECT json_extract(d.fields, ?) FROM edges e JOIN nodes d ON d.id = e.to_id"
+            " WHERE e.from_id = n.id AND e.kind = 'run_devperf' LIMIT 1)"
+        )
+        metric_params = [f'$.metrics."{metric_name}"']
+    else:
+        metric_expr = "NULL"
+
+    sort = {
+        OrderField.CREATED_AT: "n.created_at",
+        OrderField.NAME: "n.name",
+        OrderField.METRIC: "m",
+    }[q.order_by]
+    outer: list[str] = []
+    outer_params: list[Any] = []
+    if q.order_by is OrderField.NAME:
+        where.append("n.name IS NOT NULL")
+    if q.metric is not None or q.order_by is OrderField.METRIC:
+        outer.append("m IS NOT NULL")
+    if q.metric is not None:
+        for op, bound in (("<", q.metric.lt), ("<=", q.metric.lte), (">", q.metric.gt), (">=", q.metric.gte)):
+            if bound is not None:
+                outer.append(f"m {op} ?")
+                outer_params.append(bound)
+    sort_col = "m" if sort == "m" else sort.replace("n.", "")
+    if q.after is not None:
+        cmp = "<" if q.descending else ">"
+        outer.append(f"({sort_col} {cmp} ? OR ({sort_col} = ? AND id {cmp} ?))")
+        outer_params += [q.after[0], q.after[0], q.after[1]]
+    order = "DESC" if q.descending else "ASC"
+    sql = (
+        f"SELECT {sort_col}, id, kind, name, scope, created_at, tags, attributes, fields FROM ("
+        f" SELECT {_NODE_COLUMNS}, {metric_expr} AS m FROM nodes n WHERE {' AND '.join(where)}"
+        f") {'WHERE ' + ' AND '.join(outer) if outer else ''}"
+        f" ORDER BY {sort_col} {order}, id {order} LIMIT ?"
+    )
+    return sql, [*metric_params, *params, *outer_params, q.first + 1]

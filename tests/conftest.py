@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.config import Settings
+from store.port import Store
+from store.sqlite import SQLiteStore
+
+ADAPTERS = ["sqlite-memory", "sqlite-file", "arangodb"]
+
+
+@pytest.fixture(params=ADAPTERS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Every behaviour test runs against every store adapter."""
+    adapter: Store
+    if request.param == "sqlite-memory":
+        adapter = SQLiteStore(":memory:")
+    elif request.param == "sqlite-file":
+        adapter = SQLiteStore(str(tmp_path / "metagate.db"))
+    else:
+        url = os.environ.get("METAGATE_TEST_ARANGO_URL")
+        if not url:
+            pytest.skip("METAGATE_TEST_ARANGO_URL is not set: no ArangoDB server to test against")
+        pytest.skip("the ArangoDB adapter is not built yet (issue 3)")
+    await adapter.open()
+    try:
+        yield adapter
+    finally:
+        await adapter.close()
+
+
+class GraphQLClient:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.http = client
+
+    async def raw(self, query: str, **variables: Any) -> dict[str, Any]:
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
+        """The data of a query that must succeed."""
+        body = await self.raw(query, **variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def error(self, query: str, **variables: Any) -> dict[str, Any]:
+        """The one error of a query that must fail."""
+        body = await self.raw(query, **variables)
+        assert body.get("errors"), body
+        assert len(body["errors"]) == 1, body["errors"]
+        return body["errors"][0]
+
+
+@pytest.fixture
+async def gql(store: Store) -> AsyncIterator[GraphQLClient]:
+    app = create_app(Settings(), store=store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://metagate") as client:
+        yield GraphQLClient(client)
