@@ -32,7 +32,7 @@ def build_schema(**options: Any) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=list(TYPES.values()),
-        extensions=[CodedErrors, ParserCache(maxsize=256), ValidationCache(maxsize=256)],
+        extensions=[CodedErrors, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
         **options,
     )
 
