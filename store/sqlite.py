@@ -365,6 +365,9 @@ class SQLiteStore:
         except sqlite3.Error as error:
             await self.close()
             raise Unavailable(f"cannot open the SQLite store at {self.path}: {error}") from error
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         for conn in self._all_readers:
