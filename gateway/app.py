@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from gateway.config import Settings
 from gateway.middleware import RequestId
@@ -36,6 +38,15 @@ class MetagateGraphQL(GraphQL[Context, None]):
         return make_context(
             request.app.state.store, self.limits, request.state.request_id
         )
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        # Syntax errors can be answered before the schema's extensions run; every
+        # error a client sees carries a code all the same.
+        for error in response.get("errors") or []:
+            extensions = error.setdefault("extensions", {})
+            extensions.setdefault("code", "BAD_USER_INPUT")
+        return response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

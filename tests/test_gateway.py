@@ -1,0 +1,106 @@
+"""The HTTP surface: health, readiness, GraphiQL, request ids and error masking."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.config import Settings
+from store.sqlite import SQLiteStore
+
+
+class BrokenNeighbors:
+    """The real store whose neighbour reads fail the way a broken disk would."""
+
+    def __init__(self, inner: SQLiteStore) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def neighbors(self, requests: Any) -> Any:
+        raise OSError("disk I/O error at /var/lib/secret-path")
+
+
+@pytest.fixture
+async def sqlite_store() -> Any:
+    store = SQLiteStore(":memory:")
+    await store.open()
+    yield store
+    await store.close()
+
+
+def _client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metagate")
+
+
+async def test_health_readiness_and_graphiql(sqlite_store: SQLiteStore) -> None:
+    async with _client(create_app(Settings(), store=sqlite_store)) as client:
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        ide = await client.get("/graphql", headers={"accept": "text/html"})
+    assert health.json() == {"status": "ok"}
+    assert ready.status_code == 200 and ready.json()["store"] == "reachable"
+    assert ide.status_code == 200 and "graphiql" in ide.text.lower()
+
+
+async def test_readiness_fails_when_the_store_is_gone() -> None:
+    store = SQLiteStore(":memory:")
+    await store.open()
+    app = create_app(Settings(), store=store)
+    await store.close()
+    async with _client(app) as client:
+        ready = await client.get("/readyz")
+        query = await client.post("/graphql", json={"query": '{ dataset(name: "x") { id } }'})
+    assert ready.status_code == 503
+    assert query.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+
+
+async def test_internal_errors_are_masked_and_logged_with_the_request_id(
+    sqlite_store: SQLiteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with _client(create_app(Settings(), store=sqlite_store)) as client:
+        created = await client.post(
+            "/graphql", json={"query": 'mutation { registerDataset(input: {name: "d"}) { dataset { id } } }'}
+        )
+    dataset_id = created.json()["data"]["registerDataset"]["dataset"]["id"]
+    app = create_app(Settings(), store=BrokenNeighbors(sqlite_store))  # type: ignore[arg-type]
+
+    with caplog.at_level(logging.ERROR, logger="metagate.errors"):
+        async with _client(app) as client:
+            response = await client.post(
+                "/graphql",
+                json={"query": "query($id: ID!) { node(id: $id) { ... on Dataset { featuresets { nodes { id } } } } }",
+                      "variables": {"id": dataset_id}},
+                headers={"x-request-id": "req-42"},
+            )
+
+    body = response.json()
+    [error] = body["errors"]
+    assert response.headers["x-request-id"] == "req-42"
+    assert error["extensions"] == {"code": "INTERNAL", "requestId": "req-42"}
+    assert "secret-path" not in response.text
+    assert "req-42" in error["message"]
+    [record] = [r for r in caplog.records if r.name == "metagate.errors"]
+    assert getattr(record, "request_id") == "req-42"
+    assert record.exc_info is not None and "secret-path" in str(record.exc_info[1])
+
+
+async def test_requests_without_an_id_get_one(sqlite_store: SQLiteStore) -> None:
+    async with _client(create_app(Settings(), store=sqlite_store)) as client:
+        first = await client.get("/healthz")
+        second = await client.get("/healthz", headers={"x-request-id": "bad id with spaces"})
+    assert len(first.headers["x-request-id"]) == 32
+    assert second.headers["x-request-id"] != "bad id with spaces"
+
+
+async def test_syntax_errors_and_unknown_fields_are_bad_user_input(sqlite_store: SQLiteStore) -> None:
+    async with _client(create_app(Settings(), store=sqlite_store)) as client:
+        syntax = await client.post("/graphql", json={"query": "{ datasets { "})
+        unknown = await client.post("/graphql", json={"query": "{ nope }"})
+    for response in (syntax, unknown):
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
