@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from starlette.config import Config
@@ -23,7 +24,8 @@ class Settings:
 
 
 def load(env_file: str | None = ".env") -> Settings:
-    config = Config(env_file, env_prefix="METAGATE_")
+    # A missing .env is normal: the environment alone configures the gateway.
+    config = Config(env_file if env_file and Path(env_file).is_file() else None, env_prefix="METAGATE_")
     defaults = Settings()
     limits = Limits(
         max_page=config("MAX_PAGE_SIZE", cast=int, default=defaults.LIMITS.max_page),

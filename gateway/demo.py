@@ -89,7 +89,7 @@ async def load_demo(settings: Settings) -> str:
         model_id = (await run("Model", name="housing-gbr", projectId=project_id))["registerModel"][
             "model"
         ]["id"]
-        start = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.timezone.utc)
+        start = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
         for number, (params, metrics) in enumerate(TRIALS, start=1):
             best = metrics["rmse"] == min(m["rmse"] for _, m in TRIALS)
             began = start + dt.timedelta(minutes=20 * number)
@@ -110,7 +110,7 @@ async def load_demo(settings: Settings) -> str:
             )
         deployment = await run("Deployment", tag=DEPLOYMENT_TAG)
         week = dt.timedelta(days=7)
-        served = dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc)
+        served = dt.datetime(2026, 11, 3, tzinfo=dt.UTC)
         for number, rmse in enumerate((0.48, 0.51, 0.57)):
             await run(
                 "Serving",

@@ -86,7 +86,7 @@ async def test_internal_errors_are_masked_and_logged_with_the_request_id(
     assert "secret-path" not in response.text
     assert "req-42" in error["message"]
     [record] = [r for r in caplog.records if r.name == "metagate.errors"]
-    assert getattr(record, "request_id") == "req-42"
+    assert record.request_id == "req-42"
     assert record.exc_info is not None and "secret-path" in str(record.exc_info[1])
 
 

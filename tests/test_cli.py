@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gateway.cli import _is_loopback, main
+from schema import SCHEMA_FILE
+
+
+def test_export_schema_prints_the_checked_in_schema(tmp_path: Path) -> None:
+    runner = CliRunner()
+    printed = runner.invoke(main, ["export-schema"])
+    written = runner.invoke(main, ["export-schema", "-o", str(tmp_path / "s.graphql")])
+    assert printed.exit_code == 0 and written.exit_code == 0
+    assert printed.output == SCHEMA_FILE.read_text() == (tmp_path / "s.graphql").read_text()
+
+
+def test_demo_loads_a_pipeline_once(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    runner = CliRunner()
+    first = runner.invoke(main, ["demo", "--store", str(db)])
+    second = runner.invoke(main, ["demo", "--store", str(db)])
+    assert first.exit_code == 0, first.output
+    assert "Loaded the demo pipeline" in first.output
+    assert "already" in second.output
+
+    with sqlite3.connect(db) as conn:
+        counts = dict(conn.execute("SELECT kind, count(*) FROM nodes GROUP BY kind").fetchall())
+    assert counts["run"] == 3 and counts["deployment"] == 1 and counts["servingperf"] == 3
+
+
+def test_loopback_detection() -> None:
+    assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
+    assert not _is_loopback("0.0.0.0") and not _is_loopback("10.1.2.3")
