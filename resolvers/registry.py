@@ -15,7 +15,7 @@ from typing import Any
 from resolvers import validate
 from store.errors import BadUserInput, Conflict, NotFound
 from store.model import Edge, JSONObject, Kind, Node, Step, new_id, utcnow
-from store.port import NameKey, NeighborRequest, Store, Tx
+from store.port import NameKey, NeighborRequest, Store, Tx, atomically
 
 RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
 
@@ -75,13 +75,15 @@ async def _register_named(
     name = validate.name(name)
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
-    async with store.write() as tx:
+    async def work(tx: Tx) -> Registered:
         existing = await _existing(tx, kind, name, "")
         if existing is not None:
             return Registered(existing, created=False)
         node = _node(kind, name, tags=tags, attributes=attributes)
         await tx.insert_nodes([node])
         return Registered(node, created=True)
+
+    return await atomically(store, work)
 
 
 async def create_project(store: Store, *, name: str, tags: Any = None, attributes: Any = None) -> Registered:
@@ -98,7 +100,7 @@ async def register_featureset(
     name = validate.name(name)
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
-    async with store.write() as tx:
+    async def work(tx: Tx) -> Registered:
         dataset = await require(tx, dataset_id, Kind.DATASET, field="datasetId")
         existing = await _existing(tx, Kind.FEATURESET, name, "")
         if existing is not None:
@@ -114,6 +116,8 @@ async def register_featureset(
         await tx.insert_edges([_edge("featureset_dataset", node, dataset)])
         return Registered(node, created=True)
 
+    return await atomically(store, work)
+
 
 async def register_model(
     store: Store, *, name: str, project_id: str, tags: Any = None, attributes: Any = None
@@ -121,7 +125,7 @@ async def register_model(
     name = validate.name(name)
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
-    async with store.write() as tx:
+    async def work(tx: Tx) -> Registered:
         project = await require(tx, project_id, Kind.PROJECT, field="projectId")
         existing = await _existing(tx, Kind.MODEL, name, project.id)
         if existing is not None:
@@ -130,6 +134,8 @@ async def register_model(
         await tx.insert_nodes([node])
         await tx.insert_edges([_edge("project_model", project, node)])
         return Registered(node, created=True)
+
+    return await atomically(store, work)
 
 
 async def log_run(
@@ -162,7 +168,7 @@ async def log_run(
     if start and end and end < start:
         raise BadUserInput("endTime is before startTime", field="endTime")
 
-    async with store.write() as tx:
+    async def work(tx: Tx) -> RunLogged:
         model = await require(tx, model_id, Kind.MODEL, field="modelId")
         dataset = await require(tx, dataset_id, Kind.DATASET, field="datasetId")
         featureset = await require(tx, featureset_id, Kind.FEATURESET, field="featuresetId")
@@ -223,6 +229,8 @@ async def log_run(
         )
         return RunLogged(run, model_params, dev_perf, created=True)
 
+    return await atomically(store, work)
+
 
 async def register_deployment(
     store: Store,
@@ -258,7 +266,7 @@ async def register_deployment(
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
 
-    async with store.write() as tx:
+    async def work(tx: Tx) -> Registered:
         existing = await _existing(tx, Kind.DEPLOYMENT, name, "")
         if existing is not None:
             if tag is not None and existing.fields.get("tag") != tag:
@@ -297,6 +305,8 @@ async def register_deployment(
         )
         return Registered(node, created=True)
 
+    return await atomically(store, work)
+
 
 async def log_serving_perf(
     store: Store,
@@ -318,7 +328,7 @@ async def log_serving_perf(
     metrics = validate.metrics(metrics)
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
-    async with store.write() as tx:
+    async def work(tx: Tx) -> Node:
         if deployment_id is not None:
             deployment = await require(tx, deployment_id, Kind.DEPLOYMENT, field="deploymentId")
         else:
@@ -339,12 +349,14 @@ async def log_serving_perf(
         await tx.insert_edges([_edge("deployment_servingperf", deployment, node)])
         return node
 
+    return await atomically(store, work)
+
 
 async def update_attributes(
     store: Store, *, node_id: str, attributes: Any, replace: bool = False
 ) -> Node:
     attributes = validate.json_object(attributes)
-    async with store.write() as tx:
+    async def work(tx: Tx) -> Node:
         [node] = await tx.get_nodes([node_id])
         if node is None:
             raise NotFound("id: no node with this id", field="id")
@@ -355,12 +367,14 @@ async def update_attributes(
         assert updated is not None
         return updated
 
+    return await atomically(store, work)
+
 
 async def add_tags(store: Store, *, node_id: str, tags: Any) -> Node:
     new = validate.tags(tags)
     if not new:
         raise BadUserInput("tags: give at least one tag", field="tags")
-    async with store.write() as tx:
+    async def work(tx: Tx) -> Node:
         [node] = await tx.get_nodes([node_id])
         if node is None:
             raise NotFound("id: no node with this id", field="id")
@@ -369,3 +383,5 @@ async def add_tags(store: Store, *, node_id: str, tags: Any) -> Node:
         [updated] = await tx.get_nodes([node.id])
         assert updated is not None
         return updated
+
+    return await atomically(store, work)

@@ -5,6 +5,7 @@ into errors with ``extensions.code``. Anything else reaching a client is masked.
     ├── BadUserInput      BAD_USER_INPUT   malformed or out-of-range input
     ├── NotFound          NOT_FOUND        an id or name that does not exist
     ├── Conflict          CONFLICT         the write contradicts what is stored
+    │   └── WriteConflict                  a concurrent write won; the write may be retried
     └── Unavailable       UNAVAILABLE      the store cannot be reached
 """
 
@@ -32,6 +33,10 @@ class NotFound(MetagateError):
 
 class Conflict(MetagateError):
     code = "CONFLICT"
+
+
+class WriteConflict(Conflict):
+    pass
 
 
 class Unavailable(MetagateError):

@@ -7,13 +7,16 @@ the keys asked for, one store round trip per call. Writes happen inside
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import random
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from store.errors import WriteConflict
 from store.model import Direction, Edge, JSONObject, Kind, Node, Step
 
 Scalar = str | int | float | bool | None
@@ -165,3 +168,21 @@ class Store(Reader, Protocol):
     async def count_all(self) -> dict[str, int]:
         """Nodes per kind and edges per edge kind: what the store holds."""
         ...
+
+
+T = TypeVar("T")
+
+
+async def atomically(store: Store, work: Callable[[Tx], Awaitable[T]], *, attempts: int = 5) -> T:
+    """Runs ``work`` in one write transaction; when a concurrent write wins (ArangoDB's
+    write-write conflict) the whole transaction is rolled back and run again, a bounded
+    number of times with a growing, jittered pause."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with store.write() as tx:
+                return await work(tx)
+        except WriteConflict:
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+    raise AssertionError("unreachable")
