@@ -71,6 +71,28 @@ def export_schema(output: Path | None) -> None:
         output.write_text(text)
 
 
+@main.command("init-db")
+@click.option("--store", default=None, help="arangodb+http://user:password@host:8529/database (METAGATE_STORE).")
+def init_db(store: str | None) -> None:
+    """Create the ArangoDB database objects Metagate needs (safe to run again)."""
+    from store.arango import parse_url
+    from store.arango_init import init_db as run_init
+    from store.errors import MetagateError
+
+    settings = config.load().with_(STORE=store)
+    if not settings.STORE.startswith("arangodb+"):
+        # The SQLite store creates and migrates its file on start.
+        click.echo("init-db is for ArangoDB stores; the SQLite store sets itself up on start.")
+        return
+    arango = parse_url(settings.STORE)
+    try:
+        done = asyncio.run(run_init(arango))
+    except MetagateError as error:
+        raise click.ClickException(f"{error.message} ({arango})") from error
+    for line in done or ["nothing to do: the database is up to date"]:
+        click.echo(line)
+
+
 @main.command()
 @click.option("--store", default=None, help="Store URL or SQLite path (default ./metagate.db).")
 def demo(store: str | None) -> None:

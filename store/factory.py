@@ -8,12 +8,20 @@ from store.sqlite import SQLiteStore
 
 def store_from_url(url: str) -> Store:
     """``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``sqlite:///:memory:``,
-    or a plain file path (``./metagate.db``, ``:memory:``)."""
+    a plain file path (``./metagate.db``, ``:memory:``), or
+    ``arangodb+http(s)://user:password@host:8529/database[?graph=name]``."""
+    if url.startswith("arangodb+"):
+        from store.arango import ArangoStore, parse_url
+
+        return ArangoStore(parse_url(url))
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         path = path.removeprefix("/") if path.startswith("/") else path
         return SQLiteStore(path or "./metagate.db")
     if "://" in url:
         scheme = url.split("://", 1)[0]
-        raise ValueError(f"unsupported store URL scheme {scheme!r}; use sqlite:///PATH or a file path")
+        raise ValueError(
+            f"unsupported store URL scheme {scheme!r}; use sqlite:///PATH, a file path,"
+            " or arangodb+http://user:password@host:8529/database"
+        )
     return SQLiteStore(url)

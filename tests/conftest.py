@@ -1,19 +1,40 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from arangoasync import ArangoClient
+from arangoasync.auth import Auth
 
 from gateway.app import create_app
 from gateway.config import Settings
+from store.arango import ArangoSettings, ArangoStore, parse_url
+from store.arango_init import init_db
 from store.port import Store
 from store.sqlite import SQLiteStore
 
 ADAPTERS = ["sqlite-memory", "sqlite-file", "arangodb"]
+
+
+@asynccontextmanager
+async def arango_database(url: str) -> AsyncIterator[ArangoSettings]:
+    """A fresh database with Metagate's layout on the test server, dropped afterwards."""
+    settings = replace(parse_url(url), database=f"metagate_test_{uuid.uuid4().hex[:12]}")
+    await init_db(settings)
+    try:
+        yield settings
+    finally:
+        auth = Auth(username=settings.username, password=settings.password)
+        async with ArangoClient(hosts=settings.hosts) as client:
+            system = await client.db("_system", auth=auth)
+            await system.delete_database(settings.database, ignore_missing=True)
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -28,7 +49,14 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         url = os.environ.get("METAGATE_TEST_ARANGO_URL")
         if not url:
             pytest.skip("METAGATE_TEST_ARANGO_URL is not set: no ArangoDB server to test against")
-        pytest.skip("the ArangoDB adapter is not built yet (issue 3)")
+        async with arango_database(url) as settings:
+            adapter = ArangoStore(settings)
+            await adapter.open()
+            try:
+                yield adapter
+            finally:
+                await adapter.close()
+        return
     await adapter.open()
     try:
         yield adapter

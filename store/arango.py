@@ -1,0 +1,310 @@
+"""The production store: ArangoDB through python-arango-async, over Arangopipe's layout.
+
+Every query goes through ``_run``, the one place that talks to the driver and turns its
+errors into Metagate's. Reads are single AQL queries; a write is one stream
+transaction whose statements run one after another, never concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiohttp
+from arangoasync import ArangoClient
+from arangoasync.auth import Auth
+from arangoasync.exceptions import ArangoClientError, ArangoServerError, ServerConnectionError
+
+from store import arango_aql as aql
+from store import arango_layout as layout
+from store.errors import Conflict, NotFound, Unavailable, WriteConflict
+from store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
+from store.port import (
+    LineageNode,
+    LineageQuery,
+    LineageResult,
+    ListQuery,
+    NameKey,
+    NeighborRequest,
+    Page,
+    ProjectCounts,
+)
+
+log = logging.getLogger("metagate.store.arango")
+
+# ArangoDB error numbers (arangoasync.errno) that mean something to a client.
+_WRITE_CONFLICT = 1200
+_UNIQUE_VIOLATED = 1210
+_DOCUMENT_NOT_FOUND = 1202
+_NOT_INITIALISED = {1203}  # collection or view not found
+_UNREACHABLE = {11, 18, 21, 30, 401, 1228, 1457, 1655}
+
+
+@dataclass(frozen=True)
+class ArangoSettings:
+    hosts: str
+    database: str
+    username: str
+    password: str
+    graph: str = layout.GRAPH
+
+    def __repr__(self) -> str:
+        # Credentials never reach logs or error messages.
+        return f"ArangoSettings(hosts={self.hosts!r}, database={self.database!r}, graph={self.graph!r})"
+
+    __str__ = __repr__
+
+
+def parse_url(url: str) -> ArangoSettings:
+    """``arangodb+http://user:password@host:8529/database?graph=name`` (or ``+https``)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.removeprefix("arangodb+")
+    if parts.scheme not in ("arangodb+http", "arangodb+https") or not parts.hostname:
+        raise ValueError("an ArangoDB store URL looks like arangodb+http://user:password@host:8529/database")
+    database = unquote(parts.path.strip("/")) or "_system"
+    port = f":{parts.port}" if parts.port else ""
+    graph = parse_qs(parts.query).get("graph", [layout.GRAPH])[0]
+    return ArangoSettings(
+        hosts=f"{scheme}://{parts.hostname}{port}",
+        database=database,
+        username=unquote(parts.username or "root"),
+        password=unquote(parts.password or ""),
+        graph=graph,
+    )
+
+
+def translate(error: BaseException) -> BaseException:
+    """The one mapping from driver errors to Metagate's errors."""
+    if isinstance(error, ArangoServerError) and not isinstance(error, ServerConnectionError):
+        code = error.error_code
+        if code == _WRITE_CONFLICT:
+            return WriteConflict("a concurrent write changed the same data; try again")
+        if code == _UNIQUE_VIOLATED:
+            return Conflict("the write would duplicate an existing node, edge or name")
+        if code == _DOCUMENT_NOT_FOUND:
+            return NotFound("the write refers to a node that does not exist")
+        if code in _NOT_INITIALISED:
+            return Unavailable("the ArangoDB database lacks Metagate's collections: run `metagate init-db`")
+        if code in _UNREACHABLE:
+            return Unavailable("the ArangoDB store is unavailable (authentication, database or server)")
+        return error
+    if isinstance(error, (ServerConnectionError, ArangoClientError, aiohttp.ClientError, OSError)):
+        return Unavailable("the ArangoDB server cannot be reached")
+    if isinstance(error, asyncio.TimeoutError):
+        return Unavailable("the ArangoDB server did not answer in time")
+    return error
+
+
+class _Runner:
+    """Runs AQL on one database handle: the standard one, or a stream transaction's."""
+
+    def __init__(self, store: ArangoStore, db: Any) -> None:
+        self.store = store
+        self.db = db
+
+    async def run(self, query: aql.Query) -> list[Any]:
+        self.store.statements += 1
+        try:
+            cursor = await self.db.aql.execute(query.text, bind_vars=query.bind, batch_size=1000)
+            return [row async for row in cursor]
+        except BaseException as error:
+            mapped = translate(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+
+    async def one(self, query: aql.Query) -> Any:
+        rows = await self.run(query)
+        return rows[0] if rows else None
+
+    async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
+        if not ids:
+            return []
+        docs = await self.run(aql.get_nodes(ids))
+        return [layout.from_document(d) if d else None for d in docs]
+
+    async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
+        if not keys:
+            return []
+        groups = await self.one(aql.find_named(keys))
+        return [[layout.from_document(d) for d in group] for group in groups]
+
+    async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]:
+        return [layout.from_document(d) for d in await self.run(aql.find_by_field(kind, name, value))]
+
+    async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
+        if not requests:
+            return []
+        groups = await self.one(aql.neighbors(requests))
+        pages = []
+        for request, docs in zip(requests, groups):
+            nodes = [layout.from_document(d) for d in docs]
+            items = [(n, (n.created_at, n.id)) for n in nodes]
+            pages.append(Page(items=items[: request.first], has_next=len(items) > request.first))
+        return pages
+
+
+class ArangoTx(_Runner):
+    async def insert_nodes(self, nodes: Sequence[Node]) -> None:
+        for query in aql.insert_nodes(nodes):
+            await self.run(query)
+
+    async def insert_edges(self, edges: Sequence[Edge]) -> None:
+        for query in aql.insert_edges(edges):
+            await self.run(query)
+
+    async def update_node(
+        self, node_id: str, *, attributes: JSONObject | None = None, tags: Sequence[str] | None = None
+    ) -> None:
+        changes: JSONObject = {}
+        if attributes is not None:
+            changes["attributes"] = attributes
+        if tags is not None:
+            changes["tags"] = list(dict.fromkeys(tags))
+        if changes:
+            await self.run(aql.update_node(node_id, changes))
+
+
+class ArangoStore:
+    def __init__(self, settings: ArangoSettings) -> None:
+        self.settings = settings
+        self._client: ArangoClient | None = None
+        self._db: Any = None
+        self.statements = 0
+
+    def __repr__(self) -> str:
+        return f"ArangoStore({self.settings!r})"
+
+    async def open(self) -> None:
+        self._client = ArangoClient(hosts=self.settings.hosts)
+        try:
+            self._db = await self._client.db(
+                self.settings.database,
+                auth=Auth(username=self.settings.username, password=self.settings.password),
+                verify=True,
+            )
+        except BaseException as error:
+            await self.close()
+            mapped = translate(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        self._client = None
+        self._db = None
+
+    def _reader(self) -> _Runner:
+        if self._db is None:
+            raise Unavailable("the store is not open")
+        return _Runner(self, self._db)
+
+    async def ping(self) -> None:
+        await self._reader().run(aql.Query("RETURN 1"))
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[ArangoTx]:
+        if self._db is None:
+            raise Unavailable("the store is not open")
+        collections = list(layout.VERTEX_COLLECTIONS.values()) + [
+            e.name for e in layout.EDGE_COLLECTIONS.values()
+        ]
+        try:
+            trx = await self._db.begin_transaction(read=collections, write=collections)
+        except BaseException as error:
+            mapped = translate(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+        try:
+            yield ArangoTx(self, trx)
+        except BaseException:
+            try:
+                await trx.abort_transaction()
+            except Exception:  # the transaction may already be gone with the connection
+                log.warning("could not abort a stream transaction", exc_info=True)
+            raise
+        try:
+            await trx.commit_transaction()
+        except BaseException as error:
+            mapped = translate(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+
+    async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
+        return await self._reader().get_nodes(ids)
+
+    async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
+        return await self._reader().find_named(keys)
+
+    async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]:
+        return await self._reader().find_by_field(kind, name, value)
+
+    async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
+        return await self._reader().neighbors(requests)
+
+    async def list_nodes(self, query: ListQuery) -> Page:
+        rows = await self._reader().run(aql.list_nodes(query))
+        items = [(layout.from_document(r["d"]), (r["sv"], r["lid"])) for r in rows]
+        return Page(items=items[: query.first], has_next=len(items) > query.first)
+
+    async def lineage(self, query: LineageQuery) -> LineageResult:
+        result = await self._reader().one(
+            aql.lineage(query.start, query.direction, query.depth, query.limit, query.kinds)
+        )
+        found = [
+            LineageNode(layout.from_document(r["v"]), r["depth"], Direction(r["dir"])) for r in result["nodes"]
+        ]
+        found.sort(key=lambda n: (n.depth, n.node.kind.value, n.node.created_at, n.node.id))
+        truncated = len(found) > query.limit
+        nodes = found[: query.limit]
+        kept = {n.node.id: n for n in nodes}
+        edges = {
+            layout.from_edge_document(e["c"], e["d"]) for e in result["edges"]
+        }
+        return LineageResult(
+            nodes=nodes,
+            edges=sorted(
+                (e for e in edges if _walked(e, query, kept)),
+                key=lambda e: (e.kind, e.from_id, e.to_id),
+            ),
+            truncated=truncated,
+        )
+
+    async def project_counts(self, project_id: str) -> ProjectCounts:
+        counts = await self._reader().one(aql.project_counts(project_id))
+        return ProjectCounts(*counts)
+
+    async def count_all(self) -> dict[str, int]:
+        rows = await self._reader().one(aql.count_all())
+        counts = {r["k"]: r["n"] for r in rows if r["n"]}
+        counts["tags"] = sum(r["t"] or 0 for r in rows)
+        return counts
+
+
+def _walked(edge: Edge, query: LineageQuery, kept: dict[str, LineageNode]) -> bool:
+    """Whether the walk stepped along ``edge``: both ends kept, and the end nearer the
+    start was reached, in the edge's walk direction, before the depth ran out (the same
+    edges the SQLite adapter's walk records)."""
+    if {edge.from_id, edge.to_id} - kept.keys() - {query.start}:
+        return False
+    kind = EDGE_KINDS[edge.kind]
+    for walk in (Direction.UPSTREAM, Direction.DOWNSTREAM):
+        if query.direction not in (walk, Direction.BOTH):
+            continue
+        step = kind.step(walk)
+        near = edge.from_id if step is Step.OUT else edge.to_id
+        if near == query.start:
+            return True
+        reached = kept.get(near)
+        if reached is not None and reached.direction is walk and reached.depth < query.depth:
+            return True
+    return False

@@ -1,0 +1,293 @@
+"""The AQL of the ArangoDB adapter, as pure functions: each returns the query text and its
+bind variables. The text is assembled only from constants and generated placeholder
+names (``@n0``, ``@@c0``); every value, collection name included, is a bind variable.
+Traversal direction keywords (OUTBOUND/INBOUND), which AQL does not accept as bind
+variables, come from the layout mapping, never from input."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from store import arango_layout as layout
+from store.model import Direction, Edge, JSONObject, Kind, Node, Step
+from store.port import ListQuery, NameKey, NeighborRequest, OrderField
+
+Bind = dict[str, Any]
+
+
+@dataclass
+class Query:
+    text: str
+    bind: Bind = field(default_factory=dict)
+
+
+class _Binder:
+    """Hands out placeholder names for values."""
+
+    def __init__(self) -> None:
+        self.bind: Bind = {}
+
+    def value(self, value: Any, prefix: str = "v") -> str:
+        name = f"{prefix}{len(self.bind)}"
+        self.bind[name] = value
+        return f"@{name}"
+
+    def collection(self, name: str) -> str:
+        placeholder = f"c{len(self.bind)}"
+        self.bind[f"@{placeholder}"] = name
+        return f"@@{placeholder}"
+
+
+def get_nodes(ids: Sequence[str]) -> Query:
+    return Query(
+        "FOR id IN @ids RETURN DOCUMENT(id)",
+        {"ids": [layout.document_id(i) for i in ids]},
+    )
+
+
+def find_named(keys: Sequence[NameKey]) -> Query:
+    b = _Binder()
+    parts = []
+    for key in keys:
+        coll = b.collection(layout.VERTEX_COLLECTIONS[key.kind])
+        name = b.value(key.name)
+        scope = b.value(key.scope)
+        parts.append(
+            f"(FOR d IN {coll} FILTER d.name == {name} AND ({scope} == null OR d.scope == {scope})"
+            " SORT d.createdAt, d._key RETURN d)"
+        )
+    return Query(f"RETURN [{', '.join(parts)}]", b.bind)
+
+
+def find_by_field(kind: Kind, typed_field: str, value: str) -> Query:
+    b = _Binder()
+    coll = b.collection(layout.VERTEX_COLLECTIONS[kind])
+    attribute = b.value(layout.field_path(kind, typed_field))
+    wanted = b.value(value)
+    return Query(
+        f"FOR d IN {coll} FILTER d[{attribute}] == {wanted} SORT d.createdAt, d._key LIMIT 100 RETURN d",
+        b.bind,
+    )
+
+
+def neighbors(requests: Sequence[NeighborRequest]) -> Query:
+    """One subquery per request, all in one round trip; each page newest first."""
+    b = _Binder()
+    parts = []
+    for r in requests:
+        direction = layout.physical_direction(r.edge_kind, r.step)
+        coll = b.collection(layout.EDGE_COLLECTIONS[r.edge_kind].name)
+        start = b.value(layout.document_id(r.node_id))
+        limit = b.value(r.first + 1)
+        after = ""
+        if r.after is not None:
+            at = b.value(r.after[0])
+            key = b.value(r.after[1].partition("/")[2])
+            after = f" FILTER v.createdAt < {at} OR (v.createdAt == {at} AND v._key < {key})"
+        parts.append(
+            f"(FOR v IN 1..1 {direction} {start} {coll}{after}"
+            f" SORT v.createdAt DESC, v._key DESC LIMIT {limit} RETURN v)"
+        )
+    return Query(f"RETURN [{', '.join(parts)}]", b.bind)
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_nodes(q: ListQuery) -> Query:
+    """Candidates from each kind's collection, then one sort and one page. Each result
+    is ``{sv, lid, d}``: the sort value, the logical id, the document."""
+    b = _Binder()
+    metric_path = None
+    metric_name = q.metric.name if q.metric else None
+    if q.order_by is OrderField.METRIC:
+        metric_name = q.order_metric or metric_name
+    subqueries = []
+    for kind in q.kinds:
+        coll = b.collection(layout.VERTEX_COLLECTIONS[kind])
+        prefix = b.value(kind.value + "/")
+        filters: list[str] = []
+        if q.name is not None:
+            filters.append(f"d.name == {b.value(q.name)}")
+        if q.name_contains is not None:
+            filters.append(f"LIKE(d.name, {b.value(_like_pattern(q.name_contains))}, true)")
+        if q.order_by is OrderField.NAME:
+            filters.append("d.name != null")
+        if q.scope is not None:
+            filters.append(f"d.scope == {b.value(q.scope)}")
+        if q.tag is not None:
+            filters.append(f"{b.value(q.tag)} IN d.tags")
+        if q.attribute is not None:
+            key = b.value(q.attribute.key)
+            # Documents Arangopipe wrote keep their attributes at the top level.
+            attrs = "(IS_OBJECT(d.attributes) ? d.attributes : d)"
+            filters.append(f"HAS({attrs}, {key}) AND {attrs}[{key}] == {b.value(q.attribute.value)}")
+        if q.created_after is not None:
+            filters.append(f"d.createdAt >= {b.value(q.created_after)}")
+        if q.created_before is not None:
+            filters.append(f"d.createdAt < {b.value(q.created_before)}")
+        if q.deployment_tag is not None:
+            tag = b.value(q.deployment_tag) if kind in (Kind.RUN, Kind.DEPLOYMENT, Kind.MODEL) else ""
+            if kind is Kind.RUN:
+                filters.append(f"d.deployment_tag == {tag}")
+            elif kind is Kind.DEPLOYMENT:
+                filters.append(f"d.tag == {tag}")
+            elif kind is Kind.MODEL:
+                filters.append(
+                    f"LENGTH(FOR r IN 1..1 {_hop(b, 'run_model', Step.IN, 'd')} FILTER r.deployment_tag == {tag}"
+                    " LIMIT 1 RETURN 1) > 0"
+                )
+            else:
+                filters.append("false")
+        metric = "null"
+        if metric_name is not None:
+            if kind is Kind.RUN:
+                # Bound only where used: ArangoDB refuses unused bind parameters.
+                metric_path = metric_path or b.value(metric_name)
+                perf = _hop(b, "run_devperf", Step.OUT, "d")
+                metric = f"FIRST(FOR p IN 1..1 {perf} RETURN p.fields.metrics[{metric_path}])"
+        where = " ".join(f"FILTER {f}" for f in filters)
+        subqueries.append(
+            f"(FOR d IN {coll} {where} LET m = {metric}"
+            f" RETURN {{d: d, m: m, lid: CONCAT({prefix}, d._key)}})"
+        )
+    outer: list[str] = []
+    if q.metric is not None or q.order_by is OrderField.METRIC:
+        outer.append("x.m != null")
+    if q.metric is not None:
+        for op, bound in (("<", q.metric.lt), ("<=", q.metric.lte), (">", q.metric.gt), (">=", q.metric.gte)):
+            if bound is not None:
+                outer.append(f"x.m {op} {b.value(bound)}")
+    sort = {OrderField.CREATED_AT: "x.d.createdAt", OrderField.NAME: "x.d.name", OrderField.METRIC: "x.m"}[
+        q.order_by
+    ]
+    order = "DESC" if q.descending else "ASC"
+    if q.after is not None:
+        cmp = "<" if q.descending else ">"
+        value, lid = b.value(q.after[0]), b.value(q.after[1])
+        outer.append(f"({sort} {cmp} {value} OR ({sort} == {value} AND x.lid {cmp} {lid}))")
+    where = " ".join(f"FILTER {f}" for f in outer)
+    text = (
+        f"FOR x IN FLATTEN([{', '.join(subqueries)}]) {where}"
+        f" SORT {sort} {order}, x.lid {order} LIMIT {b.value(q.first + 1)}"
+        f" RETURN {{sv: {sort}, lid: x.lid, d: x.d}}"
+    )
+    return Query(text, b.bind)
+
+
+def _hop(b: _Binder, edge_kind: str, step: Step, start: str) -> str:
+    """``DIRECTION start @@edges``: one step along a logical edge kind."""
+    direction = layout.physical_direction(edge_kind, step)
+    return f"{direction} {start} {b.collection(layout.EDGE_COLLECTIONS[edge_kind].name)}"
+
+
+def _traversal(b: _Binder, direction: Direction, start: str = "@start") -> str:
+    """``DIR @start coll, DIR2 coll2, ...`` for one walk; the first collection takes the
+    traversal's default direction."""
+    legs = layout.traversal(direction)
+    first_direction = legs[0][1]
+    rendered = []
+    for i, (collection, way) in enumerate(legs):
+        coll = b.collection(collection)
+        rendered.append(coll if i == 0 else f"{way} {coll}")
+    return f"{first_direction} {start} {', '.join(rendered)}"
+
+
+def lineage(
+    start: str, direction: Direction, depth: int, limit: int, kinds: Sequence[Kind] | None
+) -> Query:
+    """One query: a breadth-first traversal per direction walked (uniqueVertices global,
+    so each node comes at its least depth), the kinds filter, the limit, and the edges
+    that join the nodes kept."""
+    b = _Binder()
+    b.bind["start"] = layout.document_id(start)
+    b.bind["depth"] = depth
+    b.bind["limit"] = limit + 1
+    b.bind["collections"] = (
+        [layout.VERTEX_COLLECTIONS[k] for k in kinds] if kinds is not None else None
+    )
+    walks = [Direction.UPSTREAM, Direction.DOWNSTREAM] if direction is Direction.BOTH else [direction]
+    lets = []
+    for i, walk in enumerate(walks):
+        lets.append(
+            f"LET w{i} = (FOR v, e, p IN 1..@depth {_traversal(b, walk)}"
+            ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
+            " FILTER @collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections"
+            f" LIMIT @limit RETURN {{v: v, depth: LENGTH(p.edges), dir: {b.value(walk.value)}}})"
+        )
+    found = f"UNION({', '.join(f'w{i}' for i in range(len(walks)))}, [])"
+    edge_lets = []
+    for i, walk in enumerate(walks):
+        edge_lets.append(
+            f"LET e{i} = (FOR vid IN ids FOR v, e IN 1..1 {_traversal(b, walk, 'vid')}"
+            " FILTER v._id IN ids RETURN DISTINCT"
+            " {c: PARSE_IDENTIFIER(e._id).collection, d: e})"
+        )
+    text = (
+        " ".join(lets)
+        + f" LET found = {found}"
+        + " LET ids = APPEND([@start], found[*].v._id)"
+        + " " + " ".join(edge_lets)
+        + f" RETURN {{nodes: found, edges: UNION({', '.join(f'e{i}' for i in range(len(walks)))}, [])}}"
+    )
+    return Query(text, b.bind)
+
+
+def project_counts(project_id: str) -> Query:
+    b = _Binder()
+    b.bind["p"] = layout.document_id(project_id)
+    text = (
+        f"LET models = (FOR m IN 1..1 {_hop(b, 'project_model', Step.OUT, '@p')} RETURN m._id)"
+        f" LET runs = (FOR m IN models FOR r IN 1..1 {_hop(b, 'run_model', Step.IN, 'm')} RETURN r._id)"
+        " LET datasets = UNIQUE(FOR r IN runs FOR d IN 1..1"
+        f" {_hop(b, 'run_dataset', Step.OUT, 'r')} RETURN d._id)"
+        " LET featuresets = UNIQUE(FOR r IN runs FOR f IN 1..1"
+        f" {_hop(b, 'run_featureset', Step.OUT, 'r')} RETURN f._id)"
+        " LET deployments = UNIQUE(FOR m IN models FOR x IN 1..1"
+        f" {_hop(b, 'deployment_model', Step.IN, 'm')} RETURN x._id)"
+        " RETURN [LENGTH(models), LENGTH(runs), LENGTH(datasets), LENGTH(featuresets), LENGTH(deployments)]"
+    )
+    return Query(text, b.bind)
+
+
+def count_all() -> Query:
+    b = _Binder()
+    parts = []
+    for kind, name in layout.VERTEX_COLLECTIONS.items():
+        coll = b.collection(name)
+        parts.append(f"{{k: {b.value(kind.value)}, n: LENGTH({coll}),"
+                     f" t: SUM(FOR d IN {coll} RETURN LENGTH(d.tags || []))}}")
+    for logical, edge in layout.EDGE_COLLECTIONS.items():
+        coll = b.collection(edge.name)
+        parts.append(f"{{k: {b.value('edge:' + logical)}, n: LENGTH({coll}), t: 0}}")
+    return Query(f"RETURN [{', '.join(parts)}]", b.bind)
+
+
+def insert_documents(collection: str, documents: list[JSONObject]) -> Query:
+    return Query("FOR d IN @docs INSERT d INTO @@c", {"docs": documents, "@c": collection})
+
+
+def insert_nodes(nodes: Sequence[Node]) -> list[Query]:
+    by_collection: dict[str, list[JSONObject]] = {}
+    for node in nodes:
+        by_collection.setdefault(layout.VERTEX_COLLECTIONS[node.kind], []).append(layout.to_document(node))
+    return [insert_documents(c, docs) for c, docs in by_collection.items()]
+
+
+def insert_edges(edges: Sequence[Edge]) -> list[Query]:
+    by_collection: dict[str, list[JSONObject]] = {}
+    for edge in edges:
+        collection, doc = layout.to_edge_document(edge)
+        by_collection.setdefault(collection, []).append(doc)
+    return [insert_documents(c, docs) for c, docs in by_collection.items()]
+
+
+def update_node(node_id: str, changes: JSONObject) -> Query:
+    kind, _, key = node_id.partition("/")
+    return Query(
+        "UPDATE {_key: @key} WITH @changes IN @@c OPTIONS {mergeObjects: false}",
+        {"key": key, "changes": changes, "@c": layout.VERTEX_COLLECTIONS[Kind(kind)]},
+    )

@@ -1,0 +1,108 @@
+"""``metagate init-db``: creates Metagate's database objects in ArangoDB, idempotently.
+
+Run on an empty server it creates the database, Arangopipe's collections, the graph
+``enterprise_ml_graph`` and Metagate's indexes; run again it changes nothing; run on an
+existing Arangopipe database it only adds what is missing (Arangopipe created no
+indexes of its own).
+
+No vertex-centric edge indexes: no traversal filters on edge attributes (they filter
+and sort on the vertices reached), so ArangoDB's built-in edge index on _from/_to is
+the one they use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from arangoasync import ArangoClient
+from arangoasync.auth import Auth
+from arangoasync.typings import CollectionType
+
+from store import arango_layout as layout
+from store.arango import ArangoSettings, translate
+from store.model import Kind
+
+
+@dataclass(frozen=True)
+class Index:
+    collection: str
+    fields: tuple[str, ...]
+    name: str
+    unique: bool = False
+    sparse: bool = False
+
+    def options(self) -> dict[str, Any]:
+        return {"name": self.name, "unique": self.unique, "sparse": self.sparse}
+
+
+def indexes() -> list[Index]:
+    out = []
+    for kind, collection in layout.VERTEX_COLLECTIONS.items():
+        out += [
+            # Names are unique within their scope; sparse, so unnamed kinds (and
+            # documents without a scope) are not constrained.
+            Index(collection, ("scope", "name"), "metagate_scoped_name", unique=True, sparse=True),
+            Index(collection, ("name",), "metagate_name", sparse=True),
+            Index(collection, ("createdAt",), "metagate_created_at"),
+            Index(collection, ("tags[*]",), "metagate_tags"),
+        ]
+        if kind is Kind.RUN:
+            out += [
+                Index(collection, ("deployment_tag",), "metagate_deployment_tag", unique=True, sparse=True),
+                Index(collection, ("tag",), "metagate_tag", sparse=True),
+            ]
+        if kind is Kind.DEPLOYMENT:
+            out.append(Index(collection, ("tag",), "metagate_tag", unique=True, sparse=True))
+    return out
+
+
+def edge_definitions() -> list[dict[str, Any]]:
+    return [
+        {"collection": e.name, "from": [e.from_collection], "to": [e.to_collection]}
+        for e in layout.EDGE_COLLECTIONS.values()
+    ]
+
+
+async def init_db(settings: ArangoSettings) -> list[str]:
+    """Brings the database up to Metagate's layout; returns what it did."""
+    done: list[str] = []
+    auth = Auth(username=settings.username, password=settings.password)
+    async with ArangoClient(hosts=settings.hosts) as client:
+        try:
+            system = await client.db("_system", auth=auth, verify=True)
+            if not await system.has_database(settings.database):
+                await system.create_database(settings.database)
+                done.append(f"created database {settings.database}")
+            db = await client.db(settings.database, auth=auth, verify=True)
+            for collection in layout.VERTEX_COLLECTIONS.values():
+                if not await db.has_collection(collection):
+                    await db.create_collection(collection)
+                    done.append(f"created vertex collection {collection}")
+            for edge in layout.EDGE_COLLECTIONS.values():
+                if not await db.has_collection(edge.name):
+                    await db.create_collection(edge.name, col_type=CollectionType.EDGE)
+                    done.append(f"created edge collection {edge.name}")
+            if not await db.has_graph(settings.graph):
+                await db.create_graph(settings.graph, edge_definitions=edge_definitions())
+                done.append(f"created graph {settings.graph}")
+            else:
+                graph = db.graph(settings.graph)
+                for definition in edge_definitions():
+                    if not await graph.has_edge_definition(definition["collection"]):
+                        await graph.create_edge_definition(
+                            definition["collection"], definition["from"], definition["to"]
+                        )
+                        done.append(f"added edge definition {definition['collection']}")
+            for index in indexes():
+                created = await db.collection(index.collection).add_index(
+                    "persistent", list(index.fields), index.options()
+                )
+                if created.get("isNewlyCreated"):
+                    done.append(f"created index {index.name} on {index.collection}")
+        except BaseException as error:
+            mapped = translate(error)
+            if mapped is error:
+                raise
+            raise mapped from error
+    return done

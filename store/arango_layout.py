@@ -1,0 +1,178 @@
+"""Arangopipe's physical layout, and the one translation between it and Metagate's
+logical kinds and edges. No other module knows a collection name.
+
+Arangopipe's graph ``enterprise_ml_graph`` keeps each kind in its own vertex collection
+and each edge kind in its own edge collection. One edge collection points the other
+way: ``run_models`` holds model -> run edges, which are Metagate's ``run_model``
+(run -> model) edges. Edge keys are ``fromKey-toKey``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, key_of
+
+GRAPH = "enterprise_ml_graph"
+
+VERTEX_COLLECTIONS: dict[Kind, str] = {
+    Kind.PROJECT: "project",
+    Kind.MODEL: "models",
+    Kind.DATASET: "datasets",
+    Kind.FEATURESET: "featuresets",
+    Kind.MODELPARAMS: "modelparams",
+    Kind.RUN: "run",
+    Kind.DEVPERF: "devperf",
+    Kind.SERVINGPERF: "servingperf",
+    Kind.DEPLOYMENT: "deployment",
+}
+KINDS_BY_COLLECTION = {name: kind for kind, name in VERTEX_COLLECTIONS.items()}
+
+
+@dataclass(frozen=True)
+class EdgeCollection:
+    name: str
+    from_collection: str
+    to_collection: str
+    reversed: bool  # True: stored to -> from of the logical edge
+
+
+def _edge_collection(logical: str, name: str, *, reversed: bool = False) -> EdgeCollection:
+    kind = EDGE_KINDS[logical]
+    ends = (VERTEX_COLLECTIONS[kind.from_kind], VERTEX_COLLECTIONS[kind.to_kind])
+    if reversed:
+        ends = ends[::-1]
+    return EdgeCollection(name, ends[0], ends[1], reversed)
+
+
+EDGE_COLLECTIONS: dict[str, EdgeCollection] = {
+    "project_model": _edge_collection("project_model", "project_models"),
+    "run_model": _edge_collection("run_model", "run_models", reversed=True),
+    "run_modelparams": _edge_collection("run_modelparams", "run_modelparams"),
+    "run_dataset": _edge_collection("run_dataset", "run_datasets"),
+    "run_devperf": _edge_collection("run_devperf", "run_devperf"),
+    "run_featureset": _edge_collection("run_featureset", "run_featuresets"),
+    "deployment_servingperf": _edge_collection("deployment_servingperf", "deployment_servingperf"),
+    "deployment_model": _edge_collection("deployment_model", "deployment_model"),
+    "deployment_modelparams": _edge_collection("deployment_modelparams", "deployment_modelparams"),
+    "deployment_featureset": _edge_collection("deployment_featureset", "deployment_featureset"),
+    "featureset_dataset": _edge_collection("featureset_dataset", "featureset_dataset"),
+}
+EDGE_KINDS_BY_COLLECTION = {c.name: logical for logical, c in EDGE_COLLECTIONS.items()}
+
+# Top-level document fields Arangopipe gives meaning to, and the typed fields they carry.
+_MAPPED_FIELDS: dict[Kind, dict[str, str]] = {
+    Kind.RUN: {"tag": "tag", "deploymentTag": "deployment_tag"},
+    Kind.DEPLOYMENT: {"tag": "tag"},
+}
+# Fields Metagate writes besides the mapped ones.
+_OWN_FIELDS = {"name", "scope", "createdAt", "tags", "attributes", "fields"}
+UNKNOWN_TIME = "1970-01-01T00:00:00.000000Z"
+
+
+def document_id(node_id: str) -> str:
+    """``dataset/k`` -> ``datasets/k``."""
+    kind, _, key = node_id.partition("/")
+    return f"{VERTEX_COLLECTIONS[Kind(kind)]}/{key}"
+
+
+def node_id(document_id_: str) -> str:
+    """``datasets/k`` -> ``dataset/k``."""
+    collection, _, key = document_id_.partition("/")
+    return f"{KINDS_BY_COLLECTION[collection].value}/{key}"
+
+
+def field_path(kind: Kind, typed_field: str) -> str:
+    """The document attribute holding a typed field that has an index."""
+    mapped = _MAPPED_FIELDS.get(kind, {})
+    if typed_field not in mapped:
+        raise ValueError(f"{kind.value} has no indexed field {typed_field}")
+    return mapped[typed_field]
+
+
+def to_document(node: Node) -> JSONObject:
+    mapped = _MAPPED_FIELDS.get(node.kind, {})
+    doc: JSONObject = {
+        "_key": key_of(node.id),
+        "name": node.name,
+        "scope": node.scope,
+        "createdAt": node.created_at,
+        "tags": list(node.tags),
+        "attributes": node.attributes,
+        "fields": {k: v for k, v in node.fields.items() if k not in mapped},
+    }
+    for typed, stored in mapped.items():
+        if typed in node.fields:
+            doc[stored] = node.fields[typed]
+    return doc
+
+
+def from_document(doc: dict[str, Any]) -> Node:
+    """A node from a stored document: Metagate's own, or one Arangopipe wrote (whose
+    extra top-level fields become the node's attributes)."""
+    nid = node_id(doc["_id"])
+    kind = Kind(nid.partition("/")[0])
+    mapped = _MAPPED_FIELDS.get(kind, {})
+    fields = dict(doc.get("fields") or {})
+    for typed, stored in mapped.items():
+        if doc.get(stored) is not None:
+            fields[typed] = doc[stored]
+    if "attributes" in doc and isinstance(doc["attributes"], dict):
+        attributes = doc["attributes"]
+    else:
+        taken = _OWN_FIELDS | set(mapped.values())
+        attributes = {k: v for k, v in doc.items() if not k.startswith("_") and k not in taken}
+    name = doc.get("name")
+    return Node(
+        id=nid,
+        kind=kind,
+        name=name if isinstance(name, str) else None,
+        created_at=doc.get("createdAt") or UNKNOWN_TIME,
+        scope=doc.get("scope") or "",
+        tags=tuple(doc.get("tags") or ()),
+        attributes=attributes,
+        fields=fields,
+    )
+
+
+def to_edge_document(edge: Edge) -> tuple[str, JSONObject]:
+    """The collection and document of a logical edge."""
+    collection = EDGE_COLLECTIONS[edge.kind]
+    src, dst = document_id(edge.from_id), document_id(edge.to_id)
+    if collection.reversed:
+        src, dst = dst, src
+    return collection.name, {
+        "_key": f"{key_of(src)}-{key_of(dst)}",
+        "_from": src,
+        "_to": dst,
+        "createdAt": edge.created_at,
+    }
+
+
+def from_edge_document(collection: str, doc: dict[str, Any]) -> Edge:
+    logical = EDGE_KINDS_BY_COLLECTION[collection]
+    src, dst = node_id(doc["_from"]), node_id(doc["_to"])
+    if EDGE_COLLECTIONS[logical].reversed:
+        src, dst = dst, src
+    return Edge(kind=logical, from_id=src, to_id=dst, created_at=doc.get("createdAt") or UNKNOWN_TIME)
+
+
+def physical_direction(edge_kind: str, step: Step) -> str:
+    """AQL's OUTBOUND or INBOUND for following ``edge_kind`` in ``step``."""
+    collection = EDGE_COLLECTIONS[edge_kind]
+    if collection.reversed:
+        step = step.reverse()
+    return "OUTBOUND" if step is Step.OUT else "INBOUND"
+
+
+def traversal(direction: Direction) -> list[tuple[str, str]]:
+    """(edge collection, OUTBOUND|INBOUND) for a walk in ``direction``, from the
+    direction table: the per-collection directions of one AQL traversal."""
+    out = []
+    for logical, collection in EDGE_COLLECTIONS.items():
+        kind = EDGE_KINDS[logical]
+        if kind.upstream is None:
+            continue
+        out.append((collection.name, physical_direction(logical, kind.step(direction))))
+    return out

@@ -1,0 +1,128 @@
+"""Bind-variable hygiene of every AQL query the ArangoDB adapter sends: hostile values
+never reach the query text, only its bind variables, and every placeholder in the text
+is bound (ArangoDB rejects unused or missing bind parameters). No server needed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from store import arango_aql as aql
+from store.model import Direction, Edge, Kind, Node, Step
+from store.port import AttributeEquals, ListQuery, MetricFilter, NameKey, NeighborRequest, OrderField
+
+MARK = "\u2603MG"  # appears in no query text of ours
+HOSTILE = st.one_of(
+    st.sampled_from(
+        ["'", '"', "`", "//", "/*", "*/", "@x", "@@c", "FOR d IN x REMOVE d IN x", "RETURN 1", "\\", "%", "_",
+         "') OR true //", "\u0000", "é\u202e", "x" * 5000]
+    ),
+    st.text(min_size=0, max_size=40),
+).map(lambda s: MARK + s)
+KEYS = st.text(alphabet="abcdef0123456789", min_size=1, max_size=12)
+
+
+def _placeholders(text: str) -> set[str]:
+    return {m for m in re.findall(r"@@?[A-Za-z_][A-Za-z0-9_]*", text)}
+
+
+def _bound(query: aql.Query) -> set[str]:
+    return {f"@{name}" for name in query.bind}
+
+
+def _values(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (_values(k) + _values(v))]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _values(v)]
+    return []
+
+
+def check(query: aql.Query, *hostile: str) -> None:
+    assert MARK not in query.text
+    assert _placeholders(query.text) == _bound(query), query.text
+    carried = " ".join(_values(query.bind))
+    for value in hostile:
+        assert value[len(MARK):] in carried or value in carried
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.lists(HOSTILE, min_size=12, max_size=12), key=KEYS)
+def test_reads_carry_hostile_values_only_as_bind_variables(h: list[str], key: str) -> None:
+    check(aql.get_nodes([f"dataset/{key}{h[0]}"]), h[0])
+    check(aql.find_named([NameKey(Kind.MODEL, h[1], h[2]), NameKey(Kind.DATASET, h[3])]), h[1], h[2], h[3])
+    check(aql.find_by_field(Kind.RUN, "deploymentTag", h[4]), h[4])
+    check(aql.find_by_field(Kind.DEPLOYMENT, "tag", h[4]), h[4])
+    check(
+        aql.neighbors([NeighborRequest(f"run/{key}{h[5]}", "run_model", Step.OUT, 3, (h[6], f"model/{h[7]}"))]),
+        h[5], h[6], h[7],
+    )
+    check(aql.lineage(f"deployment/{h[8]}", Direction.BOTH, 5, 100, [Kind.DATASET]), h[8])
+    check(aql.project_counts(f"project/{h[9]}"), h[9])
+    check(aql.count_all())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    h=st.lists(HOSTILE, min_size=10, max_size=10),
+    value=st.one_of(HOSTILE, st.integers(), st.floats(allow_nan=False), st.booleans(), st.none()),
+    order=st.sampled_from(list(OrderField)),
+    kinds=st.lists(st.sampled_from(list(Kind)), min_size=1, max_size=9, unique=True),
+)
+def test_list_queries_carry_every_filter_as_bind_variables(
+    h: list[str], value: Any, order: OrderField, kinds: list[Kind]
+) -> None:
+    query = ListQuery(
+        kinds=tuple(kinds),
+        name=h[0],
+        name_contains=h[1],
+        scope=h[2],
+        tag=h[3],
+        attribute=AttributeEquals(h[4], value),
+        created_after=h[5],
+        created_before=h[6],
+        deployment_tag=h[7],
+        metric=MetricFilter(h[8], lt=0.5, gte=-1.0),
+        order_by=order,
+        order_metric=h[8],
+        after=(h[9], f"run/{h[9]}"),
+    )
+    # name_contains travels as an escaped LIKE pattern.
+    always = [h[0], *h[2:7], h[9], aql._like_pattern(h[1])] + ([value] if isinstance(value, str) else [])
+    # The deployment tag only filters runs, models and deployments; the metric only runs.
+    if set(kinds) & {Kind.RUN, Kind.MODEL, Kind.DEPLOYMENT}:
+        always.append(h[7])
+    if Kind.RUN in kinds:
+        always.append(h[8])
+    check(aql.list_nodes(query), *always)
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.lists(HOSTILE, min_size=6, max_size=6), key=KEYS)
+def test_writes_carry_documents_as_bind_variables(h: list[str], key: str) -> None:
+    node = Node(
+        id=f"run/{key}",
+        kind=Kind.RUN,
+        name=h[0],
+        created_at="2026-11-23T00:00:00.000000Z",
+        scope=f"model/{h[1]}",
+        tags=(h[2],),
+        attributes={h[3]: h[4]},
+        fields={"tag": h[5], "deploymentTag": h[5], "status": "COMPLETED"},
+    )
+    for query in aql.insert_nodes([node]):
+        check(query, *h)
+    for query in aql.insert_edges([Edge("run_model", node.id, f"model/{key}", node.created_at)]):
+        check(query)
+    check(aql.update_node(node.id, {"attributes": {h[3]: h[4]}, "tags": [h[2]]}), h[2], h[3], h[4])
+
+
+def test_a_query_binds_exactly_what_it_uses() -> None:
+    # A stray bind variable is an error in ArangoDB: the check above must catch one.
+    broken = aql.Query("RETURN @a", {"a": 1, "b": 2})
+    assert _placeholders(broken.text) != _bound(broken)

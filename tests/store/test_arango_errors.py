@@ -1,0 +1,106 @@
+"""Driver errors become Metagate's coded errors in one place; connection settings keep
+credentials out of sight. No server needed: the errors are the driver's own classes."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from arangoasync.exceptions import AQLQueryExecuteError, ClientConnectionError, ServerConnectionError
+from arangoasync.request import Method, Request
+from arangoasync.response import Response
+
+from store.arango import ArangoStore, parse_url, translate
+from store.errors import Conflict, NotFound, Unavailable, WriteConflict
+from store.factory import store_from_url
+from store.model import Kind, Node, utcnow
+from store.port import atomically
+from store.sqlite import SQLiteStore
+
+
+def _server_error(status: int, error_num: int, message: str) -> AQLQueryExecuteError:
+    response = Response(Method.POST, "http://db:8529/_db/m/_api/cursor", {}, status, "x", b"{}")
+    response.error_code = error_num
+    response.error_message = message
+    response.is_success = False
+    return AQLQueryExecuteError(response, Request(Method.POST, "/_api/cursor"))
+
+
+@pytest.mark.parametrize(
+    ("status", "errno", "expected", "code"),
+    [
+        (409, 1200, WriteConflict, "CONFLICT"),
+        (409, 1210, Conflict, "CONFLICT"),
+        (404, 1202, NotFound, "NOT_FOUND"),
+        (404, 1203, Unavailable, "UNAVAILABLE"),
+        (404, 1228, Unavailable, "UNAVAILABLE"),
+        (401, 401, Unavailable, "UNAVAILABLE"),
+        (503, 30, Unavailable, "UNAVAILABLE"),
+    ],
+)
+def test_server_errors_map_to_coded_errors(status: int, errno: int, expected: type, code: str) -> None:
+    mapped = translate(_server_error(status, errno, "AQL: boom"))
+    assert type(mapped) is expected
+    assert mapped.code == code  # type: ignore[attr-defined]
+
+
+def test_missing_collections_point_at_init_db() -> None:
+    assert "init-db" in str(translate(_server_error(404, 1203, "collection or view not found")))
+
+
+def test_unknown_server_errors_stay_internal() -> None:
+    error = _server_error(400, 1501, "syntax error, unexpected identifier")
+    assert translate(error) is error  # masked as INTERNAL by the gateway, logged with the request id
+
+
+def test_connection_loss_is_unavailable() -> None:
+    assert isinstance(translate(ClientConnectionError("Cannot connect to host db:8529")), Unavailable)
+    assert isinstance(translate(_server_connection_error()), Unavailable)
+    assert isinstance(translate(ConnectionResetError()), Unavailable)
+
+
+def _server_connection_error() -> ServerConnectionError:
+    response = Response(Method.GET, "http://db:8529/_api/version", {}, 401, "Unauthorized", b"")
+    return ServerConnectionError(response, Request(Method.GET, "/_api/version"), "Authentication failed.")
+
+
+async def test_a_server_that_is_not_there_gives_unavailable_without_the_password() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        store = store_from_url(f"arangodb+http://metagate:hunter2@127.0.0.1:{port}/pipelines")
+        assert isinstance(store, ArangoStore)
+        with pytest.raises(Unavailable) as raised:
+            await store.open()
+    assert "hunter2" not in str(raised.value) and "hunter2" not in repr(store)
+
+
+def test_store_urls() -> None:
+    settings = parse_url("arangodb+https://ml%40corp:p%3Ass@arango.internal:8530/ml_meta?graph=custom_graph")
+    assert settings.hosts == "https://arango.internal:8530"
+    assert (settings.username, settings.password) == ("ml@corp", "p:ss")
+    assert (settings.database, settings.graph) == ("ml_meta", "custom_graph")
+    assert "p:ss" not in repr(settings) and "p:ss" not in str(settings)
+    assert parse_url("arangodb+http://root@localhost/").graph == "enterprise_ml_graph"
+    with pytest.raises(ValueError):
+        parse_url("arangodb+ftp://root@localhost/x")
+
+
+async def test_atomically_reruns_the_whole_write_after_a_write_conflict() -> None:
+    store = SQLiteStore(":memory:")
+    await store.open()
+    attempts = 0
+
+    async def work(tx):  # type: ignore[no-untyped-def]
+        nonlocal attempts
+        attempts += 1
+        await tx.insert_nodes([Node(f"dataset/d{attempts}", Kind.DATASET, f"d{attempts}", utcnow())])
+        if attempts < 3:
+            raise WriteConflict("a concurrent write won")
+        return attempts
+
+    assert await atomically(store, work) == 3
+    # The two conflicted attempts were rolled back whole.
+    assert (await store.count_all())["dataset"] == 1
+    assert await store.get_nodes(["dataset/d1", "dataset/d3"]) == [None, (await store.get_nodes(["dataset/d3"]))[0]]
+    await store.close()

@@ -1,0 +1,109 @@
+"""The ArangoDB adapter's translation to and from Arangopipe's layout; no server needed."""
+
+from __future__ import annotations
+
+from store import arango_layout as layout
+from store.model import Direction, Edge, Kind, Node, Step
+
+ARANGOPIPE_VERTICES = {
+    "project", "models", "datasets", "featuresets", "modelparams", "run", "devperf", "servingperf", "deployment",
+}
+ARANGOPIPE_EDGES = {
+    "project_models", "run_models", "run_modelparams", "run_datasets", "run_devperf", "run_featuresets",
+    "deployment_servingperf", "deployment_model", "deployment_modelparams", "deployment_featureset",
+    "featureset_dataset",
+}
+
+
+def test_every_kind_and_edge_kind_has_its_arangopipe_collection() -> None:
+    assert set(layout.VERTEX_COLLECTIONS) == set(Kind)
+    assert set(layout.VERTEX_COLLECTIONS.values()) == ARANGOPIPE_VERTICES
+    assert {e.name for e in layout.EDGE_COLLECTIONS.values()} == ARANGOPIPE_EDGES
+    assert layout.GRAPH == "enterprise_ml_graph"
+
+
+def test_run_models_is_stored_model_to_run() -> None:
+    edge = Edge("run_model", "run/r1", "model/m1", "2026-11-23T00:00:00.000000Z")
+    collection, doc = layout.to_edge_document(edge)
+
+    assert collection == "run_models"
+    assert (doc["_from"], doc["_to"], doc["_key"]) == ("models/m1", "run/r1", "m1-r1")
+    assert layout.from_edge_document(collection, {**doc, "_id": "run_models/m1-r1"}) == edge
+    assert layout.EDGE_COLLECTIONS["run_model"].from_collection == "models"
+
+
+def test_other_edges_keep_their_direction_and_fromkey_tokey_keys() -> None:
+    edge = Edge("featureset_dataset", "featureset/f1", "dataset/d1", "2026-11-23T00:00:00.000000Z")
+    collection, doc = layout.to_edge_document(edge)
+    assert collection == "featureset_dataset"
+    assert (doc["_from"], doc["_to"], doc["_key"]) == ("featuresets/f1", "datasets/d1", "f1-d1")
+    assert layout.from_edge_document(collection, doc) == edge
+
+
+def test_physical_directions_flip_only_for_reversed_collections() -> None:
+    assert layout.physical_direction("featureset_dataset", Step.OUT) == "OUTBOUND"
+    assert layout.physical_direction("featureset_dataset", Step.IN) == "INBOUND"
+    # run -> model logically, model -> run on disk.
+    assert layout.physical_direction("run_model", Step.OUT) == "INBOUND"
+    assert layout.physical_direction("run_model", Step.IN) == "OUTBOUND"
+
+
+def test_traversal_directions_follow_the_direction_table() -> None:
+    upstream = dict(layout.traversal(Direction.UPSTREAM))
+    downstream = dict(layout.traversal(Direction.DOWNSTREAM))
+
+    # Written out from DESIGN.md: upstream of a model are its runs (stored model -> run),
+    # of a run its dataset, featureset and params, of a devperf its run.
+    assert upstream == {
+        "featureset_dataset": "OUTBOUND",
+        "run_datasets": "OUTBOUND",
+        "run_featuresets": "OUTBOUND",
+        "run_modelparams": "OUTBOUND",
+        "run_models": "OUTBOUND",
+        "run_devperf": "INBOUND",
+        "deployment_model": "OUTBOUND",
+        "deployment_featureset": "OUTBOUND",
+        "deployment_modelparams": "OUTBOUND",
+        "deployment_servingperf": "INBOUND",
+    }
+    assert downstream == {c: ("INBOUND" if d == "OUTBOUND" else "OUTBOUND") for c, d in upstream.items()}
+    assert "project_models" not in upstream
+
+
+def test_ids_map_between_kinds_and_collections() -> None:
+    assert layout.document_id("model/abc") == "models/abc"
+    assert layout.node_id("models/abc") == "model/abc"
+    assert layout.document_id("run/abc") == "run/abc"
+
+
+def test_metagate_documents_round_trip_with_arangopipe_field_names() -> None:
+    run = Node(
+        id="run/r1",
+        kind=Kind.RUN,
+        name="trial-1",
+        created_at="2026-11-23T10:00:00.000000Z",
+        scope="model/m1",
+        tags=("nightly",),
+        attributes={"git": "abc123"},
+        fields={"status": "COMPLETED", "tag": "search", "deploymentTag": "prod-v1"},
+    )
+    doc = layout.to_document(run)
+
+    assert doc["_key"] == "r1"
+    assert doc["tag"] == "search" and doc["deployment_tag"] == "prod-v1"
+    assert doc["fields"] == {"status": "COMPLETED"}
+    assert layout.from_document({**doc, "_id": "run/r1"}) == run
+
+
+def test_documents_written_by_arangopipe_are_served_as_they_are() -> None:
+    node = layout.from_document(
+        {
+            "_id": "run/7", "_key": "7", "_rev": "x",
+            "name": "housing-run", "tag": "exp-3", "deployment_tag": "Housing_Regressor_Dep",
+            "run_id": "c1f2", "timestamp": "2021-01-01 10:00",
+        }
+    )
+    assert node.id == "run/7" and node.kind is Kind.RUN and node.name == "housing-run"
+    assert node.fields == {"tag": "exp-3", "deploymentTag": "Housing_Regressor_Dep"}
+    assert node.attributes == {"run_id": "c1f2", "timestamp": "2021-01-01 10:00"}
+    assert node.created_at == layout.UNKNOWN_TIME
