@@ -33,6 +33,7 @@ from store.port import (
     NeighborRequest,
     Page,
     ProjectCounts,
+    Token,
 )
 
 log = logging.getLogger("metagate.store.arango")
@@ -93,10 +94,11 @@ def translate(error: BaseException) -> BaseException:
         if code in _UNREACHABLE:
             return Unavailable("the ArangoDB store is unavailable (authentication, database or server)")
         return error
-    if isinstance(error, (ServerConnectionError, ArangoClientError, aiohttp.ClientError, OSError)):
-        return Unavailable("the ArangoDB server cannot be reached")
+    # TimeoutError is an OSError: test it first.
     if isinstance(error, asyncio.TimeoutError):
         return Unavailable("the ArangoDB server did not answer in time")
+    if isinstance(error, (ServerConnectionError, ArangoClientError, aiohttp.ClientError, OSError)):
+        return Unavailable("the ArangoDB server cannot be reached")
     return error
 
 
@@ -217,7 +219,7 @@ class ArangoStore:
             e.name for e in layout.EDGE_COLLECTIONS.values()
         ]
         try:
-            trx = await self._db.begin_transaction(read=collections, write=collections)
+            trx = await self._db.begin_transaction(write=collections)
         except BaseException as error:
             mapped = translate(error)
             if mapped is error:
@@ -260,6 +262,8 @@ class ArangoStore:
         result = await self._reader().one(
             aql.lineage(query.start, query.direction, query.depth, query.limit, query.kinds)
         )
+        # The query returns every node up to the depth of the (limit + 1)-th; the same
+        # order and cut as the SQLite adapter pick the nodes kept.
         found = [
             LineageNode(layout.from_document(r["v"]), r["depth"], Direction(r["dir"])) for r in result["nodes"]
         ]
@@ -288,6 +292,19 @@ class ArangoStore:
         counts = {r["k"]: r["n"] for r in rows if r["n"]}
         counts["tags"] = sum(r["t"] or 0 for r in rows)
         return counts
+
+    async def add_token(self, token: Token) -> None:
+        await self._reader().run(aql.insert_token(layout.to_token_document(token)))
+
+    async def get_token(self, token_id: str) -> Token | None:
+        doc = await self._reader().one(aql.get_token(token_id))
+        return layout.from_token_document(doc) if doc else None
+
+    async def list_tokens(self) -> list[Token]:
+        return [layout.from_token_document(d) for d in await self._reader().run(aql.list_tokens())]
+
+    async def revoke_token(self, token_id: str, at: str) -> bool:
+        return bool(await self._reader().run(aql.revoke_token(token_id, at)))
 
 
 def _walked(edge: Edge, query: LineageQuery, kept: dict[str, LineageNode]) -> bool:

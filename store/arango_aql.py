@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store import arango_layout as layout
+from store.errors import BadUserInput
 from store.model import Direction, Edge, JSONObject, Kind, Node, Step
 from store.port import ListQuery, NameKey, NeighborRequest, OrderField
 
@@ -81,14 +82,18 @@ def neighbors(requests: Sequence[NeighborRequest]) -> Query:
         coll = b.collection(layout.EDGE_COLLECTIONS[r.edge_kind].name)
         start = b.value(layout.document_id(r.node_id))
         limit = b.value(r.first + 1)
+        # Documents Arangopipe wrote carry no createdAt: they sort as the epoch, as
+        # their nodes report it, so that cursors built from a node page onwards.
+        unknown = b.value(layout.UNKNOWN_TIME)
         after = ""
         if r.after is not None:
             at = b.value(r.after[0])
             key = b.value(r.after[1].partition("/")[2])
-            after = f" FILTER v.createdAt < {at} OR (v.createdAt == {at} AND v._key < {key})"
+            after = f" FILTER t < {at} OR (t == {at} AND v._key < {key})"
         parts.append(
-            f"(FOR v IN 1..1 {direction} {start} {coll}{after}"
-            f" SORT v.createdAt DESC, v._key DESC LIMIT {limit} RETURN v)"
+            f"(FOR v IN 1..1 {direction} {start} {coll} FILTER v != null"
+            f" LET t = NOT_NULL(v.createdAt, {unknown}){after}"
+            f" SORT t DESC, v._key DESC LIMIT {limit} RETURN v)"
         )
     return Query(f"RETURN [{', '.join(parts)}]", b.bind)
 
@@ -100,6 +105,10 @@ def _like_pattern(text: str) -> str:
 def list_nodes(q: ListQuery) -> Query:
     """Candidates from each kind's collection, then one sort and one page. Each result
     is ``{sv, lid, d}``: the sort value, the logical id, the document."""
+    if not q.kinds:
+        raise BadUserInput("a list needs at least one kind")
+    if q.order_by is OrderField.METRIC and q.metric and q.order_metric not in (None, q.metric.name):
+        raise BadUserInput("a list can filter and order by one metric at a time")
     b = _Binder()
     metric_path = None
     metric_name = q.metric.name if q.metric else None
@@ -113,7 +122,7 @@ def list_nodes(q: ListQuery) -> Query:
         if q.name is not None:
             filters.append(f"d.name == {b.value(q.name)}")
         if q.name_contains is not None:
-            filters.append(f"LIKE(d.name, {b.value(_like_pattern(q.name_contains))}, true)")
+            filters.append(f"d.name != null AND LIKE(d.name, {b.value(_like_pattern(q.name_contains))}, true)")
         if q.order_by is OrderField.NAME:
             filters.append("d.name != null")
         if q.scope is not None:
@@ -122,8 +131,10 @@ def list_nodes(q: ListQuery) -> Query:
             filters.append(f"{b.value(q.tag)} IN d.tags")
         if q.attribute is not None:
             key = b.value(q.attribute.key)
-            # Documents Arangopipe wrote keep their attributes at the top level.
-            attrs = "(IS_OBJECT(d.attributes) ? d.attributes : d)"
+            # Documents Arangopipe wrote keep their attributes at the top level, beside
+            # the fields the layout maps (which are not attributes).
+            own = b.value(layout.non_attribute_fields(kind))
+            attrs = f"(IS_OBJECT(d.attributes) ? d.attributes : UNSET(d, {own}))"
             filters.append(f"HAS({attrs}, {key}) AND {attrs}[{key}] == {b.value(q.attribute.value)}")
         if q.created_after is not None:
             filters.append(f"d.createdAt >= {b.value(q.created_after)}")
@@ -205,7 +216,7 @@ def lineage(
     b = _Binder()
     b.bind["start"] = layout.document_id(start)
     b.bind["depth"] = depth
-    b.bind["limit"] = limit + 1
+    b.bind["limit"] = limit  # NTH is 0-based: element @limit is the (limit + 1)-th
     b.bind["collections"] = (
         [layout.VERTEX_COLLECTIONS[k] for k in kinds] if kinds is not None else None
     )
@@ -216,9 +227,11 @@ def lineage(
             f"LET w{i} = (FOR v, e, p IN 1..@depth {_traversal(b, walk)}"
             ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
             " FILTER @collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections"
-            f" LIMIT @limit RETURN {{v: v, depth: LENGTH(p.edges), dir: {b.value(walk.value)}}})"
+            f" RETURN {{v: v, depth: LENGTH(p.edges), dir: {b.value(walk.value)}}})"
         )
-    found = f"UNION({', '.join(f'w{i}' for i in range(len(walks)))}, [])"
+    # BFS order within one depth is arbitrary: keep every node up to the depth of the
+    # (limit + 1)-th, so that the caller's sort and cut choose as the SQLite adapter does.
+    hits = f"UNION({', '.join(f'w{i}' for i in range(len(walks)))}, [])"
     edge_lets = []
     for i, walk in enumerate(walks):
         edge_lets.append(
@@ -228,7 +241,9 @@ def lineage(
         )
     text = (
         " ".join(lets)
-        + f" LET found = {found}"
+        + f" LET hits = {hits}"
+        + " LET cut = NTH((FOR h IN hits SORT h.depth RETURN h.depth), @limit)"
+        + " LET found = (FOR h IN hits FILTER cut == null OR h.depth <= cut RETURN h)"
         + " LET ids = APPEND([@start], found[*].v._id)"
         + " " + " ".join(edge_lets)
         + f" RETURN {{nodes: found, edges: UNION({', '.join(f'e{i}' for i in range(len(walks)))}, [])}}"
@@ -290,4 +305,24 @@ def update_node(node_id: str, changes: JSONObject) -> Query:
     return Query(
         "UPDATE {_key: @key} WITH @changes IN @@c OPTIONS {mergeObjects: false}",
         {"key": key, "changes": changes, "@c": layout.VERTEX_COLLECTIONS[Kind(kind)]},
+    )
+
+
+def insert_token(document: JSONObject) -> Query:
+    return Query("INSERT @doc INTO @@c", {"doc": document, "@c": layout.TOKENS_COLLECTION})
+
+
+def get_token(token_id: str) -> Query:
+    return Query("FOR t IN @@c FILTER t._key == @id RETURN t", {"id": token_id, "@c": layout.TOKENS_COLLECTION})
+
+
+def list_tokens() -> Query:
+    return Query("FOR t IN @@c SORT t.createdAt, t._key LIMIT 10000 RETURN t", {"@c": layout.TOKENS_COLLECTION})
+
+
+def revoke_token(token_id: str, at: str) -> Query:
+    return Query(
+        "FOR t IN @@c FILTER t._key == @id AND t.revokedAt == null"
+        " UPDATE t WITH {revokedAt: @at} IN @@c RETURN NEW._key",
+        {"id": token_id, "at": at, "@c": layout.TOKENS_COLLECTION},
     )

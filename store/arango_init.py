@@ -17,6 +17,8 @@ from typing import Any
 
 from arangoasync import ArangoClient
 from arangoasync.auth import Auth
+from arangoasync.errno import DATABASE_NOT_FOUND
+from arangoasync.exceptions import ArangoServerError
 from arangoasync.typings import CollectionType
 
 from store import arango_layout as layout
@@ -64,17 +66,29 @@ def edge_definitions() -> list[dict[str, Any]]:
     ]
 
 
+async def _database_exists(db: Any) -> bool:
+    try:
+        await db.version()
+    except ArangoServerError as error:
+        if error.error_code == DATABASE_NOT_FOUND:
+            return False
+        raise
+    return True
+
+
 async def init_db(settings: ArangoSettings) -> list[str]:
     """Brings the database up to Metagate's layout; returns what it did."""
     done: list[str] = []
     auth = Auth(username=settings.username, password=settings.password)
     async with ArangoClient(hosts=settings.hosts) as client:
         try:
-            system = await client.db("_system", auth=auth, verify=True)
-            if not await system.has_database(settings.database):
+            db = await client.db(settings.database, auth=auth)
+            # A user with rights on this database alone need not reach _system.
+            if not await _database_exists(db):
+                system = await client.db("_system", auth=auth, verify=True)
                 await system.create_database(settings.database)
                 done.append(f"created database {settings.database}")
-            db = await client.db(settings.database, auth=auth, verify=True)
+                db = await client.db(settings.database, auth=auth, verify=True)
             for collection in layout.VERTEX_COLLECTIONS.values():
                 if not await db.has_collection(collection):
                     await db.create_collection(collection)
@@ -83,6 +97,9 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 if not await db.has_collection(edge.name):
                     await db.create_collection(edge.name, col_type=CollectionType.EDGE)
                     done.append(f"created edge collection {edge.name}")
+            if not await db.has_collection(layout.TOKENS_COLLECTION):
+                await db.create_collection(layout.TOKENS_COLLECTION)
+                done.append(f"created collection {layout.TOKENS_COLLECTION}")
             if not await db.has_graph(settings.graph):
                 await db.create_graph(settings.graph, edge_definitions=edge_definitions())
                 done.append(f"created graph {settings.graph}")

@@ -28,6 +28,8 @@ VERTEX_COLLECTIONS: dict[Kind, str] = {
     Kind.DEPLOYMENT: "deployment",
 }
 KINDS_BY_COLLECTION = {name: kind for kind, name in VERTEX_COLLECTIONS.items()}
+# Metagate's own collection beside Arangopipe's: API tokens (hashes only).
+TOKENS_COLLECTION = "metagate_tokens"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ _MAPPED_FIELDS: dict[Kind, dict[str, str]] = {
 # Fields Metagate writes besides the mapped ones.
 _OWN_FIELDS = {"name", "scope", "createdAt", "tags", "attributes", "fields"}
 UNKNOWN_TIME = "1970-01-01T00:00:00.000000Z"
+
+
+def non_attribute_fields(kind: Kind) -> list[str]:
+    """Top-level fields of a document that are not user attributes."""
+    return ["_key", "_id", "_rev", *sorted(_OWN_FIELDS | set(_MAPPED_FIELDS.get(kind, {}).values()))]
 
 
 def document_id(node_id: str) -> str:
@@ -176,3 +183,29 @@ def traversal(direction: Direction) -> list[tuple[str, str]]:
             continue
         out.append((collection.name, physical_direction(logical, kind.step(direction))))
     return out
+
+
+def to_token_document(token: Any) -> JSONObject:
+    return {
+        "_key": token.id,
+        "name": token.name,
+        "role": token.role,
+        "projects": list(token.projects),
+        "secretHash": token.secret_hash,
+        "createdAt": token.created_at,
+        "revokedAt": token.revoked_at,
+    }
+
+
+def from_token_document(doc: dict[str, Any]) -> Any:
+    from store.port import Token
+
+    return Token(
+        id=doc["_key"],
+        name=doc["name"],
+        role=doc["role"],
+        projects=tuple(doc.get("projects") or ()),
+        secret_hash=doc["secretHash"],
+        created_at=doc["createdAt"],
+        revoked_at=doc.get("revokedAt"),
+    )

@@ -3,6 +3,8 @@ into errors with ``extensions.code``. Anything else reaching a client is masked.
 
     MetagateError
     ├── BadUserInput      BAD_USER_INPUT   malformed or out-of-range input
+    ├── Unauthenticated   UNAUTHENTICATED  no valid API token
+    ├── Forbidden         FORBIDDEN        the token's role or projects do not allow it
     ├── NotFound          NOT_FOUND        an id or name that does not exist
     ├── Conflict          CONFLICT         the write contradicts what is stored
     │   └── WriteConflict                  a concurrent write won; the write may be retried
@@ -25,6 +27,14 @@ class MetagateError(Exception):
 
 class BadUserInput(MetagateError):
     code = "BAD_USER_INPUT"
+
+
+class Unauthenticated(MetagateError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(MetagateError):
+    code = "FORBIDDEN"
 
 
 class NotFound(MetagateError):

@@ -118,6 +118,19 @@ class LineageResult:
     truncated: bool
 
 
+@dataclass(frozen=True)
+class Token:
+    """An API token as stored: never the secret itself, only its hash."""
+
+    id: str
+    name: str
+    role: str
+    projects: tuple[str, ...]  # project ids a writer is limited to; () = all
+    secret_hash: str
+    created_at: str
+    revoked_at: str | None = None
+
+
 @dataclass
 class ProjectCounts:
     models: int = 0
@@ -167,6 +180,16 @@ class Store(Reader, Protocol):
 
     async def count_all(self) -> dict[str, int]:
         """Nodes per kind and edges per edge kind: what the store holds."""
+        ...
+
+    async def add_token(self, token: Token) -> None: ...
+
+    async def get_token(self, token_id: str) -> Token | None: ...
+
+    async def list_tokens(self) -> list[Token]: ...
+
+    async def revoke_token(self, token_id: str, at: str) -> bool:
+        """Marks the token revoked; False when there is no such live token."""
         ...
 
 

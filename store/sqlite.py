@@ -41,6 +41,7 @@ from store.port import (
     Page,
     ProjectCounts,
     SortKey,
+    Token,
 )
 
 _NODE_COLUMNS = "n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields"
@@ -481,6 +482,39 @@ class SQLiteStore:
                 " UNION ALL SELECT 'tags', count(*) FROM node_tags",
             )
         return {kind: count for kind, count in rows}
+
+    async def add_token(self, token: Token) -> None:
+        async with self.write() as tx:
+            await tx._many(
+                f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(token.id, token.name, token.role, _dumps(list(token.projects)), token.secret_hash,
+                  token.created_at, token.revoked_at)],
+            )
+
+    async def get_token(self, token_id: str) -> Token | None:
+        async with self._read() as conn:
+            rows = await self._reads._rows(conn, f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE id = ?", (token_id,))
+        return _token(rows[0]) if rows else None
+
+    async def list_tokens(self) -> list[Token]:
+        async with self._read() as conn:
+            rows = await self._reads._rows(conn, f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id")
+        return [_token(r) for r in rows]
+
+    async def revoke_token(self, token_id: str, at: str) -> bool:
+        async with self.write() as tx:
+            async with tx._conn.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (at, token_id)
+            ) as cursor:
+                return cursor.rowcount == 1
+
+
+def _token(row: Sequence[Any]) -> Token:
+    token_id, name, role, projects, secret_hash, created_at, revoked_at = row
+    return Token(token_id, name, role, tuple(orjson.loads(projects)), secret_hash, created_at, revoked_at)
+
+
+_TOKEN_COLUMNS = "id, name, role, projects, secret_hash, created_at, revoked_at"
 
 
 def _list_sql(q: ListQuery) -> tuple[str, list[Any]]:

@@ -49,6 +49,18 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX edges_to ON edges (to_id, kind, from_id);
     """,
+    # 2: API tokens (hashes only)
+    """
+    CREATE TABLE tokens (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL,
+        role         TEXT NOT NULL,
+        projects     TEXT NOT NULL DEFAULT '[]',
+        secret_hash  TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        revoked_at   TEXT
+    );
+    """,
 ]
 
 

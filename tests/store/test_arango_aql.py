@@ -120,6 +120,10 @@ def test_writes_carry_documents_as_bind_variables(h: list[str], key: str) -> Non
     for query in aql.insert_edges([Edge("run_model", node.id, f"model/{key}", node.created_at)]):
         check(query)
     check(aql.update_node(node.id, {"attributes": {h[3]: h[4]}, "tags": [h[2]]}), h[2], h[3], h[4])
+    check(aql.insert_token({"_key": key, "name": h[0], "secretHash": h[1]}), h[0], h[1])
+    check(aql.get_token(h[2]), h[2])
+    check(aql.revoke_token(h[3], h[4]), h[3], h[4])
+    check(aql.list_tokens())
 
 
 def test_a_query_binds_exactly_what_it_uses() -> None:
