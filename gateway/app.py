@@ -17,9 +17,10 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from gateway.auth import authenticate
 from gateway.config import Settings
 from gateway.middleware import RequestId
-from resolvers.queries import Limits
+from resolvers.authz import LOCAL_ADMIN, Principal
 from schema import build_schema
 from schema.context import Context, make_context
 from store.errors import MetagateError
@@ -30,14 +31,22 @@ log = logging.getLogger("metagate")
 
 
 class MetagateGraphQL(GraphQL[Context, None]):
-    def __init__(self, limits: Limits, **options: Any) -> None:
+    def __init__(self, settings: Settings, **options: Any) -> None:
         super().__init__(build_schema(), **options)
-        self.limits = limits
+        self.limits = settings.LIMITS
+        self.auth = settings.AUTH
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        return make_context(
-            request.app.state.store, self.limits, request.state.request_id
-        )
+        store = request.app.state.store
+        principal: Principal | None = LOCAL_ADMIN
+        error: MetagateError | None = None
+        if self.auth:
+            try:
+                principal = await authenticate(store, request.headers.get("authorization"))
+            except MetagateError as failed:
+                # Refused per field by the guard, so public introspection still answers.
+                principal, error = None, failed
+        return make_context(store, self.limits, request.state.request_id, principal, error)
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
@@ -84,7 +93,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ready", "store": "reachable"})
 
-    graphql = MetagateGraphQL(settings.LIMITS, graphql_ide="graphiql", allow_queries_via_get=False)
+    graphql = MetagateGraphQL(settings, graphql_ide="graphiql", allow_queries_via_get=False)
     app = Starlette(
         routes=[
             Route("/graphql", graphql),

@@ -7,6 +7,7 @@ import ipaddress
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -32,22 +33,33 @@ def _is_loopback(host: str) -> bool:
 @click.option("--port", type=int, default=None, help="Port (default 8000, METAGATE_PORT).")
 @click.option("--store", default=None, help="Store URL or SQLite path (default ./metagate.db, METAGATE_STORE).")
 @click.option("--log-level", default=None, help="debug, info, warning or error.")
-def serve(host: str | None, port: int | None, store: str | None, log_level: str | None) -> None:
+@click.option("--no-auth", is_flag=True, help="Serve without API tokens (loopback addresses only).")
+def serve(host: str | None, port: int | None, store: str | None, log_level: str | None, no_auth: bool) -> None:
     """Run the gateway: GraphQL and GraphiQL at /graphql."""
     import uvicorn
 
     from gateway.app import create_app
 
     settings = config.load().with_(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level)
+    if no_auth:
+        settings = settings.with_(AUTH=False)
+    if not settings.AUTH and not _is_loopback(settings.HOST):
+        raise click.UsageError(
+            f"refusing to serve {settings.HOST} without authentication: --no-auth is for loopback addresses"
+        )
     logging.basicConfig(
         level=settings.LOG_LEVEL.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    if not _is_loopback(settings.HOST):
-        click.echo(
-            f"warning: binding {settings.HOST}: the gateway has no authentication yet;"
-            " anyone who can reach this address can read and write the store",
-            err=True,
-        )
+    if settings.AUTH:
+        issued = asyncio.run(_with_store(settings.STORE, _bootstrap))
+        if issued is not None:
+            click.echo(
+                "Metagate created an admin API token. It is shown only this once; keep it safe:\n\n"
+                f"    {issued.secret}\n\n"
+                "Send it as `Authorization: Bearer <token>` (in GraphiQL: the Headers tab).\n"
+            )
+    else:
+        click.echo("warning: serving without authentication; anyone on this machine has admin rights", err=True)
     click.echo(f"Metagate on http://{settings.HOST}:{settings.PORT}/graphql (store {settings.STORE})")
     uvicorn.run(
         create_app(settings),
@@ -55,6 +67,86 @@ def serve(host: str | None, port: int | None, store: str | None, log_level: str 
         port=settings.PORT,
         log_level=settings.LOG_LEVEL.lower(),
     )
+
+
+async def _with_store(url: str, work: Any) -> Any:
+    from store.factory import store_from_url
+
+    store = store_from_url(url)
+    await store.open()
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+async def _bootstrap(store: Any) -> Any:
+    from gateway.auth import bootstrap_admin
+
+    return await bootstrap_admin(store)
+
+
+@main.group()
+def token() -> None:
+    """Create, list and revoke API tokens."""
+
+
+_store_option = click.option("--store", default=None, help="Store URL or SQLite path (METAGATE_STORE).")
+
+
+@token.command("create")
+@click.option("--name", required=True, help="Who or what holds the token, e.g. ci-training.")
+@click.option("--role", type=click.Choice(["admin", "writer", "reader"]), required=True)
+@click.option("--project", "projects", multiple=True, help="Limit a writer to this project (repeatable).")
+@_store_option
+def token_create(name: str, role: str, projects: tuple[str, ...], store: str | None) -> None:
+    """Create a token and print it (shown only this once)."""
+    from gateway.auth import issue
+    from resolvers.authz import Role
+    from store.errors import MetagateError
+
+    settings = config.load().with_(STORE=store)
+
+    async def work(s: Any) -> Any:
+        return await issue(s, name=name, role=Role(role), projects=projects)
+
+    try:
+        issued = asyncio.run(_with_store(settings.STORE, work))
+    except MetagateError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(issued.secret)
+
+
+@token.command("list")
+@_store_option
+def token_list(store: str | None) -> None:
+    """List tokens (never their secrets)."""
+    settings = config.load().with_(STORE=store)
+
+    async def work(s: Any) -> Any:
+        return await s.list_tokens()
+
+    for t in asyncio.run(_with_store(settings.STORE, work)):
+        state = f"revoked {t.revoked_at}" if t.revoked_at else "active"
+        projects = ",".join(t.projects) or "all projects"
+        click.echo(f"{t.id}  {t.role:<6}  {state:<8}  {t.created_at}  {t.name}  ({projects})")
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@_store_option
+def token_revoke(token_id: str, store: str | None) -> None:
+    """Revoke a token by its id (the 16 hex digits after mg_)."""
+    from store.model import utcnow
+
+    settings = config.load().with_(STORE=store)
+
+    async def work(s: Any) -> Any:
+        return await s.revoke_token(token_id, utcnow())
+
+    if not asyncio.run(_with_store(settings.STORE, work)):
+        raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"revoked {token_id}")
 
 
 @main.command("export-schema")

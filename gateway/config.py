@@ -17,6 +17,7 @@ class Settings:
     HOST: str = "127.0.0.1"
     PORT: int = 8000
     LOG_LEVEL: str = "info"
+    AUTH: bool = True
     LIMITS: Limits = field(default_factory=Limits)
 
     def with_(self, **changes: Any) -> Settings:
@@ -41,5 +42,6 @@ def load(env_file: str | None = ".env") -> Settings:
         HOST=config("HOST", default=defaults.HOST),
         PORT=config("PORT", cast=int, default=defaults.PORT),
         LOG_LEVEL=config("LOG_LEVEL", default=defaults.LOG_LEVEL),
+        AUTH=config("AUTH", cast=bool, default=defaults.AUTH),
         LIMITS=limits,
     )

@@ -8,7 +8,7 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 
 
 class RequestId:
@@ -23,7 +23,7 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _SAFE_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:

@@ -14,7 +14,7 @@ from store.errors import BadUserInput
 from store.model import Kind, kind_of
 from store.port import SortKey
 
-_KEY = re.compile(r"^[A-Za-z0-9_\-:.@()+,=;$!*'%]{1,254}$")
+_KEY = re.compile(r"[A-Za-z0-9_\-:.@()+,=;$!*'%]{1,254}")
 
 
 def _b64(text: bytes) -> str:
@@ -36,7 +36,7 @@ def decode_id(global_id: str, expect: Kind | Collection[Kind] | None = None, *, 
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadUserInput(f"{field}: {global_id[:80]!r} is not a Metagate id", field=field) from None
     kind = kind_of(node_id)
-    if kind is None or not _KEY.match(node_id.partition("/")[2]):
+    if kind is None or not _KEY.fullmatch(node_id.partition("/")[2]):
         raise BadUserInput(f"{field}: {global_id[:80]!r} is not a Metagate id", field=field)
     allowed = {expect} if isinstance(expect, Kind) else set(expect or ())
     if allowed and kind not in allowed:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolvers import validate
+from resolvers.authz import check_project
 from store.errors import BadUserInput, Conflict, NotFound
 from store.model import Edge, JSONObject, Kind, Node, Step, new_id, utcnow
 from store.port import NameKey, NeighborRequest, Store, Tx, atomically
@@ -120,13 +121,20 @@ async def register_featureset(
 
 
 async def register_model(
-    store: Store, *, name: str, project_id: str, tags: Any = None, attributes: Any = None
+    store: Store,
+    *,
+    name: str,
+    project_id: str,
+    tags: Any = None,
+    attributes: Any = None,
+    allowed_projects: frozenset[str] | None = None,
 ) -> Registered:
     name = validate.name(name)
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
     async def work(tx: Tx) -> Registered:
         project = await require(tx, project_id, Kind.PROJECT, field="projectId")
+        await check_project(tx, allowed_projects, project)
         existing = await _existing(tx, Kind.MODEL, name, project.id)
         if existing is not None:
             return Registered(existing, created=False)
@@ -154,6 +162,7 @@ async def log_run(
     end_time: dt.datetime | None = None,
     tags: Any = None,
     attributes: Any = None,
+    allowed_projects: frozenset[str] | None = None,
 ) -> RunLogged:
     name = validate.optional_name(name, field="name")
     tag = validate.optional_name(tag, field="tag")
@@ -164,12 +173,14 @@ async def log_run(
     attributes = validate.json_object(attributes)
     if status not in RUN_STATUSES:
         raise BadUserInput(f"status must be one of {', '.join(RUN_STATUSES)}", field="status")
-    start, end = validate.time(start_time), validate.time(end_time)
+    start = validate.time(start_time, field="startTime")
+    end = validate.time(end_time, field="endTime")
     if start and end and end < start:
         raise BadUserInput("endTime is before startTime", field="endTime")
 
     async def work(tx: Tx) -> RunLogged:
         model = await require(tx, model_id, Kind.MODEL, field="modelId")
+        await check_project(tx, allowed_projects, model)
         dataset = await require(tx, dataset_id, Kind.DATASET, field="datasetId")
         featureset = await require(tx, featureset_id, Kind.FEATURESET, field="featuresetId")
         if name is not None:
@@ -318,10 +329,12 @@ async def log_serving_perf(
     deployment_tag: str | None = None,
     tags: Any = None,
     attributes: Any = None,
+    allowed_projects: frozenset[str] | None = None,
 ) -> Node:
     if (deployment_id is None) == (deployment_tag is None):
         raise BadUserInput("give exactly one of deploymentId and deploymentTag", field="deploymentId")
-    start, end = validate.time(period_start), validate.time(period_end)
+    start = validate.time(period_start, field="periodStart")
+    end = validate.time(period_end, field="periodEnd")
     assert start is not None and end is not None
     if end <= start:
         raise BadUserInput("periodEnd must be after periodStart", field="periodEnd")
@@ -335,8 +348,9 @@ async def log_serving_perf(
             assert deployment_tag is not None
             found = await tx.find_by_field(Kind.DEPLOYMENT, "tag", deployment_tag)
             if not found:
-                raise NotFound(f"no deployment has tag {deployment_tag!r}", field="deploymentTag")
+                raise NotFound(f"deploymentTag: no deployment has tag {deployment_tag!r}", field="deploymentTag")
             deployment = found[0]
+        await check_project(tx, allowed_projects, deployment)
         node = _node(
             Kind.SERVINGPERF,
             None,
@@ -353,13 +367,19 @@ async def log_serving_perf(
 
 
 async def update_attributes(
-    store: Store, *, node_id: str, attributes: Any, replace: bool = False
+    store: Store,
+    *,
+    node_id: str,
+    attributes: Any,
+    replace: bool = False,
+    allowed_projects: frozenset[str] | None = None,
 ) -> Node:
     attributes = validate.json_object(attributes)
     async def work(tx: Tx) -> Node:
         [node] = await tx.get_nodes([node_id])
         if node is None:
             raise NotFound("id: no node with this id", field="id")
+        await check_project(tx, allowed_projects, node)
         merged = dict(attributes) if replace else {**node.attributes, **attributes}
         merged = validate.json_object(merged)
         await tx.update_node(node.id, attributes=merged)
@@ -370,7 +390,9 @@ async def update_attributes(
     return await atomically(store, work)
 
 
-async def add_tags(store: Store, *, node_id: str, tags: Any) -> Node:
+async def add_tags(
+    store: Store, *, node_id: str, tags: Any, allowed_projects: frozenset[str] | None = None
+) -> Node:
     new = validate.tags(tags)
     if not new:
         raise BadUserInput("tags: give at least one tag", field="tags")
@@ -378,7 +400,9 @@ async def add_tags(store: Store, *, node_id: str, tags: Any) -> Node:
         [node] = await tx.get_nodes([node_id])
         if node is None:
             raise NotFound("id: no node with this id", field="id")
-        merged = validate.tags([*node.tags, *new])
+        await check_project(tx, allowed_projects, node)
+        # A tag the node already has adds nothing, so it does not count twice.
+        merged = validate.tags(list(dict.fromkeys([*node.tags, *new])))
         await tx.update_node(node.id, tags=merged)
         [updated] = await tx.get_nodes([node.id])
         assert updated is not None

@@ -60,6 +60,8 @@ def tags(values: Sequence[str] | None, *, field: str = "tags") -> tuple[str, ...
 def _check_json(value: Any, field: str, depth: int = 0) -> None:
     if depth > MAX_JSON_DEPTH:
         raise BadUserInput(f"{field} is nested deeper than {MAX_JSON_DEPTH} levels", field=field)
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        raise BadUserInput(f"{field}: integers must fit in 64 bits", field=field)
     if isinstance(value, float) and not math.isfinite(value):
         raise BadUserInput(f"{field} must not contain NaN or Infinity", field=field)
     if isinstance(value, str) and "\x00" in value:
@@ -88,7 +90,7 @@ def json_object(value: Any, *, field: str = "attributes") -> JSONObject:
 
 
 def metric_name(value: str, *, field: str = "metric") -> str:
-    if not METRIC_NAME.match(value):
+    if not METRIC_NAME.fullmatch(value):
         raise BadUserInput(
             f"{field}: metric names start with a letter or _ and hold letters, digits, _ . : -"
             " (at most 128)",
@@ -106,9 +108,14 @@ def metrics(value: Any, *, field: str = "metrics") -> dict[str, float]:
     return obj
 
 
-def time(value: dt.datetime | None) -> str | None:
+def time(value: dt.datetime | None, *, field: str = "time") -> str | None:
     # Times without a zone are taken as UTC.
-    return None if value is None else format_time(value)
+    if value is None:
+        return None
+    try:
+        return format_time(value)
+    except ValueError as error:
+        raise BadUserInput(f"{field}: {error}", field=field) from None
 
 
 def page_size(first: int | None, *, default: int, maximum: int) -> int:

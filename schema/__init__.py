@@ -11,6 +11,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from schema.errors import CodedErrors
+from schema.guard import Guard
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.types import TYPES
@@ -32,7 +33,7 @@ def build_schema(**options: Any) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=list(TYPES.values()),
-        extensions=[CodedErrors, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[CodedErrors, Guard, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
         **options,
     )
 

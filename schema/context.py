@@ -4,7 +4,9 @@ from dataclasses import dataclass
 
 import strawberry
 
+from resolvers.authz import LOCAL_ADMIN, Principal
 from resolvers.queries import Limits, Loaders
+from store.errors import MetagateError
 from store.port import Store
 
 
@@ -14,10 +16,29 @@ class Context:
     loaders: Loaders
     limits: Limits
     request_id: str
+    principal: Principal | None = LOCAL_ADMIN
+    auth_error: MetagateError | None = None  # why there is no principal
+
+    @property
+    def allowed_projects(self) -> frozenset[str] | None:
+        return self.principal.allowed_projects if self.principal else frozenset()
 
 
 Info = strawberry.Info[Context, None]
 
 
-def make_context(store: Store, limits: Limits, request_id: str) -> Context:
-    return Context(store=store, loaders=Loaders(store), limits=limits, request_id=request_id)
+def make_context(
+    store: Store,
+    limits: Limits,
+    request_id: str,
+    principal: Principal | None = LOCAL_ADMIN,
+    auth_error: MetagateError | None = None,
+) -> Context:
+    return Context(
+        store=store,
+        loaders=Loaders(store),
+        limits=limits,
+        request_id=request_id,
+        principal=principal,
+        auth_error=auth_error,
+    )

@@ -123,6 +123,7 @@ class Mutation:
             project_id=decode_id(input.project_id, Kind.PROJECT, field="projectId"),
             tags=input.tags,
             attributes=input.attributes,
+            allowed_projects=info.context.allowed_projects,
         )
         return RegisterModelPayload(model=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
@@ -143,6 +144,7 @@ class Mutation:
             end_time=input.end_time,
             tags=input.tags,
             attributes=input.attributes,
+            allowed_projects=info.context.allowed_projects,
         )
         return LogRunPayload(
             run=wrap(r.run),  # type: ignore[arg-type]
@@ -179,6 +181,7 @@ class Mutation:
             deployment_tag=input.deployment_tag,
             tags=input.tags,
             attributes=input.attributes,
+            allowed_projects=info.context.allowed_projects,
         )
         return LogServingPerfPayload(serving_perf=wrap(node))  # type: ignore[arg-type]
 
@@ -189,10 +192,16 @@ class Mutation:
             node_id=decode_id(input.id),
             attributes=input.attributes,
             replace=input.replace,
+            allowed_projects=info.context.allowed_projects,
         )
         return NodePayload(node=wrap(node))
 
     @strawberry.mutation
     async def add_tags(self, info: Info, input: AddTagsInput) -> NodePayload:
-        node = await registry.add_tags(info.context.store, node_id=decode_id(input.id), tags=input.tags)
+        node = await registry.add_tags(
+            info.context.store,
+            node_id=decode_id(input.id),
+            tags=input.tags,
+            allowed_projects=info.context.allowed_projects,
+        )
         return NodePayload(node=wrap(node))

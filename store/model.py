@@ -92,10 +92,19 @@ def utcnow() -> str:
 
 
 def format_time(value: dt.datetime) -> str:
-    """Fixed-width UTC ISO-8601, so that text order is time order."""
+    """Fixed-width UTC ISO-8601, so that text order is time order. Raises ValueError for
+    a time whose UTC date falls outside years 1 to 9999."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        v = value.astimezone(dt.UTC)
+    except OverflowError as error:
+        raise ValueError("the time is outside years 1 to 9999 in UTC") from error
+    # Written out: strftime's %Y does not pad years before 1000 on every platform.
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond:06d}Z"
+    )
 
 
 def parse_time(value: str) -> dt.datetime:

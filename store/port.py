@@ -23,7 +23,7 @@ Scalar = str | int | float | bool | None
 # A position in an ordered list: the sort value and the node id that breaks ties.
 SortKey = tuple[Any, str]
 
-METRIC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:\-]{0,127}$")
+METRIC_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,127}")
 
 # The typed fields that can be looked up through an index.
 INDEXED_FIELDS = frozenset({"deploymentTag", "tag"})

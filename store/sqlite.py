@@ -572,7 +572,7 @@ def _list_sql(q: ListQuery) -> tuple[str, list[Any]]:
         metric_name = q.order_metric or metric_name
     metric_params: list[Any] = []
     if metric_name is not None:
-        if not METRIC_NAME.match(metric_name):
+        if not METRIC_NAME.fullmatch(metric_name):
             raise BadUserInput(f"invalid metric name {metric_name!r}", field="metric")
         metric_expr = (
             "(SELECT json_extract(d.fields, ?) FROM edges e JOIN nodes d ON d.id = e.to_id"

@@ -14,7 +14,9 @@ from arangoasync import ArangoClient
 from arangoasync.auth import Auth
 
 from gateway.app import create_app
+from gateway.auth import issue
 from gateway.config import Settings
+from resolvers.authz import Role
 from store.arango import ArangoSettings, ArangoStore, parse_url
 from store.arango_init import init_db
 from store.port import Store
@@ -65,11 +67,14 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 class GraphQLClient:
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, token: str | None = None) -> None:
         self.http = client
+        self.headers = {"authorization": f"Bearer {token}"} if token else {}
 
     async def raw(self, query: str, **variables: Any) -> dict[str, Any]:
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables})
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=self.headers
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -89,7 +94,9 @@ class GraphQLClient:
 
 @pytest.fixture
 async def gql(store: Store) -> AsyncIterator[GraphQLClient]:
+    """A client of the gateway (authentication on) holding an admin token."""
+    admin = await issue(store, name="tests", role=Role.ADMIN)
     app = create_app(Settings(), store=store)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://metagate") as client:
-        yield GraphQLClient(client)
+        yield GraphQLClient(client, admin.secret)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,44 +25,59 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+TOKEN = re.compile(r"mg_[0-9a-f]{16}_[A-Za-z0-9_\-]{43}")
+
+
 class Server:
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, token: str | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.log = store.with_name(f"server-{self.port}.log")
         env = {k: v for k, v in os.environ.items() if not k.startswith("METAGATE_")}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--port", str(self.port), "--store", str(store)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            text=True,
-        )
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "serve", "--port", str(self.port), "--store", str(store)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stdout.read() if self.process.stdout else ''}")
+                raise RuntimeError(f"server exited: {self.output()}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
+                    break
             except httpx.TransportError:
                 time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not become ready in 30 s")
+        else:
+            self.stop()
+            raise RuntimeError("server did not become ready in 30 s")
+        printed = TOKEN.search(self.output())
+        self.token = token or (printed.group(0) if printed else None)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def post(self, query: str, token: str | None = None, **variables: Any) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token or self.token}"} if (token or self.token) else {}
+        return httpx.post(
+            f"{self.url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=10
+        )
 
     def gql(self, query: str, **variables: Any) -> dict[str, Any]:
-        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables}, timeout=10)
-        body = response.json()
+        body = self.post(query, **variables).json()
         assert "errors" not in body, body
         return body["data"]
 
     def stop(self) -> str:
         self.process.send_signal(signal.SIGTERM)
         try:
-            output, _ = self.process.communicate(timeout=15)
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            output, _ = self.process.communicate()
-        return output or ""
+            self.process.wait()
+        return self.output()
 
 
 @pytest.fixture
@@ -114,11 +130,25 @@ def test_a_pipeline_recorded_over_http_answers_its_deployment_lineage(server: Se
     assert run["node"]["modelParams"]["params"] == {"eta": 0.1}
     assert answer["servingPerf"]["nodes"][0]["metrics"] == {"auc": 0.89}
 
-    # What was acknowledged survives a restart of the process.
+    # What was acknowledged survives a restart of the process; the admin token too,
+    # and it is printed only on the first start.
     output = server.stop()
     assert f"http://127.0.0.1:{server.port}/graphql" in output
-    again = Server(db)
+    again = Server(db, token=server.token)
     try:
+        assert TOKEN.search(again.output()) is None
         assert again.gql('{ deployment(name: "churn-prod") { id } }')["deployment"]["id"] == deployment_id
     finally:
         again.stop()
+
+
+def test_the_gateway_is_secure_by_default(server: Server) -> None:
+    assert server.token is not None, server.output()
+    anonymous = httpx.post(f"{server.url}/graphql", json={"query": "{ datasets { nodes { id } } }"}).json()
+    forged = server.post("{ datasets { nodes { id } } }", token="mg_0123456789abcdef_" + "A" * 43).json()
+    introspection = httpx.post(f"{server.url}/graphql", json={"query": "{ __schema { queryType { name } } }"}).json()
+
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert forged["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert introspection["data"]["__schema"]["queryType"]["name"] == "Query"
+    assert server.gql("{ datasets { nodes { id } } }") == {"datasets": {"nodes": []}}

@@ -39,7 +39,7 @@ def _client(app: Any) -> httpx.AsyncClient:
 
 
 async def test_health_readiness_and_graphiql(sqlite_store: SQLiteStore) -> None:
-    async with _client(create_app(Settings(), store=sqlite_store)) as client:
+    async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
         health = await client.get("/healthz")
         ready = await client.get("/readyz")
         ide = await client.get("/graphql", headers={"accept": "text/html"})
@@ -51,7 +51,7 @@ async def test_health_readiness_and_graphiql(sqlite_store: SQLiteStore) -> None:
 async def test_readiness_fails_when_the_store_is_gone() -> None:
     store = SQLiteStore(":memory:")
     await store.open()
-    app = create_app(Settings(), store=store)
+    app = create_app(Settings(AUTH=False), store=store)
     await store.close()
     async with _client(app) as client:
         ready = await client.get("/readyz")
@@ -63,12 +63,12 @@ async def test_readiness_fails_when_the_store_is_gone() -> None:
 async def test_internal_errors_are_masked_and_logged_with_the_request_id(
     sqlite_store: SQLiteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with _client(create_app(Settings(), store=sqlite_store)) as client:
+    async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
         created = await client.post(
             "/graphql", json={"query": 'mutation { registerDataset(input: {name: "d"}) { dataset { id } } }'}
         )
     dataset_id = created.json()["data"]["registerDataset"]["dataset"]["id"]
-    app = create_app(Settings(), store=BrokenNeighbors(sqlite_store))  # type: ignore[arg-type]
+    app = create_app(Settings(AUTH=False), store=BrokenNeighbors(sqlite_store))  # type: ignore[arg-type]
 
     with caplog.at_level(logging.ERROR, logger="metagate.errors"):
         async with _client(app) as client:
@@ -91,7 +91,7 @@ async def test_internal_errors_are_masked_and_logged_with_the_request_id(
 
 
 async def test_requests_without_an_id_get_one(sqlite_store: SQLiteStore) -> None:
-    async with _client(create_app(Settings(), store=sqlite_store)) as client:
+    async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
         first = await client.get("/healthz")
         second = await client.get("/healthz", headers={"x-request-id": "bad id with spaces"})
     assert len(first.headers["x-request-id"]) == 32
@@ -99,7 +99,7 @@ async def test_requests_without_an_id_get_one(sqlite_store: SQLiteStore) -> None
 
 
 async def test_syntax_errors_and_unknown_fields_are_bad_user_input(sqlite_store: SQLiteStore) -> None:
-    async with _client(create_app(Settings(), store=sqlite_store)) as client:
+    async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
         syntax = await client.post("/graphql", json={"query": "{ datasets { "})
         unknown = await client.post("/graphql", json={"query": "{ nope }"})
     for response in (syntax, unknown):

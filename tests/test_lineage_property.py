@@ -499,7 +499,7 @@ async def _run(plan: Plan, data: st.DataObject) -> None:
     store = SQLiteStore(":memory:")
     await store.open()
     try:
-        app = create_app(Settings(), store=store)
+        app = create_app(Settings(AUTH=False), store=store)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://metagate") as client:
             gql = GraphQLClient(client)

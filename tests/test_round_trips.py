@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from gateway.app import create_app
+from gateway.auth import issue
 from gateway.config import Settings
+from resolvers.authz import Role
 from store.port import Store
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
@@ -61,9 +63,10 @@ class CountingStore:
 @pytest.fixture
 async def counted(store: Store) -> AsyncIterator[tuple[CountingStore, GraphQLClient]]:
     counting = CountingStore(store)
+    admin = await issue(store, name="tests", role=Role.ADMIN)
     app = create_app(Settings(), store=counting)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
-        yield counting, GraphQLClient(client)
+        yield counting, GraphQLClient(client, admin.secret)
 
 
 async def test_nested_deployment_lineage_costs_one_store_call_per_level(

@@ -1,0 +1,75 @@
+"""API tokens: ``mg_<id>_<secret>``. Only a hash of the secret is stored; a presented
+token is found by its id and its secret compared in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from resolvers.authz import Principal, Role
+from store.errors import BadUserInput, Unauthenticated
+from store.model import Kind, utcnow
+from store.port import NameKey, Store, Token
+
+_TOKEN = re.compile(r"mg_([0-9a-f]{16})_([A-Za-z0-9_\-]{43})")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: Token
+    secret: str  # the whole bearer token, shown once
+
+
+async def issue(store: Store, *, name: str, role: Role, projects: Sequence[str] = ()) -> Issued:
+    """Creates a token. ``projects`` (names or ids) limit a writer to those projects."""
+    if projects and role is not Role.WRITER:
+        raise BadUserInput("only writer tokens are limited to projects")
+    project_ids = []
+    for project in projects:
+        [found] = await store.find_named([NameKey(Kind.PROJECT, project, "")])
+        if not found:
+            raise BadUserInput(f"no project named {project!r}")
+        project_ids.append(found[0].id)
+    token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    token = Token(
+        id=token_id,
+        name=name,
+        role=role.value,
+        projects=tuple(project_ids),
+        secret_hash=_hash(secret),
+        created_at=utcnow(),
+    )
+    await store.add_token(token)
+    return Issued(token, f"mg_{token_id}_{secret}")
+
+
+async def authenticate(store: Store, authorization: str | None) -> Principal:
+    """The principal behind an ``Authorization: Bearer ...`` header."""
+    if not authorization:
+        raise Unauthenticated("send an API token: Authorization: Bearer mg_...")
+    scheme, _, value = authorization.partition(" ")
+    match = _TOKEN.fullmatch(value.strip()) if scheme.lower() == "bearer" else None
+    if match is None:
+        raise Unauthenticated("the Authorization header does not hold a Metagate token")
+    token = await store.get_token(match.group(1))
+    # Compare a hash even for unknown ids, so that timing tells nothing either way.
+    expected = token.secret_hash if token is not None else _hash("")
+    matches = hmac.compare_digest(_hash(match.group(2)), expected)
+    if token is None or not matches or token.revoked_at is not None:
+        raise Unauthenticated("unknown or revoked API token")
+    return Principal(token_id=token.id, role=Role(token.role), projects=frozenset(token.projects))
+
+
+async def bootstrap_admin(store: Store) -> Issued | None:
+    """On first start, with no token at all, creates the admin token (shown once)."""
+    if await store.list_tokens():
+        return None
+    return await issue(store, name="admin (first start)", role=Role.ADMIN)

@@ -1,0 +1,98 @@
+"""Who may do what. Roles rank reader < writer < admin; a writer may be limited to
+named projects. Every root field of the schema has an entry in ROOT_FIELDS: a field
+without one is refused to everybody, so a new operation cannot slip through unchecked."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from store.errors import Forbidden
+from store.model import Kind, Node, Step
+from store.port import NeighborRequest, Reader
+
+
+class Role(enum.StrEnum):
+    READER = "reader"
+    WRITER = "writer"
+    ADMIN = "admin"
+
+
+_RANK = {Role.READER: 0, Role.WRITER: 1, Role.ADMIN: 2}
+
+# Introspection is public: the schema is published with the code.
+PUBLIC_FIELDS = frozenset({"__schema", "__type", "__typename"})
+
+ROOT_FIELDS: dict[str, dict[str, Role]] = {
+    "Query": {
+        name: Role.READER
+        for name in (
+            "node", "nodes", "project", "dataset", "featureset", "model", "run", "deployment",
+            "projects", "datasets", "featuresets", "models", "runs", "deployments", "search",
+            "lineage", "projectSummary",
+        )
+    },
+    "Mutation": {
+        "createProject": Role.ADMIN,
+        "registerDeployment": Role.ADMIN,
+        "registerDataset": Role.WRITER,
+        "registerFeatureset": Role.WRITER,
+        "registerModel": Role.WRITER,
+        "logRun": Role.WRITER,
+        "logServingPerf": Role.WRITER,
+        "updateAttributes": Role.WRITER,
+        "addTags": Role.WRITER,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str | None
+    role: Role
+    projects: frozenset[str] = frozenset()  # a writer's projects; empty = all
+
+    def may(self, needed: Role) -> bool:
+        return _RANK[self.role] >= _RANK[needed]
+
+    @property
+    def allowed_projects(self) -> frozenset[str] | None:
+        """The project ids this principal may write to; None when unlimited."""
+        return self.projects if self.role is Role.WRITER and self.projects else None
+
+
+LOCAL_ADMIN = Principal(token_id=None, role=Role.ADMIN)
+
+
+def required_role(parent_type: str, field: str) -> Role | None:
+    """The role a root field needs; None for a field nobody may call."""
+    return ROOT_FIELDS.get(parent_type, {}).get(field)
+
+
+async def project_of(reader: Reader, node: Node) -> str | None:
+    """The project a node belongs to; None for shared kinds (datasets, featuresets)."""
+    current: Node | None = node
+    for _ in range(4):
+        if current is None:
+            return None
+        if current.kind is Kind.PROJECT:
+            return current.id
+        if current.kind is Kind.MODEL:
+            return current.scope or None
+        if current.kind in (Kind.DATASET, Kind.FEATURESET):
+            return None
+        if current.kind is Kind.DEPLOYMENT:
+            [page] = await reader.neighbors([NeighborRequest(current.id, "deployment_model", Step.OUT, 1)])
+            current = page.items[0][0] if page.items else None
+            continue
+        # run -> model; modelparams, devperf -> run; servingperf -> deployment
+        [current] = await reader.get_nodes([current.scope]) if current.scope else [None]
+    return None
+
+
+async def check_project(reader: Reader, allowed: frozenset[str] | None, node: Node) -> None:
+    if allowed is None:
+        return
+    project = await project_of(reader, node)
+    if project is not None and project not in allowed:
+        raise Forbidden("this token may not write to that project")

@@ -1,0 +1,178 @@
+"""Authentication and authorization: tokens, roles, and project limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLScalarType,
+)
+from graphql.pyutils import Undefined
+
+from gateway.app import create_app
+from gateway.auth import issue
+from gateway.cli import main
+from gateway.config import Settings
+from resolvers.authz import ROOT_FIELDS, Principal, Role
+from schema import build_schema
+from store.port import Store
+from store.sqlite import SQLiteStore
+from tests.conftest import GraphQLClient
+from tests.pipeline import record_pipeline
+
+SCHEMA = build_schema()._schema
+ROOTS = {"Query": SCHEMA.query_type, "Mutation": SCHEMA.mutation_type}
+SCALARS = {"ID": "x", "String": "x", "Int": 1, "Float": 1.0, "Boolean": True, "JSON": {},
+           "DateTime": "2026-01-01T00:00:00Z"}
+
+
+def _sample(type_: Any) -> Any:
+    """A value of the right shape for a GraphQL input type (required parts only)."""
+    if isinstance(type_, GraphQLNonNull):
+        return _sample(type_.of_type)
+    if isinstance(type_, GraphQLList):
+        return [_sample(type_.of_type)]
+    if isinstance(type_, GraphQLEnumType):
+        return next(iter(type_.values))
+    if isinstance(type_, GraphQLScalarType):
+        return SCALARS[type_.name]
+    assert isinstance(type_, GraphQLInputObjectType)
+    return {
+        name: _sample(field.type)
+        for name, field in type_.fields.items()
+        if isinstance(field.type, GraphQLNonNull) and field.default_value is Undefined
+    }
+
+
+def _operation(parent: str, name: str) -> tuple[str, dict[str, Any]]:
+    field = ROOTS[parent].fields[name]
+    required = {a: arg for a, arg in field.args.items() if isinstance(arg.type, GraphQLNonNull)}
+    declared = ", ".join(f"${a}: {arg.type}" for a, arg in required.items())
+    passed = ", ".join(f"{a}: ${a}" for a in required)
+    keyword = "query" if parent == "Query" else "mutation"
+    document = f"{keyword}{f'({declared})' if declared else ''} {{ {name}{f'({passed})' if passed else ''} {{ __typename }} }}"
+    return document, {a: _sample(arg.type) for a, arg in required.items()}
+
+
+OPERATIONS = [(parent, name) for parent, root in ROOTS.items() for name in root.fields]
+
+
+def test_every_root_field_has_an_access_rule() -> None:
+    # A field missing here is refused to everybody: this test names it.
+    assert {p: set(fields) for p, fields in ROOT_FIELDS.items()} == {
+        p: set(root.fields) for p, root in ROOTS.items()
+    }
+
+
+@pytest.fixture
+async def auth_store() -> AsyncIterator[SQLiteStore]:
+    store = SQLiteStore(":memory:")
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def _client(store: Store, token: str | None) -> GraphQLClient:
+    app = create_app(Settings(), store=store)
+    return GraphQLClient(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m"), token)
+
+
+@pytest.mark.parametrize(("parent", "name"), OPERATIONS, ids=[f"{p}.{n}" for p, n in OPERATIONS])
+async def test_authorization_matrix(auth_store: SQLiteStore, parent: str, name: str) -> None:
+    document, variables = _operation(parent, name)
+    needed = ROOT_FIELDS[parent][name]
+    tokens = {role: (await issue(auth_store, name=role.value, role=role)).secret for role in Role}
+    for role, token in [*tokens.items(), (None, None)]:
+        client = await _client(auth_store, token)
+        body = await client.raw(document, **variables)
+        codes = {e["extensions"]["code"] for e in body.get("errors", [])}
+        if role is None:
+            assert codes == {"UNAUTHENTICATED"}, (role, body)
+        elif Principal(token_id=None, role=role).may(needed):
+            assert not codes & {"UNAUTHENTICATED", "FORBIDDEN"}, (role, body)
+        else:
+            assert codes == {"FORBIDDEN"}, (role, body)
+        await client.http.aclose()
+
+
+async def test_a_writer_limited_to_a_project_writes_only_there(auth_store: SQLiteStore) -> None:
+    admin = await _client(auth_store, (await issue(auth_store, name="admin", role=Role.ADMIN)).secret)
+    a = await record_pipeline(admin, runs=1, prefix="a-")
+    b = await record_pipeline(admin, runs=1, prefix="b-")
+    limited = await _client(
+        auth_store, (await issue(auth_store, name="ci", role=Role.WRITER, projects=["a-housing"])).secret
+    )
+    before = await auth_store.count_all()
+
+    async def code(query: str, **variables: Any) -> str | None:
+        body = await limited.raw(query, **variables)
+        return body["errors"][0]["extensions"]["code"] if body.get("errors") else None
+
+    register_model = "mutation($p: ID!) { registerModel(input: {name: \"m2\", projectId: $p}) { created } }"
+    log_run = """mutation($m: ID!, $d: ID!, $f: ID!) { logRun(input: {modelId: $m, datasetId: $d,
+                   featuresetId: $f, metrics: {rmse: 0.3}}) { created } }"""
+    serving = """mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "2026-12-01T00:00:00Z",
+                   periodEnd: "2026-12-02T00:00:00Z", metrics: {rmse: 0.4}}) { servingPerf { id } } }"""
+    tag = "mutation($id: ID!) { addTags(input: {id: $id, tags: [\"x\"]}) { node { id } } }"
+    attrs = "mutation($id: ID!) { updateAttributes(input: {id: $id, attributes: {x: 1}}) { node { id } } }"
+
+    assert await code(register_model, p=b.project) == "FORBIDDEN"
+    assert await code(log_run, m=b.model, d=b.dataset, f=b.featureset) == "FORBIDDEN"
+    assert await code(serving, d=b.deployment) == "FORBIDDEN"
+    assert await code(tag, id=b.perfs[0]) == "FORBIDDEN"
+    assert await code(attrs, id=b.runs[0]) == "FORBIDDEN"
+    assert await auth_store.count_all() == before
+
+    assert await code(register_model, p=a.project) is None
+    assert await code(log_run, m=a.model, d=a.dataset, f=a.featureset) is None
+    assert await code(serving, d=a.deployment) is None
+    assert await code(tag, id=a.perfs[0]) is None
+    # Datasets are shared by every project.
+    assert await code(attrs, id=b.dataset) is None
+    await admin.http.aclose()
+    await limited.http.aclose()
+
+
+async def test_revoked_tokens_are_refused(auth_store: SQLiteStore) -> None:
+    issued = await issue(auth_store, name="old", role=Role.READER)
+    client = await _client(auth_store, issued.secret)
+    assert "errors" not in await client.raw("{ datasets { nodes { id } } }")
+    assert await auth_store.revoke_token(issued.token.id, "2026-11-23T00:00:00.000000Z")
+    body = await client.raw("{ datasets { nodes { id } } }")
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    await client.http.aclose()
+
+
+def test_token_commands(tmp_path: Path) -> None:
+    db = str(tmp_path / "t.db")
+    runner = CliRunner()
+    runner.invoke(main, ["demo", "--store", db])
+    created = runner.invoke(main, ["token", "create", "--name", "ci", "--role", "writer",
+                                   "--project", "housing-prices", "--store", db])
+    unknown = runner.invoke(main, ["token", "create", "--name", "x", "--role", "writer",
+                                   "--project", "nope", "--store", db])
+    listed = runner.invoke(main, ["token", "list", "--store", db])
+    secret = created.output.strip()
+    token_id = secret.split("_")[1]
+    revoked = runner.invoke(main, ["token", "revoke", token_id, "--store", db])
+    again = runner.invoke(main, ["token", "revoke", token_id, "--store", db])
+
+    assert created.exit_code == 0 and secret.startswith("mg_")
+    assert unknown.exit_code != 0 and "no project named" in unknown.output
+    assert token_id in listed.output and "writer" in listed.output and secret not in listed.output
+    assert revoked.exit_code == 0 and again.exit_code != 0
+    assert "revoked" in runner.invoke(main, ["token", "list", "--store", db]).output
+
+
+def test_no_auth_is_refused_off_loopback() -> None:
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--no-auth"])
+    assert result.exit_code != 0 and "refusing" in result.output
