@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from graphql.error import GraphQLError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -19,11 +21,11 @@ from strawberry.types import ExecutionResult
 
 from gateway.auth import authenticate
 from gateway.config import Settings
-from gateway.middleware import RequestId
+from gateway.middleware import BodyLimit, RequestId
 from resolvers.authz import LOCAL_ADMIN, Principal
 from schema import build_schema
 from schema.context import Context, make_context
-from store.errors import MetagateError
+from store.errors import DeadlineExceeded, MetagateError
 from store.factory import store_from_url
 from store.port import Store
 
@@ -32,9 +34,25 @@ log = logging.getLogger("metagate")
 
 class MetagateGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings, **options: Any) -> None:
-        super().__init__(build_schema(), **options)
+        super().__init__(build_schema(settings.LIMITS), **options)
         self.limits = settings.LIMITS
         self.auth = settings.AUTH
+
+    async def execute_operation(self, request: Any, request_adapter: Any, request_data: Any,
+                                context: Any, root_value: Any, sub_response: Any) -> Any:
+        # The deadline cancels the store query in flight (the SQLite adapter interrupts
+        # it; ArangoDB stops it at maxRuntime) and a write rolls back whole.
+        try:
+            async with asyncio.timeout(self.limits.deadline_seconds):
+                return await super().execute_operation(
+                    request, request_adapter, request_data, context, root_value, sub_response
+                )
+        except TimeoutError:
+            error = DeadlineExceeded(f"the request ran past its {self.limits.deadline_seconds:g} s deadline")
+            return ExecutionResult(
+                data=None,
+                errors=[GraphQLError(error.message, original_error=error, extensions={"code": error.code})],
+            )
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         store = request.app.state.store
@@ -74,7 +92,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             app.state.store = store
             yield
             return
-        owned = store_from_url(settings.STORE)
+        owned = store_from_url(settings.STORE, max_runtime=settings.LIMITS.deadline_seconds)
         await owned.open()
         app.state.store = owned
         try:
@@ -100,7 +118,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
-        middleware=[Middleware(RequestId)],
+        middleware=[Middleware(RequestId), Middleware(BodyLimit, max_bytes=settings.LIMITS.max_body_bytes)],
         lifespan=lifespan,
     )
     if store is not None:

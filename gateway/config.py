@@ -24,18 +24,28 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+_LIMIT_VARIABLES = {
+    "max_page": "MAX_PAGE_SIZE",
+    "max_ids": "MAX_IDS",
+    "max_lineage_depth": "MAX_LINEAGE_DEPTH",
+    "max_lineage_nodes": "MAX_LINEAGE_NODES",
+    "max_query_depth": "MAX_QUERY_DEPTH",
+    "max_query_tokens": "MAX_QUERY_TOKENS",
+    "max_aliases": "MAX_ALIASES",
+    "max_body_bytes": "MAX_BODY_BYTES",
+    "deadline_seconds": "DEADLINE_SECONDS",
+}
+
+
 def load(env_file: str | None = ".env") -> Settings:
     # A missing .env is normal: the environment alone configures the gateway.
     config = Config(env_file if env_file and Path(env_file).is_file() else None, env_prefix="METAGATE_")
     defaults = Settings()
     limits = Limits(
-        max_page=config("MAX_PAGE_SIZE", cast=int, default=defaults.LIMITS.max_page),
-        max_lineage_depth=config(
-            "MAX_LINEAGE_DEPTH", cast=int, default=defaults.LIMITS.max_lineage_depth
-        ),
-        max_lineage_nodes=config(
-            "MAX_LINEAGE_NODES", cast=int, default=defaults.LIMITS.max_lineage_nodes
-        ),
+        **{
+            name: config(env, cast=type(getattr(defaults.LIMITS, name)), default=getattr(defaults.LIMITS, name))
+            for name, env in _LIMIT_VARIABLES.items()
+        }
     )
     return Settings(
         STORE=config("STORE", default=defaults.STORE),

@@ -38,6 +38,11 @@ class Limits:
     max_lineage_depth: int = 50
     default_lineage_nodes: int = 1000
     max_lineage_nodes: int = 10000
+    max_query_depth: int = 15
+    max_query_tokens: int = 5000
+    max_aliases: int = 30
+    max_body_bytes: int = 1024 * 1024
+    deadline_seconds: float = 10.0
 
 
 class Loaders:

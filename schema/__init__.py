@@ -7,9 +7,16 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
+from resolvers.queries import Limits
 from schema.errors import CodedErrors
 from schema.guard import Guard
 from schema.mutation import Mutation
@@ -28,12 +35,21 @@ class MetagateSchema(strawberry.Schema):
         return None
 
 
-def build_schema(**options: Any) -> strawberry.Schema:
+def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Schema:
+    limits = limits or Limits()
     return MetagateSchema(
         query=Query,
         mutation=Mutation,
         types=list(TYPES.values()),
-        extensions=[CodedErrors, Guard, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[
+            CodedErrors,
+            Guard,
+            lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
+            lambda: ParserCache(maxsize=256),
+            lambda: QueryDepthLimiter(max_depth=limits.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            lambda: ValidationCache(maxsize=256),
+        ],
         **options,
     )
 

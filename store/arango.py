@@ -112,7 +112,10 @@ class _Runner:
     async def run(self, query: aql.Query) -> list[Any]:
         self.store.statements += 1
         try:
-            cursor = await self.db.aql.execute(query.text, bind_vars=query.bind, batch_size=1000)
+            options = {"maxRuntime": self.store.max_runtime} if self.store.max_runtime else None
+            cursor = await self.db.aql.execute(
+                query.text, bind_vars=query.bind, batch_size=1000, options=options
+            )
             return [row async for row in cursor]
         except BaseException as error:
             mapped = translate(error)
@@ -173,8 +176,10 @@ class ArangoTx(_Runner):
 
 
 class ArangoStore:
-    def __init__(self, settings: ArangoSettings) -> None:
+    def __init__(self, settings: ArangoSettings, *, max_runtime: float | None = None) -> None:
         self.settings = settings
+        # Server-side bound on every query: a request's deadline stops the AQL too.
+        self.max_runtime = max_runtime
         self._client: ArangoClient | None = None
         self._db: Any = None
         self.statements = 0

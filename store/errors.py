@@ -8,7 +8,8 @@ into errors with ``extensions.code``. Anything else reaching a client is masked.
     ├── NotFound          NOT_FOUND        an id or name that does not exist
     ├── Conflict          CONFLICT         the write contradicts what is stored
     │   └── WriteConflict                  a concurrent write won; the write may be retried
-    └── Unavailable       UNAVAILABLE      the store cannot be reached
+    ├── Unavailable       UNAVAILABLE      the store cannot be reached
+    └── DeadlineExceeded  DEADLINE_EXCEEDED the request ran past its deadline
 """
 
 from __future__ import annotations
@@ -51,3 +52,7 @@ class WriteConflict(Conflict):
 
 class Unavailable(MetagateError):
     code = "UNAVAILABLE"
+
+
+class DeadlineExceeded(MetagateError):
+    code = "DEADLINE_EXCEEDED"

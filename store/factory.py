@@ -6,14 +6,14 @@ from store.port import Store
 from store.sqlite import SQLiteStore
 
 
-def store_from_url(url: str) -> Store:
+def store_from_url(url: str, *, max_runtime: float | None = None) -> Store:
     """``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``sqlite:///:memory:``,
     a plain file path (``./metagate.db``, ``:memory:``), or
     ``arangodb+http(s)://user:password@host:8529/database[?graph=name]``."""
     if url.startswith("arangodb+"):
         from store.arango import ArangoStore, parse_url
 
-        return ArangoStore(parse_url(url))
+        return ArangoStore(parse_url(url), max_runtime=max_runtime)
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         path = path.removeprefix("/") if path.startswith("/") else path

@@ -168,6 +168,11 @@ class _Reads:
         try:
             async with conn.execute(sql, params) as cursor:
                 return list(await cursor.fetchall())
+        except asyncio.CancelledError:
+            # The request was cancelled (its deadline passed): stop the statement
+            # running in SQLite's thread too, not only our wait for it.
+            await conn.interrupt()
+            raise
         except sqlite3.IntegrityError as error:
             raise _conflict_or_raise(error) from error
         except sqlite3.ProgrammingError as error:
