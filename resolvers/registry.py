@@ -9,16 +9,21 @@ with ``created=False`` and changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
 
 from resolvers import validate
 from resolvers.authz import check_project
 from store.errors import BadUserInput, Conflict, NotFound
 from store.model import Edge, JSONObject, Kind, Node, Step, new_id, utcnow
-from store.port import NameKey, NeighborRequest, Store, Tx, atomically
+from store.port import IdempotencyRecord, NameKey, NeighborRequest, Store, Tx, atomically
 
 RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
+T = TypeVar("T")
 
 
 @dataclass
@@ -33,6 +38,64 @@ class RunLogged:
     model_params: Node | None
     dev_perf: Node | None
     created: bool
+
+
+def _inputs(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A mutation's input, as its idempotency fingerprint sees it."""
+    return {k: v for k, v in arguments.items() if k not in ("store", "idempotency_key", "allowed_projects")}
+
+
+def _fingerprint(operation: str, inputs: dict[str, Any]) -> str:
+    payload = orjson.dumps([operation, inputs], option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _encode(result: Any) -> JSONObject:
+    if isinstance(result, Registered):
+        return {"type": "registered", "ids": [result.node.id], "created": result.created}
+    if isinstance(result, RunLogged):
+        ids = [result.run.id, *(n.id if n else None for n in (result.model_params, result.dev_perf))]
+        return {"type": "run", "ids": ids, "created": result.created}
+    return {"type": "node", "ids": [result.id]}
+
+
+async def _decode(tx: Tx, record: JSONObject) -> Any:
+    nodes = await tx.get_nodes([i for i in record["ids"] if i is not None])
+    by_id = {n.id: n for n in nodes if n is not None}
+    found = [by_id.get(i) if i else None for i in record["ids"]]
+    if found[0] is None:
+        raise Conflict("the node this idempotency key created no longer exists", field="idempotencyKey")
+    if record["type"] == "registered":
+        return Registered(found[0], record["created"])
+    if record["type"] == "run":
+        return RunLogged(found[0], found[1], found[2], record["created"])
+    return found[0]
+
+
+async def _commit(
+    store: Store,
+    idempotency_key: str | None,
+    operation: str,
+    inputs: dict[str, Any],
+    work: Callable[[Tx], Awaitable[T]],
+) -> T:
+    """One atomic write. With an idempotency key, the first answer is kept in the same
+    transaction; a retry with the key gets that answer back and writes nothing."""
+    if idempotency_key is None:
+        return await atomically(store, work)
+    fingerprint = _fingerprint(operation, inputs)
+
+    async def keyed(tx: Tx) -> T:
+        record = await tx.get_idempotency(idempotency_key)
+        if record is not None:
+            if record.fingerprint != fingerprint:
+                raise Conflict("idempotencyKey was already used for a different request", field="idempotencyKey")
+            return await _decode(tx, record.result)  # type: ignore[no-any-return]
+        result = await work(tx)
+        await tx.put_idempotency(IdempotencyRecord(idempotency_key, fingerprint, _encode(result), utcnow()))
+        return result
+
+    return await atomically(store, keyed)
 
 
 async def require(tx: Tx, node_id: str, kind: Kind, *, field: str) -> Node:
@@ -52,8 +115,15 @@ async def _one_neighbor(tx: Tx, node_id: str, edge_kind: str, step: Step) -> Nod
     return page.items[0][0] if page.items else None
 
 
-def _node(kind: Kind, name: str | None, *, scope: str = "", tags: tuple[str, ...] = (),
-          attributes: JSONObject | None = None, fields: JSONObject | None = None) -> Node:
+def _node(
+    kind: Kind,
+    name: str | None,
+    *,
+    scope: str = "",
+    tags: tuple[str, ...] = (),
+    attributes: JSONObject | None = None,
+    fields: JSONObject | None = None,
+) -> Node:
     return Node(
         id=new_id(kind),
         kind=kind,
@@ -71,11 +141,18 @@ def _edge(kind: str, from_node: Node, to_node: Node) -> Edge:
 
 
 async def _register_named(
-    store: Store, kind: Kind, name: str, tags: Any, attributes: Any
+    store: Store,
+    kind: Kind,
+    name: str,
+    tags: Any,
+    attributes: Any,
+    idempotency_key: str | None,
+    inputs: dict[str, Any],
 ) -> Registered:
     name = validate.name(name)
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
+
     async def work(tx: Tx) -> Registered:
         existing = await _existing(tx, kind, name, "")
         if existing is not None:
@@ -84,23 +161,37 @@ async def _register_named(
         await tx.insert_nodes([node])
         return Registered(node, created=True)
 
-    return await atomically(store, work)
+    return await _commit(store, idempotency_key, kind.value, inputs, work)
 
 
-async def create_project(store: Store, *, name: str, tags: Any = None, attributes: Any = None) -> Registered:
-    return await _register_named(store, Kind.PROJECT, name, tags, attributes)
+async def create_project(
+    store: Store, *, name: str, tags: Any = None, attributes: Any = None, idempotency_key: str | None = None
+) -> Registered:
+    inputs = _inputs(locals())
+    return await _register_named(store, Kind.PROJECT, name, tags, attributes, idempotency_key, inputs)
 
 
-async def register_dataset(store: Store, *, name: str, tags: Any = None, attributes: Any = None) -> Registered:
-    return await _register_named(store, Kind.DATASET, name, tags, attributes)
+async def register_dataset(
+    store: Store, *, name: str, tags: Any = None, attributes: Any = None, idempotency_key: str | None = None
+) -> Registered:
+    inputs = _inputs(locals())
+    return await _register_named(store, Kind.DATASET, name, tags, attributes, idempotency_key, inputs)
 
 
 async def register_featureset(
-    store: Store, *, name: str, dataset_id: str, tags: Any = None, attributes: Any = None
+    store: Store,
+    *,
+    name: str,
+    dataset_id: str,
+    tags: Any = None,
+    attributes: Any = None,
+    idempotency_key: str | None = None,
 ) -> Registered:
+    inputs = _inputs(locals())
     name = validate.name(name)
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
+
     async def work(tx: Tx) -> Registered:
         dataset = await require(tx, dataset_id, Kind.DATASET, field="datasetId")
         existing = await _existing(tx, Kind.FEATURESET, name, "")
@@ -117,7 +208,7 @@ async def register_featureset(
         await tx.insert_edges([_edge("featureset_dataset", node, dataset)])
         return Registered(node, created=True)
 
-    return await atomically(store, work)
+    return await _commit(store, idempotency_key, "register_featureset", inputs, work)
 
 
 async def register_model(
@@ -128,10 +219,13 @@ async def register_model(
     tags: Any = None,
     attributes: Any = None,
     allowed_projects: frozenset[str] | None = None,
+    idempotency_key: str | None = None,
 ) -> Registered:
+    inputs = _inputs(locals())
     name = validate.name(name)
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
+
     async def work(tx: Tx) -> Registered:
         project = await require(tx, project_id, Kind.PROJECT, field="projectId")
         await check_project(tx, allowed_projects, project)
@@ -143,7 +237,7 @@ async def register_model(
         await tx.insert_edges([_edge("project_model", project, node)])
         return Registered(node, created=True)
 
-    return await atomically(store, work)
+    return await _commit(store, idempotency_key, "register_model", inputs, work)
 
 
 async def log_run(
@@ -163,7 +257,9 @@ async def log_run(
     tags: Any = None,
     attributes: Any = None,
     allowed_projects: frozenset[str] | None = None,
+    idempotency_key: str | None = None,
 ) -> RunLogged:
+    inputs = _inputs(locals())
     name = validate.optional_name(name, field="name")
     tag = validate.optional_name(tag, field="tag")
     deployment_tag = validate.optional_name(deployment_tag, field="deploymentTag")
@@ -198,9 +294,7 @@ async def log_run(
                     dp.items[0][0] if dp.items else None,
                     created=False,
                 )
-        if deployment_tag is not None and await tx.find_by_field(
-            Kind.RUN, "deploymentTag", deployment_tag
-        ):
+        if deployment_tag is not None and await tx.find_by_field(Kind.RUN, "deploymentTag", deployment_tag):
             raise Conflict(
                 f"deploymentTag {deployment_tag!r} is already carried by another run",
                 field="deploymentTag",
@@ -240,7 +334,7 @@ async def log_run(
         )
         return RunLogged(run, model_params, dev_perf, created=True)
 
-    return await atomically(store, work)
+    return await _commit(store, idempotency_key, "log_run", inputs, work)
 
 
 async def register_deployment(
@@ -254,7 +348,9 @@ async def register_deployment(
     tag: str | None = None,
     tags: Any = None,
     attributes: Any = None,
+    idempotency_key: str | None = None,
 ) -> Registered:
+    inputs = _inputs(locals())
     explicit = (model_id, featureset_id, model_params_id)
     if deployment_tag is not None:
         if any(explicit) or tag is not None:
@@ -266,8 +362,7 @@ async def register_deployment(
         tag = deployment_tag
     elif not all(explicit):
         raise BadUserInput(
-            "a deployment needs the deploymentTag of a run, or modelId, featuresetId and"
-            " modelParamsId",
+            "a deployment needs the deploymentTag of a run, or modelId, featuresetId and modelParamsId",
             field="deploymentTag",
         )
     tag = validate.optional_name(tag, field="tag")
@@ -316,7 +411,7 @@ async def register_deployment(
         )
         return Registered(node, created=True)
 
-    return await atomically(store, work)
+    return await _commit(store, idempotency_key, "register_deployment", inputs, work)
 
 
 async def log_serving_perf(
@@ -330,7 +425,9 @@ async def log_serving_perf(
     tags: Any = None,
     attributes: Any = None,
     allowed_projects: frozenset[str] | None = None,
+    idempotency_key: str | None = None,
 ) -> Node:
+    inputs = _inputs(locals())
     if (deployment_id is None) == (deployment_tag is None):
         raise BadUserInput("give exactly one of deploymentId and deploymentTag", field="deploymentId")
     start = validate.time(period_start, field="periodStart")
@@ -341,6 +438,7 @@ async def log_serving_perf(
     metrics = validate.metrics(metrics)
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
+
     async def work(tx: Tx) -> Node:
         if deployment_id is not None:
             deployment = await require(tx, deployment_id, Kind.DEPLOYMENT, field="deploymentId")
@@ -363,7 +461,7 @@ async def log_serving_perf(
         await tx.insert_edges([_edge("deployment_servingperf", deployment, node)])
         return node
 
-    return await atomically(store, work)
+    return await _commit(store, idempotency_key, "log_serving_perf", inputs, work)
 
 
 async def update_attributes(
@@ -373,8 +471,11 @@ async def update_attributes(
     attributes: Any,
     replace: bool = False,
     allowed_projects: frozenset[str] | None = None,
+    idempotency_key: str | None = None,
 ) -> Node:
+    inputs = _inputs(locals())
     attributes = validate.json_object(attributes)
+
     async def work(tx: Tx) -> Node:
         [node] = await tx.get_nodes([node_id])
         if node is None:
@@ -387,15 +488,22 @@ async def update_attributes(
         assert updated is not None
         return updated
 
-    return await atomically(store, work)
+    return await _commit(store, idempotency_key, "update_attributes", inputs, work)
 
 
 async def add_tags(
-    store: Store, *, node_id: str, tags: Any, allowed_projects: frozenset[str] | None = None
+    store: Store,
+    *,
+    node_id: str,
+    tags: Any,
+    allowed_projects: frozenset[str] | None = None,
+    idempotency_key: str | None = None,
 ) -> Node:
+    inputs = _inputs(locals())
     new = validate.tags(tags)
     if not new:
         raise BadUserInput("tags: give at least one tag", field="tags")
+
     async def work(tx: Tx) -> Node:
         [node] = await tx.get_nodes([node_id])
         if node is None:
@@ -408,4 +516,4 @@ async def add_tags(
         assert updated is not None
         return updated
 
-    return await atomically(store, work)
+    return await _commit(store, idempotency_key, "add_tags", inputs, work)

@@ -141,6 +141,9 @@ class CreateProjectInput:
     name: str
     tags: list[str] | None = None
     attributes: JSON | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retries with the same key return the first answer and write nothing."
+    )
 
 
 @strawberry.input
@@ -148,6 +151,9 @@ class RegisterDatasetInput:
     name: str
     tags: list[str] | None = None
     attributes: JSON | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retries with the same key return the first answer and write nothing."
+    )
 
 
 @strawberry.input
@@ -156,6 +162,9 @@ class RegisterFeaturesetInput:
     dataset_id: strawberry.ID = strawberry.field(description="The dataset it was derived from.")
     tags: list[str] | None = None
     attributes: JSON | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retries with the same key return the first answer and write nothing."
+    )
 
 
 @strawberry.input
@@ -164,6 +173,9 @@ class RegisterModelInput:
     project_id: strawberry.ID
     tags: list[str] | None = None
     attributes: JSON | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retries with the same key return the first answer and write nothing."
+    )
 
 
 @strawberry.input(
@@ -184,6 +196,9 @@ class LogRunInput:
     metrics: JSON | None = strawberry.field(default=None, description="Metric name -> number.")
     tags: list[str] | None = None
     attributes: JSON | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retries with the same key return the first answer and write nothing."
+    )
 
 
 @strawberry.input(
@@ -199,6 +214,9 @@ class RegisterDeploymentInput:
     tag: str | None = None
     tags: list[str] | None = None
     attributes: JSON | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retries with the same key return the first answer and write nothing."
+    )
 
 
 @strawberry.input(description="A serving period and its metrics, by deploymentId or deploymentTag.")
@@ -210,6 +228,9 @@ class LogServingPerfInput:
     deployment_tag: str | None = None
     tags: list[str] | None = None
     attributes: JSON | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retries with the same key return the first answer and write nothing."
+    )
 
 
 @strawberry.input
@@ -219,9 +240,15 @@ class UpdateAttributesInput:
     replace: bool = strawberry.field(
         default=False, description="Replace the whole object instead of merging its top-level keys."
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retries with the same key return the first answer and write nothing."
+    )
 
 
 @strawberry.input
 class AddTagsInput:
     id: strawberry.ID
     tags: list[str]
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retries with the same key return the first answer and write nothing."
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import registry
+from resolvers import registry, validate
 from resolvers.ids import decode_id
 from schema.context import Info
 from schema.inputs import (
@@ -32,6 +32,15 @@ from schema.types import (
     wrap,
 )
 from store.model import Kind
+
+
+def _key(info: Info, key: str | None) -> str | None:
+    """An idempotency key, in the namespace of the caller's token."""
+    if key is None:
+        return None
+    key = validate.name(key, field="idempotencyKey")
+    principal = info.context.principal
+    return f"{principal.token_id if principal and principal.token_id else 'local'}:{key}"
 
 
 def _opt_id(value: strawberry.ID | None, kind: Kind, field: str) -> str | None:
@@ -91,14 +100,16 @@ class Mutation:
     @strawberry.mutation
     async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectPayload:
         r = await registry.create_project(
-            info.context.store, name=input.name, tags=input.tags, attributes=input.attributes
+            info.context.store, name=input.name, tags=input.tags, attributes=input.attributes,
+            idempotency_key=_key(info, input.idempotency_key),
         )
         return CreateProjectPayload(project=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
     async def register_dataset(self, info: Info, input: RegisterDatasetInput) -> RegisterDatasetPayload:
         r = await registry.register_dataset(
-            info.context.store, name=input.name, tags=input.tags, attributes=input.attributes
+            info.context.store, name=input.name, tags=input.tags, attributes=input.attributes,
+            idempotency_key=_key(info, input.idempotency_key),
         )
         return RegisterDatasetPayload(dataset=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
@@ -112,6 +123,7 @@ class Mutation:
             dataset_id=decode_id(input.dataset_id, Kind.DATASET, field="datasetId"),
             tags=input.tags,
             attributes=input.attributes,
+            idempotency_key=_key(info, input.idempotency_key),
         )
         return RegisterFeaturesetPayload(featureset=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
@@ -124,6 +136,7 @@ class Mutation:
             tags=input.tags,
             attributes=input.attributes,
             allowed_projects=info.context.allowed_projects,
+            idempotency_key=_key(info, input.idempotency_key),
         )
         return RegisterModelPayload(model=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
@@ -145,6 +158,7 @@ class Mutation:
             tags=input.tags,
             attributes=input.attributes,
             allowed_projects=info.context.allowed_projects,
+            idempotency_key=_key(info, input.idempotency_key),
         )
         return LogRunPayload(
             run=wrap(r.run),  # type: ignore[arg-type]
@@ -167,6 +181,7 @@ class Mutation:
             tag=input.tag,
             tags=input.tags,
             attributes=input.attributes,
+            idempotency_key=_key(info, input.idempotency_key),
         )
         return RegisterDeploymentPayload(deployment=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
@@ -182,6 +197,7 @@ class Mutation:
             tags=input.tags,
             attributes=input.attributes,
             allowed_projects=info.context.allowed_projects,
+            idempotency_key=_key(info, input.idempotency_key),
         )
         return LogServingPerfPayload(serving_perf=wrap(node))  # type: ignore[arg-type]
 
@@ -193,6 +209,7 @@ class Mutation:
             attributes=input.attributes,
             replace=input.replace,
             allowed_projects=info.context.allowed_projects,
+            idempotency_key=_key(info, input.idempotency_key),
         )
         return NodePayload(node=wrap(node))
 
@@ -203,5 +220,6 @@ class Mutation:
             node_id=decode_id(input.id),
             tags=input.tags,
             allowed_projects=info.context.allowed_projects,
+            idempotency_key=_key(info, input.idempotency_key),
         )
         return NodePayload(node=wrap(node))

@@ -8,6 +8,7 @@ transaction whose statements run one after another, never concurrently.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -32,6 +33,7 @@ from store.port import (
     NameKey,
     NeighborRequest,
     Page,
+    IdempotencyRecord,
     ProjectCounts,
     Token,
 )
@@ -155,6 +157,27 @@ class _Runner:
 
 
 class ArangoTx(_Runner):
+    async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
+        doc = await self.one(aql.get_idempotency(hashlib.sha256(key.encode()).hexdigest()))
+        if not doc:
+            return None
+        return IdempotencyRecord(doc["key"], doc["fingerprint"], doc["result"], doc["createdAt"])
+
+    async def put_idempotency(self, record: IdempotencyRecord) -> None:
+        # The key is hashed into _key (keys are limited in length and characters); the
+        # unique _key makes two racing first attempts conflict instead of both landing.
+        await self.run(
+            aql.put_idempotency(
+                {
+                    "_key": hashlib.sha256(record.key.encode()).hexdigest(),
+                    "key": record.key,
+                    "fingerprint": record.fingerprint,
+                    "result": record.result,
+                    "createdAt": record.created_at,
+                }
+            )
+        )
+
     async def insert_nodes(self, nodes: Sequence[Node]) -> None:
         for query in aql.insert_nodes(nodes):
             await self.run(query)
@@ -220,8 +243,10 @@ class ArangoStore:
     async def write(self) -> AsyncIterator[ArangoTx]:
         if self._db is None:
             raise Unavailable("the store is not open")
-        collections = list(layout.VERTEX_COLLECTIONS.values()) + [
-            e.name for e in layout.EDGE_COLLECTIONS.values()
+        collections = [
+            *layout.VERTEX_COLLECTIONS.values(),
+            *(e.name for e in layout.EDGE_COLLECTIONS.values()),
+            layout.IDEMPOTENCY_COLLECTION,
         ]
         try:
             trx = await self._db.begin_transaction(write=collections)

@@ -326,3 +326,13 @@ def revoke_token(token_id: str, at: str) -> Query:
         " UPDATE t WITH {revokedAt: @at} IN @@c RETURN NEW._key",
         {"id": token_id, "at": at, "@c": layout.TOKENS_COLLECTION},
     )
+
+
+def get_idempotency(document_key: str) -> Query:
+    return Query(
+        "FOR r IN @@c FILTER r._key == @key RETURN r", {"key": document_key, "@c": layout.IDEMPOTENCY_COLLECTION}
+    )
+
+
+def put_idempotency(document: JSONObject) -> Query:
+    return Query("INSERT @doc INTO @@c", {"doc": document, "@c": layout.IDEMPOTENCY_COLLECTION})

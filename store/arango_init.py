@@ -97,9 +97,10 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 if not await db.has_collection(edge.name):
                     await db.create_collection(edge.name, col_type=CollectionType.EDGE)
                     done.append(f"created edge collection {edge.name}")
-            if not await db.has_collection(layout.TOKENS_COLLECTION):
-                await db.create_collection(layout.TOKENS_COLLECTION)
-                done.append(f"created collection {layout.TOKENS_COLLECTION}")
+            for own in (layout.TOKENS_COLLECTION, layout.IDEMPOTENCY_COLLECTION):
+                if not await db.has_collection(own):
+                    await db.create_collection(own)
+                    done.append(f"created collection {own}")
             if not await db.has_graph(settings.graph):
                 await db.create_graph(settings.graph, edge_definitions=edge_definitions())
                 done.append(f"created graph {settings.graph}")

@@ -30,6 +30,8 @@ VERTEX_COLLECTIONS: dict[Kind, str] = {
 KINDS_BY_COLLECTION = {name: kind for kind, name in VERTEX_COLLECTIONS.items()}
 # Metagate's own collection beside Arangopipe's: API tokens (hashes only).
 TOKENS_COLLECTION = "metagate_tokens"
+# The answers of keyed mutations, kept to answer their retries.
+IDEMPOTENCY_COLLECTION = "metagate_idempotency"
 
 
 @dataclass(frozen=True)

@@ -151,8 +151,22 @@ class Reader(Protocol):
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]: ...
 
 
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """What a keyed mutation answered the first time, kept to answer its retries."""
+
+    key: str
+    fingerprint: str  # hash of the operation and its input
+    result: JSONObject
+    created_at: str
+
+
 class Tx(Reader, Protocol):
     """Reads and writes inside one atomic write; reads see the writes made so far."""
+
+    async def get_idempotency(self, key: str) -> IdempotencyRecord | None: ...
+
+    async def put_idempotency(self, record: IdempotencyRecord) -> None: ...
 
     async def insert_nodes(self, nodes: Sequence[Node]) -> None: ...
 

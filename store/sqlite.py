@@ -31,6 +31,7 @@ from store.model import (
 from store.port import (
     INDEXED_FIELDS,
     METRIC_NAME,
+    IdempotencyRecord,
     LineageNode,
     LineageQuery,
     LineageResult,
@@ -279,6 +280,21 @@ class SQLiteTx:
             await self._conn.executemany(sql, rows)
         except sqlite3.IntegrityError as error:
             raise _conflict_or_raise(error) from error
+
+    async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
+        rows = await self._reads._rows(
+            self._conn, "SELECT key, fingerprint, result, created_at FROM idempotency WHERE key = ?", (key,)
+        )
+        if not rows:
+            return None
+        key, fingerprint, result, created_at = rows[0]
+        return IdempotencyRecord(key, fingerprint, orjson.loads(result), created_at)
+
+    async def put_idempotency(self, record: IdempotencyRecord) -> None:
+        await self._many(
+            "INSERT INTO idempotency (key, fingerprint, result, created_at) VALUES (?, ?, ?, ?)",
+            [(record.key, record.fingerprint, _dumps(record.result), record.created_at)],
+        )
 
     async def insert_nodes(self, nodes: Sequence[Node]) -> None:
         if not nodes:

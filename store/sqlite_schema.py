@@ -61,6 +61,16 @@ MIGRATIONS: list[str] = [
         revoked_at   TEXT
     );
     """,
+    # 3: answers of keyed mutations, written in the mutation's own transaction
+    """
+    CREATE TABLE idempotency (
+        key          TEXT PRIMARY KEY,
+        fingerprint  TEXT NOT NULL,
+        result       TEXT NOT NULL,
+        created_at   TEXT NOT NULL
+    );
+    CREATE INDEX idempotency_created ON idempotency (created_at);
+    """,
 ]
 
 
