@@ -22,6 +22,7 @@ from strawberry.types import ExecutionResult
 from gateway.auth import authenticate
 from gateway.config import Settings
 from gateway.middleware import BodyLimit, RequestId
+from gateway.observability import Metrics, Observe
 from resolvers.authz import LOCAL_ADMIN, Principal
 from schema import build_schema
 from schema.context import Context, make_context
@@ -70,9 +71,12 @@ class MetagateGraphQL(GraphQL[Context, None]):
         response = await super().process_result(request, result)
         # Syntax errors can be answered before the schema's extensions run; every
         # error a client sees carries a code all the same.
+        metrics = getattr(request.app.state, "metrics", None)
         for error in response.get("errors") or []:
             extensions = error.setdefault("extensions", {})
             extensions.setdefault("code", "BAD_USER_INPUT")
+            if metrics is not None:
+                metrics.errors.labels(extensions["code"]).inc()
         return response
 
     def encode_json(self, data: object) -> bytes:
@@ -112,15 +116,24 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         return JSONResponse({"status": "ready", "store": "reachable"})
 
     graphql = MetagateGraphQL(settings, graphql_ide="graphiql", allow_queries_via_get=False)
+    holder: dict[str, Starlette] = {}
+    metrics = Metrics(lambda: getattr(holder["app"].state, "store", None))
     app = Starlette(
         routes=[
             Route("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics.endpoint),
         ],
-        middleware=[Middleware(RequestId), Middleware(BodyLimit, max_bytes=settings.LIMITS.max_body_bytes)],
+        middleware=[
+            Middleware(RequestId),
+            Middleware(Observe, metrics=metrics),
+            Middleware(BodyLimit, max_bytes=settings.LIMITS.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
+    holder["app"] = app
+    app.state.metrics = metrics
     if store is not None:
         app.state.store = store
     return app

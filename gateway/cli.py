@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,9 +46,9 @@ def serve(host: str | None, port: int | None, store: str | None, log_level: str 
         raise click.UsageError(
             f"refusing to serve {settings.HOST} without authentication: --no-auth is for loopback addresses"
         )
-    logging.basicConfig(
-        level=settings.LOG_LEVEL.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    from gateway.observability import configure_logging
+
+    configure_logging(settings.LOG_LEVEL)
     if settings.AUTH:
         issued = asyncio.run(_with_store(settings.STORE, _bootstrap))
         if issued is not None:
@@ -66,6 +65,7 @@ def serve(host: str | None, port: int | None, store: str | None, log_level: str 
         host=settings.HOST,
         port=settings.PORT,
         log_level=settings.LOG_LEVEL.lower(),
+        log_config=None,  # keep the JSON logging configured above
     )
 
 

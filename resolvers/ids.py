@@ -36,7 +36,8 @@ def decode_id(global_id: str, expect: Kind | Collection[Kind] | None = None, *, 
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadUserInput(f"{field}: {global_id[:80]!r} is not a Metagate id", field=field) from None
     kind = kind_of(node_id)
-    if kind is None or not _KEY.fullmatch(node_id.partition("/")[2]):
+    # Only the canonical spelling is an id: no padding or trailing characters.
+    if kind is None or not _KEY.fullmatch(node_id.partition("/")[2]) or encode_id(node_id) != global_id:
         raise BadUserInput(f"{field}: {global_id[:80]!r} is not a Metagate id", field=field)
     allowed = {expect} if isinstance(expect, Kind) else set(expect or ())
     if allowed and kind not in allowed:
