@@ -2,82 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
+from tests.server import TOKEN, Server
 from tests.test_round_trips import NESTED
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-TOKEN = re.compile(r"mg_[0-9a-f]{16}_[A-Za-z0-9_\-]{43}")
-
-
-class Server:
-    def __init__(self, store: Path, token: str | None = None) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = store.with_name(f"server-{self.port}.log")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("METAGATE_")}
-        with self.log.open("w") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve", "--port", str(self.port), "--store", str(store)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.output()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            self.stop()
-            raise RuntimeError("server did not become ready in 30 s")
-        printed = TOKEN.search(self.output())
-        self.token = token or (printed.group(0) if printed else None)
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def post(self, query: str, token: str | None = None, **variables: Any) -> httpx.Response:
-        headers = {"authorization": f"Bearer {token or self.token}"} if (token or self.token) else {}
-        return httpx.post(
-            f"{self.url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=10
-        )
-
-    def gql(self, query: str, **variables: Any) -> dict[str, Any]:
-        body = self.post(query, **variables).json()
-        assert "errors" not in body, body
-        return body["data"]
-
-    def stop(self) -> str:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        return self.output()
 
 
 @pytest.fixture
