@@ -407,6 +407,11 @@ LINEAGE = (
 )
 
 
+def _label(g: Graph, pairs: set[tuple[str, int, str]]) -> list[tuple[str, str, int, str]]:
+    """(kind, id, depth, direction): the kind makes a failure readable at a glance."""
+    return sorted((g.kind.get(i, "?"), i, d, w) for i, d, w in pairs)
+
+
 def check_lineage(
     g: Graph,
     got: dict[str, Any],
@@ -438,8 +443,8 @@ def check_lineage(
     cap = len(wanted) if limit is None else limit
     if len(wanted) <= cap:
         assert got_pairs == want_pairs, (
-            f"{where}:\n  missing {sorted(want_pairs - got_pairs)}\n  extra {sorted(got_pairs - want_pairs)}"
-            f"\n  kinds {g.kind}"
+            f"{where}:\n  missing {_label(g, want_pairs - got_pairs)}"
+            f"\n  extra {_label(g, got_pairs - want_pairs)}"
         )
         assert got["truncated"] is False, f"{where}: truncated although nothing was cut"
     else:
@@ -447,7 +452,7 @@ def check_lineage(
         # nearest ones, and `truncated` says so.
         assert got["truncated"] is True, f"{where}: {len(wanted)} reachable, limit {limit}"
         assert len(returned) == limit, f"{where}: {len(returned)} nodes for limit {limit}"
-        assert got_pairs <= want_pairs, f"{where}: wrong nodes {sorted(got_pairs - want_pairs)}"
+        assert got_pairs <= want_pairs, f"{where}: wrong nodes {_label(g, got_pairs - want_pairs)}"
         left_out = [d for i, (d, _) in wanted.items() if i not in returned_kind]
         assert max(d for _, d, _ in returned) <= min(left_out), (
             f"{where}: a limit kept a farther node and dropped a nearer one"
