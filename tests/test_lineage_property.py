@@ -255,13 +255,13 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
         datasets.append(g.node(out["dataset"]["id"], "DATASET"))
 
     featuresets = []
-    for f, source in enumerate(plan.featuresets):
+    for f, derived_from in enumerate(plan.featuresets):
         out = (
-            await gql(REGISTER_FEATURESET, i={"name": f"features-{f}", "datasetId": datasets[source]})
+            await gql(REGISTER_FEATURESET, i={"name": f"features-{f}", "datasetId": datasets[derived_from]})
         )["registerFeatureset"]
         assert out["created"] is True
         featuresets.append(g.node(out["featureset"]["id"], "FEATURESET"))
-        g.edge("FEATURESET_DATASET", featuresets[-1], datasets[source])
+        g.edge("FEATURESET_DATASET", featuresets[-1], datasets[derived_from])
 
     models = []
     for m, project in enumerate(plan.models):
@@ -536,8 +536,8 @@ async def _run(plan: Plan, data: st.DataObject) -> None:
             for _ in range(4):
                 start = data.draw(st.sampled_from(g.order), label="start")
                 direction = data.draw(st.sampled_from(DIRECTIONS), label="direction")
-                depth = data.draw(st.none() | st.integers(1, 6), label="depth")
-                walked = SERVER_DEFAULT_DEPTH if depth is None else depth
+                asked = data.draw(st.none() | st.integers(1, 6), label="depth")
+                walked = SERVER_DEFAULT_DEPTH if asked is None else asked
                 kinds = data.draw(
                     st.none() | st.lists(st.sampled_from(NODE_KINDS), min_size=1, max_size=4, unique=True),
                     label="kinds",
@@ -551,7 +551,7 @@ async def _run(plan: Plan, data: st.DataObject) -> None:
                     st.none() | st.integers(max(1, matching - 2), matching + 1), label="limit"
                 )
                 got = (
-                    await gql(LINEAGE, id=start, d=direction, depth=depth, kinds=kinds, limit=limit)
+                    await gql(LINEAGE, id=start, d=direction, depth=asked, kinds=kinds, limit=limit)
                 )["lineage"]
                 check_lineage(
                     g, got, start=start, direction=direction, depth=walked, kinds=kinds, limit=limit
