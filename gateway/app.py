@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,6 +33,20 @@ from store.factory import store_from_url
 from store.port import Store
 
 log = logging.getLogger("metagate")
+
+
+_LONG_DIGITS = re.compile(rb"\d{19,}")
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise json.JSONDecodeError("integer beyond 64 bits", text, 0)
+    return value
+
+
+def _not_json(text: str) -> None:
+    raise json.JSONDecodeError(f"{text} is not JSON", text, 0)
 
 
 class MetagateGraphQL(GraphQL[Context, None]):
@@ -83,7 +99,12 @@ class MetagateGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)
+        raw = data.encode() if isinstance(data, str) else data
+        if _LONG_DIGITS.search(raw):
+            # orjson would read an integer beyond 64 bits as a float, silently changing
+            # it; the standard library sees it, and such a request is refused.
+            return json.loads(raw, parse_int=_int64, parse_constant=_not_json)
+        return orjson.loads(raw)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:

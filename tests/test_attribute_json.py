@@ -1,0 +1,105 @@
+"""Free-form attributes, whatever a client sends: either stored and returned exactly,
+or refused as BAD_USER_INPUT with nothing written. Never an internal error."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import httpx
+import orjson
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from gateway.app import create_app
+from gateway.config import Settings
+from resolvers import validate
+from store.errors import BadUserInput
+from store.sqlite import SQLiteStore
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text()  # unicode, surrogate-free, NUL included
+    | st.sampled_from(["\x00", "x" * 70_000, "\u202e\u0301", "'; DROP TABLE nodes; --"])
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=25,
+)
+SMALL_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=15,
+)
+DEEP = st.integers(min_value=15, max_value=40).map(lambda n: _nest(n))
+
+
+def _nest(depth: int) -> dict[str, Any]:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=8), JSON, max_size=4) | DEEP | JSON)
+def test_validation_accepts_exactly_what_can_be_stored(value: Any) -> None:
+    try:
+        checked = validate.json_object(value)
+    except BadUserInput:
+        return
+    assert isinstance(checked, dict) and _finite(checked)
+    assert orjson.loads(orjson.dumps(checked)) == checked
+
+
+@example(attributes={"big": 2**64, "small": -(2**63) - 1})
+@example(attributes={"nan": math.nan, "inf": [math.inf]})
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(attributes=st.dictionaries(st.text(max_size=8), SMALL_JSON, max_size=4) | DEEP)
+def test_attributes_round_trip_or_are_refused_through_the_api(attributes: Any) -> None:
+    import asyncio
+
+    async def scenario() -> None:
+        store = SQLiteStore(":memory:")
+        await store.open()
+        app = create_app(Settings(AUTH=False), store=store)
+        try:
+            # The standard library writes integers of any size, and NaN and Infinity as
+            # the bare words that are not JSON, as careless clients do.
+            body = json.dumps(
+                {"query": "mutation($a: JSON) { registerDataset(input: {name: \"d\", attributes: $a}) "
+                          "{ dataset { attributes } } }",
+                 "variables": {"a": attributes}}
+            ).encode()
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+                response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+            if response.status_code == 400:  # not JSON (NaN, Infinity, huge integers): refused before GraphQL
+                assert (await store.count_all()).get("dataset", 0) == 0
+                return
+            result = response.json()
+            if "errors" in result:
+                assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", result
+                assert (await store.count_all()).get("dataset", 0) == 0
+            else:
+                stored = result["data"]["registerDataset"]["dataset"]["attributes"]
+                assert stored == json.loads(json.dumps(attributes))
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
