@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test demo schema lint clean
+.PHONY: serve test demo schema lint clean bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info
+
+bench-load: $(STAMP)
+	$(BIN)/python -m bench.load --seconds 20 --writers 8 --readers 8
