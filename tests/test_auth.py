@@ -176,3 +176,13 @@ def test_token_commands(tmp_path: Path) -> None:
 def test_no_auth_is_refused_off_loopback() -> None:
     result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--no-auth"])
     assert result.exit_code != 0 and "refusing" in result.output
+
+
+async def test_graphiql_opens_without_a_token_and_takes_one_in_its_headers(auth_store: SQLiteStore) -> None:
+    app = create_app(Settings(), store=auth_store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+        page = await http.get("/graphql", headers={"accept": "text/html"})
+        schema = await http.post("/graphql", json={"query": "{ __schema { types { name } } }"})
+    assert page.status_code == 200 and "isHeadersEditorEnabled: true" in page.text
+    # GraphiQL loads the schema before the person has pasted a token.
+    assert "errors" not in schema.json()
