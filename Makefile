@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test demo schema lint clean bench-load
+.PHONY: serve test demo schema lint clean bench bench-quick bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,9 @@ clean:
 
 bench-load: $(STAMP)
 	$(BIN)/python -m bench.load --seconds 20 --writers 8 --readers 8
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --sizes 10000,100000,1000000
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --sizes 10000 --seconds 2

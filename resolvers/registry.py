@@ -464,6 +464,21 @@ async def log_serving_perf(
     return await _commit(store, idempotency_key, "log_serving_perf", inputs, work)
 
 
+async def _writable(tx: Tx, node_id: str, allowed_projects: frozenset[str] | None) -> Node:
+    [node] = await tx.get_nodes([node_id])
+    if node is None:
+        raise NotFound("id: no node with this id", field="id")
+    await check_project(tx, allowed_projects, node)
+    return node
+
+
+async def _updated(tx: Tx, node: Node, **changes: Any) -> Node:
+    await tx.update_node(node.id, **changes)
+    [updated] = await tx.get_nodes([node.id])
+    assert updated is not None
+    return updated
+
+
 async def update_attributes(
     store: Store,
     *,
@@ -477,16 +492,9 @@ async def update_attributes(
     attributes = validate.json_object(attributes)
 
     async def work(tx: Tx) -> Node:
-        [node] = await tx.get_nodes([node_id])
-        if node is None:
-            raise NotFound("id: no node with this id", field="id")
-        await check_project(tx, allowed_projects, node)
+        node = await _writable(tx, node_id, allowed_projects)
         merged = dict(attributes) if replace else {**node.attributes, **attributes}
-        merged = validate.json_object(merged)
-        await tx.update_node(node.id, attributes=merged)
-        [updated] = await tx.get_nodes([node.id])
-        assert updated is not None
-        return updated
+        return await _updated(tx, node, attributes=validate.json_object(merged))
 
     return await _commit(store, idempotency_key, "update_attributes", inputs, work)
 
@@ -505,15 +513,8 @@ async def add_tags(
         raise BadUserInput("tags: give at least one tag", field="tags")
 
     async def work(tx: Tx) -> Node:
-        [node] = await tx.get_nodes([node_id])
-        if node is None:
-            raise NotFound("id: no node with this id", field="id")
-        await check_project(tx, allowed_projects, node)
+        node = await _writable(tx, node_id, allowed_projects)
         # A tag the node already has adds nothing, so it does not count twice.
-        merged = validate.tags(list(dict.fromkeys([*node.tags, *new])))
-        await tx.update_node(node.id, tags=merged)
-        [updated] = await tx.get_nodes([node.id])
-        assert updated is not None
-        return updated
+        return await _updated(tx, node, tags=validate.tags(list(dict.fromkeys([*node.tags, *new]))))
 
     return await _commit(store, idempotency_key, "add_tags", inputs, work)
