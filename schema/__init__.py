@@ -7,13 +7,9 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
 
 from resolvers.queries import Limits
@@ -37,6 +33,9 @@ class MetagateSchema(strawberry.Schema):
 
 def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Schema:
     limits = limits or Limits()
+    # strawberry's own depth and alias rules, made once: the validation cache knows a
+    # document by its rules too, so rules made anew per request would never hit it.
+    rules = [depth_rule(limits.max_query_depth, None), alias_rule(limits.max_aliases)]
     return MetagateSchema(
         query=Query,
         mutation=Mutation,
@@ -46,8 +45,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
             Guard,
             lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
             lambda: ParserCache(maxsize=256),
-            lambda: QueryDepthLimiter(max_depth=limits.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=256),
         ],
         **options,
