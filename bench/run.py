@@ -14,7 +14,10 @@ import datetime as dt
 import os
 import platform
 import resource
+import socket
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -50,8 +53,7 @@ Measured at ~10k nodes, p50, in process unless said otherwise.
 
 ## Not measured yet
 
-The plain Starlette JSON baseline for the GraphQL overhead ratio, ML Metadata and
-MLflow side by side, and the PNG chart; ingestion is measured under mixed load by
+ML Metadata and MLflow side by side, and the PNG chart; ingestion is measured under mixed load by
 `make bench-load` (bench/results-load.md), not yet as its own scenario with 1 and 16
 clients.
 """
@@ -125,6 +127,7 @@ async def bench_size(nodes: int, seconds: float, workdir: Path) -> tuple[list[Ro
         store, seconds))
     await store.close()
 
+    rows += await _graphql_against_plain_route(db, catalog.nodes, deployments, seconds)
     server = Server(db)
     try:
         async with httpx.AsyncClient(base_url=server.url, headers={"authorization": f"Bearer {server.token}"}) as http:
@@ -140,6 +143,50 @@ async def bench_size(nodes: int, seconds: float, workdir: Path) -> tuple[list[Ro
     with sqlite3.connect(db) as conn:
         size_mb = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0] / 2**20
     return rows, {"nodes": catalog.nodes, "load_rate": load_rate, "db_mb": size_mb}
+
+
+async def _graphql_against_plain_route(db: Path, size: int, deployments: list[str], seconds: float) -> list[Row]:
+    """The same nested answer over HTTP from one process: through GraphQL, and through
+    a plain Starlette JSON route making the same store calls (bench/baseline.py)."""
+    port = _free_port()
+    env = {**os.environ, "METAGATE_STORE": str(db)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "bench.baseline:create", "--port", str(port),
+         "--log-level", "warning"], env=env,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(100):
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+
+            async def graphql(i: int) -> None:
+                body = (await http.post("/graphql", json={"query": NESTED, "variables": {
+                    "id": _gid(deployments[i % len(deployments)])}})).json()
+                assert "errors" not in body, body
+
+            async def plain(i: int) -> None:
+                body = (await http.get(f"/baseline/deployment/{_gid(deployments[i % len(deployments)])}")).json()
+                assert body["data"]["node"], body
+
+            through_graphql = await _measure(size, "nested deployment lineage, GraphQL over HTTP (no auth)",
+                                             graphql, None, seconds)
+            through_plain = await _measure(size, "the same answer, plain Starlette JSON route", plain, None, seconds)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    ratio = through_graphql.throughput / through_plain.throughput
+    through_graphql.scenario += f" ({ratio:.2f}x the plain route)"
+    return [through_graphql, through_plain]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _gid(node_id: str) -> str:
