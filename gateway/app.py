@@ -21,7 +21,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from gateway.auth import authenticate
+from gateway.auth import ADMIN_TOKEN_BANNER, authenticate, bootstrap_admin
 from gateway.config import Settings
 from gateway.middleware import BodyLimit, RequestId
 from gateway.observability import Metrics, Observe
@@ -103,7 +103,12 @@ class MetagateGraphQL(GraphQL[Context, None]):
         if _LONG_DIGITS.search(raw):
             # orjson would read an integer beyond 64 bits as a float, silently changing
             # it; the standard library sees it, and such a request is refused.
-            return json.loads(raw, parse_int=_int64, parse_constant=_not_json)
+            decoded = json.loads(raw, parse_int=_int64, parse_constant=_not_json)
+            try:
+                orjson.dumps(decoded)  # what orjson refuses (lone surrogates) is not taken either
+            except TypeError as error:
+                raise json.JSONDecodeError(str(error), raw.decode(errors="replace"), 0) from error
+            return decoded
         return orjson.loads(raw)
 
 
@@ -120,6 +125,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         owned = store_from_url(settings.STORE, max_runtime=settings.LIMITS.deadline_seconds)
         await owned.open()
         app.state.store = owned
+        if settings.AUTH:
+            # On the store this app serves (an in-memory one included), not another.
+            issued = await bootstrap_admin(owned)
+            if issued is not None:
+                print(ADMIN_TOKEN_BANNER.format(token=issued.secret), flush=True)
         try:
             yield
         finally:

@@ -29,7 +29,7 @@ class Issued:
 
 
 async def issue(store: Store, *, name: str, role: Role, projects: Sequence[str] = ()) -> Issued:
-    """Creates a token. ``projects`` (names or ids) limit a writer to those projects."""
+    """Creates a token. ``projects`` (project names) limit a writer to those projects."""
     if projects and role is not Role.WRITER:
         raise BadUserInput("only writer tokens are limited to projects")
     project_ids = []
@@ -66,6 +66,13 @@ async def authenticate(store: Store, authorization: str | None) -> Principal:
     if token is None or not matches or token.revoked_at is not None:
         raise Unauthenticated("unknown or revoked API token")
     return Principal(token_id=token.id, role=Role(token.role), projects=frozenset(token.projects))
+
+
+ADMIN_TOKEN_BANNER = (
+    "Metagate created an admin API token. It is shown only this once; keep it safe:\n\n"
+    "    {token}\n\n"
+    "Send it as `Authorization: Bearer <token>` (in GraphiQL: the Headers tab).\n"
+)
 
 
 async def bootstrap_admin(store: Store) -> Issued | None:

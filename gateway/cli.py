@@ -49,15 +49,7 @@ def serve(host: str | None, port: int | None, store: str | None, log_level: str 
     from gateway.observability import configure_logging
 
     configure_logging(settings.LOG_LEVEL)
-    if settings.AUTH:
-        issued = asyncio.run(_with_store(settings.STORE, _bootstrap))
-        if issued is not None:
-            click.echo(
-                "Metagate created an admin API token. It is shown only this once; keep it safe:\n\n"
-                f"    {issued.secret}\n\n"
-                "Send it as `Authorization: Bearer <token>` (in GraphiQL: the Headers tab).\n"
-            )
-    else:
+    if not settings.AUTH:
         click.echo("warning: serving without authentication; anyone on this machine has admin rights", err=True)
     click.echo(f"Metagate on http://{settings.HOST}:{settings.PORT}/graphql (store {settings.STORE})")
     uvicorn.run(
@@ -78,12 +70,6 @@ async def _with_store(url: str, work: Any) -> Any:
         return await work(store)
     finally:
         await store.close()
-
-
-async def _bootstrap(store: Any) -> Any:
-    from gateway.auth import bootstrap_admin
-
-    return await bootstrap_admin(store)
 
 
 @main.group()

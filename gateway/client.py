@@ -189,7 +189,7 @@ class AsyncClient:
             attempt += 1
             try:
                 return await self._send(document, variables or {})
-            except (aiohttp.ClientConnectionError, asyncio.TimeoutError, _Transient) as error:
+            except (TimeoutError, aiohttp.ClientConnectionError, _Transient) as error:
                 if attempt > self.retries:
                     if isinstance(error, MetagateClientError):
                         final = _ERRORS.get(error.code, Unavailable)
@@ -423,7 +423,8 @@ class Client:
         """Records one training run around the block: its start and end time, the params
         and metrics it logs, and COMPLETED, or FAILED (with the error) when it raises.
         The project, model, dataset and featureset are registered if they are new."""
-        project_asset = self.create_project(project)
+        # Creating a project needs the admin role: a writer's project already exists.
+        project_asset = self.lookup_project(project) or self.create_project(project)
         model_asset = self.register_model(model, project_asset)
         dataset_asset = self.register_dataset(dataset)
         featureset_asset = self.register_featureset(featureset, dataset_asset)

@@ -65,6 +65,7 @@ def decode_cursor(cursor: str | None) -> SortKey | None:
         or not isinstance(value[1], str)
         or not isinstance(value[0], (str, int, float, type(None)))
         or isinstance(value[0], bool)
+        or (isinstance(value[0], int) and not -(2**63) <= value[0] < 2**63)
     ):
         raise BadUserInput("after: not a cursor returned by this gateway", field="after")
     return (value[0], value[1])

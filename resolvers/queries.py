@@ -44,6 +44,12 @@ class Limits:
     max_body_bytes: int = 1024 * 1024
     deadline_seconds: float = 10.0
 
+    def __post_init__(self) -> None:
+        # A default never exceeds the maximum it is a default within.
+        object.__setattr__(self, "default_page", min(self.default_page, self.max_page))
+        object.__setattr__(self, "default_lineage_depth", min(self.default_lineage_depth, self.max_lineage_depth))
+        object.__setattr__(self, "default_lineage_nodes", min(self.default_lineage_nodes, self.max_lineage_nodes))
+
 
 class Loaders:
     """Built per request. Every ``load`` made while one level of a query resolves is
@@ -52,6 +58,11 @@ class Loaders:
     def __init__(self, store: Store) -> None:
         self.nodes: DataLoader[str, Node | None] = DataLoader(load_fn=store.get_nodes)
         self.neighbors: DataLoader[NeighborRequest, Page] = DataLoader(load_fn=store.neighbors)
+
+    def clear(self) -> None:
+        """Forgets what was read: after a write, later fields must see it."""
+        self.nodes.clear_all()
+        self.neighbors.clear_all()
 
 
 @dataclass
@@ -171,6 +182,8 @@ async def list_nodes(store: Store, limits: Limits, args: ListArgs) -> PageOut:
             )
         if isinstance(f.attribute_value, float) and f.attribute_value != f.attribute_value:
             raise BadUserInput("attribute: NaN matches nothing", field="attribute")
+        if isinstance(f.attribute_value, int) and not -(2**63) <= f.attribute_value < 2**63:
+            raise BadUserInput("attribute: integers must fit in 64 bits", field="attribute")
         attribute = AttributeEquals(f.attribute_key, f.attribute_value)
     query = ListQuery(
         kinds=args.kinds,

@@ -103,6 +103,7 @@ class Mutation:
             info.context.store, name=input.name, tags=input.tags, attributes=input.attributes,
             idempotency_key=_key(info, input.idempotency_key),
         )
+        info.context.loaders.clear()
         return CreateProjectPayload(project=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
@@ -111,6 +112,7 @@ class Mutation:
             info.context.store, name=input.name, tags=input.tags, attributes=input.attributes,
             idempotency_key=_key(info, input.idempotency_key),
         )
+        info.context.loaders.clear()
         return RegisterDatasetPayload(dataset=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
@@ -125,6 +127,7 @@ class Mutation:
             attributes=input.attributes,
             idempotency_key=_key(info, input.idempotency_key),
         )
+        info.context.loaders.clear()
         return RegisterFeaturesetPayload(featureset=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
@@ -138,6 +141,7 @@ class Mutation:
             allowed_projects=info.context.allowed_projects,
             idempotency_key=_key(info, input.idempotency_key),
         )
+        info.context.loaders.clear()
         return RegisterModelPayload(model=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
@@ -160,6 +164,7 @@ class Mutation:
             allowed_projects=info.context.allowed_projects,
             idempotency_key=_key(info, input.idempotency_key),
         )
+        info.context.loaders.clear()
         return LogRunPayload(
             run=wrap(r.run),  # type: ignore[arg-type]
             model_params=wrap(r.model_params) if r.model_params else None,  # type: ignore[arg-type]
@@ -183,6 +188,7 @@ class Mutation:
             attributes=input.attributes,
             idempotency_key=_key(info, input.idempotency_key),
         )
+        info.context.loaders.clear()
         return RegisterDeploymentPayload(deployment=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
@@ -199,6 +205,7 @@ class Mutation:
             allowed_projects=info.context.allowed_projects,
             idempotency_key=_key(info, input.idempotency_key),
         )
+        info.context.loaders.clear()
         return LogServingPerfPayload(serving_perf=wrap(node))  # type: ignore[arg-type]
 
     @strawberry.mutation(description="Merges top-level keys into a node's attributes (or replaces them).")
@@ -211,6 +218,7 @@ class Mutation:
             allowed_projects=info.context.allowed_projects,
             idempotency_key=_key(info, input.idempotency_key),
         )
+        info.context.loaders.clear()
         return NodePayload(node=wrap(node))
 
     @strawberry.mutation
@@ -222,4 +230,5 @@ class Mutation:
             allowed_projects=info.context.allowed_projects,
             idempotency_key=_key(info, input.idempotency_key),
         )
+        info.context.loaders.clear()
         return NodePayload(node=wrap(node))

@@ -178,6 +178,10 @@ class _Reads:
             raise _conflict_or_raise(error) from error
         except sqlite3.ProgrammingError as error:
             raise Unavailable("the store connection is closed") from error
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error) or "busy" in str(error):
+                raise Unavailable("the SQLite store is busy; try again") from error
+            raise
 
     async def get_nodes(self, conn: aiosqlite.Connection, ids: Sequence[str]) -> list[Node | None]:
         if not ids:
@@ -425,13 +429,28 @@ class SQLiteStore:
             raise Unavailable("the store is not open")
         async with self._write_lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
             try:
+                await conn.execute("BEGIN IMMEDIATE")
                 yield SQLiteTx(self, conn)
-            except BaseException:
-                await conn.execute("ROLLBACK")
+                await conn.execute("COMMIT")
+            except BaseException as error:
+                # Cancelled (a deadline) or failed anywhere, BEGIN and COMMIT included:
+                # what SQLite's thread started is rolled back before the lock is freed.
+                await asyncio.shield(self._rollback(conn))
+                if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+                    raise Unavailable("the SQLite store is locked by another writer; try again") from error
                 raise
-            await conn.execute("COMMIT")
+
+    @staticmethod
+    async def _rollback(conn: aiosqlite.Connection) -> None:
+        # aiosqlite runs statements in order on one thread, so this ROLLBACK runs after
+        # a BEGIN or COMMIT whose wait was cancelled has finished there; when there is
+        # nothing left to roll back, SQLite says so, and that is fine.
+        try:
+            await conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as error:
+            if "no transaction is active" not in str(error):
+                raise
 
     async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
         async with self._read() as conn:
