@@ -162,7 +162,10 @@ def init_db(store: str | None) -> None:
         # The SQLite store creates and migrates its file on start.
         click.echo("init-db is for ArangoDB stores; the SQLite store sets itself up on start.")
         return
-    arango = parse_url(settings.STORE)
+    try:
+        arango = parse_url(settings.STORE)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     try:
         done = asyncio.run(run_init(arango))
     except MetagateError as error:

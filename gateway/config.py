@@ -24,6 +24,15 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+def _flag(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+    if value.strip().lower() not in words:
+        raise ValueError(f"METAGATE_AUTH must be true or false, not {value!r}")
+    return words[value.strip().lower()]
+
+
 _LIMIT_VARIABLES = {
     "max_page": "MAX_PAGE_SIZE",
     "max_ids": "MAX_IDS",
@@ -52,6 +61,6 @@ def load(env_file: str | None = ".env") -> Settings:
         HOST=config("HOST", default=defaults.HOST),
         PORT=config("PORT", cast=int, default=defaults.PORT),
         LOG_LEVEL=config("LOG_LEVEL", default=defaults.LOG_LEVEL),
-        AUTH=config("AUTH", cast=bool, default=defaults.AUTH),
+        AUTH=config("AUTH", cast=_flag, default=defaults.AUTH),
         LIMITS=limits,
     )

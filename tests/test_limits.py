@@ -114,3 +114,19 @@ def test_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("METAGATE_DEADLINE_SECONDS", "2.5")
     settings = config.load(env_file=None)
     assert settings.LIMITS == replace(Limits(), max_query_depth=7, deadline_seconds=2.5)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("off", False), ("no", False), ("0", False), ("TRUE", True)])
+def test_auth_switch_words(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
+    from gateway import config
+
+    monkeypatch.setenv("METAGATE_AUTH", value)
+    assert config.load(env_file=None).AUTH is expected
+
+
+def test_a_bad_auth_switch_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway import config
+
+    monkeypatch.setenv("METAGATE_AUTH", "maybe")
+    with pytest.raises(ValueError, match="METAGATE_AUTH"):
+        config.load(env_file=None)
