@@ -13,7 +13,7 @@ from typing import Any
 from store import arango_layout as layout
 from store.errors import BadUserInput
 from store.model import Direction, Edge, JSONObject, Kind, Node, Step
-from store.port import ListQuery, NameKey, NeighborRequest, OrderField
+from store.port import ListQuery, NameKey, NeighborRequest, OrderField, contains_pattern
 
 Bind = dict[str, Any]
 
@@ -98,10 +98,6 @@ def neighbors(requests: Sequence[NeighborRequest]) -> Query:
     return Query(f"RETURN [{', '.join(parts)}]", b.bind)
 
 
-def _like_pattern(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def list_nodes(q: ListQuery) -> Query:
     """Candidates from each kind's collection, then one sort and one page. Each result
     is ``{sv, lid, d}``: the sort value, the logical id, the document."""
@@ -122,7 +118,7 @@ def list_nodes(q: ListQuery) -> Query:
         if q.name is not None:
             filters.append(f"d.name == {b.value(q.name)}")
         if q.name_contains is not None:
-            filters.append(f"d.name != null AND LIKE(d.name, {b.value(_like_pattern(q.name_contains))}, true)")
+            filters.append(f"d.name != null AND LIKE(d.name, {b.value(contains_pattern(q.name_contains))}, true)")
         if q.order_by is OrderField.NAME:
             filters.append("d.name != null")
         if q.scope is not None:
@@ -169,9 +165,7 @@ def list_nodes(q: ListQuery) -> Query:
     if q.metric is not None or q.order_by is OrderField.METRIC:
         outer.append("x.m != null")
     if q.metric is not None:
-        for op, bound in (("<", q.metric.lt), ("<=", q.metric.lte), (">", q.metric.gt), (">=", q.metric.gte)):
-            if bound is not None:
-                outer.append(f"x.m {op} {b.value(bound)}")
+        outer += [f"x.m {op} {b.value(bound)}" for op, bound in q.metric.bounds()]
     sort = {OrderField.CREATED_AT: "x.d.createdAt", OrderField.NAME: "x.d.name", OrderField.METRIC: "x.m"}[
         q.order_by
     ]

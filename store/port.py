@@ -69,6 +69,17 @@ class MetricFilter:
     gt: float | None = None
     gte: float | None = None
 
+    def bounds(self) -> list[tuple[str, float]]:
+        """The comparisons given, as (operator, value), in a fixed order."""
+        given = (("<", self.lt), ("<=", self.lte), (">", self.gt), (">=", self.gte))
+        return [(op, value) for op, value in given if value is not None]
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape character backslash) matching names that contain ``text``,
+    in which the user's own % and _ match only themselves."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
 
 class OrderField(str, enum.Enum):
     CREATED_AT = "created_at"

@@ -43,6 +43,7 @@ from store.port import (
     ProjectCounts,
     SortKey,
     Token,
+    contains_pattern,
 )
 
 _NODE_COLUMNS = "n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields"
@@ -568,9 +569,8 @@ def _list_sql(q: ListQuery) -> tuple[str, list[Any]]:
         where.append("n.name = ?")
         params.append(q.name)
     if q.name_contains is not None:
-        escaped = q.name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append("n.name LIKE ? ESCAPE '\\'")
-        params.append(f"%{escaped}%")
+        params.append(contains_pattern(q.name_contains))
     if q.scope is not None:
         where.append("n.scope = ?")
         params.append(q.scope)
@@ -634,10 +634,9 @@ def _list_sql(q: ListQuery) -> tuple[str, list[Any]]:
     if q.metric is not None or q.order_by is OrderField.METRIC:
         outer.append("m IS NOT NULL")
     if q.metric is not None:
-        for op, bound in (("<", q.metric.lt), ("<=", q.metric.lte), (">", q.metric.gt), (">=", q.metric.gte)):
-            if bound is not None:
-                outer.append(f"m {op} ?")
-                outer_params.append(bound)
+        for op, bound in q.metric.bounds():
+            outer.append(f"m {op} ?")
+            outer_params.append(bound)
     sort_col = "m" if sort == "m" else sort.replace("n.", "")
     if q.after is not None:
         cmp = "<" if q.descending else ">"

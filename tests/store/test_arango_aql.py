@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from store import arango_aql as aql
 from store.model import Direction, Edge, Kind, Node, Step
-from store.port import AttributeEquals, ListQuery, MetricFilter, NameKey, NeighborRequest, OrderField
+from store.port import AttributeEquals, ListQuery, MetricFilter, NameKey, NeighborRequest, OrderField, contains_pattern
 
 MARK = "\u2603MG"  # appears in no query text of ours
 HOSTILE = st.one_of(
@@ -93,7 +93,7 @@ def test_list_queries_carry_every_filter_as_bind_variables(
         after=(h[9], f"run/{h[9]}"),
     )
     # name_contains travels as an escaped LIKE pattern.
-    always = [h[0], *h[2:7], h[9], aql._like_pattern(h[1])] + ([value] if isinstance(value, str) else [])
+    always = [h[0], *h[2:7], h[9], contains_pattern(h[1])] + ([value] if isinstance(value, str) else [])
     # The deployment tag only filters runs, models and deployments; the metric only runs.
     if set(kinds) & {Kind.RUN, Kind.MODEL, Kind.DEPLOYMENT}:
         always.append(h[7])
