@@ -34,6 +34,10 @@ class RequestId:
         await self.app(scope, receive, send_with_id)
 
 
+class _TooLarge(Exception):
+    pass
+
+
 class BodyLimit:
     """Refuses request bodies over ``max_bytes`` with 413, by their Content-Length or,
     for streamed bodies, as soon as the count passes the limit."""
@@ -62,16 +66,13 @@ class BodyLimit:
             return
         seen = 0
 
-        class TooLarge(Exception):
-            pass
-
         async def counted() -> Message:
             nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise TooLarge
+                    raise _TooLarge
             return message
 
         started = False
@@ -83,6 +84,6 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted, tracking_send)
-        except TooLarge:
+        except _TooLarge:
             if not started:
                 await self._refuse(send)

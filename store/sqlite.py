@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiosqlite
 import orjson
@@ -150,14 +150,26 @@ def _node(row: Sequence[Any]) -> Node:
     )
 
 
-def _conflict_or_raise(error: sqlite3.IntegrityError) -> Exception:
+def translate(error: sqlite3.Error) -> Exception:
+    """The one mapping from sqlite3's errors to Metagate's (others stay internal)."""
     message = str(error)
-    if "UNIQUE" in message:
-        return Conflict("the write would duplicate an existing node, edge or tag", detail=message)
-    if "FOREIGN KEY" in message:
-        return NotFound("the write refers to a node that does not exist")
+    if isinstance(error, sqlite3.IntegrityError):
+        if "UNIQUE" in message:
+            return Conflict("the write would duplicate an existing node, edge or tag", detail=message)
+        if "FOREIGN KEY" in message:
+            return NotFound("the write refers to a node that does not exist")
+    if isinstance(error, sqlite3.ProgrammingError):
+        return Unavailable("the store connection is closed")
+    if isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
+        return Unavailable("the SQLite store is busy with another writer; try again")
     return error
 
+
+def _raise(error: sqlite3.Error) -> NoReturn:
+    mapped = translate(error)
+    if mapped is error:
+        raise error
+    raise mapped from error
 
 class _Reads:
     """The reads, on whichever connection the caller holds."""
@@ -175,14 +187,8 @@ class _Reads:
             # running in SQLite's thread too, not only our wait for it.
             await conn.interrupt()
             raise
-        except sqlite3.IntegrityError as error:
-            raise _conflict_or_raise(error) from error
-        except sqlite3.ProgrammingError as error:
-            raise Unavailable("the store connection is closed") from error
-        except sqlite3.OperationalError as error:
-            if "locked" in str(error) or "busy" in str(error):
-                raise Unavailable("the SQLite store is busy; try again") from error
-            raise
+        except sqlite3.Error as error:
+            _raise(error)
 
     async def get_nodes(self, conn: aiosqlite.Connection, ids: Sequence[str]) -> list[Node | None]:
         if not ids:
@@ -283,8 +289,8 @@ class SQLiteTx:
         self._store.statements += 1
         try:
             await self._conn.executemany(sql, rows)
-        except sqlite3.IntegrityError as error:
-            raise _conflict_or_raise(error) from error
+        except sqlite3.Error as error:
+            _raise(error)
 
     async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
         rows = await self._reads._rows(
@@ -438,8 +444,8 @@ class SQLiteStore:
                 # Cancelled (a deadline) or failed anywhere, BEGIN and COMMIT included:
                 # what SQLite's thread started is rolled back before the lock is freed.
                 await asyncio.shield(self._rollback(conn))
-                if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-                    raise Unavailable("the SQLite store is locked by another writer; try again") from error
+                if isinstance(error, sqlite3.Error):
+                    _raise(error)
                 raise
 
     @staticmethod
