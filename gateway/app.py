@@ -85,8 +85,8 @@ class MetagateGraphQL(GraphQL[Context, None]):
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
-        # Syntax errors can be answered before the schema's extensions run; every
-        # error a client sees carries a code all the same.
+        # The one place that codes what the schema left uncoded: errors in the document
+        # or its variables (some found before the schema's extensions run at all).
         metrics = getattr(request.app.state, "metrics", None)
         for error in response.get("errors") or []:
             extensions = error.setdefault("extensions", {})

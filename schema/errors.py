@@ -1,6 +1,7 @@
 """Turns every error of an operation into a coded one. Metagate's own errors keep their
 message and code; errors found before execution (syntax, validation, variable values)
-are BAD_USER_INPUT; anything else is INTERNAL, masked, and logged with the request id."""
+pass as they are, and the HTTP layer codes them BAD_USER_INPUT with any other uncoded
+error; anything else is INTERNAL, masked, and logged with the request id."""
 
 from __future__ import annotations
 
@@ -42,17 +43,9 @@ class CodedErrors(SchemaExtension):
                 extensions={"code": original.code, **original.details},
             )
         if error.path is None:
-            # Raised before execution: the document or its variables are at fault.
-            extensions = dict(error.extensions or {})
-            extensions.setdefault("code", "BAD_USER_INPUT")
-            return GraphQLError(
-                error.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                original_error=original,
-                extensions=extensions,
-            )
+            # Raised before execution (syntax, validation, variables): the client's
+            # document is at fault; the HTTP layer gives it its code with every other.
+            return error
         log.error(
             "internal error in %s (request %s)",
             ".".join(str(p) for p in error.path),
