@@ -79,8 +79,9 @@ async def _commit(
     inputs: dict[str, Any],
     work: Callable[[Tx], Awaitable[T]],
 ) -> T:
-    """One atomic write. With an idempotency key, the first answer is kept in the same
-    transaction; a retry with the key gets that answer back and writes nothing."""
+    """One atomic write. With an idempotency key, the ids the first call wrote (and its
+    `created`) are kept in the same transaction; a retry with the key writes nothing and
+    answers with those nodes as they are now."""
     if idempotency_key is None:
         return await atomically(store, work)
     fingerprint = _fingerprint(operation, inputs)

@@ -142,7 +142,7 @@ class CreateProjectInput:
     tags: list[str] | None = None
     attributes: JSON | None = None
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key return the first answer and write nothing."
+        default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )
 
 
@@ -152,7 +152,7 @@ class RegisterDatasetInput:
     tags: list[str] | None = None
     attributes: JSON | None = None
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key return the first answer and write nothing."
+        default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )
 
 
@@ -163,7 +163,7 @@ class RegisterFeaturesetInput:
     tags: list[str] | None = None
     attributes: JSON | None = None
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key return the first answer and write nothing."
+        default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )
 
 
@@ -174,7 +174,7 @@ class RegisterModelInput:
     tags: list[str] | None = None
     attributes: JSON | None = None
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key return the first answer and write nothing."
+        default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )
 
 
@@ -197,7 +197,7 @@ class LogRunInput:
     tags: list[str] | None = None
     attributes: JSON | None = None
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key return the first answer and write nothing."
+        default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )
 
 
@@ -215,7 +215,7 @@ class RegisterDeploymentInput:
     tags: list[str] | None = None
     attributes: JSON | None = None
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key return the first answer and write nothing."
+        default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )
 
 
@@ -229,7 +229,7 @@ class LogServingPerfInput:
     tags: list[str] | None = None
     attributes: JSON | None = None
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key return the first answer and write nothing."
+        default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )
 
 
@@ -241,7 +241,7 @@ class UpdateAttributesInput:
         default=False, description="Replace the whole object instead of merging its top-level keys."
     )
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key return the first answer and write nothing."
+        default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )
 
 
@@ -250,5 +250,5 @@ class AddTagsInput:
     id: strawberry.ID
     tags: list[str]
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Retries with the same key return the first answer and write nothing."
+        default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )

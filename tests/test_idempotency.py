@@ -54,29 +54,52 @@ async def test_a_failed_attempt_does_not_use_up_its_key(gql: GraphQLClient, stor
 
 async def test_every_mutation_takes_a_key(gql: GraphQLClient, store: Store) -> None:
     p = await record_pipeline(gql, runs=1)
-    documents = [
-        ('mutation { createProject(input: {name: "x", idempotencyKey: "a"}) { project { id } } }', {}),
-        ('mutation { registerDataset(input: {name: "x", idempotencyKey: "b"}) { dataset { id } } }', {}),
+    # Registrations are idempotent by name too: `created` tells the keyed replay (the
+    # first answer, created: true) from a second registration (created: false).
+    registrations = [
+        ('mutation { createProject(input: {name: "x", idempotencyKey: "a"}) { project { id } created } }', {}),
+        ('mutation { registerDataset(input: {name: "x", idempotencyKey: "b"}) { dataset { id } created } }', {}),
         ('mutation($d: ID!) { registerFeatureset(input: {name: "x", datasetId: $d, idempotencyKey: "c"}) '
-         "{ featureset { id } } }", {"d": p.dataset}),
+         "{ featureset { id } created } }", {"d": p.dataset}),
         ('mutation($p: ID!) { registerModel(input: {name: "x", projectId: $p, idempotencyKey: "d"}) '
-         "{ model { id } } }", {"p": p.project}),
+         "{ model { id } created } }", {"p": p.project}),
         ('mutation($m: ID!, $f: ID!, $mp: ID!) { registerDeployment(input: {name: "x", modelId: $m, '
-         'featuresetId: $f, modelParamsId: $mp, idempotencyKey: "e"}) { deployment { id } } }',
+         'featuresetId: $f, modelParamsId: $mp, idempotencyKey: "e"}) { deployment { id } created } }',
          {"m": p.model, "f": p.featureset, "mp": p.params[0]}),
-        ('mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "2026-12-01T00:00:00Z", '
-         'periodEnd: "2026-12-02T00:00:00Z", metrics: {rmse: 0.5}, idempotencyKey: "f"}) { servingPerf { id } } }',
-         {"d": p.deployment}),
-        ('mutation($id: ID!) { updateAttributes(input: {id: $id, attributes: {v: 2}, idempotencyKey: "g"}) '
-         "{ node { id } } }", {"id": p.dataset}),
-        ('mutation($id: ID!) { addTags(input: {id: $id, tags: ["new"], idempotencyKey: "h"}) { node { id } } }',
-         {"id": p.dataset}),
     ]
-    for document, variables in documents:
+    for document, variables in registrations:
         first = await gql(document, **variables)
         counts = await store.count_all()
-        assert await gql(document, **variables) == first, document
+        replay = await gql(document, **variables)
+        assert replay == first and next(iter(first.values()))["created"] is True, document
         assert await store.count_all() == counts, document
+
+    serving = ('mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "2026-12-01T00:00:00Z", '
+               'periodEnd: "2026-12-02T00:00:00Z", metrics: {rmse: 0.5}, idempotencyKey: "f"}) '
+               "{ servingPerf { id } } }")
+    first = await gql(serving, d=p.deployment)
+    counts = await store.count_all()
+    assert await gql(serving, d=p.deployment) == first
+    assert await store.count_all() == counts  # without the key, a second servingperf
+
+    # Updates: a change made in between shows that the replay writes nothing (it would
+    # otherwise undo the change); it answers with the node the first call wrote, as it is now.
+    update = ('mutation($id: ID!, $v: Int!, $k: String) { updateAttributes(input: {id: $id, attributes: {v: $v},'
+              " idempotencyKey: $k}) { node { attributes } } }")
+    await gql(update, id=p.dataset, v=2, k="g")
+    changed = await gql(update, id=p.dataset, v=3, k=None)
+    assert await gql(update, id=p.dataset, v=2, k="g") == changed
+    stored = await gql("query($id: ID!) { node(id: $id) { attributes tags } }", id=p.dataset)
+    assert stored["node"]["attributes"]["v"] == 3
+
+    tag = "mutation($id: ID!, $t: String!, $k: String) { addTags(input: {id: $id, tags: [$t], idempotencyKey: $k}) { node { tags } } }"
+    first = await gql(tag, id=p.dataset, t="new", k="h")
+    assert await gql(tag, id=p.dataset, t="new", k="h") == first
+    # Re-adding a tag writes nothing anyway; that the key was kept shows in its refusal
+    # of another request.
+    refused = await gql.error(tag, id=p.dataset, t="other", k="h")
+    stored = await gql("query($id: ID!) { node(id: $id) { tags } }", id=p.dataset)
+    assert refused["extensions"]["code"] == "CONFLICT" and "other" not in stored["node"]["tags"]
 
 
 async def test_keys_belong_to_the_token_that_used_them(store: Store) -> None:

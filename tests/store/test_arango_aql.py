@@ -48,7 +48,7 @@ def check(query: aql.Query, *hostile: str) -> None:
     assert _placeholders(query.text) == _bound(query), query.text
     carried = " ".join(_values(query.bind))
     for value in hostile:
-        assert value[len(MARK):] in carried or value in carried
+        assert value in carried, value
 
 
 @settings(max_examples=60, deadline=None)
