@@ -14,7 +14,6 @@ import datetime as dt
 import os
 import platform
 import resource
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from resolvers.queries import Limits
 from schema import build_schema
 from schema.context import make_context
 from store.sqlite import SQLiteStore
-from tests.server import Server
+from tests.server import Server, free_port
 
 NESTED = """query($id: ID!) { node(id: $id) { ... on Deployment { name
   model { runs { nodes { name featureset { name dataset { name } } devPerf { metrics } modelParams { params } } } }
@@ -48,8 +47,8 @@ Measured at ~10k nodes, p50, in process unless said otherwise.
 1. Depth and alias validation rules made once instead of per request, so that
    strawberry's ValidationCache hits: nested deployment lineage 8.6 -> 4.0 ms, lineage
    depth 1 5.4 -> 2.0 ms, the same over HTTP 15.4 -> 8.7 ms; a `logRun` through the
-   schema 5.6 -> 2.9 ms (a profile showed graphql-core's validation visitor taking two
-   thirds of each request).
+   schema 5.6 -> 2.9 ms (a cProfile of 100 logRun requests showed graphql-core's
+   validation visitor in about half of the time).
 
 ## Not measured yet
 
@@ -148,7 +147,7 @@ async def bench_size(nodes: int, seconds: float, workdir: Path) -> tuple[list[Ro
 async def _graphql_against_plain_route(db: Path, size: int, deployments: list[str], seconds: float) -> list[Row]:
     """The same nested answer over HTTP from one process: through GraphQL, and through
     a plain Starlette JSON route making the same store calls (bench/baseline.py)."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "METAGATE_STORE": str(db)}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "bench.baseline:create", "--port", str(port),
@@ -181,12 +180,6 @@ async def _graphql_against_plain_route(db: Path, size: int, deployments: list[st
     ratio = through_graphql.throughput / through_plain.throughput
     through_graphql.scenario += f" ({ratio:.2f}x the plain route)"
     return [through_graphql, through_plain]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _gid(node_id: str) -> str:

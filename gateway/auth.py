@@ -15,7 +15,7 @@ from store.errors import BadUserInput, Unauthenticated
 from store.model import Kind, utcnow
 from store.port import NameKey, Store, Token
 
-_TOKEN = re.compile(r"mg_([0-9a-f]{16})_([A-Za-z0-9_\-]{43})")
+TOKEN_PATTERN = re.compile(r"mg_([0-9a-f]{16})_([A-Za-z0-9_\-]{43})")
 
 
 def _hash(secret: str) -> str:
@@ -56,7 +56,7 @@ async def authenticate(store: Store, authorization: str | None) -> Principal:
     if not authorization:
         raise Unauthenticated("send an API token: Authorization: Bearer mg_...")
     scheme, _, value = authorization.partition(" ")
-    match = _TOKEN.fullmatch(value.strip()) if scheme.lower() == "bearer" else None
+    match = TOKEN_PATTERN.fullmatch(value.strip()) if scheme.lower() == "bearer" else None
     if match is None:
         raise Unauthenticated("the Authorization header does not hold a Metagate token")
     token = await store.get_token(match.group(1))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -14,19 +13,21 @@ from typing import Any
 
 import httpx
 
+from gateway.auth import TOKEN_PATTERN
 
-def _free_port() -> int:
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-TOKEN = re.compile(r"mg_[0-9a-f]{16}_[A-Za-z0-9_\-]{43}")
+TOKEN = TOKEN_PATTERN  # what the server prints on its first start
 
 
 class Server:
     def __init__(self, store: Path, token: str | None = None) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = store.with_name(f"server-{self.port}.log")
         env = {k: v for k, v in os.environ.items() if not k.startswith("METAGATE_")}
