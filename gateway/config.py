@@ -41,6 +41,7 @@ _LIMIT_VARIABLES = {
     "max_query_depth": "MAX_QUERY_DEPTH",
     "max_query_tokens": "MAX_QUERY_TOKENS",
     "max_aliases": "MAX_ALIASES",
+    "max_batch_runs": "MAX_BATCH_RUNS",
     "max_body_bytes": "MAX_BODY_BYTES",
     "deadline_seconds": "DEADLINE_SECONDS",
 }

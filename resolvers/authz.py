@@ -39,6 +39,7 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
         "registerFeatureset": Role.WRITER,
         "registerModel": Role.WRITER,
         "logRun": Role.WRITER,
+        "logRuns": Role.WRITER,
         "logServingPerf": Role.WRITER,
         "updateAttributes": Role.WRITER,
         "addTags": Role.WRITER,

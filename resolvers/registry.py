@@ -56,12 +56,19 @@ def _encode(result: Any) -> JSONObject:
     if isinstance(result, RunLogged):
         ids = [result.run.id, *(n.id if n else None for n in (result.model_params, result.dev_perf))]
         return {"type": "run", "ids": ids, "created": result.created}
+    if isinstance(result, list):
+        return {"type": "runs", "runs": [_encode(r) for r in result]}
     return {"type": "node", "ids": [result.id]}
 
 
-async def _decode(tx: Tx, record: JSONObject) -> Any:
-    nodes = await tx.get_nodes([i for i in record["ids"] if i is not None])
-    by_id = {n.id: n for n in nodes if n is not None}
+async def _decode(tx: Tx, record: JSONObject, by_id: dict[str, Node] | None = None) -> Any:
+    if record["type"] == "runs":
+        ids = [i for r in record["runs"] for i in r["ids"] if i is not None]
+        nodes = {n.id: n for n in await tx.get_nodes(ids) if n is not None}
+        return [await _decode(tx, r, nodes) for r in record["runs"]]
+    if by_id is None:
+        nodes = await tx.get_nodes([i for i in record["ids"] if i is not None])
+        by_id = {n.id: n for n in nodes if n is not None}
     found = [by_id.get(i) if i else None for i in record["ids"]]
     if found[0] is None:
         raise Conflict("the node this idempotency key created no longer exists", field="idempotencyKey")
@@ -241,8 +248,27 @@ async def register_model(
     return await _commit(store, idempotency_key, "register_model", inputs, work)
 
 
-async def log_run(
-    store: Store,
+@dataclass(frozen=True)
+class RunSpec:
+    """One validated run to log; ``at`` prefixes the fields its errors name."""
+
+    model_id: str
+    dataset_id: str
+    featureset_id: str
+    params: JSONObject
+    metrics: dict[str, float]
+    name: str | None
+    tag: str | None
+    deployment_tag: str | None
+    status: str
+    start: str | None
+    end: str | None
+    tags: tuple[str, ...]
+    attributes: JSONObject
+    at: str = ""
+
+
+def run_spec(
     *,
     model_id: str,
     dataset_id: str,
@@ -257,85 +283,161 @@ async def log_run(
     end_time: dt.datetime | None = None,
     tags: Any = None,
     attributes: Any = None,
-    allowed_projects: frozenset[str] | None = None,
-    idempotency_key: str | None = None,
-) -> RunLogged:
-    inputs = _inputs(locals())
-    name = validate.optional_name(name, field="name")
-    tag = validate.optional_name(tag, field="tag")
-    deployment_tag = validate.optional_name(deployment_tag, field="deploymentTag")
-    params = validate.json_object(params, field="params")
-    metrics = validate.metrics(metrics)
-    tags = validate.tags(tags)
-    attributes = validate.json_object(attributes)
+    at: str = "",
+) -> RunSpec:
+    """Checks one run's input (everything that needs no store) and normalises it."""
+    name = validate.optional_name(name, field=f"{at}name")
+    tag = validate.optional_name(tag, field=f"{at}tag")
+    deployment_tag = validate.optional_name(deployment_tag, field=f"{at}deploymentTag")
+    checked_params = validate.json_object(params, field=f"{at}params")
+    checked_metrics = validate.metrics(metrics, field=f"{at}metrics")
+    checked_tags = validate.tags(tags, field=f"{at}tags")
+    checked_attributes = validate.json_object(attributes, field=f"{at}attributes")
     if status not in RUN_STATUSES:
-        raise BadUserInput(f"status must be one of {', '.join(RUN_STATUSES)}", field="status")
-    start = validate.time(start_time, field="startTime")
-    end = validate.time(end_time, field="endTime")
+        raise BadUserInput(f"status must be one of {', '.join(RUN_STATUSES)}", field=f"{at}status")
+    start = validate.time(start_time, field=f"{at}startTime")
+    end = validate.time(end_time, field=f"{at}endTime")
     if start and end and end < start:
-        raise BadUserInput("endTime is before startTime", field="endTime")
+        raise BadUserInput("endTime is before startTime", field=f"{at}endTime")
+    return RunSpec(model_id, dataset_id, featureset_id, checked_params, checked_metrics, name, tag, deployment_tag,
+                   status, start, end, checked_tags, checked_attributes, at)
 
-    async def work(tx: Tx) -> RunLogged:
-        model = await require(tx, model_id, Kind.MODEL, field="modelId")
+
+async def _log_runs(tx: Tx, specs: list[RunSpec], allowed_projects: frozenset[str] | None) -> list[RunLogged]:
+    """Writes runs in one transaction with a fixed number of store calls, however many
+    runs there are: one read of the referenced nodes, one of existing names, one of an
+    existing run's params and perf, one insert of nodes and one of edges (plus one read
+    per deployment tag)."""
+    wanted = list(dict.fromkeys(i for s in specs for i in (s.model_id, s.dataset_id, s.featureset_id)))
+    found = dict(zip(wanted, await tx.get_nodes(wanted)))
+
+    def referenced(spec: RunSpec, node_id: str, kind: Kind, field: str) -> Node:
+        node = found.get(node_id)
+        if node is None or node.kind is not kind:
+            raise NotFound(f"{spec.at}{field}: no {kind.value} with this id", field=f"{spec.at}{field}")
+        return node
+
+    models = [referenced(s, s.model_id, Kind.MODEL, "modelId") for s in specs]
+    for model in {model.id: model for model in models}.values():
         await check_project(tx, allowed_projects, model)
-        dataset = await require(tx, dataset_id, Kind.DATASET, field="datasetId")
-        featureset = await require(tx, featureset_id, Kind.FEATURESET, field="featuresetId")
-        if name is not None:
-            existing = await _existing(tx, Kind.RUN, name, model.id)
-            if existing is not None:
-                [mp, dp] = await tx.neighbors(
-                    [
-                        NeighborRequest(existing.id, "run_modelparams", Step.OUT, 1),
-                        NeighborRequest(existing.id, "run_devperf", Step.OUT, 1),
-                    ]
-                )
-                return RunLogged(
-                    existing,
-                    mp.items[0][0] if mp.items else None,
-                    dp.items[0][0] if dp.items else None,
-                    created=False,
-                )
-        if deployment_tag is not None and await tx.find_by_field(Kind.RUN, "deploymentTag", deployment_tag):
-            raise Conflict(
-                f"deploymentTag {deployment_tag!r} is already carried by another run",
-                field="deploymentTag",
+    refs = [
+        (
+            model,
+            referenced(s, s.dataset_id, Kind.DATASET, "datasetId"),
+            referenced(s, s.featureset_id, Kind.FEATURESET, "featuresetId"),
+        )
+        for s, model in zip(specs, models)
+    ]
+
+    named = [(i, NameKey(Kind.RUN, s.name, refs[i][0].id)) for i, s in enumerate(specs) if s.name is not None]
+    if len({key for _, key in named}) < len(named):
+        raise BadUserInput("a run name repeats for the same model within the batch", field="runs")
+    existing: dict[int, Node] = {}
+    if named:
+        matches = await tx.find_named([key for _, key in named])
+        existing = {i: match[0] for (i, _), match in zip(named, matches) if match}
+    logged: dict[int, RunLogged] = {}
+    if existing:
+        order = list(existing)
+        pages = await tx.neighbors(
+            [NeighborRequest(existing[i].id, kind, Step.OUT, 1) for i in order for kind in ("run_modelparams", "run_devperf")]
+        )
+        for n, i in enumerate(order):
+            mp, dp = pages[2 * n], pages[2 * n + 1]
+            logged[i] = RunLogged(
+                existing[i], mp.items[0][0] if mp.items else None, dp.items[0][0] if dp.items else None, created=False
             )
+
+    new = [i for i in range(len(specs)) if i not in logged]
+    deployment_tags = [specs[i] for i in new if specs[i].deployment_tag is not None]
+    if len({s.deployment_tag for s in deployment_tags}) < len(deployment_tags):
+        raise Conflict("a deploymentTag repeats within the batch", field="runs")
+    for spec in deployment_tags:
+        if await tx.find_by_field(Kind.RUN, "deploymentTag", spec.deployment_tag or ""):
+            raise Conflict(
+                f"{spec.at}deploymentTag {spec.deployment_tag!r} is already carried by another run",
+                field=f"{spec.at}deploymentTag",
+            )
+
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    for i in new:
+        spec, (model, dataset, featureset) = specs[i], refs[i]
         run_id = new_id(Kind.RUN)
         run = Node(
             id=run_id,
             kind=Kind.RUN,
-            name=name or run_id.partition("/")[2],
+            name=spec.name or run_id.partition("/")[2],
             created_at=utcnow(),
             scope=model.id,
-            tags=tags,
-            attributes=attributes,
+            tags=spec.tags,
+            attributes=spec.attributes,
             fields={
                 k: v
                 for k, v in {
-                    "status": status,
-                    "startTime": start,
-                    "endTime": end,
-                    "tag": tag,
-                    "deploymentTag": deployment_tag,
+                    "status": spec.status,
+                    "startTime": spec.start,
+                    "endTime": spec.end,
+                    "tag": spec.tag,
+                    "deploymentTag": spec.deployment_tag,
                 }.items()
                 if v is not None
             },
         )
-        model_params = _node(Kind.MODELPARAMS, None, scope=run.id, fields={"params": params})
-        dev_perf = _node(Kind.DEVPERF, None, scope=run.id, fields={"metrics": metrics})
-        await tx.insert_nodes([run, model_params, dev_perf])
-        await tx.insert_edges(
-            [
-                _edge("run_model", run, model),
-                _edge("run_dataset", run, dataset),
-                _edge("run_featureset", run, featureset),
-                _edge("run_modelparams", run, model_params),
-                _edge("run_devperf", run, dev_perf),
-            ]
-        )
-        return RunLogged(run, model_params, dev_perf, created=True)
+        model_params = _node(Kind.MODELPARAMS, None, scope=run.id, fields={"params": spec.params})
+        dev_perf = _node(Kind.DEVPERF, None, scope=run.id, fields={"metrics": spec.metrics})
+        nodes += [run, model_params, dev_perf]
+        edges += [
+            _edge("run_model", run, model),
+            _edge("run_dataset", run, dataset),
+            _edge("run_featureset", run, featureset),
+            _edge("run_modelparams", run, model_params),
+            _edge("run_devperf", run, dev_perf),
+        ]
+        logged[i] = RunLogged(run, model_params, dev_perf, created=True)
+    await tx.insert_nodes(nodes)
+    await tx.insert_edges(edges)
+    return [logged[i] for i in range(len(specs))]
 
-    return await _commit(store, idempotency_key, "log_run", inputs, work)
+
+async def log_run(
+    store: Store,
+    *,
+    allowed_projects: frozenset[str] | None = None,
+    idempotency_key: str | None = None,
+    **run: Any,
+) -> RunLogged:
+    """Logs one run with its params and perf; ``run`` takes ``run_spec``'s arguments."""
+    spec = run_spec(**run)
+
+    async def work(tx: Tx) -> RunLogged:
+        [logged] = await _log_runs(tx, [spec], allowed_projects)
+        return logged
+
+    return await _commit(store, idempotency_key, "log_run", run, work)
+
+
+async def log_runs(
+    store: Store,
+    runs: list[dict[str, Any]],
+    *,
+    max_runs: int,
+    allowed_projects: frozenset[str] | None = None,
+    idempotency_key: str | None = None,
+) -> list[RunLogged]:
+    """Logs many runs in one transaction: all of them or, on any error, none. Each run is
+    given as ``log_run``'s keyword arguments and behaves as ``log_run`` would; a run name
+    that exists for its model returns the existing run with ``created=False``."""
+    if not runs:
+        raise BadUserInput("runs must not be empty", field="runs")
+    if len(runs) > max_runs:
+        raise BadUserInput(f"at most {max_runs} runs per request", field="runs")
+    specs = [run_spec(**run, at=f"runs[{i}].") for i, run in enumerate(runs)]
+
+    async def work(tx: Tx) -> list[RunLogged]:
+        return await _log_runs(tx, specs, allowed_projects)
+
+    return await _commit(store, idempotency_key, "log_runs", {"runs": runs}, work)
 
 
 async def register_deployment(

@@ -15,7 +15,7 @@ from strawberry.types import ExecutionContext
 from resolvers.queries import Limits
 from schema.errors import CodedErrors
 from schema.guard import Guard
-from schema.mutation import Mutation
+from schema.mutation import Mutation, resolve_log_runs
 from schema.query import Query
 from schema.types import TYPES
 
@@ -36,7 +36,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
     # strawberry's own depth and alias rules, made once: the validation cache knows a
     # document by its rules too, so rules made anew per request would never hit it.
     rules = [depth_rule(limits.max_query_depth, None), alias_rule(limits.max_aliases)]
-    return MetagateSchema(
+    schema = MetagateSchema(
         query=Query,
         mutation=Mutation,
         types=list(TYPES.values()),
@@ -50,6 +50,10 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
         ],
         **options,
     )
+    mutation_type = schema._schema.mutation_type
+    assert mutation_type is not None
+    mutation_type.fields["logRuns"].resolve = resolve_log_runs
+    return schema
 
 
 def printed() -> str:

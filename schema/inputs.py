@@ -201,6 +201,14 @@ class LogRunInput:
     )
 
 
+@strawberry.input(description="Runs to log in one transaction.")
+class LogRunsInput:
+    runs: list[LogRunInput]
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
+    )
+
+
 @strawberry.input(
     description="From the run that carries `deploymentTag`, or from explicit modelId,"
     " featuresetId and modelParamsId."

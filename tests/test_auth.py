@@ -130,10 +130,15 @@ async def test_a_writer_limited_to_a_project_writes_only_there(auth_store: SQLit
     assert await code(serving, d=b.deployment) == "FORBIDDEN"
     assert await code(tag, id=b.perfs[0]) == "FORBIDDEN"
     assert await code(attrs, id=b.runs[0]) == "FORBIDDEN"
+    # One run of a batch in a project the token may not write to: the whole batch is refused.
+    batch = "mutation($runs: [LogRunInput!]!) { logRuns(input: {runs: $runs}) { runs { created } } }"
+    mixed = [{"modelId": p.model, "datasetId": p.dataset, "featuresetId": p.featureset} for p in (a, b)]
+    assert await code(batch, runs=mixed) == "FORBIDDEN"
     assert await auth_store.count_all() == before
 
     assert await code(register_model, p=a.project) is None
     assert await code(log_run, m=a.model, d=a.dataset, f=a.featureset) is None
+    assert await code(batch, runs=mixed[:1]) is None
     assert await code(serving, d=a.deployment) is None
     assert await code(tag, id=a.perfs[0]) is None
     # Datasets are shared by every project.
