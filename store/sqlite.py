@@ -620,12 +620,12 @@ def _list_sql(q: ListQuery) -> tuple[str, list[Any]]:
     if metric_name is not None:
         if not METRIC_NAME.fullmatch(metric_name):
             raise BadUserInput(f"invalid metric name {metric_name!r}", field="metric")
-        metric_expr = (
-            "(SELECT json_extract(d.fields, ?) FROM edges e JOIN nodes d ON d.id = e.to_id"
-            " WHERE e.from_id = n.id AND e.kind = 'run_devperf' LIMIT 1)"
-        )
-        metric_params = [f'$.metrics."{metric_name}"']
+        # Runs that carry the metric, from its index (migration 4), in value order.
+        source = "nodes n JOIN run_metrics rm ON rm.run_id = n.id AND rm.name = ?"
+        metric_expr = "rm.value"
+        metric_params = [metric_name]
     else:
+        source = "nodes n"
         metric_expr = "NULL"
 
     sort = {
@@ -651,7 +651,7 @@ def _list_sql(q: ListQuery) -> tuple[str, list[Any]]:
     order = "DESC" if q.descending else "ASC"
     sql = (
         f"SELECT {sort_col}, id, kind, name, scope, created_at, tags, attributes, fields FROM ("
-        f" SELECT {_NODE_COLUMNS}, {metric_expr} AS m FROM nodes n WHERE {' AND '.join(where)}"
+        f" SELECT {_NODE_COLUMNS}, {metric_expr} AS m FROM {source} WHERE {' AND '.join(where)}"
         f") {'WHERE ' + ' AND '.join(outer) if outer else ''}"
         f" ORDER BY {sort_col} {order}, id {order} LIMIT ?"
     )

@@ -4,6 +4,8 @@ transaction. Append new migrations; never edit a released one."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import aiosqlite
 
 MIGRATIONS: list[str] = [
@@ -71,6 +73,28 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX idempotency_created ON idempotency (created_at);
     """,
+    # 4: each run's dev-perf metrics, indexed by name and value, so that runs filtered and
+    # ordered by a metric are read in index order instead of computed for every run.
+    # Kept by a trigger on the run_devperf edge (a devperf's metrics never change).
+    """
+    CREATE TABLE run_metrics (
+        run_id  TEXT NOT NULL REFERENCES nodes (id),
+        name    TEXT NOT NULL,
+        value   REAL NOT NULL,
+        PRIMARY KEY (run_id, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX run_metrics_value ON run_metrics (name, value, run_id);
+    CREATE TRIGGER run_metrics_from_devperf AFTER INSERT ON edges WHEN NEW.kind = 'run_devperf'
+    BEGIN
+        INSERT OR IGNORE INTO run_metrics (run_id, name, value)
+        SELECT NEW.from_id, m.key, m.value FROM nodes d, json_each(d.fields, '$.metrics') m
+         WHERE d.id = NEW.to_id AND m.type IN ('integer', 'real');
+    END;
+    INSERT OR IGNORE INTO run_metrics (run_id, name, value)
+    SELECT e.from_id, m.key, m.value FROM edges e JOIN nodes d ON d.id = e.to_id, json_each(d.fields, '$.metrics') m
+     WHERE e.kind = 'run_devperf' AND m.type IN ('integer', 'real')
+     ORDER BY e.created_at, e.to_id;
+    """,
 ]
 
 
@@ -98,4 +122,15 @@ async def apply(conn: aiosqlite.Connection) -> int:
 
 
 def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """The script's statements; a trigger's body, with its own semicolons, stays whole."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        raise ValueError(f"incomplete statement in a migration: {pending.strip()[:80]}")
+    return statements

@@ -4,6 +4,7 @@ its transactions and its connections."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from store import sqlite_schema
 from store.errors import Conflict
 from store.model import Edge, Kind, Node, new_id, utcnow
-from store.port import ListQuery, NameKey
+from store.port import ListQuery, MetricFilter, NameKey, OrderField
 from store.sqlite import SQLiteStore
 
 
@@ -112,3 +113,48 @@ async def test_hostile_values_are_stored_and_matched_as_data() -> None:
     assert underscore.items == []
     assert (await store.count_all())["dataset"] == 2
     await store.close()
+
+
+def _run_with_metrics(name: str, metrics: dict[str, object]) -> tuple[list[Node], list[Edge]]:
+    run = Node(id=new_id(Kind.RUN), kind=Kind.RUN, name=name, created_at=utcnow())
+    perf = Node(id=new_id(Kind.DEVPERF), kind=Kind.DEVPERF, name=None, created_at=utcnow(), scope=run.id,
+                fields={"metrics": metrics})
+    return [run, perf], [Edge("run_devperf", run.id, perf.id, utcnow())]
+
+
+async def test_runs_recorded_before_the_metric_index_are_found_by_metric_after_it(tmp_path: Path) -> None:
+    """Migration 4 fills the metric index from the runs already in the database; the
+    trigger keeps it for runs written later; the plan reads the index, not every run."""
+    path = tmp_path / "older.db"
+    with sqlite3.connect(path, isolation_level=None) as conn:  # the database as version 3 left it
+        for script in sqlite_schema.MIGRATIONS[:3]:
+            for statement in sqlite_schema._statements(script):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 3")
+        for name, metrics in (("old-a", {"rmse": 0.3, "note": "text"}), ("old-b", {"rmse": 0.1}),
+                              ("old-c", {"acc": 0.9})):
+            nodes, edges = _run_with_metrics(name, metrics)
+            conn.executemany("INSERT INTO nodes (id, kind, name, scope, created_at, fields) VALUES (?, ?, ?, ?, ?, ?)",
+                             [(n.id, n.kind.value, n.name, n.scope, n.created_at, json.dumps(n.fields)) for n in nodes])
+            conn.executemany("INSERT INTO edges (kind, from_id, to_id, created_at) VALUES (?, ?, ?, ?)",
+                             [(e.kind, e.from_id, e.to_id, e.created_at) for e in edges])
+    store = SQLiteStore(str(path))
+    await store.open()
+    nodes, edges = _run_with_metrics("new-d", {"rmse": 0.2})
+    async with store.write() as tx:
+        await tx.insert_nodes(nodes)
+        await tx.insert_edges(edges)
+
+    page = await store.list_nodes(ListQuery(kinds=(Kind.RUN,), first=10, order_by=OrderField.METRIC,
+                                            order_metric="rmse", descending=False))
+    below = await store.list_nodes(ListQuery(kinds=(Kind.RUN,), first=10, metric=MetricFilter("rmse", lt=0.25),
+                                             order_by=OrderField.METRIC, descending=True))
+    await store.close()
+
+    assert [node.name for node, _ in page.items] == ["old-b", "new-d", "old-a"]
+    assert [node.name for node, _ in below.items] == ["new-d", "old-b"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM run_metrics").fetchone()[0] == 4  # text metrics are not numbers
+        plan = " ".join(row[3] for row in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT run_id FROM run_metrics WHERE name = 'rmse' AND value < 0.5 ORDER BY value"))
+    assert "run_metrics_value" in plan and "TEMP B-TREE" not in plan, plan
