@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from bench.stats import percentile
 from tests.server import Server
 
 LOG_RUN = """mutation($m: ID!, $d: ID!, $f: ID!, $n: String!, $rmse: Float!) {
@@ -44,8 +45,7 @@ class Result:
     stored: int = 0
 
     def percentile(self, name: str, q: float) -> float:
-        values = sorted(self.latencies[name])
-        return values[min(len(values) - 1, int(q * len(values)))] * 1000 if values else float("nan")
+        return percentile(self.latencies[name], q)
 
     def table(self) -> str:
         rows = [

@@ -1,32 +1,38 @@
 """The benchmark harness: loads generated pipeline graphs of several sizes into the
-SQLite store and measures the lineage scenarios in process and over HTTP. Writes
-bench/results.md with the machine and the date.
+SQLite store and measures every scenario of the performance issue, in process and over
+HTTP against real gateway processes, beside ML Metadata and MLflow (bench/peers/).
+Writes bench/results.md (the tables, the targets, a profile) and bench/results.png.
 
-    make bench-quick        # ~10k nodes
-    make bench              # ~10k, ~100k and ~1M nodes
+    make bench-quick        # ~10k nodes, no peers
+    make bench              # ~10k, ~100k and ~1M nodes, peers when their venvs build
+    make bench-peers        # the same, and a peer that cannot be built is an error
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
+import cProfile
+import math
 import os
-import platform
-import resource
+import pstats
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.generate import load, runs_for
+from bench.generate import Catalog, load, runs_for
+from bench.ingest import ingest_all
+from bench.stats import Row, own_peak_rss_mb, peak_rss_mb, percentile, store_round_trips
+from resolvers.ids import encode_id
 from resolvers.queries import Limits
 from schema import build_schema
 from schema.context import make_context
@@ -38,110 +44,81 @@ NESTED = """query($id: ID!) { node(id: $id) { ... on Deployment { name
   servingPerf(first: 1) { nodes { periodStart metrics } } } } }"""
 LINEAGE = """query($id: ID!, $d: LineageDirection!, $depth: Int, $kinds: [NodeKind!]) {
   lineage(id: $id, direction: $d, depth: $depth, kinds: $kinds) { nodes { depth node { id kind } } truncated } }"""
-
-
-NOTES = """## Levers and what they bought
-
-Measured at ~10k nodes, p50, in process unless said otherwise.
-
-1. Depth and alias validation rules made once instead of per request, so that
-   strawberry's ValidationCache hits: nested deployment lineage 8.6 -> 4.0 ms, lineage
-   depth 1 5.4 -> 2.0 ms, the same over HTTP 15.4 -> 8.7 ms; a `logRun` through the
-   schema 5.6 -> 2.9 ms (a cProfile of 100 logRun requests showed graphql-core's
-   validation visitor in about half of the time).
-
-## Not measured yet
-
-ML Metadata and MLflow side by side, and the PNG chart; ingestion is measured under mixed load by
-`make bench-load` (bench/results-load.md), not yet as its own scenario with 1 and 16
-clients.
-"""
+BEST_RUNS = """query($lt: Float!, $after: String) {
+  runs(first: 100, after: $after, filter: {metric: {name: "rmse", lt: $lt}},
+       orderBy: {field: METRIC, metric: "rmse", direction: ASC}) {
+    pageInfo { hasNextPage endCursor } nodes { name devPerf { metrics } } } }"""
+BEST_RUNS_WANTED = 1000
 
 
 @dataclass
-class Row:
-    size: int
-    scenario: str
-    p50: float
-    p95: float
-    p99: float
-    throughput: float
-    round_trips: float
-
-    def markdown(self) -> str:
-        return (f"| {self.size:,} | {self.scenario} | {self.p50:.2f} | {self.p95:.2f} | {self.p99:.2f} |"
-                f" {self.throughput:,.0f} | {self.round_trips:.1f} |")
+class SizeResult:
+    nodes: int
+    runs: int
+    load_rate: float
+    db_mb: float
+    rows: list[Row] = field(default_factory=list)
+    server_rss_mb: float = float("nan")
+    profile: str = ""
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-async def _measure(size: int, scenario: str, call: Callable[[int], Awaitable[Any]], store: SQLiteStore | None,
-                   seconds: float) -> Row:
+async def _measure(size: int, scenario: str, call: Callable[[int], Awaitable[Any]], seconds: float, *,
+                   store: SQLiteStore | None = None, http: httpx.AsyncClient | None = None,
+                   pid: int | None = None, minimum: int = 20) -> Row:
+    """Calls `call` one request after another for `seconds` (and at least `minimum` times)."""
     latencies: list[float] = []
-    statements = store.statements if store else 0
+    trips_before = store.statements if store else (await store_round_trips(http) if http else math.nan)
     deadline = time.perf_counter() + seconds
     number = 0
-    while time.perf_counter() < deadline or number < 20:
+    while time.perf_counter() < deadline or number < minimum:
         started = time.perf_counter()
         await call(number)
         latencies.append(time.perf_counter() - started)
         number += 1
-    trips = (store.statements - statements) / number if store else float("nan")
-    total = sum(latencies)
-    return Row(size, scenario, _percentile(latencies, 0.5), _percentile(latencies, 0.95),
-               _percentile(latencies, 0.99), number / total, trips)
+    trips_after = store.statements if store else (await store_round_trips(http) if http else math.nan)
+    rss = peak_rss_mb(pid) if pid else own_peak_rss_mb()
+    return Row(size, scenario, percentile(latencies, 0.5), percentile(latencies, 0.95), percentile(latencies, 0.99),
+               number / sum(latencies), (trips_after - trips_before) / number, rss_mb=rss)
 
 
-async def bench_size(nodes: int, seconds: float, workdir: Path) -> tuple[list[Row], dict[str, Any]]:
-    db = workdir / f"graph-{nodes}.db"
-    store = SQLiteStore(str(db))
-    await store.open()
-    catalog, load_rate = await load(store, runs_for(nodes))
+async def _in_process(store: SQLiteStore, catalog: Catalog, seconds: float) -> list[Row]:
     schema = build_schema()
-    rows: list[Row] = []
 
-    async def in_process(query: str, variables: dict[str, Any]) -> None:
+    async def run(query: str, variables: dict[str, Any]) -> None:
         result = await schema.execute(query, variable_values=variables,
                                       context_value=make_context(store, Limits(), "bench"))
         assert not result.errors, result.errors
 
     deployments, datasets = catalog.deployments, catalog.datasets
-    rows.append(await _measure(catalog.nodes, "nested deployment lineage, in process",
-                               lambda i: in_process(NESTED, {"id": _gid(deployments[i % len(deployments)])}),
-                               store, seconds))
+    rows = [await _measure(catalog.nodes, "nested deployment lineage, in process",
+                           lambda i: run(NESTED, {"id": encode_id(deployments[i % len(deployments)])}), seconds,
+                           store=store)]
     for direction, start in (("UPSTREAM", deployments), ("DOWNSTREAM", datasets)):
         for depth in (1, 2, 5, 10):
             rows.append(await _measure(
                 catalog.nodes, f"lineage {direction.lower()} depth {depth}, in process",
-                lambda i, d=direction, s=start, k=depth: in_process(LINEAGE, {"id": _gid(s[i % len(s)]), "d": d,
-                                                                             "depth": k}),
-                store, seconds / 4))
+                lambda i, d=direction, s=start, k=depth: run(LINEAGE, {"id": encode_id(s[i % len(s)]), "d": d,
+                                                                      "depth": k}),
+                seconds / 4, store=store))
     rows.append(await _measure(
         catalog.nodes, "impact: deployments downstream of a dataset, in process",
-        lambda i: in_process(LINEAGE, {"id": _gid(datasets[i % len(datasets)]), "d": "DOWNSTREAM",
-                                       "kinds": ["DEPLOYMENT"]}),
-        store, seconds))
-    await store.close()
+        lambda i: run(LINEAGE, {"id": encode_id(datasets[i % len(datasets)]), "d": "DOWNSTREAM",
+                                "kinds": ["DEPLOYMENT"]}),
+        seconds, store=store))
+    return rows
 
-    rows += await _graphql_against_plain_route(db, catalog.nodes, deployments, seconds)
-    server = Server(db)
-    try:
-        async with httpx.AsyncClient(base_url=server.url, headers={"authorization": f"Bearer {server.token}"}) as http:
-            async def over_http(i: int) -> None:
-                response = await http.post("/graphql", json={"query": NESTED, "variables": {
-                    "id": _gid(deployments[i % len(deployments)])}})
-                assert "errors" not in response.json()
 
-            rows.append(await _measure(catalog.nodes, "nested deployment lineage, over HTTP", over_http, None,
-                                       seconds))
-    finally:
-        server.stop()
-    with sqlite3.connect(db) as conn:
-        size_mb = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0] / 2**20
-    return rows, {"nodes": catalog.nodes, "load_rate": load_rate, "db_mb": size_mb}
+async def _wait_ready(http: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if process.poll() is not None:
+            raise RuntimeError("the baseline server exited")
+        try:
+            if (await http.get("/readyz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the baseline server did not become ready")
 
 
 async def _graphql_against_plain_route(db: Path, size: int, deployments: list[str], seconds: float) -> list[Row]:
@@ -155,25 +132,21 @@ async def _graphql_against_plain_route(db: Path, size: int, deployments: list[st
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(100):
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            await _wait_ready(http, process)
 
             async def graphql(i: int) -> None:
                 body = (await http.post("/graphql", json={"query": NESTED, "variables": {
-                    "id": _gid(deployments[i % len(deployments)])}})).json()
+                    "id": encode_id(deployments[i % len(deployments)])}})).json()
                 assert "errors" not in body, body
 
             async def plain(i: int) -> None:
-                body = (await http.get(f"/baseline/deployment/{_gid(deployments[i % len(deployments)])}")).json()
+                body = (await http.get(f"/baseline/deployment/{encode_id(deployments[i % len(deployments)])}")).json()
                 assert body["data"]["node"], body
 
             through_graphql = await _measure(size, "nested deployment lineage, GraphQL over HTTP (no auth)",
-                                             graphql, None, seconds)
-            through_plain = await _measure(size, "the same answer, plain Starlette JSON route", plain, None, seconds)
+                                             graphql, seconds, http=http, pid=process.pid)
+            through_plain = await _measure(size, "the same answer, plain Starlette JSON route", plain, seconds,
+                                           http=http, pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -182,46 +155,151 @@ async def _graphql_against_plain_route(db: Path, size: int, deployments: list[st
     return [through_graphql, through_plain]
 
 
-def _gid(node_id: str) -> str:
-    from resolvers.ids import encode_id
+async def _over_http(db: Path, catalog: Catalog, seconds: float, ingest_seconds: float) -> tuple[list[Row], float]:
+    """Against `metagate serve` (tokens on): nested lineage, the best 1,000 runs by a
+    metric, then ingestion into the same store. Returns the rows and the server's peak RSS."""
+    server = Server(db)
+    deployments = catalog.deployments
+    # rmse is uniform in [0.1, 1.0]: this bound lets about 1,000 runs through.
+    bound = 0.1 + 0.9 * min(1.0, BEST_RUNS_WANTED / catalog.runs)
+    try:
+        headers = {"authorization": f"Bearer {server.token}"}
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as http:
+            async def nested(i: int) -> None:
+                body = (await http.post("/graphql", json={"query": NESTED, "variables": {
+                    "id": encode_id(deployments[i % len(deployments)])}})).json()
+                assert "errors" not in body, body
 
-    return encode_id(node_id)
+            async def best_runs(_: int) -> None:
+                after, fetched, previous = None, 0, -1.0
+                while True:
+                    body = (await http.post("/graphql", json={"query": BEST_RUNS, "variables": {
+                        "lt": bound, "after": after}})).json()
+                    assert "errors" not in body, body
+                    page = body["data"]["runs"]
+                    for run in page["nodes"]:
+                        rmse = run["devPerf"]["metrics"]["rmse"]
+                        assert previous <= rmse < bound, (previous, rmse)
+                        previous = rmse
+                    fetched += len(page["nodes"])
+                    if not page["pageInfo"]["hasNextPage"]:
+                        break
+                    after = page["pageInfo"]["endCursor"]
+                assert fetched > BEST_RUNS_WANTED * 0.8 or catalog.runs < BEST_RUNS_WANTED, fetched
+
+            rows = [
+                await _measure(catalog.nodes, "nested deployment lineage, over HTTP", nested, seconds, http=http,
+                               pid=server.process.pid),
+                await _measure(catalog.nodes, f"the ~{min(BEST_RUNS_WANTED, catalog.runs):,} runs with rmse below"
+                               f" {bound:.3f}, best first, in pages of 100, over HTTP (one request = all pages)",
+                               best_runs, seconds, http=http, pid=server.process.pid, minimum=3),
+            ]
+        for row in await ingest_all(server.url, server.token, size=catalog.nodes, seconds=ingest_seconds):
+            row.rss_mb = peak_rss_mb(server.process.pid)
+            rows.append(row)
+        rss = peak_rss_mb(server.process.pid)
+    finally:
+        server.stop()
+    return rows, rss
+
+
+async def profile_nested(db: Path, deployments: list[str], requests: int = 300) -> str:
+    """Where a nested deployment lineage request spends its time, in process: cProfile's
+    own time per function, summed by the package it lives in."""
+    store = SQLiteStore(str(db))
+    await store.open()
+    schema = build_schema()
+    profiler = cProfile.Profile()
+    try:
+        for i in range(requests + 20):
+            if i == 20:  # after the caches are warm
+                profiler.enable()
+            result = await schema.execute(NESTED, variable_values={"id": encode_id(deployments[i % len(deployments)])},
+                                          context_value=make_context(store, Limits(), "bench"))
+            assert not result.errors
+        profiler.disable()
+    finally:
+        await store.close()
+    stats = pstats.Stats(profiler)
+    by_package: dict[str, float] = defaultdict(float)
+    for (filename, _, function), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        by_package[_package(filename, function)] += own
+    total = sum(by_package.values())
+    lines = ["| where | share of the time |", "|---|---:|"]
+    for package, own in sorted(by_package.items(), key=lambda item: -item[1])[:10]:
+        lines.append(f"| {package} | {own / total:.0%} |")
+    lines.append("")
+    lines.append(f"{requests} requests, {total / requests * 1000:.2f} ms each under cProfile (which slows Python"
+                 " code more than C code).")
+    return "\n".join(lines)
+
+
+def _package(filename: str, function: str) -> str:
+    if "select.epoll" in function:
+        return "event loop idle: waiting for SQLite's thread to answer"
+    path = filename.replace("\\", "/")
+    for marker, name in (("/graphql/", "graphql-core (parse, validate, execute)"), ("/strawberry/", "strawberry"),
+                         ("/aiosqlite/", "aiosqlite (thread hand-off)"), ("/asyncio/", "asyncio event loop"),
+                         ("/store/", "Metagate store adapter (SQL, row decoding)"),
+                         ("/resolvers/", "Metagate resolvers"), ("/schema/", "Metagate schema types")):
+        if marker in path:
+            return name
+    if filename.startswith("~") or filename.startswith("<"):
+        return f"built-ins ({function})" if "sqlite3" in function or "orjson" in function else "other built-ins"
+    return "other Python"
+
+
+async def bench_size(nodes: int, seconds: float, workdir: Path, *, profile: bool = False) -> SizeResult:
+    db = workdir / f"graph-{nodes}.db"
+    store = SQLiteStore(str(db))
+    await store.open()
+    try:
+        catalog, load_rate = await load(store, runs_for(nodes))
+        rows = await _in_process(store, catalog, seconds)
+    finally:
+        await store.close()
+    with sqlite3.connect(db) as conn:
+        size_mb = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0] / 2**20
+    result = SizeResult(catalog.nodes, catalog.runs, load_rate, size_mb, rows)
+    result.rows += await _graphql_against_plain_route(db, catalog.nodes, catalog.deployments, seconds)
+    more, result.server_rss_mb = await _over_http(db, catalog, seconds, max(2.0, seconds / 2))
+    result.rows += more
+    if profile:
+        result.profile = await profile_nested(db, catalog.deployments)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Metagate benchmarks")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="graph sizes in nodes")
     parser.add_argument("--seconds", type=float, default=5.0, help="time per scenario")
+    parser.add_argument("--peers", choices=("no", "optional", "required"), default="optional",
+                        help="measure ML Metadata and MLflow too (bench/peers/)")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    rows: list[Row] = []
-    loads: list[dict[str, Any]] = []
+    results: list[SizeResult] = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
-            measured, info = asyncio.run(bench_size(size, args.seconds, Path(tmp)))
-            rows += measured
-            loads.append(info)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    lines = [
-        "# Metagate benchmarks",
-        "",
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {os.cpu_count()} cores,"
-        f" Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; SQLite store (WAL), one process.",
-        f"Peak RSS of the harness process (in-process scenarios): {peak_mb:.0f} MB.",
-        "",
-        "| graph nodes | scenario | p50 (ms) | p95 (ms) | p99 (ms) | throughput (/s) | store round trips / request |",
-        "|---:|---|---:|---:|---:|---:|---:|",
-        *[row.markdown() for row in rows],
-        "",
-        "| graph nodes | bulk load (nodes/s) | database size (MB) |",
-        "|---:|---:|---:|",
-        *[f"| {info['nodes']:,} | {info['load_rate']:,.0f} | {info['db_mb']:.0f} |" for info in loads],
-        "",
-    ]
-    lines.append(NOTES)
-    args.output.write_text("\n".join(lines))
-    print("\n".join(lines))
+            results.append(asyncio.run(bench_size(size, args.seconds, Path(tmp), profile=size == sizes[0])))
+    peer_rows: list[Row] = []
+    peer_notes: list[str] = []
+    if args.peers != "no":
+        from bench.peers.run import run_peers
+
+        for peer in run_peers(sizes, required=args.peers == "required"):
+            if peer.get("skipped"):
+                peer_notes.append(f"- {peer['peer']}: not measured: {peer.get('note', '')}")
+                continue
+            peer_rows.append(Row(peer.get("nodes") or 0, peer["scenario"], peer["p50_ms"], peer["p95_ms"],
+                                 peer["p99_ms"], peer["throughput_per_s"], math.nan,
+                                 unit=peer.get("unit", "requests"), rss_mb=peer.get("peak_rss_mb") or math.nan,
+                                 system=peer["peer"]))
+            if peer.get("note"):
+                peer_notes.append(f"- {peer['peer']}, {peer['scenario']}: {peer['note']}")
+    from bench.report import write_report
+
+    write_report(args.output, results, peer_rows, peer_notes)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,135 @@
+"""Ingestion: pipeline steps logging runs over HTTP against a real gateway process.
+
+Two ways to log, each from 1, 8 and 16 concurrent clients:
+- one run per request (`logRun`);
+- batched: many runs per request (`logRuns`), written in one transaction.
+
+Every run is unique (its own name), references the same model, dataset and featureset,
+and carries params and metrics. Throughput counts runs, not requests.
+
+    .venv/bin/python -m bench.ingest --seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.stats import Row, percentile
+
+LOG_RUN = """mutation($m: ID!, $d: ID!, $f: ID!, $n: String!, $rmse: Float!) {
+  logRun(input: {name: $n, modelId: $m, datasetId: $d, featuresetId: $f,
+                 params: {depth: 3, eta: 0.1}, metrics: {rmse: $rmse}}) { run { id } } }"""
+LOG_RUNS = """mutation($runs: [LogRunInput!]!) { logRuns(input: {runs: $runs}) { runs { run { id } } } }"""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The model, dataset and featureset that logged runs refer to."""
+
+    model: str
+    dataset: str
+    featureset: str
+
+
+async def _gql(http: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
+    response = await http.post("/graphql", json={"query": query, "variables": variables})
+    body = response.json()
+    if response.status_code != 200 or body.get("errors"):
+        raise RuntimeError(f"{response.status_code}: {body.get('errors')}")
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def setup(http: httpx.AsyncClient, label: str) -> Target:
+    project = await _gql(http, "mutation($n: String!) { createProject(input: {name: $n}) { project { id } } }",
+                         n=f"ingest-{label}")
+    dataset = await _gql(http, "mutation($n: String!) { registerDataset(input: {name: $n}) { dataset { id } } }",
+                         n=f"ingest-{label}")
+    featureset = await _gql(
+        http, "mutation($n: String!, $d: ID!) { registerFeatureset(input: {name: $n, datasetId: $d}) { featureset { id } } }",
+        n=f"ingest-{label}", d=dataset["registerDataset"]["dataset"]["id"])
+    model = await _gql(
+        http, "mutation($n: String!, $p: ID!) { registerModel(input: {name: $n, projectId: $p}) { model { id } } }",
+        n=f"ingest-{label}", p=project["createProject"]["project"]["id"])
+    return Target(model["registerModel"]["model"]["id"], dataset["registerDataset"]["dataset"]["id"],
+                  featureset["registerFeatureset"]["featureset"]["id"])
+
+
+def _run_input(target: Target, name: str, number: int) -> dict[str, Any]:
+    return {"name": name, "modelId": target.model, "datasetId": target.dataset, "featuresetId": target.featureset,
+            "params": {"depth": 3, "eta": 0.1}, "metrics": {"rmse": (number % 1000) / 1000}}
+
+
+async def ingest(url: str, token: str | None, *, size: int, clients: int, batch: int, seconds: float,
+                 label: str) -> Row:
+    """Logs runs for `seconds` from `clients` concurrent clients, `batch` runs per request
+    (1: `logRun`; more: `logRuns`). Returns a row whose throughput is runs per second and
+    whose latencies are per request."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    limits = httpx.Limits(max_connections=clients + 1)
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as http:
+        target = await setup(http, label)
+        latencies: list[float] = []
+        runs = [0]
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def client(number: int) -> None:
+            count = 0
+            while time.perf_counter() < deadline:
+                begin = time.perf_counter()
+                if batch == 1:
+                    await _gql(http, LOG_RUN, m=target.model, d=target.dataset, f=target.featureset,
+                               n=f"{label}-{number}-{count}", rmse=(count % 1000) / 1000)
+                else:
+                    data = await _gql(http, LOG_RUNS, runs=[
+                        _run_input(target, f"{label}-{number}-{count + i}", count + i) for i in range(batch)])
+                    assert len(data["logRuns"]["runs"]) == batch
+                latencies.append(time.perf_counter() - begin)
+                count += batch
+                runs[0] += batch
+
+        await asyncio.gather(*[client(i) for i in range(clients)])
+        elapsed = time.perf_counter() - started
+    how = "one run per request (logRun)" if batch == 1 else f"{batch} runs per request (logRuns)"
+    return Row(size, f"ingestion over HTTP, {how}, {clients} client{'s' if clients > 1 else ''}",
+               percentile(latencies, 0.5), percentile(latencies, 0.95), percentile(latencies, 0.99),
+               runs[0] / elapsed, float("nan"), unit="runs")
+
+
+SHAPES = [(1, 1), (8, 1), (16, 1), (1, 100), (16, 100)]  # (clients, runs per request)
+
+
+async def ingest_all(url: str, token: str | None, *, size: int, seconds: float) -> list[Row]:
+    rows = []
+    for clients, batch in SHAPES:
+        rows.append(await ingest(url, token, size=size, clients=clients, batch=batch, seconds=seconds,
+                                 label=f"{size}-{clients}x{batch}"))
+    return rows
+
+
+def main() -> None:
+    from tests.server import Server
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp) / "ingest.db")
+        try:
+            rows = asyncio.run(ingest_all(server.url, server.token, size=0, seconds=args.seconds))
+        finally:
+            server.stop()
+    for row in rows:
+        print(row.markdown())
+
+
+if __name__ == "__main__":
+    main()

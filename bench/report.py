@@ -1,0 +1,179 @@
+"""bench/results.md and bench/results.png from what the harness measured: every row,
+the issue's targets each marked met or missed by how much, the levers and the profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import platform
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bench.stats import HEADER, Row
+
+if TYPE_CHECKING:
+    from bench.run import SizeResult
+
+MLMD_LOAD_RATE = 7600  # nodes/s, the issue's figure, used when the peer was not measured here
+
+NOTES = Path(__file__).with_name("notes.md")
+
+
+def _find(rows: Sequence[Row], prefix: str) -> Row | None:
+    return next((r for r in rows if r.scenario.startswith(prefix)), None)
+
+
+def _verdict(measured: float, target: float, higher_is_better: bool) -> str:
+    if math.isnan(measured):
+        return "not measured"
+    met = measured >= target if higher_is_better else measured <= target
+    if met:
+        return "met"
+    factor = target / measured if higher_is_better else measured / target
+    return f"missed by {factor:.1f}x"
+
+
+def targets(results: Sequence[SizeResult], peers: Sequence[Row]) -> list[str]:
+    lines = ["| target | measured | verdict |", "|---|---|---|"]
+
+    def add(target: str, measured: float, text: str, goal: float, higher: bool) -> None:
+        lines.append(f"| {target} | {text} | {_verdict(measured, goal, higher)} |")
+
+    for r in results:
+        graphql = _find(r.rows, "nested deployment lineage, GraphQL over HTTP")
+        plain = _find(r.rows, "the same answer, plain Starlette")
+        if graphql and plain:
+            ratio = graphql.throughput / plain.throughput
+            add(f"GraphQL nested lineage over HTTP >= 0.5x the plain route ({r.nodes:,} nodes)", ratio,
+                f"{ratio:.2f}x", 0.5, True)
+    for r in results:
+        nested = _find(r.rows, "nested deployment lineage, in process")
+        if nested:
+            add(f"one store round trip per request, nested lineage ({r.nodes:,} nodes)", nested.round_trips,
+                f"{nested.round_trips:.1f}", 1.0, False)
+    small, large = results[0], results[-1]
+    first, last = _find(small.rows, "nested deployment lineage, over HTTP"), _find(large.rows,
+                                                                                  "nested deployment lineage, over HTTP")
+    if first and last and large.nodes >= 900_000 and small.nodes <= 20_000:
+        growth = last.p50 / first.p50
+        add("deployment lineage p50 at 1M nodes <= 1.5x the p50 at 10k", growth,
+            f"{last.p50:.2f} / {first.p50:.2f} ms = {growth:.2f}x", 1.5, False)
+    else:
+        lines.append("| deployment lineage p50 at 1M nodes <= 1.5x the p50 at 10k | sizes 10k and 1M not both run"
+                     " | not measured |")
+    if last:
+        add(f"deployment lineage over HTTP p50 <= 0.6 ms ({large.nodes:,} nodes)", last.p50, f"{last.p50:.2f} ms",
+            0.6, False)
+    eight = _find(large.rows, "ingestion over HTTP, one run per request (logRun), 8 clients")
+    if eight:
+        add("logRun >= 1,000 runs/s, one run per request, 8 clients", eight.throughput,
+            f"{eight.throughput:,.0f} runs/s", 1000, True)
+    batched = [row for row in large.rows if row.scenario.startswith("ingestion") and "logRuns" in row.scenario]
+    if batched:
+        best = max(batched, key=lambda row: row.throughput)
+        add("logRun batched >= 5,000 runs/s", best.throughput, f"{best.throughput:,.0f} runs/s ({best.scenario[21:]})",
+            5000, True)
+    mlmd_load = next((p for p in peers if p.system.startswith("ML Metadata") and "load" in p.scenario
+                      and "batch" in p.scenario), None)
+    mlmd_rate = mlmd_load.throughput if mlmd_load else MLMD_LOAD_RATE
+    source = "measured here" if mlmd_load else "the issue's figure"
+    add(f"bulk load >= 5x ML Metadata's rate ({mlmd_rate:,.0f} nodes/s, {source}), {large.nodes:,} nodes",
+        large.load_rate, f"{large.load_rate:,.0f} nodes/s", 5 * mlmd_rate, True)
+    near = min(results, key=lambda r: abs(r.runs - 20_000))
+    best_runs = _find(near.rows, "the ~")
+    if best_runs:
+        add(f"1,000 runs filtered and ordered by a metric <= 50 ms over HTTP ({near.runs:,} runs)", best_runs.p50,
+            f"{best_runs.p50:.1f} ms p50", 50, False)
+    add(f"gateway RSS <= 150 MB under load ({large.nodes:,} nodes)", large.server_rss_mb,
+        f"{large.server_rss_mb:.0f} MB peak", 150, False)
+    return lines
+
+
+def write_report(output: Path, results: Sequence[SizeResult], peers: Sequence[Row], peer_notes: Sequence[str]) -> None:
+    chart = output.with_suffix(".png")
+    drew = draw(chart, results, peers)
+    lines = [
+        "# Metagate benchmarks",
+        "",
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; SQLite store (WAL).",
+        "In-process rows run in the harness process (peak RSS is the harness's); HTTP rows run against a",
+        "gateway process on the same machine, and their peak RSS is that process's. Store round trips over",
+        "HTTP come from the gateway's /metrics and include the token check. `make bench` writes this file.",
+        "",
+        *HEADER,
+        *[row.markdown() for r in results for row in r.rows],
+        *[row.markdown() for row in peers],
+        "",
+        "| graph nodes | runs | bulk load (nodes/s) | database size (MB) | gateway peak RSS (MB) |",
+        "|---:|---:|---:|---:|---:|",
+        *[f"| {r.nodes:,} | {r.runs:,} | {r.load_rate:,.0f} | {r.db_mb:.0f} | {r.server_rss_mb:.0f} |"
+          for r in results],
+        "",
+    ]
+    if drew:
+        lines += [f"![latency against graph size, and ingestion]({chart.name})", ""]
+    if peer_notes:
+        lines += ["Peers:", "", *peer_notes, ""]
+    lines += ["## Targets", "", *targets(results, peers), ""]
+    profiled = next((r for r in results if r.profile), None)
+    if profiled:
+        lines += [f"## Where a nested lineage request spends its time ({profiled.nodes:,} nodes, in process)", "",
+                  profiled.profile, ""]
+    lines.append(NOTES.read_text())
+    output.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+def draw(path: Path, results: Sequence[SizeResult], peers: Sequence[Row]) -> bool:
+    """Latency against graph size (Metagate beside ML Metadata), and ingestion rates
+    (Metagate beside MLflow). False when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
+    series: dict[str, list[tuple[int, float]]] = {}
+    for r in results:
+        for prefix, label in (("nested deployment lineage, over HTTP", "Metagate: nested deployment lineage, HTTP"),
+                              ("nested deployment lineage, in process", "Metagate: nested deployment lineage, in process"),
+                              ("lineage upstream depth 10", "Metagate: lineage upstream depth 10, in process")):
+            row = _find(r.rows, prefix)
+            if row:
+                series.setdefault(label, []).append((r.nodes, row.p50))
+    for row in peers:
+        if row.nodes and row.unit == "requests":
+            series.setdefault(f"{row.system}: {row.scenario}", []).append((row.nodes, row.p50))
+    for label, points in series.items():
+        points.sort()
+        left.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                  linestyle="--" if not label.startswith("Metagate") else "-", label=label)
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel("graph nodes")
+    left.set_ylabel("p50 latency (ms)")
+    left.set_title("Lineage latency against graph size")
+    left.legend(fontsize=7)
+    left.grid(True, which="both", alpha=0.3)
+    bars = [(f"Metagate: {row.scenario.removeprefix('ingestion over HTTP, ')}", row.throughput)
+            for row in results[-1].rows if row.scenario.startswith("ingestion")]
+    bars += [(f"{row.system}: {row.scenario}", row.throughput) for row in peers if row.unit == "runs"]
+    if bars:
+        labels, values = zip(*bars)
+        colors = ["tab:blue" if label.startswith("Metagate") else "tab:orange" for label in labels]
+        right.barh(range(len(values)), values, color=colors)
+        right.set_yticks(range(len(values)), labels, fontsize=7)
+        right.set_xscale("log")
+        right.set_xlabel("runs logged per second")
+        right.set_title(f"Ingestion (Metagate into the {results[-1].nodes:,}-node store)")
+        right.grid(True, axis="x", which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
