@@ -101,7 +101,7 @@ async def ingest(url: str, token: str | None, *, size: int, clients: int, batch:
     how = "one run per request (logRun)" if batch == 1 else f"{batch} runs per request (logRuns)"
     return Row(size, f"ingestion over HTTP, {how}, {clients} client{'s' if clients > 1 else ''}",
                percentile(latencies, 0.5), percentile(latencies, 0.95), percentile(latencies, 0.99),
-               runs[0] / elapsed, float("nan"), unit="runs")
+               runs[0] / elapsed, float("nan"), unit="runs", count=runs[0])
 
 
 SHAPES = [(1, 1), (8, 1), (16, 1), (1, 100), (16, 100)]  # (clients, runs per request)

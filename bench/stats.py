@@ -24,6 +24,7 @@ class Row:
     unit: str = "requests"
     rss_mb: float = float("nan")
     system: str = "Metagate"
+    count: int = 0  # requests measured, or for ingestion the runs logged
 
     def markdown(self) -> str:
         trips = "–" if math.isnan(self.round_trips) else f"{self.round_trips:.1f}"
