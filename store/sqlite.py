@@ -180,8 +180,9 @@ class _Reads:
     async def _rows(self, conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
         self._store.statements += 1
         try:
-            async with conn.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            # One hand-off to SQLite's thread for the statement and its rows (a cursor
+            # would take three: execute, fetchall, close).
+            return list(await conn.execute_fetchall(sql, params))
         except asyncio.CancelledError:
             # The request was cancelled (its deadline passed): stop the statement
             # running in SQLite's thread too, not only our wait for it.
