@@ -14,7 +14,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers.queries import Limits
 from schema.errors import CodedErrors
-from schema.guard import Guard
+from schema.guard import guard
 from schema.mutation import Mutation, resolve_log_runs
 from schema.query import Query
 from schema.types import TYPES
@@ -42,7 +42,6 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
         types=list(TYPES.values()),
         extensions=[
             CodedErrors,
-            Guard,
             lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
             lambda: ParserCache(maxsize=256),
             lambda: AddValidationRules(rules),
@@ -53,6 +52,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
     mutation_type = schema._schema.mutation_type
     assert mutation_type is not None
     mutation_type.fields["logRuns"].resolve = resolve_log_runs
+    guard(schema._schema)  # after every resolver is in place
     return schema
 
 
