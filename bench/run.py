@@ -287,7 +287,9 @@ def main() -> None:
     if args.peers != "no":
         from bench.peers.run import run_peers
 
-        for peer in run_peers(sizes, required=args.peers == "required"):
+        # Measured whatever happens; with --peers required a peer that could not be
+        # measured fails the run after the report is written.
+        for peer in run_peers(sizes, required=False):
             if peer.get("skipped"):
                 peer_notes.append(f"- {peer['peer']}: not measured: {peer.get('note', '')}")
                 continue
@@ -300,6 +302,9 @@ def main() -> None:
     from bench.report import write_report
 
     write_report(args.output, results, peer_rows, peer_notes)
+    missing = [note for note in peer_notes if "not measured" in note]
+    if args.peers == "required" and missing:
+        raise SystemExit("peers not measured:\n" + "\n".join(missing))
 
 
 if __name__ == "__main__":
