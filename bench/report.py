@@ -76,10 +76,10 @@ def targets(results: Sequence[SizeResult], peers: Sequence[Row]) -> list[str]:
         best = max(batched, key=lambda row: row.throughput)
         add("logRun batched >= 5,000 runs/s", best.throughput, f"{best.throughput:,.0f} runs/s ({best.scenario[21:]})",
             5000, True)
-    mlmd_load = next((p for p in peers if p.system.startswith("ML Metadata") and "load" in p.scenario
-                      and "batch" in p.scenario), None)
+    loads = [p for p in peers if p.system.startswith("ML Metadata") and p.unit == "nodes" and "bulk load" in p.scenario]
+    mlmd_load = max(loads, key=lambda p: p.size) if loads else None
     mlmd_rate = mlmd_load.throughput if mlmd_load else MLMD_LOAD_RATE
-    source = "measured here" if mlmd_load else "the issue's figure"
+    source = f"measured here at {mlmd_load.size:,} nodes" if mlmd_load else "the issue's figure"
     add(f"bulk load >= 5x ML Metadata's rate ({mlmd_rate:,.0f} nodes/s, {source}), {large.nodes:,} nodes",
         large.load_rate, f"{large.load_rate:,.0f} nodes/s", 5 * mlmd_rate, True)
     near = min(results, key=lambda r: abs(r.runs - 20_000))
@@ -163,7 +163,8 @@ def draw(path: Path, results: Sequence[SizeResult], peers: Sequence[Row]) -> boo
     left.grid(True, which="both", alpha=0.3)
     bars = [(f"Metagate: {row.scenario.removeprefix('ingestion over HTTP, ')}", row.throughput)
             for row in results[-1].rows if row.scenario.startswith("ingestion")]
-    bars += [(f"{row.system}: {row.scenario}", row.throughput) for row in peers if row.unit == "runs"]
+    bars += [(f"{row.system}: {row.scenario}" + (f" ({row.size:,} nodes)" if row.size else ""), row.throughput)
+             for row in peers if row.unit == "runs" and (not row.size or row.size == max(p.size for p in peers))]
     if bars:
         labels, values = zip(*bars)
         colors = ["tab:blue" if label.startswith("Metagate") else "tab:orange" for label in labels]
