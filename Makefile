@@ -31,22 +31,16 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info
 
-BENCH_STAMP := $(VENV)/.installed-bench
-
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench]'
-	touch $(BENCH_STAMP)
-
 bench-load: $(STAMP)
 	$(BIN)/python -m bench.load --seconds 20 --writers 8 --readers 8
 
 # ML Metadata and MLflow are measured in their own virtual environments (.bench/venvs):
 # skipped with a message by `bench` when those cannot be built, an error in `bench-peers`.
-bench: $(BENCH_STAMP)
+bench: $(STAMP)
 	$(BIN)/python -m bench.run --sizes 10000,100000,1000000 --peers optional
 
-bench-peers: $(BENCH_STAMP)
+bench-peers: $(STAMP)
 	$(BIN)/python -m bench.run --sizes 10000,100000,1000000 --peers required
 
-bench-quick: $(BENCH_STAMP)
+bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --sizes 10000 --seconds 2 --peers no --output bench/results-quick.md

@@ -10,7 +10,7 @@ import platform
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.stats import HEADER, Row
 
@@ -92,6 +92,22 @@ def targets(results: Sequence[SizeResult], peers: Sequence[Row]) -> list[str]:
     return lines
 
 
+def peer_rows(peers: Sequence[dict[str, Any]]) -> tuple[list[Row], list[str]]:
+    """The peers' rows (bench/peers/run.py's format) as report rows, and their notes."""
+    rows: list[Row] = []
+    notes: list[str] = []
+    for peer in peers:
+        if peer.get("skipped"):
+            notes.append(f"- {peer['peer']}: not measured: {peer.get('note', '')}")
+            continue
+        rows.append(Row(peer.get("nodes") or 0, peer["scenario"], peer["p50_ms"], peer["p95_ms"], peer["p99_ms"],
+                        peer["throughput_per_s"], math.nan, unit=peer.get("unit") or "requests",
+                        rss_mb=peer.get("peak_rss_mb") or math.nan, system=peer["peer"]))
+        if peer.get("note"):
+            notes.append(f"- {peer['peer']}, {peer['scenario']}: {peer['note']}")
+    return rows, notes
+
+
 def write_report(output: Path, results: Sequence[SizeResult], peers: Sequence[Row], peer_notes: Sequence[str]) -> None:
     chart = output.with_suffix(".png")
     drew = draw(chart, results, peers)
@@ -138,7 +154,7 @@ def draw(path: Path, results: Sequence[SizeResult], peers: Sequence[Row]) -> boo
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(16, 7.5), gridspec_kw={"width_ratios": [1, 1.3]})
     series: dict[str, list[tuple[int, float]]] = {}
     for r in results:
         for prefix, label in (("nested deployment lineage, over HTTP", "Metagate: nested deployment lineage, HTTP"),
@@ -148,8 +164,8 @@ def draw(path: Path, results: Sequence[SizeResult], peers: Sequence[Row]) -> boo
             if row:
                 series.setdefault(label, []).append((r.nodes, row.p50))
     for row in peers:
-        if row.nodes and row.unit == "requests":
-            series.setdefault(f"{row.system}: {row.scenario}", []).append((row.nodes, row.p50))
+        if row.size and row.unit == "requests":
+            series.setdefault(f"{row.system}: {row.scenario}", []).append((row.size, row.p50))
     for label, points in series.items():
         points.sort()
         left.plot([p[0] for p in points], [p[1] for p in points], marker="o",
@@ -159,11 +175,12 @@ def draw(path: Path, results: Sequence[SizeResult], peers: Sequence[Row]) -> boo
     left.set_xlabel("graph nodes")
     left.set_ylabel("p50 latency (ms)")
     left.set_title("Lineage latency against graph size")
-    left.legend(fontsize=7)
+    left.legend(fontsize=6.5, loc="upper left")
     left.grid(True, which="both", alpha=0.3)
     bars = [(f"Metagate: {row.scenario.removeprefix('ingestion over HTTP, ')}", row.throughput)
             for row in results[-1].rows if row.scenario.startswith("ingestion")]
-    bars += [(f"{row.system}: {row.scenario}" + (f" ({row.size:,} nodes)" if row.size else ""), row.throughput)
+    bars += [(f"{row.system}: {row.scenario.removeprefix('ingest: ')}" + (f" ({row.size:,} nodes)" if row.size else ""),
+              row.throughput)
              for row in peers if row.unit == "runs" and (not row.size or row.size == max(p.size for p in peers))]
     if bars:
         labels, values = zip(*bars)
@@ -172,9 +189,36 @@ def draw(path: Path, results: Sequence[SizeResult], peers: Sequence[Row]) -> boo
         right.set_yticks(range(len(values)), labels, fontsize=7)
         right.set_xscale("log")
         right.set_xlabel("runs logged per second")
-        right.set_title(f"Ingestion (Metagate into the {results[-1].nodes:,}-node store)")
+        right.set_title(f"Ingestion (Metagate into the {results[-1].nodes:,}-node store)", fontsize=10)
         right.grid(True, axis="x", which="both", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
+
+
+def main() -> None:
+    """Writes the report again from the rows a run kept (bench/results-metagate.json and
+    bench/results-peers.json), without measuring anything."""
+    import argparse
+    import json
+
+    from bench.run import SizeResult
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("metagate", type=Path)
+    parser.add_argument("peers", type=Path, nargs="?")
+    parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.md"))
+    args = parser.parse_args()
+    results = []
+    for kept in json.loads(args.metagate.read_text()):
+        kept["rows"] = [Row(**row) for row in kept["rows"]]
+        results.append(SizeResult(**kept))
+    peers, notes = peer_rows(json.loads(args.peers.read_text()) if args.peers else [])
+    if args.peers:
+        notes.insert(0, f"- The peers' rows come from {args.peers}, measured on this machine by an earlier run.")
+    write_report(args.output, results, peers, notes)
+
+
+if __name__ == "__main__":
+    main()

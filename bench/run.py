@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import dataclasses
+import json
 import math
 import os
 import pstats
@@ -29,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from bench import report
 from bench.generate import Catalog, load, runs_for
 from bench.ingest import ingest_all
 from bench.stats import Row, own_peak_rss_mb, peak_rss_mb, percentile, store_round_trips
@@ -275,6 +278,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="time per scenario")
     parser.add_argument("--peers", choices=("no", "optional", "required"), default="optional",
                         help="measure ML Metadata and MLflow too (bench/peers/)")
+    parser.add_argument("--peers-from", type=Path, default=None,
+                        help="take the peers' rows from a results-peers.json written earlier instead of measuring them")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -284,24 +289,19 @@ def main() -> None:
             results.append(asyncio.run(bench_size(size, args.seconds, Path(tmp), profile=size == sizes[0])))
     peer_rows: list[Row] = []
     peer_notes: list[str] = []
+    # Kept before anything else can fail, so that a report can be made again from them.
+    args.output.with_name(args.output.stem + "-metagate.json").write_text(
+        json.dumps([dataclasses.asdict(r) for r in results], indent=1))
     if args.peers != "no":
         from bench.peers.run import run_peers
 
         # Measured whatever happens; with --peers required a peer that could not be
         # measured fails the run after the report is written.
-        for peer in run_peers(sizes, required=False):
-            if peer.get("skipped"):
-                peer_notes.append(f"- {peer['peer']}: not measured: {peer.get('note', '')}")
-                continue
-            peer_rows.append(Row(peer.get("nodes") or 0, peer["scenario"], peer["p50_ms"], peer["p95_ms"],
-                                 peer["p99_ms"], peer["throughput_per_s"], math.nan,
-                                 unit=peer.get("unit", "requests"), rss_mb=peer.get("peak_rss_mb") or math.nan,
-                                 system=peer["peer"]))
-            if peer.get("note"):
-                peer_notes.append(f"- {peer['peer']}, {peer['scenario']}: {peer['note']}")
-    from bench.report import write_report
-
-    write_report(args.output, results, peer_rows, peer_notes)
+        peers = json.loads(args.peers_from.read_text()) if args.peers_from else run_peers(sizes, required=False)
+        peer_rows, peer_notes = report.peer_rows(peers)
+        if args.peers_from:
+            peer_notes.insert(0, f"- The peers' rows come from {args.peers_from}, measured on this machine earlier.")
+    report.write_report(args.output, results, peer_rows, peer_notes)
     missing = [note for note in peer_notes if "not measured" in note]
     if args.peers == "required" and missing:
         raise SystemExit("peers not measured:\n" + "\n".join(missing))

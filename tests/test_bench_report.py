@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from bench.ingest import ingest
-from bench.report import targets
+from bench.report import targets, write_report
 from bench.run import SizeResult
 from bench.stats import Row
 from tests.server import Server
@@ -70,3 +70,20 @@ async def test_ingestion_counts_runs_that_were_stored(tmp_path: Path) -> None:
     assert single.unit == batched.unit == "runs"
     assert "one run per request (logRun), 2 clients" in single.scenario
     assert "25 runs per request (logRuns), 2 clients" in batched.scenario
+
+
+def test_the_report_and_its_chart_are_written(tmp_path: Path) -> None:
+    sizes = [_size(nodes, nodes // 5, http_p50=8.0, graphql=60, plain=100, eight=250, batched=2000, best=200,
+                   load=20_000, rss=80) for nodes in (10_000, 100_000)]
+    peers = [Row(10_000, "deployment upstream lineage: get_lineage_subgraph", 3.4, 4, 5, 300, float("nan"),
+                 system="ML Metadata 1.17.1"),
+             Row(0, "ingest: create_run + log_batch + log_inputs, 8 client(s)", 150, 160, 170, 42, float("nan"),
+                 unit="runs", system="MLflow 3.17.2")]
+    output = tmp_path / "results.md"
+
+    write_report(output, sizes, peers, ["- a note"])
+
+    text = output.read_text()
+    assert "| 10,000 | ML Metadata 1.17.1 | deployment upstream lineage" in text
+    assert "| 100,000 | 20,000 | 20,000 | 10 | 80 |" in text and "## Targets" in text and "- a note" in text
+    assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
