@@ -26,6 +26,7 @@ from store import arango_layout as layout
 from store.errors import Conflict, NotFound, Unavailable, WriteConflict
 from store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
 from store.port import (
+    IdempotencyRecord,
     LineageNode,
     LineageQuery,
     LineageResult,
@@ -33,7 +34,6 @@ from store.port import (
     NameKey,
     NeighborRequest,
     Page,
-    IdempotencyRecord,
     ProjectCounts,
     Token,
 )

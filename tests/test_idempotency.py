@@ -92,7 +92,8 @@ async def test_every_mutation_takes_a_key(gql: GraphQLClient, store: Store) -> N
     stored = await gql("query($id: ID!) { node(id: $id) { attributes tags } }", id=p.dataset)
     assert stored["node"]["attributes"]["v"] == 3
 
-    tag = "mutation($id: ID!, $t: String!, $k: String) { addTags(input: {id: $id, tags: [$t], idempotencyKey: $k}) { node { tags } } }"
+    tag = ("mutation($id: ID!, $t: String!, $k: String) {"
+           " addTags(input: {id: $id, tags: [$t], idempotencyKey: $k}) { node { tags } } }")
     first = await gql(tag, id=p.dataset, t="new", k="h")
     assert await gql(tag, id=p.dataset, t="new", k="h") == first
     # Re-adding a tag writes nothing anyway; that the key was kept shows in its refusal

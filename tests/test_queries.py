@@ -68,7 +68,8 @@ async def test_list_filters(gql: GraphQLClient) -> None:
         ("clicks", ["web"], {"rows": 10.0, "region": "eu"}),
     ]:
         await gql(
-            "mutation($n: String!, $t: [String!], $a: JSON) { registerDataset(input: {name: $n, tags: $t, attributes: $a}) { created } }",
+            "mutation($n: String!, $t: [String!], $a: JSON) {"
+            " registerDataset(input: {name: $n, tags: $t, attributes: $a}) { created } }",
             n=name,
             t=tags,
             a=attributes,
