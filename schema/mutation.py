@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
 
 from resolvers import registry, validate
 from resolvers.ids import decode_id
@@ -89,15 +90,7 @@ class LogRunsPayload:
 
 
 def _run_arguments(input: LogRunInput, at: str) -> dict[str, Any]:
-    return _run_values({_CAMEL[k]: v for k, v in vars(input).items()}, at)
-
-
-_CAMEL = {
-    "model_id": "modelId", "dataset_id": "datasetId", "featureset_id": "featuresetId", "name": "name", "tag": "tag",
-    "deployment_tag": "deploymentTag", "status": "status", "start_time": "startTime", "end_time": "endTime",
-    "params": "params", "metrics": "metrics", "tags": "tags", "attributes": "attributes",
-    "idempotency_key": "idempotencyKey",
-}
+    return _run_values({to_camel_case(k): v for k, v in vars(input).items()}, at)
 
 
 def _run_values(run: dict[str, Any], at: str) -> dict[str, Any]:
@@ -237,7 +230,7 @@ class Mutation:
         " in logRun; errors name the run as runs[i]. Idempotency keys go on the batch, not on its runs."
     )
     async def log_runs(self, info: Info, input: LogRunsInput) -> LogRunsPayload:
-        runs = [{_CAMEL[k]: v for k, v in vars(run).items()} for run in input.runs]
+        runs = [{to_camel_case(k): v for k, v in vars(run).items()} for run in input.runs]
         return await _log_runs(info, runs, input.idempotency_key)
 
     @strawberry.mutation
