@@ -14,7 +14,7 @@ from store import sqlite_schema
 from store.errors import Conflict
 from store.model import Edge, Kind, Node, new_id, utcnow
 from store.port import ListQuery, MetricFilter, NameKey, OrderField
-from store.sqlite import SQLiteStore
+from store.sqlite import SQLiteStore, _list_sql
 
 
 def _dataset(name: str) -> Node:
@@ -155,6 +155,10 @@ async def test_runs_recorded_before_the_metric_index_are_found_by_metric_after_i
     assert [node.name for node, _ in below.items] == ["new-d", "old-b"]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM run_metrics").fetchone()[0] == 4  # text metrics are not numbers
-        plan = " ".join(row[3] for row in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT run_id FROM run_metrics WHERE name = 'rmse' AND value < 0.5 ORDER BY value"))
-    assert "run_metrics_value" in plan and "TEMP B-TREE" not in plan, plan
+        # The adapter's own SQL for "runs below a bound, best first": read from the
+        # metric index, each run fetched by its id, no scan of the nodes.
+        sql, params = _list_sql(ListQuery(kinds=(Kind.RUN,), first=100, metric=MetricFilter("rmse", lt=0.5),
+                                          order_by=OrderField.METRIC, descending=False))
+        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+    assert "USING COVERING INDEX run_metrics_value (name=? AND value<?)" in plan, plan
+    assert "SCAN" not in plan, plan
