@@ -17,8 +17,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from store.model import Edge, Kind, Node, format_time
-from store.port import Store
+from metagate.store.model import Edge, Kind, Node, format_time
+from metagate.store.port import Store
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 NODES_PER_RUN = 4.55

@@ -10,12 +10,11 @@ from __future__ import annotations
 import itertools
 import os
 
+from metagate.gateway.client import Client
 from sklearn.datasets import load_diabetes
 from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
-
-from gateway.client import Client
 
 PROJECT, MODEL = "diabetes-progression", "diabetes-gbr"
 DATASET, FEATURESET = "sklearn-diabetes", "diabetes-all-features"

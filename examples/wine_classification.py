@@ -12,14 +12,13 @@ import datetime as dt
 import os
 
 import numpy as np
+from metagate.gateway.client import Client
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-
-from gateway.client import Client
 
 PROJECT, DATASET, FEATURESET = "wine-quality", "sklearn-wine", "wine-scaled-13"
 DEPLOYMENT_TAG = "wine-classifier-prod"

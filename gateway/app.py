@@ -12,6 +12,16 @@ from typing import Any
 
 import orjson
 from graphql.error import GraphQLError
+from metagate.gateway.auth import ADMIN_TOKEN_BANNER, authenticate, bootstrap_admin
+from metagate.gateway.config import Settings
+from metagate.gateway.middleware import BodyLimit, RequestId
+from metagate.gateway.observability import Metrics, Observe
+from metagate.resolvers.authz import LOCAL_ADMIN, Principal
+from metagate.schema import build_schema
+from metagate.schema.context import Context, make_context
+from metagate.store.errors import DeadlineExceeded, MetagateError
+from metagate.store.factory import store_from_url
+from metagate.store.port import Store
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -20,17 +30,6 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
-
-from gateway.auth import ADMIN_TOKEN_BANNER, authenticate, bootstrap_admin
-from gateway.config import Settings
-from gateway.middleware import BodyLimit, RequestId
-from gateway.observability import Metrics, Observe
-from resolvers.authz import LOCAL_ADMIN, Principal
-from schema import build_schema
-from schema.context import Context, make_context
-from store.errors import DeadlineExceeded, MetagateError
-from store.factory import store_from_url
-from store.port import Store
 
 log = logging.getLogger("metagate")
 

@@ -10,10 +10,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from resolvers.authz import Principal, Role
-from store.errors import BadUserInput, Unauthenticated
-from store.model import Kind, utcnow
-from store.port import NameKey, Store, Token
+from metagate.resolvers.authz import Principal, Role
+from metagate.store.errors import BadUserInput, Unauthenticated
+from metagate.store.model import Kind, utcnow
+from metagate.store.port import NameKey, Store, Token
 
 TOKEN_PATTERN = re.compile(r"mg_([0-9a-f]{16})_([A-Za-z0-9_\-]{43})")
 

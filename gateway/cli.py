@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+from metagate.gateway import config
 
-from gateway import config
+from metagate import __version__
 
 
 @click.group()
+@click.version_option(__version__, prog_name="metagate")
 def main() -> None:
     """Metagate: a GraphQL metadata gateway for machine-learning pipelines."""
 
@@ -36,8 +38,7 @@ def _is_loopback(host: str) -> bool:
 def serve(host: str | None, port: int | None, store: str | None, log_level: str | None, no_auth: bool) -> None:
     """Run the gateway: GraphQL and GraphiQL at /graphql."""
     import uvicorn
-
-    from gateway.app import create_app
+    from metagate.gateway.app import create_app
 
     settings = config.load().with_(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level)
     if no_auth:
@@ -46,7 +47,7 @@ def serve(host: str | None, port: int | None, store: str | None, log_level: str 
         raise click.UsageError(
             f"refusing to serve {settings.HOST} without authentication: --no-auth is for loopback addresses"
         )
-    from gateway.observability import configure_logging
+    from metagate.gateway.observability import configure_logging
 
     configure_logging(settings.LOG_LEVEL)
     if not settings.AUTH:
@@ -62,7 +63,7 @@ def serve(host: str | None, port: int | None, store: str | None, log_level: str 
 
 
 async def _with_store(url: str, work: Any) -> Any:
-    from store.factory import store_from_url
+    from metagate.store.factory import store_from_url
 
     store = store_from_url(url)
     await store.open()
@@ -87,9 +88,9 @@ _store_option = click.option("--store", default=None, help="Store URL or SQLite 
 @_store_option
 def token_create(name: str, role: str, projects: tuple[str, ...], store: str | None) -> None:
     """Create a token and print it (shown only this once)."""
-    from gateway.auth import issue
-    from resolvers.authz import Role
-    from store.errors import MetagateError
+    from metagate.gateway.auth import issue
+    from metagate.resolvers.authz import Role
+    from metagate.store.errors import MetagateError
 
     settings = config.load().with_(STORE=store)
 
@@ -123,7 +124,7 @@ def token_list(store: str | None) -> None:
 @_store_option
 def token_revoke(token_id: str, store: str | None) -> None:
     """Revoke a token by its id (the 16 hex digits after mg_)."""
-    from store.model import utcnow
+    from metagate.store.model import utcnow
 
     settings = config.load().with_(STORE=store)
 
@@ -140,7 +141,7 @@ def token_revoke(token_id: str, store: str | None) -> None:
               help="Write to this file instead of standard output.")
 def export_schema(output: Path | None) -> None:
     """Print the GraphQL schema (SDL)."""
-    from schema import printed
+    from metagate.schema import printed
 
     text = printed()
     if output is None:
@@ -153,9 +154,9 @@ def export_schema(output: Path | None) -> None:
 @click.option("--store", default=None, help="arangodb+http://user:password@host:8529/database (METAGATE_STORE).")
 def init_db(store: str | None) -> None:
     """Create the ArangoDB database objects Metagate needs (safe to run again)."""
-    from store.arango import parse_url
-    from store.arango_init import init_db as run_init
-    from store.errors import MetagateError
+    from metagate.store.arango import parse_url
+    from metagate.store.arango_init import init_db as run_init
+    from metagate.store.errors import MetagateError
 
     settings = config.load().with_(STORE=store)
     if not settings.STORE.startswith("arangodb+"):
@@ -178,7 +179,7 @@ def init_db(store: str | None) -> None:
 @click.option("--store", default=None, help="Store URL or SQLite path (default ./metagate.db).")
 def demo(store: str | None) -> None:
     """Load a small, realistic pipeline into the store (running it twice changes nothing)."""
-    from gateway.demo import load_demo
+    from metagate.gateway.demo import load_demo
 
     settings = config.load().with_(STORE=store)
     summary = asyncio.run(load_demo(settings))

@@ -5,7 +5,7 @@ vocabulary follows Arangopipe's. ``AsyncClient`` is the asyncio client; ``Client
 a synchronous facade for scripts and notebooks; ``Client.run`` records one training run
 around a block of code, failure included.
 
-    from gateway.client import Client
+    from metagate.gateway.client import Client
 
     with Client("http://127.0.0.1:8000", token="mg_...") as mg:
         project = mg.create_project("housing")

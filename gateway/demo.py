@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from gateway.config import Settings
-from schema import build_schema
-from schema.context import make_context
-from store.factory import store_from_url
+from metagate.gateway.config import Settings
+from metagate.schema import build_schema
+from metagate.schema.context import make_context
+from metagate.store.factory import store_from_url
 
 PIPELINE = """
 mutation Project($name: String!) {

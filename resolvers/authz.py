@@ -7,9 +7,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from store.errors import Forbidden
-from store.model import Kind, Node, Step
-from store.port import NeighborRequest, Reader
+from metagate.store.errors import Forbidden
+from metagate.store.model import Kind, Node, Step
+from metagate.store.port import NeighborRequest, Reader
 
 
 class Role(enum.StrEnum):

@@ -9,10 +9,9 @@ from collections.abc import Collection
 from typing import Any
 
 import orjson
-
-from store.errors import BadUserInput
-from store.model import Kind, kind_of
-from store.port import SortKey
+from metagate.store.errors import BadUserInput
+from metagate.store.model import Kind, kind_of
+from metagate.store.port import SortKey
 
 _KEY = re.compile(r"[A-Za-z0-9_\-:.@()+,=;$!*'%]{1,254}")
 

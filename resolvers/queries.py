@@ -8,13 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from strawberry.dataloader import DataLoader
-
-from resolvers import validate
-from resolvers.ids import decode_cursor, encode_cursor
-from store.errors import BadUserInput, NotFound
-from store.model import Direction, Kind, Node, Step
-from store.port import (
+from metagate.resolvers import validate
+from metagate.resolvers.ids import decode_cursor, encode_cursor
+from metagate.store.errors import BadUserInput, NotFound
+from metagate.store.model import Direction, Kind, Node, Step
+from metagate.store.port import (
     AttributeEquals,
     LineageQuery,
     LineageResult,
@@ -27,6 +25,7 @@ from store.port import (
     ProjectCounts,
     Store,
 )
+from strawberry.dataloader import DataLoader
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-
-from resolvers import validate
-from resolvers.authz import check_project
-from store.errors import BadUserInput, Conflict, NotFound
-from store.model import Edge, JSONObject, Kind, Node, Step, new_id, utcnow
-from store.port import IdempotencyRecord, NameKey, NeighborRequest, Store, Tx, atomically
+from metagate.resolvers import validate
+from metagate.resolvers.authz import check_project
+from metagate.store.errors import BadUserInput, Conflict, NotFound
+from metagate.store.model import Edge, JSONObject, Kind, Node, Step, new_id, utcnow
+from metagate.store.port import IdempotencyRecord, NameKey, NeighborRequest, Store, Tx, atomically
 
 RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
 T = TypeVar("T")

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-
-from store.errors import BadUserInput
-from store.model import JSONObject, format_time
-from store.port import METRIC_NAME
+from metagate.store.errors import BadUserInput
+from metagate.store.model import JSONObject, format_time
+from metagate.store.port import METRIC_NAME
 
 MAX_NAME = 200
 MAX_TAG = 100

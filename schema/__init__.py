@@ -7,17 +7,16 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
+from metagate.resolvers.queries import Limits
+from metagate.schema.errors import CodedErrors
+from metagate.schema.guard import guard
+from metagate.schema.mutation import Mutation, resolve_log_runs
+from metagate.schema.query import Query
+from metagate.schema.types import TYPES
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
-
-from resolvers.queries import Limits
-from schema.errors import CodedErrors
-from schema.guard import guard
-from schema.mutation import Mutation, resolve_log_runs
-from schema.query import Query
-from schema.types import TYPES
 
 SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 

@@ -3,11 +3,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import strawberry
-
-from resolvers.authz import LOCAL_ADMIN, Principal
-from resolvers.queries import Limits, Loaders
-from store.errors import MetagateError
-from store.port import Store
+from metagate.resolvers.authz import LOCAL_ADMIN, Principal
+from metagate.resolvers.queries import Limits, Loaders
+from metagate.store.errors import MetagateError
+from metagate.store.port import Store
 
 
 @dataclass

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import GraphQLSchema, default_field_resolver
-
-from resolvers.authz import PUBLIC_FIELDS, required_role
-from store.errors import Forbidden, Unauthenticated
+from metagate.resolvers.authz import PUBLIC_FIELDS, required_role
+from metagate.store.errors import Forbidden, Unauthenticated
 
 
 def check(info: Any) -> None:

@@ -6,13 +6,12 @@ import datetime as dt
 import enum
 
 import strawberry
+from metagate.resolvers import queries
+from metagate.resolvers.ids import decode_id
+from metagate.schema.types import RunStatus
+from metagate.store.model import Kind
+from metagate.store.port import MetricFilter, OrderField
 from strawberry.scalars import JSON
-
-from resolvers import queries
-from resolvers.ids import decode_id
-from schema.types import RunStatus
-from store.model import Kind
-from store.port import MetricFilter, OrderField
 
 
 @strawberry.enum

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
-from strawberry.utils.str_converters import to_camel_case
-
-from resolvers import registry, validate
-from resolvers.ids import decode_id
-from schema.context import Info
-from schema.inputs import (
+from metagate.resolvers import registry, validate
+from metagate.resolvers.ids import decode_id
+from metagate.schema.context import Info
+from metagate.schema.inputs import (
     AddTagsInput,
     CreateProjectInput,
     LogRunInput,
@@ -22,7 +20,7 @@ from schema.inputs import (
     RegisterModelInput,
     UpdateAttributesInput,
 )
-from schema.types import (
+from metagate.schema.types import (
     Dataset,
     Deployment,
     DevPerf,
@@ -35,8 +33,9 @@ from schema.types import (
     ServingPerf,
     wrap,
 )
-from store.errors import BadUserInput
-from store.model import Kind
+from metagate.store.errors import BadUserInput
+from metagate.store.model import Kind
+from strawberry.utils.str_converters import to_camel_case
 
 
 def _key(info: Info, key: str | None) -> str | None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import strawberry
-
-from resolvers import queries
-from resolvers.ids import decode_id
-from schema.context import Info
-from schema.inputs import (
+from metagate.resolvers import queries
+from metagate.resolvers.ids import decode_id
+from metagate.schema.context import Info
+from metagate.schema.inputs import (
     AttributeInput,
     DeploymentFilter,
     ModelFilter,
@@ -16,7 +15,7 @@ from schema.inputs import (
     RunFilter,
     RunOrder,
 )
-from schema.types import (
+from metagate.schema.types import (
     Connection,
     Dataset,
     Deployment,
@@ -33,7 +32,7 @@ from schema.types import (
     lineage,
     wrap,
 )
-from store.model import Direction, Kind
+from metagate.store.model import Direction, Kind
 
 
 async def _by_name(info: Info, kind: Kind, name: str, scope: str | None = None) -> NodeType | None:

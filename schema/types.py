@@ -9,12 +9,11 @@ import enum
 from typing import Generic, TypeVar
 
 import strawberry
+from metagate.resolvers import queries
+from metagate.resolvers.ids import encode_id
+from metagate.schema.context import Info
+from metagate.store.model import EDGE_KINDS, Direction, Kind, Node, Step, parse_time
 from strawberry.scalars import JSON
-
-from resolvers import queries
-from resolvers.ids import encode_id
-from schema.context import Info
-from store.model import EDGE_KINDS, Direction, Kind, Node, Step, parse_time
 
 NodeKind = strawberry.enum(Kind, name="NodeKind", description="The kinds of node in the data dictionary.")
 LineageDirection = strawberry.enum(

@@ -20,12 +20,11 @@ import aiohttp
 from arangoasync import ArangoClient
 from arangoasync.auth import Auth
 from arangoasync.exceptions import ArangoClientError, ArangoServerError, ServerConnectionError
-
-from store import arango_aql as aql
-from store import arango_layout as layout
-from store.errors import Conflict, NotFound, Unavailable, WriteConflict
-from store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
-from store.port import (
+from metagate.store import arango_aql as aql
+from metagate.store import arango_layout as layout
+from metagate.store.errors import Conflict, NotFound, Unavailable, WriteConflict
+from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
+from metagate.store.port import (
     IdempotencyRecord,
     LineageNode,
     LineageQuery,

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from store import arango_layout as layout
-from store.errors import BadUserInput
-from store.model import Direction, Edge, JSONObject, Kind, Node, Step
-from store.port import ListQuery, NameKey, NeighborRequest, OrderField, contains_pattern
+from metagate.store import arango_layout as layout
+from metagate.store.errors import BadUserInput
+from metagate.store.model import Direction, Edge, JSONObject, Kind, Node, Step
+from metagate.store.port import ListQuery, NameKey, NeighborRequest, OrderField, contains_pattern
 
 Bind = dict[str, Any]
 

@@ -20,10 +20,9 @@ from arangoasync.auth import Auth
 from arangoasync.errno import DATABASE_NOT_FOUND
 from arangoasync.exceptions import ArangoServerError
 from arangoasync.typings import CollectionType
-
-from store import arango_layout as layout
-from store.arango import ArangoSettings, translate
-from store.model import Kind
+from metagate.store import arango_layout as layout
+from metagate.store.arango import ArangoSettings, translate
+from metagate.store.model import Kind
 
 
 @dataclass(frozen=True)

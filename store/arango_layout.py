@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, key_of
+from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, key_of
 
 GRAPH = "enterprise_ml_graph"
 
@@ -200,7 +200,7 @@ def to_token_document(token: Any) -> JSONObject:
 
 
 def from_token_document(doc: dict[str, Any]) -> Any:
-    from store.port import Token
+    from metagate.store.port import Token
 
     return Token(
         id=doc["_key"],

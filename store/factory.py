@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from store.port import Store
-from store.sqlite import SQLiteStore
+from metagate.store.port import Store
+from metagate.store.sqlite import SQLiteStore
 
 
 def store_from_url(url: str, *, max_runtime: float | None = None) -> Store:
@@ -11,7 +11,7 @@ def store_from_url(url: str, *, max_runtime: float | None = None) -> Store:
     a plain file path (``./metagate.db``, ``:memory:``), or
     ``arangodb+http(s)://user:password@host:8529/database[?graph=name]``."""
     if url.startswith("arangodb+"):
-        from store.arango import ArangoStore, parse_url
+        from metagate.store.arango import ArangoStore, parse_url
 
         return ArangoStore(parse_url(url), max_runtime=max_runtime)
     if url.startswith("sqlite://"):

@@ -16,8 +16,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from store.errors import WriteConflict
-from store.model import Direction, Edge, JSONObject, Kind, Node, Step
+from metagate.store.errors import WriteConflict
+from metagate.store.model import Direction, Edge, JSONObject, Kind, Node, Step
 
 Scalar = str | int | float | bool | None
 # A position in an ordered list: the sort value and the node id that breaks ties.

@@ -16,10 +16,9 @@ from typing import Any, NoReturn
 
 import aiosqlite
 import orjson
-
-from store import sqlite_schema
-from store.errors import BadUserInput, Conflict, NotFound, Unavailable
-from store.model import (
+from metagate.store import sqlite_schema
+from metagate.store.errors import BadUserInput, Conflict, NotFound, Unavailable
+from metagate.store.model import (
     EDGE_KINDS,
     LINEAGE_EDGE_KINDS,
     Direction,
@@ -28,7 +27,7 @@ from store.model import (
     Kind,
     Node,
 )
-from store.port import (
+from metagate.store.port import (
     INDEXED_FIELDS,
     METRIC_NAME,
     IdempotencyRecord,

@@ -12,15 +12,14 @@ import httpx
 import pytest
 from arangoasync import ArangoClient
 from arangoasync.auth import Auth
-
-from gateway.app import create_app
-from gateway.auth import issue
-from gateway.config import Settings
-from resolvers.authz import Role
-from store.arango import ArangoSettings, ArangoStore, parse_url
-from store.arango_init import init_db
-from store.port import Store
-from store.sqlite import SQLiteStore
+from metagate.gateway.app import create_app
+from metagate.gateway.auth import issue
+from metagate.gateway.config import Settings
+from metagate.resolvers.authz import Role
+from metagate.store.arango import ArangoSettings, ArangoStore, parse_url
+from metagate.store.arango_init import init_db
+from metagate.store.port import Store
+from metagate.store.sqlite import SQLiteStore
 
 ADAPTERS = ["sqlite-memory", "sqlite-file", "arangodb"]
 

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from gateway.auth import TOKEN_PATTERN
+from metagate.gateway.auth import TOKEN_PATTERN
 
 
 def free_port() -> int:
@@ -33,7 +32,7 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("METAGATE_")}
         with self.log.open("w") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve", "--port", str(self.port), "--store", str(store)],
+                [sys.executable, "-m", "metagate", "serve", "--port", str(self.port), "--store", str(store)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,

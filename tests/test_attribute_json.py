@@ -11,12 +11,11 @@ import httpx
 import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from gateway.app import create_app
-from gateway.config import Settings
-from resolvers import validate
-from store.errors import BadUserInput
-from store.sqlite import SQLiteStore
+from metagate.gateway.app import create_app
+from metagate.gateway.config import Settings
+from metagate.resolvers import validate
+from metagate.store.errors import BadUserInput
+from metagate.store.sqlite import SQLiteStore
 
 SCALARS = (
     st.none()

@@ -17,15 +17,15 @@ from graphql import (
     GraphQLScalarType,
 )
 from graphql.pyutils import Undefined
+from metagate.gateway.app import create_app
+from metagate.gateway.auth import issue
+from metagate.gateway.cli import main
+from metagate.gateway.config import Settings
+from metagate.resolvers.authz import ROOT_FIELDS, Principal, Role
+from metagate.schema import build_schema
+from metagate.store.port import Store
+from metagate.store.sqlite import SQLiteStore
 
-from gateway.app import create_app
-from gateway.auth import issue
-from gateway.cli import main
-from gateway.config import Settings
-from resolvers.authz import ROOT_FIELDS, Principal, Role
-from schema import build_schema
-from store.port import Store
-from store.sqlite import SQLiteStore
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
 

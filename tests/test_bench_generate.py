@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+from metagate.store.model import Direction, Kind
+from metagate.store.port import LineageQuery
+from metagate.store.sqlite import SQLiteStore
+
 from bench.generate import generate, load
-from store.model import Direction, Kind
-from store.port import LineageQuery
-from store.sqlite import SQLiteStore
 
 
 def _all(runs: int, seed: int) -> tuple[list, list]:

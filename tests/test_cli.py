@@ -4,9 +4,8 @@ import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
-
-from gateway.cli import _is_loopback, main
-from schema import SCHEMA_FILE
+from metagate.gateway.cli import _is_loopback, main
+from metagate.schema import SCHEMA_FILE
 
 
 def test_export_schema_prints_the_checked_in_schema(tmp_path: Path) -> None:

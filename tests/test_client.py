@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from gateway.client import (
+from metagate.gateway.client import (
     AsyncClient,
     BadInput,
     Client,
@@ -23,6 +22,7 @@ from gateway.client import (
     Unauthenticated,
     Unavailable,
 )
+
 from tests.server import Server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +95,7 @@ def test_errors_are_typed(mg: Client, server: Server) -> None:
     with Client(server.url, "mg_0123456789abcdef_" + "A" * 43) as stranger, pytest.raises(Unauthenticated):
         stranger.lookup_dataset("client-errors")
     reader_token = subprocess.run(
-        [sys.executable, "-m", "gateway", "token", "create", "--name", "r", "--role", "reader",
+        [sys.executable, "-m", "metagate", "token", "create", "--name", "r", "--role", "reader",
          "--store", str(server.log.parent / "client.db")],
         capture_output=True, text=True, check=True,
     ).stdout.strip()

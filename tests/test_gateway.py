@@ -7,10 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-
-from gateway.app import create_app
-from gateway.config import Settings
-from store.sqlite import SQLiteStore
+from metagate.gateway.app import create_app
+from metagate.gateway.config import Settings
+from metagate.store.sqlite import SQLiteStore
 
 
 class BrokenNeighbors:

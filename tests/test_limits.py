@@ -10,11 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-
-from gateway.app import create_app
-from gateway.config import Settings
-from resolvers.queries import Limits
-from store.sqlite import SQLiteStore
+from metagate.gateway.app import create_app
+from metagate.gateway.config import Settings
+from metagate.resolvers.queries import Limits
+from metagate.store.sqlite import SQLiteStore
 
 
 @pytest.fixture
@@ -108,7 +107,7 @@ async def test_cancelling_a_read_interrupts_the_sqlite_statement(tmp_path: Any) 
 
 
 def test_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway import config
+    from metagate.gateway import config
 
     monkeypatch.setenv("METAGATE_MAX_QUERY_DEPTH", "7")
     monkeypatch.setenv("METAGATE_DEADLINE_SECONDS", "2.5")
@@ -118,14 +117,14 @@ def test_limits_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.parametrize(("value", "expected"), [("off", False), ("no", False), ("0", False), ("TRUE", True)])
 def test_auth_switch_words(monkeypatch: pytest.MonkeyPatch, value: str, expected: bool) -> None:
-    from gateway import config
+    from metagate.gateway import config
 
     monkeypatch.setenv("METAGATE_AUTH", value)
     assert config.load(env_file=None).AUTH is expected
 
 
 def test_a_bad_auth_switch_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gateway import config
+    from metagate.gateway import config
 
     monkeypatch.setenv("METAGATE_AUTH", "maybe")
     with pytest.raises(ValueError, match="METAGATE_AUTH"):

@@ -6,20 +6,20 @@ from typing import Any
 
 import httpx
 import strawberry
+from metagate.gateway.app import create_app
+from metagate.gateway.auth import issue
+from metagate.gateway.config import Settings
+from metagate.resolvers.authz import Role
+from metagate.resolvers.ids import encode_id
+from metagate.resolvers.queries import Limits
+from metagate.schema import build_schema
+from metagate.schema.context import make_context
+from metagate.schema.mutation import Mutation, resolve_log_runs
+from metagate.schema.query import Query
+from metagate.schema.types import TYPES
+from metagate.store.errors import BadUserInput
+from metagate.store.port import Store
 
-from gateway.app import create_app
-from gateway.auth import issue
-from gateway.config import Settings
-from resolvers.authz import Role
-from resolvers.ids import encode_id
-from resolvers.queries import Limits
-from schema import build_schema
-from schema.context import make_context
-from schema.mutation import Mutation, resolve_log_runs
-from schema.query import Query
-from schema.types import TYPES
-from store.errors import BadUserInput
-from store.port import Store
 from tests.conftest import GraphQLClient
 from tests.pipeline import Pipeline, record_pipeline
 

@@ -7,13 +7,12 @@ import logging
 import httpx
 import orjson
 import pytest
-
-from gateway.app import create_app
-from gateway.auth import issue
-from gateway.config import Settings
-from gateway.observability import JSONFormatter
-from resolvers.authz import Role
-from store.sqlite import SQLiteStore
+from metagate.gateway.app import create_app
+from metagate.gateway.auth import issue
+from metagate.gateway.config import Settings
+from metagate.gateway.observability import JSONFormatter
+from metagate.resolvers.authz import Role
+from metagate.store.sqlite import SQLiteStore
 
 
 async def test_metrics_count_requests_errors_latency_and_store_round_trips(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from resolvers.ids import encode_id
+from metagate.resolvers.ids import encode_id
+
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
 

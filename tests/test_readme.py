@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 from graphql import parse, validate
-
-from schema import build_schema
+from metagate.schema import build_schema
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 DOCUMENTS = re.findall(r"```graphql\n(.*?)```", README.read_text(), re.S)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from store.port import Store
+from metagate.store.port import Store
+
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from metagate.gateway.app import create_app
+from metagate.gateway.config import Settings
+from metagate.resolvers import registry
+from metagate.resolvers.queries import Limits
+from metagate.store.sqlite import SQLiteStore
 
-from gateway.app import create_app
-from gateway.config import Settings
-from resolvers import registry
-from resolvers.queries import Limits
-from store.sqlite import SQLiteStore
 from tests.server import TOKEN
 
 
@@ -79,7 +79,7 @@ async def test_integers_sqlite_cannot_bind_are_bad_input_not_internal() -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
         literal = (await http.post("/graphql", json={"query": "{ datasets(filter: {attribute: {key: \"n\","
                                                                " value: 9223372036854775808}}) { nodes { id } } }"})).json()
-        from resolvers.ids import _b64
+        from metagate.resolvers.ids import _b64
 
         cursor = _b64(b'[9223372036854775808, "dataset/x"]')
         paged = (await http.post("/graphql", json={
@@ -106,7 +106,7 @@ async def test_a_later_mutation_in_a_document_sees_the_earlier_ones_writes() -> 
     store = SQLiteStore(":memory:")
     await store.open()
     dataset = (await registry.register_dataset(store, name="d")).node
-    from resolvers.ids import encode_id
+    from metagate.resolvers.ids import encode_id
 
     app = create_app(Settings(AUTH=False), store=store)
     document = """mutation($d: ID!) {

@@ -1,4 +1,4 @@
-from schema import SCHEMA_FILE, printed
+from metagate.schema import SCHEMA_FILE, printed
 
 
 def test_checked_in_schema_is_the_served_schema() -> None:

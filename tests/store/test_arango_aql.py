@@ -9,10 +9,9 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from store import arango_aql as aql
-from store.model import Direction, Edge, Kind, Node, Step
-from store.port import AttributeEquals, ListQuery, MetricFilter, NameKey, NeighborRequest, OrderField, contains_pattern
+from metagate.store import arango_aql as aql
+from metagate.store.model import Direction, Edge, Kind, Node, Step
+from metagate.store.port import AttributeEquals, ListQuery, MetricFilter, NameKey, NeighborRequest, OrderField, contains_pattern
 
 MARK = "\u2603MG"  # appears in no query text of ours
 HOSTILE = st.one_of(

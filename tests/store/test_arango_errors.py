@@ -9,13 +9,12 @@ import pytest
 from arangoasync.exceptions import AQLQueryExecuteError, ClientConnectionError, ServerConnectionError
 from arangoasync.request import Method, Request
 from arangoasync.response import Response
-
-from store.arango import ArangoStore, parse_url, translate
-from store.errors import Conflict, NotFound, Unavailable, WriteConflict
-from store.factory import store_from_url
-from store.model import Kind, Node, utcnow
-from store.port import atomically
-from store.sqlite import SQLiteStore
+from metagate.store.arango import ArangoStore, parse_url, translate
+from metagate.store.errors import Conflict, NotFound, Unavailable, WriteConflict
+from metagate.store.factory import store_from_url
+from metagate.store.model import Kind, Node, utcnow
+from metagate.store.port import atomically
+from metagate.store.sqlite import SQLiteStore
 
 
 def _server_error(status: int, error_num: int, message: str) -> AQLQueryExecuteError:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from store import arango_layout as layout
-from store.model import Direction, Edge, Kind, Node, Step
+from metagate.store import arango_layout as layout
+from metagate.store.model import Direction, Edge, Kind, Node, Step
 
 ARANGOPIPE_VERTICES = {
     "project", "models", "datasets", "featuresets", "modelparams", "run", "devperf", "servingperf", "deployment",

@@ -9,12 +9,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
-from store import sqlite_schema
-from store.errors import Conflict
-from store.model import Edge, Kind, Node, new_id, utcnow
-from store.port import ListQuery, MetricFilter, NameKey, OrderField
-from store.sqlite import SQLiteStore, _list_sql
+from metagate.store import sqlite_schema
+from metagate.store.errors import Conflict
+from metagate.store.model import Edge, Kind, Node, new_id, utcnow
+from metagate.store.port import ListQuery, MetricFilter, NameKey, OrderField
+from metagate.store.sqlite import SQLiteStore, _list_sql
 
 
 def _dataset(name: str) -> Node:

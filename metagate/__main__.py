@@ -1,0 +1,3 @@
+from metagate.gateway.cli import main
+
+main()
