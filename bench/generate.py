@@ -99,9 +99,14 @@ def generate(runs: int, *, seed: int = 7, batch_runs: int = 1000) -> Iterator[tu
                 edge("deployment_modelparams", deployment, params),
             ]
             for period in range(3):
-                served = node(Kind.SERVINGPERF, None, deployment.id, metrics={"rmse": round(rng.uniform(0.1, 1), 4)},
-                              periodStart=format_time(EPOCH + dt.timedelta(days=7 * period)),
-                              periodEnd=format_time(EPOCH + dt.timedelta(days=7 * period + 7)))
+                served = node(
+                    Kind.SERVINGPERF,
+                    None,
+                    deployment.id,
+                    metrics={"rmse": round(rng.uniform(0.1, 1), 4)},
+                    periodStart=format_time(EPOCH + dt.timedelta(days=7 * period)),
+                    periodEnd=format_time(EPOCH + dt.timedelta(days=7 * period + 7)),
+                )
                 batch.nodes.append(served)
                 batch.edges.append(edge("deployment_servingperf", deployment, served))
             catalog.deployments.append(deployment.id)

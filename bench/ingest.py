@@ -48,27 +48,43 @@ async def _gql(http: httpx.AsyncClient, query: str, **variables: Any) -> dict[st
 
 
 async def setup(http: httpx.AsyncClient, label: str) -> Target:
-    project = await _gql(http, "mutation($n: String!) { createProject(input: {name: $n}) { project { id } } }",
-                         n=f"ingest-{label}")
-    dataset = await _gql(http, "mutation($n: String!) { registerDataset(input: {name: $n}) { dataset { id } } }",
-                         n=f"ingest-{label}")
+    project = await _gql(
+        http, "mutation($n: String!) { createProject(input: {name: $n}) { project { id } } }", n=f"ingest-{label}"
+    )
+    dataset = await _gql(
+        http, "mutation($n: String!) { registerDataset(input: {name: $n}) { dataset { id } } }", n=f"ingest-{label}"
+    )
     featureset = await _gql(
-        http, "mutation($n: String!, $d: ID!) { registerFeatureset(input: {name: $n, datasetId: $d}) { featureset { id } } }",
-        n=f"ingest-{label}", d=dataset["registerDataset"]["dataset"]["id"])
+        http,
+        "mutation($n: String!, $d: ID!) { registerFeatureset(input: {name: $n, datasetId: $d}) { featureset { id } } }",
+        n=f"ingest-{label}",
+        d=dataset["registerDataset"]["dataset"]["id"],
+    )
     model = await _gql(
-        http, "mutation($n: String!, $p: ID!) { registerModel(input: {name: $n, projectId: $p}) { model { id } } }",
-        n=f"ingest-{label}", p=project["createProject"]["project"]["id"])
-    return Target(model["registerModel"]["model"]["id"], dataset["registerDataset"]["dataset"]["id"],
-                  featureset["registerFeatureset"]["featureset"]["id"])
+        http,
+        "mutation($n: String!, $p: ID!) { registerModel(input: {name: $n, projectId: $p}) { model { id } } }",
+        n=f"ingest-{label}",
+        p=project["createProject"]["project"]["id"],
+    )
+    return Target(
+        model["registerModel"]["model"]["id"],
+        dataset["registerDataset"]["dataset"]["id"],
+        featureset["registerFeatureset"]["featureset"]["id"],
+    )
 
 
 def _run_input(target: Target, name: str, number: int) -> dict[str, Any]:
-    return {"name": name, "modelId": target.model, "datasetId": target.dataset, "featuresetId": target.featureset,
-            "params": {"depth": 3, "eta": 0.1}, "metrics": {"rmse": (number % 1000) / 1000}}
+    return {
+        "name": name,
+        "modelId": target.model,
+        "datasetId": target.dataset,
+        "featuresetId": target.featureset,
+        "params": {"depth": 3, "eta": 0.1},
+        "metrics": {"rmse": (number % 1000) / 1000},
+    }
 
 
-async def ingest(url: str, token: str | None, *, size: int, clients: int, batch: int, seconds: float,
-                 label: str) -> Row:
+async def ingest(url: str, token: str | None, *, size: int, clients: int, batch: int, seconds: float, label: str) -> Row:
     """Logs runs for `seconds` from `clients` concurrent clients, `batch` runs per request
     (1: `logRun`; more: `logRuns`). Returns a row whose throughput is runs per second and
     whose latencies are per request."""
@@ -86,11 +102,21 @@ async def ingest(url: str, token: str | None, *, size: int, clients: int, batch:
             while time.perf_counter() < deadline:
                 begin = time.perf_counter()
                 if batch == 1:
-                    await _gql(http, LOG_RUN, m=target.model, d=target.dataset, f=target.featureset,
-                               n=f"{label}-{number}-{count}", rmse=(count % 1000) / 1000)
+                    await _gql(
+                        http,
+                        LOG_RUN,
+                        m=target.model,
+                        d=target.dataset,
+                        f=target.featureset,
+                        n=f"{label}-{number}-{count}",
+                        rmse=(count % 1000) / 1000,
+                    )
                 else:
-                    data = await _gql(http, LOG_RUNS, runs=[
-                        _run_input(target, f"{label}-{number}-{count + i}", count + i) for i in range(batch)])
+                    data = await _gql(
+                        http,
+                        LOG_RUNS,
+                        runs=[_run_input(target, f"{label}-{number}-{count + i}", count + i) for i in range(batch)],
+                    )
                     assert len(data["logRuns"]["runs"]) == batch
                 latencies.append(time.perf_counter() - begin)
                 count += batch
@@ -99,9 +125,17 @@ async def ingest(url: str, token: str | None, *, size: int, clients: int, batch:
         await asyncio.gather(*[client(i) for i in range(clients)])
         elapsed = time.perf_counter() - started
     how = "one run per request (logRun)" if batch == 1 else f"{batch} runs per request (logRuns)"
-    return Row(size, f"ingestion over HTTP, {how}, {clients} client{'s' if clients > 1 else ''}",
-               percentile(latencies, 0.5), percentile(latencies, 0.95), percentile(latencies, 0.99),
-               runs[0] / elapsed, float("nan"), unit="runs", count=runs[0])
+    return Row(
+        size,
+        f"ingestion over HTTP, {how}, {clients} client{'s' if clients > 1 else ''}",
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.95),
+        percentile(latencies, 0.99),
+        runs[0] / elapsed,
+        float("nan"),
+        unit="runs",
+        count=runs[0],
+    )
 
 
 SHAPES = [(1, 1), (8, 1), (16, 1), (1, 100), (16, 100)]  # (clients, runs per request)
@@ -110,8 +144,9 @@ SHAPES = [(1, 1), (8, 1), (16, 1), (1, 100), (16, 100)]  # (clients, runs per re
 async def ingest_all(url: str, token: str | None, *, size: int, seconds: float) -> list[Row]:
     rows = []
     for clients, batch in SHAPES:
-        rows.append(await ingest(url, token, size=size, clients=clients, batch=batch, seconds=seconds,
-                                 label=f"{size}-{clients}x{batch}"))
+        rows.append(
+            await ingest(url, token, size=size, clients=clients, batch=batch, seconds=seconds, label=f"{size}-{clients}x{batch}")
+        )
     return rows
 
 

@@ -68,19 +68,29 @@ async def _setup(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str
 
     project = (await gql('mutation { createProject(input: {name: "load"}) { project { id } } }'))["createProject"]
     dataset = (await gql('mutation { registerDataset(input: {name: "load-d"}) { dataset { id } } }'))["registerDataset"]
-    featureset = (await gql(
-        'mutation($d: ID!) { registerFeatureset(input: {name: "load-f", datasetId: $d}) { featureset { id } } }',
-        d=dataset["dataset"]["id"]))["registerFeatureset"]
-    model = (await gql(
-        'mutation($p: ID!) { registerModel(input: {name: "load-m", projectId: $p}) { model { id } } }',
-        p=project["project"]["id"]))["registerModel"]
+    featureset = (
+        await gql(
+            'mutation($d: ID!) { registerFeatureset(input: {name: "load-f", datasetId: $d}) { featureset { id } } }',
+            d=dataset["dataset"]["id"],
+        )
+    )["registerFeatureset"]
+    model = (
+        await gql(
+            'mutation($p: ID!) { registerModel(input: {name: "load-m", projectId: $p}) { model { id } } }',
+            p=project["project"]["id"],
+        )
+    )["registerModel"]
     ids = {"m": model["model"]["id"], "d": dataset["dataset"]["id"], "f": featureset["featureset"]["id"]}
-    seed = (await gql(LOG_RUN.replace("run { id }", "run { id } modelParams { id }"), n="seed", rmse=0.1, **ids))
-    deployment = (await gql(
-        "mutation($m: ID!, $f: ID!, $mp: ID!) { registerDeployment(input: {name: \"load-dep\", modelId: $m,"
-        " featuresetId: $f, modelParamsId: $mp}) { deployment { id } } }",
-        m=ids["m"], f=ids["f"], mp=seed["logRun"]["modelParams"]["id"],
-    ))["registerDeployment"]
+    seed = await gql(LOG_RUN.replace("run { id }", "run { id } modelParams { id }"), n="seed", rmse=0.1, **ids)
+    deployment = (
+        await gql(
+            'mutation($m: ID!, $f: ID!, $mp: ID!) { registerDeployment(input: {name: "load-dep", modelId: $m,'
+            " featuresetId: $f, modelParamsId: $mp}) { deployment { id } } }",
+            m=ids["m"],
+            f=ids["f"],
+            mp=seed["logRun"]["modelParams"]["id"],
+        )
+    )["registerDeployment"]
     return {**ids, "deployment": deployment["deployment"]["id"]}
 
 
@@ -109,8 +119,7 @@ async def run_load(server: Server, *, seconds: float, writers: int, readers: int
         async def writer(number: int) -> None:
             count = 0
             while time.perf_counter() < deadline:
-                variables = {"m": ids["m"], "d": ids["d"], "f": ids["f"], "n": f"w{number}-{count}",
-                             "rmse": (count % 100) / 100}
+                variables = {"m": ids["m"], "d": ids["d"], "f": ids["f"], "n": f"w{number}-{count}", "rmse": (count % 100) / 100}
                 if await call("logRun", LOG_RUN, variables):
                     result.acknowledged += 1
                 count += 1

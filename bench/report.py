@@ -47,48 +47,82 @@ def targets(results: Sequence[SizeResult], peers: Sequence[Row]) -> list[str]:
         plain = _find(r.rows, "the same answer, plain Starlette")
         if graphql and plain:
             ratio = graphql.throughput / plain.throughput
-            add(f"GraphQL nested lineage over HTTP >= 0.5x the plain route ({r.nodes:,} nodes)", ratio,
-                f"{ratio:.2f}x", 0.5, True)
+            add(
+                f"GraphQL nested lineage over HTTP >= 0.5x the plain route ({r.nodes:,} nodes)", ratio, f"{ratio:.2f}x", 0.5, True
+            )
     for r in results:
         nested = _find(r.rows, "nested deployment lineage, in process")
         if nested:
-            add(f"one store round trip per request, nested lineage ({r.nodes:,} nodes)", nested.round_trips,
-                f"{nested.round_trips:.1f}", 1.0, False)
+            add(
+                f"one store round trip per request, nested lineage ({r.nodes:,} nodes)",
+                nested.round_trips,
+                f"{nested.round_trips:.1f}",
+                1.0,
+                False,
+            )
     small, large = results[0], results[-1]
-    first, last = _find(small.rows, "nested deployment lineage, over HTTP"), _find(large.rows,
-                                                                                  "nested deployment lineage, over HTTP")
+    first, last = (
+        _find(small.rows, "nested deployment lineage, over HTTP"),
+        _find(large.rows, "nested deployment lineage, over HTTP"),
+    )
     if first and last and large.nodes >= 900_000 and small.nodes <= 20_000:
         growth = last.p50 / first.p50
-        add("deployment lineage p50 at 1M nodes <= 1.5x the p50 at 10k", growth,
-            f"{last.p50:.2f} / {first.p50:.2f} ms = {growth:.2f}x", 1.5, False)
+        add(
+            "deployment lineage p50 at 1M nodes <= 1.5x the p50 at 10k",
+            growth,
+            f"{last.p50:.2f} / {first.p50:.2f} ms = {growth:.2f}x",
+            1.5,
+            False,
+        )
     else:
-        lines.append("| deployment lineage p50 at 1M nodes <= 1.5x the p50 at 10k | sizes 10k and 1M not both run"
-                     " | not measured |")
+        lines.append(
+            "| deployment lineage p50 at 1M nodes <= 1.5x the p50 at 10k | sizes 10k and 1M not both run | not measured |"
+        )
     if last:
-        add(f"deployment lineage over HTTP p50 <= 0.6 ms ({large.nodes:,} nodes)", last.p50, f"{last.p50:.2f} ms",
-            0.6, False)
+        add(f"deployment lineage over HTTP p50 <= 0.6 ms ({large.nodes:,} nodes)", last.p50, f"{last.p50:.2f} ms", 0.6, False)
     eight = _find(large.rows, "ingestion over HTTP, one run per request (logRun), 8 clients")
     if eight:
-        add("logRun >= 1,000 runs/s, one run per request, 8 clients", eight.throughput,
-            f"{eight.throughput:,.0f} runs/s", 1000, True)
+        add(
+            "logRun >= 1,000 runs/s, one run per request, 8 clients",
+            eight.throughput,
+            f"{eight.throughput:,.0f} runs/s",
+            1000,
+            True,
+        )
     batched = [row for row in large.rows if row.scenario.startswith("ingestion") and "logRuns" in row.scenario]
     if batched:
         best = max(batched, key=lambda row: row.throughput)
-        add("logRun batched >= 5,000 runs/s", best.throughput, f"{best.throughput:,.0f} runs/s ({best.scenario[21:]})",
-            5000, True)
+        add(
+            "logRun batched >= 5,000 runs/s", best.throughput, f"{best.throughput:,.0f} runs/s ({best.scenario[21:]})", 5000, True
+        )
     loads = [p for p in peers if p.system.startswith("ML Metadata") and p.unit == "nodes" and "bulk load" in p.scenario]
     mlmd_load = max(loads, key=lambda p: p.size) if loads else None
     mlmd_rate = mlmd_load.throughput if mlmd_load else MLMD_LOAD_RATE
     source = f"measured here at {mlmd_load.size:,} nodes" if mlmd_load else "the issue's figure"
-    add(f"bulk load >= 5x ML Metadata's rate ({mlmd_rate:,.0f} nodes/s, {source}), {large.nodes:,} nodes",
-        large.load_rate, f"{large.load_rate:,.0f} nodes/s", 5 * mlmd_rate, True)
+    add(
+        f"bulk load >= 5x ML Metadata's rate ({mlmd_rate:,.0f} nodes/s, {source}), {large.nodes:,} nodes",
+        large.load_rate,
+        f"{large.load_rate:,.0f} nodes/s",
+        5 * mlmd_rate,
+        True,
+    )
     near = min(results, key=lambda r: abs(r.runs - 20_000))
     best_runs = _find(near.rows, "the ~")
     if best_runs:
-        add(f"1,000 runs filtered and ordered by a metric <= 50 ms over HTTP ({near.runs:,} runs)", best_runs.p50,
-            f"{best_runs.p50:.1f} ms p50", 50, False)
-    add(f"gateway RSS <= 150 MB under load ({large.nodes:,} nodes)", large.server_rss_mb,
-        f"{large.server_rss_mb:.0f} MB peak", 150, False)
+        add(
+            f"1,000 runs filtered and ordered by a metric <= 50 ms over HTTP ({near.runs:,} runs)",
+            best_runs.p50,
+            f"{best_runs.p50:.1f} ms p50",
+            50,
+            False,
+        )
+    add(
+        f"gateway RSS <= 150 MB under load ({large.nodes:,} nodes)",
+        large.server_rss_mb,
+        f"{large.server_rss_mb:.0f} MB peak",
+        150,
+        False,
+    )
     return lines
 
 
@@ -100,9 +134,20 @@ def peer_rows(peers: Sequence[dict[str, Any]]) -> tuple[list[Row], list[str]]:
         if peer.get("skipped"):
             notes.append(f"- {peer['peer']}: not measured: {peer.get('note', '')}")
             continue
-        rows.append(Row(peer.get("nodes") or 0, peer["scenario"], peer["p50_ms"], peer["p95_ms"], peer["p99_ms"],
-                        peer["throughput_per_s"], math.nan, unit=peer.get("unit") or "requests",
-                        rss_mb=peer.get("peak_rss_mb") or math.nan, system=peer["peer"]))
+        rows.append(
+            Row(
+                peer.get("nodes") or 0,
+                peer["scenario"],
+                peer["p50_ms"],
+                peer["p95_ms"],
+                peer["p99_ms"],
+                peer["throughput_per_s"],
+                math.nan,
+                unit=peer.get("unit") or "requests",
+                rss_mb=peer.get("peak_rss_mb") or math.nan,
+                system=peer["peer"],
+            )
+        )
         if peer.get("note"):
             notes.append(f"- {peer['peer']}, {peer['scenario']}: {peer['note']}")
     return rows, notes
@@ -126,8 +171,7 @@ def write_report(output: Path, results: Sequence[SizeResult], peers: Sequence[Ro
         "",
         "| graph nodes | runs | bulk load (nodes/s) | database size (MB) | gateway peak RSS (MB) |",
         "|---:|---:|---:|---:|---:|",
-        *[f"| {r.nodes:,} | {r.runs:,} | {r.load_rate:,.0f} | {r.db_mb:.0f} | {r.server_rss_mb:.0f} |"
-          for r in results],
+        *[f"| {r.nodes:,} | {r.runs:,} | {r.load_rate:,.0f} | {r.db_mb:.0f} | {r.server_rss_mb:.0f} |" for r in results],
         "",
     ]
     if drew:
@@ -137,8 +181,12 @@ def write_report(output: Path, results: Sequence[SizeResult], peers: Sequence[Ro
     lines += ["## Targets", "", *targets(results, peers), ""]
     profiled = next((r for r in results if r.profile), None)
     if profiled:
-        lines += [f"## Where a nested lineage request spends its time ({profiled.nodes:,} nodes, in process)", "",
-                  profiled.profile, ""]
+        lines += [
+            f"## Where a nested lineage request spends its time ({profiled.nodes:,} nodes, in process)",
+            "",
+            profiled.profile,
+            "",
+        ]
     lines.append(NOTES.read_text())
     output.write_text("\n".join(lines))
     print("\n".join(lines))
@@ -157,9 +205,11 @@ def draw(path: Path, results: Sequence[SizeResult], peers: Sequence[Row]) -> boo
     figure, (left, right) = plt.subplots(1, 2, figsize=(16, 7.5), gridspec_kw={"width_ratios": [1, 1.3]})
     series: dict[str, list[tuple[int, float]]] = {}
     for r in results:
-        for prefix, label in (("nested deployment lineage, over HTTP", "Metagate: nested deployment lineage, HTTP"),
-                              ("nested deployment lineage, in process", "Metagate: nested deployment lineage, in process"),
-                              ("lineage upstream depth 10", "Metagate: lineage upstream depth 10, in process")):
+        for prefix, label in (
+            ("nested deployment lineage, over HTTP", "Metagate: nested deployment lineage, HTTP"),
+            ("nested deployment lineage, in process", "Metagate: nested deployment lineage, in process"),
+            ("lineage upstream depth 10", "Metagate: lineage upstream depth 10, in process"),
+        ):
             row = _find(r.rows, prefix)
             if row:
                 series.setdefault(label, []).append((r.nodes, row.p50))
@@ -168,8 +218,13 @@ def draw(path: Path, results: Sequence[SizeResult], peers: Sequence[Row]) -> boo
             series.setdefault(f"{row.system}: {row.scenario}", []).append((row.size, row.p50))
     for label, points in series.items():
         points.sort()
-        left.plot([p[0] for p in points], [p[1] for p in points], marker="o",
-                  linestyle="--" if not label.startswith("Metagate") else "-", label=label)
+        left.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            marker="o",
+            linestyle="--" if not label.startswith("Metagate") else "-",
+            label=label,
+        )
     left.set_xscale("log")
     left.set_yscale("log")
     left.set_xlabel("graph nodes")
@@ -177,11 +232,19 @@ def draw(path: Path, results: Sequence[SizeResult], peers: Sequence[Row]) -> boo
     left.set_title("Lineage latency against graph size")
     left.legend(fontsize=6.5, loc="upper left")
     left.grid(True, which="both", alpha=0.3)
-    bars = [(f"Metagate: {row.scenario.removeprefix('ingestion over HTTP, ')}", row.throughput)
-            for row in results[-1].rows if row.scenario.startswith("ingestion")]
-    bars += [(f"{row.system}: {row.scenario.removeprefix('ingest: ')}" + (f" ({row.size:,} nodes)" if row.size else ""),
-              row.throughput)
-             for row in peers if row.unit == "runs" and (not row.size or row.size == max(p.size for p in peers))]
+    bars = [
+        (f"Metagate: {row.scenario.removeprefix('ingestion over HTTP, ')}", row.throughput)
+        for row in results[-1].rows
+        if row.scenario.startswith("ingestion")
+    ]
+    bars += [
+        (
+            f"{row.system}: {row.scenario.removeprefix('ingest: ')}" + (f" ({row.size:,} nodes)" if row.size else ""),
+            row.throughput,
+        )
+        for row in peers
+        if row.unit == "runs" and (not row.size or row.size == max(p.size for p in peers))
+    ]
     if bars:
         labels, values = zip(*bars)
         colors = ["tab:blue" if label.startswith("Metagate") else "tab:orange" for label in labels]

@@ -65,9 +65,17 @@ class SizeResult:
     profile: str = ""
 
 
-async def _measure(size: int, scenario: str, call: Callable[[int], Awaitable[Any]], seconds: float, *,
-                   store: SQLiteStore | None = None, http: httpx.AsyncClient | None = None,
-                   pid: int | None = None, minimum: int = 20) -> Row:
+async def _measure(
+    size: int,
+    scenario: str,
+    call: Callable[[int], Awaitable[Any]],
+    seconds: float,
+    *,
+    store: SQLiteStore | None = None,
+    http: httpx.AsyncClient | None = None,
+    pid: int | None = None,
+    minimum: int = 20,
+) -> Row:
     """Calls `call` one request after another for `seconds` (and at least `minimum` times)."""
     latencies: list[float] = []
     trips_before = store.statements if store else (await store_round_trips(http) if http else math.nan)
@@ -80,34 +88,55 @@ async def _measure(size: int, scenario: str, call: Callable[[int], Awaitable[Any
         number += 1
     trips_after = store.statements if store else (await store_round_trips(http) if http else math.nan)
     rss = peak_rss_mb(pid) if pid else own_peak_rss_mb()
-    return Row(size, scenario, percentile(latencies, 0.5), percentile(latencies, 0.95), percentile(latencies, 0.99),
-               number / sum(latencies), (trips_after - trips_before) / number, rss_mb=rss)
+    return Row(
+        size,
+        scenario,
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.95),
+        percentile(latencies, 0.99),
+        number / sum(latencies),
+        (trips_after - trips_before) / number,
+        rss_mb=rss,
+    )
 
 
 async def _in_process(store: SQLiteStore, catalog: Catalog, seconds: float) -> list[Row]:
     schema = build_schema()
 
     async def run(query: str, variables: dict[str, Any]) -> None:
-        result = await schema.execute(query, variable_values=variables,
-                                      context_value=make_context(store, Limits(), "bench"))
+        result = await schema.execute(query, variable_values=variables, context_value=make_context(store, Limits(), "bench"))
         assert not result.errors, result.errors
 
     deployments, datasets = catalog.deployments, catalog.datasets
-    rows = [await _measure(catalog.nodes, "nested deployment lineage, in process",
-                           lambda i: run(NESTED, {"id": encode_id(deployments[i % len(deployments)])}), seconds,
-                           store=store)]
+    rows = [
+        await _measure(
+            catalog.nodes,
+            "nested deployment lineage, in process",
+            lambda i: run(NESTED, {"id": encode_id(deployments[i % len(deployments)])}),
+            seconds,
+            store=store,
+        )
+    ]
     for direction, start in (("UPSTREAM", deployments), ("DOWNSTREAM", datasets)):
         for depth in (1, 2, 5, 10):
-            rows.append(await _measure(
-                catalog.nodes, f"lineage {direction.lower()} depth {depth}, in process",
-                lambda i, d=direction, s=start, k=depth: run(LINEAGE, {"id": encode_id(s[i % len(s)]), "d": d,
-                                                                      "depth": k}),
-                seconds / 4, store=store))
-    rows.append(await _measure(
-        catalog.nodes, "impact: deployments downstream of a dataset, in process",
-        lambda i: run(LINEAGE, {"id": encode_id(datasets[i % len(datasets)]), "d": "DOWNSTREAM",
-                                "kinds": ["DEPLOYMENT"]}),
-        seconds, store=store))
+            rows.append(
+                await _measure(
+                    catalog.nodes,
+                    f"lineage {direction.lower()} depth {depth}, in process",
+                    lambda i, d=direction, s=start, k=depth: run(LINEAGE, {"id": encode_id(s[i % len(s)]), "d": d, "depth": k}),
+                    seconds / 4,
+                    store=store,
+                )
+            )
+    rows.append(
+        await _measure(
+            catalog.nodes,
+            "impact: deployments downstream of a dataset, in process",
+            lambda i: run(LINEAGE, {"id": encode_id(datasets[i % len(datasets)]), "d": "DOWNSTREAM", "kinds": ["DEPLOYMENT"]}),
+            seconds,
+            store=store,
+        )
+    )
     return rows
 
 
@@ -130,26 +159,31 @@ async def _graphql_against_plain_route(db: Path, size: int, deployments: list[st
     port = free_port()
     env = {**os.environ, "METAGATE_STORE": str(db)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "bench.baseline:create", "--port", str(port),
-         "--log-level", "warning"], env=env,
+        [sys.executable, "-m", "uvicorn", "--factory", "bench.baseline:create", "--port", str(port), "--log-level", "warning"],
+        env=env,
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             await _wait_ready(http, process)
 
             async def graphql(i: int) -> None:
-                body = (await http.post("/graphql", json={"query": NESTED, "variables": {
-                    "id": encode_id(deployments[i % len(deployments)])}})).json()
+                body = (
+                    await http.post(
+                        "/graphql", json={"query": NESTED, "variables": {"id": encode_id(deployments[i % len(deployments)])}}
+                    )
+                ).json()
                 assert "errors" not in body, body
 
             async def plain(i: int) -> None:
                 body = (await http.get(f"/baseline/deployment/{encode_id(deployments[i % len(deployments)])}")).json()
                 assert body["data"]["node"], body
 
-            through_graphql = await _measure(size, "nested deployment lineage, GraphQL over HTTP (no auth)",
-                                             graphql, seconds, http=http, pid=process.pid)
-            through_plain = await _measure(size, "the same answer, plain Starlette JSON route", plain, seconds,
-                                           http=http, pid=process.pid)
+            through_graphql = await _measure(
+                size, "nested deployment lineage, GraphQL over HTTP (no auth)", graphql, seconds, http=http, pid=process.pid
+            )
+            through_plain = await _measure(
+                size, "the same answer, plain Starlette JSON route", plain, seconds, http=http, pid=process.pid
+            )
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -168,16 +202,21 @@ async def _over_http(db: Path, catalog: Catalog, seconds: float, ingest_seconds:
     try:
         headers = {"authorization": f"Bearer {server.token}"}
         async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as http:
+
             async def nested(i: int) -> None:
-                body = (await http.post("/graphql", json={"query": NESTED, "variables": {
-                    "id": encode_id(deployments[i % len(deployments)])}})).json()
+                body = (
+                    await http.post(
+                        "/graphql", json={"query": NESTED, "variables": {"id": encode_id(deployments[i % len(deployments)])}}
+                    )
+                ).json()
                 assert "errors" not in body, body
 
             async def best_runs(_: int) -> None:
                 after, fetched, previous = None, 0, -1.0
                 while True:
-                    body = (await http.post("/graphql", json={"query": BEST_RUNS, "variables": {
-                        "lt": bound, "after": after}})).json()
+                    body = (
+                        await http.post("/graphql", json={"query": BEST_RUNS, "variables": {"lt": bound, "after": after}})
+                    ).json()
                     assert "errors" not in body, body
                     page = body["data"]["runs"]
                     for run in page["nodes"]:
@@ -191,11 +230,19 @@ async def _over_http(db: Path, catalog: Catalog, seconds: float, ingest_seconds:
                 assert fetched > BEST_RUNS_WANTED * 0.8 or catalog.runs < BEST_RUNS_WANTED, fetched
 
             rows = [
-                await _measure(catalog.nodes, "nested deployment lineage, over HTTP", nested, seconds, http=http,
-                               pid=server.process.pid),
-                await _measure(catalog.nodes, f"the ~{min(BEST_RUNS_WANTED, catalog.runs):,} runs with rmse below"
-                               f" {bound:.3f}, best first, in pages of 100, over HTTP (one request = all pages)",
-                               best_runs, seconds, http=http, pid=server.process.pid, minimum=3),
+                await _measure(
+                    catalog.nodes, "nested deployment lineage, over HTTP", nested, seconds, http=http, pid=server.process.pid
+                ),
+                await _measure(
+                    catalog.nodes,
+                    f"the ~{min(BEST_RUNS_WANTED, catalog.runs):,} runs with rmse below"
+                    f" {bound:.3f}, best first, in pages of 100, over HTTP (one request = all pages)",
+                    best_runs,
+                    seconds,
+                    http=http,
+                    pid=server.process.pid,
+                    minimum=3,
+                ),
             ]
         for row in await ingest_all(server.url, server.token, size=catalog.nodes, seconds=ingest_seconds):
             row.rss_mb = peak_rss_mb(server.process.pid)
@@ -217,8 +264,11 @@ async def profile_nested(db: Path, deployments: list[str], requests: int = 300) 
         for i in range(requests + 20):
             if i == 20:  # after the caches are warm
                 profiler.enable()
-            result = await schema.execute(NESTED, variable_values={"id": encode_id(deployments[i % len(deployments)])},
-                                          context_value=make_context(store, Limits(), "bench"))
+            result = await schema.execute(
+                NESTED,
+                variable_values={"id": encode_id(deployments[i % len(deployments)])},
+                context_value=make_context(store, Limits(), "bench"),
+            )
             assert not result.errors
         profiler.disable()
     finally:
@@ -232,8 +282,9 @@ async def profile_nested(db: Path, deployments: list[str], requests: int = 300) 
     for package, own in sorted(by_package.items(), key=lambda item: -item[1])[:10]:
         lines.append(f"| {package} | {own / total:.0%} |")
     lines.append("")
-    lines.append(f"{requests} requests, {total / requests * 1000:.2f} ms each under cProfile (which slows Python"
-                 " code more than C code).")
+    lines.append(
+        f"{requests} requests, {total / requests * 1000:.2f} ms each under cProfile (which slows Python code more than C code)."
+    )
     return "\n".join(lines)
 
 
@@ -241,10 +292,15 @@ def _package(filename: str, function: str) -> str:
     if "select.epoll" in function:
         return "event loop idle: waiting for SQLite's thread to answer"
     path = filename.replace("\\", "/")
-    for marker, name in (("/graphql/", "graphql-core (parse, validate, execute)"), ("/strawberry/", "strawberry"),
-                         ("/aiosqlite/", "aiosqlite (thread hand-off)"), ("/asyncio/", "asyncio event loop"),
-                         ("/store/", "Metagate store adapter (SQL, row decoding)"),
-                         ("/resolvers/", "Metagate resolvers"), ("/schema/", "Metagate schema types")):
+    for marker, name in (
+        ("/graphql/", "graphql-core (parse, validate, execute)"),
+        ("/strawberry/", "strawberry"),
+        ("/aiosqlite/", "aiosqlite (thread hand-off)"),
+        ("/asyncio/", "asyncio event loop"),
+        ("/store/", "Metagate store adapter (SQL, row decoding)"),
+        ("/resolvers/", "Metagate resolvers"),
+        ("/schema/", "Metagate schema types"),
+    ):
         if marker in path:
             return name
     if filename.startswith("~") or filename.startswith("<"):
@@ -276,10 +332,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Metagate benchmarks")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="graph sizes in nodes")
     parser.add_argument("--seconds", type=float, default=5.0, help="time per scenario")
-    parser.add_argument("--peers", choices=("no", "optional", "required"), default="optional",
-                        help="measure ML Metadata and MLflow too (bench/peers/)")
-    parser.add_argument("--peers-from", type=Path, default=None,
-                        help="take the peers' rows from a results-peers.json written earlier instead of measuring them")
+    parser.add_argument(
+        "--peers",
+        choices=("no", "optional", "required"),
+        default="optional",
+        help="measure ML Metadata and MLflow too (bench/peers/)",
+    )
+    parser.add_argument(
+        "--peers-from",
+        type=Path,
+        default=None,
+        help="take the peers' rows from a results-peers.json written earlier instead of measuring them",
+    )
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -291,7 +355,8 @@ def main() -> None:
     peer_notes: list[str] = []
     # Kept before anything else can fail, so that a report can be made again from them.
     args.output.with_name(args.output.stem + "-metagate.json").write_text(
-        json.dumps([dataclasses.asdict(r) for r in results], indent=1))
+        json.dumps([dataclasses.asdict(r) for r in results], indent=1)
+    )
     if args.peers != "no":
         from bench.peers.run import run_peers
 

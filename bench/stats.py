@@ -29,8 +29,10 @@ class Row:
     def markdown(self) -> str:
         trips = "–" if math.isnan(self.round_trips) else f"{self.round_trips:.1f}"
         rss = "–" if math.isnan(self.rss_mb) else f"{self.rss_mb:.0f}"
-        return (f"| {self.size:,} | {self.system} | {self.scenario} | {self.p50:.2f} | {self.p95:.2f} | {self.p99:.2f} |"
-                f" {self.throughput:,.0f} {self.unit}/s | {trips} | {rss} |")
+        return (
+            f"| {self.size:,} | {self.system} | {self.scenario} | {self.p50:.2f} | {self.p95:.2f} | {self.p99:.2f} |"
+            f" {self.throughput:,.0f} {self.unit}/s | {trips} | {rss} |"
+        )
 
 
 HEADER = [

@@ -28,8 +28,9 @@ def main() -> None:
     with Client(os.environ.get("METAGATE_URL", "http://127.0.0.1:8000"), os.environ.get("METAGATE_TOKEN")) as mg:
         results = []
         for number, (n_estimators, learning_rate, max_depth) in enumerate(grid, start=1):
-            with mg.run(project=PROJECT, model=MODEL, dataset=DATASET, featureset=FEATURESET,
-                        name=f"trial-{number}", tag="grid-search") as run:
+            with mg.run(
+                project=PROJECT, model=MODEL, dataset=DATASET, featureset=FEATURESET, name=f"trial-{number}", tag="grid-search"
+            ) as run:
                 params = {"n_estimators": n_estimators, "learning_rate": learning_rate, "max_depth": max_depth}
                 run.log_params(params, random_state=7)
                 model = GradientBoostingRegressor(random_state=7, **params).fit(x_train, y_train)
@@ -41,8 +42,11 @@ def main() -> None:
         rmse, best = min(results, key=lambda r: r[0])
         # The best trial's params and featureset become the deployment.
         deployment = mg.register_deployment(
-            "diabetes-prod", model=mg.lookup_model(MODEL), featureset=mg.lookup_featureset(FEATURESET),
-            model_params=best.model_params, tag="diabetes-prod-v1",
+            "diabetes-prod",
+            model=mg.lookup_model(MODEL),
+            featureset=mg.lookup_featureset(FEATURESET),
+            model_params=best.model_params,
+            tag="diabetes-prod-v1",
         )
         best_runs = mg.execute(
             '{ runs(first: 3, filter: {metric: {name: "rmse", lt: 100}}, '

@@ -41,8 +41,14 @@ def main() -> None:
 
         for model_name, c in candidates.items():
             accuracy, pipeline = scores[model_name]
-            with mg.run(project=PROJECT, model=model_name, dataset=DATASET, featureset=FEATURESET,
-                        name="train-1", deployment_tag=DEPLOYMENT_TAG if model_name == winner else None) as run:
+            with mg.run(
+                project=PROJECT,
+                model=model_name,
+                dataset=DATASET,
+                featureset=FEATURESET,
+                name="train-1",
+                deployment_tag=DEPLOYMENT_TAG if model_name == winner else None,
+            ) as run:
                 run.log_params(C=c, scaler="standard", solver="lbfgs")
                 run.log_perf(train_accuracy=round(accuracy, 4))
 
@@ -56,9 +62,11 @@ def main() -> None:
                 deployment_tag=DEPLOYMENT_TAG,
                 period_start=start + number * week,
                 period_end=start + (number + 1) * week,
-                metrics={"accuracy": round(accuracy_score(y_serve[batch], predicted), 4),
-                         "macro_f1": round(f1_score(y_serve[batch], predicted, average="macro"), 4),
-                         "requests": int(len(batch))},
+                metrics={
+                    "accuracy": round(accuracy_score(y_serve[batch], predicted), 4),
+                    "macro_f1": round(f1_score(y_serve[batch], predicted, average="macro"), 4),
+                    "requests": int(len(batch)),
+                },
             )
 
         lineage = mg.lineage(deployment, "BOTH", depth=3)

@@ -54,15 +54,14 @@ class MetagateGraphQL(GraphQL[Context, None]):
         self.limits = settings.LIMITS
         self.auth = settings.AUTH
 
-    async def execute_operation(self, request: Any, request_adapter: Any, request_data: Any,
-                                context: Any, root_value: Any, sub_response: Any) -> Any:
+    async def execute_operation(
+        self, request: Any, request_adapter: Any, request_data: Any, context: Any, root_value: Any, sub_response: Any
+    ) -> Any:
         # The deadline cancels the store query in flight (the SQLite adapter interrupts
         # it; ArangoDB stops it at maxRuntime) and a write rolls back whole.
         try:
             async with asyncio.timeout(self.limits.deadline_seconds):
-                return await super().execute_operation(
-                    request, request_adapter, request_data, context, root_value, sub_response
-                )
+                return await super().execute_operation(request, request_adapter, request_data, context, root_value, sub_response)
         except TimeoutError:
             error = DeadlineExceeded(f"the request ran past its {self.limits.deadline_seconds:g} s deadline")
             return ExecutionResult(

@@ -44,9 +44,7 @@ def serve(host: str | None, port: int | None, store: str | None, log_level: str 
     if no_auth:
         settings = settings.with_(AUTH=False)
     if not settings.AUTH and not _is_loopback(settings.HOST):
-        raise click.UsageError(
-            f"refusing to serve {settings.HOST} without authentication: --no-auth is for loopback addresses"
-        )
+        raise click.UsageError(f"refusing to serve {settings.HOST} without authentication: --no-auth is for loopback addresses")
     from metagate.gateway.observability import configure_logging
 
     configure_logging(settings.LOG_LEVEL)
@@ -137,8 +135,13 @@ def token_revoke(token_id: str, store: str | None) -> None:
 
 
 @main.command("export-schema")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of standard output.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
 def export_schema(output: Path | None) -> None:
     """Print the GraphQL schema (SDL)."""
     from metagate.schema import printed

@@ -76,8 +76,7 @@ class DeadlineExceeded(MetagateClientError):
     code = "DEADLINE_EXCEEDED"
 
 
-_ERRORS = {cls.code: cls for cls in (BadInput, NotFound, Conflict, Unauthenticated, Forbidden, Unavailable,
-                                     DeadlineExceeded)}
+_ERRORS = {cls.code: cls for cls in (BadInput, NotFound, Conflict, Unauthenticated, Forbidden, Unavailable, DeadlineExceeded)}
 _TRANSIENT_CODES = {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
 _TRANSIENT_STATUS = {502, 503, 504}
 
@@ -118,9 +117,17 @@ class Lineage:
 
 
 _NODE = "id kind name tags attributes"
-_KINDS = {"project": "PROJECT", "dataset": "DATASET", "featureset": "FEATURESET", "run": "RUN", "model": "MODEL",
-          "modelparams": "MODELPARAMS", "devperf": "DEVPERF", "deployment": "DEPLOYMENT",
-          "servingperf": "SERVINGPERF"}
+_KINDS = {
+    "project": "PROJECT",
+    "dataset": "DATASET",
+    "featureset": "FEATURESET",
+    "run": "RUN",
+    "model": "MODEL",
+    "modelparams": "MODELPARAMS",
+    "devperf": "DEVPERF",
+    "deployment": "DEPLOYMENT",
+    "servingperf": "SERVINGPERF",
+}
 _MAX_BATCH = 500  # runs per logRuns request, under the gateway's default limit of 1,000
 
 
@@ -221,51 +228,112 @@ class AsyncClient:
         return (await self.execute(document, {"input": values}))[field_name]
 
     async def create_project(self, name: str, *, tags: Sequence[str] = (), attributes: dict[str, Any] | None = None) -> Asset:
-        r = await self._mutate("createProject", "CreateProjectInput", f"project {{ {_NODE} }} created",
-                               {"name": name, "tags": list(tags), "attributes": attributes})
+        r = await self._mutate(
+            "createProject",
+            "CreateProjectInput",
+            f"project {{ {_NODE} }} created",
+            {"name": name, "tags": list(tags), "attributes": attributes},
+        )
         return _asset(r["project"], r["created"])
 
-    async def register_dataset(self, name: str, *, tags: Sequence[str] = (),
-                               attributes: dict[str, Any] | None = None) -> Asset:
-        r = await self._mutate("registerDataset", "RegisterDatasetInput", f"dataset {{ {_NODE} }} created",
-                               {"name": name, "tags": list(tags), "attributes": attributes})
+    async def register_dataset(self, name: str, *, tags: Sequence[str] = (), attributes: dict[str, Any] | None = None) -> Asset:
+        r = await self._mutate(
+            "registerDataset",
+            "RegisterDatasetInput",
+            f"dataset {{ {_NODE} }} created",
+            {"name": name, "tags": list(tags), "attributes": attributes},
+        )
         return _asset(r["dataset"], r["created"])
 
-    async def register_featureset(self, name: str, dataset: Asset | str, *, tags: Sequence[str] = (),
-                                  attributes: dict[str, Any] | None = None) -> Asset:
-        r = await self._mutate("registerFeatureset", "RegisterFeaturesetInput", f"featureset {{ {_NODE} }} created",
-                               {"name": name, "datasetId": _id(dataset), "tags": list(tags), "attributes": attributes})
+    async def register_featureset(
+        self, name: str, dataset: Asset | str, *, tags: Sequence[str] = (), attributes: dict[str, Any] | None = None
+    ) -> Asset:
+        r = await self._mutate(
+            "registerFeatureset",
+            "RegisterFeaturesetInput",
+            f"featureset {{ {_NODE} }} created",
+            {"name": name, "datasetId": _id(dataset), "tags": list(tags), "attributes": attributes},
+        )
         return _asset(r["featureset"], r["created"])
 
-    async def register_model(self, name: str, project: Asset | str, *, tags: Sequence[str] = (),
-                             attributes: dict[str, Any] | None = None) -> Asset:
-        r = await self._mutate("registerModel", "RegisterModelInput", f"model {{ {_NODE} }} created",
-                               {"name": name, "projectId": _id(project), "tags": list(tags), "attributes": attributes})
+    async def register_model(
+        self, name: str, project: Asset | str, *, tags: Sequence[str] = (), attributes: dict[str, Any] | None = None
+    ) -> Asset:
+        r = await self._mutate(
+            "registerModel",
+            "RegisterModelInput",
+            f"model {{ {_NODE} }} created",
+            {"name": name, "projectId": _id(project), "tags": list(tags), "attributes": attributes},
+        )
         return _asset(r["model"], r["created"])
 
     @staticmethod
-    def _run_input(model: Asset | str, dataset: Asset | str, featureset: Asset | str, params: dict[str, Any],
-                   metrics: dict[str, float], name: str | None, tag: str | None, deployment_tag: str | None,
-                   status: str, start_time: dt.datetime | None, end_time: dt.datetime | None,
-                   tags: Sequence[str], attributes: dict[str, Any] | None) -> dict[str, Any]:
+    def _run_input(
+        model: Asset | str,
+        dataset: Asset | str,
+        featureset: Asset | str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        name: str | None,
+        tag: str | None,
+        deployment_tag: str | None,
+        status: str,
+        start_time: dt.datetime | None,
+        end_time: dt.datetime | None,
+        tags: Sequence[str],
+        attributes: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         return {
-            "modelId": _id(model), "datasetId": _id(dataset), "featuresetId": _id(featureset),
-            "params": params, "metrics": metrics, "name": name, "tag": tag, "deploymentTag": deployment_tag,
-            "status": status, "startTime": _time(start_time), "endTime": _time(end_time),
-            "tags": list(tags), "attributes": attributes,
+            "modelId": _id(model),
+            "datasetId": _id(dataset),
+            "featuresetId": _id(featureset),
+            "params": params,
+            "metrics": metrics,
+            "name": name,
+            "tag": tag,
+            "deploymentTag": deployment_tag,
+            "status": status,
+            "startTime": _time(start_time),
+            "endTime": _time(end_time),
+            "tags": list(tags),
+            "attributes": attributes,
         }
 
     async def log_run(
-        self, *, model: Asset | str, dataset: Asset | str, featureset: Asset | str,
-        params: dict[str, Any] | None = None, metrics: dict[str, float] | None = None, name: str | None = None,
-        tag: str | None = None, deployment_tag: str | None = None, status: str = "COMPLETED",
-        start_time: dt.datetime | None = None, end_time: dt.datetime | None = None, tags: Sequence[str] = (),
+        self,
+        *,
+        model: Asset | str,
+        dataset: Asset | str,
+        featureset: Asset | str,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        name: str | None = None,
+        tag: str | None = None,
+        deployment_tag: str | None = None,
+        status: str = "COMPLETED",
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        tags: Sequence[str] = (),
         attributes: dict[str, Any] | None = None,
     ) -> LoggedRun:
-        values = self._run_input(model, dataset, featureset, params or {}, metrics or {}, name, tag, deployment_tag,
-                                 status, start_time, end_time, tags, attributes)
-        r = await self._mutate("logRun", "LogRunInput",
-                               f"run {{ {_NODE} }} modelParams {{ {_NODE} }} devPerf {{ {_NODE} }} created", values)
+        values = self._run_input(
+            model,
+            dataset,
+            featureset,
+            params or {},
+            metrics or {},
+            name,
+            tag,
+            deployment_tag,
+            status,
+            start_time,
+            end_time,
+            tags,
+            attributes,
+        )
+        r = await self._mutate(
+            "logRun", "LogRunInput", f"run {{ {_NODE} }} modelParams {{ {_NODE} }} devPerf {{ {_NODE} }} created", values
+        )
         return LoggedRun(_asset(r["run"], r["created"]), _asset(r["modelParams"]), _asset(r["devPerf"]), r["created"])
 
     async def log_runs(self, runs: Sequence[dict[str, Any]]) -> list[LoggedRun]:
@@ -273,8 +341,18 @@ class AsyncClient:
         log_run's keyword arguments. Each request is one atomic write: its runs are all
         logged or, on an error, none of them (earlier requests stand)."""
         logged: list[LoggedRun] = []
-        defaults = {"params": {}, "metrics": {}, "name": None, "tag": None, "deployment_tag": None,
-                    "status": "COMPLETED", "start_time": None, "end_time": None, "tags": (), "attributes": None}
+        defaults = {
+            "params": {},
+            "metrics": {},
+            "name": None,
+            "tag": None,
+            "deployment_tag": None,
+            "status": "COMPLETED",
+            "start_time": None,
+            "end_time": None,
+            "tags": (),
+            "attributes": None,
+        }
         for start in range(0, len(runs), _MAX_BATCH):
             values = [
                 {k: v for k, v in self._run_input(**{**defaults, **run}).items() if v is not None}
@@ -292,28 +370,59 @@ class AsyncClient:
         return logged
 
     async def register_deployment(
-        self, name: str | None = None, *, deployment_tag: str | None = None, model: Asset | str | None = None,
-        featureset: Asset | str | None = None, model_params: Asset | str | None = None, tag: str | None = None,
-        tags: Sequence[str] = (), attributes: dict[str, Any] | None = None,
+        self,
+        name: str | None = None,
+        *,
+        deployment_tag: str | None = None,
+        model: Asset | str | None = None,
+        featureset: Asset | str | None = None,
+        model_params: Asset | str | None = None,
+        tag: str | None = None,
+        tags: Sequence[str] = (),
+        attributes: dict[str, Any] | None = None,
     ) -> Asset:
-        r = await self._mutate("registerDeployment", "RegisterDeploymentInput", f"deployment {{ {_NODE} }} created", {
-            "name": name, "deploymentTag": deployment_tag,
-            "modelId": _id(model) if model else None, "featuresetId": _id(featureset) if featureset else None,
-            "modelParamsId": _id(model_params) if model_params else None, "tag": tag, "tags": list(tags),
-            "attributes": attributes,
-        })
+        r = await self._mutate(
+            "registerDeployment",
+            "RegisterDeploymentInput",
+            f"deployment {{ {_NODE} }} created",
+            {
+                "name": name,
+                "deploymentTag": deployment_tag,
+                "modelId": _id(model) if model else None,
+                "featuresetId": _id(featureset) if featureset else None,
+                "modelParamsId": _id(model_params) if model_params else None,
+                "tag": tag,
+                "tags": list(tags),
+                "attributes": attributes,
+            },
+        )
         return _asset(r["deployment"], r["created"])
 
     async def log_serving_perf(
-        self, *, period_start: dt.datetime, period_end: dt.datetime, metrics: dict[str, float],
-        deployment: Asset | str | None = None, deployment_tag: str | None = None, tags: Sequence[str] = (),
+        self,
+        *,
+        period_start: dt.datetime,
+        period_end: dt.datetime,
+        metrics: dict[str, float],
+        deployment: Asset | str | None = None,
+        deployment_tag: str | None = None,
+        tags: Sequence[str] = (),
         attributes: dict[str, Any] | None = None,
     ) -> Asset:
-        r = await self._mutate("logServingPerf", "LogServingPerfInput", f"servingPerf {{ {_NODE} }}", {
-            "periodStart": _time(period_start), "periodEnd": _time(period_end), "metrics": metrics,
-            "deploymentId": _id(deployment) if deployment else None, "deploymentTag": deployment_tag,
-            "tags": list(tags), "attributes": attributes,
-        })
+        r = await self._mutate(
+            "logServingPerf",
+            "LogServingPerfInput",
+            f"servingPerf {{ {_NODE} }}",
+            {
+                "periodStart": _time(period_start),
+                "periodEnd": _time(period_end),
+                "metrics": metrics,
+                "deploymentId": _id(deployment) if deployment else None,
+                "deploymentTag": deployment_tag,
+                "tags": list(tags),
+                "attributes": attributes,
+            },
+        )
         return _asset(r["servingPerf"], True)
 
     async def _lookup(self, field_name: str, name: str, extra: str = "", **variables: Any) -> Asset | None:
@@ -357,8 +466,9 @@ class AsyncClient:
         )
         return [_asset(n) for n in data["search"]["nodes"]]
 
-    async def lineage(self, node: Asset | str, direction: str = "UPSTREAM", depth: int | None = None,
-                      *, limit: int | None = None) -> Lineage:
+    async def lineage(
+        self, node: Asset | str, direction: str = "UPSTREAM", depth: int | None = None, *, limit: int | None = None
+    ) -> Lineage:
         data = await self.execute(
             "query($id: ID!, $d: LineageDirection!, $depth: Int, $limit: Int) {"
             " lineage(id: $id, direction: $d, depth: $depth, limit: $limit) {"
@@ -414,8 +524,17 @@ class Client:
         return call
 
     @contextmanager
-    def run(self, *, project: str, model: str, dataset: str, featureset: str, name: str | None = None,
-            tag: str | None = None, deployment_tag: str | None = None) -> Iterator[RunRecorder]:
+    def run(
+        self,
+        *,
+        project: str,
+        model: str,
+        dataset: str,
+        featureset: str,
+        name: str | None = None,
+        tag: str | None = None,
+        deployment_tag: str | None = None,
+    ) -> Iterator[RunRecorder]:
         """Records one training run around the block: its start and end time, the params
         and metrics it logs, and COMPLETED, or FAILED (with the error) when it raises.
         The project, model, dataset and featureset are registered if they are new."""
@@ -435,9 +554,18 @@ class Client:
             raise
         finally:
             recorder.logged = self.log_run(
-                model=model_asset, dataset=dataset_asset, featureset=featureset_asset, params=recorder.params,
-                metrics=recorder.metrics, name=name, tag=tag, deployment_tag=deployment_tag, status=status,
-                start_time=started, end_time=dt.datetime.now(dt.UTC), attributes=attributes or None,
+                model=model_asset,
+                dataset=dataset_asset,
+                featureset=featureset_asset,
+                params=recorder.params,
+                metrics=recorder.metrics,
+                name=name,
+                tag=tag,
+                deployment_tag=deployment_tag,
+                status=status,
+                start_time=started,
+                end_time=dt.datetime.now(dt.UTC),
+                attributes=attributes or None,
             )
 
 

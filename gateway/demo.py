@@ -86,9 +86,7 @@ async def load_demo(settings: Settings) -> str:
                 attributes={"target": "MedHouseVal", "features": 8, "scaling": "none"},
             )
         )["registerFeatureset"]["featureset"]["id"]
-        model_id = (await run("Model", name="housing-gbr", projectId=project_id))["registerModel"][
-            "model"
-        ]["id"]
+        model_id = (await run("Model", name="housing-gbr", projectId=project_id))["registerModel"]["model"]["id"]
         start = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
         for number, (params, metrics) in enumerate(TRIALS, start=1):
             best = metrics["rmse"] == min(m["rmse"] for _, m in TRIALS)

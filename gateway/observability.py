@@ -24,9 +24,7 @@ access_log = logging.getLogger("metagate.access")
 class Metrics:
     def __init__(self, store_of: Any) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "metagate_requests", "HTTP requests", ["path", "status"], registry=self.registry
-        )
+        self.requests = Counter("metagate_requests", "HTTP requests", ["path", "status"], registry=self.registry)
         self.errors = Counter("metagate_errors", "GraphQL errors by code", ["code"], registry=self.registry)
         self.latency = Histogram(
             "metagate_request_seconds",
@@ -82,8 +80,13 @@ class Observe:
             self.metrics.latency.labels(path).observe(elapsed)
             access_log.info(
                 "request",
-                extra={"method": scope["method"], "path": scope["path"], "status": status,
-                       "duration_ms": round(elapsed * 1000, 3), "request_id": request_id},
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "request_id": request_id,
+                },
             )
             request_id_var.reset(token)
 

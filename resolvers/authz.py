@@ -27,9 +27,23 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
     "Query": {
         name: Role.READER
         for name in (
-            "node", "nodes", "project", "dataset", "featureset", "model", "run", "deployment",
-            "projects", "datasets", "featuresets", "models", "runs", "deployments", "search",
-            "lineage", "projectSummary",
+            "node",
+            "nodes",
+            "project",
+            "dataset",
+            "featureset",
+            "model",
+            "run",
+            "deployment",
+            "projects",
+            "datasets",
+            "featuresets",
+            "models",
+            "runs",
+            "deployments",
+            "search",
+            "lineage",
+            "projectSummary",
         )
     },
     "Mutation": {

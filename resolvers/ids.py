@@ -41,9 +41,7 @@ def decode_id(global_id: str, expect: Kind | Collection[Kind] | None = None, *, 
     allowed = {expect} if isinstance(expect, Kind) else set(expect or ())
     if allowed and kind not in allowed:
         wanted = " or ".join(sorted(k.value for k in allowed))
-        raise BadUserInput(
-            f"{field}: expected the id of a {wanted}, got the id of a {kind.value}", field=field
-        )
+        raise BadUserInput(f"{field}: expected the id of a {wanted}, got the id of a {kind.value}", field=field)
     return node_id
 
 

@@ -177,9 +177,7 @@ async def list_nodes(store: Store, limits: Limits, args: ListArgs) -> PageOut:
         if f.attribute_key is None:
             raise BadUserInput("attribute: give its key", field="attribute")
         if isinstance(f.attribute_value, (dict, list)):
-            raise BadUserInput(
-                "attribute: compare with a string, number, boolean or null", field="attribute"
-            )
+            raise BadUserInput("attribute: compare with a string, number, boolean or null", field="attribute")
         if isinstance(f.attribute_value, float) and f.attribute_value != f.attribute_value:
             raise BadUserInput("attribute: NaN matches nothing", field="attribute")
         if isinstance(f.attribute_value, int) and not -(2**63) <= f.attribute_value < 2**63:

@@ -298,8 +298,22 @@ def run_spec(
     end = validate.time(end_time, field=f"{at}endTime")
     if start and end and end < start:
         raise BadUserInput("endTime is before startTime", field=f"{at}endTime")
-    return RunSpec(model_id, dataset_id, featureset_id, checked_params, checked_metrics, name, tag, deployment_tag,
-                   status, start, end, checked_tags, checked_attributes, at)
+    return RunSpec(
+        model_id,
+        dataset_id,
+        featureset_id,
+        checked_params,
+        checked_metrics,
+        name,
+        tag,
+        deployment_tag,
+        status,
+        start,
+        end,
+        checked_tags,
+        checked_attributes,
+        at,
+    )
 
 
 async def _log_runs(tx: Tx, specs: list[RunSpec], allowed_projects: frozenset[str] | None) -> list[RunLogged]:

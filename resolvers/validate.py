@@ -91,8 +91,7 @@ def json_object(value: Any, *, field: str = "attributes") -> JSONObject:
 def metric_name(value: str, *, field: str = "metric") -> str:
     if not METRIC_NAME.fullmatch(value):
         raise BadUserInput(
-            f"{field}: metric names start with a letter or _ and hold letters, digits, _ . : -"
-            " (at most 128)",
+            f"{field}: metric names start with a letter or _ and hold letters, digits, _ . : - (at most 128)",
             field=field,
         )
     return value

@@ -22,9 +22,7 @@ SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
 
 class MetagateSchema(strawberry.Schema):
-    def process_errors(
-        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
-    ) -> None:
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # CodedErrors logs the errors that need it (internal ones) with the request id;
         # expected errors are answers, not incidents.
         return None

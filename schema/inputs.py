@@ -130,9 +130,7 @@ class RunOrder:
     metric: str | None = None
 
     def to_order(self) -> queries.Order:
-        return queries.Order(
-            OrderField(self.field.value), self.direction is OrderDirection.DESC, self.metric
-        )
+        return queries.Order(OrderField(self.field.value), self.direction is OrderDirection.DESC, self.metric)
 
 
 @strawberry.input
@@ -209,8 +207,7 @@ class LogRunsInput:
 
 
 @strawberry.input(
-    description="From the run that carries `deploymentTag`, or from explicit modelId,"
-    " featuresetId and modelParamsId."
+    description="From the run that carries `deploymentTag`, or from explicit modelId, featuresetId and modelParamsId."
 )
 class RegisterDeploymentInput:
     name: str | None = None
@@ -244,9 +241,7 @@ class LogServingPerfInput:
 class UpdateAttributesInput:
     id: strawberry.ID
     attributes: JSON
-    replace: bool = strawberry.field(
-        default=False, description="Replace the whole object instead of merging its top-level keys."
-    )
+    replace: bool = strawberry.field(default=False, description="Replace the whole object instead of merging its top-level keys.")
     idempotency_key: str | None = strawberry.field(
         default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )

@@ -116,8 +116,9 @@ async def _log_runs(info: Any, runs: list[dict[str, Any]], key: str | None) -> L
     arguments = []
     for i, run in enumerate(runs):
         if run.get("idempotencyKey") is not None:
-            raise BadUserInput(f"runs[{i}].idempotencyKey: set the key on the batch, not on its runs",
-                               field=f"runs[{i}].idempotencyKey")
+            raise BadUserInput(
+                f"runs[{i}].idempotencyKey: set the key on the batch, not on its runs", field=f"runs[{i}].idempotencyKey"
+            )
         arguments.append(_run_values(run, f"runs[{i}]."))
     logged = await registry.log_runs(
         info.context.store,
@@ -169,7 +170,10 @@ class Mutation:
     @strawberry.mutation
     async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectPayload:
         r = await registry.create_project(
-            info.context.store, name=input.name, tags=input.tags, attributes=input.attributes,
+            info.context.store,
+            name=input.name,
+            tags=input.tags,
+            attributes=input.attributes,
             idempotency_key=_key(info, input.idempotency_key),
         )
         info.context.loaders.clear()
@@ -178,16 +182,17 @@ class Mutation:
     @strawberry.mutation
     async def register_dataset(self, info: Info, input: RegisterDatasetInput) -> RegisterDatasetPayload:
         r = await registry.register_dataset(
-            info.context.store, name=input.name, tags=input.tags, attributes=input.attributes,
+            info.context.store,
+            name=input.name,
+            tags=input.tags,
+            attributes=input.attributes,
             idempotency_key=_key(info, input.idempotency_key),
         )
         info.context.loaders.clear()
         return RegisterDatasetPayload(dataset=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
-    async def register_featureset(
-        self, info: Info, input: RegisterFeaturesetInput
-    ) -> RegisterFeaturesetPayload:
+    async def register_featureset(self, info: Info, input: RegisterFeaturesetInput) -> RegisterFeaturesetPayload:
         r = await registry.register_featureset(
             info.context.store,
             name=input.name,
@@ -233,9 +238,7 @@ class Mutation:
         return await _log_runs(info, runs, input.idempotency_key)
 
     @strawberry.mutation
-    async def register_deployment(
-        self, info: Info, input: RegisterDeploymentInput
-    ) -> RegisterDeploymentPayload:
+    async def register_deployment(self, info: Info, input: RegisterDeploymentInput) -> RegisterDeploymentPayload:
         r = await registry.register_deployment(
             info.context.store,
             name=input.name,

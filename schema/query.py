@@ -66,9 +66,7 @@ class Query:
 
     @strawberry.field(description="Nodes by global id, in the order asked; null where unknown.")
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[NodeType | None]:
-        found = await queries.get_nodes(
-            info.context.loaders, info.context.limits, [decode_id(i, field="ids") for i in ids]
-        )
+        found = await queries.get_nodes(info.context.loaders, info.context.limits, [decode_id(i, field="ids") for i in ids])
         return [wrap(n) if n is not None else None for n in found]
 
     @strawberry.field
@@ -99,46 +97,70 @@ class Query:
 
     @strawberry.field
     async def projects(
-        self, info: Info, filter: NodeFilter | None = None, order_by: NodeOrder | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        filter: NodeFilter | None = None,
+        order_by: NodeOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Project]:
         return await _list(info, Kind.PROJECT, filter, order_by, first, after)
 
     @strawberry.field
     async def datasets(
-        self, info: Info, filter: NodeFilter | None = None, order_by: NodeOrder | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        filter: NodeFilter | None = None,
+        order_by: NodeOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Dataset]:
         return await _list(info, Kind.DATASET, filter, order_by, first, after)
 
     @strawberry.field
     async def featuresets(
-        self, info: Info, filter: NodeFilter | None = None, order_by: NodeOrder | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        filter: NodeFilter | None = None,
+        order_by: NodeOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Featureset]:
         return await _list(info, Kind.FEATURESET, filter, order_by, first, after)
 
     @strawberry.field
     async def models(
-        self, info: Info, filter: ModelFilter | None = None, order_by: NodeOrder | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        filter: ModelFilter | None = None,
+        order_by: NodeOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Model]:
         return await _list(info, Kind.MODEL, filter, order_by, first, after)
 
     @strawberry.field(
-        description="Runs, e.g. filter {metric: {name: \"rmse\", lt: 0.5}} ordered by"
-        " {field: METRIC, metric: \"rmse\", direction: ASC}: the best candidates first."
+        description='Runs, e.g. filter {metric: {name: "rmse", lt: 0.5}} ordered by'
+        ' {field: METRIC, metric: "rmse", direction: ASC}: the best candidates first.'
     )
     async def runs(
-        self, info: Info, filter: RunFilter | None = None, order_by: RunOrder | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        filter: RunFilter | None = None,
+        order_by: RunOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Run]:
         return await _list(info, Kind.RUN, filter, order_by, first, after)
 
     @strawberry.field
     async def deployments(
-        self, info: Info, filter: DeploymentFilter | None = None, order_by: NodeOrder | None = None,
-        first: int | None = None, after: str | None = None,
+        self,
+        info: Info,
+        filter: DeploymentFilter | None = None,
+        order_by: NodeOrder | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[Deployment]:
         return await _list(info, Kind.DEPLOYMENT, filter, order_by, first, after)
 
@@ -159,9 +181,7 @@ class Query:
     ) -> Connection[NodeType]:
         f = NodeFilter(name_contains=text, tag=tag, attribute=attribute).to_filter()
         f.deployment_tag = deployment_tag
-        args = queries.ListArgs(
-            kinds=tuple(kinds) if kinds else tuple(Kind), filter=f, first=first, after=after
-        )
+        args = queries.ListArgs(kinds=tuple(kinds) if kinds else tuple(Kind), filter=f, first=first, after=after)
         return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
 
     @strawberry.field(
@@ -180,8 +200,14 @@ class Query:
     ) -> Lineage:
         ctx = info.context
         result = await queries.lineage(
-            ctx.store, ctx.loaders, ctx.limits, node_id=decode_id(id), direction=direction,
-            depth=depth, kinds=kinds, limit=limit,
+            ctx.store,
+            ctx.loaders,
+            ctx.limits,
+            node_id=decode_id(id),
+            direction=direction,
+            depth=depth,
+            kinds=kinds,
+            limit=limit,
         )
         return lineage(result)
 

@@ -104,9 +104,7 @@ async def _one(info: Info, node: Node, edge_kind: str, step: Step) -> NodeType |
     return wrap(found) if found is not None else None
 
 
-async def _many(
-    info: Info, node: Node, edge_kind: str, step: Step, first: int | None, after: str | None
-) -> Connection:
+async def _many(info: Info, node: Node, edge_kind: str, step: Step, first: int | None, after: str | None) -> Connection:
     ctx = info.context
     page = await queries.neighbor_page(ctx.loaders, ctx.limits, node.id, edge_kind, step, first, after)
     return connection(page)
@@ -122,9 +120,7 @@ class Project(NodeType):
 @strawberry.type
 class Dataset(NodeType):
     @strawberry.field(description="Featuresets derived from this dataset.")
-    async def featuresets(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Featureset]:
+    async def featuresets(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Featureset]:
         return await _many(info, self.record, "featureset_dataset", Step.IN, first, after)
 
     @strawberry.field(description="Runs that used this dataset.")
@@ -143,9 +139,7 @@ class Featureset(NodeType):
         return await _many(info, self.record, "run_featureset", Step.IN, first, after)
 
     @strawberry.field
-    async def deployments(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Deployment]:
+    async def deployments(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Deployment]:
         return await _many(info, self.record, "deployment_featureset", Step.IN, first, after)
 
 
@@ -211,9 +205,7 @@ class Model(NodeType):
         return await _many(info, self.record, "run_model", Step.IN, first, after)
 
     @strawberry.field
-    async def deployments(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Deployment]:
+    async def deployments(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Deployment]:
         return await _many(info, self.record, "deployment_model", Step.IN, first, after)
 
 
@@ -228,9 +220,7 @@ class ModelParams(NodeType):
         return await _one(info, self.record, "run_modelparams", Step.IN)  # type: ignore[return-value]
 
     @strawberry.field
-    async def deployments(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Deployment]:
+    async def deployments(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Deployment]:
         return await _many(info, self.record, "deployment_modelparams", Step.IN, first, after)
 
 
@@ -269,9 +259,7 @@ class Deployment(NodeType):
         return await _one(info, self.record, "deployment_modelparams", Step.OUT)  # type: ignore[return-value]
 
     @strawberry.field(description="Serving-performance records, newest first.")
-    async def serving_perf(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[ServingPerf]:
+    async def serving_perf(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ServingPerf]:
         return await _many(info, self.record, "deployment_servingperf", Step.OUT, first, after)
 
 
@@ -332,18 +320,13 @@ class Lineage:
     root: NodeType
     nodes: list[LineageNode]
     edges: list[LineageEdge]
-    truncated: bool = strawberry.field(
-        description="True when the node limit or the server's depth limit cut the walk short."
-    )
+    truncated: bool = strawberry.field(description="True when the node limit or the server's depth limit cut the walk short.")
 
 
 def lineage(result: queries.Lineage) -> Lineage:
     return Lineage(
         root=wrap(result.root),
-        nodes=[
-            LineageNode(node=wrap(n.node), depth=n.depth, direction=n.direction)
-            for n in result.result.nodes
-        ],
+        nodes=[LineageNode(node=wrap(n.node), depth=n.depth, direction=n.direction) for n in result.result.nodes],
         edges=[
             LineageEdge(
                 id=strawberry.ID(encode_id(e.id)),

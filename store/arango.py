@@ -114,9 +114,7 @@ class _Runner:
         self.store.statements += 1
         try:
             options = {"maxRuntime": self.store.max_runtime} if self.store.max_runtime else None
-            cursor = await self.db.aql.execute(
-                query.text, bind_vars=query.bind, batch_size=1000, options=options
-            )
+            cursor = await self.db.aql.execute(query.text, bind_vars=query.bind, batch_size=1000, options=options)
             return [row async for row in cursor]
         except BaseException as error:
             mapped = translate(error)
@@ -185,9 +183,7 @@ class ArangoTx(_Runner):
         for query in aql.insert_edges(edges):
             await self.run(query)
 
-    async def update_node(
-        self, node_id: str, *, attributes: JSONObject | None = None, tags: Sequence[str] | None = None
-    ) -> None:
+    async def update_node(self, node_id: str, *, attributes: JSONObject | None = None, tags: Sequence[str] | None = None) -> None:
         changes: JSONObject = {}
         if attributes is not None:
             changes["attributes"] = attributes
@@ -288,21 +284,15 @@ class ArangoStore:
         return Page(items=items[: query.first], has_next=len(items) > query.first)
 
     async def lineage(self, query: LineageQuery) -> LineageResult:
-        result = await self._reader().one(
-            aql.lineage(query.start, query.direction, query.depth, query.limit, query.kinds)
-        )
+        result = await self._reader().one(aql.lineage(query.start, query.direction, query.depth, query.limit, query.kinds))
         # The query returns every node up to the depth of the (limit + 1)-th; the same
         # order and cut as the SQLite adapter pick the nodes kept.
-        found = [
-            LineageNode(layout.from_document(r["v"]), r["depth"], Direction(r["dir"])) for r in result["nodes"]
-        ]
+        found = [LineageNode(layout.from_document(r["v"]), r["depth"], Direction(r["dir"])) for r in result["nodes"]]
         found.sort(key=lambda n: (n.depth, n.node.kind.value, n.node.created_at, n.node.id))
         truncated = len(found) > query.limit
         nodes = found[: query.limit]
         kept = {n.node.id: n for n in nodes}
-        edges = {
-            layout.from_edge_document(e["c"], e["d"]) for e in result["edges"]
-        }
+        edges = {layout.from_edge_document(e["c"], e["d"]) for e in result["edges"]}
         return LineageResult(
             nodes=nodes,
             edges=sorted(

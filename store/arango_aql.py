@@ -157,18 +157,13 @@ def list_nodes(q: ListQuery) -> Query:
                 perf = _hop(b, "run_devperf", Step.OUT, "d")
                 metric = f"FIRST(FOR p IN 1..1 {perf} RETURN p.fields.metrics[{metric_path}])"
         where = " ".join(f"FILTER {f}" for f in filters)
-        subqueries.append(
-            f"(FOR d IN {coll} {where} LET m = {metric}"
-            f" RETURN {{d: d, m: m, lid: CONCAT({prefix}, d._key)}})"
-        )
+        subqueries.append(f"(FOR d IN {coll} {where} LET m = {metric} RETURN {{d: d, m: m, lid: CONCAT({prefix}, d._key)}})")
     outer: list[str] = []
     if q.metric is not None or q.order_by is OrderField.METRIC:
         outer.append("x.m != null")
     if q.metric is not None:
         outer += [f"x.m {op} {b.value(bound)}" for op, bound in q.metric.bounds()]
-    sort = {OrderField.CREATED_AT: "x.d.createdAt", OrderField.NAME: "x.d.name", OrderField.METRIC: "x.m"}[
-        q.order_by
-    ]
+    sort = {OrderField.CREATED_AT: "x.d.createdAt", OrderField.NAME: "x.d.name", OrderField.METRIC: "x.m"}[q.order_by]
     order = "DESC" if q.descending else "ASC"
     if q.after is not None:
         cmp = "<" if q.descending else ">"
@@ -201,9 +196,7 @@ def _traversal(b: _Binder, direction: Direction, start: str = "@start") -> str:
     return f"{first_direction} {start} {', '.join(rendered)}"
 
 
-def lineage(
-    start: str, direction: Direction, depth: int, limit: int, kinds: Sequence[Kind] | None
-) -> Query:
+def lineage(start: str, direction: Direction, depth: int, limit: int, kinds: Sequence[Kind] | None) -> Query:
     """One query: a breadth-first traversal per direction walked (uniqueVertices global,
     so each node comes at its least depth), the kinds filter, the limit, and the edges
     that join the nodes kept."""
@@ -211,9 +204,7 @@ def lineage(
     b.bind["start"] = layout.document_id(start)
     b.bind["depth"] = depth
     b.bind["limit"] = limit  # NTH is 0-based: element @limit is the (limit + 1)-th
-    b.bind["collections"] = (
-        [layout.VERTEX_COLLECTIONS[k] for k in kinds] if kinds is not None else None
-    )
+    b.bind["collections"] = [layout.VERTEX_COLLECTIONS[k] for k in kinds] if kinds is not None else None
     walks = [Direction.UPSTREAM, Direction.DOWNSTREAM] if direction is Direction.BOTH else [direction]
     lets = []
     for i, walk in enumerate(walks):
@@ -239,7 +230,8 @@ def lineage(
         + " LET cut = NTH((FOR h IN hits SORT h.depth RETURN h.depth), @limit)"
         + " LET found = (FOR h IN hits FILTER cut == null OR h.depth <= cut RETURN h)"
         + " LET ids = APPEND([@start], found[*].v._id)"
-        + " " + " ".join(edge_lets)
+        + " "
+        + " ".join(edge_lets)
         + f" RETURN {{nodes: found, edges: UNION({', '.join(f'e{i}' for i in range(len(walks)))}, [])}}"
     )
     return Query(text, b.bind)
@@ -267,8 +259,7 @@ def count_all() -> Query:
     parts = []
     for kind, name in layout.VERTEX_COLLECTIONS.items():
         coll = b.collection(name)
-        parts.append(f"{{k: {b.value(kind.value)}, n: LENGTH({coll}),"
-                     f" t: SUM(FOR d IN {coll} RETURN LENGTH(d.tags || []))}}")
+        parts.append(f"{{k: {b.value(kind.value)}, n: LENGTH({coll}), t: SUM(FOR d IN {coll} RETURN LENGTH(d.tags || []))}}")
     for logical, edge in layout.EDGE_COLLECTIONS.items():
         coll = b.collection(edge.name)
         parts.append(f"{{k: {b.value('edge:' + logical)}, n: LENGTH({coll}), t: 0}}")
@@ -316,16 +307,13 @@ def list_tokens() -> Query:
 
 def revoke_token(token_id: str, at: str) -> Query:
     return Query(
-        "FOR t IN @@c FILTER t._key == @id AND t.revokedAt == null"
-        " UPDATE t WITH {revokedAt: @at} IN @@c RETURN NEW._key",
+        "FOR t IN @@c FILTER t._key == @id AND t.revokedAt == null UPDATE t WITH {revokedAt: @at} IN @@c RETURN NEW._key",
         {"id": token_id, "at": at, "@c": layout.TOKENS_COLLECTION},
     )
 
 
 def get_idempotency(document_key: str) -> Query:
-    return Query(
-        "FOR r IN @@c FILTER r._key == @key RETURN r", {"key": document_key, "@c": layout.IDEMPOTENCY_COLLECTION}
-    )
+    return Query("FOR r IN @@c FILTER r._key == @key RETURN r", {"key": document_key, "@c": layout.IDEMPOTENCY_COLLECTION})
 
 
 def put_idempotency(document: JSONObject) -> Query:

@@ -60,8 +60,7 @@ def indexes() -> list[Index]:
 
 def edge_definitions() -> list[dict[str, Any]]:
     return [
-        {"collection": e.name, "from": [e.from_collection], "to": [e.to_collection]}
-        for e in layout.EDGE_COLLECTIONS.values()
+        {"collection": e.name, "from": [e.from_collection], "to": [e.to_collection]} for e in layout.EDGE_COLLECTIONS.values()
     ]
 
 
@@ -107,14 +106,10 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 graph = db.graph(settings.graph)
                 for definition in edge_definitions():
                     if not await graph.has_edge_definition(definition["collection"]):
-                        await graph.create_edge_definition(
-                            definition["collection"], definition["from"], definition["to"]
-                        )
+                        await graph.create_edge_definition(definition["collection"], definition["from"], definition["to"])
                         done.append(f"added edge definition {definition['collection']}")
             for index in indexes():
-                created = await db.collection(index.collection).add_index(
-                    "persistent", list(index.fields), index.options()
-                )
+                created = await db.collection(index.collection).add_index("persistent", list(index.fields), index.options())
                 if created.get("isNewlyCreated"):
                     done.append(f"created index {index.name} on {index.collection}")
         except BaseException as error:

@@ -28,9 +28,7 @@ class Kind(str, enum.Enum):
 
 
 # Kinds whose nodes carry a name that is unique within a scope.
-NAMED_KINDS = frozenset(
-    {Kind.PROJECT, Kind.DATASET, Kind.FEATURESET, Kind.RUN, Kind.MODEL, Kind.DEPLOYMENT}
-)
+NAMED_KINDS = frozenset({Kind.PROJECT, Kind.DATASET, Kind.FEATURESET, Kind.RUN, Kind.MODEL, Kind.DEPLOYMENT})
 
 
 class End(str, enum.Enum):
@@ -101,10 +99,7 @@ def format_time(value: dt.datetime) -> str:
     except OverflowError as error:
         raise ValueError("the time is outside years 1 to 9999 in UTC") from error
     # Written out: strftime's %Y does not pad years before 1000 on every platform.
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
-        f".{v.microsecond:06d}Z"
-    )
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}Z"
 
 
 def parse_time(value: str) -> dt.datetime:

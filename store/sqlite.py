@@ -52,11 +52,7 @@ _FIELD_EXPR = {name: f"json_extract(n.fields, '$.{name}')" for name in INDEXED_F
 
 # Lineage steps from the direction table: (edge kind, walk direction, way to follow).
 _LINEAGE_STEPS = orjson.dumps(
-    [
-        [e.name, d.value, e.step(d).value]
-        for e in LINEAGE_EDGE_KINDS
-        for d in (Direction.UPSTREAM, Direction.DOWNSTREAM)
-    ]
+    [[e.name, d.value, e.step(d).value] for e in LINEAGE_EDGE_KINDS for d in (Direction.UPSTREAM, Direction.DOWNSTREAM)]
 ).decode()
 
 _LINEAGE_SQL = f"""
@@ -172,6 +168,7 @@ def _raise(error: sqlite3.Error) -> NoReturn:
         raise error
     raise mapped from error
 
+
 class _Reads:
     """The reads, on whichever connection the caller holds."""
 
@@ -224,23 +221,18 @@ class _Reads:
             out[row[0]].append(_node(row[1:]))
         return out
 
-    async def find_by_field(
-        self, conn: aiosqlite.Connection, kind: Kind, name: str, value: str
-    ) -> list[Node]:
+    async def find_by_field(self, conn: aiosqlite.Connection, kind: Kind, name: str, value: str) -> list[Node]:
         expr = _FIELD_EXPR.get(name)
         if expr is None:
             raise ValueError(f"{name} is not an indexed field")
         rows = await self._rows(
             conn,
-            f"SELECT {_NODE_COLUMNS} FROM nodes n WHERE n.kind = ? AND {expr} = ?"
-            " ORDER BY n.created_at, n.id LIMIT 100",
+            f"SELECT {_NODE_COLUMNS} FROM nodes n WHERE n.kind = ? AND {expr} = ? ORDER BY n.created_at, n.id LIMIT 100",
             (kind.value, value),
         )
         return [_node(r) for r in rows]
 
-    async def neighbors(
-        self, conn: aiosqlite.Connection, requests: Sequence[NeighborRequest]
-    ) -> list[Page]:
+    async def neighbors(self, conn: aiosqlite.Connection, requests: Sequence[NeighborRequest]) -> list[Page]:
         if not requests:
             return []
         for r in requests:
@@ -263,10 +255,7 @@ class _Reads:
         for row in rows:
             node = _node(row[1:])
             items[row[0]].append((node, (node.created_at, node.id)))
-        return [
-            Page(items=found[: r.first], has_next=len(found) > r.first)
-            for r, found in zip(requests, items)
-        ]
+        return [Page(items=found[: r.first], has_next=len(found) > r.first) for r, found in zip(requests, items)]
 
 
 class SQLiteTx:
@@ -313,8 +302,7 @@ class SQLiteTx:
         if not nodes:
             return
         await self._many(
-            "INSERT INTO nodes (id, kind, name, scope, created_at, tags, attributes, fields)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO nodes (id, kind, name, scope, created_at, tags, attributes, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     n.id,
@@ -349,16 +337,12 @@ class SQLiteTx:
         tags: Sequence[str] | None = None,
     ) -> None:
         if attributes is not None:
-            await self._many(
-                "UPDATE nodes SET attributes = ? WHERE id = ?", [(_dumps(attributes), node_id)]
-            )
+            await self._many("UPDATE nodes SET attributes = ? WHERE id = ?", [(_dumps(attributes), node_id)])
         if tags is not None:
             unique = list(dict.fromkeys(tags))
             await self._many("UPDATE nodes SET tags = ? WHERE id = ?", [(_dumps(unique), node_id)])
             await self._many("DELETE FROM node_tags WHERE node_id = ?", [(node_id,)])
-            await self._many(
-                "INSERT INTO node_tags (tag, node_id) VALUES (?, ?)", [(t, node_id) for t in unique]
-            )
+            await self._many("INSERT INTO node_tags (tag, node_id) VALUES (?, ?)", [(t, node_id) for t in unique])
 
 
 class SQLiteStore:
@@ -540,8 +524,17 @@ class SQLiteStore:
         async with self.write() as tx:
             await tx._many(
                 f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(token.id, token.name, token.role, _dumps(list(token.projects)), token.secret_hash,
-                  token.created_at, token.revoked_at)],
+                [
+                    (
+                        token.id,
+                        token.name,
+                        token.role,
+                        _dumps(list(token.projects)),
+                        token.secret_hash,
+                        token.created_at,
+                        token.revoked_at,
+                    )
+                ],
             )
 
     async def get_token(self, token_id: str) -> Token | None:

@@ -104,9 +104,7 @@ async def apply(conn: aiosqlite.Connection) -> int:
         row = await cursor.fetchone()
     version = int(row[0]) if row else 0
     if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {version} is newer than this Metagate ({len(MIGRATIONS)})"
-        )
+        raise RuntimeError(f"database schema version {version} is newer than this Metagate ({len(MIGRATIONS)})")
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         await conn.execute("BEGIN IMMEDIATE")
         try:

@@ -71,9 +71,7 @@ class GraphQLClient:
         self.headers = {"authorization": f"Bearer {token}"} if token else {}
 
     async def raw(self, query: str, **variables: Any) -> dict[str, Any]:
-        response = await self.http.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=self.headers
-        )
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables}, headers=self.headers)
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -22,27 +22,26 @@ class Pipeline:
 
 
 async def record_pipeline(gql: GraphQLClient, *, runs: int = 3, prefix: str = "") -> Pipeline:
-    project = (await gql('mutation { createProject(input: {name: "%shousing"}) { project { id } } }' % prefix))[
-        "createProject"
-    ]["project"]["id"]
+    project = (await gql('mutation { createProject(input: {name: "%shousing"}) { project { id } } }' % prefix))["createProject"][
+        "project"
+    ]["id"]
     dataset = (
         await gql(
-            "mutation($n: String!) { registerDataset(input: {name: $n, tags: [\"tabular\"],"
-            " attributes: {rows: 20640, source: \"census\"}}) { dataset { id } } }",
+            'mutation($n: String!) { registerDataset(input: {name: $n, tags: ["tabular"],'
+            ' attributes: {rows: 20640, source: "census"}}) { dataset { id } } }',
             n=f"{prefix}california-housing",
         )
     )["registerDataset"]["dataset"]["id"]
     featureset = (
         await gql(
-            "mutation($n: String!, $d: ID!) { registerFeatureset(input: {name: $n, datasetId: $d}) {"
-            " featureset { id } } }",
+            "mutation($n: String!, $d: ID!) { registerFeatureset(input: {name: $n, datasetId: $d}) { featureset { id } } }",
             n=f"{prefix}housing-features",
             d=dataset,
         )
     )["registerFeatureset"]["featureset"]["id"]
     model = (
         await gql(
-            "mutation($p: ID!) { registerModel(input: {name: \"gbr\", projectId: $p}) { model { id } } }",
+            'mutation($p: ID!) { registerModel(input: {name: "gbr", projectId: $p}) { model { id } } }',
             p=project,
         )
     )["registerModel"]["model"]["id"]

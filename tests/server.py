@@ -57,9 +57,7 @@ class Server:
 
     def post(self, query: str, token: str | None = None, **variables: Any) -> httpx.Response:
         headers = {"authorization": f"Bearer {token or self.token}"} if (token or self.token) else {}
-        return httpx.post(
-            f"{self.url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=10
-        )
+        return httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=10)
 
     def gql(self, query: str, **variables: Any) -> dict[str, Any]:
         body = self.post(query, **variables).json()

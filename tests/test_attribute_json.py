@@ -31,8 +31,11 @@ JSON = st.recursive(
     max_leaves=25,
 )
 SMALL_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=15,
 )
@@ -82,9 +85,11 @@ def test_attributes_round_trip_or_are_refused_through_the_api(attributes: Any) -
             # The standard library writes integers of any size, and NaN and Infinity as
             # the bare words that are not JSON, as careless clients do.
             body = json.dumps(
-                {"query": "mutation($a: JSON) { registerDataset(input: {name: \"d\", attributes: $a}) "
-                          "{ dataset { attributes } } }",
-                 "variables": {"a": attributes}}
+                {
+                    "query": 'mutation($a: JSON) { registerDataset(input: {name: "d", attributes: $a}) '
+                    "{ dataset { attributes } } }",
+                    "variables": {"a": attributes},
+                }
             ).encode()
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
                 response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})

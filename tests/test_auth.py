@@ -31,8 +31,7 @@ from tests.pipeline import record_pipeline
 
 SCHEMA = build_schema()._schema
 ROOTS = {"Query": SCHEMA.query_type, "Mutation": SCHEMA.mutation_type}
-SCALARS = {"ID": "x", "String": "x", "Int": 1, "Float": 1.0, "Boolean": True, "JSON": {},
-           "DateTime": "2026-01-01T00:00:00Z"}
+SCALARS = {"ID": "x", "String": "x", "Int": 1, "Float": 1.0, "Boolean": True, "JSON": {}, "DateTime": "2026-01-01T00:00:00Z"}
 
 
 def _sample(type_: Any) -> Any:
@@ -68,9 +67,7 @@ OPERATIONS = [(parent, name) for parent, root in ROOTS.items() for name in root.
 
 def test_every_root_field_has_an_access_rule() -> None:
     # A field missing here is refused to everybody: this test names it.
-    assert {p: set(fields) for p, fields in ROOT_FIELDS.items()} == {
-        p: set(root.fields) for p, root in ROOTS.items()
-    }
+    assert {p: set(fields) for p, fields in ROOT_FIELDS.items()} == {p: set(root.fields) for p, root in ROOTS.items()}
 
 
 @pytest.fixture
@@ -108,21 +105,19 @@ async def test_a_writer_limited_to_a_project_writes_only_there(auth_store: SQLit
     admin = await _client(auth_store, (await issue(auth_store, name="admin", role=Role.ADMIN)).secret)
     a = await record_pipeline(admin, runs=1, prefix="a-")
     b = await record_pipeline(admin, runs=1, prefix="b-")
-    limited = await _client(
-        auth_store, (await issue(auth_store, name="ci", role=Role.WRITER, projects=["a-housing"])).secret
-    )
+    limited = await _client(auth_store, (await issue(auth_store, name="ci", role=Role.WRITER, projects=["a-housing"])).secret)
     before = await auth_store.count_all()
 
     async def code(query: str, **variables: Any) -> str | None:
         body = await limited.raw(query, **variables)
         return body["errors"][0]["extensions"]["code"] if body.get("errors") else None
 
-    register_model = "mutation($p: ID!) { registerModel(input: {name: \"m2\", projectId: $p}) { created } }"
+    register_model = 'mutation($p: ID!) { registerModel(input: {name: "m2", projectId: $p}) { created } }'
     log_run = """mutation($m: ID!, $d: ID!, $f: ID!) { logRun(input: {modelId: $m, datasetId: $d,
                    featuresetId: $f, metrics: {rmse: 0.3}}) { created } }"""
     serving = """mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "2026-12-01T00:00:00Z",
                    periodEnd: "2026-12-02T00:00:00Z", metrics: {rmse: 0.4}}) { servingPerf { id } } }"""
-    tag = "mutation($id: ID!) { addTags(input: {id: $id, tags: [\"x\"]}) { node { id } } }"
+    tag = 'mutation($id: ID!) { addTags(input: {id: $id, tags: ["x"]}) { node { id } } }'
     attrs = "mutation($id: ID!) { updateAttributes(input: {id: $id, attributes: {x: 1}}) { node { id } } }"
 
     assert await code(register_model, p=b.project) == "FORBIDDEN"
@@ -161,10 +156,10 @@ def test_token_commands(tmp_path: Path) -> None:
     db = str(tmp_path / "t.db")
     runner = CliRunner()
     runner.invoke(main, ["demo", "--store", db])
-    created = runner.invoke(main, ["token", "create", "--name", "ci", "--role", "writer",
-                                   "--project", "housing-prices", "--store", db])
-    unknown = runner.invoke(main, ["token", "create", "--name", "x", "--role", "writer",
-                                   "--project", "nope", "--store", db])
+    created = runner.invoke(
+        main, ["token", "create", "--name", "ci", "--role", "writer", "--project", "housing-prices", "--store", db]
+    )
+    unknown = runner.invoke(main, ["token", "create", "--name", "x", "--role", "writer", "--project", "nope", "--store", db])
     listed = runner.invoke(main, ["token", "list", "--store", db])
     secret = created.output.strip()
     token_id = secret.split("_")[1]

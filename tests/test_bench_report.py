@@ -13,8 +13,19 @@ from bench.stats import Row
 from tests.server import Server
 
 
-def _size(nodes: int, runs: int, *, http_p50: float, graphql: float, plain: float, eight: float, batched: float,
-          best: float, load: float, rss: float) -> SizeResult:
+def _size(
+    nodes: int,
+    runs: int,
+    *,
+    http_p50: float,
+    graphql: float,
+    plain: float,
+    eight: float,
+    batched: float,
+    best: float,
+    load: float,
+    rss: float,
+) -> SizeResult:
     rows = [
         Row(nodes, "nested deployment lineage, in process", 1, 1, 1, 100, 5.0),
         Row(nodes, "nested deployment lineage, GraphQL over HTTP (no auth)", 1, 1, 1, graphql, 5.0),
@@ -28,12 +39,11 @@ def _size(nodes: int, runs: int, *, http_p50: float, graphql: float, plain: floa
 
 
 def test_each_target_is_judged_against_its_bound() -> None:
-    small = _size(10_000, 2_200, http_p50=8.0, graphql=60, plain=100, eight=250, batched=6000, best=40, load=50_000,
-                  rss=60)
-    large = _size(1_000_000, 220_000, http_p50=10.0, graphql=40, plain=100, eight=250, batched=6000, best=400,
-                  load=19_000, rss=120)
-    middle = _size(100_000, 21_000, http_p50=9.0, graphql=50, plain=100, eight=250, batched=6000, best=45,
-                   load=30_000, rss=90)
+    small = _size(10_000, 2_200, http_p50=8.0, graphql=60, plain=100, eight=250, batched=6000, best=40, load=50_000, rss=60)
+    large = _size(
+        1_000_000, 220_000, http_p50=10.0, graphql=40, plain=100, eight=250, batched=6000, best=400, load=19_000, rss=120
+    )
+    middle = _size(100_000, 21_000, http_p50=9.0, graphql=50, plain=100, eight=250, batched=6000, best=45, load=30_000, rss=90)
 
     table = "\n".join(targets([small, middle, large], []))
 
@@ -49,8 +59,10 @@ def test_each_target_is_judged_against_its_bound() -> None:
     assert "(7,600 nodes/s, the issue's figure), 1,000,000 nodes | 19,000 nodes/s | missed by 2.0x |" in table
     assert "| gateway RSS <= 150 MB under load (1,000,000 nodes) | 120 MB peak | met |" in table
     # ML Metadata's load rate measured in the same run replaces the figure.
-    peers = [Row(size, "bulk load: put_lineage_subgraph", 1, 1, 1, rate, float("nan"), unit="nodes",
-                 system="ML Metadata 1.17.1") for size, rate in ((10_000, 9_000), (1_000_000, 3_000))]
+    peers = [
+        Row(size, "bulk load: put_lineage_subgraph", 1, 1, 1, rate, float("nan"), unit="nodes", system="ML Metadata 1.17.1")
+        for size, rate in ((10_000, 9_000), (1_000_000, 3_000))
+    ]
     with_peers = "\n".join(targets([small, middle, large], peers))
     assert "(3,000 nodes/s, measured here at 1,000,000 nodes), 1,000,000 nodes | 19,000 nodes/s | met |" in with_peers
 
@@ -73,12 +85,26 @@ async def test_ingestion_counts_runs_that_were_stored(tmp_path: Path) -> None:
 
 
 def test_the_report_and_its_chart_are_written(tmp_path: Path) -> None:
-    sizes = [_size(nodes, nodes // 5, http_p50=8.0, graphql=60, plain=100, eight=250, batched=2000, best=200,
-                   load=20_000, rss=80) for nodes in (10_000, 100_000)]
-    peers = [Row(10_000, "deployment upstream lineage: get_lineage_subgraph", 3.4, 4, 5, 300, float("nan"),
-                 system="ML Metadata 1.17.1"),
-             Row(0, "ingest: create_run + log_batch + log_inputs, 8 client(s)", 150, 160, 170, 42, float("nan"),
-                 unit="runs", system="MLflow 3.17.2")]
+    sizes = [
+        _size(nodes, nodes // 5, http_p50=8.0, graphql=60, plain=100, eight=250, batched=2000, best=200, load=20_000, rss=80)
+        for nodes in (10_000, 100_000)
+    ]
+    peers = [
+        Row(
+            10_000, "deployment upstream lineage: get_lineage_subgraph", 3.4, 4, 5, 300, float("nan"), system="ML Metadata 1.17.1"
+        ),
+        Row(
+            0,
+            "ingest: create_run + log_batch + log_inputs, 8 client(s)",
+            150,
+            160,
+            170,
+            42,
+            float("nan"),
+            unit="runs",
+            system="MLflow 3.17.2",
+        ),
+    ]
     output = tmp_path / "results.md"
 
     write_report(output, sizes, peers, ["- a note"])

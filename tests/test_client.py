@@ -47,18 +47,37 @@ def test_every_method(mg: Client) -> None:
     dataset = mg.register_dataset("client-census", tags=["tabular"], attributes={"rows": 20640})
     featureset = mg.register_featureset("client-features", dataset)
     model = mg.register_model("client-gbr", project)
-    logged = mg.log_run(model=model, dataset=dataset, featureset=featureset, params={"depth": 3},
-                        metrics={"rmse": 0.42}, name="r1", deployment_tag="client-prod")
-    batch = mg.log_runs([
-        {"model": model, "dataset": dataset, "featureset": featureset, "metrics": {"rmse": 0.5 + i / 100},
-         "name": f"batch-{i}"}
-        for i in range(30)
-    ])
+    logged = mg.log_run(
+        model=model,
+        dataset=dataset,
+        featureset=featureset,
+        params={"depth": 3},
+        metrics={"rmse": 0.42},
+        name="r1",
+        deployment_tag="client-prod",
+    )
+    batch = mg.log_runs(
+        [
+            {
+                "model": model,
+                "dataset": dataset,
+                "featureset": featureset,
+                "metrics": {"rmse": 0.5 + i / 100},
+                "name": f"batch-{i}",
+            }
+            for i in range(30)
+        ]
+    )
     deployment = mg.register_deployment("client-prod", deployment_tag="client-prod")
-    explicit = mg.register_deployment("client-canary", model=model, featureset=featureset,
-                                      model_params=batch[0].model_params, tag="client-canary")
-    serving = mg.log_serving_perf(deployment_tag="client-prod", period_start=dt.datetime(2026, 11, 1),
-                                  period_end=dt.datetime(2026, 11, 8), metrics={"rmse": 0.45})
+    explicit = mg.register_deployment(
+        "client-canary", model=model, featureset=featureset, model_params=batch[0].model_params, tag="client-canary"
+    )
+    serving = mg.log_serving_perf(
+        deployment_tag="client-prod",
+        period_start=dt.datetime(2026, 11, 1),
+        period_end=dt.datetime(2026, 11, 8),
+        metrics={"rmse": 0.45},
+    )
 
     assert project.created and not again.created and again.id == project.id
     assert project.attributes == {"team": "pricing"} and dataset.tags == ("tabular",)
@@ -95,9 +114,22 @@ def test_errors_are_typed(mg: Client, server: Server) -> None:
     with Client(server.url, "mg_0123456789abcdef_" + "A" * 43) as stranger, pytest.raises(Unauthenticated):
         stranger.lookup_dataset("client-errors")
     reader_token = subprocess.run(
-        [sys.executable, "-m", "metagate", "token", "create", "--name", "r", "--role", "reader",
-         "--store", str(server.log.parent / "client.db")],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "metagate",
+            "token",
+            "create",
+            "--name",
+            "r",
+            "--role",
+            "reader",
+            "--store",
+            str(server.log.parent / "client.db"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     with Client(server.url, reader_token) as reader:
         assert reader.lookup_dataset("client-errors").id == dataset.id
@@ -190,7 +222,8 @@ def test_the_run_recorder_records_success_and_failure(mg: Client) -> None:
 @pytest.mark.parametrize("example", ["diabetes_regression.py", "wine_classification.py"])
 def test_examples_run_end_to_end(server: Server, example: str) -> None:
     env = {**os.environ, "METAGATE_URL": server.url, "METAGATE_TOKEN": server.token or ""}
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / example)], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / example)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert "deployment" in result.stdout and "dataset sklearn-" in result.stdout

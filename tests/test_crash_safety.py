@@ -59,8 +59,7 @@ def test_sigkill_loses_no_acknowledged_run_and_leaves_no_partial_one(tmp_path: P
         if cycle:
             server = Server(db, token=token)
         writers = [
-            threading.Thread(target=_write_until_killed, args=(server, ids, f"c{cycle}w{w}", acknowledged))
-            for w in range(4)
+            threading.Thread(target=_write_until_killed, args=(server, ids, f"c{cycle}w{w}", acknowledged)) for w in range(4)
         ]
         for writer in writers:
             writer.start()

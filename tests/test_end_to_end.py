@@ -30,11 +30,11 @@ def test_a_pipeline_recorded_over_http_answers_its_deployment_lineage(server: Se
     dataset = server.gql('mutation { registerDataset(input: {name: "customers-2026-10"}) { dataset { id } } }')
     dataset_id = dataset["registerDataset"]["dataset"]["id"]
     featureset_id = server.gql(
-        "mutation($d: ID!) { registerFeatureset(input: {name: \"churn-features-v2\", datasetId: $d}) { featureset { id } } }",
+        'mutation($d: ID!) { registerFeatureset(input: {name: "churn-features-v2", datasetId: $d}) { featureset { id } } }',
         d=dataset_id,
     )["registerFeatureset"]["featureset"]["id"]
     model_id = server.gql(
-        "mutation($p: ID!) { registerModel(input: {name: \"churn-xgb\", projectId: $p}) { model { id } } }",
+        'mutation($p: ID!) { registerModel(input: {name: "churn-xgb", projectId: $p}) { model { id } } }',
         p=project_id,
     )["registerModel"]["model"]["id"]
     server.gql(

@@ -24,9 +24,7 @@ NAMES = st.from_regex(r"[_A-Za-z][_0-9A-Za-z]{0,12}", fullmatch=True)
 def _ast(value: Any) -> graphql.ValueNode:
     if isinstance(value, dict):
         return graphql.ObjectValueNode(
-            fields=tuple(
-                graphql.ObjectFieldNode(name=graphql.NameNode(value=k), value=_ast(v)) for k, v in value.items()
-            )
+            fields=tuple(graphql.ObjectFieldNode(name=graphql.NameNode(value=k), value=_ast(v)) for k, v in value.items())
         )
     if isinstance(value, list):
         return graphql.ListValueNode(values=tuple(_ast(v) for v in value))
@@ -43,8 +41,12 @@ def _ast(value: Any) -> graphql.ValueNode:
 
 # JSON literals as a hostile client would write them: deep, long, unicode, huge numbers.
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.sampled_from(["1e999", "-1e999", "1.5"]) | st.text(max_size=30) | st.just("x" * 70_000),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from(["1e999", "-1e999", "1.5"])
+    | st.text(max_size=30)
+    | st.just("x" * 70_000),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(NAMES, inner, max_size=4),
     max_leaves=30,
 )
@@ -55,10 +57,17 @@ schemathesis.graphql.scalar(
 )
 schemathesis.graphql.scalar(
     "DateTime",
-    st.sampled_from(["2026-11-23T10:00:00Z", "2026-11-23T10:00:00+05:30", "0001-01-01T00:00:00+01:00", "not a time",
-                     "9999-12-31T23:59:59-01:00", "2026-02-30T00:00:00Z", ""]).map(
-        lambda v: graphql.StringValueNode(value=v)
-    ),
+    st.sampled_from(
+        [
+            "2026-11-23T10:00:00Z",
+            "2026-11-23T10:00:00+05:30",
+            "0001-01-01T00:00:00+01:00",
+            "not a time",
+            "9999-12-31T23:59:59-01:00",
+            "2026-02-30T00:00:00Z",
+            "",
+        ]
+    ).map(lambda v: graphql.StringValueNode(value=v)),
 )
 schema = schemathesis.graphql.from_path(str(SCHEMA_FILE))
 

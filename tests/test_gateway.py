@@ -73,8 +73,10 @@ async def test_internal_errors_are_masked_and_logged_with_the_request_id(
         async with _client(app) as client:
             response = await client.post(
                 "/graphql",
-                json={"query": "query($id: ID!) { node(id: $id) { ... on Dataset { featuresets { nodes { id } } } } }",
-                      "variables": {"id": dataset_id}},
+                json={
+                    "query": "query($id: ID!) { node(id: $id) { ... on Dataset { featuresets { nodes { id } } } } }",
+                    "variables": {"id": dataset_id},
+                },
                 headers={"x-request-id": "req-42"},
             )
 

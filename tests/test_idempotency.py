@@ -59,13 +59,21 @@ async def test_every_mutation_takes_a_key(gql: GraphQLClient, store: Store) -> N
     registrations = [
         ('mutation { createProject(input: {name: "x", idempotencyKey: "a"}) { project { id } created } }', {}),
         ('mutation { registerDataset(input: {name: "x", idempotencyKey: "b"}) { dataset { id } created } }', {}),
-        ('mutation($d: ID!) { registerFeatureset(input: {name: "x", datasetId: $d, idempotencyKey: "c"}) '
-         "{ featureset { id } created } }", {"d": p.dataset}),
-        ('mutation($p: ID!) { registerModel(input: {name: "x", projectId: $p, idempotencyKey: "d"}) '
-         "{ model { id } created } }", {"p": p.project}),
-        ('mutation($m: ID!, $f: ID!, $mp: ID!) { registerDeployment(input: {name: "x", modelId: $m, '
-         'featuresetId: $f, modelParamsId: $mp, idempotencyKey: "e"}) { deployment { id } created } }',
-         {"m": p.model, "f": p.featureset, "mp": p.params[0]}),
+        (
+            'mutation($d: ID!) { registerFeatureset(input: {name: "x", datasetId: $d, idempotencyKey: "c"}) '
+            "{ featureset { id } created } }",
+            {"d": p.dataset},
+        ),
+        (
+            'mutation($p: ID!) { registerModel(input: {name: "x", projectId: $p, idempotencyKey: "d"}) '
+            "{ model { id } created } }",
+            {"p": p.project},
+        ),
+        (
+            'mutation($m: ID!, $f: ID!, $mp: ID!) { registerDeployment(input: {name: "x", modelId: $m, '
+            'featuresetId: $f, modelParamsId: $mp, idempotencyKey: "e"}) { deployment { id } created } }',
+            {"m": p.model, "f": p.featureset, "mp": p.params[0]},
+        ),
     ]
     for document, variables in registrations:
         first = await gql(document, **variables)
@@ -74,9 +82,11 @@ async def test_every_mutation_takes_a_key(gql: GraphQLClient, store: Store) -> N
         assert replay == first and next(iter(first.values()))["created"] is True, document
         assert await store.count_all() == counts, document
 
-    serving = ('mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "2026-12-01T00:00:00Z", '
-               'periodEnd: "2026-12-02T00:00:00Z", metrics: {rmse: 0.5}, idempotencyKey: "f"}) '
-               "{ servingPerf { id } } }")
+    serving = (
+        'mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "2026-12-01T00:00:00Z", '
+        'periodEnd: "2026-12-02T00:00:00Z", metrics: {rmse: 0.5}, idempotencyKey: "f"}) '
+        "{ servingPerf { id } } }"
+    )
     first = await gql(serving, d=p.deployment)
     counts = await store.count_all()
     assert await gql(serving, d=p.deployment) == first
@@ -84,16 +94,20 @@ async def test_every_mutation_takes_a_key(gql: GraphQLClient, store: Store) -> N
 
     # Updates: a change made in between shows that the replay writes nothing (it would
     # otherwise undo the change); it answers with the node the first call wrote, as it is now.
-    update = ('mutation($id: ID!, $v: Int!, $k: String) { updateAttributes(input: {id: $id, attributes: {v: $v},'
-              " idempotencyKey: $k}) { node { attributes } } }")
+    update = (
+        "mutation($id: ID!, $v: Int!, $k: String) { updateAttributes(input: {id: $id, attributes: {v: $v},"
+        " idempotencyKey: $k}) { node { attributes } } }"
+    )
     await gql(update, id=p.dataset, v=2, k="g")
     changed = await gql(update, id=p.dataset, v=3, k=None)
     assert await gql(update, id=p.dataset, v=2, k="g") == changed
     stored = await gql("query($id: ID!) { node(id: $id) { attributes tags } }", id=p.dataset)
     assert stored["node"]["attributes"]["v"] == 3
 
-    tag = ("mutation($id: ID!, $t: String!, $k: String) {"
-           " addTags(input: {id: $id, tags: [$t], idempotencyKey: $k}) { node { tags } } }")
+    tag = (
+        "mutation($id: ID!, $t: String!, $k: String) {"
+        " addTags(input: {id: $id, tags: [$t], idempotencyKey: $k}) { node { tags } } }"
+    )
     first = await gql(tag, id=p.dataset, t="new", k="h")
     assert await gql(tag, id=p.dataset, t="new", k="h") == first
     # Re-adding a tag writes nothing anyway; that the key was kept shows in its refusal

@@ -84,10 +84,7 @@ async def test_a_request_past_its_deadline_is_stopped_and_writes_nothing(store: 
 async def test_cancelling_a_read_interrupts_the_sqlite_statement(tmp_path: Any) -> None:
     store = SQLiteStore(str(tmp_path / "slow.db"), readers=1)
     await store.open()
-    endless = (
-        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
-        " SELECT count(*) FROM c WHERE x < 5000000000"
-    )
+    endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c WHERE x < 5000000000"
 
     async def slow() -> Any:
         async with store._read() as conn:

@@ -197,7 +197,12 @@ def plans(draw: st.DrawFn) -> Plan:
     )
     serving = draw(st.lists(st.tuples(st.integers(0, 2), st.booleans()), max_size=4))
     return Plan(
-        projects, datasets, tuple(featuresets), tuple(models), tuple(runs), tuple(deployments),
+        projects,
+        datasets,
+        tuple(featuresets),
+        tuple(models),
+        tuple(runs),
+        tuple(deployments),
         tuple(serving),
     )
 
@@ -208,25 +213,12 @@ def plans(draw: st.DrawFn) -> Plan:
 # --------------------------------------------------------------------------------------
 
 CREATE_PROJECT = "mutation($i: CreateProjectInput!) { createProject(input: $i) { project { id } created } }"
-REGISTER_DATASET = (
-    "mutation($i: RegisterDatasetInput!) { registerDataset(input: $i) { dataset { id } created } }"
-)
-REGISTER_FEATURESET = (
-    "mutation($i: RegisterFeaturesetInput!) {"
-    " registerFeatureset(input: $i) { featureset { id } created } }"
-)
+REGISTER_DATASET = "mutation($i: RegisterDatasetInput!) { registerDataset(input: $i) { dataset { id } created } }"
+REGISTER_FEATURESET = "mutation($i: RegisterFeaturesetInput!) { registerFeatureset(input: $i) { featureset { id } created } }"
 REGISTER_MODEL = "mutation($i: RegisterModelInput!) { registerModel(input: $i) { model { id } created } }"
-LOG_RUN = (
-    "mutation($i: LogRunInput!) {"
-    " logRun(input: $i) { run { id } modelParams { id } devPerf { id } created } }"
-)
-REGISTER_DEPLOYMENT = (
-    "mutation($i: RegisterDeploymentInput!) {"
-    " registerDeployment(input: $i) { deployment { id } created } }"
-)
-LOG_SERVING_PERF = (
-    "mutation($i: LogServingPerfInput!) { logServingPerf(input: $i) { servingPerf { id } } }"
-)
+LOG_RUN = "mutation($i: LogRunInput!) { logRun(input: $i) { run { id } modelParams { id } devPerf { id } created } }"
+REGISTER_DEPLOYMENT = "mutation($i: RegisterDeploymentInput!) { registerDeployment(input: $i) { deployment { id } created } }"
+LOG_SERVING_PERF = "mutation($i: LogServingPerfInput!) { logServingPerf(input: $i) { servingPerf { id } } }"
 
 
 @dataclass
@@ -256,18 +248,16 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
 
     featuresets = []
     for f, derived_from in enumerate(plan.featuresets):
-        out = (
-            await gql(REGISTER_FEATURESET, i={"name": f"features-{f}", "datasetId": datasets[derived_from]})
-        )["registerFeatureset"]
+        out = (await gql(REGISTER_FEATURESET, i={"name": f"features-{f}", "datasetId": datasets[derived_from]}))[
+            "registerFeatureset"
+        ]
         assert out["created"] is True
         featuresets.append(g.node(out["featureset"]["id"], "FEATURESET"))
         g.edge("FEATURESET_DATASET", featuresets[-1], datasets[derived_from])
 
     models = []
     for m, project in enumerate(plan.models):
-        out = (
-            await gql(REGISTER_MODEL, i={"name": f"model-{m}", "projectId": projects[project]})
-        )["registerModel"]
+        out = (await gql(REGISTER_MODEL, i={"name": f"model-{m}", "projectId": projects[project]}))["registerModel"]
         assert out["created"] is True
         models.append(g.node(out["model"]["id"], "MODEL"))
         g.edge("PROJECT_MODEL", projects[project], models[-1])
@@ -298,7 +288,9 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
             # whatever dataset, featureset or tag this call named.
             assert out["created"] is False
             assert (out["run"]["id"], out["modelParams"]["id"], out["devPerf"]["id"]) == (
-                earlier.run, earlier.params, earlier.perf,
+                earlier.run,
+                earlier.params,
+                earlier.perf,
             )
             continue
         assert out["created"] is True
@@ -369,13 +361,11 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
 
     # Registering again is idempotent: same node, and (what matters here) no new edge
     # that our record would not know about.
-    again = (
-        await gql(REGISTER_FEATURESET, i={"name": "features-0", "datasetId": datasets[plan.featuresets[0]]})
-    )["registerFeatureset"]
-    assert again == {"featureset": {"id": featuresets[0]}, "created": False}
-    again = (await gql(REGISTER_MODEL, i={"name": "model-0", "projectId": projects[plan.models[0]]}))[
-        "registerModel"
+    again = (await gql(REGISTER_FEATURESET, i={"name": "features-0", "datasetId": datasets[plan.featuresets[0]]}))[
+        "registerFeatureset"
     ]
+    assert again == {"featureset": {"id": featuresets[0]}, "created": False}
+    again = (await gql(REGISTER_MODEL, i={"name": "model-0", "projectId": projects[plan.models[0]]}))["registerModel"]
     assert again == {"model": {"id": models[0]}, "created": False}
     return g
 
@@ -391,8 +381,7 @@ def _sweep_query() -> str:
     """Every direction at every depth for one start node, as aliases of one request:
     one HTTP round trip instead of 18 keeps the test fast."""
     fields = [
-        f"{direction.lower()}_{depth}: lineage(id: $id, direction: {direction}, depth: {depth})"
-        f" {{ {LINEAGE_SELECTION} }}"
+        f"{direction.lower()}_{depth}: lineage(id: $id, direction: {direction}, depth: {depth}) {{ {LINEAGE_SELECTION} }}"
         for direction in DIRECTIONS
         for depth in DEPTHS
     ]
@@ -443,8 +432,7 @@ def check_lineage(
     cap = len(wanted) if limit is None else limit
     if len(wanted) <= cap:
         assert got_pairs == want_pairs, (
-            f"{where}:\n  missing {_label(g, want_pairs - got_pairs)}"
-            f"\n  extra {_label(g, got_pairs - want_pairs)}"
+            f"{where}:\n  missing {_label(g, want_pairs - got_pairs)}\n  extra {_label(g, got_pairs - want_pairs)}"
         )
         assert got["truncated"] is False, f"{where}: truncated although nothing was cut"
     else:
@@ -454,9 +442,7 @@ def check_lineage(
         assert len(returned) == limit, f"{where}: {len(returned)} nodes for limit {limit}"
         assert got_pairs <= want_pairs, f"{where}: wrong nodes {_label(g, got_pairs - want_pairs)}"
         left_out = [d for i, (d, _) in wanted.items() if i not in returned_kind]
-        assert max(d for _, d, _ in returned) <= min(left_out), (
-            f"{where}: a limit kept a farther node and dropped a nearer one"
-        )
+        assert max(d for _, d, _ in returned) <= min(left_out), f"{where}: a limit kept a farther node and dropped a nearer one"
 
     # Edges: each one is a real lineage edge, walked the way its direction says, from
     # the root or a returned node within the depth, to a returned node.
@@ -517,17 +503,18 @@ async def _run(plan: Plan, data: st.DataObject) -> None:
             by_kind: dict[str, list[str]] = defaultdict(list)
             for node_id in g.order:
                 by_kind[g.kind[node_id]].append(node_id)
-            starts = [
-                data.draw(st.sampled_from(nodes), label=f"{kind} start") for kind, nodes in by_kind.items()
-            ]
+            starts = [data.draw(st.sampled_from(nodes), label=f"{kind} start") for kind, nodes in by_kind.items()]
             starts += data.draw(st.lists(st.sampled_from(g.order), max_size=2), label="more starts")
             for start in dict.fromkeys(starts):
                 sweep = await gql(SWEEP, id=start)
                 for direction in DIRECTIONS:
                     for depth in DEPTHS:
                         check_lineage(
-                            g, sweep[f"{direction.lower()}_{depth}"], start=start,
-                            direction=direction, depth=depth,
+                            g,
+                            sweep[f"{direction.lower()}_{depth}"],
+                            start=start,
+                            direction=direction,
+                            depth=depth,
                         )
 
             # `kinds` and `limit` (and the server's default depth), on a few drawn starts:
@@ -542,20 +529,10 @@ async def _run(plan: Plan, data: st.DataObject) -> None:
                     st.none() | st.lists(st.sampled_from(NODE_KINDS), min_size=1, max_size=4, unique=True),
                     label="kinds",
                 )
-                matching = sum(
-                    1
-                    for n in g.expected(start, direction, walked)
-                    if kinds is None or g.kind[n] in kinds
-                )
-                limit = data.draw(
-                    st.none() | st.integers(max(1, matching - 2), matching + 1), label="limit"
-                )
-                got = (
-                    await gql(LINEAGE, id=start, d=direction, depth=asked, kinds=kinds, limit=limit)
-                )["lineage"]
-                check_lineage(
-                    g, got, start=start, direction=direction, depth=walked, kinds=kinds, limit=limit
-                )
+                matching = sum(1 for n in g.expected(start, direction, walked) if kinds is None or g.kind[n] in kinds)
+                limit = data.draw(st.none() | st.integers(max(1, matching - 2), matching + 1), label="limit")
+                got = (await gql(LINEAGE, id=start, d=direction, depth=asked, kinds=kinds, limit=limit))["lineage"]
+                check_lineage(g, got, start=start, direction=direction, depth=walked, kinds=kinds, limit=limit)
     finally:
         await store.close()
 

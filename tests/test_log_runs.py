@@ -31,8 +31,15 @@ MODEL_RUNS = """query($id: ID!) { node(id: $id) { ... on Model { runs(first: 100
 
 
 def _run(p: Pipeline, name: str | None, rmse: float, **more: Any) -> dict[str, Any]:
-    return {"name": name, "modelId": p.model, "datasetId": p.dataset, "featuresetId": p.featureset,
-            "params": {"depth": 4}, "metrics": {"rmse": rmse}, **more}
+    return {
+        "name": name,
+        "modelId": p.model,
+        "datasetId": p.dataset,
+        "featuresetId": p.featureset,
+        "params": {"depth": 4},
+        "metrics": {"rmse": rmse},
+        **more,
+    }
 
 
 async def _run_names(gql: GraphQLClient, p: Pipeline) -> list[str]:
@@ -52,8 +59,7 @@ async def test_a_batch_records_every_run_with_its_params_perf_and_links(gql: Gra
     assert all(r["modelParams"]["params"] == {"depth": 4} for r in logged)
     runs = (await gql(MODEL_RUNS, id=p.model))["node"]["runs"]["nodes"]
     assert len(runs) == 7
-    assert {(r["dataset"]["name"], r["featureset"]["name"]) for r in runs} == {
-        ("california-housing", "housing-features")}
+    assert {(r["dataset"]["name"], r["featureset"]["name"]) for r in runs} == {("california-housing", "housing-features")}
 
 
 async def test_existing_names_come_back_unchanged_beside_new_runs(gql: GraphQLClient) -> None:
@@ -73,10 +79,12 @@ async def test_one_bad_run_fails_the_batch_and_writes_nothing(gql: GraphQLClient
     before = await store.count_all()
     cases = [
         # the third run refers to a dataset where a featureset belongs
-        ([_run(p, "a", 0.1), _run(p, "b", 0.2), {**_run(p, "c", 0.3), "datasetId": p.featureset}],
-         "BAD_USER_INPUT", "runs[2].datasetId"),
-        ([_run(p, "a", 0.1), {**_run(p, "b", 0.2), "featuresetId": other.runs[0]}], "BAD_USER_INPUT",
-         "runs[1].featuresetId"),
+        (
+            [_run(p, "a", 0.1), _run(p, "b", 0.2), {**_run(p, "c", 0.3), "datasetId": p.featureset}],
+            "BAD_USER_INPUT",
+            "runs[2].datasetId",
+        ),
+        ([_run(p, "a", 0.1), {**_run(p, "b", 0.2), "featuresetId": other.runs[0]}], "BAD_USER_INPUT", "runs[1].featuresetId"),
         ([_run(p, "a", 0.1), {**_run(p, "b", 0.2), "metrics": {"rmse": "low"}}], "BAD_USER_INPUT", "runs[1].metrics"),
         ([_run(p, "a", 0.1), _run(p, "a", 0.2)], "BAD_USER_INPUT", "runs"),
         ([_run(p, "a", 0.1, deploymentTag="v9"), _run(p, "b", 0.2, deploymentTag="v9")], "CONFLICT", "runs"),
@@ -130,8 +138,7 @@ async def test_a_keyed_batch_retried_answers_with_the_first_runs(gql: GraphQLCli
     assert error["extensions"]["code"] == "CONFLICT"
 
 
-async def test_a_batch_costs_the_same_store_round_trips_for_two_runs_or_fifty(gql: GraphQLClient,
-                                                                               store: Store) -> None:
+async def test_a_batch_costs_the_same_store_round_trips_for_two_runs_or_fifty(gql: GraphQLClient, store: Store) -> None:
     p = await record_pipeline(gql, runs=1)
     counts = []
     for size in (2, 50):
@@ -154,13 +161,17 @@ async def test_strawberrys_own_resolver_and_the_installed_one_agree(store: Store
     context = make_context(store, Limits(), "test")
     setup = await installed.execute(
         """mutation { p: createProject(input: {name: "p"}) { project { id } }
-                      d: registerDataset(input: {name: "d"}) { dataset { id } } }""", context_value=context)
+                      d: registerDataset(input: {name: "d"}) { dataset { id } } }""",
+        context_value=context,
+    )
     assert setup.data is not None
     project, dataset = setup.data["p"]["project"]["id"], setup.data["d"]["dataset"]["id"]
     more = await installed.execute(
         """mutation($p: ID!, $d: ID!) { f: registerFeatureset(input: {name: "f", datasetId: $d}) { featureset { id } }
              m: registerModel(input: {name: "m", projectId: $p}) { model { id } } }""",
-        variable_values={"p": project, "d": dataset}, context_value=context)
+        variable_values={"p": project, "d": dataset},
+        context_value=context,
+    )
     assert more.data is not None
     p = Pipeline(project, dataset, more.data["f"]["featureset"]["id"], more.data["m"]["model"]["id"])
     query = """mutation($runs: [LogRunInput!]!) { logRuns(input: {runs: $runs}) { runs { created
@@ -170,14 +181,17 @@ async def test_strawberrys_own_resolver_and_the_installed_one_agree(store: Store
         runs = [_run(p, f"{name}-{i}", i / 4, status="FAILED", startTime="2026-11-02T09:40:00Z") for i in range(3)]
         result = await schema.execute(query, variable_values={"runs": runs}, context_value=context)
         assert result.errors is None and result.data is not None, result.errors
-        answers.append([{**r, "run": {**r["run"], "name": r["run"]["name"].split("-")[1]}}
-                        for r in result.data["logRuns"]["runs"]])
-        bad = await schema.execute(query, variable_values={"runs": [{**runs[0], "idempotencyKey": "k"}]},
-                                   context_value=context)
+        answers.append(
+            [{**r, "run": {**r["run"], "name": r["run"]["name"].split("-")[1]}} for r in result.data["logRuns"]["runs"]]
+        )
+        bad = await schema.execute(query, variable_values={"runs": [{**runs[0], "idempotencyKey": "k"}]}, context_value=context)
         # The plain schema has no error-coding extension: the error itself carries code and field.
         error = bad.errors[0].original_error if bad.errors else None
         assert isinstance(error, BadUserInput) and error.details == {"field": "runs[0].idempotencyKey"}, bad.errors
     assert answers[0] == answers[1]
-    assert answers[0][2] == {"created": True, "run": {"name": "2", "status": "FAILED",
-                                                      "startTime": "2026-11-02T09:40:00+00:00"},
-                             "devPerf": {"metrics": {"rmse": 0.5}}, "modelParams": {"params": {"depth": 4}}}
+    assert answers[0][2] == {
+        "created": True,
+        "run": {"name": "2", "status": "FAILED", "startTime": "2026-11-02T09:40:00+00:00"},
+        "devPerf": {"metrics": {"rmse": 0.5}},
+        "modelParams": {"params": {"depth": 4}},
+    }

@@ -34,10 +34,7 @@ SELECTIONS = {
     "addTags": "node { id tags }",
 }
 MUTATIONS = list(SELECTIONS)
-DOCS = {
-    m: f"mutation($i: {m[0].upper()}{m[1:]}Input!) {{ {m}(input: $i) {{ {sel} }} }}"
-    for m, sel in SELECTIONS.items()
-}
+DOCS = {m: f"mutation($i: {m[0].upper()}{m[1:]}Input!) {{ {m}(input: $i) {{ {sel} }} }}" for m, sel in SELECTIONS.items()}
 
 DROP = object()  # an override that removes the key from the base input
 
@@ -107,8 +104,7 @@ async def p(gql: GraphQLClient) -> Pipeline:
 
 
 async def snapshot(gql: GraphQLClient, store: Store, p: Pipeline) -> tuple[dict[str, int], Any]:
-    ids = [p.project, p.dataset, p.featureset, p.model, *p.runs, *p.params, *p.perfs, p.deployment,
-           *p.serving]
+    ids = [p.project, p.dataset, p.featureset, p.model, *p.runs, *p.params, *p.perfs, p.deployment, *p.serving]
     nodes = (await gql("query($ids: [ID!]!) { nodes(ids: $ids) { id tags attributes } }", ids=ids))["nodes"]
     return await store.count_all(), nodes
 
@@ -118,8 +114,9 @@ def short(value: Any) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
-def check_error(error: dict[str, Any], code: str, *, field: str | None = None,
-                mention: str | None = None, context: Any = None) -> None:
+def check_error(
+    error: dict[str, Any], code: str, *, field: str | None = None, mention: str | None = None, context: Any = None
+) -> None:
     extensions = error.get("extensions") or {}
     where = f"{short(context)} -> {short(error)}"
     assert extensions.get("code") != "INTERNAL", where
@@ -147,8 +144,9 @@ class Reject:
     async def resync(self) -> None:
         self.before = await snapshot(self.gql, self.store, self.p)
 
-    async def doc(self, doc: str, code: str, *, field: str | None = None, mention: str | None = None,
-                  context: Any = None, **variables: Any) -> dict[str, Any]:
+    async def doc(
+        self, doc: str, code: str, *, field: str | None = None, mention: str | None = None, context: Any = None, **variables: Any
+    ) -> dict[str, Any]:
         if self.before is None:
             await self.resync()
         context = context if context is not None else variables
@@ -165,10 +163,10 @@ class Reject:
             assert counts == self.before[0], f"{short(context)} wrote despite {short(errors[0])}"
         return errors[0]
 
-    async def __call__(self, mutation: str, data: dict[str, Any], code: str, *, field: str | None = None,
-                       mention: str | None = None) -> dict[str, Any]:
-        return await self.doc(DOCS[mutation], code, field=field, mention=mention,
-                              context=(mutation, data), i=data)
+    async def __call__(
+        self, mutation: str, data: dict[str, Any], code: str, *, field: str | None = None, mention: str | None = None
+    ) -> dict[str, Any]:
+        return await self.doc(DOCS[mutation], code, field=field, mention=mention, context=(mutation, data), i=data)
 
 
 @pytest.fixture
@@ -279,15 +277,12 @@ REFERENCE_CASES: list[tuple[str, dict[str, Any], str, str, str | None]] = [
     ("registerDeployment", {"modelParamsId": DROP}, "BAD_USER_INPUT", "deploymentTag", None),
     ("registerDeployment", {"modelId": DROP, "featuresetId": DROP}, "BAD_USER_INPUT", "deploymentTag", None),
     ("registerDeployment", {"deploymentTag": "prod"}, "BAD_USER_INPUT", "deploymentTag", None),
-    ("registerDeployment", {**NO_IDS, "deploymentTag": "prod", "tag": "other"}, "BAD_USER_INPUT",
-     "deploymentTag", None),
+    ("registerDeployment", {**NO_IDS, "deploymentTag": "prod", "tag": "other"}, "BAD_USER_INPUT", "deploymentTag", None),
     ("registerDeployment", {"name": DROP}, "BAD_USER_INPUT", "name", None),
-    ("registerDeployment", {**NO_IDS, "name": DROP, "deploymentTag": "never-carried"}, "NOT_FOUND",
-     "deploymentTag", None),
+    ("registerDeployment", {**NO_IDS, "name": DROP, "deploymentTag": "never-carried"}, "NOT_FOUND", "deploymentTag", None),
     ("logServingPerf", {"deploymentId": DROP}, "BAD_USER_INPUT", "deploymentId", None),
     ("logServingPerf", {"deploymentTag": "prod"}, "BAD_USER_INPUT", "deploymentId", None),
-    ("logServingPerf", {"deploymentId": DROP, "deploymentTag": "no-such-tag"}, "NOT_FOUND", "deploymentTag",
-     None),
+    ("logServingPerf", {"deploymentId": DROP, "deploymentTag": "no-such-tag"}, "NOT_FOUND", "deploymentTag", None),
     ("addTags", {"tags": []}, "BAD_USER_INPUT", "tags", None),
 ]
 
@@ -381,33 +376,40 @@ async def test_malformed_metrics_are_bad_input(reject: Reject, p: Pipeline) -> N
 
 async def test_metric_names_at_the_limits_are_accepted(gql: GraphQLClient, p: Pipeline) -> None:
     metrics = {"_x": 1, "a" * 128: 2, "val.rmse:fold-1": 0.5, "n": -3, "big": 1e300}
-    result = (await gql(
-        "mutation($i: LogRunInput!) { logRun(input: $i) { devPerf { metrics } } }",
-        i=build("logRun", p, metrics=metrics),
-    ))["logRun"]
+    result = (
+        await gql(
+            "mutation($i: LogRunInput!) { logRun(input: $i) { devPerf { metrics } } }",
+            i=build("logRun", p, metrics=metrics),
+        )
+    )["logRun"]
     assert result["devPerf"]["metrics"] == metrics
 
 
 async def test_out_of_range_numbers_in_a_graphql_literal_are_bad_input(reject: Reject, p: Pipeline) -> None:
     # GraphQL literals carry what JSON text cannot: 1e999 is parsed as float('inf'), and
     # integer literals are unbounded; neither may reach orjson.dumps as an INTERNAL error.
-    serving = ('mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "2027-01-01T00:00:00Z",'
-               ' periodEnd: "2027-01-02T00:00:00Z", metrics: %s}) { servingPerf { id } } }')
+    serving = (
+        'mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "2027-01-01T00:00:00Z",'
+        ' periodEnd: "2027-01-02T00:00:00Z", metrics: %s}) { servingPerf { id } } }'
+    )
     for doc, field in [
-        ('mutation { registerDataset(input: {name: "inf", attributes: {x: 1e999}}) { dataset { id } } }',
-         "attributes"),
-        ('mutation { createProject(input: {name: "inf", attributes: {x: [1, -1e999]}}) { project { id } } }',
-         "attributes"),
+        ('mutation { registerDataset(input: {name: "inf", attributes: {x: 1e999}}) { dataset { id } } }', "attributes"),
+        ('mutation { createProject(input: {name: "inf", attributes: {x: [1, -1e999]}}) { project { id } } }', "attributes"),
         (serving % "{rmse: 1e999}", "metrics"),
         (serving % "{rmse: -1e999}", "metrics"),
-        ('mutation($d: ID!) { updateAttributes(input: {id: $d, attributes: {x: {y: -1e999}}}) { node { id } } }',
-         "attributes"),
-        ('mutation { registerDataset(input: {name: "big", attributes: {x: 99999999999999999999999}})'
-         ' { dataset { id } } }', "attributes"),
-        ('mutation { registerDataset(input: {name: "big", attributes: {x: [18446744073709551616]}})'
-         ' { dataset { id } } }', "attributes"),
-        ('mutation { registerDataset(input: {name: "big", attributes: {x: -9223372036854775809}})'
-         ' { dataset { id } } }', "attributes"),
+        ("mutation($d: ID!) { updateAttributes(input: {id: $d, attributes: {x: {y: -1e999}}}) { node { id } } }", "attributes"),
+        (
+            'mutation { registerDataset(input: {name: "big", attributes: {x: 99999999999999999999999}}) { dataset { id } } }',
+            "attributes",
+        ),
+        (
+            'mutation { registerDataset(input: {name: "big", attributes: {x: [18446744073709551616]}}) { dataset { id } } }',
+            "attributes",
+        ),
+        (
+            'mutation { registerDataset(input: {name: "big", attributes: {x: -9223372036854775809}}) { dataset { id } } }',
+            "attributes",
+        ),
         (serving % "{rmse: -99999999999999999999999}", "metrics"),
     ]:
         variables = {"d": p.deployment} if "$d" in doc else {}
@@ -415,14 +417,14 @@ async def test_out_of_range_numbers_in_a_graphql_literal_are_bad_input(reject: R
 
 
 async def test_64_bit_integer_literals_are_accepted(gql: GraphQLClient) -> None:
-    data = await gql('mutation { registerDataset(input: {name: "edges", attributes:'
-                     ' {max: 18446744073709551615, min: -9223372036854775808}}) { dataset { attributes } } }')
+    data = await gql(
+        'mutation { registerDataset(input: {name: "edges", attributes:'
+        " {max: 18446744073709551615, min: -9223372036854775808}}) { dataset { attributes } } }"
+    )
     assert data["registerDataset"]["dataset"]["attributes"] == {"max": 2**64 - 1, "min": -(2**63)}
 
 
-async def test_nan_in_the_request_body_is_refused_and_writes_nothing(
-    gql: GraphQLClient, store: Store, p: Pipeline
-) -> None:
+async def test_nan_in_the_request_body_is_refused_and_writes_nothing(gql: GraphQLClient, store: Store, p: Pipeline) -> None:
     # orjson refuses these in JSON text, so the request is refused before GraphQL sees it.
     before = await snapshot(gql, store, p)
     for number in ["NaN", "Infinity", "-Infinity", "1e999"]:
@@ -442,10 +444,8 @@ async def test_update_attributes_checks_the_merged_object(gql: GraphQLClient, re
     # Each half is within the limit; together they are not.
     await gql(DOCS["updateAttributes"], i={"id": p.dataset, "attributes": {"a": "x" * 40_000}})
     await reject.resync()
-    await reject("updateAttributes", {"id": p.dataset, "attributes": {"b": "y" * 40_000}}, "BAD_USER_INPUT",
-                 field="attributes")
-    replaced = await gql(DOCS["updateAttributes"],
-                         i={"id": p.dataset, "attributes": {"b": "y" * 40_000}, "replace": True})
+    await reject("updateAttributes", {"id": p.dataset, "attributes": {"b": "y" * 40_000}}, "BAD_USER_INPUT", field="attributes")
+    replaced = await gql(DOCS["updateAttributes"], i={"id": p.dataset, "attributes": {"b": "y" * 40_000}, "replace": True})
     assert set(replaced["updateAttributes"]["node"]["attributes"]) == {"b"}
 
 
@@ -525,7 +525,11 @@ async def test_an_unknown_run_status_is_bad_input(gql: GraphQLClient, reject: Re
     error = await reject.doc(
         """mutation($m: ID!, $d: ID!, $f: ID!) { logRun(input: {modelId: $m, datasetId: $d,
              featuresetId: $f, status: EXPLODED}) { run { id } } }""",
-        "BAD_USER_INPUT", mention="RunStatus", m=p.model, d=p.dataset, f=p.featureset,
+        "BAD_USER_INPUT",
+        mention="RunStatus",
+        m=p.model,
+        d=p.dataset,
+        f=p.featureset,
     )
     assert "EXPLODED" in error["message"]
     for status in ["RUNNING", "FAILED"]:
@@ -559,14 +563,20 @@ UNPARSEABLE_TIMES: list[Any] = [
 async def test_bad_times_are_bad_input(reject: Reject, p: Pipeline) -> None:
     for mutation, changes, field in TIME_CASES:
         await reject(mutation, build(mutation, p, **changes), "BAD_USER_INPUT", field=field)
-    for mutation, field in [("logRun", "startTime"), ("logRun", "endTime"), ("logServingPerf", "periodStart"),
-                            ("logServingPerf", "periodEnd")]:
+    for mutation, field in [
+        ("logRun", "startTime"),
+        ("logRun", "endTime"),
+        ("logServingPerf", "periodStart"),
+        ("logServingPerf", "periodEnd"),
+    ]:
         for bad in UNPARSEABLE_TIMES:
             await reject(mutation, build(mutation, p, **{field: bad}), "BAD_USER_INPUT", mention=field)
     await reject.doc(
         """mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "last tuesday",
              periodEnd: "2027-01-02T00:00:00Z", metrics: {}}) { servingPerf { id } } }""",
-        "BAD_USER_INPUT", mention="DateTime", d=p.deployment,
+        "BAD_USER_INPUT",
+        mention="DateTime",
+        d=p.deployment,
     )
 
 
@@ -587,20 +597,21 @@ async def test_times_are_compared_as_instants(gql: GraphQLClient, p: Pipeline) -
 # --- conflicts -----------------------------------------------------------------------------
 
 
-async def test_a_second_run_with_the_same_deployment_tag_conflicts(
-    gql: GraphQLClient, reject: Reject, p: Pipeline
-) -> None:
+async def test_a_second_run_with_the_same_deployment_tag_conflicts(gql: GraphQLClient, reject: Reject, p: Pipeline) -> None:
     await reject("logRun", build("logRun", p, deploymentTag="prod"), "CONFLICT", field="deploymentTag")
     logged = (await gql(DOCS["logRun"], i=build("logRun", p, deploymentTag="canary")))["logRun"]
     assert logged["created"] is True
 
 
-async def test_a_featureset_name_from_another_dataset_conflicts(
-    gql: GraphQLClient, reject: Reject, p: Pipeline
-) -> None:
+async def test_a_featureset_name_from_another_dataset_conflicts(gql: GraphQLClient, reject: Reject, p: Pipeline) -> None:
     other = (await gql(DOCS["registerDataset"], i={"name": "other-data"}))["registerDataset"]["dataset"]["id"]
-    await reject("registerFeatureset", {"name": "housing-features", "datasetId": other}, "CONFLICT",
-                 field="name", mention="housing-features")
+    await reject(
+        "registerFeatureset",
+        {"name": "housing-features", "datasetId": other},
+        "CONFLICT",
+        field="name",
+        mention="housing-features",
+    )
     same = await gql(DOCS["registerFeatureset"], i={"name": "housing-features", "datasetId": p.dataset})
     assert same["registerFeatureset"] == {"featureset": {"id": p.featureset}, "created": False}
 
@@ -612,12 +623,10 @@ async def test_deployment_tag_and_name_conflicts(gql: GraphQLClient, reject: Rej
         ({"name": "prod", "tag": "other-tag"}, "name", "prod"),  # the name exists with another tag
     ]
     for changes, field, mention in cases:
-        await reject("registerDeployment", build("registerDeployment", p, **changes), "CONFLICT",
-                     field=field, mention=mention)
+        await reject("registerDeployment", build("registerDeployment", p, **changes), "CONFLICT", field=field, mention=mention)
     await gql(DOCS["logRun"], i=build("logRun", p, deploymentTag="canary"))
     await reject.resync()
-    await reject("registerDeployment", {"name": "prod", "deploymentTag": "canary"}, "CONFLICT",
-                 field="name", mention="prod")
+    await reject("registerDeployment", {"name": "prod", "deploymentTag": "canary"}, "CONFLICT", field="name", mention="prod")
     again = await gql(DOCS["registerDeployment"], i={"name": "prod", "deploymentTag": "prod"})
     assert again["registerDeployment"] == {"deployment": {"id": p.deployment}, "created": False}
 
@@ -628,24 +637,38 @@ async def test_deployment_tag_and_name_conflicts(gql: GraphQLClient, reject: Rej
 @pytest.mark.parametrize(
     ("changes", "code", "field"),
     [
-        pytest.param({"featuresetId": unknown("featureset")}, "NOT_FOUND", "featuresetId",
-                     id="last-reference-unknown"),
+        pytest.param({"featuresetId": unknown("featureset")}, "NOT_FOUND", "featuresetId", id="last-reference-unknown"),
         pytest.param({"deploymentTag": "prod"}, "CONFLICT", "deploymentTag", id="deployment-tag-conflict"),
     ],
 )
 async def test_a_log_run_failing_on_its_last_check_writes_nothing(
-    gql: GraphQLClient, store: Store, reject: Reject, p: Pipeline, changes: dict[str, Any], code: str,
+    gql: GraphQLClient,
+    store: Store,
+    reject: Reject,
+    p: Pipeline,
+    changes: dict[str, Any],
+    code: str,
     field: str,
 ) -> None:
     # Everything else in the input is valid, including the model and dataset ids.
     before = await store.count_all()
     await reject("logRun", build("logRun", p, tags=["t"], **changes), code, field=field)
     after = await store.count_all()
-    for kind in ["run", "modelparams", "devperf", "tags", "edge:run_model", "edge:run_dataset",
-                 "edge:run_featureset", "edge:run_modelparams", "edge:run_devperf"]:
+    for kind in [
+        "run",
+        "modelparams",
+        "devperf",
+        "tags",
+        "edge:run_model",
+        "edge:run_dataset",
+        "edge:run_featureset",
+        "edge:run_modelparams",
+        "edge:run_devperf",
+    ]:
         assert after.get(kind) == before.get(kind), kind
-    runs = (await gql("query($m: ID!) { node(id: $m) { ... on Model { runs { nodes { id } } } } }",
-                      m=p.model))["node"]["runs"]["nodes"]
+    runs = (await gql("query($m: ID!) { node(id: $m) { ... on Model { runs { nodes { id } } } } }", m=p.model))["node"]["runs"][
+        "nodes"
+    ]
     assert [r["id"] for r in runs] == p.runs
 
 
@@ -658,15 +681,19 @@ LAST_EDGES = {
 }
 
 
-@pytest.mark.parametrize("failure", [Conflict("injected failure"), RuntimeError("injected failure")],
-                         ids=["coded", "unexpected"])
+@pytest.mark.parametrize("failure", [Conflict("injected failure"), RuntimeError("injected failure")], ids=["coded", "unexpected"])
 async def test_a_failure_after_the_nodes_are_written_rolls_them_back(
-    gql: GraphQLClient, store: Store, p: Pipeline, monkeypatch: pytest.MonkeyPatch, failure: Exception,
+    gql: GraphQLClient,
+    store: Store,
+    p: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
 ) -> None:
     # The edges are built after the nodes were inserted, so failing there proves that the
     # store undoes a half-done write rather than relying on the checks running first.
     original = registry._edge
     for mutation, last_edge in LAST_EDGES.items():
+
         def failing_edge(kind: str, *nodes: Any, _last: str = last_edge) -> Any:
             if kind == _last:
                 raise failure

@@ -44,7 +44,7 @@ async def test_a_name_shared_across_scopes_needs_the_scope(gql: GraphQLClient) -
     first = await record_pipeline(gql, runs=1, prefix="a-")
     await record_pipeline(gql, runs=1, prefix="b-")
     error = await gql.error('{ model(name: "gbr") { id } }')
-    scoped = await gql("query($p: ID!) { model(name: \"gbr\", projectId: $p) { id } }", p=first.project)
+    scoped = await gql('query($p: ID!) { model(name: "gbr", projectId: $p) { id } }', p=first.project)
 
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "projectId" in error["message"] or "scope" in error["message"]
@@ -140,9 +140,7 @@ async def test_project_summary_counts_the_projects_assets(gql: GraphQLClient) ->
 async def test_node_and_nodes(gql: GraphQLClient) -> None:
     pipeline = await record_pipeline(gql, runs=1)
     unknown = encode_id("dataset/" + "0" * 32)
-    nodes = await gql(
-        "query($ids: [ID!]!) { nodes(ids: $ids) { id kind } }", ids=[pipeline.model, unknown, pipeline.dataset]
-    )
+    nodes = await gql("query($ids: [ID!]!) { nodes(ids: $ids) { id kind } }", ids=[pipeline.model, unknown, pipeline.dataset])
     error = await gql.error("query($id: ID!) { node(id: $id) { id } }", id=unknown)
 
     assert nodes["nodes"] == [{"id": pipeline.model, "kind": "MODEL"}, None, {"id": pipeline.dataset, "kind": "DATASET"}]

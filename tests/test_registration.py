@@ -8,9 +8,7 @@ from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
 
 
-async def test_registering_an_existing_name_returns_it_and_writes_nothing(
-    gql: GraphQLClient, store: Store
-) -> None:
+async def test_registering_an_existing_name_returns_it_and_writes_nothing(gql: GraphQLClient, store: Store) -> None:
     doc = 'mutation { registerDataset(input: {name: "iris", attributes: {v: 1}}) { dataset { id attributes } created } }'
     first = (await gql(doc))["registerDataset"]
     before = await store.count_all()
@@ -26,7 +24,7 @@ async def test_registering_an_existing_name_returns_it_and_writes_nothing(
 async def test_model_names_are_scoped_by_project(gql: GraphQLClient) -> None:
     a = (await gql('mutation { createProject(input: {name: "a"}) { project { id } } }'))["createProject"]
     b = (await gql('mutation { createProject(input: {name: "b"}) { project { id } } }'))["createProject"]
-    register = "mutation($p: ID!) { registerModel(input: {name: \"m\", projectId: $p}) { model { id } created } }"
+    register = 'mutation($p: ID!) { registerModel(input: {name: "m", projectId: $p}) { model { id } created } }'
     in_a = (await gql(register, p=a["project"]["id"]))["registerModel"]
     in_b = (await gql(register, p=b["project"]["id"]))["registerModel"]
     in_a_again = (await gql(register, p=a["project"]["id"]))["registerModel"]

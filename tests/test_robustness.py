@@ -49,8 +49,9 @@ async def test_an_in_memory_store_gets_a_working_admin_token(capsys: pytest.Capt
         token = TOKEN.search(capsys.readouterr().out)
         assert token is not None
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
-            answer = await http.post("/graphql", json={"query": "{ datasets { nodes { id } } }"},
-                                     headers={"authorization": f"Bearer {token.group(0)}"})
+            answer = await http.post(
+                "/graphql", json={"query": "{ datasets { nodes { id } } }"}, headers={"authorization": f"Bearer {token.group(0)}"}
+            )
     assert answer.json() == {"data": {"datasets": {"nodes": []}}}
 
 
@@ -65,8 +66,11 @@ async def test_defaults_never_exceed_the_configured_maxima() -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
         page = (await http.post("/graphql", json={"query": "{ datasets { nodes { id } } }"})).json()
         some = page["data"]["datasets"]["nodes"][0]["id"]
-        lineage = (await http.post("/graphql", json={
-            "query": "query($id: ID!) { lineage(id: $id) { truncated } }", "variables": {"id": some}})).json()
+        lineage = (
+            await http.post(
+                "/graphql", json={"query": "query($id: ID!) { lineage(id: $id) { truncated } }", "variables": {"id": some}}
+            )
+        ).json()
     await store.close()
     assert len(page["data"]["datasets"]["nodes"]) == 5
     assert lineage == {"data": {"lineage": {"truncated": False}}}
@@ -77,13 +81,21 @@ async def test_integers_sqlite_cannot_bind_are_bad_input_not_internal() -> None:
     await store.open()
     app = create_app(Settings(AUTH=False), store=store)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
-        literal = (await http.post("/graphql", json={"query": "{ datasets(filter: {attribute: {key: \"n\","
-                                                               " value: 9223372036854775808}}) { nodes { id } } }"})).json()
+        literal = (
+            await http.post(
+                "/graphql",
+                json={"query": '{ datasets(filter: {attribute: {key: "n", value: 9223372036854775808}}) { nodes { id } } }'},
+            )
+        ).json()
         from metagate.resolvers.ids import _b64
 
         cursor = _b64(b'[9223372036854775808, "dataset/x"]')
-        paged = (await http.post("/graphql", json={
-            "query": "query($a: String) { datasets(after: $a) { nodes { id } } }", "variables": {"a": cursor}})).json()
+        paged = (
+            await http.post(
+                "/graphql",
+                json={"query": "query($a: String) { datasets(after: $a) { nodes { id } } }", "variables": {"a": cursor}},
+            )
+        ).json()
     await store.close()
     assert literal["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert paged["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -93,8 +105,10 @@ async def test_lone_surrogates_are_refused_with_the_body() -> None:
     store = SQLiteStore(":memory:")
     await store.open()
     app = create_app(Settings(AUTH=False), store=store)
-    body = ('{"query": "mutation($n: String!, $a: JSON) { registerDataset(input: {name: $n, attributes: $a})'
-            ' { created } }", "variables": {"n": "x\\ud800", "a": {"big": 1234567890123456789}}}')
+    body = (
+        '{"query": "mutation($n: String!, $a: JSON) { registerDataset(input: {name: $n, attributes: $a})'
+        ' { created } }", "variables": {"n": "x\\ud800", "a": {"big": 1234567890123456789}}}'
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
         response = await http.post("/graphql", content=body, headers={"content-type": "application/json"})
     counts = await store.count_all()

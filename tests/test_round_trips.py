@@ -109,8 +109,6 @@ async def test_each_level_is_one_call_however_many_parents(
         ids=[first.deployment, second.deployment],
     )
 
-    datasets = [
-        run["dataset"]["name"] for node in data["nodes"] for run in node["model"]["runs"]["nodes"]
-    ]
+    datasets = [run["dataset"]["name"] for node in data["nodes"] for run in node["model"]["runs"]["nodes"]]
     assert sorted(datasets) == ["a-california-housing"] * 2 + ["b-california-housing"] * 2
     assert counting.calls == [("get_nodes", 2), ("neighbors", 2), ("neighbors", 2), ("neighbors", 4)]

@@ -33,8 +33,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def row(peer: str, nodes: int | None, scenario: str, latencies: Sequence[float], throughput: float, *,
-        unit: str = "requests", rss_mb: float | None = None, note: str = "") -> dict[str, Any]:
+def row(
+    peer: str,
+    nodes: int | None,
+    scenario: str,
+    latencies: Sequence[float],
+    throughput: float,
+    *,
+    unit: str = "requests",
+    rss_mb: float | None = None,
+    note: str = "",
+) -> dict[str, Any]:
     """One result row in the format of bench/results-peers.json."""
     return {
         "peer": peer,

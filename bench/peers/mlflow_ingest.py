@@ -110,9 +110,20 @@ def mlflow_server(kind: str, workdir: Path) -> Iterator[Server]:
     workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     db, artifacts, log = workdir / "mlflow.db", workdir / "artifacts", workdir / "server.log"
-    command = [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri", f"sqlite:///{db}",
-               "--default-artifact-root", str(artifacts), "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(SERVER_WORKERS)]
+    command = [
+        str(Path(sys.executable).with_name("mlflow")),
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{db}",
+        "--default-artifact-root",
+        str(artifacts),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(SERVER_WORKERS),
+    ]
     if kind == "gunicorn":
         command += ["--gunicorn-opts", "--timeout 600 --log-level warning"]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -123,8 +134,9 @@ def mlflow_server(kind: str, workdir: Path) -> Iterator[Server]:
         deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"mlflow server ({kind}) exited with {process.returncode}: "
-                                   f"{log.read_text(errors='replace')[-2000:]}")
+                raise RuntimeError(
+                    f"mlflow server ({kind}) exited with {process.returncode}: {log.read_text(errors='replace')[-2000:]}"
+                )
             try:
                 with urllib.request.urlopen(f"{server.url}/health", timeout=2) as response:
                     if response.status == 200:
@@ -165,11 +177,21 @@ def _log_run(client: Any, experiment_id: str, name: str, rmse: float) -> None:
 
     run = client.create_run(experiment_id, run_name=name)
     now = int(time.time() * 1000)
-    client.log_batch(run.info.run_id, metrics=[Metric("rmse", rmse, now, 0)],
-                     params=[Param("depth", "3"), Param("eta", "0.1")], synchronous=True)
-    client.log_inputs(run.info.run_id, datasets=[DatasetInput(
-        Dataset("ingest-dataset", "8c1e4b2a", "local", "file:///data/ingest-dataset"),
-        [InputTag("mlflow.data.context", "training")])])
+    client.log_batch(
+        run.info.run_id,
+        metrics=[Metric("rmse", rmse, now, 0)],
+        params=[Param("depth", "3"), Param("eta", "0.1")],
+        synchronous=True,
+    )
+    client.log_inputs(
+        run.info.run_id,
+        datasets=[
+            DatasetInput(
+                Dataset("ingest-dataset", "8c1e4b2a", "local", "file:///data/ingest-dataset"),
+                [InputTag("mlflow.data.context", "training")],
+            )
+        ],
+    )
 
 
 def _client_process(url: str, experiment_id: str, label: str, seconds: float, barrier: Any, results: Any) -> None:
@@ -222,9 +244,10 @@ def ingest(server: Server, clients: int, seconds: float) -> dict[str, Any]:
     context = mp.get_context("spawn")
     barrier = context.Barrier(clients)
     results = context.Queue()
-    processes = [context.Process(target=_client_process, daemon=True,
-                                 args=(server.url, experiment_id, f"c{k}", seconds, barrier, results))
-                 for k in range(clients)]
+    processes = [
+        context.Process(target=_client_process, daemon=True, args=(server.url, experiment_id, f"c{k}", seconds, barrier, results))
+        for k in range(clients)
+    ]
     for process in processes:
         process.start()
     try:
@@ -243,12 +266,22 @@ def ingest(server: Server, clients: int, seconds: float) -> dict[str, Any]:
     errors = sum(o[3] for o in outcomes)
     first_failure = next((o[4] for o in outcomes if o[4]), "")
     server_name = "gunicorn, sync workers" if server.kind == "gunicorn" else "uvicorn, MLflow's default"
-    note = (f"{server_name}, {SERVER_WORKERS} workers; MlflowClient in {clients} process(es); 3 HTTP requests per run;"
-            f" {len(latencies):,} runs in {wall:.1f} s")
+    note = (
+        f"{server_name}, {SERVER_WORKERS} workers; MlflowClient in {clients} process(es); 3 HTTP requests per run;"
+        f" {len(latencies):,} runs in {wall:.1f} s"
+    )
     if errors:
         note += f"; {errors} runs failed after the client's retries (warm-ups included), first: {first_failure}"
-    return row(_peer(), None, f"ingest: create_run + log_batch + log_inputs, {clients} client(s), {server.kind}",
-               latencies, len(latencies) / wall, unit="runs", rss_mb=server.peak_rss_mb(), note=note)
+    return row(
+        _peer(),
+        None,
+        f"ingest: create_run + log_batch + log_inputs, {clients} client(s), {server.kind}",
+        latencies,
+        len(latencies) / wall,
+        unit="runs",
+        rss_mb=server.peak_rss_mb(),
+        note=note,
+    )
 
 
 # ---------------------------------------------------------------- search at 20,000 runs
@@ -279,9 +312,15 @@ def generated_runs(count: int) -> list[GeneratedRun]:
             if edge.kind.startswith("run_"):
                 links.setdefault(edge.from_id, {})[edge.kind] = edge.to_id
         for run_id, link in links.items():
-            runs.append(GeneratedRun(names[run_id], fields[link["run_modelparams"]]["params"]["max_depth"],
-                                     fields[link["run_devperf"]]["metrics"]["rmse"], names[link["run_model"]],
-                                     names[link["run_dataset"]]))
+            runs.append(
+                GeneratedRun(
+                    names[run_id],
+                    fields[link["run_modelparams"]]["params"]["max_depth"],
+                    fields[link["run_devperf"]]["metrics"]["rmse"],
+                    names[link["run_model"]],
+                    names[link["run_dataset"]],
+                )
+            )
     return runs
 
 
@@ -295,10 +334,15 @@ def _log_generated(client: Any, experiment_id: str, run: GeneratedRun) -> str:
 
     created = client.create_run(experiment_id, run_name=run.name)
     run_id = created.info.run_id
-    client.log_batch(run_id, metrics=[Metric("rmse", run.rmse, int(time.time() * 1000), 0)],
-                     params=[Param("max_depth", str(run.max_depth)), Param("model", run.model)], synchronous=True)
-    client.log_inputs(run_id, datasets=[DatasetInput(Dataset(*_dataset_input(run.dataset)),
-                                                     [InputTag("mlflow.data.context", "training")])])
+    client.log_batch(
+        run_id,
+        metrics=[Metric("rmse", run.rmse, int(time.time() * 1000), 0)],
+        params=[Param("max_depth", str(run.max_depth)), Param("model", run.model)],
+        synchronous=True,
+    )
+    client.log_inputs(
+        run_id, datasets=[DatasetInput(Dataset(*_dataset_input(run.dataset)), [InputTag("mlflow.data.context", "training")])]
+    )
     return str(run_id)
 
 
@@ -311,37 +355,59 @@ def bulk_write(db: Path, experiment_id: str, artifact_root: Path, runs: list[Gen
         datasets: dict[str, str] = {}
         for name in sorted({r.dataset for r in runs}):
             name, digest, source_type, source = _dataset_input(name)
-            conn.execute("INSERT OR IGNORE INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type,"
-                         " dataset_source) VALUES (?, ?, ?, ?, ?, ?)",
-                         (uuid.uuid4().hex, int(experiment_id), name, digest, source_type, source))
-            datasets[name] = conn.execute("SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ?"
-                                          " AND digest = ?", (int(experiment_id), name, digest)).fetchone()[0]
+            conn.execute(
+                "INSERT OR IGNORE INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type,"
+                " dataset_source) VALUES (?, ?, ?, ?, ?, ?)",
+                (uuid.uuid4().hex, int(experiment_id), name, digest, source_type, source),
+            )
+            datasets[name] = conn.execute(
+                "SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
+                (int(experiment_id), name, digest),
+            ).fetchone()[0]
         for i, run in enumerate(runs):
             run_uuid, input_uuid, started = uuid.uuid4().hex, uuid.uuid4().hex, now - len(runs) + i
-            conn.execute("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status,"
-                         " start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id)"
-                         " VALUES (?, ?, 'UNKNOWN', '', '', 'unknown', 'RUNNING', ?, NULL, '', 'active', ?, ?)",
-                         (run_uuid, run.name, started, f"{artifact_root}/{experiment_id}/{run_uuid}/artifacts",
-                          int(experiment_id)))
+            conn.execute(
+                "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status,"
+                " start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id)"
+                " VALUES (?, ?, 'UNKNOWN', '', '', 'unknown', 'RUNNING', ?, NULL, '', 'active', ?, ?)",
+                (run_uuid, run.name, started, f"{artifact_root}/{experiment_id}/{run_uuid}/artifacts", int(experiment_id)),
+            )
             conn.execute("INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', ?, ?)", (run.name, run_uuid))
-            conn.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
-                             [("max_depth", str(run.max_depth), run_uuid), ("model", run.model, run_uuid)])
-            conn.execute("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES ('rmse', ?, ?, ?, 0, 0)",
-                         (run.rmse, started, run_uuid))
-            conn.execute("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid)"
-                         " VALUES ('rmse', ?, ?, 0, 0, ?)", (run.rmse, started, run_uuid))
-            conn.execute("INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step)"
-                         " VALUES (?, 'DATASET', ?, 'RUN', ?, 0)", (input_uuid, datasets[run.dataset], run_uuid))
-            conn.execute("INSERT INTO input_tags (input_uuid, name, value) VALUES (?, 'mlflow.data.context', 'training')",
-                         (input_uuid,))
+            conn.executemany(
+                "INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
+                [("max_depth", str(run.max_depth), run_uuid), ("model", run.model, run_uuid)],
+            )
+            conn.execute(
+                "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES ('rmse', ?, ?, ?, 0, 0)",
+                (run.rmse, started, run_uuid),
+            )
+            conn.execute(
+                "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES ('rmse', ?, ?, 0, 0, ?)",
+                (run.rmse, started, run_uuid),
+            )
+            conn.execute(
+                "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step)"
+                " VALUES (?, 'DATASET', ?, 'RUN', ?, 0)",
+                (input_uuid, datasets[run.dataset], run_uuid),
+            )
+            conn.execute(
+                "INSERT INTO input_tags (input_uuid, name, value) VALUES (?, 'mlflow.data.context', 'training')", (input_uuid,)
+            )
 
 
 def _shape(run: Any) -> tuple[Any, ...]:
     """What must agree between an API-logged run and a bulk-written one (not the values)."""
     dataset_inputs = run.inputs.dataset_inputs
-    return (sorted(run.data.params), sorted(run.data.metrics), sorted(run.data.tags), run.info.status,
-            run.info.lifecycle_stage, run.info.user_id, len(dataset_inputs),
-            [(d.dataset.source_type, [(t.key, t.value) for t in d.tags]) for d in dataset_inputs])
+    return (
+        sorted(run.data.params),
+        sorted(run.data.metrics),
+        sorted(run.data.tags),
+        run.info.status,
+        run.info.lifecycle_stage,
+        run.info.user_id,
+        len(dataset_inputs),
+        [(d.dataset.source_type, [(t.key, t.value) for t in d.tags]) for d in dataset_inputs],
+    )
 
 
 def search(server: Server, seconds: float, count: int) -> list[dict[str, Any]]:
@@ -358,28 +424,40 @@ def search(server: Server, seconds: float, count: int) -> list[dict[str, Any]]:
         stored = conn.execute("SELECT count(*) FROM runs WHERE experiment_id = ?", (int(experiment_id),)).fetchone()[0]
         threshold = conn.execute(
             "SELECT lm.value FROM latest_metrics lm JOIN runs r ON r.run_uuid = lm.run_uuid WHERE r.experiment_id = ?"
-            " AND lm.key = 'rmse' ORDER BY lm.value LIMIT 1 OFFSET 999", (int(experiment_id),)).fetchone()[0]
+            " AND lm.key = 'rmse' ORDER BY lm.value LIMIT 1 OFFSET 999",
+            (int(experiment_id),),
+        ).fetchone()[0]
         matching = conn.execute(
             "SELECT count(*) FROM latest_metrics lm JOIN runs r ON r.run_uuid = lm.run_uuid WHERE r.experiment_id = ?"
-            " AND lm.key = 'rmse' AND lm.value <= ?", (int(experiment_id), threshold)).fetchone()[0]
-        bulk_id = conn.execute("SELECT run_uuid FROM runs WHERE experiment_id = ? AND name = ?",
-                               (int(experiment_id), runs[1].name)).fetchone()[0]
+            " AND lm.key = 'rmse' AND lm.value <= ?",
+            (int(experiment_id), threshold),
+        ).fetchone()[0]
+        bulk_id = conn.execute(
+            "SELECT run_uuid FROM runs WHERE experiment_id = ? AND name = ?", (int(experiment_id), runs[1].name)
+        ).fetchone()[0]
     assert stored == count, f"{stored} runs stored, {count} expected"
     api_shape, bulk_shape = _shape(client.get_run(api_run)), _shape(client.get_run(bulk_id))
     assert api_shape == bulk_shape, f"a bulk-written run differs from an API-logged one: {bulk_shape} != {api_shape}"
 
     minimum_rmse = min(r.rmse for r in runs)
     scenarios: list[tuple[str, Callable[[], Any], str]] = [
-        ("metric filter", lambda: client.search_runs([experiment_id], filter_string=f"metrics.rmse <= {threshold}",
-                                                     max_results=1000),
-         f"filter metrics.rmse <= {threshold} ({matching:,} runs match), max_results=1000"),
-        ("ordered by the metric", lambda: client.search_runs([experiment_id], order_by=["metrics.rmse ASC"],
-                                                             max_results=1000),
-         "order_by metrics.rmse ASC, max_results=1000, no filter"),
-        ("metric filter, ordered by the metric",
-         lambda: client.search_runs([experiment_id], filter_string=f"metrics.rmse <= {threshold}",
-                                    order_by=["metrics.rmse ASC"], max_results=1000),
-         f"filter metrics.rmse <= {threshold} and order_by metrics.rmse ASC, max_results=1000"),
+        (
+            "metric filter",
+            lambda: client.search_runs([experiment_id], filter_string=f"metrics.rmse <= {threshold}", max_results=1000),
+            f"filter metrics.rmse <= {threshold} ({matching:,} runs match), max_results=1000",
+        ),
+        (
+            "ordered by the metric",
+            lambda: client.search_runs([experiment_id], order_by=["metrics.rmse ASC"], max_results=1000),
+            "order_by metrics.rmse ASC, max_results=1000, no filter",
+        ),
+        (
+            "metric filter, ordered by the metric",
+            lambda: client.search_runs(
+                [experiment_id], filter_string=f"metrics.rmse <= {threshold}", order_by=["metrics.rmse ASC"], max_results=1000
+            ),
+            f"filter metrics.rmse <= {threshold} and order_by metrics.rmse ASC, max_results=1000",
+        ),
     ]
     rows = []
     for label, call, detail in scenarios:
@@ -393,10 +471,18 @@ def search(server: Server, seconds: float, count: int) -> list[dict[str, Any]]:
             assert len(found) == 1000, f"{label}: {len(found)} runs returned"
             if "ordered" in label:
                 assert found[0].data.metrics["rmse"] == minimum_rmse, f"{label}: not ordered by rmse"
-        rows.append(row(_peer(), None, f"search_runs at {count:,} runs: {label}, 1,000 returned", latencies,
-                        len(latencies) / sum(latencies), rss_mb=server.peak_rss_mb(),
-                        note=f"{detail}; MlflowClient over HTTP, gunicorn; one experiment of {count:,} generated runs,"
-                             f" run 0 logged through the API, {count - 1:,} written into the server's SQLite file"))
+        rows.append(
+            row(
+                _peer(),
+                None,
+                f"search_runs at {count:,} runs: {label}, 1,000 returned",
+                latencies,
+                len(latencies) / sum(latencies),
+                rss_mb=server.peak_rss_mb(),
+                note=f"{detail}; MlflowClient over HTTP, gunicorn; one experiment of {count:,} generated runs,"
+                f" run 0 logged through the API, {count - 1:,} written into the server's SQLite file",
+            )
+        )
     return rows
 
 

@@ -124,10 +124,14 @@ class Loader:
 
     def __init__(self, store: metadata_store.MetadataStore) -> None:
         self.store = store
-        self.artifact_type = {kind: store.put_artifact_type(pb.ArtifactType(name=kind.value, properties=props))
-                              for kind, props in ARTIFACT_TYPES.items()}
-        self.execution_type = {name: store.put_execution_type(pb.ExecutionType(name=name, properties=props))
-                               for name, props in EXECUTION_TYPES.items()}
+        self.artifact_type = {
+            kind: store.put_artifact_type(pb.ArtifactType(name=kind.value, properties=props))
+            for kind, props in ARTIFACT_TYPES.items()
+        }
+        self.execution_type = {
+            name: store.put_execution_type(pb.ExecutionType(name=name, properties=props))
+            for name, props in EXECUTION_TYPES.items()
+        }
         self.project_type = store.put_context_type(pb.ContextType(name="Project"))
         self.kept: dict[str, int] = {}  # Metagate id -> MLMD id, for KEPT kinds and projects
         self.featurize: dict[str, int] = {}  # featureset's Metagate id -> its Featurize execution id
@@ -143,8 +147,9 @@ class Loader:
         return artifact
 
     def _execution(self, node: Any) -> pb.Execution:
-        execution = pb.Execution(type_id=self.execution_type[EXECUTION_KIND[node.kind]], name=node.name,
-                                 last_known_state=pb.Execution.COMPLETE)
+        execution = pb.Execution(
+            type_id=self.execution_type[EXECUTION_KIND[node.kind]], name=node.name, last_known_state=pb.Execution.COMPLETE
+        )
         if node.kind is Kind.DEPLOYMENT:
             execution.properties["tag"].string_value = node.fields["tag"]
         return execution
@@ -180,9 +185,13 @@ class Loader:
                 attributions.append((edge.from_id, edge.to_id))
             elif edge.kind == "featureset_dataset":
                 execution_index[f"featurize:{edge.from_id}"] = len(executions)
-                executions.append(pb.Execution(type_id=self.execution_type["Featurize"],
-                                               name=f"featurize-{batch_nodes[edge.from_id].name}",
-                                               last_known_state=pb.Execution.COMPLETE))
+                executions.append(
+                    pb.Execution(
+                        type_id=self.execution_type["Featurize"],
+                        name=f"featurize-{batch_nodes[edge.from_id].name}",
+                        last_known_state=pb.Execution.COMPLETE,
+                    )
+                )
                 edges.append((len(executions) - 1, *artifact_end(edge.to_id, INPUT, "dataset")))
                 edges.append((len(executions) - 1, *artifact_end(edge.from_id, OUTPUT, "featureset")))
             else:
@@ -192,8 +201,9 @@ class Loader:
         execution_ids, artifact_ids, _ = self.store.put_lineage_subgraph(executions, artifacts, [], edges)
         if attributions:
             self.store.put_attributions_and_associations(
-                [pb.Attribution(context_id=self.kept[p], artifact_id=artifact_ids[artifact_index[m]])
-                 for p, m in attributions], [])
+                [pb.Attribution(context_id=self.kept[p], artifact_id=artifact_ids[artifact_index[m]]) for p, m in attributions],
+                [],
+            )
         self.call_seconds.append(time.perf_counter() - started)
         for node_id, index in artifact_index.items():
             if batch_nodes[node_id].kind in KEPT:
@@ -211,6 +221,7 @@ class Loader:
         """Records each deployment's upstream lineage in MLMD ids: the Deploy execution, its model,
         featureset and params, the Run that output the model and its dataset, and the Featurize
         execution that output the featureset."""
+
         def mlmd(node_id: str) -> int:
             return in_batch[node_id] if node_id in in_batch else self.kept[node_id]
 
@@ -233,7 +244,9 @@ class Loader:
 def _options(deployment_execution: int) -> pb.LineageSubgraphQueryOptions:
     return pb.LineageSubgraphQueryOptions(
         starting_executions=pb.LineageSubgraphQueryOptions.StartingNodes(filter_query=f"id = {deployment_execution}"),
-        max_num_hops=HOPS, direction=UPSTREAM)
+        max_num_hops=HOPS,
+        direction=UPSTREAM,
+    )
 
 
 # A lineage query: (store, deployment's execution id) -> (artifact ids, execution ids) of the answer.
@@ -258,9 +271,11 @@ def _check(name: str, query: Query, store: metadata_store.MetadataStore, deploym
     for execution_id, expected in deployments[:20]:
         artifacts, executions = query(store, execution_id)
         if (artifacts, executions) != (expected.artifacts, expected.executions):
-            raise AssertionError(f"{name}: deployment execution {execution_id}: got artifacts {sorted(artifacts)},"
-                                 f" executions {sorted(executions)}; expected artifacts {sorted(expected.artifacts)},"
-                                 f" executions {sorted(expected.executions)}")
+            raise AssertionError(
+                f"{name}: deployment execution {execution_id}: got artifacts {sorted(artifacts)},"
+                f" executions {sorted(executions)}; expected artifacts {sorted(expected.artifacts)},"
+                f" executions {sorted(expected.executions)}"
+            )
 
 
 def _timed(seconds: float, call: Callable[[int], object], minimum: int = 20) -> tuple[list[float], float]:
@@ -288,12 +303,19 @@ def one_run_per_call(loader: Loader, store: metadata_store.MetadataStore, count:
         params = pb.Artifact(type_id=loader.artifact_type[Kind.MODELPARAMS], properties={"max_depth": pb.Value(int_value=3)})
         model = pb.Artifact(type_id=loader.artifact_type[Kind.MODEL], name=f"sample-model-{i}")
         perf = pb.Artifact(type_id=loader.artifact_type[Kind.DEVPERF], properties={"rmse": pb.Value(double_value=0.5)})
-        run = pb.Execution(type_id=loader.execution_type["Run"], name=f"sample-run-{i}",
-                           last_known_state=pb.Execution.COMPLETE)
+        run = pb.Execution(type_id=loader.execution_type["Run"], name=f"sample-run-{i}", last_known_state=pb.Execution.COMPLETE)
         started = time.perf_counter()
-        store.put_execution(run, [(dataset, _event(INPUT, "dataset")), (featureset, _event(INPUT, "featureset")),
-                                  (params, _event(INPUT, "modelparams")), (model, _event(OUTPUT, "model")),
-                                  (perf, _event(OUTPUT, "devperf"))], contexts=[])
+        store.put_execution(
+            run,
+            [
+                (dataset, _event(INPUT, "dataset")),
+                (featureset, _event(INPUT, "featureset")),
+                (params, _event(INPUT, "modelparams")),
+                (model, _event(OUTPUT, "model")),
+                (perf, _event(OUTPUT, "devperf")),
+            ],
+            contexts=[],
+        )
         latencies.append(time.perf_counter() - started)
     [after] = store.get_artifacts_by_id([dataset_id])
     assert after.name == dataset.name and after.type_id == dataset.type_id, "put_execution changed the dataset"
@@ -302,8 +324,11 @@ def one_run_per_call(loader: Loader, store: metadata_store.MetadataStore, count:
 
 def bench(nodes: int, seconds: float, sample_runs: int, workdir: Path) -> list[dict[str, Any]]:
     path = workdir / f"mlmd-{nodes}.sqlite"
-    config = pb.ConnectionConfig(sqlite=pb.SqliteMetadataSourceConfig(
-        filename_uri=str(path), connection_mode=pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE))
+    config = pb.ConnectionConfig(
+        sqlite=pb.SqliteMetadataSourceConfig(
+            filename_uri=str(path), connection_mode=pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        )
+    )
     store = metadata_store.MetadataStore(config)
     loader = Loader(store)
     runs = runs_for(nodes)
@@ -320,23 +345,42 @@ def bench(nodes: int, seconds: float, sample_runs: int, workdir: Path) -> list[d
     progress("\n")
     assert catalog is not None
     featurize = len(loader.featurize)
-    rows = [row(PEER, catalog.nodes, "bulk load: put_lineage_subgraph, 1,000 runs per call (per-call latency)",
-                loader.call_seconds, catalog.nodes / load_seconds, unit="nodes",
-                note=f"{runs / load_seconds:,.0f} runs/s; {catalog.nodes:,} generator nodes"
-                     f" (+{featurize:,} Featurize executions MLMD needs) in {load_seconds:.1f} s, generation included;"
-                     f" SQLite file {path.stat().st_size / 2**20:,.0f} MB")]
+    rows = [
+        row(
+            PEER,
+            catalog.nodes,
+            "bulk load: put_lineage_subgraph, 1,000 runs per call (per-call latency)",
+            loader.call_seconds,
+            catalog.nodes / load_seconds,
+            unit="nodes",
+            note=f"{runs / load_seconds:,.0f} runs/s; {catalog.nodes:,} generator nodes"
+            f" (+{featurize:,} Featurize executions MLMD needs) in {load_seconds:.1f} s, generation included;"
+            f" SQLite file {path.stat().st_size / 2**20:,.0f} MB",
+        )
+    ]
 
     sample = one_run_per_call(loader, store, sample_runs)
-    rows.append(row(PEER, catalog.nodes, "log one run per put_execution call", sample, len(sample) / sum(sample),
-                    unit="runs", note=f"{sample_runs} runs after the bulk load; each: a Run execution, new"
-                                      " modelparams, model and devperf artifacts, 5 events"))
+    rows.append(
+        row(
+            PEER,
+            catalog.nodes,
+            "log one run per put_execution call",
+            sample,
+            len(sample) / sum(sample),
+            unit="runs",
+            note=f"{sample_runs} runs after the bulk load; each: a Run execution, new"
+            " modelparams, model and devperf artifacts, 5 events",
+        )
+    )
 
     deployments = [(loader.kept[d], expected[d]) for d in catalog.deployments]
     queries: list[tuple[str, Query, str]] = [
-        ("plain", lineage_plain,
-         "deployment upstream lineage: get_lineage_subgraph (plain, all fields)"),
-        ("ids", lineage_ids_then_details,
-         "deployment upstream lineage: get_lineage_subgraph ids-only read mask + get_artifacts/executions_by_id"),
+        ("plain", lineage_plain, "deployment upstream lineage: get_lineage_subgraph (plain, all fields)"),
+        (
+            "ids",
+            lineage_ids_then_details,
+            "deployment upstream lineage: get_lineage_subgraph ids-only read mask + get_artifacts/executions_by_id",
+        ),
     ]
     for name, query, label in queries:
         _check(name, query, store, deployments)
@@ -346,9 +390,17 @@ def bench(nodes: int, seconds: float, sample_runs: int, workdir: Path) -> list[d
             return query(store, deployments[i % len(deployments)][0])
 
         latencies, throughput = _timed(seconds, call)
-        rows.append(row(PEER, catalog.nodes, label, latencies, throughput,
-                        note=f"in process, SQLite; max_num_hops={HOPS}, UPSTREAM from the Deploy execution;"
-                             f" 7 nodes per answer; {len(deployments):,} deployments round-robin"))
+        rows.append(
+            row(
+                PEER,
+                catalog.nodes,
+                label,
+                latencies,
+                throughput,
+                note=f"in process, SQLite; max_num_hops={HOPS}, UPSTREAM from the Deploy execution;"
+                f" 7 nodes per answer; {len(deployments):,} deployments round-robin",
+            )
+        )
     return rows
 
 

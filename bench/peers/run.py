@@ -81,8 +81,12 @@ def find_python() -> str:
     candidates = [shutil.which("python3.11"), sys.executable, shutil.which("python3")]
     for candidate in filter(None, candidates):
         try:
-            version = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 11))"],
-                                     capture_output=True, text=True, timeout=60)
+            version = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 11))"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if version.returncode == 0 and version.stdout.strip() == "True":
@@ -113,9 +117,13 @@ def ensure_venv(peer: Peer) -> Path:
         shutil.rmtree(venv)
     VENVS.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
-        for step, command in (("venv", [python, "-m", "venv", str(venv)]),
-                              ("pip install", [str(executable), "-m", "pip", "install", "--disable-pip-version-check",
-                                               "--quiet", "-r", str(peer.requirements)])):
+        for step, command in (
+            ("venv", [python, "-m", "venv", str(venv)]),
+            (
+                "pip install",
+                [str(executable), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r", str(peer.requirements)],
+            ),
+        ):
             try:
                 done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT)
             except (OSError, subprocess.TimeoutExpired) as error:
@@ -153,13 +161,30 @@ def run_script(peer: Peer, python: Path, arguments: list[str]) -> list[dict[str,
 
 def skipped(peer: Peer, nodes: int | None, reason: str) -> dict[str, Any]:
     """The row that stands for a peer (at one size) that could not be measured."""
-    return {"peer": peer.label, "nodes": nodes, "scenario": "all scenarios", "p50_ms": None, "p95_ms": None,
-            "p99_ms": None, "throughput_per_s": None, "unit": None, "samples": 0, "peak_rss_mb": None,
-            "note": reason, "skipped": True}
+    return {
+        "peer": peer.label,
+        "nodes": nodes,
+        "scenario": "all scenarios",
+        "p50_ms": None,
+        "p95_ms": None,
+        "p99_ms": None,
+        "throughput_per_s": None,
+        "unit": None,
+        "samples": 0,
+        "peak_rss_mb": None,
+        "note": reason,
+        "skipped": True,
+    }
 
 
-def run_peers(sizes: list[int], required: bool, *, seconds: float | None = None, peers: list[str] | None = None,
-              output: Path | None = RESULTS) -> list[dict[str, Any]]:
+def run_peers(
+    sizes: list[int],
+    required: bool,
+    *,
+    seconds: float | None = None,
+    peers: list[str] | None = None,
+    output: Path | None = RESULTS,
+) -> list[dict[str, Any]]:
     """Measures every peer (ML Metadata at each graph size, MLflow once) and writes the rows to
     ``output`` (bench/results-peers.json; None: not written). A peer that cannot be measured gets a
     row with "skipped": true; with ``required`` that raises PeerError once the rows are written."""
@@ -169,7 +194,8 @@ def run_peers(sizes: list[int], required: bool, *, seconds: float | None = None,
     for key in peers or list(PEERS):
         peer = PEERS[key]
         runs: list[tuple[int | None, list[str]]] = (
-            [(size, ["--nodes", str(size), *timing]) for size in sizes] if peer is MLMD else [(None, timing)])
+            [(size, ["--nodes", str(size), *timing]) for size in sizes] if peer is MLMD else [(None, timing)]
+        )
         try:
             python = ensure_venv(peer)
         except PeerError as error:
@@ -206,8 +232,13 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown peer(s): {', '.join(unknown)}")
     try:
-        rows = run_peers([int(n) for n in args.nodes.split(",")], args.required, seconds=args.seconds, peers=chosen,
-                         output=args.output.resolve())
+        rows = run_peers(
+            [int(n) for n in args.nodes.split(",")],
+            args.required,
+            seconds=args.seconds,
+            peers=chosen,
+            output=args.output.resolve(),
+        )
     except PeerError as error:
         _say(str(error))
         sys.exit(1)
@@ -216,8 +247,10 @@ def main() -> None:
             _say(f"{r['peer']}: skipped: {r['note']}")
         else:
             nodes = f"{r['nodes']:,} nodes" if r["nodes"] else "-"
-            _say(f"{r['peer']} | {nodes} | {r['scenario']} | p50 {r['p50_ms']:.2f} ms | p99 {r['p99_ms']:.2f} ms"
-                 f" | {r['throughput_per_s']:,.1f} {r['unit']}/s")
+            _say(
+                f"{r['peer']} | {nodes} | {r['scenario']} | p50 {r['p50_ms']:.2f} ms | p99 {r['p99_ms']:.2f} ms"
+                f" | {r['throughput_per_s']:,.1f} {r['unit']}/s"
+            )
 
 
 if __name__ == "__main__":

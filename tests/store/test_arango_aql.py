@@ -16,8 +16,25 @@ from metagate.store.port import AttributeEquals, ListQuery, MetricFilter, NameKe
 MARK = "\u2603MG"  # appears in no query text of ours
 HOSTILE = st.one_of(
     st.sampled_from(
-        ["'", '"', "`", "//", "/*", "*/", "@x", "@@c", "FOR d IN x REMOVE d IN x", "RETURN 1", "\\", "%", "_",
-         "') OR true //", "\u0000", "é\u202e", "x" * 5000]
+        [
+            "'",
+            '"',
+            "`",
+            "//",
+            "/*",
+            "*/",
+            "@x",
+            "@@c",
+            "FOR d IN x REMOVE d IN x",
+            "RETURN 1",
+            "\\",
+            "%",
+            "_",
+            "') OR true //",
+            "\u0000",
+            "é\u202e",
+            "x" * 5000,
+        ]
     ),
     st.text(min_size=0, max_size=40),
 ).map(lambda s: MARK + s)
@@ -59,7 +76,9 @@ def test_reads_carry_hostile_values_only_as_bind_variables(h: list[str], key: st
     check(aql.find_by_field(Kind.DEPLOYMENT, "tag", h[4]), h[4])
     check(
         aql.neighbors([NeighborRequest(f"run/{key}{h[5]}", "run_model", Step.OUT, 3, (h[6], f"model/{h[7]}"))]),
-        h[5], h[6], h[7],
+        h[5],
+        h[6],
+        h[7],
     )
     check(aql.lineage(f"deployment/{h[8]}", Direction.BOTH, 5, 100, [Kind.DATASET]), h[8])
     check(aql.project_counts(f"project/{h[9]}"), h[9])

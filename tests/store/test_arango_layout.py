@@ -6,11 +6,27 @@ from metagate.store import arango_layout as layout
 from metagate.store.model import Direction, Edge, Kind, Node, Step
 
 ARANGOPIPE_VERTICES = {
-    "project", "models", "datasets", "featuresets", "modelparams", "run", "devperf", "servingperf", "deployment",
+    "project",
+    "models",
+    "datasets",
+    "featuresets",
+    "modelparams",
+    "run",
+    "devperf",
+    "servingperf",
+    "deployment",
 }
 ARANGOPIPE_EDGES = {
-    "project_models", "run_models", "run_modelparams", "run_datasets", "run_devperf", "run_featuresets",
-    "deployment_servingperf", "deployment_model", "deployment_modelparams", "deployment_featureset",
+    "project_models",
+    "run_models",
+    "run_modelparams",
+    "run_datasets",
+    "run_devperf",
+    "run_featuresets",
+    "deployment_servingperf",
+    "deployment_model",
+    "deployment_modelparams",
+    "deployment_featureset",
     "featureset_dataset",
 }
 
@@ -98,9 +114,14 @@ def test_metagate_documents_round_trip_with_arangopipe_field_names() -> None:
 def test_documents_written_by_arangopipe_are_served_as_they_are() -> None:
     node = layout.from_document(
         {
-            "_id": "run/7", "_key": "7", "_rev": "x",
-            "name": "housing-run", "tag": "exp-3", "deployment_tag": "Housing_Regressor_Dep",
-            "run_id": "c1f2", "timestamp": "2021-01-01 10:00",
+            "_id": "run/7",
+            "_key": "7",
+            "_rev": "x",
+            "name": "housing-run",
+            "tag": "exp-3",
+            "deployment_tag": "Housing_Regressor_Dep",
+            "run_id": "c1f2",
+            "timestamp": "2021-01-01 10:00",
         }
     )
     assert node.id == "run/7" and node.kind is Kind.RUN and node.name == "housing-run"

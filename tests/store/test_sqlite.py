@@ -116,8 +116,9 @@ async def test_hostile_values_are_stored_and_matched_as_data() -> None:
 
 def _run_with_metrics(name: str, metrics: dict[str, object]) -> tuple[list[Node], list[Edge]]:
     run = Node(id=new_id(Kind.RUN), kind=Kind.RUN, name=name, created_at=utcnow())
-    perf = Node(id=new_id(Kind.DEVPERF), kind=Kind.DEVPERF, name=None, created_at=utcnow(), scope=run.id,
-                fields={"metrics": metrics})
+    perf = Node(
+        id=new_id(Kind.DEVPERF), kind=Kind.DEVPERF, name=None, created_at=utcnow(), scope=run.id, fields={"metrics": metrics}
+    )
     return [run, perf], [Edge("run_devperf", run.id, perf.id, utcnow())]
 
 
@@ -130,13 +131,16 @@ async def test_runs_recorded_before_the_metric_index_are_found_by_metric_after_i
             for statement in sqlite_schema._statements(script):
                 conn.execute(statement)
         conn.execute("PRAGMA user_version = 3")
-        for name, metrics in (("old-a", {"rmse": 0.3, "note": "text"}), ("old-b", {"rmse": 0.1}),
-                              ("old-c", {"acc": 0.9})):
+        for name, metrics in (("old-a", {"rmse": 0.3, "note": "text"}), ("old-b", {"rmse": 0.1}), ("old-c", {"acc": 0.9})):
             nodes, edges = _run_with_metrics(name, metrics)
-            conn.executemany("INSERT INTO nodes (id, kind, name, scope, created_at, fields) VALUES (?, ?, ?, ?, ?, ?)",
-                             [(n.id, n.kind.value, n.name, n.scope, n.created_at, json.dumps(n.fields)) for n in nodes])
-            conn.executemany("INSERT INTO edges (kind, from_id, to_id, created_at) VALUES (?, ?, ?, ?)",
-                             [(e.kind, e.from_id, e.to_id, e.created_at) for e in edges])
+            conn.executemany(
+                "INSERT INTO nodes (id, kind, name, scope, created_at, fields) VALUES (?, ?, ?, ?, ?, ?)",
+                [(n.id, n.kind.value, n.name, n.scope, n.created_at, json.dumps(n.fields)) for n in nodes],
+            )
+            conn.executemany(
+                "INSERT INTO edges (kind, from_id, to_id, created_at) VALUES (?, ?, ?, ?)",
+                [(e.kind, e.from_id, e.to_id, e.created_at) for e in edges],
+            )
     store = SQLiteStore(str(path))
     await store.open()
     nodes, edges = _run_with_metrics("new-d", {"rmse": 0.2})
@@ -144,10 +148,12 @@ async def test_runs_recorded_before_the_metric_index_are_found_by_metric_after_i
         await tx.insert_nodes(nodes)
         await tx.insert_edges(edges)
 
-    page = await store.list_nodes(ListQuery(kinds=(Kind.RUN,), first=10, order_by=OrderField.METRIC,
-                                            order_metric="rmse", descending=False))
-    below = await store.list_nodes(ListQuery(kinds=(Kind.RUN,), first=10, metric=MetricFilter("rmse", lt=0.25),
-                                             order_by=OrderField.METRIC, descending=True))
+    page = await store.list_nodes(
+        ListQuery(kinds=(Kind.RUN,), first=10, order_by=OrderField.METRIC, order_metric="rmse", descending=False)
+    )
+    below = await store.list_nodes(
+        ListQuery(kinds=(Kind.RUN,), first=10, metric=MetricFilter("rmse", lt=0.25), order_by=OrderField.METRIC, descending=True)
+    )
     await store.close()
 
     assert [node.name for node, _ in page.items] == ["old-b", "new-d", "old-a"]
@@ -156,8 +162,11 @@ async def test_runs_recorded_before_the_metric_index_are_found_by_metric_after_i
         assert conn.execute("SELECT count(*) FROM run_metrics").fetchone()[0] == 4  # text metrics are not numbers
         # The adapter's own SQL for "runs below a bound, best first": read from the
         # metric index, each run fetched by its id, no scan of the nodes.
-        sql, params = _list_sql(ListQuery(kinds=(Kind.RUN,), first=100, metric=MetricFilter("rmse", lt=0.5),
-                                          order_by=OrderField.METRIC, descending=False))
+        sql, params = _list_sql(
+            ListQuery(
+                kinds=(Kind.RUN,), first=100, metric=MetricFilter("rmse", lt=0.5), order_by=OrderField.METRIC, descending=False
+            )
+        )
         plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
     assert "USING COVERING INDEX run_metrics_value (name=? AND value<?)" in plan, plan
     assert "SCAN" not in plan, plan
