@@ -11,15 +11,16 @@ import os
 from typing import Any
 
 import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
 from metagate.gateway.app import create_app
 from metagate.gateway.config import Settings
 from metagate.resolvers.ids import decode_id, encode_id
 from metagate.store.model import Node, Step
 from metagate.store.port import NeighborRequest, Store
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 
 def _plain(node: Node, **more: Any) -> dict[str, Any]:

@@ -30,16 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from metagate.resolvers.ids import encode_id
-from metagate.resolvers.queries import Limits
-from metagate.schema import build_schema
-from metagate.schema.context import make_context
-from metagate.store.sqlite import SQLiteStore
 
 from bench import report
 from bench.generate import Catalog, load, runs_for
 from bench.ingest import ingest_all
 from bench.stats import Row, own_peak_rss_mb, peak_rss_mb, percentile, store_round_trips
+from metagate.resolvers.ids import encode_id
+from metagate.resolvers.queries import Limits
+from metagate.schema import build_schema
+from metagate.schema.context import make_context
+from metagate.store.sqlite import SQLiteStore
 from tests.server import Server, free_port
 
 NESTED = """query($id: ID!) { node(id: $id) { ... on Deployment { name

@@ -8,10 +8,19 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from graphql.error import GraphQLError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
 from metagate.gateway.auth import ADMIN_TOKEN_BANNER, authenticate, bootstrap_admin
 from metagate.gateway.config import Settings
 from metagate.gateway.middleware import BodyLimit, RequestId
@@ -22,14 +31,6 @@ from metagate.schema.context import Context, make_context
 from metagate.store.errors import DeadlineExceeded, MetagateError
 from metagate.store.factory import store_from_url
 from metagate.store.port import Store
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types import ExecutionResult
 
 log = logging.getLogger("metagate")
 
@@ -87,7 +88,7 @@ class MetagateGraphQL(GraphQL[Context, None]):
         # or its variables (some found before the schema's extensions run at all).
         metrics = getattr(request.app.state, "metrics", None)
         for error in response.get("errors") or []:
-            extensions = error.setdefault("extensions", {})
+            extensions = cast(dict[str, Any], error).setdefault("extensions", {})
             extensions.setdefault("code", "BAD_USER_INPUT")
             if metrics is not None:
                 metrics.errors.labels(extensions["code"]).inc()

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from metagate.gateway import config
 
 from metagate import __version__
+from metagate.gateway import config
 
 
 @click.group()
@@ -38,6 +38,7 @@ def _is_loopback(host: str) -> bool:
 def serve(host: str | None, port: int | None, store: str | None, log_level: str | None, no_auth: bool) -> None:
     """Run the gateway: GraphQL and GraphiQL at /graphql."""
     import uvicorn
+
     from metagate.gateway.app import create_app
 
     settings = config.load().with_(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level)

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from metagate.resolvers.queries import Limits
 from starlette.config import Config
+
+from metagate.resolvers.queries import Limits
 
 
 @dataclass(frozen=True)

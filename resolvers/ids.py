@@ -9,6 +9,7 @@ from collections.abc import Collection
 from typing import Any
 
 import orjson
+
 from metagate.store.errors import BadUserInput
 from metagate.store.model import Kind, kind_of
 from metagate.store.port import SortKey

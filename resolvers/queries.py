@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from strawberry.dataloader import DataLoader
+
 from metagate.resolvers import validate
 from metagate.resolvers.ids import decode_cursor, encode_cursor
 from metagate.store.errors import BadUserInput, NotFound
@@ -25,7 +27,6 @@ from metagate.store.port import (
     ProjectCounts,
     Store,
 )
-from strawberry.dataloader import DataLoader
 
 
 @dataclass(frozen=True)

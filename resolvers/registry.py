@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
+
 from metagate.resolvers import validate
 from metagate.resolvers.authz import check_project
 from metagate.store.errors import BadUserInput, Conflict, NotFound
@@ -66,8 +67,8 @@ async def _decode(tx: Tx, record: JSONObject, by_id: dict[str, Node] | None = No
         nodes = {n.id: n for n in await tx.get_nodes(ids) if n is not None}
         return [await _decode(tx, r, nodes) for r in record["runs"]]
     if by_id is None:
-        nodes = await tx.get_nodes([i for i in record["ids"] if i is not None])
-        by_id = {n.id: n for n in nodes if n is not None}
+        fetched = await tx.get_nodes([i for i in record["ids"] if i is not None])
+        by_id = {n.id: n for n in fetched if n is not None}
     found = [by_id.get(i) if i else None for i in record["ids"]]
     if found[0] is None:
         raise Conflict("the node this idempotency key created no longer exists", field="idempotencyKey")

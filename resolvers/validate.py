@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+
 from metagate.store.errors import BadUserInput
 from metagate.store.model import JSONObject, format_time
 from metagate.store.port import METRIC_NAME

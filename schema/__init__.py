@@ -7,16 +7,18 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.types import ExecutionContext
+
 from metagate.resolvers.queries import Limits
 from metagate.schema.errors import CodedErrors
 from metagate.schema.guard import guard
 from metagate.schema.mutation import Mutation, resolve_log_runs
 from metagate.schema.query import Query
 from metagate.schema.types import TYPES
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
-from strawberry.extensions.max_aliases import create_validator as alias_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
-from strawberry.types import ExecutionContext
 
 SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
@@ -32,7 +34,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
     limits = limits or Limits()
     # strawberry's own depth and alias rules, made once: the validation cache knows a
     # document by its rules too, so rules made anew per request would never hit it.
-    rules = [depth_rule(limits.max_query_depth, None), alias_rule(limits.max_aliases)]
+    rules: list[type[ASTValidationRule]] = [depth_rule(limits.max_query_depth, None), alias_rule(limits.max_aliases)]
     schema = MetagateSchema(
         query=Query,
         mutation=Mutation,

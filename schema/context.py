@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import strawberry
+
 from metagate.resolvers.authz import LOCAL_ADMIN, Principal
 from metagate.resolvers.queries import Limits, Loaders
 from metagate.store.errors import MetagateError

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.error import GraphQLError
-from metagate.store.errors import MetagateError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
+
+from metagate.store.errors import MetagateError
 
 log = logging.getLogger("metagate.errors")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import GraphQLSchema, default_field_resolver
+
 from metagate.resolvers.authz import PUBLIC_FIELDS, required_role
 from metagate.store.errors import Forbidden, Unauthenticated
 

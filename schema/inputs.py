@@ -6,12 +6,13 @@ import datetime as dt
 import enum
 
 import strawberry
+from strawberry.scalars import JSON
+
 from metagate.resolvers import queries
 from metagate.resolvers.ids import decode_id
 from metagate.schema.types import RunStatus
 from metagate.store.model import Kind
 from metagate.store.port import MetricFilter, OrderField
-from strawberry.scalars import JSON
 
 
 @strawberry.enum

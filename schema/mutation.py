@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
+
 from metagate.resolvers import registry, validate
 from metagate.resolvers.ids import decode_id
 from metagate.schema.context import Info
@@ -35,7 +37,6 @@ from metagate.schema.types import (
 )
 from metagate.store.errors import BadUserInput
 from metagate.store.model import Kind
-from strawberry.utils.str_converters import to_camel_case
 
 
 def _key(info: Info, key: str | None) -> str | None:

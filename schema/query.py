@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+
 from metagate.resolvers import queries
 from metagate.resolvers.ids import decode_id
 from metagate.schema.context import Info
@@ -21,9 +24,7 @@ from metagate.schema.types import (
     Deployment,
     Featureset,
     Lineage,
-    LineageDirection,
     Model,
-    NodeKind,
     NodeType,
     Project,
     ProjectSummary,
@@ -47,7 +48,7 @@ async def _list(
     order_by: NodeOrder | RunOrder | None,
     first: int | None,
     after: str | None,
-) -> Connection:
+) -> Connection[Any]:
     args = queries.ListArgs(
         kinds=(kind,),
         filter=filter.to_filter() if filter else queries.Filter(),
@@ -175,7 +176,7 @@ class Query:
         tag: str | None = None,
         attribute: AttributeInput | None = None,
         deployment_tag: str | None = None,
-        kinds: list[NodeKind] | None = None,
+        kinds: list[Kind] | None = None,
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[NodeType]:
@@ -193,9 +194,9 @@ class Query:
         self,
         info: Info,
         id: strawberry.ID,
-        direction: LineageDirection = Direction.UPSTREAM,
+        direction: Direction = Direction.UPSTREAM,
         depth: int | None = None,
-        kinds: list[NodeKind] | None = None,
+        kinds: list[Kind] | None = None,
         limit: int | None = None,
     ) -> Lineage:
         ctx = info.context

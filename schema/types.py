@@ -6,24 +6,28 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import strawberry
+from strawberry.scalars import JSON
+
 from metagate.resolvers import queries
 from metagate.resolvers.ids import encode_id
 from metagate.schema.context import Info
 from metagate.store.model import EDGE_KINDS, Direction, Kind, Node, Step, parse_time
-from strawberry.scalars import JSON
 
-NodeKind = strawberry.enum(Kind, name="NodeKind", description="The kinds of node in the data dictionary.")
-LineageDirection = strawberry.enum(
+# strawberry.enum registers the GraphQL enum on the class itself: fields annotated
+# with Kind and Direction are served as NodeKind and LineageDirection.
+strawberry.enum(Kind, name="NodeKind", description="The kinds of node in the data dictionary.")
+strawberry.enum(
     Direction,
     name="LineageDirection",
     description="UPSTREAM: what a node was derived from. DOWNSTREAM: what was derived from it.",
 )
 
+# Made from the data dictionary at import time (the functional API returns a class).
 EdgeKindEnum = strawberry.enum(
-    enum.Enum("EdgeKind", {name.upper(): name for name in EDGE_KINDS}),  # type: ignore[misc]
+    cast(type[enum.Enum], enum.Enum("EdgeKind", {name.upper(): name for name in EDGE_KINDS})),
     name="EdgeKind",
     description="The kinds of edge in the data dictionary, named from_to.",
 )
@@ -52,7 +56,7 @@ class Connection(Generic[T]):
     page_info: PageInfo
 
 
-def connection(page: queries.PageOut) -> Connection:
+def connection(page: queries.PageOut) -> Connection[Any]:
     edges = [Edge(cursor=cursor, node=wrap(node)) for node, cursor in page.items]
     return Connection(
         edges=edges,
@@ -79,7 +83,7 @@ class NodeType:
         return strawberry.ID(encode_id(self.record.id))
 
     @strawberry.field
-    def kind(self) -> NodeKind:
+    def kind(self) -> Kind:
         return self.record.kind
 
     @strawberry.field(description="Null for kinds without a name (params, perf records).")
@@ -96,7 +100,7 @@ class NodeType:
 
     @strawberry.field(description="Free-form JSON object.")
     def attributes(self) -> JSON:
-        return self.record.attributes
+        return JSON(self.record.attributes)
 
 
 async def _one(info: Info, node: Node, edge_kind: str, step: Step) -> NodeType | None:
@@ -104,7 +108,7 @@ async def _one(info: Info, node: Node, edge_kind: str, step: Step) -> NodeType |
     return wrap(found) if found is not None else None
 
 
-async def _many(info: Info, node: Node, edge_kind: str, step: Step, first: int | None, after: str | None) -> Connection:
+async def _many(info: Info, node: Node, edge_kind: str, step: Step, first: int | None, after: str | None) -> Connection[Any]:
     ctx = info.context
     page = await queries.neighbor_page(ctx.loaders, ctx.limits, node.id, edge_kind, step, first, after)
     return connection(page)
@@ -213,7 +217,7 @@ class Model(NodeType):
 class ModelParams(NodeType):
     @strawberry.field(description="The hyper-parameters, as logged.")
     def params(self) -> JSON:
-        return self.record.fields.get("params", {})
+        return JSON(self.record.fields.get("params", {}))
 
     @strawberry.field
     async def run(self, info: Info) -> Run | None:
@@ -228,7 +232,7 @@ class ModelParams(NodeType):
 class DevPerf(NodeType):
     @strawberry.field(description="Development-performance metrics: name -> number.")
     def metrics(self) -> JSON:
-        return self.record.fields.get("metrics", {})
+        return JSON(self.record.fields.get("metrics", {}))
 
     @strawberry.field
     def metric(self, name: str) -> float | None:
@@ -275,7 +279,7 @@ class ServingPerf(NodeType):
 
     @strawberry.field
     def metrics(self) -> JSON:
-        return self.record.fields.get("metrics", {})
+        return JSON(self.record.fields.get("metrics", {}))
 
     @strawberry.field
     async def deployment(self, info: Info) -> Deployment | None:
@@ -303,13 +307,13 @@ def wrap(node: Node) -> NodeType:
 class LineageNode:
     node: NodeType
     depth: int = strawberry.field(description="Edges between this node and the start.")
-    direction: LineageDirection
+    direction: Direction
 
 
 @strawberry.type
 class LineageEdge:
     id: strawberry.ID
-    kind: EdgeKindEnum
+    kind: enum.Enum = strawberry.field(graphql_type=EdgeKindEnum)
     from_id: strawberry.ID = strawberry.field(name="from")
     to_id: strawberry.ID = strawberry.field(name="to")
     created_at: dt.datetime

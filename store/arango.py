@@ -17,9 +17,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiohttp
-from arangoasync import ArangoClient
 from arangoasync.auth import Auth
+from arangoasync.client import ArangoClient
 from arangoasync.exceptions import ArangoClientError, ArangoServerError, ServerConnectionError
+
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.errors import Conflict, NotFound, Unavailable, WriteConflict

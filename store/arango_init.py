@@ -13,13 +13,15 @@ the one they use.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from arangoasync import ArangoClient
 from arangoasync.auth import Auth
+from arangoasync.client import ArangoClient
 from arangoasync.errno import DATABASE_NOT_FOUND
 from arangoasync.exceptions import ArangoServerError
-from arangoasync.typings import CollectionType
+from arangoasync.graph import Graph
+from arangoasync.typings import CollectionType, IndexProperties
+
 from metagate.store import arango_layout as layout
 from metagate.store.arango import ArangoSettings, translate
 from metagate.store.model import Kind
@@ -103,13 +105,17 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 await db.create_graph(settings.graph, edge_definitions=edge_definitions())
                 done.append(f"created graph {settings.graph}")
             else:
-                graph = db.graph(settings.graph)
+                graph: Graph[Any, Any, Any] = db.graph(settings.graph)
                 for definition in edge_definitions():
                     if not await graph.has_edge_definition(definition["collection"]):
                         await graph.create_edge_definition(definition["collection"], definition["from"], definition["to"])
                         done.append(f"added edge definition {definition['collection']}")
             for index in indexes():
-                created = await db.collection(index.collection).add_index("persistent", list(index.fields), index.options())
+                # A standard database answers the value itself (Result also covers async jobs).
+                created = cast(
+                    IndexProperties,
+                    await db.collection(index.collection).add_index("persistent", list(index.fields), index.options()),
+                )
                 if created.get("isNewlyCreated"):
                     done.append(f"created index {index.name} on {index.collection}")
         except BaseException as error:

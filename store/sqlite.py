@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import aiosqlite
 import orjson
+
 from metagate.store import sqlite_schema
 from metagate.store.errors import BadUserInput, Conflict, NotFound, Unavailable
 from metagate.store.model import (
@@ -584,6 +585,7 @@ def _list_sql(q: ListQuery) -> tuple[str, list[Any]]:
         params.append(q.tag)
     if q.attribute is not None:
         value = q.attribute.value
+        extra: list[Any]
         if value is None:
             test, extra = "a.type = 'null'", []
         elif isinstance(value, bool):

@@ -10,8 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from arangoasync import ArangoClient
 from arangoasync.auth import Auth
+from arangoasync.client import ArangoClient
+
 from metagate.gateway.app import create_app
 from metagate.gateway.auth import issue
 from metagate.gateway.config import Settings

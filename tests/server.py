@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from metagate.gateway.auth import TOKEN_PATTERN
 
 

@@ -11,6 +11,7 @@ import httpx
 import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
 from metagate.gateway.app import create_app
 from metagate.gateway.config import Settings
 from metagate.resolvers import validate

@@ -17,6 +17,7 @@ from graphql import (
     GraphQLScalarType,
 )
 from graphql.pyutils import Undefined
+
 from metagate.gateway.app import create_app
 from metagate.gateway.auth import issue
 from metagate.gateway.cli import main
@@ -25,7 +26,6 @@ from metagate.resolvers.authz import ROOT_FIELDS, Principal, Role
 from metagate.schema import build_schema
 from metagate.store.port import Store
 from metagate.store.sqlite import SQLiteStore
-
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from bench.generate import generate, load
 from metagate.store.model import Direction, Kind
 from metagate.store.port import LineageQuery
 from metagate.store.sqlite import SQLiteStore
-
-from bench.generate import generate, load
 
 
 def _all(runs: int, seed: int) -> tuple[list, list]:

@@ -4,6 +4,7 @@ import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
+
 from metagate.gateway.cli import _is_loopback, main
 from metagate.schema import SCHEMA_FILE
 

@@ -14,8 +14,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from metagate.schema import SCHEMA_FILE
 
+from metagate.schema import SCHEMA_FILE
 from tests.server import Server
 
 NAMES = st.from_regex(r"[_A-Za-z][_0-9A-Za-z]{0,12}", fullmatch=True)

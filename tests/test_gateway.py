@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from metagate.gateway.app import create_app
 from metagate.gateway.config import Settings
 from metagate.store.sqlite import SQLiteStore

@@ -4,12 +4,12 @@ nothing new: what a pipeline step needs when a response is lost."""
 from __future__ import annotations
 
 import httpx
+
 from metagate.gateway.app import create_app
 from metagate.gateway.auth import issue
 from metagate.gateway.config import Settings
 from metagate.resolvers.authz import Role
 from metagate.store.port import Store
-
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
 

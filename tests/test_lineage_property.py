@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from metagate.gateway.app import create_app
 from metagate.gateway.config import Settings
 from metagate.store.sqlite import SQLiteStore
-
 from tests.conftest import GraphQLClient
 
 # --------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import strawberry
+
 from metagate.gateway.app import create_app
 from metagate.gateway.auth import issue
 from metagate.gateway.config import Settings
@@ -19,7 +20,6 @@ from metagate.schema.query import Query
 from metagate.schema.types import TYPES
 from metagate.store.errors import BadUserInput
 from metagate.store.port import Store
-
 from tests.conftest import GraphQLClient
 from tests.pipeline import Pipeline, record_pipeline
 

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from metagate.resolvers import registry
 from metagate.resolvers.ids import encode_id
 from metagate.store.errors import Conflict
 from metagate.store.port import Store
-
 from tests.conftest import GraphQLClient
 from tests.pipeline import Pipeline, record_pipeline
 

@@ -7,6 +7,7 @@ import logging
 import httpx
 import orjson
 import pytest
+
 from metagate.gateway.app import create_app
 from metagate.gateway.auth import issue
 from metagate.gateway.config import Settings

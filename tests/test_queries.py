@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from metagate.resolvers.ids import encode_id
-
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
 

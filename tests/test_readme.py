@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from graphql import parse, validate
+
 from metagate.schema import build_schema
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from metagate.store.port import Store
-
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
 

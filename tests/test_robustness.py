@@ -9,12 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from metagate.gateway.app import create_app
 from metagate.gateway.config import Settings
 from metagate.resolvers import registry
 from metagate.resolvers.queries import Limits
 from metagate.store.sqlite import SQLiteStore
-
 from tests.server import TOKEN
 
 

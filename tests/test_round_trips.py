@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+
 from metagate.gateway.app import create_app
 from metagate.gateway.auth import issue
 from metagate.gateway.config import Settings
 from metagate.resolvers.authz import Role
 from metagate.store.port import Store
-
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
 

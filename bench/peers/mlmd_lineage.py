@@ -57,13 +57,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metagate.store.model import Kind
 from ml_metadata import __version__ as MLMD_VERSION
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from bench.generate import Batch, generate, runs_for
 from bench.peers.common import progress, row, write_rows
+from metagate.store.model import Kind
 
 PEER = f"ML Metadata {MLMD_VERSION}"
 HOPS = 10

@@ -9,6 +9,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from metagate.store import arango_aql as aql
 from metagate.store.model import Direction, Edge, Kind, Node, Step
 from metagate.store.port import AttributeEquals, ListQuery, MetricFilter, NameKey, NeighborRequest, OrderField, contains_pattern

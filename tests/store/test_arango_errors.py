@@ -9,6 +9,7 @@ import pytest
 from arangoasync.exceptions import AQLQueryExecuteError, ClientConnectionError, ServerConnectionError
 from arangoasync.request import Method, Request
 from arangoasync.response import Response
+
 from metagate.store.arango import ArangoStore, parse_url, translate
 from metagate.store.errors import Conflict, NotFound, Unavailable, WriteConflict
 from metagate.store.factory import store_from_url

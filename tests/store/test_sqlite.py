@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from metagate.store import sqlite_schema
 from metagate.store.errors import Conflict
 from metagate.store.model import Edge, Kind, Node, new_id, utcnow
