@@ -6,10 +6,11 @@ from metagate.store.port import Store
 from metagate.store.sqlite import SQLiteStore
 
 
-def store_from_url(url: str, *, max_runtime: float | None = None) -> Store:
+def store_from_url(url: str, *, max_runtime: float | None = None, create: bool = True) -> Store:
     """``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``sqlite:///:memory:``,
     a plain file path (``./metagate.db``, ``:memory:``), or
-    ``arangodb+http(s)://user:password@host:8529/database[?graph=name]``."""
+    ``arangodb+http(s)://user:password@host:8529/database[?graph=name]``.
+    ``create=False``: a SQLite file that does not exist is an error, not a new store."""
     if url.startswith("arangodb+"):
         from metagate.store.arango import ArangoStore, parse_url
 
@@ -17,11 +18,11 @@ def store_from_url(url: str, *, max_runtime: float | None = None) -> Store:
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         path = path.removeprefix("/") if path.startswith("/") else path
-        return SQLiteStore(path or "./metagate.db")
+        return SQLiteStore(path or "./metagate.db", create=create)
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise ValueError(
             f"unsupported store URL scheme {scheme!r}; use sqlite:///PATH, a file path,"
             " or arangodb+http://user:password@host:8529/database"
         )
-    return SQLiteStore(url)
+    return SQLiteStore(url, create=create)

@@ -347,11 +347,13 @@ class SQLiteTx:
 
 
 class SQLiteStore:
-    """The embedded store. ``path`` is a file path or ``:memory:``."""
+    """The embedded store. ``path`` is a file path or ``:memory:``. With ``create=False``
+    a missing file is an error instead of a new, empty store."""
 
-    def __init__(self, path: str = "./metagate.db", *, readers: int = 4) -> None:
+    def __init__(self, path: str = "./metagate.db", *, readers: int = 4, create: bool = True) -> None:
         self.path = path
         self.memory = path == ":memory:"
+        self.create = create
         self._reader_count = 1 if self.memory else max(1, readers)
         self._writer: aiosqlite.Connection | None = None
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -372,7 +374,13 @@ class SQLiteStore:
 
     async def open(self) -> None:
         if not self.memory:
-            Path(self.path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            # A store in a folder that does not exist is most likely a mistyped path:
+            # say so rather than make the folder and start an empty store there.
+            file = Path(self.path).expanduser()
+            if not file.parent.is_dir():
+                raise Unavailable(f"cannot open the SQLite store at {self.path}: the folder {file.parent} does not exist")
+            if not self.create and not file.exists():
+                raise Unavailable(f"there is no SQLite store at {self.path}")
         try:
             self._writer = await self._connect()
             # Writes update several indexes keyed by random ids; with SQLite's default
