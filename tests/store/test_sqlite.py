@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from metagate.store import sqlite_schema
-from metagate.store.errors import Conflict
+from metagate.store.errors import Conflict, Unavailable
 from metagate.store.model import Edge, Kind, Node, new_id, utcnow
 from metagate.store.port import ListQuery, MetricFilter, NameKey, OrderField
 from metagate.store.sqlite import SQLiteStore, _list_sql
@@ -22,7 +22,7 @@ def _dataset(name: str) -> Node:
 
 
 async def test_file_store_uses_wal_records_its_schema_version_and_keeps_data(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "metagate.db"
+    path = tmp_path / "metagate.db"
     store = SQLiteStore(str(path))
     await store.open()
     node = _dataset("kept")
@@ -40,6 +40,18 @@ async def test_file_store_uses_wal_records_its_schema_version_and_keeps_data(tmp
     await reopened.open()  # migrations already applied: nothing to do, nothing lost
     assert await reopened.get_nodes([node.id]) == [node]
     await reopened.close()
+
+
+async def test_a_store_in_a_missing_folder_is_refused_and_nothing_is_made(tmp_path: Path) -> None:
+    with pytest.raises(Unavailable, match="folder .*missing does not exist"):
+        await SQLiteStore(str(tmp_path / "missing" / "metagate.db")).open()
+    assert not (tmp_path / "missing").exists()
+
+
+async def test_without_create_a_missing_store_file_is_an_error_not_a_new_store(tmp_path: Path) -> None:
+    with pytest.raises(Unavailable, match="no SQLite store"):
+        await SQLiteStore(str(tmp_path / "metagate.db"), create=False).open()
+    assert list(tmp_path.iterdir()) == []
 
 
 async def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
