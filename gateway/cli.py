@@ -3,21 +3,61 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
+import logging
+import socket
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from metagate import __version__
 from metagate.gateway import config
+from metagate.store.factory import redact
+from metagate.store.port import Store, Token
+
+T = TypeVar("T")
 
 
 @click.group()
 @click.version_option(__version__, prog_name="metagate")
 def main() -> None:
     """Metagate: a GraphQL metadata gateway for machine-learning pipelines."""
+
+
+class _Failed(click.ClickException):
+    """A setting or a step that cannot work: one line for each problem, exit code 2,
+    no traceback."""
+
+    exit_code = 2
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = lines
+
+    def show(self, file: Any = None) -> None:
+        for line in self.lines:
+            click.echo(f"error: {line}", err=True)
+
+
+def _settings(**overrides: Any) -> config.Settings:
+    """The environment's and .env's settings with the command line's on top; each bad
+    value one line, and a warning for each unknown METAGATE_* name."""
+    try:
+        loaded = config.read()
+    except config.SettingError as error:
+        _warn(error.warnings)  # a misspelt name may be why a value is missing
+        raise _Failed(*error.problems) from None
+    _warn(loaded.warnings)
+    return loaded.settings.with_(**overrides)
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _is_loopback(host: str) -> bool:
@@ -29,47 +69,102 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _store(url: str, *, create: bool = True, max_runtime: float | None = None) -> Store:
+    from metagate.store.factory import store_from_url
+
+    try:
+        return store_from_url(url, create=create, max_runtime=max_runtime)
+    except ValueError as error:
+        raise _Failed(f"the store (--store or METAGATE_STORE) {redact(url)!r}: {error}") from None
+
+
+async def _with_store(url: str, work: Callable[[Store], Awaitable[T]], *, create: bool = True) -> T:
+    from metagate.store.errors import MetagateError
+
+    store = _store(url, create=create)
+    try:
+        await store.open()
+    except MetagateError as error:
+        raise _Failed(f"cannot open the store {redact(url)} (--store or METAGATE_STORE): {error.message}") from None
+    try:
+        return await work(store)
+    finally:
+        await store.close()
+
+
+def start_line(settings: config.Settings) -> str:
+    return f"Metagate on http://{settings.HOST}:{settings.PORT}/graphql (store {redact(settings.STORE)})"
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, made here so that a port in use is one clear line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise _Failed(
+                f"port {port} on {host} is in use: stop what listens there, or choose another port"
+                " with --port, METAGATE_PORT or make serve PORT=..."
+            ) from None
+        if error.errno == errno.EACCES:
+            raise _Failed(f"port {port} needs privileges: choose a port above 1023 with --port or METAGATE_PORT") from None
+        reason = error.strerror or str(error)
+        raise _Failed(f"cannot listen on {host} (--host or METAGATE_HOST): {reason}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 @main.command()
 @click.option("--host", default=None, help="Bind address (default 127.0.0.1, METAGATE_HOST).")
-@click.option("--port", type=int, default=None, help="Port (default 8000, METAGATE_PORT).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default 8000, METAGATE_PORT).")
 @click.option("--store", default=None, help="Store URL or SQLite path (default ./metagate.db, METAGATE_STORE).")
-@click.option("--log-level", default=None, help="debug, info, warning or error.")
+@click.option(
+    "--log-level",
+    type=click.Choice(config.LOG_LEVELS, case_sensitive=False),
+    default=None,
+    help="debug, info, warning or error (METAGATE_LOG_LEVEL).",
+)
 @click.option("--no-auth", is_flag=True, help="Serve without API tokens (loopback addresses only).")
 def serve(host: str | None, port: int | None, store: str | None, log_level: str | None, no_auth: bool) -> None:
     """Run the gateway: GraphQL and GraphiQL at /graphql."""
     import uvicorn
 
     from metagate.gateway.app import create_app
+    from metagate.gateway.observability import configure_logging
 
-    settings = config.load().with_(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level)
+    settings = _settings(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level and log_level.lower())
     if no_auth:
         settings = settings.with_(AUTH=False)
     if not settings.AUTH and not _is_loopback(settings.HOST):
-        raise click.UsageError(f"refusing to serve {settings.HOST} without authentication: --no-auth is for loopback addresses")
-    from metagate.gateway.observability import configure_logging
+        raise _Failed(f"refusing to serve {settings.HOST} without authentication: --no-auth is for loopback addresses")
+
+    async def reachable(opened: Store) -> None:
+        await opened.ping()
 
     configure_logging(settings.LOG_LEVEL)
+    logging.getLogger("metagate").info("opening the store", extra={"store": redact(settings.STORE)})
+    # Open the store once before serving, so that a store that cannot be used is one
+    # line and exit code 2 rather than a failed start-up with a traceback.
+    if settings.STORE != ":memory:":
+        asyncio.run(_with_store(settings.STORE, reachable))
+    sock = _bind(settings.HOST, settings.PORT)
     if not settings.AUTH:
         click.echo("warning: serving without authentication; anyone on this machine has admin rights", err=True)
-    click.echo(f"Metagate on http://{settings.HOST}:{settings.PORT}/graphql (store {settings.STORE})")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.HOST,
-        port=settings.PORT,
-        log_level=settings.LOG_LEVEL.lower(),
-        log_config=None,  # keep the JSON logging configured above
+    click.echo(start_line(settings))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.HOST,
+            port=settings.PORT,
+            log_level=settings.LOG_LEVEL,
+            log_config=None,  # keep the JSON logging configured above
+        )
     )
-
-
-async def _with_store(url: str, work: Any) -> Any:
-    from metagate.store.factory import store_from_url
-
-    store = store_from_url(url)
-    await store.open()
-    try:
-        return await work(store)
-    finally:
-        await store.close()
+    server.run(sockets=[sock])
 
 
 @main.group()
@@ -87,32 +182,32 @@ _store_option = click.option("--store", default=None, help="Store URL or SQLite 
 @_store_option
 def token_create(name: str, role: str, projects: tuple[str, ...], store: str | None) -> None:
     """Create a token and print it (shown only this once)."""
-    from metagate.gateway.auth import issue
+    from metagate.gateway.auth import Issued, issue
     from metagate.resolvers.authz import Role
     from metagate.store.errors import MetagateError
 
-    settings = config.load().with_(STORE=store)
+    settings = _settings(STORE=store)
 
-    async def work(s: Any) -> Any:
-        return await issue(s, name=name, role=Role(role), projects=projects)
+    async def work(s: Store) -> Issued:
+        try:
+            return await issue(s, name=name, role=Role(role), projects=projects)
+        except MetagateError as error:
+            raise _Failed(error.message) from None
 
-    try:
-        issued = asyncio.run(_with_store(settings.STORE, work))
-    except MetagateError as error:
-        raise click.ClickException(error.message) from error
-    click.echo(issued.secret)
+    click.echo(asyncio.run(_with_store(settings.STORE, work)).secret)
 
 
 @token.command("list")
 @_store_option
 def token_list(store: str | None) -> None:
     """List tokens (never their secrets)."""
-    settings = config.load().with_(STORE=store)
+    settings = _settings(STORE=store)
 
-    async def work(s: Any) -> Any:
+    async def work(s: Store) -> list[Token]:
         return await s.list_tokens()
 
-    for t in asyncio.run(_with_store(settings.STORE, work)):
+    # Reading tokens never makes a store: a mistyped path is an error, not an empty file.
+    for t in asyncio.run(_with_store(settings.STORE, work, create=False)):
         state = f"revoked {t.revoked_at}" if t.revoked_at else "active"
         projects = ",".join(t.projects) or "all projects"
         click.echo(f"{t.id}  {t.role:<6}  {state:<8}  {t.created_at}  {t.name}  ({projects})")
@@ -125,13 +220,13 @@ def token_revoke(token_id: str, store: str | None) -> None:
     """Revoke a token by its id (the 16 hex digits after mg_)."""
     from metagate.store.model import utcnow
 
-    settings = config.load().with_(STORE=store)
+    settings = _settings(STORE=store)
 
-    async def work(s: Any) -> Any:
+    async def work(s: Store) -> bool:
         return await s.revoke_token(token_id, utcnow())
 
-    if not asyncio.run(_with_store(settings.STORE, work)):
-        raise click.ClickException(f"no active token {token_id}")
+    if not asyncio.run(_with_store(settings.STORE, work, create=False)):
+        raise _Failed(f"no active token {token_id}")
     click.echo(f"revoked {token_id}")
 
 
@@ -162,7 +257,7 @@ def init_db(store: str | None) -> None:
     from metagate.store.arango_init import init_db as run_init
     from metagate.store.errors import MetagateError
 
-    settings = config.load().with_(STORE=store)
+    settings = _settings(STORE=store)
     if not settings.STORE.startswith("arangodb+"):
         # The SQLite store creates and migrates its file on start.
         click.echo("init-db is for ArangoDB stores; the SQLite store sets itself up on start.")
@@ -170,11 +265,11 @@ def init_db(store: str | None) -> None:
     try:
         arango = parse_url(settings.STORE)
     except ValueError as error:
-        raise click.ClickException(str(error)) from None
+        raise _Failed(f"the store (--store or METAGATE_STORE) {redact(settings.STORE)!r}: {error}") from None
     try:
         done = asyncio.run(run_init(arango))
     except MetagateError as error:
-        raise click.ClickException(f"{error.message} ({arango})") from error
+        raise _Failed(f"{error.message} ({redact(settings.STORE)})") from None
     for line in done or ["nothing to do: the database is up to date"]:
         click.echo(line)
 
@@ -184,7 +279,12 @@ def init_db(store: str | None) -> None:
 def demo(store: str | None) -> None:
     """Load a small, realistic pipeline into the store (running it twice changes nothing)."""
     from metagate.gateway.demo import load_demo
+    from metagate.store.errors import MetagateError
 
-    settings = config.load().with_(STORE=store)
-    summary = asyncio.run(load_demo(settings))
+    settings = _settings(STORE=store)
+    _store(settings.STORE)  # a URL that names no store is one line, before anything runs
+    try:
+        summary = asyncio.run(load_demo(settings))
+    except MetagateError as error:
+        raise _Failed(f"cannot load the demo into {redact(settings.STORE)}: {error.message}") from None
     click.echo(summary)

@@ -1,14 +1,26 @@
-"""Settings, read once from the environment (``METAGATE_*``) and an optional ``.env``."""
+"""Settings, read once from the environment (``METAGATE_*``) and an optional ``.env``.
+
+A value that cannot be used is a :class:`SettingError` naming the setting and what it
+accepts; every bad value is reported, not just the first. ``METAGATE_*`` names that
+are not settings are returned as warnings with the closest known name, since a
+misspelled setting would otherwise be ignored without a word.
+"""
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.config import Config
 
 from metagate.resolvers.queries import Limits
+
+PREFIX = "METAGATE_"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -24,44 +36,147 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _flag(value: str | bool) -> bool:
-    if isinstance(value, bool):
-        return value
-    words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
-    if value.strip().lower() not in words:
-        raise ValueError(f"METAGATE_AUTH must be true or false, not {value!r}")
-    return words[value.strip().lower()]
+class SettingError(ValueError):
+    """One or more settings cannot be used; ``problems`` has one line for each, and
+    ``warnings`` the unknown names found beside them."""
+
+    def __init__(self, problems: list[str], warnings: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.warnings = warnings
 
 
-_LIMIT_VARIABLES = {
-    "max_page": "MAX_PAGE_SIZE",
-    "max_ids": "MAX_IDS",
-    "max_lineage_depth": "MAX_LINEAGE_DEPTH",
-    "max_lineage_nodes": "MAX_LINEAGE_NODES",
-    "max_query_depth": "MAX_QUERY_DEPTH",
-    "max_query_tokens": "MAX_QUERY_TOKENS",
-    "max_aliases": "MAX_ALIASES",
-    "max_batch_runs": "MAX_BATCH_RUNS",
-    "max_body_bytes": "MAX_BODY_BYTES",
-    "deadline_seconds": "DEADLINE_SECONDS",
+# The limits a deployment may change, by their environment names.
+LIMIT_VARIABLES = {
+    "MAX_PAGE_SIZE": "max_page",
+    "MAX_IDS": "max_ids",
+    "MAX_LINEAGE_DEPTH": "max_lineage_depth",
+    "MAX_LINEAGE_NODES": "max_lineage_nodes",
+    "MAX_QUERY_DEPTH": "max_query_depth",
+    "MAX_QUERY_TOKENS": "max_query_tokens",
+    "MAX_ALIASES": "max_aliases",
+    "MAX_BATCH_RUNS": "max_batch_runs",
+    "MAX_BODY_BYTES": "max_body_bytes",
+    "DEADLINE_SECONDS": "deadline_seconds",
 }
+SERVER_VARIABLES = ("STORE", "HOST", "PORT", "LOG_LEVEL", "AUTH", *LIMIT_VARIABLES)
+# Read by the client (metagate-client), not by the gateway: known, so not warned about.
+CLIENT_VARIABLES = ("URL", "TOKEN")
+# The test suite's own variables (METAGATE_TEST_ARANGO_URL, ...).
+TEST_PREFIX = PREFIX + "TEST_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def defaults() -> dict[str, str]:
+    """Every server setting's environment name and its default, as text."""
+    base = Settings()
+    values: dict[str, Any] = {name: getattr(base, name) for name in SERVER_VARIABLES[:5]}
+    values.update({env: getattr(base.LIMITS, attr) for env, attr in LIMIT_VARIABLES.items()})
+    return {PREFIX + name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in values.items()}
+
+
+def _flag(text: str) -> bool:
+    if text.strip().lower() not in _FLAGS:
+        raise ValueError("must be true or false")
+    return _FLAGS[text.strip().lower()]
+
+
+def _port(text: str) -> int:
+    value = _whole(text)
+    if not 1 <= value <= 65535:
+        raise ValueError("must be a port number from 1 to 65535")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError("must be a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise ValueError("must be a number of seconds above 0")
+    return value
+
+
+def _log_level(text: str) -> str:
+    if text.strip().lower() not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return text.strip().lower()
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text.strip()
+
+
+def unknown_names(names: Mapping[str, str]) -> list[str]:
+    """A warning for each ``METAGATE_*`` name that no part of Metagate reads."""
+    known = [PREFIX + name for name in (*SERVER_VARIABLES, *CLIENT_VARIABLES)]
+    warnings = []
+    for name in sorted(names):
+        if not name.startswith(PREFIX) or name in known or name.startswith(TEST_PREFIX):
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else "; the settings are listed in .env.example"
+        warnings.append(f"{name} is not a Metagate setting and is ignored{hint}")
+    return warnings
+
+
+@dataclass(frozen=True)
+class Loaded:
+    settings: Settings
+    warnings: list[str]
+
+
+def read(env_file: str | None = ".env", environ: Mapping[str, str] | None = None) -> Loaded:
+    """The settings, and a warning for each unknown ``METAGATE_*`` name in the
+    environment or in ``env_file``. Raises :class:`SettingError` for bad values."""
+    environ = os.environ if environ is None else environ
+    # A missing .env is normal: the environment alone configures the gateway.
+    config = Config(env_file if env_file and Path(env_file).is_file() else None, environ=environ, env_prefix=PREFIX)
+    problems: list[str] = []
+
+    def get(name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = config(name, default=None)
+        if raw is None:
+            return default
+        try:
+            return parse(str(raw))
+        except ValueError as error:
+            problems.append(f"{PREFIX}{name} {error}, not {raw!r}")
+            return default
+
+    base = Settings()
+    limits: dict[str, Any] = {}
+    for env, attr in LIMIT_VARIABLES.items():
+        parse = _seconds if isinstance(getattr(base.LIMITS, attr), float) else _whole
+        limits[attr] = get(env, parse, getattr(base.LIMITS, attr))
+    settings = Settings(
+        STORE=get("STORE", _text, base.STORE),
+        HOST=get("HOST", _text, base.HOST),
+        PORT=get("PORT", _port, base.PORT),
+        LOG_LEVEL=get("LOG_LEVEL", _log_level, base.LOG_LEVEL),
+        AUTH=get("AUTH", _flag, base.AUTH),
+        LIMITS=Limits(**limits),
+    )
+    warnings = unknown_names({**config.file_values, **environ})
+    if problems:
+        raise SettingError(problems, warnings)
+    return Loaded(settings, warnings)
 
 
 def load(env_file: str | None = ".env") -> Settings:
-    # A missing .env is normal: the environment alone configures the gateway.
-    config = Config(env_file if env_file and Path(env_file).is_file() else None, env_prefix="METAGATE_")
-    defaults = Settings()
-    limits = Limits(
-        **{
-            name: config(env, cast=type(getattr(defaults.LIMITS, name)), default=getattr(defaults.LIMITS, name))
-            for name, env in _LIMIT_VARIABLES.items()
-        }
-    )
-    return Settings(
-        STORE=config("STORE", default=defaults.STORE),
-        HOST=config("HOST", default=defaults.HOST),
-        PORT=config("PORT", cast=int, default=defaults.PORT),
-        LOG_LEVEL=config("LOG_LEVEL", default=defaults.LOG_LEVEL),
-        AUTH=config("AUTH", cast=_flag, default=defaults.AUTH),
-        LIMITS=limits,
-    )
+    """The settings alone (for callers that do not report warnings)."""
+    return read(env_file).settings

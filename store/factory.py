@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from metagate.store.port import Store
 from metagate.store.sqlite import SQLiteStore
 
@@ -26,3 +28,18 @@ def store_from_url(url: str, *, max_runtime: float | None = None, create: bool =
             " or arangodb+http://user:password@host:8529/database"
         )
     return SQLiteStore(url, create=create)
+
+
+def redact(url: str) -> str:
+    """The store URL as it may be shown: its password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        # Not a URL that can be split (a bad port, say): keep nothing after the scheme's user.
+        return url.split("://", 1)[0] + "://***" if "://" in url else url
+    if not password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -378,7 +378,7 @@ class SQLiteStore:
             # say so rather than make the folder and start an empty store there.
             file = Path(self.path).expanduser()
             if not file.parent.is_dir():
-                raise Unavailable(f"cannot open the SQLite store at {self.path}: the folder {file.parent} does not exist")
+                raise Unavailable(f"the folder {file.parent} does not exist; create it first")
             if not self.create and not file.exists():
                 raise Unavailable(f"there is no SQLite store at {self.path}")
         try:

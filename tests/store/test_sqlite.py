@@ -43,7 +43,7 @@ async def test_file_store_uses_wal_records_its_schema_version_and_keeps_data(tmp
 
 
 async def test_a_store_in_a_missing_folder_is_refused_and_nothing_is_made(tmp_path: Path) -> None:
-    with pytest.raises(Unavailable, match="folder .*missing does not exist"):
+    with pytest.raises(Unavailable, match="folder .*missing does not exist; create it first"):
         await SQLiteStore(str(tmp_path / "missing" / "metagate.db")).open()
     assert not (tmp_path / "missing").exists()
 
