@@ -1,35 +1,52 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
+STAMP := $(VENV)/.installed-test
 
 .PHONY: serve test demo schema lint clean bench bench-quick bench-load bench-peers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+# `make serve` installs what serving needs and nothing more; the test and dev tools,
+# and the client distribution (client/), come with the targets that use them.
+$(SERVE_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
 
-serve: $(STAMP)
-	$(BIN)/metagate serve
+$(STAMP): $(SERVE_STAMP) client/pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ./client -e '.[test,dev]'
+	touch $@
 
-demo: $(STAMP)
+serve: $(SERVE_STAMP)
+	$(BIN)/metagate serve $(if $(PORT),--port $(PORT))
+
+demo: $(SERVE_STAMP)
 	$(BIN)/metagate demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-schema: $(STAMP)
+schema: $(SERVE_STAMP)
 	$(BIN)/metagate export-schema -o schema/schema.graphql
+
+# mypy does not follow package-dir mappings, so it checks the package through a tree of
+# links laid out as it installs (metagate/gateway -> gateway/, ...), made anew each run.
+TYPECHECK := $(VENV)/typecheck
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/metagate
+	ln -s $(CURDIR)/metagate/*.py $(CURDIR)/metagate/py.typed $(CURDIR)/gateway $(CURDIR)/schema \
+	  $(CURDIR)/resolvers $(CURDIR)/store $(TYPECHECK)/metagate/
+	cd $(TYPECHECK) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p metagate
+	cd client && $(CURDIR)/$(BIN)/mypy -p metagate_client
 
 clean:
-	rm -rf $(VENV) .pytest_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache *.egg-info client/*.egg-info build client/build
 
 bench-load: $(STAMP)
 	$(BIN)/python -m bench.load --seconds 20 --writers 8 --readers 8

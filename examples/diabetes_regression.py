@@ -8,13 +8,13 @@ lineage printed at the end.
 from __future__ import annotations
 
 import itertools
-import os
 
-from metagate.gateway.client import Client
 from sklearn.datasets import load_diabetes
 from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.metrics import mean_squared_error, r2_score
 from sklearn.model_selection import train_test_split
+
+from metagate_client import Client
 
 PROJECT, MODEL = "diabetes-progression", "diabetes-gbr"
 DATASET, FEATURESET = "sklearn-diabetes", "diabetes-all-features"
@@ -25,7 +25,7 @@ def main() -> None:
     x_train, x_test, y_train, y_test = train_test_split(data.data, data.target, test_size=0.25, random_state=7)
     grid = list(itertools.product([50, 150], [0.05, 0.1], [2, 3]))
 
-    with Client(os.environ.get("METAGATE_URL", "http://127.0.0.1:8000"), os.environ.get("METAGATE_TOKEN")) as mg:
+    with Client() as mg:  # METAGATE_URL and METAGATE_TOKEN
         results = []
         for number, (n_estimators, learning_rate, max_depth) in enumerate(grid, start=1):
             with mg.run(

@@ -9,16 +9,16 @@ would); the deployment's lineage is printed at the end.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import numpy as np
-from metagate.gateway.client import Client
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from metagate_client import Client
 
 PROJECT, DATASET, FEATURESET = "wine-quality", "sklearn-wine", "wine-scaled-13"
 DEPLOYMENT_TAG = "wine-classifier-prod"
@@ -31,7 +31,7 @@ def main() -> None:
     )
     candidates = {"wine-logreg-c0.1": 0.1, "wine-logreg-c10": 10.0}
 
-    with Client(os.environ.get("METAGATE_URL", "http://127.0.0.1:8000"), os.environ.get("METAGATE_TOKEN")) as mg:
+    with Client() as mg:  # METAGATE_URL and METAGATE_TOKEN
         scores = {}
         for model_name, c in candidates.items():
             pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
@@ -55,7 +55,7 @@ def main() -> None:
         deployment = mg.register_deployment("wine-prod", deployment_tag=DEPLOYMENT_TAG)
         pipeline = scores[winner][1]
         week = dt.timedelta(days=7)
-        start = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+        start = dt.datetime(2026, 11, 2)  # naive: the client takes it as UTC
         for number, batch in enumerate(np.array_split(np.arange(len(y_serve)), 4)):
             predicted = pipeline.predict(x_serve[batch])
             mg.log_serving_perf(

@@ -1,0 +1,257 @@
+"""``Client``: the blocking client, for scripts, notebooks and training jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from metagate_client import _operations as ops
+from metagate_client._exceptions import DeadlineExceeded, Unavailable
+from metagate_client._models import Asset, Lineage, LoggedRun
+from metagate_client._operations import Call, Data, Ref, Request, Steps
+from metagate_client._run import RunRecorder, start_run
+from metagate_client._transport import Endpoint
+
+T = TypeVar("T")
+
+
+class Client:
+    """Records and reads a Metagate gateway's pipeline graph.
+
+    ``url`` is the gateway's address (``/graphql`` is added unless it ends so); without
+    it, the ``METAGATE_URL`` environment variable, and without that
+    ``http://127.0.0.1:8000``. ``token`` is an API token (``mg_...``); without it,
+    ``METAGATE_TOKEN``, and without that none. Every mutation carries an idempotency key,
+    and a transient failure (no connection, a lost answer, a timeout, 502/503/504,
+    UNAVAILABLE, DEADLINE_EXCEEDED) is retried ``retries`` times with jittered backoff
+    from ``backoff`` seconds, under the same key: a retry never records twice. Every
+    failure is a ``MetagateError``.
+    """
+
+    def __init__(
+        self, url: str | None = None, token: str | None = None, *, timeout: float = 30.0, retries: int = 4, backoff: float = 0.2
+    ) -> None:
+        self._endpoint = Endpoint(url, token, timeout=timeout, retries=retries, backoff=backoff)
+        self._http = httpx.Client(headers=self._endpoint.headers, timeout=timeout)
+
+    @property
+    def url(self) -> str:
+        """The GraphQL endpoint this client sends to."""
+        return self._endpoint.url
+
+    def __repr__(self) -> str:
+        return f"<Client {self.url}>"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the connections; the client cannot be used afterwards."""
+        self._http.close()
+
+    def create_project(self, name: str, *, tags: Sequence[str] = (), attributes: Mapping[str, Any] | None = None) -> Asset:
+        """The project named ``name``, created unless it exists (needs the admin role)."""
+        return self._call(ops.create_project(name, tags=tags, attributes=attributes))
+
+    def register_dataset(self, name: str, *, tags: Sequence[str] = (), attributes: Mapping[str, Any] | None = None) -> Asset:
+        """The dataset named ``name``, registered unless it exists."""
+        return self._call(ops.register_dataset(name, tags=tags, attributes=attributes))
+
+    def register_featureset(
+        self, name: str, dataset: Ref, *, tags: Sequence[str] = (), attributes: Mapping[str, Any] | None = None
+    ) -> Asset:
+        """The featureset named ``name``, derived from ``dataset``, registered unless it exists."""
+        return self._call(ops.register_featureset(name, dataset, tags=tags, attributes=attributes))
+
+    def register_model(
+        self, name: str, project: Ref, *, tags: Sequence[str] = (), attributes: Mapping[str, Any] | None = None
+    ) -> Asset:
+        """The model named ``name`` in ``project``, registered unless it exists."""
+        return self._call(ops.register_model(name, project, tags=tags, attributes=attributes))
+
+    def log_run(
+        self,
+        *,
+        model: Ref,
+        dataset: Ref,
+        featureset: Ref,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        name: str | None = None,
+        tag: str | None = None,
+        deployment_tag: str | None = None,
+        status: str = "COMPLETED",
+        start_time: dt.datetime | None = None,
+        end_time: dt.datetime | None = None,
+        tags: Sequence[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+    ) -> LoggedRun:
+        """Logs one training run of ``model`` on ``dataset`` and ``featureset``, with its
+        params and metrics; ``deployment_tag`` marks it for ``register_deployment``.
+        Naive times are taken as UTC."""
+        return self._call(
+            ops.log_run(
+                model=model,
+                dataset=dataset,
+                featureset=featureset,
+                params=params,
+                metrics=metrics,
+                name=name,
+                tag=tag,
+                deployment_tag=deployment_tag,
+                status=status,
+                start_time=start_time,
+                end_time=end_time,
+                tags=tags,
+                attributes=attributes,
+            )
+        )
+
+    def log_runs(self, runs: Sequence[Mapping[str, Any]]) -> list[LoggedRun]:
+        """Logs many runs (each a mapping of ``log_run``'s keyword arguments) in requests
+        of up to 500. Each request is atomic: all its runs are logged, or on an error
+        none of them (those of earlier requests stand). All runs are checked first."""
+        return self._call(ops.log_runs(runs))
+
+    def register_deployment(
+        self,
+        name: str | None = None,
+        *,
+        deployment_tag: str | None = None,
+        model: Ref | None = None,
+        featureset: Ref | None = None,
+        model_params: Ref | None = None,
+        tag: str | None = None,
+        tags: Sequence[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Asset:
+        """A deployment of the run carrying ``deployment_tag``, or of the ``model``,
+        ``featureset`` and ``model_params`` given."""
+        return self._call(
+            ops.register_deployment(
+                name,
+                deployment_tag=deployment_tag,
+                model=model,
+                featureset=featureset,
+                model_params=model_params,
+                tag=tag,
+                tags=tags,
+                attributes=attributes,
+            )
+        )
+
+    def log_serving_perf(
+        self,
+        *,
+        period_start: dt.datetime,
+        period_end: dt.datetime,
+        metrics: Mapping[str, float],
+        deployment: Ref | None = None,
+        deployment_tag: str | None = None,
+        tags: Sequence[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Asset:
+        """Logs a deployment's serving metrics for a period (naive times are UTC)."""
+        return self._call(
+            ops.log_serving_perf(
+                period_start=period_start,
+                period_end=period_end,
+                metrics=metrics,
+                deployment=deployment,
+                deployment_tag=deployment_tag,
+                tags=tags,
+                attributes=attributes,
+            )
+        )
+
+    def lookup_project(self, name: str) -> Asset | None:
+        """The project named ``name``, or None."""
+        return self._call(ops.lookup("project", name))
+
+    def lookup_dataset(self, name: str) -> Asset | None:
+        """The dataset named ``name``, or None."""
+        return self._call(ops.lookup("dataset", name))
+
+    def lookup_featureset(self, name: str) -> Asset | None:
+        """The featureset named ``name``, or None."""
+        return self._call(ops.lookup("featureset", name))
+
+    def lookup_model(self, name: str, project: Ref | None = None) -> Asset | None:
+        """The model named ``name`` (in ``project``, when several projects have one), or None."""
+        return self._call(ops.lookup("model", name, project))
+
+    def find(self, kind: str | None, attribute: str, value: Any, *, first: int = 100) -> list[Asset]:
+        """Up to ``first`` nodes of ``kind`` (any kind if None) whose attribute equals
+        ``value``; ``attribute="deployment_tag"`` finds by deployment tag."""
+        return self._call(ops.find(kind, attribute, value, first=first))
+
+    def lineage(self, node: Ref, direction: str = "upstream", depth: int | None = None, *, limit: int | None = None) -> Lineage:
+        """What ``node`` was derived from ("upstream"), what was derived from it
+        ("downstream"), or both, up to ``depth`` edges and ``limit`` nodes."""
+        return self._call(ops.lineage(node, direction, depth, limit=limit))
+
+    def execute(self, document: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The ``data`` of any GraphQL document. It is retried like every call: give a
+        mutation an ``idempotencyKey`` so that a retry cannot record it twice."""
+        return self._call(ops.execute(document, variables))
+
+    @contextmanager
+    def run(
+        self,
+        *,
+        project: str,
+        model: str,
+        dataset: str,
+        featureset: str,
+        name: str | None = None,
+        tag: str | None = None,
+        deployment_tag: str | None = None,
+    ) -> Iterator[RunRecorder]:
+        """Records one training run around a ``with`` block: its times, what it logs with
+        ``log_params`` and ``log_perf``, and COMPLETED, or FAILED with the error when the
+        block raises (the error goes on). The project, model, dataset and featureset are
+        registered unless they exist; ``logged`` holds the run after the block."""
+        recorder = self._call(
+            start_run(
+                project=project,
+                model=model,
+                dataset=dataset,
+                featureset=featureset,
+                name=name,
+                tag=tag,
+                deployment_tag=deployment_tag,
+            )
+        )
+        try:
+            yield recorder
+        except BaseException as error:
+            recorder.logged = self._call(recorder._finish(error))
+            raise
+        recorder.logged = self._call(recorder._finish(None))
+
+    def _call(self, steps: Steps[T]) -> T:
+        call = Call(steps, self.url)
+        request = call.start()
+        while request is not None:
+            request = call.send(self._send(request))
+        return call.result
+
+    def _send(self, request: Request) -> Data:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self._endpoint.exchange():
+                    response = self._http.post(self.url, content=request.body)
+                return self._endpoint.read(response)
+            except (Unavailable, DeadlineExceeded) as error:
+                time.sleep(self._endpoint.pause(error, attempt))

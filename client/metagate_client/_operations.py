@@ -1,0 +1,363 @@
+"""Every call of the clients, written once: its GraphQL document, its variables (checked
+before anything is sent) and the decoding of its answer.
+
+A call is a generator: it yields each ``Request`` it needs, is sent that request's
+``data`` back, and returns its result. ``Client`` drives it with blocking I/O and
+``AsyncClient`` with ``await`` (both through ``Call``), so neither holds any GraphQL of
+its own, and calls of several requests (``log_runs``, starting a run) are written once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, Union
+
+from metagate_client._exceptions import BadInput, UnexpectedResponse
+from metagate_client._models import Asset, Lineage, LineageEntry, LoggedRun
+from metagate_client._transport import encode
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One GraphQL request, encoded once: its retries send these very bytes, and so the
+    same idempotency key."""
+
+    body: bytes
+
+
+Data = dict[str, Any]
+Steps = Generator[Request, Data, T]
+Ref = Union[Asset, str]  # a node, or its global id
+
+MAX_BATCH = 500  # runs per logRuns request, well under the gateway's default limit of 1,000
+_NODE = "id kind name tags attributes"
+_LOGGED = f"run {{ {_NODE} }} modelParams {{ {_NODE} }} devPerf {{ {_NODE} }} created"
+_RUN_ARGUMENTS = frozenset(
+    {
+        "model",
+        "dataset",
+        "featureset",
+        "params",
+        "metrics",
+        "name",
+        "tag",
+        "deployment_tag",
+        "status",
+        "start_time",
+        "end_time",
+        "tags",
+        "attributes",
+    }
+)
+
+
+class Call(Generic[T]):
+    """A call in progress: ``start()`` and ``send(data)`` give the next request to send,
+    or None once ``result`` is ready."""
+
+    result: T
+
+    def __init__(self, steps: Steps[T], url: str) -> None:
+        self._steps = steps
+        self._url = url
+
+    def start(self) -> Request | None:
+        try:
+            return next(self._steps)
+        except StopIteration as done:
+            self.result = done.value
+            return None
+
+    def send(self, data: Data) -> Request | None:
+        try:
+            return self._steps.send(data)
+        except StopIteration as done:
+            self.result = done.value
+            return None
+        except (KeyError, IndexError, TypeError, AttributeError) as error:
+            # An answer without what the call reads comes from another version of the
+            # gateway (or from something else): the caller gets no KeyError for it.
+            raise UnexpectedResponse(
+                f"{self._url} answered in a shape this client does not read ({error!r}):"
+                " are the gateway and metagate-client versions compatible?",
+                status=200,
+                url=self._url,
+            ) from error
+
+
+def check_finite(value: Any, path: str) -> None:
+    """JSON has no NaN or infinity, so the gateway could never be sent one faithfully."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadInput(f"{path} must be a finite number, not {value!r}: JSON cannot carry NaN or infinity")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            check_finite(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            check_finite(item, f"{path}[{index}]")
+
+
+def _object(value: Mapping[str, Any] | None, path: str) -> dict[str, Any] | None:
+    check_finite(value, path)
+    return None if value is None else dict(value)
+
+
+def _tags(tags: Sequence[str]) -> list[str]:
+    # A lone string is one tag, not one tag per character.
+    return [tags] if isinstance(tags, str) else list(tags)
+
+
+def _id(value: Ref | None) -> str | None:
+    return value.id if isinstance(value, Asset) else value
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)  # naive times are taken as UTC
+    return value.isoformat()
+
+
+def _asset(node: Data, created: bool = False) -> Asset:
+    return Asset(
+        id=node["id"],
+        kind=node["kind"].lower(),
+        name=node.get("name"),
+        created=created,
+        tags=tuple(node.get("tags") or ()),
+        attributes=node.get("attributes") or {},
+    )
+
+
+def _logged(payload: Data) -> LoggedRun:
+    return LoggedRun(
+        _asset(payload["run"], payload["created"]), _asset(payload["modelParams"]), _asset(payload["devPerf"]), payload["created"]
+    )
+
+
+def _request(document: str, variables: Data) -> Request:
+    return Request(encode(document, variables))
+
+
+def _mutation(field: str, selection: str, values: Data) -> Request:
+    given = {key: value for key, value in values.items() if value is not None}
+    # One key for every attempt of this call: the gateway answers a retry with what it
+    # recorded the first time instead of recording it again.
+    given["idempotencyKey"] = uuid.uuid4().hex
+    input_type = field[0].upper() + field[1:] + "Input"
+    return _request(f"mutation($input: {input_type}!) {{ {field}(input: $input) {{ {selection} }} }}", {"input": given})
+
+
+def _registration(field: str, key: str, values: Data) -> Steps[Asset]:
+    data = yield _mutation(field, f"{key} {{ {_NODE} }} created", values)
+    return _asset(data[field][key], data[field]["created"])
+
+
+def create_project(name: str, *, tags: Sequence[str], attributes: Mapping[str, Any] | None) -> Steps[Asset]:
+    return _registration(
+        "createProject", "project", {"name": name, "tags": _tags(tags), "attributes": _object(attributes, "attributes")}
+    )
+
+
+def register_dataset(name: str, *, tags: Sequence[str], attributes: Mapping[str, Any] | None) -> Steps[Asset]:
+    return _registration(
+        "registerDataset", "dataset", {"name": name, "tags": _tags(tags), "attributes": _object(attributes, "attributes")}
+    )
+
+
+def register_featureset(name: str, dataset: Ref, *, tags: Sequence[str], attributes: Mapping[str, Any] | None) -> Steps[Asset]:
+    values = {"name": name, "datasetId": _id(dataset), "tags": _tags(tags), "attributes": _object(attributes, "attributes")}
+    return _registration("registerFeatureset", "featureset", values)
+
+
+def register_model(name: str, project: Ref, *, tags: Sequence[str], attributes: Mapping[str, Any] | None) -> Steps[Asset]:
+    values = {"name": name, "projectId": _id(project), "tags": _tags(tags), "attributes": _object(attributes, "attributes")}
+    return _registration("registerModel", "model", values)
+
+
+def _run_input(
+    where: str,
+    *,
+    model: Ref,
+    dataset: Ref,
+    featureset: Ref,
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    name: str | None = None,
+    tag: str | None = None,
+    deployment_tag: str | None = None,
+    status: str = "COMPLETED",
+    start_time: dt.datetime | None = None,
+    end_time: dt.datetime | None = None,
+    tags: Sequence[str] = (),
+    attributes: Mapping[str, Any] | None = None,
+) -> Data:
+    values = {
+        "modelId": _id(model),
+        "datasetId": _id(dataset),
+        "featuresetId": _id(featureset),
+        "params": _object(params, f"{where}params") or {},
+        "metrics": _object(metrics, f"{where}metrics") or {},
+        "name": name,
+        "tag": tag,
+        "deploymentTag": deployment_tag,
+        "status": status,
+        "startTime": _time(start_time),
+        "endTime": _time(end_time),
+        "tags": _tags(tags),
+        "attributes": _object(attributes, f"{where}attributes"),
+    }
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def log_run(**arguments: Any) -> Steps[LoggedRun]:
+    """``arguments``: those of ``Client.log_run``, which names and types them."""
+    values = _run_input("", **arguments)
+    return _log_one(values)
+
+
+def _log_one(values: Data) -> Steps[LoggedRun]:
+    data = yield _mutation("logRun", _LOGGED, values)
+    return _logged(data["logRun"])
+
+
+def log_runs(runs: Sequence[Mapping[str, Any]]) -> Steps[list[LoggedRun]]:
+    # Every run is checked before the first batch goes out.
+    return _log_batches([_batch_run(index, run) for index, run in enumerate(runs)])
+
+
+def _batch_run(index: int, run: Mapping[str, Any]) -> Data:
+    where = f"runs[{index}]"
+    if not isinstance(run, Mapping):
+        raise BadInput(f"{where} must be a mapping of log_run's keyword arguments, not {type(run).__name__}")
+    unknown = sorted(set(run) - _RUN_ARGUMENTS)
+    if unknown:
+        raise BadInput(f"{where}: log_run takes no argument {unknown[0]!r}")
+    missing = [key for key in ("model", "dataset", "featureset") if key not in run]
+    if missing:
+        raise BadInput(f"{where} needs {', '.join(missing)}")
+    return _run_input(f"{where}.", **run)
+
+
+def _log_batches(inputs: list[Data]) -> Steps[list[LoggedRun]]:
+    logged: list[LoggedRun] = []
+    for start in range(0, len(inputs), MAX_BATCH):
+        data = yield _mutation("logRuns", f"runs {{ {_LOGGED} }}", {"runs": inputs[start : start + MAX_BATCH]})
+        logged += [_logged(payload) for payload in data["logRuns"]["runs"]]
+    return logged
+
+
+def register_deployment(
+    name: str | None,
+    *,
+    deployment_tag: str | None,
+    model: Ref | None,
+    featureset: Ref | None,
+    model_params: Ref | None,
+    tag: str | None,
+    tags: Sequence[str],
+    attributes: Mapping[str, Any] | None,
+) -> Steps[Asset]:
+    values = {
+        "name": name,
+        "deploymentTag": deployment_tag,
+        "modelId": _id(model),
+        "featuresetId": _id(featureset),
+        "modelParamsId": _id(model_params),
+        "tag": tag,
+        "tags": _tags(tags),
+        "attributes": _object(attributes, "attributes"),
+    }
+    return _registration("registerDeployment", "deployment", values)
+
+
+def log_serving_perf(
+    *,
+    period_start: dt.datetime,
+    period_end: dt.datetime,
+    metrics: Mapping[str, float],
+    deployment: Ref | None,
+    deployment_tag: str | None,
+    tags: Sequence[str],
+    attributes: Mapping[str, Any] | None,
+) -> Steps[Asset]:
+    values = {
+        "periodStart": _time(period_start),
+        "periodEnd": _time(period_end),
+        "metrics": _object(metrics, "metrics"),
+        "deploymentId": _id(deployment),
+        "deploymentTag": deployment_tag,
+        "tags": _tags(tags),
+        "attributes": _object(attributes, "attributes"),
+    }
+    return _log_serving_perf(values)
+
+
+def _log_serving_perf(values: Data) -> Steps[Asset]:
+    data = yield _mutation("logServingPerf", f"servingPerf {{ {_NODE} }}", values)
+    return _asset(data["logServingPerf"]["servingPerf"], created=True)
+
+
+def lookup(field: str, name: str, project: Ref | None = None) -> Steps[Asset | None]:
+    """The node of kind ``field`` named ``name`` (a model within ``project``), or None."""
+    if project is None:
+        document = f"query($name: String!) {{ {field}(name: $name) {{ {_NODE} }} }}"
+        variables: Data = {"name": name}
+    else:
+        document = f"query($name: String!, $projectId: ID) {{ {field}(name: $name, projectId: $projectId) {{ {_NODE} }} }}"
+        variables = {"name": name, "projectId": _id(project)}
+    data = yield _request(document, variables)
+    node = data[field]
+    return None if node is None else _asset(node)
+
+
+def find(kind: str | None, attribute: str, value: Any, *, first: int) -> Steps[list[Asset]]:
+    check_finite(value, "value")
+    kinds = [kind.upper()] if kind else None
+    if attribute in ("deployment_tag", "deploymentTag"):
+        declared, arguments, variables = "$value: String!", "deploymentTag: $value", {"value": value}
+    else:
+        declared, arguments = "$key: String!, $value: JSON", "attribute: {key: $key, value: $value}"
+        variables = {"key": attribute, "value": value}
+    return _find(
+        f"query({declared}, $kinds: [NodeKind!], $first: Int) {{"
+        f" search({arguments}, kinds: $kinds, first: $first) {{ nodes {{ {_NODE} }} }} }}",
+        {**variables, "kinds": kinds, "first": first},
+    )
+
+
+def _find(document: str, variables: Data) -> Steps[list[Asset]]:
+    data = yield _request(document, variables)
+    return [_asset(node) for node in data["search"]["nodes"]]
+
+
+def lineage(node: Ref, direction: str, depth: int | None, *, limit: int | None) -> Steps[Lineage]:
+    data = yield _request(
+        "query($id: ID!, $direction: LineageDirection!, $depth: Int, $limit: Int) {"
+        " lineage(id: $id, direction: $direction, depth: $depth, limit: $limit) {"
+        f" root {{ {_NODE} }} nodes {{ depth direction node {{ {_NODE} }} }} edges {{ kind from to }} truncated }} }}",
+        {"id": _id(node), "direction": direction.upper(), "depth": depth, "limit": limit},
+    )
+    result = data["lineage"]
+    return Lineage(
+        root=_asset(result["root"]),
+        nodes=[LineageEntry(_asset(entry["node"]), entry["depth"], entry["direction"].lower()) for entry in result["nodes"]],
+        edges=[(edge["kind"].lower(), edge["from"], edge["to"]) for edge in result["edges"]],
+        truncated=result["truncated"],
+    )
+
+
+def execute(document: str, variables: Mapping[str, Any] | None) -> Steps[Data]:
+    given = _object(variables, "variables") or {}
+    return _execute(document, given)
+
+
+def _execute(document: str, variables: Data) -> Steps[Data]:
+    return (yield _request(document, variables))
