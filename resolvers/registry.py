@@ -3,14 +3,17 @@ it checks everything first, inside the transaction, and raises a coded error bef
 anything is written; the store rolls back whatever an error interrupts.
 
 Registration is idempotent: a name that exists in its scope returns the existing node
-with ``created=False`` and changes nothing.
+with ``created=False`` and changes nothing. Logging is idempotent and never lossy: a run
+name its model has, or a serving period its deployment has, answers the stored node with
+``created=False`` when everything the new input states agrees with it, and is a CONFLICT
+naming each field that differs otherwise.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,9 +21,9 @@ import orjson
 
 from metagate.resolvers import validate
 from metagate.resolvers.authz import check_project
-from metagate.store.errors import BadUserInput, Conflict, NotFound
+from metagate.store.errors import BadUserInput, Conflict, NotFound, WriteConflict
 from metagate.store.model import Edge, JSONObject, Kind, Node, Step, new_id, utcnow
-from metagate.store.port import IdempotencyRecord, NameKey, NeighborRequest, Store, Tx, atomically
+from metagate.store.port import IdempotencyRecord, NameKey, NeighborRequest, ServingPeriod, Store, Tx, atomically
 
 RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
 T = TypeVar("T")
@@ -250,21 +253,23 @@ async def register_model(
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One validated run to log; ``at`` prefixes the fields its errors name."""
+    """One validated run to log; ``at`` prefixes the fields its errors name. None is a
+    field the input left out (or null): a new run takes its default, a re-log of a
+    stored run does not compare it."""
 
     model_id: str
     dataset_id: str
     featureset_id: str
-    params: JSONObject
-    metrics: dict[str, float]
+    params: JSONObject | None
+    metrics: dict[str, float] | None
     name: str | None
     tag: str | None
     deployment_tag: str | None
-    status: str
+    status: str | None
     start: str | None
     end: str | None
-    tags: tuple[str, ...]
-    attributes: JSONObject
+    tags: tuple[str, ...] | None
+    attributes: JSONObject | None
     at: str = ""
 
 
@@ -273,12 +278,12 @@ def run_spec(
     model_id: str,
     dataset_id: str,
     featureset_id: str,
-    params: Any,
-    metrics: Any,
+    params: Any = None,
+    metrics: Any = None,
     name: str | None = None,
     tag: str | None = None,
     deployment_tag: str | None = None,
-    status: str = "COMPLETED",
+    status: str | None = None,
     start_time: dt.datetime | None = None,
     end_time: dt.datetime | None = None,
     tags: Any = None,
@@ -289,11 +294,11 @@ def run_spec(
     name = validate.optional_name(name, field=f"{at}name")
     tag = validate.optional_name(tag, field=f"{at}tag")
     deployment_tag = validate.optional_name(deployment_tag, field=f"{at}deploymentTag")
-    checked_params = validate.json_object(params, field=f"{at}params")
-    checked_metrics = validate.metrics(metrics, field=f"{at}metrics")
-    checked_tags = validate.tags(tags, field=f"{at}tags")
-    checked_attributes = validate.json_object(attributes, field=f"{at}attributes")
-    if status not in RUN_STATUSES:
+    checked_params = None if params is None else validate.json_object(params, field=f"{at}params")
+    checked_metrics = None if metrics is None else validate.metrics(metrics, field=f"{at}metrics")
+    checked_tags = None if tags is None else validate.tags(tags, field=f"{at}tags")
+    checked_attributes = None if attributes is None else validate.json_object(attributes, field=f"{at}attributes")
+    if status is not None and status not in RUN_STATUSES:
         raise BadUserInput(f"status must be one of {', '.join(RUN_STATUSES)}", field=f"{at}status")
     start = validate.time(start_time, field=f"{at}startTime")
     end = validate.time(end_time, field=f"{at}endTime")
@@ -317,11 +322,115 @@ def run_spec(
     )
 
 
+@dataclass(frozen=True)
+class _Run:
+    """A run as a re-log is compared with it: stored, or logged earlier in the batch."""
+
+    run: Node
+    model_params: Node | None
+    dev_perf: Node | None
+    dataset_id: str | None
+    featureset_id: str | None
+
+    def logged(self, *, created: bool) -> RunLogged:
+        return RunLogged(self.run, self.model_params, self.dev_perf, created)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equality of JSON values: numbers by value (1 == 1.0), but true is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _differing_keys(prefix: str, stated: JSONObject, stored: Any) -> list[str]:
+    """``prefix.key`` for each key whose values differ, a key on one side only included."""
+    held = stored if isinstance(stored, dict) else {}
+    return [
+        f"{prefix}.{k}"
+        for k in sorted(stated.keys() | held.keys())
+        if k not in stated or k not in held or not _same_json(stated[k], held[k])
+    ]
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _tags_and_attributes(tags: tuple[str, ...] | None, attributes: JSONObject | None, node: Node) -> list[str]:
+    differ = []
+    if tags is not None and set(tags) != set(node.tags):
+        differ.append("tags")
+    if attributes is not None and not _same_json(attributes, node.attributes):
+        differ.append("attributes")
+    return differ
+
+
+def _run_differences(spec: RunSpec, held: _Run) -> list[str]:
+    """The fields the re-log states whose values the run holds otherwise, in the order of
+    the input's fields."""
+    differ: list[str] = []
+    if spec.params is not None:
+        differ += _differing_keys("params", spec.params, held.model_params.fields.get("params") if held.model_params else {})
+    if spec.metrics is not None:
+        differ += _differing_keys("metrics", spec.metrics, held.dev_perf.fields.get("metrics") if held.dev_perf else {})
+    if spec.dataset_id != held.dataset_id:
+        differ.append("datasetId")
+    if spec.featureset_id != held.featureset_id:
+        differ.append("featuresetId")
+    fields = held.run.fields
+    for field, value in (("deploymentTag", spec.deployment_tag), ("tag", spec.tag), ("status", spec.status)):
+        if value is not None and fields.get(field) != value:
+            differ.append(field)
+    for field, value in (("startTime", spec.start), ("endTime", spec.end)):
+        if value is not None and _instant(value) != _instant(fields.get(field)):
+            differ.append(field)
+    return differ + _tags_and_attributes(spec.tags, spec.attributes, held.run)
+
+
+def _same_run(spec: RunSpec, held: _Run) -> None:
+    differ = [f"{spec.at}{field}" for field in _run_differences(spec, held)]
+    if differ:
+        raise Conflict(
+            f"run {orjson.dumps(spec.name).decode()} of this model was logged with other content:"
+            f" {', '.join(differ)} differ; log it under a new name",
+            field=differ[0],
+            fields=differ,
+        )
+
+
+async def _insert_new(tx: Tx, nodes: Sequence[Node]) -> None:
+    """Inserts nodes whose names (or serving periods) this transaction found free."""
+    try:
+        await tx.insert_nodes(nodes)
+    except WriteConflict:
+        raise
+    except Conflict as error:
+        # A unique index refused what this transaction's own look-up did not find: a
+        # concurrent writer committed the same run or period in between. Running the
+        # write again answers as if it had come second (the stored node, or CONFLICT).
+        raise WriteConflict("a concurrent write logged the same run or period first; try again") from error
+
+
 async def _log_runs(tx: Tx, specs: list[RunSpec], allowed_projects: frozenset[str] | None) -> list[RunLogged]:
     """Writes runs in one transaction with a fixed number of store calls, however many
-    runs there are: one read of the referenced nodes, one of existing names, one of an
-    existing run's params and perf, one insert of nodes and one of edges (plus one read
-    per deployment tag)."""
+    runs there are: one read of the referenced nodes, one of existing names, one of the
+    existing runs' params, perf, dataset and featureset, one insert of nodes and one of
+    edges (plus one read per deployment tag). A name that exists, or that repeats within
+    the batch, answers the run it names when everything the later input states agrees,
+    and is a CONFLICT naming what differs otherwise."""
     wanted = list(dict.fromkeys(i for s in specs for i in (s.model_id, s.dataset_id, s.featureset_id)))
     found = dict(zip(wanted, await tx.get_nodes(wanted)))
 
@@ -343,26 +452,75 @@ async def _log_runs(tx: Tx, specs: list[RunSpec], allowed_projects: frozenset[st
         for s, model in zip(specs, models)
     ]
 
-    named = [(i, NameKey(Kind.RUN, s.name, refs[i][0].id)) for i, s in enumerate(specs) if s.name is not None]
-    if len({key for _, key in named}) < len(named):
-        raise BadUserInput("a run name repeats for the same model within the batch", field="runs")
-    existing: dict[int, Node] = {}
-    if named:
-        matches = await tx.find_named([key for _, key in named])
-        existing = {i: match[0] for (i, _), match in zip(named, matches) if match}
-    logged: dict[int, RunLogged] = {}
-    if existing:
+    first_of: dict[NameKey, int] = {}  # each name's first run in the batch
+    repeat_of: dict[int, int] = {}  # a later run of a name -> its first
+    for i, s in enumerate(specs):
+        if s.name is not None:
+            key = NameKey(Kind.RUN, s.name, refs[i][0].id)
+            if key in first_of:
+                repeat_of[i] = first_of[key]
+            else:
+                first_of[key] = i
+    held: dict[int, _Run] = {}
+    if first_of:
+        matches = await tx.find_named(list(first_of))
+        existing = {first_of[key]: match[0] for key, match in zip(first_of, matches) if match}
         order = list(existing)
-        pages = await tx.neighbors(
-            [NeighborRequest(existing[i].id, kind, Step.OUT, 1) for i in order for kind in ("run_modelparams", "run_devperf")]
+        kinds = ("run_modelparams", "run_devperf", "run_dataset", "run_featureset")
+        pages = (
+            await tx.neighbors([NeighborRequest(existing[i].id, k, Step.OUT, 1) for i in order for k in kinds]) if order else []
         )
         for n, i in enumerate(order):
-            mp, dp = pages[2 * n], pages[2 * n + 1]
-            logged[i] = RunLogged(
-                existing[i], mp.items[0][0] if mp.items else None, dp.items[0][0] if dp.items else None, created=False
-            )
+            mp, dp, ds, fs = (p.items[0][0] if p.items else None for p in pages[len(kinds) * n : len(kinds) * (n + 1)])
+            held[i] = _Run(existing[i], mp, dp, ds.id if ds else None, fs.id if fs else None)
 
-    new = [i for i in range(len(specs)) if i not in logged]
+    logged: dict[int, RunLogged] = {}
+    new: list[int] = []
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    for i, spec in enumerate(specs):
+        first = repeat_of.get(i, i)
+        if first in held:
+            _same_run(spec, held[first])
+            logged[i] = held[first].logged(created=False)
+            continue
+        model, dataset, featureset = refs[i]
+        run_id = new_id(Kind.RUN)
+        run = Node(
+            id=run_id,
+            kind=Kind.RUN,
+            name=spec.name or run_id.partition("/")[2],
+            created_at=utcnow(),
+            scope=model.id,
+            tags=spec.tags or (),
+            attributes=spec.attributes or {},
+            fields={
+                k: v
+                for k, v in {
+                    "status": spec.status or "COMPLETED",
+                    "startTime": spec.start,
+                    "endTime": spec.end,
+                    "tag": spec.tag,
+                    "deploymentTag": spec.deployment_tag,
+                }.items()
+                if v is not None
+            },
+        )
+        model_params = _node(Kind.MODELPARAMS, None, scope=run.id, fields={"params": spec.params or {}})
+        dev_perf = _node(Kind.DEVPERF, None, scope=run.id, fields={"metrics": spec.metrics or {}})
+        nodes += [run, model_params, dev_perf]
+        edges += [
+            _edge("run_model", run, model),
+            _edge("run_dataset", run, dataset),
+            _edge("run_featureset", run, featureset),
+            _edge("run_modelparams", run, model_params),
+            _edge("run_devperf", run, dev_perf),
+        ]
+        new.append(i)
+        # A later run of the same name in this batch is compared with this one.
+        held[i] = _Run(run, model_params, dev_perf, dataset.id, featureset.id)
+        logged[i] = held[i].logged(created=True)
+
     deployment_tags = [specs[i] for i in new if specs[i].deployment_tag is not None]
     if len({s.deployment_tag for s in deployment_tags}) < len(deployment_tags):
         raise Conflict("a deploymentTag repeats within the batch", field="runs")
@@ -372,46 +530,15 @@ async def _log_runs(tx: Tx, specs: list[RunSpec], allowed_projects: frozenset[st
                 f"{spec.at}deploymentTag {spec.deployment_tag!r} is already carried by another run",
                 field=f"{spec.at}deploymentTag",
             )
-
-    nodes: list[Node] = []
-    edges: list[Edge] = []
-    for i in new:
-        spec, (model, dataset, featureset) = specs[i], refs[i]
-        run_id = new_id(Kind.RUN)
-        run = Node(
-            id=run_id,
-            kind=Kind.RUN,
-            name=spec.name or run_id.partition("/")[2],
-            created_at=utcnow(),
-            scope=model.id,
-            tags=spec.tags,
-            attributes=spec.attributes,
-            fields={
-                k: v
-                for k, v in {
-                    "status": spec.status,
-                    "startTime": spec.start,
-                    "endTime": spec.end,
-                    "tag": spec.tag,
-                    "deploymentTag": spec.deployment_tag,
-                }.items()
-                if v is not None
-            },
-        )
-        model_params = _node(Kind.MODELPARAMS, None, scope=run.id, fields={"params": spec.params})
-        dev_perf = _node(Kind.DEVPERF, None, scope=run.id, fields={"metrics": spec.metrics})
-        nodes += [run, model_params, dev_perf]
-        edges += [
-            _edge("run_model", run, model),
-            _edge("run_dataset", run, dataset),
-            _edge("run_featureset", run, featureset),
-            _edge("run_modelparams", run, model_params),
-            _edge("run_devperf", run, dev_perf),
-        ]
-        logged[i] = RunLogged(run, model_params, dev_perf, created=True)
-    await tx.insert_nodes(nodes)
+    await _insert_new(tx, nodes)
     await tx.insert_edges(edges)
     return [logged[i] for i in range(len(specs))]
+
+
+def _fingerprinted(run: dict[str, Any]) -> dict[str, Any]:
+    # A status left out was COMPLETED in the fingerprint before re-logs compared only
+    # what is stated: a key kept from then still matches its retry.
+    return {**run, "status": run.get("status") or "COMPLETED"}
 
 
 async def log_run(
@@ -421,14 +548,16 @@ async def log_run(
     idempotency_key: str | None = None,
     **run: Any,
 ) -> RunLogged:
-    """Logs one run with its params and perf; ``run`` takes ``run_spec``'s arguments."""
+    """Logs one run with its params and perf; ``run`` takes ``run_spec``'s arguments. A
+    name its model has answers that run (created False) when everything ``run`` states
+    agrees with it, and is a CONFLICT naming what differs otherwise."""
     spec = run_spec(**run)
 
     async def work(tx: Tx) -> RunLogged:
         [logged] = await _log_runs(tx, [spec], allowed_projects)
         return logged
 
-    return await _commit(store, idempotency_key, "log_run", run, work)
+    return await _commit(store, idempotency_key, "log_run", _fingerprinted(run), work)
 
 
 async def log_runs(
@@ -440,8 +569,8 @@ async def log_runs(
     idempotency_key: str | None = None,
 ) -> list[RunLogged]:
     """Logs many runs in one transaction: all of them or, on any error, none. Each run is
-    given as ``log_run``'s keyword arguments and behaves as ``log_run`` would; a run name
-    that exists for its model returns the existing run with ``created=False``."""
+    given as ``log_run``'s keyword arguments and behaves as ``log_run`` would, a name
+    repeated within the batch included (its later runs are compared with its first)."""
     if not runs:
         raise BadUserInput("runs must not be empty", field="runs")
     if len(runs) > max_runs:
@@ -451,7 +580,7 @@ async def log_runs(
     async def work(tx: Tx) -> list[RunLogged]:
         return await _log_runs(tx, specs, allowed_projects)
 
-    return await _commit(store, idempotency_key, "log_runs", {"runs": runs}, work)
+    return await _commit(store, idempotency_key, "log_runs", {"runs": [_fingerprinted(r) for r in runs]}, work)
 
 
 async def register_deployment(
@@ -543,7 +672,11 @@ async def log_serving_perf(
     attributes: Any = None,
     allowed_projects: frozenset[str] | None = None,
     idempotency_key: str | None = None,
-) -> Node:
+) -> Registered:
+    """Logs a deployment's serving performance for a period. A period is logged once: a
+    deployment period that exists answers its record (created False) when the metrics,
+    and the tags and attributes where given, agree with it, and is a CONFLICT naming what
+    differs otherwise."""
     inputs = _inputs(locals())
     if (deployment_id is None) == (deployment_tag is None):
         raise BadUserInput("give exactly one of deploymentId and deploymentTag", field="deploymentId")
@@ -553,10 +686,10 @@ async def log_serving_perf(
     if end <= start:
         raise BadUserInput("periodEnd must be after periodStart", field="periodEnd")
     metrics = validate.metrics(metrics)
-    tags = validate.tags(tags)
-    attributes = validate.json_object(attributes)
+    checked_tags = None if tags is None else validate.tags(tags)
+    checked_attributes = None if attributes is None else validate.json_object(attributes)
 
-    async def work(tx: Tx) -> Node:
+    async def work(tx: Tx) -> Registered:
         if deployment_id is not None:
             deployment = await require(tx, deployment_id, Kind.DEPLOYMENT, field="deploymentId")
         else:
@@ -566,19 +699,34 @@ async def log_serving_perf(
                 raise NotFound(f"deploymentTag: no deployment has tag {deployment_tag!r}", field="deploymentTag")
             deployment = found[0]
         await check_project(tx, allowed_projects, deployment)
+        [existing] = await tx.find_serving_perf([ServingPeriod(deployment.id, start, end)])
+        if existing is not None:
+            differ = _differing_keys("metrics", metrics, existing.fields.get("metrics"))
+            differ += _tags_and_attributes(checked_tags, checked_attributes, existing)
+            if differ:
+                raise Conflict(
+                    f"serving perf of this deployment for {start} to {end} was logged with other content:"
+                    f" {', '.join(differ)} differ",
+                    field=differ[0],
+                    fields=differ,
+                )
+            return Registered(existing, created=False)
         node = _node(
             Kind.SERVINGPERF,
             None,
             scope=deployment.id,
-            tags=tags,
-            attributes=attributes,
+            tags=checked_tags or (),
+            attributes=checked_attributes,
             fields={"periodStart": start, "periodEnd": end, "metrics": metrics},
         )
-        await tx.insert_nodes([node])
+        await _insert_new(tx, [node])
         await tx.insert_edges([_edge("deployment_servingperf", deployment, node)])
-        return node
+        return Registered(node, created=True)
 
-    return await _commit(store, idempotency_key, "log_serving_perf", inputs, work)
+    result: Registered | Node = await _commit(store, idempotency_key, "log_serving_perf", inputs, work)
+    # A keyed answer recorded before serving perf said whether it was created: the call
+    # that recorded it created the node.
+    return result if isinstance(result, Registered) else Registered(result, created=True)
 
 
 async def _writable(tx: Tx, node_id: str, allowed_projects: frozenset[str] | None) -> Node:

@@ -177,17 +177,24 @@ class RegisterModelInput:
 
 
 @strawberry.input(
-    description="One training run with its model params and dev performance. A run with a"
-    " name that its model already has is returned as it is (created: false)."
+    description="One training run with its model params and dev performance. Run names are unique per model:"
+    " a name the model already has returns the stored run, its params and perf with created: false when every"
+    " field this input states agrees with them, and is a CONFLICT naming each field that differs"
+    " (params.max_depth, metrics.rmse, datasetId, ...) otherwise; nothing is written either way. Compared, when"
+    " stated: params and metrics key by key and attributes as JSON values (1 equals 1.0), datasetId,"
+    " featuresetId, deploymentTag, tag, status, startTime and endTime as instants, tags as a set. A field left"
+    " out or null is not compared."
 )
 class LogRunInput:
     model_id: strawberry.ID
     dataset_id: strawberry.ID
     featureset_id: strawberry.ID
-    name: str | None = None
+    name: str | None = strawberry.field(
+        default=None, description="Unique per model; a run logged without one is named by its generated key."
+    )
     tag: str | None = None
     deployment_tag: str | None = None
-    status: RunStatus = RunStatus.COMPLETED
+    status: RunStatus | None = strawberry.field(default=None, description="COMPLETED when a new run leaves it out.")
     start_time: dt.datetime | None = None
     end_time: dt.datetime | None = None
     params: JSON | None = strawberry.field(default=None, description="Hyper-parameters (object).")
@@ -199,7 +206,10 @@ class LogRunInput:
     )
 
 
-@strawberry.input(description="Runs to log in one transaction.")
+@strawberry.input(
+    description="Runs to log in one transaction. A name repeated within the batch for the same model is one run:"
+    " its later entries are compared with the first as a re-log is with a stored run."
+)
 class LogRunsInput:
     runs: list[LogRunInput]
     idempotency_key: str | None = strawberry.field(
@@ -224,11 +234,17 @@ class RegisterDeploymentInput:
     )
 
 
-@strawberry.input(description="A serving period and its metrics, by deploymentId or deploymentTag.")
+@strawberry.input(
+    description="A serving period and its metrics, by deploymentId or deploymentTag. A deployment's period"
+    " (periodStart, periodEnd, as instants) is logged once: logging it again returns the stored record with"
+    " created: false when the metrics, and the tags and attributes where given, agree with it (metrics key by"
+    " key and attributes as JSON values, tags as a set), and is a CONFLICT naming each field that differs"
+    " (metrics.rmse, tags, attributes) otherwise; nothing is written either way."
+)
 class LogServingPerfInput:
     period_start: dt.datetime
     period_end: dt.datetime
-    metrics: JSON
+    metrics: JSON = strawberry.field(description="Metric name -> number.")
     deployment_id: strawberry.ID | None = None
     deployment_tag: str | None = None
     tags: list[str] | None = None

@@ -81,7 +81,9 @@ class LogRunPayload:
     run: Run
     model_params: ModelParams | None
     dev_perf: DevPerf | None
-    created: bool
+    created: bool = strawberry.field(
+        description="False when the model had a run of this name with the same content: nothing was written."
+    )
 
 
 @strawberry.type
@@ -95,7 +97,7 @@ def _run_arguments(input: LogRunInput, at: str) -> dict[str, Any]:
 
 def _run_values(run: dict[str, Any], at: str) -> dict[str, Any]:
     """registry.log_run's keyword arguments from a LogRunInput as GraphQL names it."""
-    status = run.get("status") or "COMPLETED"
+    status = run.get("status")
     return {
         "model_id": decode_id(run["modelId"], Kind.MODEL, field=f"{at}modelId"),
         "dataset_id": decode_id(run["datasetId"], Kind.DATASET, field=f"{at}datasetId"),
@@ -105,7 +107,7 @@ def _run_values(run: dict[str, Any], at: str) -> dict[str, Any]:
         "name": run.get("name"),
         "tag": run.get("tag"),
         "deployment_tag": run.get("deploymentTag"),
-        "status": getattr(status, "value", status),
+        "status": None if status is None else getattr(status, "value", status),
         "start_time": run.get("startTime"),
         "end_time": run.get("endTime"),
         "tags": run.get("tags"),
@@ -159,6 +161,9 @@ class RegisterDeploymentPayload:
 @strawberry.type
 class LogServingPerfPayload:
     serving_perf: ServingPerf
+    created: bool = strawberry.field(
+        description="False when the deployment had this period with the same content: nothing was written."
+    )
 
 
 @strawberry.type
@@ -219,7 +224,12 @@ class Mutation:
         info.context.loaders.clear()
         return RegisterModelPayload(model=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Logs a training run with its model params and dev performance in one write. Logging a run name"
+        " the model already has returns the stored run with created: false when everything the input states agrees"
+        " with it, and is a CONFLICT naming each field that differs otherwise (see LogRunInput); nothing is"
+        " written either way."
+    )
     async def log_run(self, info: Info, input: LogRunInput) -> LogRunPayload:
         r = await registry.log_run(
             info.context.store,
@@ -232,7 +242,10 @@ class Mutation:
 
     @strawberry.mutation(
         description="Logs many runs in one transaction: all of them, or on any error none. Each run behaves as"
-        " in logRun; errors name the run as runs[i]. Idempotency keys go on the batch, not on its runs."
+        " in logRun: a stored name with the same content answers the stored run (created: false), other content"
+        " is a CONFLICT naming the run and its fields (runs[3].metrics.rmse). A name repeated within the batch is"
+        " one run: the first entry logs it, a later one with the same content answers it with created: false,"
+        " one with other content is a CONFLICT at the later index. Idempotency keys go on the batch, not on its runs."
     )
     async def log_runs(self, info: Info, input: LogRunsInput) -> LogRunsPayload:
         runs = [{to_camel_case(k): v for k, v in vars(run).items()} for run in input.runs]
@@ -255,9 +268,13 @@ class Mutation:
         info.context.loaders.clear()
         return RegisterDeploymentPayload(deployment=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="Logs a deployment's serving performance for a period. A period is logged once per deployment:"
+        " again with the same content it returns the stored record with created: false, with other content it is"
+        " a CONFLICT naming each field that differs (metrics.rmse, tags, attributes); nothing is written either way."
+    )
     async def log_serving_perf(self, info: Info, input: LogServingPerfInput) -> LogServingPerfPayload:
-        node = await registry.log_serving_perf(
+        r = await registry.log_serving_perf(
             info.context.store,
             period_start=input.period_start,
             period_end=input.period_end,
@@ -270,7 +287,7 @@ class Mutation:
             idempotency_key=_key(info, input.idempotency_key),
         )
         info.context.loaders.clear()
-        return LogServingPerfPayload(serving_perf=wrap(node))  # type: ignore[arg-type]
+        return LogServingPerfPayload(serving_perf=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation(description="Merges top-level keys into a node's attributes (or replaces them).")
     async def update_attributes(self, info: Info, input: UpdateAttributesInput) -> NodePayload:

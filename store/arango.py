@@ -35,6 +35,7 @@ from metagate.store.port import (
     NeighborRequest,
     Page,
     ProjectCounts,
+    ServingPeriod,
     Token,
 )
 
@@ -141,6 +142,12 @@ class _Runner:
 
     async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]:
         return [layout.from_document(d) for d in await self.run(aql.find_by_field(kind, name, value))]
+
+    async def find_serving_perf(self, periods: Sequence[ServingPeriod]) -> list[Node | None]:
+        if not periods:
+            return []
+        docs = await self.one(aql.find_serving_perf(periods))
+        return [layout.from_document(d) if d else None for d in docs]
 
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
         if not requests:
@@ -275,6 +282,9 @@ class ArangoStore:
 
     async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]:
         return await self._reader().find_by_field(kind, name, value)
+
+    async def find_serving_perf(self, periods: Sequence[ServingPeriod]) -> list[Node | None]:
+        return await self._reader().find_serving_perf(periods)
 
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
         return await self._reader().neighbors(requests)

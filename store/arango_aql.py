@@ -13,7 +13,7 @@ from typing import Any
 from metagate.store import arango_layout as layout
 from metagate.store.errors import BadUserInput
 from metagate.store.model import Direction, Edge, JSONObject, Kind, Node, Step
-from metagate.store.port import ListQuery, NameKey, NeighborRequest, OrderField, contains_pattern
+from metagate.store.port import ListQuery, NameKey, NeighborRequest, OrderField, ServingPeriod, contains_pattern
 
 Bind = dict[str, Any]
 
@@ -70,6 +70,50 @@ def find_by_field(kind: Kind, typed_field: str, value: str) -> Query:
     return Query(
         f"FOR d IN {coll} FILTER d[{attribute}] == {wanted} SORT d.createdAt, d._key LIMIT 100 RETURN d",
         b.bind,
+    )
+
+
+def find_serving_perf(periods: Sequence[ServingPeriod]) -> Query:
+    """The oldest record of each period, or null. Each subquery binds its own values:
+    constants, which the optimizer needs to use the sparse unique index."""
+    b = _Binder()
+    coll = b.collection(layout.VERTEX_COLLECTIONS[Kind.SERVINGPERF])
+    parts = []
+    for period in periods:
+        values = (period.deployment_id, period.start, period.end)
+        match = " AND ".join(f"d.{path} == {b.value(v)}" for path, v in zip(layout.SERVING_PERIOD, values))
+        parts.append(f"FIRST(FOR d IN {coll} FILTER {match} SORT d.createdAt, d._key LIMIT 1 RETURN d)")
+    return Query(f"RETURN [{', '.join(parts)}]", b.bind)
+
+
+def repeated_serving_periods() -> Query:
+    """Every serving-perf document but the oldest of its (deployment, period), as
+    ``{kept: id of the oldest, doc: the document}``."""
+    b = _Binder()
+    coll = b.collection(layout.VERTEX_COLLECTIONS[Kind.SERVINGPERF])
+    paths = [f"d.{path}" for path in layout.SERVING_PERIOD]
+    keys = ", ".join(f"k{i} = {path}" for i, path in enumerate(paths))
+    return Query(
+        f"FOR d IN {coll} FILTER {' AND '.join(f'{path} != null' for path in paths)}"
+        f" COLLECT {keys} INTO grouped = d"
+        " FILTER LENGTH(grouped) > 1"
+        " LET ordered = (FOR g IN grouped SORT g.createdAt, g._key RETURN g)"
+        " FOR r IN SLICE(ordered, 1) RETURN {kept: ordered[0]._id, doc: r}",
+        b.bind,
+    )
+
+
+def remove_documents(collection: str, keys: Sequence[str]) -> Query:
+    return Query("FOR k IN @keys REMOVE k IN @@c", {"keys": list(keys), "@c": collection})
+
+
+def remove_edges_to(edge_kind: str, document_ids: Sequence[str]) -> Query:
+    """Removes the ``edge_kind`` edges whose logical to-end is one of ``document_ids``."""
+    collection = layout.EDGE_COLLECTIONS[edge_kind]
+    end = "_from" if collection.reversed else "_to"
+    return Query(
+        f"FOR vid IN @ids FOR e IN @@c FILTER e.{end} == vid REMOVE e IN @@c",
+        {"ids": list(document_ids), "@c": collection.name},
     )
 
 

@@ -3,7 +3,9 @@
 Run on an empty server it creates the database, Arangopipe's collections, the graph
 ``enterprise_ml_graph`` and Metagate's indexes; run again it changes nothing; run on an
 existing Arangopipe database it only adds what is missing (Arangopipe created no
-indexes of its own).
+indexes of its own). One thing it moves: before making serving periods unique per
+deployment, it keeps the oldest record of a period logged more than once and moves the
+others out of the graph, whole, into ``metagate_servingperf_duplicates``.
 
 No vertex-centric edge indexes: no traversal filters on edge attributes (they filter
 and sort on the vertices reached), so ArangoDB's built-in edge index on _from/_to is
@@ -22,9 +24,10 @@ from arangoasync.exceptions import ArangoServerError
 from arangoasync.graph import Graph
 from arangoasync.typings import CollectionType, IndexProperties
 
+from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango import ArangoSettings, translate
-from metagate.store.model import Kind
+from metagate.store.model import EDGE_KINDS, Kind
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,10 @@ def indexes() -> list[Index]:
             ]
         if kind is Kind.DEPLOYMENT:
             out.append(Index(collection, ("tag",), "metagate_tag", unique=True, sparse=True))
+        if kind is Kind.SERVINGPERF:
+            # One record per deployment and period; sparse, so Arangopipe's own records
+            # (no scope, no period fields) are not constrained.
+            out.append(Index(collection, layout.SERVING_PERIOD, "metagate_serving_period", unique=True, sparse=True))
     return out
 
 
@@ -74,6 +81,39 @@ async def _database_exists(db: Any) -> bool:
             return False
         raise
     return True
+
+
+async def _rows(db: Any, query: aql.Query) -> list[Any]:
+    cursor = await db.aql.execute(query.text, bind_vars=query.bind)
+    return [row async for row in cursor]
+
+
+async def set_aside_repeated_periods(db: Any) -> int:
+    """Before periods are unique, a period may have been logged more than once: keeps its
+    oldest record and moves the others, whole and beside the id of the record kept, out
+    of the graph into their own collection, in one transaction. Returns how many moved."""
+    servingperf = layout.VERTEX_COLLECTIONS[Kind.SERVINGPERF]
+    edge_kinds = [k for k in layout.EDGE_COLLECTIONS if EDGE_KINDS[k].to_kind is Kind.SERVINGPERF]
+    trx = await db.begin_transaction(
+        write=[servingperf, layout.SERVING_DUPLICATES_COLLECTION, *(layout.EDGE_COLLECTIONS[k].name for k in edge_kinds)]
+    )
+    try:
+        repeated = await _rows(trx, aql.repeated_serving_periods())
+        if repeated:
+            aside = [
+                {**{k: v for k, v in r["doc"].items() if k not in ("_id", "_rev")}, "keptId": layout.node_id(r["kept"])}
+                for r in repeated
+            ]
+            await _rows(trx, aql.insert_documents(layout.SERVING_DUPLICATES_COLLECTION, aside))
+            ids = [r["doc"]["_id"] for r in repeated]
+            for edge_kind in edge_kinds:
+                await _rows(trx, aql.remove_edges_to(edge_kind, ids))
+            await _rows(trx, aql.remove_documents(servingperf, [r["doc"]["_key"] for r in repeated]))
+    except BaseException:
+        await trx.abort_transaction()
+        raise
+    await trx.commit_transaction()
+    return len(repeated)
 
 
 async def init_db(settings: ArangoSettings) -> list[str]:
@@ -97,7 +137,7 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 if not await db.has_collection(edge.name):
                     await db.create_collection(edge.name, col_type=CollectionType.EDGE)
                     done.append(f"created edge collection {edge.name}")
-            for own in (layout.TOKENS_COLLECTION, layout.IDEMPOTENCY_COLLECTION):
+            for own in (layout.TOKENS_COLLECTION, layout.IDEMPOTENCY_COLLECTION, layout.SERVING_DUPLICATES_COLLECTION):
                 if not await db.has_collection(own):
                     await db.create_collection(own)
                     done.append(f"created collection {own}")
@@ -110,6 +150,13 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                     if not await graph.has_edge_definition(definition["collection"]):
                         await graph.create_edge_definition(definition["collection"], definition["from"], definition["to"])
                         done.append(f"added edge definition {definition['collection']}")
+            # The unique index over serving periods cannot be built while a period repeats.
+            moved = await set_aside_repeated_periods(db)
+            if moved:
+                done.append(
+                    f"moved {moved} serving-perf records that repeated a period to {layout.SERVING_DUPLICATES_COLLECTION}"
+                    " (the oldest record of each period is kept)"
+                )
             for index in indexes():
                 # A standard database answers the value itself (Result also covers async jobs).
                 created = cast(

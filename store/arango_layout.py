@@ -32,6 +32,12 @@ KINDS_BY_COLLECTION = {name: kind for kind, name in VERTEX_COLLECTIONS.items()}
 TOKENS_COLLECTION = "metagate_tokens"
 # The answers of keyed mutations, kept to answer their retries.
 IDEMPOTENCY_COLLECTION = "metagate_idempotency"
+# Serving-perf records that repeated a deployment's period, set aside by init-db before
+# it makes periods unique (the record kept is the oldest).
+SERVING_DUPLICATES_COLLECTION = "metagate_servingperf_duplicates"
+# The document attributes that identify a serving-perf record (its deployment, as the
+# scope, and its period): the fields of the unique index and of the look-up.
+SERVING_PERIOD = ("scope", "fields.periodStart", "fields.periodEnd")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,16 @@ class NameKey:
 
 
 @dataclass(frozen=True)
+class ServingPeriod:
+    """What identifies a serving-perf record: its deployment and its period, both ends
+    as ``format_time`` writes them (so that equal instants are equal text)."""
+
+    deployment_id: str
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
 class NeighborRequest:
     """The nodes at the other end of ``edge_kind`` edges of ``node_id``, newest first."""
 
@@ -159,6 +169,10 @@ class Reader(Protocol):
 
     async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]: ...
 
+    async def find_serving_perf(self, periods: Sequence[ServingPeriod]) -> list[Node | None]:
+        """The serving-perf record of each deployment period, or None."""
+        ...
+
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]: ...
 
 
@@ -223,8 +237,9 @@ T = TypeVar("T")
 
 async def atomically(store: Store, work: Callable[[Tx], Awaitable[T]], *, attempts: int = 5) -> T:
     """Runs ``work`` in one write transaction; when a concurrent write wins (ArangoDB's
-    write-write conflict) the whole transaction is rolled back and run again, a bounded
-    number of times with a growing, jittered pause."""
+    write-write conflict, or a unique index refusing what a concurrent writer committed
+    first, which ``work`` raises as WriteConflict) the whole transaction is rolled back
+    and run again, a bounded number of times with a growing, jittered pause."""
     for attempt in range(1, attempts + 1):
         try:
             async with store.write() as tx:

@@ -41,6 +41,7 @@ from metagate.store.port import (
     OrderField,
     Page,
     ProjectCounts,
+    ServingPeriod,
     SortKey,
     Token,
     contains_pattern,
@@ -116,6 +117,18 @@ SELECT i, id, kind, name, scope, created_at, tags, attributes, fields
   FROM ranked WHERE rn <= lim + 1 ORDER BY i, rn
 """
 
+# A deployment's serving periods, read through their unique index (migration 5): the
+# index's expressions and its kind, spelt as in the index, so that the planner uses it.
+SERVING_PERF_SQL = f"""
+WITH k(i, scope, ps, pe) AS (
+  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)
+)
+SELECT k.i, {_NODE_COLUMNS} FROM k JOIN nodes n
+    ON n.kind = 'servingperf' AND n.scope = k.scope
+   AND json_extract(n.fields, '$.periodStart') = k.ps AND json_extract(n.fields, '$.periodEnd') = k.pe
+ ORDER BY k.i, n.created_at, n.id
+"""
+
 _PROJECT_COUNTS_SQL = """
 WITH m(id) AS (SELECT to_id FROM edges WHERE from_id = :p AND kind = 'project_model'),
      r(id) AS (SELECT e.from_id FROM m JOIN edges e ON e.to_id = m.id AND e.kind = 'run_model')
@@ -161,6 +174,10 @@ def translate(error: sqlite3.Error) -> Exception:
     if isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
         return Unavailable("the SQLite store is busy with another writer; try again")
     return error
+
+
+def serving_perf_params(periods: Sequence[ServingPeriod]) -> tuple[str]:
+    return (_dumps([[i, p.deployment_id, p.start, p.end] for i, p in enumerate(periods)]),)
 
 
 def _raise(error: sqlite3.Error) -> NoReturn:
@@ -233,6 +250,14 @@ class _Reads:
         )
         return [_node(r) for r in rows]
 
+    async def find_serving_perf(self, conn: aiosqlite.Connection, periods: Sequence[ServingPeriod]) -> list[Node | None]:
+        if not periods:
+            return []
+        out: list[Node | None] = [None for _ in periods]
+        for row in await self._rows(conn, SERVING_PERF_SQL, serving_perf_params(periods)):
+            out[row[0]] = out[row[0]] or _node(row[1:])
+        return out
+
     async def neighbors(self, conn: aiosqlite.Connection, requests: Sequence[NeighborRequest]) -> list[Page]:
         if not requests:
             return []
@@ -273,6 +298,9 @@ class SQLiteTx:
 
     async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]:
         return await self._reads.find_by_field(self._conn, kind, name, value)
+
+    async def find_serving_perf(self, periods: Sequence[ServingPeriod]) -> list[Node | None]:
+        return await self._reads.find_serving_perf(self._conn, periods)
 
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
         return await self._reads.neighbors(self._conn, requests)
@@ -469,6 +497,10 @@ class SQLiteStore:
     async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]:
         async with self._read() as conn:
             return await self._reads.find_by_field(conn, kind, name, value)
+
+    async def find_serving_perf(self, periods: Sequence[ServingPeriod]) -> list[Node | None]:
+        async with self._read() as conn:
+            return await self._reads.find_serving_perf(conn, periods)
 
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
         async with self._read() as conn:

@@ -95,6 +95,39 @@ MIGRATIONS: list[str] = [
      WHERE e.kind = 'run_devperf' AND m.type IN ('integer', 'real')
      ORDER BY e.created_at, e.to_id;
     """,
+    # 5: one serving-perf record per deployment and period. A period logged more than once
+    # before keeps its oldest record (created_at, then id, as lists order); the newer
+    # records leave the graph with their tags and edges but are kept whole, beside the id
+    # of the record kept, in servingperf_duplicates: a re-log with other metrics may have
+    # been a correction, and a migration does not decide that for the user.
+    """
+    CREATE TABLE servingperf_duplicates (
+        id          TEXT PRIMARY KEY,
+        kept_id     TEXT NOT NULL,
+        scope       TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        tags        TEXT NOT NULL,
+        attributes  TEXT NOT NULL,
+        fields      TEXT NOT NULL
+    );
+    INSERT INTO servingperf_duplicates (id, kept_id, scope, created_at, tags, attributes, fields)
+    SELECT id, kept_id, scope, created_at, tags, attributes, fields FROM (
+        SELECT n.*, first_value(n.id) OVER (
+                   PARTITION BY n.scope, json_extract(n.fields, '$.periodStart'), json_extract(n.fields, '$.periodEnd')
+                   ORDER BY n.created_at, n.id) AS kept_id
+          FROM nodes n
+         WHERE n.kind = 'servingperf'
+           AND json_extract(n.fields, '$.periodStart') IS NOT NULL
+           AND json_extract(n.fields, '$.periodEnd') IS NOT NULL
+    ) WHERE id != kept_id;
+    DELETE FROM node_tags WHERE node_id IN (SELECT id FROM servingperf_duplicates);
+    DELETE FROM edges
+     WHERE from_id IN (SELECT id FROM servingperf_duplicates) OR to_id IN (SELECT id FROM servingperf_duplicates);
+    DELETE FROM nodes WHERE id IN (SELECT id FROM servingperf_duplicates);
+    CREATE UNIQUE INDEX nodes_serving_period
+        ON nodes (scope, json_extract(fields, '$.periodStart'), json_extract(fields, '$.periodEnd'))
+        WHERE kind = 'servingperf';
+    """,
 ]
 
 

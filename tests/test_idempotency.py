@@ -90,7 +90,7 @@ async def test_every_mutation_takes_a_key(gql: GraphQLClient, store: Store) -> N
     first = await gql(serving, d=p.deployment)
     counts = await store.count_all()
     assert await gql(serving, d=p.deployment) == first
-    assert await store.count_all() == counts  # without the key, a second servingperf
+    assert await store.count_all() == counts
 
     # Updates: a change made in between shows that the replay writes nothing (it would
     # otherwise undo the change); it answers with the node the first call wrote, as it is now.

@@ -264,28 +264,27 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
 
     runs: list[LoggedRun] = []
     by_name: dict[tuple[str, str], LoggedRun] = {}
+    logged_as: dict[tuple[str, str], dict[str, Any]] = {}
     for r, rp in enumerate(plan.runs):
         model, dataset, featureset = models[rp.model], datasets[rp.dataset], featuresets[rp.featureset]
         name = f"trial-{rp.name}" if rp.name is not None else None
         tag = f"dt-{r}" if rp.tagged else None
-        out = (
-            await gql(
-                LOG_RUN,
-                i={
-                    "modelId": model,
-                    "datasetId": dataset,
-                    "featuresetId": featureset,
-                    "name": name,
-                    "deploymentTag": tag,
-                    "params": {"max_depth": r},
-                    "metrics": {"rmse": 1.0 / (r + 1)},
-                },
-            )
-        )["logRun"]
+        data = {
+            "modelId": model,
+            "datasetId": dataset,
+            "featuresetId": featureset,
+            "name": name,
+            "deploymentTag": tag,
+            "params": {"max_depth": r},
+            "metrics": {"rmse": 1.0 / (r + 1)},
+        }
         earlier = by_name.get((model, name)) if name is not None else None
         if earlier is not None:
-            # A name its model already has: the run is returned as it was; nothing new,
-            # whatever dataset, featureset or tag this call named.
+            # A name its model already has: other content (params always differ here) is
+            # refused, the same content answers the stored run; neither writes anything.
+            refused = await gql.error(LOG_RUN, i=data)
+            assert refused["extensions"]["code"] == "CONFLICT", refused
+            out = (await gql(LOG_RUN, i=logged_as[(model, name)]))["logRun"]
             assert out["created"] is False
             assert (out["run"]["id"], out["modelParams"]["id"], out["devPerf"]["id"]) == (
                 earlier.run,
@@ -293,6 +292,7 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
                 earlier.perf,
             )
             continue
+        out = (await gql(LOG_RUN, i=data))["logRun"]
         assert out["created"] is True
         run = g.node(out["run"]["id"], "RUN")
         params = g.node(out["modelParams"]["id"], "MODELPARAMS")
@@ -306,6 +306,7 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
         runs.append(logged)
         if name is not None:
             by_name[(model, name)] = logged
+            logged_as[(model, name)] = data
 
     deployments: list[tuple[str, str]] = []  # (id, its tag)
     undeployed = [r for r in runs if r.deployment_tag is not None]

@@ -62,15 +62,26 @@ async def test_a_batch_records_every_run_with_its_params_perf_and_links(gql: Gra
     assert {(r["dataset"]["name"], r["featureset"]["name"]) for r in runs} == {("california-housing", "housing-features")}
 
 
-async def test_existing_names_come_back_unchanged_beside_new_runs(gql: GraphQLClient) -> None:
-    p = await record_pipeline(gql, runs=2)  # trial-0 and trial-1
+def _trial_0(p: Pipeline, **more: Any) -> dict[str, Any]:
+    """record_pipeline's trial-0 as it was logged (its deploymentTag left out)."""
+    return {**_run(p, "trial-0", 0.5), "params": {"max_depth": 3}, **more}
 
-    logged = (await gql(LOG_RUNS, runs=[_run(p, "trial-1", 0.99), _run(p, "trial-9", 0.5)]))["logRuns"]["runs"]
+
+async def test_existing_names_come_back_unchanged_beside_new_runs(gql: GraphQLClient, store: Store) -> None:
+    p = await record_pipeline(gql, runs=2)  # trial-0 and trial-1
+    trial_1 = {**_run(p, "trial-1", 0.4), "params": {"max_depth": 4}}
+
+    logged = (await gql(LOG_RUNS, runs=[trial_1, _run(p, "trial-9", 0.5)]))["logRuns"]["runs"]
 
     assert [r["created"] for r in logged] == [False, True]
     assert logged[0]["run"]["id"] == p.runs[1]
-    assert logged[0]["devPerf"]["metrics"]["rmse"] != 0.99
+    assert logged[0]["devPerf"]["metrics"] == {"rmse": 0.4}
     assert await _run_names(gql, p) == ["trial-0", "trial-1", "trial-9"]
+    # With other content the stored run is not silently kept: the batch is refused whole.
+    before = await store.count_all()
+    error = await gql.error(LOG_RUNS, runs=[_run(p, "trial-10", 0.5), {**trial_1, "metrics": {"rmse": 0.99}}])
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("CONFLICT", "runs[1].metrics.rmse")
+    assert await store.count_all() == before
 
 
 async def test_one_bad_run_fails_the_batch_and_writes_nothing(gql: GraphQLClient, store: Store) -> None:
@@ -86,7 +97,8 @@ async def test_one_bad_run_fails_the_batch_and_writes_nothing(gql: GraphQLClient
         ),
         ([_run(p, "a", 0.1), {**_run(p, "b", 0.2), "featuresetId": other.runs[0]}], "BAD_USER_INPUT", "runs[1].featuresetId"),
         ([_run(p, "a", 0.1), {**_run(p, "b", 0.2), "metrics": {"rmse": "low"}}], "BAD_USER_INPUT", "runs[1].metrics"),
-        ([_run(p, "a", 0.1), _run(p, "a", 0.2)], "BAD_USER_INPUT", "runs"),
+        # A name repeated with other content: the later run conflicts with the first.
+        ([_run(p, "a", 0.1), _run(p, "a", 0.2)], "CONFLICT", "runs[1].metrics.rmse"),
         ([_run(p, "a", 0.1, deploymentTag="v9"), _run(p, "b", 0.2, deploymentTag="v9")], "CONFLICT", "runs"),
         ([_run(p, "a", 0.1), _run(p, "b", 0.2, deploymentTag="prod")], "CONFLICT", "runs[1].deploymentTag"),
         ([_run(p, "a", 0.1), _run(p, "b", 0.2, idempotencyKey="k")], "BAD_USER_INPUT", "runs[1].idempotencyKey"),
@@ -125,7 +137,7 @@ async def test_the_batch_size_is_limited(store: Store) -> None:
 
 async def test_a_keyed_batch_retried_answers_with_the_first_runs(gql: GraphQLClient) -> None:
     p = await record_pipeline(gql, runs=1)
-    batch = [_run(p, None, 0.1), _run(p, "trial-0", 0.2), _run(p, None, 0.3)]
+    batch = [_run(p, None, 0.1), _trial_0(p), _run(p, None, 0.3)]
 
     first = (await gql(LOG_RUNS, runs=batch, key="sweep-7"))["logRuns"]["runs"]
     again = (await gql(LOG_RUNS, runs=batch, key="sweep-7"))["logRuns"]["runs"]
@@ -142,7 +154,7 @@ async def test_a_batch_costs_the_same_store_round_trips_for_two_runs_or_fifty(gq
     p = await record_pipeline(gql, runs=1)
     counts = []
     for size in (2, 50):
-        runs = [_run(p, f"n{size}-{i}", 0.1) for i in range(size - 1)] + [_run(p, "trial-0", 0.5)]
+        runs = [_run(p, f"n{size}-{i}", 0.1) for i in range(size - 1)] + [_trial_0(p)]
         before = store.statements  # type: ignore[attr-defined]
         await gql(LOG_RUNS, runs=runs)
         counts.append(store.statements - before)  # type: ignore[attr-defined]

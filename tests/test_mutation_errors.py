@@ -29,7 +29,7 @@ SELECTIONS = {
     "registerModel": "model { id } created",
     "logRun": "run { id } created",
     "registerDeployment": "deployment { id } created",
-    "logServingPerf": "servingPerf { id }",
+    "logServingPerf": "servingPerf { id } created",
     "updateAttributes": "node { id attributes }",
     "addTags": "node { id tags }",
 }
@@ -520,7 +520,7 @@ async def test_add_tags_checks_the_merged_list(gql: GraphQLClient, reject: Rejec
 
 
 async def test_an_unknown_run_status_is_bad_input(gql: GraphQLClient, reject: Reject, p: Pipeline) -> None:
-    for status in ["EXPLODED", "completed", "", 3, None]:
+    for status in ["EXPLODED", "completed", "", 3]:
         await reject("logRun", build("logRun", p, status=status), "BAD_USER_INPUT", mention="status")
     error = await reject.doc(
         """mutation($m: ID!, $d: ID!, $f: ID!) { logRun(input: {modelId: $m, datasetId: $d,
@@ -535,6 +535,10 @@ async def test_an_unknown_run_status_is_bad_input(gql: GraphQLClient, reject: Re
     for status in ["RUNNING", "FAILED"]:
         run = (await gql(DOCS["logRun"], i=build("logRun", p, name=status, status=status)))["logRun"]
         assert run["created"] is True
+    # Null is a status left out: a new run is COMPLETED.
+    run = (await gql(DOCS["logRun"], i=build("logRun", p, name="null-status", status=None)))["logRun"]
+    stored = await gql("query($id: ID!) { node(id: $id) { ... on Run { status } } }", id=run["run"]["id"])
+    assert run["created"] is True and stored["node"]["status"] == "COMPLETED"
 
 
 TIME_CASES: list[tuple[str, dict[str, Any], str]] = [

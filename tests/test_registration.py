@@ -39,7 +39,7 @@ async def test_a_named_run_logged_twice_is_recorded_once(gql: GraphQLClient, sto
     again = (
         await gql(
             """mutation($m: ID!, $d: ID!, $f: ID!) { logRun(input: {name: "trial-0", modelId: $m,
-                 datasetId: $d, featuresetId: $f, metrics: {rmse: 0.1}}) {
+                 datasetId: $d, featuresetId: $f, metrics: {rmse: 0.5}}) {
                  run { id } modelParams { id } devPerf { metrics } created } }""",
             m=pipeline.model,
             d=pipeline.dataset,

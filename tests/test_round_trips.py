@@ -4,6 +4,7 @@ number of parents at that level."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ from metagate.gateway.app import create_app
 from metagate.gateway.auth import issue
 from metagate.gateway.config import Settings
 from metagate.resolvers.authz import Role
-from metagate.store.port import Store
+from metagate.store.port import Store, Tx
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
 
@@ -112,3 +113,91 @@ async def test_each_level_is_one_call_however_many_parents(
     datasets = [run["dataset"]["name"] for node in data["nodes"] for run in node["model"]["runs"]["nodes"]]
     assert sorted(datasets) == ["a-california-housing"] * 2 + ["b-california-housing"] * 2
     assert counting.calls == [("get_nodes", 2), ("neighbors", 2), ("neighbors", 2), ("neighbors", 4)]
+
+
+class CountingWrites:
+    """The real store, with a record of each call its write transactions make."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Any]:
+        async with self.inner.write() as tx:
+            yield _CountingTx(tx, self.calls)
+
+
+class _CountingTx:
+    def __init__(self, tx: Tx, calls: list[str]) -> None:
+        self.tx = tx
+        self.calls = calls
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.tx, name)
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return await attr(*args, **kwargs)
+
+        return counted
+
+
+@pytest.fixture
+async def writes(store: Store) -> AsyncIterator[tuple[CountingWrites, GraphQLClient]]:
+    counting = CountingWrites(store)
+    admin = await issue(store, name="tests", role=Role.ADMIN)
+    app = create_app(Settings(), store=counting)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+        yield counting, GraphQLClient(client, admin.secret)
+
+
+LOG_RUNS = """mutation($runs: [LogRunInput!]!) { logRuns(input: {runs: $runs}) { runs { created } } }"""
+
+
+async def test_re_logged_runs_are_compared_with_a_fixed_number_of_store_calls(
+    writes: tuple[CountingWrites, GraphQLClient],
+) -> None:
+    counting, gql = writes
+    p = await record_pipeline(gql, runs=1)
+
+    def run(name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "modelId": p.model,
+            "datasetId": p.dataset,
+            "featuresetId": p.featureset,
+            "params": {"depth": 4},
+            "metrics": {"rmse": 0.3},
+        }
+
+    calls = []
+    for size in (1, 30):
+        batch = [run(f"r{size}-{i}") for i in range(size)]
+        await gql(LOG_RUNS, runs=batch)
+        counting.calls.clear()
+        # The same runs again, each twice, beside as many new ones.
+        again = (await gql(LOG_RUNS, runs=batch + batch + [run(f"s{size}-{i}") for i in range(size)]))["logRuns"]["runs"]
+        assert [r["created"] for r in again] == [False] * (2 * size) + [True] * size
+        calls.append(list(counting.calls))
+    assert calls[0] == calls[1], calls
+    # One read of the references, one of the names, one of the stored runs' params, perf,
+    # dataset and featureset; then the inserts.
+    assert calls[0] == ["get_nodes", "find_named", "neighbors", "insert_nodes", "insert_edges"], calls
+
+
+async def test_a_re_logged_serving_period_is_one_look_up(writes: tuple[CountingWrites, GraphQLClient]) -> None:
+    counting, gql = writes
+    p = await record_pipeline(gql, runs=1)
+    log = (
+        'mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "2026-11-01T00:00:00Z",'
+        ' periodEnd: "2026-11-02T00:00:00Z", metrics: {rmse: 0.45}}) { created } }'
+    )
+    counting.calls.clear()
+
+    assert (await gql(log, d=p.deployment))["logServingPerf"]["created"] is False  # record_pipeline's first period
+
+    assert counting.calls == ["get_nodes", "find_serving_perf"]

@@ -11,8 +11,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metagate.store import arango_aql as aql
+from metagate.store.arango_init import indexes
 from metagate.store.model import Direction, Edge, Kind, Node, Step
-from metagate.store.port import AttributeEquals, ListQuery, MetricFilter, NameKey, NeighborRequest, OrderField, contains_pattern
+from metagate.store.port import (
+    AttributeEquals,
+    ListQuery,
+    MetricFilter,
+    NameKey,
+    NeighborRequest,
+    OrderField,
+    ServingPeriod,
+    contains_pattern,
+)
 
 MARK = "\u2603MG"  # appears in no query text of ours
 HOSTILE = st.one_of(
@@ -149,3 +159,64 @@ def test_a_query_binds_exactly_what_it_uses() -> None:
     # A stray bind variable is an error in ArangoDB: the check above must catch one.
     broken = aql.Query("RETURN @a", {"a": 1, "b": 2})
     assert _placeholders(broken.text) != _bound(broken)
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.lists(HOSTILE, min_size=6, max_size=6), key=KEYS)
+def test_serving_period_queries_carry_every_value_as_bind_variables(h: list[str], key: str) -> None:
+    check(aql.find_serving_perf([ServingPeriod(f"deployment/{key}{h[0]}", h[1], h[2]), ServingPeriod(h[3], h[4], h[5])]), *h)
+    check(aql.repeated_serving_periods())
+    check(aql.remove_documents("servingperf", [h[0], h[1]]), h[0], h[1])
+    check(aql.remove_edges_to("deployment_servingperf", [h[2]]), h[2])
+    check(aql.insert_documents("metagate_servingperf_duplicates", [{"_key": key, "keptId": h[3], "x": h[4]}]), h[3], h[4])
+
+
+# The text of the queries behind re-logging, as the adapter sends them: a change to them
+# shows here as a diff (no ArangoDB server runs these tests).
+
+
+def test_the_serving_period_look_up_filters_on_the_unique_index_fields() -> None:
+    query = aql.find_serving_perf(
+        [
+            ServingPeriod("deployment/d1", "2026-11-02T00:00:00.000000Z", "2026-11-09T00:00:00.000000Z"),
+            ServingPeriod("deployment/d2", "2026-11-02T00:00:00.000000Z", "2026-11-09T00:00:00.000000Z"),
+        ]
+    )
+    assert query.text == (
+        "RETURN ["
+        "FIRST(FOR d IN @@c0 FILTER d.scope == @v1 AND d.fields.periodStart == @v2 AND d.fields.periodEnd == @v3"
+        " SORT d.createdAt, d._key LIMIT 1 RETURN d), "
+        "FIRST(FOR d IN @@c0 FILTER d.scope == @v4 AND d.fields.periodStart == @v5 AND d.fields.periodEnd == @v6"
+        " SORT d.createdAt, d._key LIMIT 1 RETURN d)]"
+    )
+    assert query.bind == {
+        "@c0": "servingperf",
+        "v1": "deployment/d1",
+        "v2": "2026-11-02T00:00:00.000000Z",
+        "v3": "2026-11-09T00:00:00.000000Z",
+        "v4": "deployment/d2",
+        "v5": "2026-11-02T00:00:00.000000Z",
+        "v6": "2026-11-09T00:00:00.000000Z",
+    }
+    # The same attribute paths as the unique index init-db creates, so that it answers.
+    [index] = [i for i in indexes() if i.name == "metagate_serving_period"]
+    assert [f"d.{path} ==" in query.text for path in index.fields] == [True] * 3
+
+
+def test_init_db_finds_repeated_periods_keeping_the_oldest_and_removes_the_others() -> None:
+    assert aql.repeated_serving_periods() == aql.Query(
+        "FOR d IN @@c0 FILTER d.scope != null AND d.fields.periodStart != null AND d.fields.periodEnd != null"
+        " COLLECT k0 = d.scope, k1 = d.fields.periodStart, k2 = d.fields.periodEnd INTO grouped = d"
+        " FILTER LENGTH(grouped) > 1"
+        " LET ordered = (FOR g IN grouped SORT g.createdAt, g._key RETURN g)"
+        " FOR r IN SLICE(ordered, 1) RETURN {kept: ordered[0]._id, doc: r}",
+        {"@c0": "servingperf"},
+    )
+    assert aql.remove_documents("servingperf", ["k1"]) == aql.Query(
+        "FOR k IN @keys REMOVE k IN @@c", {"keys": ["k1"], "@c": "servingperf"}
+    )
+    # deployment_servingperf is stored deployment -> servingperf: the records are at _to.
+    assert aql.remove_edges_to("deployment_servingperf", ["servingperf/k1"]) == aql.Query(
+        "FOR vid IN @ids FOR e IN @@c FILTER e._to == vid REMOVE e IN @@c",
+        {"ids": ["servingperf/k1"], "@c": "deployment_servingperf"},
+    )

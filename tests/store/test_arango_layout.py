@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metagate.store import arango_layout as layout
+from metagate.store.arango_init import indexes
 from metagate.store.model import Direction, Edge, Kind, Node, Step
 
 ARANGOPIPE_VERTICES = {
@@ -128,3 +129,28 @@ def test_documents_written_by_arangopipe_are_served_as_they_are() -> None:
     assert node.fields == {"tag": "exp-3", "deploymentTag": "Housing_Regressor_Dep"}
     assert node.attributes == {"run_id": "c1f2", "timestamp": "2021-01-01 10:00"}
     assert node.created_at == layout.UNKNOWN_TIME
+
+
+def test_init_db_makes_serving_periods_unique_per_deployment_on_the_fields_metagate_writes() -> None:
+    [index] = [i for i in indexes() if i.name == "metagate_serving_period"]
+    # Sparse: documents Arangopipe wrote carry no scope or period fields and stay unconstrained.
+    assert (index.collection, index.unique, index.sparse) == ("servingperf", True, True)
+    node = Node(
+        id="servingperf/s1",
+        kind=Kind.SERVINGPERF,
+        name=None,
+        created_at="2026-11-10T00:00:00.000000Z",
+        scope="deployment/d1",
+        fields={"periodStart": "2026-11-02T00:00:00.000000Z", "periodEnd": "2026-11-09T00:00:00.000000Z", "metrics": {}},
+    )
+    doc = layout.to_document(node)
+
+    def at(path: str) -> object:
+        value: object = doc
+        for part in path.split("."):
+            assert isinstance(value, dict)
+            value = value[part]
+        return value
+
+    assert [at(path) for path in index.fields] == ["deployment/d1", "2026-11-02T00:00:00.000000Z", "2026-11-09T00:00:00.000000Z"]
+    assert layout.SERVING_DUPLICATES_COLLECTION not in layout.VERTEX_COLLECTIONS.values()

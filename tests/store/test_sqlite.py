@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,8 @@ import pytest
 from metagate.store import sqlite_schema
 from metagate.store.errors import Conflict, Unavailable
 from metagate.store.model import Edge, Kind, Node, new_id, utcnow
-from metagate.store.port import ListQuery, MetricFilter, NameKey, OrderField
-from metagate.store.sqlite import SQLiteStore, _list_sql
+from metagate.store.port import ListQuery, MetricFilter, NameKey, OrderField, ServingPeriod
+from metagate.store.sqlite import SERVING_PERF_SQL, SQLiteStore, _list_sql, serving_perf_params
 
 
 def _dataset(name: str) -> Node:
@@ -183,3 +184,99 @@ async def test_runs_recorded_before_the_metric_index_are_found_by_metric_after_i
         plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
     assert "USING COVERING INDEX run_metrics_value (name=? AND value<?)" in plan, plan
     assert "SCAN" not in plan, plan
+
+
+def _serving(deployment: str, start: str, end: str, created_at: str, **more: object) -> Node:
+    return Node(
+        id=new_id(Kind.SERVINGPERF),
+        kind=Kind.SERVINGPERF,
+        name=None,
+        created_at=created_at,
+        scope=deployment,
+        fields={"periodStart": start, "periodEnd": end, "metrics": {"rmse": 0.5}, **more},
+    )
+
+
+async def test_migration_5_keeps_the_oldest_record_of_a_repeated_period_and_sets_the_others_aside(tmp_path: Path) -> None:
+    """Before migration 5 a period could be logged twice; the migration keeps the oldest
+    record of each (deployment, period) in the graph, moves the newer ones whole into
+    servingperf_duplicates (with the id of the record kept), and adds the unique index."""
+    path = tmp_path / "v4.db"
+    week = ("2026-11-02T00:00:00.000000Z", "2026-11-09T00:00:00.000000Z")
+    deployment = Node(id=new_id(Kind.DEPLOYMENT), kind=Kind.DEPLOYMENT, name="prod", created_at="2026-11-01T00:00:00.000000Z")
+    canary = Node(id=new_id(Kind.DEPLOYMENT), kind=Kind.DEPLOYMENT, name="canary", created_at="2026-11-01T00:00:00.000000Z")
+    oldest = _serving(deployment.id, *week, "2026-11-09T01:00:00.000000Z")
+    newer = [
+        _serving(deployment.id, *week, "2026-11-09T02:00:00.000000Z"),
+        # Another content for the same period: set aside too, not lost.
+        replace(_serving(deployment.id, *week, "2026-11-09T03:00:00.000000Z", metrics={"rmse": 0.7}), tags=("late",)),
+    ]
+    # Created in the same microsecond as the oldest: the id breaks the tie, as in every list.
+    tied = _serving(deployment.id, *week, oldest.created_at)
+    kept_of_tie = min([oldest, tied], key=lambda n: n.id)
+    others = [
+        _serving(deployment.id, week[0], "2026-11-10T00:00:00.000000Z", "2026-11-10T01:00:00.000000Z"),  # another end
+        _serving(canary.id, *week, "2026-11-09T04:00:00.000000Z"),  # another deployment
+    ]
+    servings = [oldest, *newer, tied, *others]
+    with sqlite3.connect(path, isolation_level=None) as conn:  # the database as version 4 left it
+        for script in sqlite_schema.MIGRATIONS[:4]:
+            for statement in sqlite_schema._statements(script):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 4")
+        for n in [deployment, canary, *servings]:
+            conn.execute(
+                "INSERT INTO nodes (id, kind, name, scope, created_at, tags, fields) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (n.id, n.kind.value, n.name, n.scope, n.created_at, json.dumps(list(n.tags)), json.dumps(n.fields)),
+            )
+            conn.executemany("INSERT INTO node_tags (tag, node_id) VALUES (?, ?)", [(t, n.id) for t in n.tags])
+        for n in servings:
+            conn.execute(
+                "INSERT INTO edges (kind, from_id, to_id, created_at) VALUES ('deployment_servingperf', ?, ?, ?)",
+                (n.scope, n.id, n.created_at),
+            )
+
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        found = await store.find_serving_perf(
+            [ServingPeriod(deployment.id, *week), ServingPeriod(canary.id, *week), ServingPeriod(deployment.id, week[0], week[0])]
+        )
+        kept = await store.get_nodes([n.id for n in servings])
+        counts = await store.count_all()
+        with pytest.raises(Conflict):  # the index now refuses a second record of a period
+            async with store.write() as tx:
+                await tx.insert_nodes([_serving(deployment.id, *week, utcnow())])
+    finally:
+        await store.close()
+
+    assert [n.id if n else None for n in found] == [kept_of_tie.id, others[1].id, None]
+    moved = {oldest.id, tied.id, *(n.id for n in newer)} - {kept_of_tie.id}
+    assert {n.id for n in servings if n.id not in moved} == {kept_of_tie.id, *(o.id for o in others)}
+    assert [n is not None for n in kept] == [n.id not in moved for n in servings]
+    assert (counts["servingperf"], counts["edge:deployment_servingperf"], counts.get("tags", 0)) == (3, 3, 0)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(sqlite_schema.MIGRATIONS) >= 5
+        aside = conn.execute("SELECT id, kept_id, scope, created_at, tags, fields FROM servingperf_duplicates").fetchall()
+        dangling = conn.execute(
+            "SELECT count(*) FROM edges WHERE to_id IN (SELECT id FROM servingperf_duplicates)"
+            " OR from_id IN (SELECT id FROM servingperf_duplicates)"
+        ).fetchone()[0]
+    assert dangling == 0
+    by_id = {n.id: n for n in servings}
+    assert {row[0] for row in aside} == moved
+    for node_id, kept_id, scope, created_at, tags, fields in aside:
+        original = by_id[node_id]
+        assert (kept_id, scope, created_at) == (kept_of_tie.id, original.scope, original.created_at)
+        assert (tuple(json.loads(tags)), json.loads(fields)) == (original.tags, original.fields)
+
+
+async def test_the_serving_period_look_up_reads_the_unique_index(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "plan.db"))
+    await store.open()
+    await store.close()
+    periods = [ServingPeriod("deployment/d1", "2026-11-02T00:00:00.000000Z", "2026-11-09T00:00:00.000000Z")]
+    with sqlite3.connect(tmp_path / "plan.db") as conn:
+        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + SERVING_PERF_SQL, serving_perf_params(periods)))
+    assert "USING INDEX nodes_serving_period (scope=? AND <expr>=? AND <expr>=?)" in plan, plan
+    assert "SCAN n" not in plan, plan
