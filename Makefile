@@ -21,7 +21,7 @@ $(STAMP): $(SERVE_STAMP) client/pyproject.toml
 	touch $@
 
 serve: $(SERVE_STAMP)
-	$(BIN)/metagate serve $(if $(PORT),--port $(PORT))
+	$(BIN)/metagate serve $(if $(filter command line,$(origin PORT)),--port $(PORT))
 
 demo: $(SERVE_STAMP)
 	$(BIN)/metagate demo
@@ -33,7 +33,8 @@ schema: $(SERVE_STAMP)
 	$(BIN)/metagate export-schema -o schema/schema.graphql
 
 # mypy does not follow package-dir mappings, so it checks the package through a tree of
-# links laid out as it installs (metagate/gateway -> gateway/, ...), made anew each run.
+# links laid out as it installs (metagate/gateway -> gateway/, ...: the mapping of
+# pyproject.toml's package-dir), made anew each run; its cache stays in the venv.
 TYPECHECK := $(VENV)/typecheck
 
 lint: $(STAMP)
@@ -42,7 +43,8 @@ lint: $(STAMP)
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/metagate
 	ln -s $(CURDIR)/metagate/*.py $(CURDIR)/metagate/py.typed $(CURDIR)/gateway $(CURDIR)/schema \
 	  $(CURDIR)/resolvers $(CURDIR)/store $(TYPECHECK)/metagate/
-	cd $(TYPECHECK) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml -p metagate
+	cd $(TYPECHECK) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
+	  --cache-dir $(CURDIR)/$(VENV)/.mypy_cache -p metagate
 	cd client && $(CURDIR)/$(BIN)/mypy -p metagate_client
 
 clean:

@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,16 +43,30 @@ class _Failed(click.ClickException):
             click.echo(f"error: {line}", err=True)
 
 
-def _settings(**overrides: Any) -> config.Settings:
-    """The environment's and .env's settings with the command line's on top; each bad
-    value one line, and a warning for each unknown METAGATE_* name."""
+def _settings(names: Collection[str] | None = None, **overrides: Any) -> config.Settings:
+    """The settings a command reads (``names``, by default all), from the environment and
+    .env with the command line's on top; each bad value one line, and a warning for each
+    unknown METAGATE_* name. A setting given on the command line is not read from the
+    environment, and the command line's values pass the same checks."""
+    given: dict[str, Any] = {}
+    problems = []
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        try:
+            given[name] = config.PARSERS[name](str(value))
+        except ValueError as error:
+            problems.append(f"--{name.lower().replace('_', '-')} {error}, not {value!r}")
+    wanted = set(config.PARSERS if names is None else names) - set(given)
     try:
-        loaded = config.read()
+        loaded = config.read(names=wanted)
     except config.SettingError as error:
         _warn(error.warnings)  # a misspelt name may be why a value is missing
-        raise _Failed(*error.problems) from None
+        raise _Failed(*error.problems, *problems) from None
     _warn(loaded.warnings)
-    return loaded.settings.with_(**overrides)
+    if problems:
+        raise _Failed(*problems)
+    return loaded.settings.with_(**given)
 
 
 def _warn(warnings: list[str]) -> None:
@@ -88,21 +102,35 @@ async def _with_store(url: str, work: Callable[[Store], Awaitable[T]], *, create
         raise _Failed(f"cannot open the store {redact(url)} (--store or METAGATE_STORE): {error.message}") from None
     try:
         return await work(store)
+    except MetagateError as error:
+        raise _Failed(f"the store {redact(url)}: {error.message}") from None
     finally:
         await store.close()
 
 
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
 def start_line(settings: config.Settings) -> str:
-    return f"Metagate on http://{settings.HOST}:{settings.PORT}/graphql (store {redact(settings.STORE)})"
+    return f"Metagate on http://{_url_host(settings.HOST)}:{settings.PORT}/graphql (store {redact(settings.STORE)})"
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """The listening socket, made here so that a port in use is one clear line."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, made here (uvicorn serves it) so that a port in use is one
+    clear line, found before anything else is done."""
+    where = "(--host or METAGATE_HOST)"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as error:
+        raise _Failed(f"cannot listen on {host} {where}: {error.strerror}") from None
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock.bind(address)
+        # Listening at once: a socket only bound could share the port with another
+        # process's until uvicorn listened, and uvloop would not report that failure.
+        sock.listen(2048)
     except OSError as error:
         sock.close()
         if error.errno == errno.EADDRINUSE:
@@ -112,9 +140,7 @@ def _bind(host: str, port: int) -> socket.socket:
             ) from None
         if error.errno == errno.EACCES:
             raise _Failed(f"port {port} needs privileges: choose a port above 1023 with --port or METAGATE_PORT") from None
-        reason = error.strerror or str(error)
-        raise _Failed(f"cannot listen on {host} (--host or METAGATE_HOST): {reason}") from None
-    sock.set_inheritable(True)
+        raise _Failed(f"cannot listen on {host} {where}: {error.strerror or error}") from None
     return sock
 
 
@@ -136,22 +162,26 @@ def serve(host: str | None, port: int | None, store: str | None, log_level: str 
     from metagate.gateway.app import create_app
     from metagate.gateway.observability import configure_logging
 
-    settings = _settings(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level and log_level.lower())
-    if no_auth:
-        settings = settings.with_(AUTH=False)
+    settings = _settings(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level, AUTH=False if no_auth else None)
     if not settings.AUTH and not _is_loopback(settings.HOST):
         raise _Failed(f"refusing to serve {settings.HOST} without authentication: --no-auth is for loopback addresses")
+    _store(settings.STORE)  # a store URL of no known kind, before anything is done
+    sock = _listen(settings.HOST, settings.PORT)
 
-    async def reachable(opened: Store) -> None:
-        await opened.ping()
+    async def usable(opened: Store) -> None:
+        await opened.list_tokens()  # reads what the first start-up step reads
 
     configure_logging(settings.LOG_LEVEL)
     logging.getLogger("metagate").info("opening the store", extra={"store": redact(settings.STORE)})
-    # Open the store once before serving, so that a store that cannot be used is one
-    # line and exit code 2 rather than a failed start-up with a traceback.
+    # Opened once before serving, so that a store that cannot be used (unreachable, not
+    # initialised, newer than this code) is one line and exit code 2, not a failed
+    # start-up with a traceback.
     if settings.STORE != ":memory:":
-        asyncio.run(_with_store(settings.STORE, reachable))
-    sock = _bind(settings.HOST, settings.PORT)
+        try:
+            asyncio.run(_with_store(settings.STORE, usable))
+        except _Failed:
+            sock.close()
+            raise
     if not settings.AUTH:
         click.echo("warning: serving without authentication; anyone on this machine has admin rights", err=True)
     click.echo(start_line(settings))
@@ -186,7 +216,7 @@ def token_create(name: str, role: str, projects: tuple[str, ...], store: str | N
     from metagate.resolvers.authz import Role
     from metagate.store.errors import MetagateError
 
-    settings = _settings(STORE=store)
+    settings = _settings(["STORE"], STORE=store)
 
     async def work(s: Store) -> Issued:
         try:
@@ -201,7 +231,7 @@ def token_create(name: str, role: str, projects: tuple[str, ...], store: str | N
 @_store_option
 def token_list(store: str | None) -> None:
     """List tokens (never their secrets)."""
-    settings = _settings(STORE=store)
+    settings = _settings(["STORE"], STORE=store)
 
     async def work(s: Store) -> list[Token]:
         return await s.list_tokens()
@@ -220,7 +250,7 @@ def token_revoke(token_id: str, store: str | None) -> None:
     """Revoke a token by its id (the 16 hex digits after mg_)."""
     from metagate.store.model import utcnow
 
-    settings = _settings(STORE=store)
+    settings = _settings(["STORE"], STORE=store)
 
     async def work(s: Store) -> bool:
         return await s.revoke_token(token_id, utcnow())
@@ -257,7 +287,7 @@ def init_db(store: str | None) -> None:
     from metagate.store.arango_init import init_db as run_init
     from metagate.store.errors import MetagateError
 
-    settings = _settings(STORE=store)
+    settings = _settings(["STORE"], STORE=store)
     if not settings.STORE.startswith("arangodb+"):
         # The SQLite store creates and migrates its file on start.
         click.echo("init-db is for ArangoDB stores; the SQLite store sets itself up on start.")
@@ -281,7 +311,7 @@ def demo(store: str | None) -> None:
     from metagate.gateway.demo import load_demo
     from metagate.store.errors import MetagateError
 
-    settings = _settings(STORE=store)
+    settings = _settings(["STORE", *config.LIMIT_VARIABLES], STORE=store)
     _store(settings.STORE)  # a URL that names no store is one line, before anything runs
     try:
         summary = asyncio.run(load_demo(settings))

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.config import Config
 
 from metagate.resolvers.queries import Limits
 
 PREFIX = "METAGATE_"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -121,6 +120,11 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _host(text: str) -> str:
+    # [::1] as in a URL is the address ::1.
+    return _text(text).removeprefix("[").removesuffix("]")
+
+
 def unknown_names(names: Mapping[str, str]) -> list[str]:
     """A warning for each ``METAGATE_*`` name that no part of Metagate reads."""
     known = [PREFIX + name for name in (*SERVER_VARIABLES, *CLIENT_VARIABLES)]
@@ -140,41 +144,40 @@ class Loaded:
     warnings: list[str]
 
 
-def read(env_file: str | None = ".env", environ: Mapping[str, str] | None = None) -> Loaded:
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "STORE": _text,
+    "HOST": _host,
+    "PORT": _port,
+    "LOG_LEVEL": _log_level,
+    "AUTH": _flag,
+    **{env: _seconds if isinstance(getattr(Limits(), attr), float) else _whole for env, attr in LIMIT_VARIABLES.items()},
+}
+
+
+def read(env_file: str | None = ".env", environ: Mapping[str, str] | None = None, names: Collection[str] | None = None) -> Loaded:
     """The settings, and a warning for each unknown ``METAGATE_*`` name in the
-    environment or in ``env_file``. Raises :class:`SettingError` for bad values."""
+    environment or in ``env_file``. ``names``: the settings to read (by default all);
+    the others keep their defaults and are not checked, so that a command is not
+    refused for a setting it does not use. Raises :class:`SettingError` for bad values."""
     environ = os.environ if environ is None else environ
     # A missing .env is normal: the environment alone configures the gateway.
     config = Config(env_file if env_file and Path(env_file).is_file() else None, environ=environ, env_prefix=PREFIX)
     problems: list[str] = []
-
-    def get(name: str, parse: Callable[[str], T], default: T) -> T:
-        raw = config(name, default=None)
+    values: dict[str, Any] = {}
+    for name, parse in PARSERS.items():
+        raw = config(name, default=None) if names is None or name in names else None
         if raw is None:
-            return default
+            continue
         try:
-            return parse(str(raw))
+            values[name] = parse(str(raw))
         except ValueError as error:
             problems.append(f"{PREFIX}{name} {error}, not {raw!r}")
-            return default
-
-    base = Settings()
-    limits: dict[str, Any] = {}
-    for env, attr in LIMIT_VARIABLES.items():
-        parse = _seconds if isinstance(getattr(base.LIMITS, attr), float) else _whole
-        limits[attr] = get(env, parse, getattr(base.LIMITS, attr))
-    settings = Settings(
-        STORE=get("STORE", _text, base.STORE),
-        HOST=get("HOST", _text, base.HOST),
-        PORT=get("PORT", _port, base.PORT),
-        LOG_LEVEL=get("LOG_LEVEL", _log_level, base.LOG_LEVEL),
-        AUTH=get("AUTH", _flag, base.AUTH),
-        LIMITS=Limits(**limits),
-    )
     warnings = unknown_names({**config.file_values, **environ})
     if problems:
         raise SettingError(problems, warnings)
-    return Loaded(settings, warnings)
+    limits = Limits(**{attr: values[env] for env, attr in LIMIT_VARIABLES.items() if env in values})
+    plain = {name: values[name] for name in SERVER_VARIABLES[:5] if name in values}
+    return Loaded(Settings(**plain, LIMITS=limits), warnings)
 
 
 def load(env_file: str | None = ".env") -> Settings:

@@ -71,7 +71,11 @@ def parse_url(url: str) -> ArangoSettings:
     if parts.scheme not in ("arangodb+http", "arangodb+https") or not parts.hostname:
         raise ValueError("an ArangoDB store URL looks like arangodb+http://user:password@host:8529/database")
     database = unquote(parts.path.strip("/")) or "_system"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        # urllib's message quotes what it read as the port: part of a password, maybe.
+        raise ValueError("the port must be a number (in a password, write / ? # @ and : as %2F %3F %23 %40 %3A)") from None
     graph = parse_qs(parts.query).get("graph", [layout.GRAPH])[0]
     return ArangoSettings(
         hosts=f"{scheme}://{parts.hostname}{port}",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 from metagate.store.port import Store
 from metagate.store.sqlite import SQLiteStore
 
@@ -31,15 +29,11 @@ def store_from_url(url: str, *, max_runtime: float | None = None, create: bool =
 
 
 def redact(url: str) -> str:
-    """The store URL as it may be shown: its password replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        # Not a URL that can be split (a bad port, say): keep nothing after the scheme's user.
-        return url.split("://", 1)[0] + "://***" if "://" in url else url
-    if not password:
+    """The store URL as it may be shown: its password replaced by ``***``. Read as text,
+    not parsed: a password holding an unescaped ``/``, ``?`` or ``#`` would make a URL
+    parser see no password at all (the last ``@`` ends the user information)."""
+    scheme, separator, rest = url.partition("://")
+    user_info, at, host = rest.rpartition("@")
+    if not separator or not at or ":" not in user_info:
         return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    return f"{scheme}://{user_info.split(':', 1)[0]}:***@{host}"

@@ -8,11 +8,14 @@ All SQL text is built from constant fragments; every value travels as a bind var
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 import aiosqlite
 import orjson
@@ -374,14 +377,21 @@ class SQLiteTx:
             await self._many("INSERT INTO node_tags (tag, node_id) VALUES (?, ?)", [(t, node_id) for t in unique])
 
 
+def _probe(uri: str) -> None:
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        conn.execute("PRAGMA schema_version")  # reads the header: not a database fails here
+
+
 class SQLiteStore:
     """The embedded store. ``path`` is a file path or ``:memory:``. With ``create=False``
     a missing file is an error instead of a new, empty store."""
 
     def __init__(self, path: str = "./metagate.db", *, readers: int = 4, create: bool = True) -> None:
-        self.path = path
         self.memory = path == ":memory:"
+        self.path = path if self.memory else os.path.expanduser(path)
         self.create = create
+        # Opened as a URI so that without create SQLite itself refuses to make the file.
+        self._uri = ":memory:" if self.memory else f"file:{quote(self.path)}?mode={'rwc' if create else 'rw'}"
         self._reader_count = 1 if self.memory else max(1, readers)
         self._writer: aiosqlite.Connection | None = None
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
@@ -391,7 +401,7 @@ class SQLiteStore:
         self.statements = 0  # SQL statements sent: the store's round trips
 
     async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn = await aiosqlite.connect(self._uri, uri=not self.memory, isolation_level=None)
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA busy_timeout = 5000")
         if not self.memory:
@@ -404,11 +414,20 @@ class SQLiteStore:
         if not self.memory:
             # A store in a folder that does not exist is most likely a mistyped path:
             # say so rather than make the folder and start an empty store there.
-            file = Path(self.path).expanduser()
+            file = Path(self.path)
             if not file.parent.is_dir():
                 raise Unavailable(f"the folder {file.parent} does not exist; create it first")
+            if file.is_dir():
+                raise Unavailable(f"{self.path} is a folder, not a SQLite store file")
             if not self.create and not file.exists():
                 raise Unavailable(f"there is no SQLite store at {self.path}")
+            # Probed with the standard library first: a file that cannot be opened is
+            # reported here, before aiosqlite starts a worker thread for it (whose stop,
+            # after a failed connect, would otherwise outlive a short-lived event loop).
+            try:
+                await asyncio.to_thread(_probe, self._uri)
+            except sqlite3.Error as error:
+                raise Unavailable(f"cannot open the SQLite store at {self.path}: {error}") from None
         try:
             self._writer = await self._connect()
             # Writes update several indexes keyed by random ids; with SQLite's default

@@ -54,7 +54,7 @@ def _operations() -> list[tuple[str, str, dict[str, Any]]]:
         assert isinstance(definition, OperationDefinitionNode) and definition.name, "one named operation per block"
         variables: dict[str, Any] = {}
         if definition.variable_definitions:
-            following, values = BLOCKS[index + 1]
+            following, values = BLOCKS[index + 1] if index + 1 < len(BLOCKS) else ("", "")
             assert following == "json", f"{definition.name.value}: its variables must follow it in a json block"
             variables = json.loads(values)
             declared = {v.variable.name.value for v in definition.variable_definitions}
@@ -84,11 +84,15 @@ def _fill(value: Any, answers: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [_fill(v, answers) for v in value]
     if isinstance(value, str) and (placeholder := PLACEHOLDER.match(value)):
-        return _first_id(answers[placeholder.group(1)])
+        operation = placeholder.group(1)
+        assert operation in answers, f"{value}: no operation {operation} runs before this one"
+        found = _first_id(answers[operation])
+        assert found is not None, f"{value}: {operation} answered no id"
+        return found
     return value
 
 
-def _first_id(data: Any) -> str:
+def _first_id(data: Any) -> str | None:
     if isinstance(data, dict):
         if isinstance(data.get("id"), str):
             return data["id"]
@@ -99,7 +103,7 @@ def _first_id(data: Any) -> str:
         for value in data:
             if (found := _first_id(value)) is not None:
                 return found
-    return None  # type: ignore[return-value]
+    return None
 
 
 @pytest.fixture(params=["fresh", "after-demo"])

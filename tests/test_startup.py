@@ -80,9 +80,32 @@ def test_a_port_in_use_names_every_way_to_choose_another(tmp_path: Path) -> None
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        [line] = refused(metagate(tmp_path, "serve", "--port", str(port), "--store", ":memory:"))
+        [line] = refused(metagate(tmp_path, "serve", "--port", str(port)))
     assert f"port {port} on 127.0.0.1 is in use" in line
     assert "--port" in line and "METAGATE_PORT" in line and "make serve PORT=" in line
+    assert list(tmp_path.iterdir()) == [], "the port is tried before the store is opened or made"
+
+
+def test_a_value_on_the_command_line_is_checked_and_wins_over_the_environment(tmp_path: Path) -> None:
+    assert refused(metagate(tmp_path, "serve", "--store", " ")) == ["error: --store must not be empty, not ' '"]
+    assert refused(metagate(tmp_path, "serve", "--host", "")) == ["error: --host must not be empty, not ''"]
+    # A bad METAGATE_STORE is not read when --store is given; the folder check then speaks.
+    [line] = refused(metagate(tmp_path, "serve", "--store", "nowhere/x.db", METAGATE_STORE=""))
+    assert line.endswith("the folder nowhere does not exist; create it first")
+
+
+def test_a_command_is_not_refused_for_a_setting_it_does_not_read(tmp_path: Path) -> None:
+    created = metagate(tmp_path, "token", "create", "--name", "ci", "--role", "reader", METAGATE_PORT="abc")
+    assert created.returncode == 0, created.stderr
+
+
+def test_a_store_path_that_is_a_folder_or_not_a_database_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "notes.txt").write_text("not a database, whatever its name says" * 10)
+    [folder] = refused(metagate(tmp_path, "serve", "--store", "folder"))
+    [text] = refused(metagate(tmp_path, "token", "list", "--store", "notes.txt"))
+    assert folder.endswith("folder is a folder, not a SQLite store file")
+    assert text.endswith("file is not a database")
 
 
 def test_no_auth_on_a_public_address_is_refused(tmp_path: Path) -> None:
@@ -99,8 +122,10 @@ def test_a_store_url_password_is_never_shown_on_start_error_or_log_paths(tmp_pat
     assert line.startswith(f"error: cannot open the store {shown}")
     assert '"store":"' + shown in result.stderr, "the start-up log line names the store, redacted"
     assert PASSWORD not in result.stdout + result.stderr
-    # init-db's error path and the start line.
+    # init-db's error path, a password that makes the URL unparseable, and the start line.
     assert PASSWORD not in "".join(refused(metagate(tmp_path, "init-db", "--store", url)))
+    broken = metagate(tmp_path, "serve", "--store", f"arangodb+http://root:{PASSWORD}/x@127.0.0.1:1/m", "--log-level", "debug")
+    assert refused(broken) and PASSWORD not in broken.stdout + broken.stderr
     start = start_line(config.Settings(STORE=url))
     assert shown in start and PASSWORD not in start
 
@@ -111,6 +136,10 @@ def test_a_store_url_password_is_never_shown_on_start_error_or_log_paths(tmp_pat
         ("arangodb+https://u:p%40ss@db.example:8529/m?graph=g", "arangodb+https://u:***@db.example:8529/m?graph=g"),
         ("arangodb+http://root@db:8529/m", "arangodb+http://root@db:8529/m"),
         ("arangodb+http://:only-password@db/m", "arangodb+http://:***@db/m"),
+        # Unescaped characters a URL parser would read as the end of the host part.
+        ("arangodb+http://root:pa/ss@db:8529/m", "arangodb+http://root:***@db:8529/m"),
+        ("arangodb+http://root:p?x#y@db/m", "arangodb+http://root:***@db/m"),
+        ("arangodb+http://root:p@ss@db/m", "arangodb+http://root:***@db/m"),
         ("./metagate.db", "./metagate.db"),
     ],
 )
