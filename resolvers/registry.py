@@ -169,7 +169,7 @@ async def _register_named(
         if existing is not None:
             return Registered(existing, created=False)
         node = _node(kind, name, tags=tags, attributes=attributes)
-        await tx.insert_nodes([node])
+        await _insert_new(tx, [node])
         return Registered(node, created=True)
 
     return await _commit(store, idempotency_key, kind.value, inputs, work)
@@ -215,7 +215,7 @@ async def register_featureset(
                 )
             return Registered(existing, created=False)
         node = _node(Kind.FEATURESET, name, tags=tags, attributes=attributes)
-        await tx.insert_nodes([node])
+        await _insert_new(tx, [node])
         await tx.insert_edges([_edge("featureset_dataset", node, dataset)])
         return Registered(node, created=True)
 
@@ -244,7 +244,7 @@ async def register_model(
         if existing is not None:
             return Registered(existing, created=False)
         node = _node(Kind.MODEL, name, scope=project.id, tags=tags, attributes=attributes)
-        await tx.insert_nodes([node])
+        await _insert_new(tx, [node])
         await tx.insert_edges([_edge("project_model", project, node)])
         return Registered(node, created=True)
 
@@ -412,7 +412,8 @@ def _same_run(spec: RunSpec, held: _Run) -> None:
 
 
 async def _insert_new(tx: Tx, nodes: Sequence[Node]) -> None:
-    """Inserts nodes whose names (or serving periods) this transaction found free."""
+    """Inserts nodes whose names (or serving periods) this transaction found free: every
+    registration and log does, so that a racing writer never turns a re-run into an error."""
     try:
         await tx.insert_nodes(nodes)
     except WriteConflict:
@@ -421,7 +422,7 @@ async def _insert_new(tx: Tx, nodes: Sequence[Node]) -> None:
         # A unique index refused what this transaction's own look-up did not find: a
         # concurrent writer committed the same run or period in between. Running the
         # write again answers as if it had come second (the stored node, or CONFLICT).
-        raise WriteConflict("a concurrent write logged the same run or period first; try again") from error
+        raise WriteConflict("a concurrent write recorded the same name or period first; try again") from error
 
 
 async def _log_runs(tx: Tx, specs: list[RunSpec], allowed_projects: frozenset[str] | None) -> list[RunLogged]:
@@ -647,7 +648,7 @@ async def register_deployment(
             featureset = await require(tx, featureset_id, Kind.FEATURESET, field="featuresetId")
             params = await require(tx, model_params_id, Kind.MODELPARAMS, field="modelParamsId")
         node = _node(Kind.DEPLOYMENT, name, tags=tags, attributes=attributes, fields={"tag": tag})
-        await tx.insert_nodes([node])
+        await _insert_new(tx, [node])
         await tx.insert_edges(
             [
                 _edge("deployment_model", node, model),

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from metagate.store.port import Store
+from collections.abc import Sequence
+from typing import Any
+
+from metagate.resolvers import registry
+from metagate.store.model import Kind, Node
+from metagate.store.port import NameKey, Store, Tx
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
+from tests.test_relogging_runs import FirstWriteMisses
 
 
 async def test_registering_an_existing_name_returns_it_and_writes_nothing(gql: GraphQLClient, store: Store) -> None:
@@ -163,3 +169,40 @@ async def test_add_tags_keeps_existing_tags_once_and_makes_them_searchable(gql: 
 
     assert tagged["addTags"]["node"]["tags"] == ["tabular", "gold"]
     assert found["search"]["nodes"] == [{"id": pipeline.dataset}]
+
+
+class _MissesNames:
+    """A transaction whose name look-ups miss nodes of ``kind``, as one that read before
+    a concurrent writer committed them would."""
+
+    def __init__(self, tx: Tx, kind: Kind) -> None:
+        self.tx = tx
+        self.kind = kind
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tx, name)
+
+    async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
+        found = await self.tx.find_named(keys)
+        return [[] if key.kind is self.kind else nodes for key, nodes in zip(keys, found)]
+
+
+async def test_a_registration_a_racing_writer_made_first_is_answered_as_existing(store: Store) -> None:
+    project = await registry.create_project(store, name="raced")
+    dataset = await registry.register_dataset(store, name="raced-data")
+    featureset = await registry.register_featureset(store, name="raced-features", dataset_id=dataset.node.id)
+    model = await registry.register_model(store, name="raced-model", project_id=project.node.id)
+    before = await store.count_all()
+    again = {
+        Kind.PROJECT: lambda s: registry.create_project(s, name="raced"),
+        Kind.DATASET: lambda s: registry.register_dataset(s, name="raced-data"),
+        Kind.FEATURESET: lambda s: registry.register_featureset(s, name="raced-features", dataset_id=dataset.node.id),
+        Kind.MODEL: lambda s: registry.register_model(s, name="raced-model", project_id=project.node.id),
+    }
+    for kind, first in zip(again, (project, dataset, featureset, model)):
+        racing = FirstWriteMisses(store, lambda tx, kind=kind: _MissesNames(tx, kind))
+        answered = await again[kind](racing)
+        # The first transaction met the unique index and was run again, finding the node.
+        assert racing.transactions == 2, kind
+        assert (answered.created, answered.node.id) == (False, first.node.id), kind
+    assert await store.count_all() == before
