@@ -16,7 +16,7 @@ import click
 
 from metagate import __version__
 from metagate.gateway import config
-from metagate.store.factory import redact
+from metagate.store.factory import redact, store_from_url
 from metagate.store.port import Store, Token
 
 T = TypeVar("T")
@@ -83,11 +83,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _store(url: str, *, create: bool = True, max_runtime: float | None = None) -> Store:
-    from metagate.store.factory import store_from_url
-
+def _store(url: str, *, create: bool = True) -> Store:
     try:
-        return store_from_url(url, create=create, max_runtime=max_runtime)
+        return store_from_url(url, create=create)
     except ValueError as error:
         raise _Failed(f"the store (--store or METAGATE_STORE) {redact(url)!r}: {error}") from None
 
