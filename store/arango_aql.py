@@ -243,19 +243,30 @@ def _traversal(b: _Binder, direction: Direction, start: str = "@start") -> str:
 def lineage(start: str, direction: Direction, depth: int, limit: int, kinds: Sequence[Kind] | None) -> Query:
     """One query: a breadth-first traversal per direction walked (uniqueVertices global,
     so each node comes at its least depth), the kinds filter, the limit, and the edges
-    that join the nodes kept."""
+    that join the nodes kept. The limit is pushed into the walk: a first traversal per
+    direction stops at the (limit + 1)-th node it keeps and gives that node's depth, and
+    the walk that collects the nodes is pruned there, so that its cost follows the
+    answer and the last level's frontier, not everything the start reaches."""
     b = _Binder()
     b.bind["start"] = layout.document_id(start)
     b.bind["depth"] = depth
-    b.bind["limit"] = limit  # NTH is 0-based: element @limit is the (limit + 1)-th
+    b.bind["limit"] = limit  # LIMIT @limit, 1 and NTH(..., @limit): the (limit + 1)-th
     b.bind["collections"] = [layout.VERTEX_COLLECTIONS[k] for k in kinds] if kinds is not None else None
     walks = [Direction.UPSTREAM, Direction.DOWNSTREAM] if direction is Direction.BOTH else [direction]
+    options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
+    keep = " FILTER @collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections"
     lets = []
     for i, walk in enumerate(walks):
         lets.append(
+            f"LET c{i} = FIRST(FOR v, e, p IN 1..@depth {_traversal(b, walk)}{options}{keep}"
+            " LIMIT @limit, 1 RETURN LENGTH(p.edges))"
+        )
+    # The union's (limit + 1)-th node is no deeper than any one walk's: MIN skips nulls.
+    lets.append(f"LET reach = MIN([@depth, {', '.join(f'c{i}' for i in range(len(walks)))}])")
+    for i, walk in enumerate(walks):
+        lets.append(
             f"LET w{i} = (FOR v, e, p IN 1..@depth {_traversal(b, walk)}"
-            ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
-            " FILTER @collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections"
+            f" PRUNE LENGTH(p.edges) >= reach{options}{keep}"
             f" RETURN {{v: v, depth: LENGTH(p.edges), dir: {b.value(walk.value)}}})"
         )
     # BFS order within one depth is arbitrary: keep every node up to the depth of the

@@ -51,6 +51,7 @@ from metagate.store.port import (
 )
 
 WRITER_CACHE_KIB = 64 * 1024
+LINEAGE_FIRST_CAP = 4096
 
 _NODE_COLUMNS = "n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields"
 _FIELD_EXPR = {name: f"json_extract(n.fields, '$.{name}')" for name in INDEXED_FIELDS}
@@ -60,40 +61,74 @@ _LINEAGE_STEPS = orjson.dumps(
     [[e.name, d.value, e.step(d).value] for e in LINEAGE_EDGE_KINDS for d in (Direction.UPSTREAM, Direction.DOWNSTREAM)]
 ).decode()
 
+# Lineage in one statement. The walk's rows are (node, direction, depth) only, so its
+# UNION keeps one row per node and depth however many edges reach it (rows that carried
+# the edge kept one per edge, and a node reached by N edges was expanded N times). The
+# walk is breadth-first (ordered by depth) and stops at :cap rows; when it was cut, only
+# the levels before its deepest one are complete, and only those are answered from, so
+# the answer is exact whenever it holds limit + 1 nodes (the caller widens the cap and
+# asks again otherwise). Edges are those the walk follows between the nodes kept.
 _LINEAGE_SQL = f"""
 WITH RECURSIVE
   steps(ek, dir, step) AS (
     SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(:steps)
   ),
-  walk(id, depth, dir, ek, efrom, eto, ecreated) AS (
-    SELECT :start, 0, value, NULL, NULL, NULL, NULL FROM json_each(:dirs)
+  walk(id, dir, depth) AS (
+    SELECT :start, value, 0 FROM json_each(:dirs)
     UNION
-    SELECT e.to_id, w.depth + 1, w.dir, e.kind, e.from_id, e.to_id, e.created_at
+    SELECT e.to_id, w.dir, w.depth + 1
       FROM walk w
       JOIN edges e ON e.from_id = w.id
       JOIN steps s ON s.ek = e.kind AND s.dir = w.dir AND s.step = 'out'
      WHERE w.depth < :depth
     UNION
-    SELECT e.from_id, w.depth + 1, w.dir, e.kind, e.from_id, e.to_id, e.created_at
+    SELECT e.from_id, w.dir, w.depth + 1
       FROM walk w
       JOIN edges e ON e.to_id = w.id
       JOIN steps s ON s.ek = e.kind AND s.dir = w.dir AND s.step = 'in'
      WHERE w.depth < :depth
+    ORDER BY 3
+    LIMIT :cap
+  ),
+  walked(rows, deepest) AS (
+    SELECT count(*), max(depth) FROM walk
   ),
   best(id, dir, depth) AS (
-    SELECT id, dir, MIN(depth) FROM walk WHERE depth > 0 GROUP BY id, dir
+    SELECT id, dir, MIN(depth) FROM walk, walked
+     WHERE depth > 0 AND (walked.rows < :cap OR depth < walked.deepest)
+     GROUP BY id, dir
   ),
   picked AS (
-    SELECT b.depth, b.dir, {_NODE_COLUMNS}
+    SELECT b.depth, b.dir, {_NODE_COLUMNS},
+           ROW_NUMBER() OVER (ORDER BY b.depth, n.kind, n.created_at, n.id) AS rn
       FROM best b JOIN nodes n ON n.id = b.id
      WHERE :kinds IS NULL OR n.kind IN (SELECT value FROM json_each(:kinds))
-     ORDER BY b.depth, n.kind, n.created_at, n.id
+     ORDER BY rn
      LIMIT :limit + 1
+  ),
+  kept(id, dir, depth) AS (
+    SELECT id, dir, depth FROM picked WHERE rn <= :limit
+    UNION ALL
+    SELECT :start, value, 0 FROM json_each(:dirs)
+  ),
+  followed(kind, from_id, to_id, created_at) AS (
+    SELECT e.kind, e.from_id, e.to_id, e.created_at
+      FROM kept k
+      JOIN edges e ON e.from_id = k.id
+      JOIN steps s ON s.ek = e.kind AND s.dir = k.dir AND s.step = 'out'
+     WHERE k.depth < :depth AND e.to_id IN (SELECT id FROM kept)
+    UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at
+      FROM kept k
+      JOIN edges e ON e.to_id = k.id
+      JOIN steps s ON s.ek = e.kind AND s.dir = k.dir AND s.step = 'in'
+     WHERE k.depth < :depth AND e.from_id IN (SELECT id FROM kept)
   )
+SELECT 'w', rows, deepest, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM walked
+UNION ALL
 SELECT 'n', depth, dir, id, kind, name, scope, created_at, tags, attributes, fields FROM picked
 UNION ALL
-SELECT DISTINCT 'e', NULL, NULL, ek, efrom, eto, ecreated, NULL, NULL, NULL, NULL
-  FROM walk WHERE depth > 0
+SELECT 'e', NULL, NULL, kind, from_id, to_id, created_at, NULL, NULL, NULL, NULL FROM followed
 """
 
 _NEIGHBORS_SQL = f"""
@@ -399,6 +434,7 @@ class SQLiteStore:
         self._write_lock = asyncio.Lock()
         self._reads = _Reads(self)
         self.statements = 0  # SQL statements sent: the store's round trips
+        self.lineage_rows = 0  # rows lineage walks produced: their cost, for tests and the bench
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self._uri, uri=not self.memory, isolation_level=None)
@@ -538,31 +574,31 @@ class SQLiteStore:
             if query.direction is Direction.BOTH
             else [query.direction.value]
         )
-        params = {
+        params: dict[str, Any] = {
             "steps": _LINEAGE_STEPS,
             "dirs": _dumps(dirs),
             "start": query.start,
             "depth": query.depth,
             "kinds": _dumps([k.value for k in query.kinds]) if query.kinds is not None else None,
             "limit": query.limit,
+            # Most walks end well within this; a cut one that left too few complete
+            # levels is asked again with four times the rows.
+            "cap": LINEAGE_FIRST_CAP + 4 * (query.limit + 1),
         }
-        async with self._read() as conn:
-            rows = await self._reads._rows(conn, _LINEAGE_SQL, params)
-        nodes: list[LineageNode] = []
-        edges: list[Edge] = []
-        for row in rows:
-            if row[0] == "n":
-                nodes.append(LineageNode(_node(row[3:]), row[1], Direction(row[2])))
-            else:
-                edges.append(Edge(kind=row[3], from_id=row[4], to_id=row[5], created_at=row[6]))
-        truncated = len(nodes) > query.limit
-        nodes = nodes[: query.limit]
-        kept = {n.node.id for n in nodes} | {query.start}
+        while True:
+            async with self._read() as conn:
+                rows = await self._reads._rows(conn, _LINEAGE_SQL, params)
+            walked, cut = rows[0][1], rows[0][1] >= params["cap"]
+            self.lineage_rows += walked
+            nodes = [LineageNode(_node(row[3:]), row[1], Direction(row[2])) for row in rows if row[0] == "n"]
+            if not cut or len(nodes) > query.limit:
+                break
+            params["cap"] *= 4
         edges = sorted(
-            {e for e in edges if e.from_id in kept and e.to_id in kept},
+            (Edge(kind=row[3], from_id=row[4], to_id=row[5], created_at=row[6]) for row in rows if row[0] == "e"),
             key=lambda e: (e.kind, e.from_id, e.to_id),
         )
-        return LineageResult(nodes=nodes, edges=edges, truncated=truncated)
+        return LineageResult(nodes=nodes[: query.limit], edges=edges, truncated=len(nodes) > query.limit)
 
     async def project_counts(self, project_id: str) -> ProjectCounts:
         async with self._read() as conn:

@@ -220,3 +220,43 @@ def test_init_db_finds_repeated_periods_keeping_the_oldest_and_removes_the_other
         "FOR vid IN @ids FOR e IN @@c FILTER e._to == vid REMOVE e IN @@c",
         {"ids": ["servingperf/k1"], "@c": "deployment_servingperf"},
     )
+
+
+def test_lineage_pushes_its_limit_into_the_walk() -> None:
+    query = aql.lineage("deployment/d1", Direction.UPSTREAM, 5, 100, None)
+    legs = (
+        "OUTBOUND @@c{0}, OUTBOUND @@c{1}, INBOUND @@c{2}, OUTBOUND @@c{3}, INBOUND @@c{4}, OUTBOUND @@c{5},"
+        " OUTBOUND @@c{6}, OUTBOUND @@c{7}, OUTBOUND @@c{8}"
+    )
+
+    def walk(first: int) -> str:
+        return f"OUTBOUND {{start}} @@c{first}, " + legs.format(*range(first + 1, first + 10))
+
+    options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
+    keep = " FILTER @collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections"
+    assert query.text == (
+        # The depth of the (limit + 1)-th node kept: the first walk stops there.
+        f"LET c0 = FIRST(FOR v, e, p IN 1..@depth {walk(4).format(start='@start')}{options}{keep}"
+        " LIMIT @limit, 1 RETURN LENGTH(p.edges))"
+        " LET reach = MIN([@depth, c0])"
+        # The walk that collects the nodes goes no deeper.
+        f" LET w0 = (FOR v, e, p IN 1..@depth {walk(14).format(start='@start')}"
+        f" PRUNE LENGTH(p.edges) >= reach{options}{keep}"
+        " RETURN {v: v, depth: LENGTH(p.edges), dir: @v24})"
+        " LET hits = UNION(w0, [])"
+        " LET cut = NTH((FOR h IN hits SORT h.depth RETURN h.depth), @limit)"
+        " LET found = (FOR h IN hits FILTER cut == null OR h.depth <= cut RETURN h)"
+        " LET ids = APPEND([@start], found[*].v._id)"
+        f" LET e0 = (FOR vid IN ids FOR v, e IN 1..1 {walk(25).format(start='vid')}"
+        " FILTER v._id IN ids RETURN DISTINCT {c: PARSE_IDENTIFIER(e._id).collection, d: e})"
+        " RETURN {nodes: found, edges: UNION(e0, [])}"
+    )
+    collections = [query.bind[f"@c{i}"] for i in range(4, 14)]
+    assert collections == [query.bind[f"@c{i}"] for i in range(14, 24)] == [query.bind[f"@c{i}"] for i in range(25, 35)]
+    assert {k: v for k, v in query.bind.items() if not k.startswith("@c")} == {
+        "start": "deployment/d1",
+        "depth": 5,
+        "limit": 100,
+        "collections": None,
+        "v24": "upstream",
+    }
