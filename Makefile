@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema lint clean bench bench-quick bench-load bench-peers
+.PHONY: serve test demo schema lint clean bench bench-quick bench-load bench-peers bench-dense
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,3 +63,8 @@ bench-peers: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --sizes 10000 --seconds 2 --peers no --output bench/results-quick.md
+
+# Lineage on sweeps of 5,000 and 50,000 runs on one model, and the previous walk beside
+# today's at sweeps it can finish: bench/results-dense.md.
+bench-dense: $(STAMP)
+	$(BIN)/python -m bench.dense --sweeps 5000,50000 --previous 500,2000

@@ -41,6 +41,12 @@ class _Binder:
         return f"@@{placeholder}"
 
 
+# Every query that traverses names the vertex collections it may reach: a cluster (or a
+# single server started with --query.require-with) refuses a traversal without them
+# (error 1521). Literal names: fixed by the layout, never a value of a request's.
+WITH_VERTICES = f"WITH {', '.join(sorted(set(layout.VERTEX_COLLECTIONS.values())))} "
+
+
 def get_nodes(ids: Sequence[str]) -> Query:
     return Query(
         "FOR id IN @ids RETURN DOCUMENT(id)",
@@ -139,7 +145,7 @@ def neighbors(requests: Sequence[NeighborRequest]) -> Query:
             f" LET t = NOT_NULL(v.createdAt, {unknown}){after}"
             f" SORT t DESC, v._key DESC LIMIT {limit} RETURN v)"
         )
-    return Query(f"RETURN [{', '.join(parts)}]", b.bind)
+    return Query(f"{WITH_VERTICES}RETURN [{', '.join(parts)}]", b.bind)
 
 
 def list_nodes(q: ListQuery) -> Query:
@@ -219,7 +225,7 @@ def list_nodes(q: ListQuery) -> Query:
         f" SORT {sort} {order}, x.lid {order} LIMIT {b.value(q.first + 1)}"
         f" RETURN {{sv: {sort}, lid: x.lid, d: x.d}}"
     )
-    return Query(text, b.bind)
+    return Query(WITH_VERTICES + text, b.bind)
 
 
 def _hop(b: _Binder, edge_kind: str, step: Step, start: str) -> str:
@@ -289,7 +295,7 @@ def lineage(start: str, direction: Direction, depth: int, limit: int, kinds: Seq
         + " ".join(edge_lets)
         + f" RETURN {{nodes: found, edges: UNION({', '.join(f'e{i}' for i in range(len(walks)))}, [])}}"
     )
-    return Query(text, b.bind)
+    return Query(WITH_VERTICES + text, b.bind)
 
 
 def project_counts(project_id: str) -> Query:
@@ -306,7 +312,7 @@ def project_counts(project_id: str) -> Query:
         f" {_hop(b, 'deployment_model', Step.IN, 'm')} RETURN x._id)"
         " RETURN [LENGTH(models), LENGTH(runs), LENGTH(datasets), LENGTH(featuresets), LENGTH(deployments)]"
     )
-    return Query(text, b.bind)
+    return Query(WITH_VERTICES + text, b.bind)
 
 
 def count_all() -> Query:

@@ -30,6 +30,7 @@ from metagate.store.model import (
     JSONObject,
     Kind,
     Node,
+    Step,
 )
 from metagate.store.port import (
     INDEXED_FIELDS,
@@ -56,10 +57,18 @@ LINEAGE_FIRST_CAP = 4096
 _NODE_COLUMNS = "n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields"
 _FIELD_EXPR = {name: f"json_extract(n.fields, '$.{name}')" for name in INDEXED_FIELDS}
 
-# Lineage steps from the direction table: (edge kind, walk direction, way to follow).
-_LINEAGE_STEPS = orjson.dumps(
-    [[e.name, d.value, e.step(d).value] for e in LINEAGE_EDGE_KINDS for d in (Direction.UPSTREAM, Direction.DOWNSTREAM)]
-).decode()
+
+def _follows(walker: str, step: Step) -> str:
+    """The SQL condition that edge ``e`` is followed by a ``step`` from ``walker``'s
+    node in ``walker``'s direction, spelt out from the direction table: constant text
+    (no value of a request's), so that SQLite plans it once instead of joining a table
+    of steps again for every row of the walk."""
+    ways = []
+    for direction in (Direction.UPSTREAM, Direction.DOWNSTREAM):
+        kinds = ", ".join(f"'{e.name}'" for e in LINEAGE_EDGE_KINDS if e.step(direction) is step)
+        ways.append(f"({walker}.dir = '{direction.value}' AND e.kind IN ({kinds}))")
+    return f"({' OR '.join(ways)})"
+
 
 # Lineage in one statement. The walk's rows are (node, direction, depth) only, so its
 # UNION keeps one row per node and depth however many edges reach it (rows that carried
@@ -70,23 +79,16 @@ _LINEAGE_STEPS = orjson.dumps(
 # asks again otherwise). Edges are those the walk follows between the nodes kept.
 _LINEAGE_SQL = f"""
 WITH RECURSIVE
-  steps(ek, dir, step) AS (
-    SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(:steps)
-  ),
   walk(id, dir, depth) AS (
     SELECT :start, value, 0 FROM json_each(:dirs)
     UNION
     SELECT e.to_id, w.dir, w.depth + 1
-      FROM walk w
-      JOIN edges e ON e.from_id = w.id
-      JOIN steps s ON s.ek = e.kind AND s.dir = w.dir AND s.step = 'out'
-     WHERE w.depth < :depth
+      FROM walk w JOIN edges e ON e.from_id = w.id
+     WHERE w.depth < :depth AND {_follows("w", Step.OUT)}
     UNION
     SELECT e.from_id, w.dir, w.depth + 1
-      FROM walk w
-      JOIN edges e ON e.to_id = w.id
-      JOIN steps s ON s.ek = e.kind AND s.dir = w.dir AND s.step = 'in'
-     WHERE w.depth < :depth
+      FROM walk w JOIN edges e ON e.to_id = w.id
+     WHERE w.depth < :depth AND {_follows("w", Step.IN)}
     ORDER BY 3
     LIMIT :cap
   ),
@@ -98,13 +100,16 @@ WITH RECURSIVE
      WHERE depth > 0 AND (walked.rows < :cap OR depth < walked.deepest)
      GROUP BY id, dir
   ),
-  picked AS (
-    SELECT b.depth, b.dir, {_NODE_COLUMNS},
-           ROW_NUMBER() OVER (ORDER BY b.depth, n.kind, n.created_at, n.id) AS rn
+  ranked(id, dir, depth, rn) AS (
+    SELECT b.id, b.dir, b.depth, ROW_NUMBER() OVER (ORDER BY b.depth, n.kind, n.created_at, n.id)
       FROM best b JOIN nodes n ON n.id = b.id
      WHERE :kinds IS NULL OR n.kind IN (SELECT value FROM json_each(:kinds))
-     ORDER BY rn
+     ORDER BY 4
      LIMIT :limit + 1
+  ),
+  -- Whole rows for the nodes answered only: the ranking sorts keys, not documents.
+  picked AS (
+    SELECT r.depth, r.dir, r.rn, {_NODE_COLUMNS} FROM ranked r JOIN nodes n ON n.id = r.id
   ),
   kept(id, dir, depth) AS (
     SELECT id, dir, depth FROM picked WHERE rn <= :limit
@@ -113,20 +118,16 @@ WITH RECURSIVE
   ),
   followed(kind, from_id, to_id, created_at) AS (
     SELECT e.kind, e.from_id, e.to_id, e.created_at
-      FROM kept k
-      JOIN edges e ON e.from_id = k.id
-      JOIN steps s ON s.ek = e.kind AND s.dir = k.dir AND s.step = 'out'
-     WHERE k.depth < :depth AND e.to_id IN (SELECT id FROM kept)
+      FROM kept k JOIN edges e ON e.from_id = k.id
+     WHERE k.depth < :depth AND {_follows("k", Step.OUT)} AND e.to_id IN (SELECT id FROM kept)
     UNION
     SELECT e.kind, e.from_id, e.to_id, e.created_at
-      FROM kept k
-      JOIN edges e ON e.to_id = k.id
-      JOIN steps s ON s.ek = e.kind AND s.dir = k.dir AND s.step = 'in'
-     WHERE k.depth < :depth AND e.from_id IN (SELECT id FROM kept)
+      FROM kept k JOIN edges e ON e.to_id = k.id
+     WHERE k.depth < :depth AND {_follows("k", Step.IN)} AND e.from_id IN (SELECT id FROM kept)
   )
 SELECT 'w', rows, deepest, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM walked
 UNION ALL
-SELECT 'n', depth, dir, id, kind, name, scope, created_at, tags, attributes, fields FROM picked
+SELECT 'n', depth, dir, id, kind, name, scope, created_at, tags, attributes, fields FROM (SELECT * FROM picked ORDER BY rn)
 UNION ALL
 SELECT 'e', NULL, NULL, kind, from_id, to_id, created_at, NULL, NULL, NULL, NULL FROM followed
 """
@@ -575,7 +576,6 @@ class SQLiteStore:
             else [query.direction.value]
         )
         params: dict[str, Any] = {
-            "steps": _LINEAGE_STEPS,
             "dirs": _dumps(dirs),
             "start": query.start,
             "depth": query.depth,

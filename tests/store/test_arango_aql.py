@@ -235,8 +235,10 @@ def test_lineage_pushes_its_limit_into_the_walk() -> None:
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
     keep = " FILTER @collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections"
     assert query.text == (
-        # The depth of the (limit + 1)-th node kept: the first walk stops there.
-        f"LET c0 = FIRST(FOR v, e, p IN 1..@depth {walk(4).format(start='@start')}{options}{keep}"
+        # The vertex collections a cluster needs named, then the depth of the
+        # (limit + 1)-th node kept: the first walk stops there.
+        "WITH datasets, deployment, devperf, featuresets, modelparams, models, project, run, servingperf"
+        f" LET c0 = FIRST(FOR v, e, p IN 1..@depth {walk(4).format(start='@start')}{options}{keep}"
         " LIMIT @limit, 1 RETURN LENGTH(p.edges))"
         " LET reach = MIN([@depth, c0])"
         # The walk that collects the nodes goes no deeper.
@@ -260,3 +262,15 @@ def test_lineage_pushes_its_limit_into_the_walk() -> None:
         "collections": None,
         "v24": "upstream",
     }
+
+
+def test_every_query_that_traverses_names_the_vertex_collections_first() -> None:
+    traversing = [
+        aql.lineage("run/r1", Direction.BOTH, 3, 10, None),
+        aql.neighbors([NeighborRequest("model/m1", "run_model", Step.IN, 10)]),
+        aql.list_nodes(ListQuery(kinds=(Kind.RUN,), first=5, metric=MetricFilter("rmse", lt=0.5))),
+        aql.project_counts("project/p1"),
+    ]
+    for query in traversing:
+        assert " IN 1..1 " in query.text or " IN 1..@depth " in query.text
+        assert query.text.startswith(aql.WITH_VERTICES)
