@@ -84,11 +84,11 @@ WITH RECURSIVE
     UNION
     SELECT e.to_id, w.dir, w.depth + 1
       FROM walk w JOIN edges e ON e.from_id = w.id
-     WHERE w.depth < :depth AND {_follows("w", Step.OUT)}
+     WHERE w.depth < :reach AND {_follows("w", Step.OUT)}
     UNION
     SELECT e.from_id, w.dir, w.depth + 1
       FROM walk w JOIN edges e ON e.to_id = w.id
-     WHERE w.depth < :depth AND {_follows("w", Step.IN)}
+     WHERE w.depth < :reach AND {_follows("w", Step.IN)}
     ORDER BY 3
     LIMIT :cap
   ),
@@ -422,7 +422,9 @@ class SQLiteStore:
     """The embedded store. ``path`` is a file path or ``:memory:``. With ``create=False``
     a missing file is an error instead of a new, empty store."""
 
-    def __init__(self, path: str = "./metagate.db", *, readers: int = 4, create: bool = True) -> None:
+    def __init__(
+        self, path: str = "./metagate.db", *, readers: int = 4, create: bool = True, lineage_first_cap: int = LINEAGE_FIRST_CAP
+    ) -> None:
         self.memory = path == ":memory:"
         self.path = path if self.memory else os.path.expanduser(path)
         self.create = create
@@ -436,6 +438,7 @@ class SQLiteStore:
         self._reads = _Reads(self)
         self.statements = 0  # SQL statements sent: the store's round trips
         self.lineage_rows = 0  # rows lineage walks produced: their cost, for tests and the bench
+        self.lineage_first_cap = lineage_first_cap
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self._uri, uri=not self.memory, isolation_level=None)
@@ -581,19 +584,30 @@ class SQLiteStore:
             "depth": query.depth,
             "kinds": _dumps([k.value for k in query.kinds]) if query.kinds is not None else None,
             "limit": query.limit,
-            # Most walks end well within this; a cut one that left too few complete
-            # levels is asked again with four times the rows.
-            "cap": LINEAGE_FIRST_CAP + 4 * (query.limit + 1),
+            # How deep this pass walks, and how many rows it may produce. Most walks end
+            # well within the first cap.
+            "reach": query.depth,
+            "cap": self.lineage_first_cap + 4 * (query.limit + 1),
         }
         while True:
             async with self._read() as conn:
                 rows = await self._reads._rows(conn, _LINEAGE_SQL, params)
-            walked, cut = rows[0][1], rows[0][1] >= params["cap"]
+            walked, deepest = rows[0][1], rows[0][2]
             self.lineage_rows += walked
             nodes = [LineageNode(_node(row[3:]), row[1], Direction(row[2])) for row in rows if row[0] == "n"]
-            if not cut or len(nodes) > query.limit:
-                break
-            params["cap"] *= 4
+            if len(nodes) > query.limit:
+                break  # exact: from complete levels only, and more than the limit
+            if walked >= params["cap"]:
+                # Cut inside level `deepest` with too few nodes before it: walk again with
+                # a wider cap. Without a kinds filter every node counts, so finishing that
+                # level is almost always enough: walk no deeper than it.
+                params["cap"] *= 4
+                if query.kinds is None:
+                    params["reach"] = deepest
+            elif params["reach"] < query.depth:
+                params["reach"] = query.depth  # complete up to reach, still too few: go deeper
+            else:
+                break  # the whole walk: every node there is
         edges = sorted(
             (Edge(kind=row[3], from_id=row[4], to_id=row[5], created_at=row[6]) for row in rows if row[0] == "e"),
             key=lambda e: (e.kind, e.from_id, e.to_id),
