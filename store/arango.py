@@ -156,13 +156,19 @@ class _Runner:
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
         if not requests:
             return []
-        groups = await self.one(aql.neighbors(requests))
-        pages = []
-        for request, docs in zip(requests, groups):
-            nodes = [layout.from_document(d) for d in docs]
-            items = [(n, (n.created_at, n.id)) for n in nodes]
-            pages.append(Page(items=items[: request.first], has_next=len(items) > request.first))
-        return pages
+        return neighbor_pages(requests, await self.one(aql.neighbors(requests)))
+
+
+def neighbor_pages(requests: Sequence[NeighborRequest], answered: list[list[list[JSONObject]]]) -> list[Page]:
+    """``aql.neighbors``' answer, one list of pages per group of requests, as one page per
+    request in the requests' order."""
+    pages: dict[int, Page] = {}
+    for indexes, lists in zip(aql.neighbor_groups(requests), answered):
+        for i, docs in zip(indexes, lists):
+            # The group fetched its largest page: each request keeps its own.
+            items = [(n, (n.created_at, n.id)) for n in map(layout.from_document, docs)]
+            pages[i] = Page(items=items[: requests[i].first], has_next=len(items) > requests[i].first)
+    return [pages[i] for i in range(len(requests))]
 
 
 class ArangoTx(_Runner):

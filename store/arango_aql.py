@@ -123,27 +123,47 @@ def remove_edges_to(edge_kind: str, document_ids: Sequence[str]) -> Query:
     )
 
 
+def neighbor_groups(requests: Sequence[NeighborRequest]) -> list[list[int]]:
+    """The requests' indexes grouped by (edge collection, physical direction), in the
+    order of their first request: the shape of ``neighbors``' answer."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(requests):
+        key = (layout.EDGE_COLLECTIONS[r.edge_kind].name, layout.physical_direction(r.edge_kind, r.step))
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
 def neighbors(requests: Sequence[NeighborRequest]) -> Query:
-    """One subquery per request, all in one round trip; each page newest first."""
+    """One round trip for every request: one loop over a bound list of requests per
+    (edge collection, direction), so that the plan's size does not grow with the number
+    of requests (AQL plans are limited to 4,000 nodes; a subquery per request reached it
+    at a few hundred). Each page newest first; a group fetches the largest page any of
+    its requests asks for, and the caller cuts each to its own."""
     b = _Binder()
+    # Documents Arangopipe wrote carry no createdAt: they sort as the epoch, as their
+    # nodes report it, so that cursors built from a node page onwards.
+    unknown = b.value(layout.UNKNOWN_TIME)
     parts = []
-    for r in requests:
-        direction = layout.physical_direction(r.edge_kind, r.step)
-        coll = b.collection(layout.EDGE_COLLECTIONS[r.edge_kind].name)
-        start = b.value(layout.document_id(r.node_id))
-        limit = b.value(r.first + 1)
-        # Documents Arangopipe wrote carry no createdAt: they sort as the epoch, as
-        # their nodes report it, so that cursors built from a node page onwards.
-        unknown = b.value(layout.UNKNOWN_TIME)
-        after = ""
-        if r.after is not None:
-            at = b.value(r.after[0])
-            key = b.value(r.after[1].partition("/")[2])
-            after = f" FILTER t < {at} OR (t == {at} AND v._key < {key})"
+    for group in neighbor_groups(requests):
+        first = requests[group[0]]
+        coll = b.collection(layout.EDGE_COLLECTIONS[first.edge_kind].name)
+        direction = layout.physical_direction(first.edge_kind, first.step)
+        wanted = b.value(
+            [
+                {
+                    "s": layout.document_id(requests[i].node_id),
+                    "at": requests[i].after[0] if requests[i].after else None,
+                    "key": requests[i].after[1].partition("/")[2] if requests[i].after else None,
+                }
+                for i in group
+            ]
+        )
+        limit = b.value(max(requests[i].first for i in group) + 1)
         parts.append(
-            f"(FOR v IN 1..1 {direction} {start} {coll} FILTER v != null"
-            f" LET t = NOT_NULL(v.createdAt, {unknown}){after}"
-            f" SORT t DESC, v._key DESC LIMIT {limit} RETURN v)"
+            f"(FOR r IN {wanted} RETURN (FOR v IN 1..1 {direction} r.s {coll} FILTER v != null"
+            f" LET t = NOT_NULL(v.createdAt, {unknown})"
+            " FILTER r.at == null OR t < r.at OR (t == r.at AND v._key < r.key)"
+            f" SORT t DESC, v._key DESC LIMIT {limit} RETURN v))"
         )
     return Query(f"{WITH_VERTICES}RETURN [{', '.join(parts)}]", b.bind)
 

@@ -274,3 +274,26 @@ def test_every_query_that_traverses_names_the_vertex_collections_first() -> None
     for query in traversing:
         assert " IN 1..1 " in query.text or " IN 1..@depth " in query.text
         assert query.text.startswith(aql.WITH_VERTICES)
+
+
+def test_neighbors_loop_over_bound_requests_so_the_plan_does_not_grow_with_them() -> None:
+    def page(n: int) -> list[NeighborRequest]:
+        # A page of n runs, each with its model, dataset and params, and one model's runs.
+        out = []
+        for i in range(n):
+            out += [
+                NeighborRequest(f"run/r{i}", "run_model", Step.OUT, 1),
+                NeighborRequest(f"run/r{i}", "run_dataset", Step.OUT, 1),
+                NeighborRequest(f"run/r{i}", "run_modelparams", Step.OUT, 1),
+            ]
+        return [*out, NeighborRequest("model/m0", "run_model", Step.IN, 20, ("2026-11-01T00:00:00.000000Z", "run/r9"))]
+
+    small, large = aql.neighbors(page(2)), aql.neighbors(page(500))
+    assert small.text == large.text  # four loops, whatever the page holds
+    assert large.text.count("FOR r IN @") == 4
+    assert aql.neighbor_groups(page(2)) == [[0, 3], [1, 4], [2, 5], [6]]
+    [one_model] = [v for k, v in large.bind.items() if isinstance(v, list) and len(v) == 1]
+    assert one_model == [{"s": "models/m0", "at": "2026-11-01T00:00:00.000000Z", "key": "r9"}]
+    # Each group fetches its largest page plus one; the adapter cuts each request's page.
+    assert sorted(v for k, v in large.bind.items() if isinstance(v, int)) == [2, 2, 2, 21]
+    assert large.text.startswith(aql.WITH_VERTICES + "RETURN [(FOR r IN @")

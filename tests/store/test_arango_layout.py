@@ -154,3 +154,29 @@ def test_init_db_makes_serving_periods_unique_per_deployment_on_the_fields_metag
 
     assert [at(path) for path in index.fields] == ["deployment/d1", "2026-11-02T00:00:00.000000Z", "2026-11-09T00:00:00.000000Z"]
     assert layout.SERVING_DUPLICATES_COLLECTION not in layout.VERTEX_COLLECTIONS.values()
+
+
+def test_neighbor_pages_come_back_in_request_order_each_cut_to_its_own_size() -> None:
+    from metagate.store.arango import neighbor_pages
+    from metagate.store.arango_aql import neighbor_groups
+    from metagate.store.port import NeighborRequest
+
+    def run(i: int) -> dict[str, object]:
+        node = Node(id=f"run/r{i}", kind=Kind.RUN, name=f"t{i}", created_at=f"2026-11-0{i}T00:00:00.000000Z", scope="model/m")
+        return {"_id": layout.document_id(node.id), **layout.to_document(node)}  # as the server stores it
+
+    requests = [
+        NeighborRequest("model/m", "run_model", Step.IN, 2),
+        NeighborRequest("dataset/d", "run_dataset", Step.IN, 5),
+        NeighborRequest("model/n", "run_model", Step.IN, 1),
+    ]
+    assert neighbor_groups(requests) == [[0, 2], [1]]
+    # As the query answers: per group, per request, newest first, the group's largest page + 1.
+    answered = [
+        [[run(i) for i in (3, 2, 1)], [run(4)]],
+        [[run(i) for i in (2, 1)]],
+    ]
+    pages = neighbor_pages(requests, answered)
+    assert [[n.id for n, _ in p.items] for p in pages] == [["run/r3", "run/r2"], ["run/r2", "run/r1"], ["run/r4"]]
+    assert [p.has_next for p in pages] == [True, False, False]
+    assert pages[0].items[0][1] == ("2026-11-03T00:00:00.000000Z", "run/r3")
