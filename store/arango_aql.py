@@ -133,6 +133,11 @@ def neighbor_groups(requests: Sequence[NeighborRequest]) -> list[list[int]]:
     return list(groups.values())
 
 
+def _neighbor_request(r: NeighborRequest) -> JSONObject:
+    at, key = (r.after[0], r.after[1].partition("/")[2]) if r.after else (None, None)
+    return {"s": layout.document_id(r.node_id), "at": at, "key": key}
+
+
 def neighbors(requests: Sequence[NeighborRequest]) -> Query:
     """One round trip for every request: one loop over a bound list of requests per
     (edge collection, direction), so that the plan's size does not grow with the number
@@ -148,16 +153,7 @@ def neighbors(requests: Sequence[NeighborRequest]) -> Query:
         first = requests[group[0]]
         coll = b.collection(layout.EDGE_COLLECTIONS[first.edge_kind].name)
         direction = layout.physical_direction(first.edge_kind, first.step)
-        wanted = b.value(
-            [
-                {
-                    "s": layout.document_id(requests[i].node_id),
-                    "at": requests[i].after[0] if requests[i].after else None,
-                    "key": requests[i].after[1].partition("/")[2] if requests[i].after else None,
-                }
-                for i in group
-            ]
-        )
+        wanted = b.value([_neighbor_request(requests[i]) for i in group])
         limit = b.value(max(requests[i].first for i in group) + 1)
         parts.append(
             f"(FOR r IN {wanted} RETURN (FOR v IN 1..1 {direction} r.s {coll} FILTER v != null"
