@@ -61,8 +61,11 @@ def find_named(keys: Sequence[NameKey]) -> Query:
         coll = b.collection(layout.VERTEX_COLLECTIONS[key.kind])
         name = b.value(key.name)
         scope = b.value(key.scope)
+        # Documents Arangopipe wrote carry no scope: a global name they hold is scope "",
+        # or registering it again would make a second node of that name.
         parts.append(
-            f"(FOR d IN {coll} FILTER d.name == {name} AND ({scope} == null OR d.scope == {scope})"
+            f"(FOR d IN {coll} FILTER d.name == {name}"
+            f" AND ({scope} == null OR d.scope == {scope} OR ({scope} == '' AND d.scope == null))"
             " SORT d.createdAt, d._key RETURN d)"
         )
     return Query(f"RETURN [{', '.join(parts)}]", b.bind)
@@ -221,12 +224,17 @@ def list_nodes(q: ListQuery) -> Query:
                 # Bound only where used: ArangoDB refuses unused bind parameters.
                 metric_path = metric_path or b.value(metric_name)
                 perf = _hop(b, "run_devperf", Step.OUT, "d")
-                metric = f"FIRST(FOR p IN 1..1 {perf} RETURN p.fields.metrics[{metric_path}])"
+                # As the SQLite store takes it: the metric of the run's first dev-perf
+                # edge that holds it as a number, one answer however many a run has.
+                value = f"p.fields.metrics[{metric_path}]"
+                metric = f"FIRST(FOR p, e IN 1..1 {perf} FILTER IS_NUMBER({value}) SORT e.createdAt, p._key RETURN {value})"
         where = " ".join(f"FILTER {f}" for f in filters)
         subqueries.append(f"(FOR d IN {coll} {where} LET m = {metric} RETURN {{d: d, m: m, lid: CONCAT({prefix}, d._key)}})")
     outer: list[str] = []
     if q.metric is not None or q.order_by is OrderField.METRIC:
-        outer.append("x.m != null")
+        # Numbers only: AQL orders strings after every number, so a metric logged as text
+        # would pass `lt` filters and sort last instead of being left out (as in SQLite).
+        outer.append("IS_NUMBER(x.m)")
     if q.metric is not None:
         outer += [f"x.m {op} {b.value(bound)}" for op, bound in q.metric.bounds()]
     sort = {OrderField.CREATED_AT: "x.d.createdAt", OrderField.NAME: "x.d.name", OrderField.METRIC: "x.m"}[q.order_by]

@@ -297,3 +297,25 @@ def test_neighbors_loop_over_bound_requests_so_the_plan_does_not_grow_with_them(
     # Each group fetches its largest page plus one; the adapter cuts each request's page.
     assert sorted(v for k, v in large.bind.items() if isinstance(v, int)) == [2, 2, 2, 21]
     assert large.text.startswith(aql.WITH_VERTICES + "RETURN [(FOR r IN @")
+
+
+def test_a_global_name_arangopipe_holds_without_a_scope_is_found() -> None:
+    # Arangopipe writes no scope; a name it holds must not be registered a second time.
+    query = aql.find_named([NameKey(Kind.DATASET, "raw", ""), NameKey(Kind.MODEL, "m", "project/p1")])
+    assert query.text == (
+        "RETURN [(FOR d IN @@c0 FILTER d.name == @v1"
+        " AND (@v2 == null OR d.scope == @v2 OR (@v2 == '' AND d.scope == null)) SORT d.createdAt, d._key RETURN d),"
+        " (FOR d IN @@c3 FILTER d.name == @v4"
+        " AND (@v5 == null OR d.scope == @v5 OR (@v5 == '' AND d.scope == null)) SORT d.createdAt, d._key RETURN d)]"
+    )
+    assert query.bind == {"@c0": "datasets", "v1": "raw", "v2": "", "@c3": "models", "v4": "m", "v5": "project/p1"}
+
+
+def test_runs_by_a_metric_read_numbers_only_from_one_dev_perf_record() -> None:
+    query = aql.list_nodes(ListQuery(kinds=(Kind.RUN,), first=5, metric=MetricFilter("rmse", lt=0.5)))
+    assert (
+        "LET m = FIRST(FOR p, e IN 1..1 OUTBOUND d @@c3 FILTER IS_NUMBER(p.fields.metrics[@v2])"
+        " SORT e.createdAt, p._key RETURN p.fields.metrics[@v2])"
+    ) in query.text
+    assert " FILTER IS_NUMBER(x.m) FILTER x.m < @v4 " in query.text
+    assert (query.bind["@c3"], query.bind["v2"], query.bind["v4"]) == ("run_devperf", "rmse", 0.5)
