@@ -179,6 +179,10 @@ def list_nodes(q: ListQuery) -> Query:
     metric_name = q.metric.name if q.metric else None
     if q.order_by is OrderField.METRIC:
         metric_name = q.order_metric or metric_name
+    order = "DESC" if q.descending else "ASC"
+    cmp = "<" if q.descending else ">"
+    cursor = (b.value(q.after[0]), b.value(q.after[1])) if q.after is not None else None
+    page = b.value(q.first + 1)
     subqueries = []
     for kind in q.kinds:
         coll = b.collection(layout.VERTEX_COLLECTIONS[kind])
@@ -228,25 +232,29 @@ def list_nodes(q: ListQuery) -> Query:
                 # edge that holds it as a number, one answer however many a run has.
                 value = f"p.fields.metrics[{metric_path}]"
                 metric = f"FIRST(FOR p, e IN 1..1 {perf} FILTER IS_NUMBER({value}) SORT e.createdAt, p._key RETURN {value})"
-        where = " ".join(f"FILTER {f}" for f in filters)
-        subqueries.append(f"(FOR d IN {coll} {where} LET m = {metric} RETURN {{d: d, m: m, lid: CONCAT({prefix}, d._key)}})")
-    outer: list[str] = []
-    if q.metric is not None or q.order_by is OrderField.METRIC:
-        # Numbers only: AQL orders strings after every number, so a metric logged as text
-        # would pass `lt` filters and sort last instead of being left out (as in SQLite).
-        outer.append("IS_NUMBER(x.m)")
-    if q.metric is not None:
-        outer += [f"x.m {op} {b.value(bound)}" for op, bound in q.metric.bounds()]
+        # The metric's and the cursor's conditions, the sort and the page go inside each
+        # kind's subquery, so that each returns its own first page (read in the order of
+        # an index where there is one) and only those pages are merged, instead of every
+        # matching document being sorted in memory.
+        paged: list[str] = []
+        if q.metric is not None or q.order_by is OrderField.METRIC:
+            paged.append("IS_NUMBER(m)")
+        if q.metric is not None:
+            paged += [f"m {op} {b.value(bound)}" for op, bound in q.metric.bounds()]
+        sort = {OrderField.CREATED_AT: "d.createdAt", OrderField.NAME: "d.name", OrderField.METRIC: "m"}[q.order_by]
+        if cursor is not None:
+            value, lid = cursor
+            paged.append(f"({sort} {cmp} {value} OR ({sort} == {value} AND CONCAT({prefix}, d._key) {cmp} {lid}))")
+        where = "".join(f" FILTER {f}" for f in filters)
+        then = "".join(f" FILTER {f}" for f in paged)
+        subqueries.append(
+            f"(FOR d IN {coll}{where} LET m = {metric}{then} SORT {sort} {order}, d._key {order} LIMIT {page}"
+            f" RETURN {{d: d, m: m, lid: CONCAT({prefix}, d._key)}})"
+        )
     sort = {OrderField.CREATED_AT: "x.d.createdAt", OrderField.NAME: "x.d.name", OrderField.METRIC: "x.m"}[q.order_by]
-    order = "DESC" if q.descending else "ASC"
-    if q.after is not None:
-        cmp = "<" if q.descending else ">"
-        value, lid = b.value(q.after[0]), b.value(q.after[1])
-        outer.append(f"({sort} {cmp} {value} OR ({sort} == {value} AND x.lid {cmp} {lid}))")
-    where = " ".join(f"FILTER {f}" for f in outer)
     text = (
-        f"FOR x IN FLATTEN([{', '.join(subqueries)}]) {where}"
-        f" SORT {sort} {order}, x.lid {order} LIMIT {b.value(q.first + 1)}"
+        f"FOR x IN FLATTEN([{', '.join(subqueries)}])"
+        f" SORT {sort} {order}, x.lid {order} LIMIT {page}"
         f" RETURN {{sv: {sort}, lid: x.lid, d: x.d}}"
     )
     return Query(WITH_VERTICES + text, b.bind)

@@ -50,7 +50,8 @@ def indexes() -> list[Index]:
             # documents without a scope) are not constrained.
             Index(collection, ("scope", "name"), "metagate_scoped_name", unique=True, sparse=True),
             Index(collection, ("name",), "metagate_name", sparse=True),
-            Index(collection, ("createdAt",), "metagate_created_at"),
+            # Lists page by (createdAt, _key), newest or oldest first: read in index order.
+            Index(collection, ("createdAt", "_key"), "metagate_created_key"),
             Index(collection, ("tags[*]",), "metagate_tags"),
         ]
         if kind is Kind.RUN:

@@ -313,9 +313,14 @@ def test_a_global_name_arangopipe_holds_without_a_scope_is_found() -> None:
 
 def test_runs_by_a_metric_read_numbers_only_from_one_dev_perf_record() -> None:
     query = aql.list_nodes(ListQuery(kinds=(Kind.RUN,), first=5, metric=MetricFilter("rmse", lt=0.5)))
-    assert (
-        "LET m = FIRST(FOR p, e IN 1..1 OUTBOUND d @@c3 FILTER IS_NUMBER(p.fields.metrics[@v2])"
-        " SORT e.createdAt, p._key RETURN p.fields.metrics[@v2])"
-    ) in query.text
-    assert " FILTER IS_NUMBER(x.m) FILTER x.m < @v4 " in query.text
-    assert (query.bind["@c3"], query.bind["v2"], query.bind["v4"]) == ("run_devperf", "rmse", 0.5)
+    assert query.text == aql.WITH_VERTICES + (
+        "FOR x IN FLATTEN([(FOR d IN @@c1"
+        # The run's first dev-perf edge that holds the metric as a number.
+        " LET m = FIRST(FOR p, e IN 1..1 OUTBOUND d @@c4 FILTER IS_NUMBER(p.fields.metrics[@v3])"
+        " SORT e.createdAt, p._key RETURN p.fields.metrics[@v3])"
+        # Filtered, sorted and paged inside the kind's subquery; only the pages are merged.
+        " FILTER IS_NUMBER(m) FILTER m < @v5 SORT d.createdAt DESC, d._key DESC LIMIT @v0"
+        " RETURN {d: d, m: m, lid: CONCAT(@v2, d._key)})])"
+        " SORT x.d.createdAt DESC, x.lid DESC LIMIT @v0 RETURN {sv: x.d.createdAt, lid: x.lid, d: x.d}"
+    )
+    assert query.bind == {"v0": 6, "@c1": "run", "v2": "run/", "v3": "rmse", "@c4": "run_devperf", "v5": 0.5}

@@ -180,3 +180,9 @@ def test_neighbor_pages_come_back_in_request_order_each_cut_to_its_own_size() ->
     assert [[n.id for n, _ in p.items] for p in pages] == [["run/r3", "run/r2"], ["run/r2", "run/r1"], ["run/r4"]]
     assert [p.has_next for p in pages] == [True, False, False]
     assert pages[0].items[0][1] == ("2026-11-03T00:00:00.000000Z", "run/r3")
+
+
+def test_every_collection_lists_in_the_order_of_an_index() -> None:
+    # list_nodes sorts each kind's page by (createdAt, _key): an index in that order.
+    paged = {i.collection for i in indexes() if i.fields == ("createdAt", "_key")}
+    assert paged == set(layout.VERTEX_COLLECTIONS.values())
