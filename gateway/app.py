@@ -21,7 +21,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from metagate.gateway.auth import ADMIN_TOKEN_BANNER, authenticate, bootstrap_admin
+from metagate.gateway.auth import ADMIN_TOKEN_BANNER, VerifiedTokens, authenticate, bootstrap_admin
 from metagate.gateway.config import Settings
 from metagate.gateway.middleware import BodyLimit, RequestId
 from metagate.gateway.observability import Metrics, Observe
@@ -50,10 +50,11 @@ def _not_json(text: str) -> None:
 
 
 class MetagateGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, **options: Any) -> None:
+    def __init__(self, settings: Settings, verified: VerifiedTokens, **options: Any) -> None:
         super().__init__(build_schema(settings.LIMITS), **options)
         self.limits = settings.LIMITS
         self.auth = settings.AUTH
+        self.verified = verified
 
     async def execute_operation(
         self, request: Any, request_adapter: Any, request_data: Any, context: Any, root_value: Any, sub_response: Any
@@ -76,7 +77,7 @@ class MetagateGraphQL(GraphQL[Context, None]):
         error: MetagateError | None = None
         if self.auth:
             try:
-                principal = await authenticate(store, request.headers.get("authorization"))
+                principal = await authenticate(store, request.headers.get("authorization"), self.verified)
             except MetagateError as failed:
                 # Refused per field by the guard, so public introspection still answers.
                 principal, error = None, failed
@@ -145,7 +146,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ready", "store": "reachable"})
 
-    graphql = MetagateGraphQL(settings, graphql_ide="graphiql", allow_queries_via_get=False)
+    verified = VerifiedTokens()
+    graphql = MetagateGraphQL(settings, verified, graphql_ide="graphiql", allow_queries_via_get=False)
     holder: dict[str, Starlette] = {}
     metrics = Metrics(lambda: getattr(holder["app"].state, "store", None))
     app = Starlette(
@@ -164,6 +166,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     )
     holder["app"] = app
     app.state.metrics = metrics
+    app.state.verified_tokens = verified
     if store is not None:
         app.state.store = store
     return app

@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from metagate.resolvers.authz import Principal, Role
@@ -51,7 +53,32 @@ async def issue(store: Store, *, name: str, role: Role, projects: Sequence[str] 
     return Issued(token, f"mg_{token_id}_{secret}")
 
 
-async def authenticate(store: Store, authorization: str | None) -> Principal:
+class VerifiedTokens:
+    """Principals of the tokens verified in the last ``ttl`` seconds. A request whose
+    token was verified a moment ago does not wait for one of the store's reader
+    connections (which heavy reads may hold) to check it again; a revoked token stops
+    working within ``ttl``. Keyed by a hash of the presented token, never the token."""
+
+    def __init__(self, ttl: float = 1.0, size: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.size, self.clock = ttl, size, clock
+        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    def get(self, presented: str) -> Principal | None:
+        key = _hash(presented)
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= self.clock():
+            self._entries.pop(key, None)
+            return None
+        return entry[1]
+
+    def put(self, presented: str, principal: Principal) -> None:
+        self._entries[_hash(presented)] = (self.clock() + self.ttl, principal)
+        self._entries.move_to_end(_hash(presented))
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+async def authenticate(store: Store, authorization: str | None, verified: VerifiedTokens | None = None) -> Principal:
     """The principal behind an ``Authorization: Bearer ...`` header."""
     if not authorization:
         raise Unauthenticated("send an API token: Authorization: Bearer mg_...")
@@ -59,13 +86,19 @@ async def authenticate(store: Store, authorization: str | None) -> Principal:
     match = TOKEN_PATTERN.fullmatch(value.strip()) if scheme.lower() == "bearer" else None
     if match is None:
         raise Unauthenticated("the Authorization header does not hold a Metagate token")
+    known = verified.get(match.group(0)) if verified is not None else None
+    if known is not None:
+        return known
     token = await store.get_token(match.group(1))
     # Compare a hash even for unknown ids, so that timing tells nothing either way.
     expected = token.secret_hash if token is not None else _hash("")
     matches = hmac.compare_digest(_hash(match.group(2)), expected)
     if token is None or not matches or token.revoked_at is not None:
         raise Unauthenticated("unknown or revoked API token")
-    return Principal(token_id=token.id, role=Role(token.role), projects=frozenset(token.projects))
+    principal = Principal(token_id=token.id, role=Role(token.role), projects=frozenset(token.projects))
+    if verified is not None:
+        verified.put(match.group(0), principal)
+    return principal
 
 
 ADMIN_TOKEN_BANNER = (

@@ -142,14 +142,39 @@ async def test_a_writer_limited_to_a_project_writes_only_there(auth_store: SQLit
     await limited.http.aclose()
 
 
-async def test_revoked_tokens_are_refused(auth_store: SQLiteStore) -> None:
+async def test_revoked_tokens_are_refused_within_a_second(auth_store: SQLiteStore) -> None:
     issued = await issue(auth_store, name="old", role=Role.READER)
-    client = await _client(auth_store, issued.secret)
+    app = create_app(Settings(), store=auth_store)
+    now = [1000.0]
+    app.state.verified_tokens.clock = lambda: now[0]
+    client = GraphQLClient(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m"), issued.secret)
     assert "errors" not in await client.raw("{ datasets { nodes { id } } }")
     assert await auth_store.revoke_token(issued.token.id, "2026-11-23T00:00:00.000000Z")
+    # Verified a moment ago: answered without asking the store again...
+    statements = auth_store.statements
+    assert "errors" not in await client.raw("{ datasets { nodes { id } } }")
+    assert auth_store.statements == statements + 1  # the list alone, no token look-up
+    # ...until a second has passed: then the revocation holds.
+    now[0] += 1.0
     body = await client.raw("{ datasets { nodes { id } } }")
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     await client.http.aclose()
+
+
+def test_verified_tokens_expire_and_stay_bounded() -> None:
+    from metagate.gateway.auth import VerifiedTokens
+    from metagate.resolvers.authz import Principal
+
+    now = [0.0]
+    verified = VerifiedTokens(ttl=1.0, size=2, clock=lambda: now[0])
+    reader = Principal(token_id="a", role=Role.READER, projects=frozenset())
+    verified.put("mg_a", reader)
+    assert verified.get("mg_a") == reader and verified.get("mg_b") is None
+    verified.put("mg_b", reader)
+    verified.put("mg_c", reader)  # the oldest goes: at most `size` entries
+    assert verified.get("mg_a") is None and verified.get("mg_c") == reader
+    now[0] = 1.0
+    assert verified.get("mg_c") is None
 
 
 def test_token_commands(tmp_path: Path) -> None:
