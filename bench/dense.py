@@ -136,7 +136,10 @@ async def bench_sweep(runs: int, seconds: float, workdir: Path) -> list[tuple[st
     """(scenario, p50 ms, requests, walk rows per request) for one sweep."""
     store = SQLiteStore(str(workdir / f"sweep-{runs}.db"))
     await store.open()
-    schema = build_schema()
+    # The complete walk's answer (10,000 nodes and their edges) is above the default
+    # cost limit: a deployment that wants it raises MAX_QUERY_COST, as this does.
+    limits = Limits(max_query_cost=100_000)
+    schema = build_schema(limits)
     rows: list[tuple[str, float, int, int]] = []
     try:
         deployment, dataset = await load_sweep(store, runs)

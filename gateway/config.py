@@ -54,6 +54,7 @@ LIMIT_VARIABLES = {
     "MAX_QUERY_DEPTH": "max_query_depth",
     "MAX_QUERY_TOKENS": "max_query_tokens",
     "MAX_ALIASES": "max_aliases",
+    "MAX_QUERY_COST": "max_query_cost",
     "MAX_BATCH_RUNS": "max_batch_runs",
     "MAX_BODY_BYTES": "max_body_bytes",
     "DEADLINE_SECONDS": "deadline_seconds",

@@ -41,6 +41,7 @@ class Limits:
     max_query_depth: int = 15
     max_query_tokens: int = 5000
     max_aliases: int = 30
+    max_query_cost: int = 20000
     max_batch_runs: int = 1000
     max_body_bytes: int = 1024 * 1024
     deadline_seconds: float = 10.0

@@ -14,6 +14,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types import ExecutionContext
 
 from metagate.resolvers.queries import Limits
+from metagate.schema.cost import CostLimit, QueryCosts
 from metagate.schema.errors import CodedErrors
 from metagate.schema.guard import guard
 from metagate.schema.mutation import Mutation, resolve_log_runs
@@ -45,6 +46,9 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
             lambda: ParserCache(maxsize=256),
             lambda: AddValidationRules(rules),
             lambda: ValidationCache(maxsize=256),
+            # `costs` reads the built schema, so it is made just below; extensions are
+            # made per request, by when it is there.
+            lambda: CostLimit(costs),
         ],
         **options,
     )
@@ -52,6 +56,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
     assert mutation_type is not None
     mutation_type.fields["logRuns"].resolve = resolve_log_runs
     guard(schema._schema)  # after every resolver is in place
+    costs = QueryCosts(schema._schema, limits)
     return schema
 
 

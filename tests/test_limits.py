@@ -39,7 +39,11 @@ def _code(response: httpx.Response) -> str:
 
 
 async def test_query_depth_is_limited(store: SQLiteStore) -> None:
-    deep = "{ datasets { nodes { featuresets { nodes { runs { nodes { model { runs { nodes { dataset { name } } } } } } } } } } }"
+    # Pages of one: deep, yet well within the cost limit, so that depth alone decides.
+    deep = (
+        "{ datasets(first: 1) { nodes { featuresets(first: 1) { nodes { runs(first: 1) { nodes {"
+        " model { runs(first: 1) { nodes { dataset { name } } } } } } } } } } }"
+    )
     allowed = await _post(store, {"query": deep}, Limits(max_query_depth=12))
     refused = await _post(store, {"query": deep}, Limits(max_query_depth=5))
     assert "errors" not in allowed.json()

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from metagate.gateway.app import create_app
 from metagate.gateway.config import Settings
+from metagate.resolvers.queries import Limits
 from metagate.store.sqlite import SQLiteStore
 from tests.conftest import GraphQLClient
 
@@ -491,7 +492,9 @@ async def _run(plan: Plan, data: st.DataObject) -> None:
     store = SQLiteStore(":memory:")
     await store.open()
     try:
-        app = create_app(Settings(AUTH=False), store=store)
+        # One request asks many walks at once, each at the default limit: above the
+        # default cost limit, which this test is not about.
+        app = create_app(Settings(AUTH=False, LIMITS=Limits(max_query_cost=100_000)), store=store)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://metagate") as client:
             gql = GraphQLClient(client)
