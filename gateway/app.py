@@ -28,6 +28,7 @@ from metagate.gateway.observability import Metrics, Observe
 from metagate.resolvers.authz import LOCAL_ADMIN, Principal
 from metagate.schema import build_schema
 from metagate.schema.context import Context, make_context
+from metagate.schema.errors import masked, unexpected
 from metagate.store.errors import DeadlineExceeded, MetagateError
 from metagate.store.factory import store_from_url
 from metagate.store.port import Store
@@ -84,6 +85,11 @@ class MetagateGraphQL(GraphQL[Context, None]):
         return make_context(store, self.limits, request.state.request_id, principal, error)
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            # An extension that fails before the operation starts is reported outside the
+            # schema's own error coding: masked here, as the schema masks the rest.
+            request_id = request.state.request_id
+            result.errors = [masked(e, request_id) if unexpected(e) else e for e in result.errors]
         response = await super().process_result(request, result)
         # The one place that codes what the schema left uncoded: errors in the document
         # or its variables (some found before the schema's extensions run at all).

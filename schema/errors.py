@@ -22,6 +22,15 @@ def _request_id(context: object) -> str:
     return str(getattr(context, "request_id", "-"))
 
 
+def unexpected(error: GraphQLError) -> bool:
+    """An error raised before execution that no document or variable explains: an
+    exception of an extension's own (strawberry wraps it with its message as is), which
+    is the server's fault and must not show its message. The client's errors point at
+    the document (syntax, validation, a variable's definition) or are GraphQL's own."""
+    original = error.original_error
+    return error.nodes is None and original is not None and not isinstance(original, (GraphQLError, MetagateError))
+
+
 class CodedErrors(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
@@ -42,22 +51,28 @@ class CodedErrors(SchemaExtension):
                 original_error=original,
                 extensions={"code": original.code, **original.details},
             )
-        if error.path is None:
+        if error.path is None and not unexpected(error):
             # Raised before execution (syntax, validation, variables): the client's
             # document is at fault; the HTTP layer gives it its code with every other.
             return error
-        log.error(
-            "internal error in %s (request %s)",
-            ".".join(str(p) for p in error.path),
-            request_id,
-            exc_info=original or error,
-            extra={"request_id": request_id},
-        )
-        return GraphQLError(
-            f"Internal server error (request id {request_id}).",
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": "INTERNAL", "requestId": request_id},
-        )
+        return masked(error, request_id)
+
+
+def masked(error: GraphQLError, request_id: str) -> GraphQLError:
+    """The error as a client sees an unexpected one: INTERNAL, no detail, and logged
+    with the request id."""
+    log.error(
+        "internal error in %s (request %s)",
+        ".".join(str(p) for p in error.path or ["the operation"]),
+        request_id,
+        exc_info=error.original_error or error,
+        extra={"request_id": request_id},
+    )
+    return GraphQLError(
+        f"Internal server error (request id {request_id}).",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL", "requestId": request_id},
+    )

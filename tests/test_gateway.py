@@ -92,6 +92,32 @@ async def test_internal_errors_are_masked_and_logged_with_the_request_id(
     assert record.exc_info is not None and "secret-path" in str(record.exc_info[1])
 
 
+async def test_an_extension_failing_before_execution_is_masked_too(
+    sqlite_store: SQLiteStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metagate.schema.cost import QueryCosts
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("secret-path /srv/metagate/cost.py")
+
+    monkeypatch.setattr(QueryCosts, "refusal", broken)  # a bug in a pre-execution step
+    with caplog.at_level(logging.ERROR, logger="metagate.errors"):
+        async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
+            response = await client.post(
+                "/graphql", json={"query": "{ datasets { nodes { id } } }"}, headers={"x-request-id": "r7"}
+            )
+            # Without the bug, a client's own mistake before execution keeps its message and code.
+            monkeypatch.undo()
+            mistake = await client.post(
+                "/graphql", json={"query": "query($n: Int!) { datasets(first: $n) { nodes { id } } }", "variables": {"n": "x"}}
+            )
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "INTERNAL", "requestId": "r7"} and "secret-path" not in response.text
+    assert any("secret-path" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+    [refused] = mistake.json()["errors"]
+    assert refused["extensions"]["code"] == "BAD_USER_INPUT" and "$n" in refused["message"]
+
+
 async def test_requests_without_an_id_get_one(sqlite_store: SQLiteStore) -> None:
     async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
         first = await client.get("/healthz")
