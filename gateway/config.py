@@ -59,7 +59,9 @@ LIMIT_VARIABLES = {
     "MAX_BODY_BYTES": "max_body_bytes",
     "DEADLINE_SECONDS": "deadline_seconds",
 }
-SERVER_VARIABLES = ("STORE", "HOST", "PORT", "LOG_LEVEL", "AUTH", *LIMIT_VARIABLES)
+# The settings held by Settings itself, beside the limits.
+PLAIN_VARIABLES = ("STORE", "HOST", "PORT", "LOG_LEVEL", "AUTH")
+SERVER_VARIABLES = (*PLAIN_VARIABLES, *LIMIT_VARIABLES)
 # Read by the client (metagate-client), not by the gateway: known, so not warned about.
 CLIENT_VARIABLES = ("URL", "TOKEN")
 # The test suite's own variables (METAGATE_TEST_ARANGO_URL, ...).
@@ -71,7 +73,7 @@ _FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false":
 def defaults() -> dict[str, str]:
     """Every server setting's environment name and its default, as text."""
     base = Settings()
-    values: dict[str, Any] = {name: getattr(base, name) for name in SERVER_VARIABLES[:5]}
+    values: dict[str, Any] = {name: getattr(base, name) for name in PLAIN_VARIABLES}
     values.update({env: getattr(base.LIMITS, attr) for env, attr in LIMIT_VARIABLES.items()})
     return {PREFIX + name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in values.items()}
 
@@ -177,7 +179,7 @@ def read(env_file: str | None = ".env", environ: Mapping[str, str] | None = None
     if problems:
         raise SettingError(problems, warnings)
     limits = Limits(**{attr: values[env] for env, attr in LIMIT_VARIABLES.items() if env in values})
-    plain = {name: values[name] for name in SERVER_VARIABLES[:5] if name in values}
+    plain = {name: values[name] for name in PLAIN_VARIABLES if name in values}
     return Loaded(Settings(**plain, LIMITS=limits), warnings)
 
 
