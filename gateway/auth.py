@@ -72,8 +72,9 @@ class VerifiedTokens:
         return entry[1]
 
     def put(self, presented: str, principal: Principal) -> None:
-        self._entries[_hash(presented)] = (self.clock() + self.ttl, principal)
-        self._entries.move_to_end(_hash(presented))
+        key = _hash(presented)
+        self._entries[key] = (self.clock() + self.ttl, principal)
+        self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
 

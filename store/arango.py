@@ -156,14 +156,17 @@ class _Runner:
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
         if not requests:
             return []
-        return neighbor_pages(requests, await self.one(aql.neighbors(requests)))
+        groups = aql.neighbor_groups(requests)  # once, for the query and its answer
+        return neighbor_pages(requests, await self.one(aql.neighbors(requests, groups)), groups)
 
 
-def neighbor_pages(requests: Sequence[NeighborRequest], answered: list[list[list[JSONObject]]]) -> list[Page]:
+def neighbor_pages(
+    requests: Sequence[NeighborRequest], answered: list[list[list[JSONObject]]], groups: list[list[int]] | None = None
+) -> list[Page]:
     """``aql.neighbors``' answer, one list of pages per group of requests, as one page per
     request in the requests' order."""
     pages: dict[int, Page] = {}
-    for indexes, lists in zip(aql.neighbor_groups(requests), answered):
+    for indexes, lists in zip(aql.neighbor_groups(requests) if groups is None else groups, answered):
         for i, docs in zip(indexes, lists):
             # The group fetched its largest page: each request keeps its own.
             items = [(n, (n.created_at, n.id)) for n in map(layout.from_document, docs)]

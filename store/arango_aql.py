@@ -141,7 +141,7 @@ def _neighbor_request(r: NeighborRequest) -> JSONObject:
     return {"s": layout.document_id(r.node_id), "at": at, "key": key}
 
 
-def neighbors(requests: Sequence[NeighborRequest]) -> Query:
+def neighbors(requests: Sequence[NeighborRequest], groups: list[list[int]] | None = None) -> Query:
     """One round trip for every request: one loop over a bound list of requests per
     (edge collection, direction), so that the plan's size does not grow with the number
     of requests (AQL plans are limited to 4,000 nodes; a subquery per request reached it
@@ -152,7 +152,7 @@ def neighbors(requests: Sequence[NeighborRequest]) -> Query:
     # nodes report it, so that cursors built from a node page onwards.
     unknown = b.value(layout.UNKNOWN_TIME)
     parts = []
-    for group in neighbor_groups(requests):
+    for group in neighbor_groups(requests) if groups is None else groups:
         first = requests[group[0]]
         coll = b.collection(layout.EDGE_COLLECTIONS[first.edge_kind].name)
         direction = layout.physical_direction(first.edge_kind, first.step)
