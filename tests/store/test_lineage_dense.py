@@ -7,13 +7,12 @@ the answer and its last level, not everything the start reaches."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pytest
 
 from metagate.store.model import LINEAGE_EDGE_KINDS, Direction, Edge, Kind, Node, Step, format_time, new_id
-from metagate.store.port import LineageQuery, LineageResult, Store
+from metagate.store.port import LineageNode, LineageQuery, LineageResult, Store
 from metagate.store.sqlite import LINEAGE_FIRST_CAP, SQLiteStore
 
 RUNS = 3000
@@ -75,8 +74,6 @@ async def _sweep(store: Store) -> Sweep:
 
 def _expected(sweep: Sweep, query: LineageQuery) -> LineageResult:
     """The lineage as a plain breadth-first walk over the sweep's edges computes it."""
-    from metagate.store.port import LineageNode
-
     walks = [Direction.UPSTREAM, Direction.DOWNSTREAM] if query.direction is Direction.BOTH else [query.direction]
     found: dict[tuple[str, Direction], int] = {}
     followed: set[tuple[str, Direction, Edge]] = set()  # (from node, walk, edge)
@@ -125,55 +122,50 @@ def _summary(result: LineageResult) -> tuple[list[tuple[str, int, str]], list[tu
     )
 
 
-CASES: Sequence[tuple[str, str, Direction, int, int, tuple[Kind, ...] | None]] = [
-    ("deployment upstream, limit 10", "deployment", Direction.UPSTREAM, 5, 10, None),
-    ("deployment upstream, limit 100", "deployment", Direction.UPSTREAM, 5, 100, None),
-    ("deployment upstream, all of it", "deployment", Direction.UPSTREAM, 5, 10000, None),
-    ("dataset impact: deployments, limit 1", "dataset", Direction.DOWNSTREAM, 5, 1, (Kind.DEPLOYMENT,)),
-    ("dataset downstream, limit 50, depth 2", "dataset", Direction.DOWNSTREAM, 2, 50, None),
-    ("a run both ways, limit 5", "run", Direction.BOTH, 4, 5, None),
+@dataclass(frozen=True)
+class Case:
+    name: str
+    start: str  # deployment, dataset or run
+    direction: Direction
+    depth: int
+    limit: int
+    kinds: tuple[Kind, ...] | None = None
+    passes_the_sweep: bool = True  # walks thousands of runs before its answer is complete
+
+    def query(self, sweep: Sweep) -> LineageQuery:
+        start = {"deployment": sweep.deployment, "dataset": sweep.dataset, "run": sweep.run}[self.start]
+        return LineageQuery(start=start, direction=self.direction, depth=self.depth, limit=self.limit, kinds=self.kinds)
+
+
+CASES = [
+    Case("deployment upstream, limit 10", "deployment", Direction.UPSTREAM, 5, 10),
+    Case("deployment upstream, limit 100", "deployment", Direction.UPSTREAM, 5, 100),
+    Case("deployment upstream, all of it", "deployment", Direction.UPSTREAM, 5, 10000, passes_the_sweep=False),
+    Case("dataset impact: deployments, limit 1", "dataset", Direction.DOWNSTREAM, 5, 1, (Kind.DEPLOYMENT,)),
+    Case("dataset downstream, limit 50, depth 2", "dataset", Direction.DOWNSTREAM, 2, 50),
+    Case("a run both ways, limit 5", "run", Direction.BOTH, 4, 5, passes_the_sweep=False),
 ]
 
 
-@pytest.mark.parametrize(("case", "start", "direction", "depth", "limit", "kinds"), CASES, ids=[c[0] for c in CASES])
-async def test_dense_lineage_equals_a_breadth_first_walk(
-    store: Store,
-    sweep: Sweep,
-    case: str,
-    start: str,
-    direction: Direction,
-    depth: int,
-    limit: int,
-    kinds: tuple[Kind, ...] | None,
-) -> None:
-    start_id = {"deployment": sweep.deployment, "dataset": sweep.dataset, "run": sweep.run}[start]
-    query = LineageQuery(start=start_id, direction=direction, depth=depth, limit=limit, kinds=kinds)
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+async def test_dense_lineage_equals_a_breadth_first_walk(store: Store, sweep: Sweep, case: Case) -> None:
+    query = case.query(sweep)
     assert _summary(await store.lineage(query)) == _summary(_expected(sweep, query))
 
 
-@pytest.mark.parametrize(("case", "start", "direction", "depth", "limit", "kinds"), CASES, ids=[c[0] for c in CASES])
-async def test_walks_cut_again_and_again_by_a_small_cap_give_the_same_answers(
-    store: Store,
-    sweep: Sweep,
-    case: str,
-    start: str,
-    direction: Direction,
-    depth: int,
-    limit: int,
-    kinds: tuple[Kind, ...] | None,
-) -> None:
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+async def test_walks_cut_again_and_again_by_a_small_cap_give_the_same_answers(store: Store, sweep: Sweep, case: Case) -> None:
     if not isinstance(store, SQLiteStore) or store.memory:
         pytest.skip("a second SQLite store on the same file, with a first cap of 8 rows")
-    start_id = {"deployment": sweep.deployment, "dataset": sweep.dataset, "run": sweep.run}[start]
-    query = LineageQuery(start=start_id, direction=direction, depth=depth, limit=limit, kinds=kinds)
+    query = case.query(sweep)
     small = SQLiteStore(store.path, lineage_first_cap=8)
     await small.open()
     try:
         assert _summary(await small.lineage(query)) == _summary(_expected(sweep, query))
-        if start != "run" and limit <= 100:
-            # These walks pass thousands of runs: the first pass's cap (8 + 4 x (limit + 1))
-            # was hit, and the answer came from the passes after it.
-            assert small.lineage_rows > 8 + 4 * (limit + 1)
+        if case.passes_the_sweep:
+            # The first pass's cap (8 + 4 x (limit + 1)) was hit, and the answer came
+            # from the passes after it.
+            assert small.lineage_rows > 8 + 4 * (case.limit + 1)
     finally:
         await small.close()
 
