@@ -12,21 +12,16 @@ import orjson
 
 from metagate.store.errors import BadUserInput
 from metagate.store.model import Kind, kind_of
+from metagate.store.plan import encode_cursor, encode_id
 from metagate.store.port import SortKey
+
+__all__ = ["decode_cursor", "decode_id", "encode_cursor", "encode_id"]
 
 _KEY = re.compile(r"[A-Za-z0-9_\-:.@()+,=;$!*'%]{1,254}")
 
 
-def _b64(text: bytes) -> str:
-    return base64.urlsafe_b64encode(text).decode().rstrip("=")
-
-
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def encode_id(node_id: str) -> str:
-    return _b64(node_id.encode())
 
 
 def decode_id(global_id: str, expect: Kind | Collection[Kind] | None = None, *, field: str = "id") -> str:
@@ -44,10 +39,6 @@ def decode_id(global_id: str, expect: Kind | Collection[Kind] | None = None, *, 
         wanted = " or ".join(sorted(k.value for k in allowed))
         raise BadUserInput(f"{field}: expected the id of a {wanted}, got the id of a {kind.value}", field=field)
     return node_id
-
-
-def encode_cursor(key: SortKey) -> str:
-    return _b64(orjson.dumps(list(key)))
 
 
 def decode_cursor(cursor: str | None) -> SortKey | None:

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, assert_never, cast
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types.base import get_object_definition
+from strawberry.utils.str_converters import to_camel_case
 
 from metagate.resolvers import queries
 from metagate.resolvers.ids import encode_id
 from metagate.schema.context import Info
-from metagate.store.model import EDGE_KINDS, Direction, Kind, Node, Step, parse_time
+from metagate.store.model import EDGE_KINDS, KINDS, Direction, Kind, KindSpec, Navigation, Node, Step, ValueType, parse_time
+from metagate.store.plan import typed_value
 
 # strawberry.enum registers the GraphQL enum on the class itself: fields annotated
 # with Kind and Direction are served as NodeKind and LineageDirection.
@@ -70,10 +74,6 @@ def connection(page: queries.PageOut) -> Connection[Any]:
     )
 
 
-def _time(value: object) -> dt.datetime | None:
-    return parse_time(value) if isinstance(value, str) else None
-
-
 @strawberry.interface(name="Node", description="Every node of the pipeline graph.")
 class NodeType:
     record: strawberry.Private[Node]
@@ -114,39 +114,6 @@ async def _many(info: Info, node: Node, edge_kind: str, step: Step, first: int |
     return connection(page)
 
 
-@strawberry.type
-class Project(NodeType):
-    @strawberry.field
-    async def models(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Model]:
-        return await _many(info, self.record, "project_model", Step.OUT, first, after)
-
-
-@strawberry.type
-class Dataset(NodeType):
-    @strawberry.field(description="Featuresets derived from this dataset.")
-    async def featuresets(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Featureset]:
-        return await _many(info, self.record, "featureset_dataset", Step.IN, first, after)
-
-    @strawberry.field(description="Runs that used this dataset.")
-    async def runs(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Run]:
-        return await _many(info, self.record, "run_dataset", Step.IN, first, after)
-
-
-@strawberry.type
-class Featureset(NodeType):
-    @strawberry.field(description="The dataset this featureset was derived from.")
-    async def dataset(self, info: Info) -> Dataset | None:
-        return await _one(info, self.record, "featureset_dataset", Step.OUT)  # type: ignore[return-value]
-
-    @strawberry.field
-    async def runs(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Run]:
-        return await _many(info, self.record, "run_featureset", Step.IN, first, after)
-
-    @strawberry.field
-    async def deployments(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Deployment]:
-        return await _many(info, self.record, "deployment_featureset", Step.IN, first, after)
-
-
 @strawberry.enum
 class RunStatus(enum.Enum):
     RUNNING = "RUNNING"
@@ -154,149 +121,111 @@ class RunStatus(enum.Enum):
     FAILED = "FAILED"
 
 
-@strawberry.type
-class Run(NodeType):
-    @strawberry.field
-    def status(self) -> RunStatus | None:
-        value = self.record.fields.get("status")
-        return RunStatus(value) if value else None
+def _typed_resolver(key: str, type_: ValueType) -> Callable[..., object]:
+    """The resolver of a typed field kept under ``key``: typed_value's answer, as the
+    Python value of the field's GraphQL type (the return annotation strawberry reads)."""
 
-    @strawberry.field
-    def start_time(self) -> dt.datetime | None:
-        return _time(self.record.fields.get("startTime"))
+    def text(self: NodeType) -> str | None:
+        value: str | None = typed_value(type_, self.record.fields.get(key))
+        return value
 
-    @strawberry.field
-    def end_time(self) -> dt.datetime | None:
-        return _time(self.record.fields.get("endTime"))
+    def time(self: NodeType) -> dt.datetime | None:
+        stored = self.record.fields.get(key)
+        # typed_value answers the API's text of a stored text (None otherwise); the
+        # DateTime scalar serializes a datetime.
+        return parse_time(cast(str, stored)) if typed_value(type_, stored) is not None else None
 
-    @strawberry.field
-    def tag(self) -> str | None:
-        return self.record.fields.get("tag")
+    def json(self: NodeType) -> JSON:
+        return JSON(typed_value(type_, self.record.fields.get(key)))
 
-    @strawberry.field(description="The tag a deployment is registered from.")
-    def deployment_tag(self) -> str | None:
-        return self.record.fields.get("deploymentTag")
+    def run_status(self: NodeType) -> RunStatus | None:
+        value = typed_value(type_, self.record.fields.get(key))
+        return RunStatus(value) if value is not None else None
 
-    @strawberry.field
-    async def dataset(self, info: Info) -> Dataset | None:
-        return await _one(info, self.record, "run_dataset", Step.OUT)  # type: ignore[return-value]
+    def metric(self: NodeType, name: str) -> float | None:
+        metrics = typed_value(ValueType.JSON, self.record.fields.get(key))
+        value: float | None = typed_value(type_, metrics.get(name))
+        return value
 
-    @strawberry.field
-    async def featureset(self, info: Info) -> Featureset | None:
-        return await _one(info, self.record, "run_featureset", Step.OUT)  # type: ignore[return-value]
-
-    @strawberry.field
-    async def model_params(self, info: Info) -> ModelParams | None:
-        return await _one(info, self.record, "run_modelparams", Step.OUT)  # type: ignore[return-value]
-
-    @strawberry.field
-    async def dev_perf(self, info: Info) -> DevPerf | None:
-        return await _one(info, self.record, "run_devperf", Step.OUT)  # type: ignore[return-value]
-
-    @strawberry.field(description="The model this run trained.")
-    async def model(self, info: Info) -> Model | None:
-        return await _one(info, self.record, "run_model", Step.OUT)  # type: ignore[return-value]
+    match type_:
+        case ValueType.TEXT:
+            return text
+        case ValueType.TIME:
+            return time
+        case ValueType.JSON:
+            return json
+        case ValueType.RUN_STATUS:
+            return run_status
+        case ValueType.METRIC:
+            return metric
+    assert_never(type_)
 
 
-@strawberry.type
-class Model(NodeType):
-    @strawberry.field
-    async def project(self, info: Info) -> Project | None:
-        return await _one(info, self.record, "project_model", Step.IN)  # type: ignore[return-value]
+def _navigation_resolver(nav: Navigation) -> Callable[..., object]:
+    """The resolver of a navigation field, its return annotation naming the target's type
+    as a string: strawberry resolves it in this module's globals when the schema is built,
+    by when every type below is there (types refer to each other: Run -> Model -> Run)."""
+    edge_kind, step, target = nav.edge_kind, nav.step, KINDS[nav.target].graphql
+    if nav.many:
 
-    @strawberry.field(description="Runs that trained this model, newest first.")
-    async def runs(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Run]:
-        return await _many(info, self.record, "run_model", Step.IN, first, after)
+        async def many(self: NodeType, info: Info, first: int | None = None, after: str | None = None) -> Connection[Any]:
+            return await _many(info, self.record, edge_kind, step, first, after)
 
-    @strawberry.field
-    async def deployments(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Deployment]:
-        return await _many(info, self.record, "deployment_model", Step.IN, first, after)
+        many.__annotations__["return"] = f"Connection[{target}]"
+        return many
 
+    async def one(self: NodeType, info: Info) -> NodeType | None:
+        return await _one(info, self.record, edge_kind, step)
 
-@strawberry.type
-class ModelParams(NodeType):
-    @strawberry.field(description="The hyper-parameters, as logged.")
-    def params(self) -> JSON:
-        return JSON(self.record.fields.get("params", {}))
-
-    @strawberry.field
-    async def run(self, info: Info) -> Run | None:
-        return await _one(info, self.record, "run_modelparams", Step.IN)  # type: ignore[return-value]
-
-    @strawberry.field
-    async def deployments(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[Deployment]:
-        return await _many(info, self.record, "deployment_modelparams", Step.IN, first, after)
+    one.__annotations__["return"] = f"{target} | None"
+    return one
 
 
-@strawberry.type
-class DevPerf(NodeType):
-    @strawberry.field(description="Development-performance metrics: name -> number.")
-    def metrics(self) -> JSON:
-        return JSON(self.record.fields.get("metrics", {}))
-
-    @strawberry.field
-    def metric(self, name: str) -> float | None:
-        value = self.record.fields.get("metrics", {}).get(name)
-        return float(value) if value is not None else None
-
-    @strawberry.field
-    async def run(self, info: Info) -> Run | None:
-        return await _one(info, self.record, "run_devperf", Step.IN)  # type: ignore[return-value]
+# The Node interface's field names: a kind's own field of one of these names would replace it.
+_NODE_FIELDS = frozenset(
+    f.graphql_name or to_camel_case(f.python_name) for f in get_object_definition(NodeType, strict=True).fields
+)
 
 
-@strawberry.type
-class Deployment(NodeType):
-    @strawberry.field
-    def tag(self) -> str | None:
-        return self.record.fields.get("tag")
-
-    @strawberry.field
-    async def model(self, info: Info) -> Model | None:
-        return await _one(info, self.record, "deployment_model", Step.OUT)  # type: ignore[return-value]
-
-    @strawberry.field
-    async def featureset(self, info: Info) -> Featureset | None:
-        return await _one(info, self.record, "deployment_featureset", Step.OUT)  # type: ignore[return-value]
-
-    @strawberry.field
-    async def model_params(self, info: Info) -> ModelParams | None:
-        return await _one(info, self.record, "deployment_modelparams", Step.OUT)  # type: ignore[return-value]
-
-    @strawberry.field(description="Serving-performance records, newest first.")
-    async def serving_perf(self, info: Info, first: int | None = None, after: str | None = None) -> Connection[ServingPerf]:
-        return await _many(info, self.record, "deployment_servingperf", Step.OUT, first, after)
+def _node_type(spec: KindSpec) -> type[NodeType]:
+    """The GraphQL type of a kind: the Node fields, then its typed fields and its
+    navigation, in the data dictionary's order."""
+    resolvers = [(f.graphql, f.description, _typed_resolver(f.key, f.type)) for f in spec.fields]
+    resolvers += [(n.graphql, n.description, _navigation_resolver(n)) for n in spec.navigation]
+    namespace: dict[str, Any] = {"__module__": __name__, "__qualname__": spec.graphql, "__annotations__": {}}
+    for name, description, resolver in resolvers:
+        if name in namespace or name in _NODE_FIELDS:
+            raise ValueError(f"{spec.graphql}.{name}: the type has a field of that name already")
+        resolver.__qualname__ = f"{spec.graphql}.{name}"
+        namespace[name] = strawberry.field(resolver=resolver, name=name, description=description)
+    return strawberry.type(type(spec.graphql, (NodeType,), namespace))
 
 
-@strawberry.type
-class ServingPerf(NodeType):
-    @strawberry.field
-    def period_start(self) -> dt.datetime | None:
-        return _time(self.record.fields.get("periodStart"))
+if TYPE_CHECKING:
+    # For the type checker, the classes made below from KINDS under their GraphQL names.
+    class Project(NodeType): ...
 
-    @strawberry.field
-    def period_end(self) -> dt.datetime | None:
-        return _time(self.record.fields.get("periodEnd"))
+    class Dataset(NodeType): ...
 
-    @strawberry.field
-    def metrics(self) -> JSON:
-        return JSON(self.record.fields.get("metrics", {}))
+    class Featureset(NodeType): ...
 
-    @strawberry.field
-    async def deployment(self, info: Info) -> Deployment | None:
-        return await _one(info, self.record, "deployment_servingperf", Step.IN)  # type: ignore[return-value]
+    class Run(NodeType): ...
+
+    class Model(NodeType): ...
+
+    class ModelParams(NodeType): ...
+
+    class DevPerf(NodeType): ...
+
+    class Deployment(NodeType): ...
+
+    class ServingPerf(NodeType): ...
 
 
-TYPES: dict[Kind, type[NodeType]] = {
-    Kind.PROJECT: Project,
-    Kind.DATASET: Dataset,
-    Kind.FEATURESET: Featureset,
-    Kind.RUN: Run,
-    Kind.MODEL: Model,
-    Kind.MODELPARAMS: ModelParams,
-    Kind.DEVPERF: DevPerf,
-    Kind.DEPLOYMENT: Deployment,
-    Kind.SERVINGPERF: ServingPerf,
-}
+TYPES: dict[Kind, type[NodeType]] = {kind: _node_type(spec) for kind, spec in KINDS.items()}
+# Module globals under their GraphQL names: the navigation fields' return annotations
+# resolve here, and the other modules import them (Run, Model, ...).
+globals().update({cls.__name__: cls for cls in TYPES.values()})
 
 
 def wrap(node: Node) -> NodeType:

@@ -1,7 +1,11 @@
-"""The store's vocabulary: node and edge records, kinds, and the lineage direction table.
+"""The data dictionary and the store's vocabulary: node kinds with their typed fields,
+edge kinds with their two ends and which end is upstream, the navigation fields that
+follow them, and the node and edge records.
 
 Every adapter and every layer above the store speaks in these terms. The direction
-table (``EDGE_KINDS``) is the single source of truth for lineage direction.
+table (``EDGE_KINDS``) is the single source of truth for lineage direction, and
+``KINDS`` for what each kind holds and where its navigation leads: the GraphQL types,
+the compiled SQL and AQL read them from here.
 """
 
 from __future__ import annotations
@@ -83,6 +87,164 @@ _TABLE = [
 
 EDGE_KINDS: dict[str, EdgeKind] = {row[0]: EdgeKind(*row) for row in _TABLE}
 LINEAGE_EDGE_KINDS = tuple(e for e in EDGE_KINDS.values() if e.upstream is not None)
+
+
+class ValueType(str, enum.Enum):
+    """How a typed field is stored in a node's ``fields`` and answered."""
+
+    TEXT = "text"
+    TIME = "time"  # format_time text, answered as a DateTime
+    JSON = "json"  # an object, ``{}`` when absent
+    RUN_STATUS = "run_status"  # RUNNING, COMPLETED or FAILED; null when absent or empty
+    METRIC = "metric"  # ``metric(name)``: one number of the ``metrics`` object, as a Float
+
+
+@dataclass(frozen=True)
+class TypedField:
+    """A field of a kind's own, kept under ``key`` in the node's ``fields``."""
+
+    graphql: str
+    key: str
+    type: ValueType
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Navigation:
+    """A field that follows an edge kind one step from a node: to one neighbour (the
+    newest, or null) or to a page of them, newest first."""
+
+    graphql: str
+    edge_kind: str
+    step: Step
+    many: bool
+    description: str | None = None
+
+    @property
+    def edge(self) -> EdgeKind:
+        return EDGE_KINDS[self.edge_kind]
+
+    @property
+    def target(self) -> Kind:
+        edge = self.edge
+        return edge.to_kind if self.step is Step.OUT else edge.from_kind
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    kind: Kind
+    graphql: str  # the GraphQL type's name
+    fields: tuple[TypedField, ...] = ()
+    navigation: tuple[Navigation, ...] = ()
+
+    def navigation_field(self, graphql: str) -> Navigation | None:
+        return next((n for n in self.navigation if n.graphql == graphql), None)
+
+    def typed_field(self, graphql: str) -> TypedField | None:
+        return next((f for f in self.fields if f.graphql == graphql), None)
+
+
+def _one(graphql: str, edge_kind: str, step: Step, description: str | None = None) -> Navigation:
+    return Navigation(graphql, edge_kind, step, False, description)
+
+
+def _many(graphql: str, edge_kind: str, step: Step, description: str | None = None) -> Navigation:
+    return Navigation(graphql, edge_kind, step, True, description)
+
+
+_METRICS = TypedField("metrics", "metrics", ValueType.JSON)
+
+# Every kind, in the order of the schema's types; fields and navigation in field order.
+KINDS: dict[Kind, KindSpec] = {
+    spec.kind: spec
+    for spec in (
+        KindSpec(Kind.PROJECT, "Project", navigation=(_many("models", "project_model", Step.OUT),)),
+        KindSpec(
+            Kind.DATASET,
+            "Dataset",
+            navigation=(
+                _many("featuresets", "featureset_dataset", Step.IN, "Featuresets derived from this dataset."),
+                _many("runs", "run_dataset", Step.IN, "Runs that used this dataset."),
+            ),
+        ),
+        KindSpec(
+            Kind.FEATURESET,
+            "Featureset",
+            navigation=(
+                _one("dataset", "featureset_dataset", Step.OUT, "The dataset this featureset was derived from."),
+                _many("runs", "run_featureset", Step.IN),
+                _many("deployments", "deployment_featureset", Step.IN),
+            ),
+        ),
+        KindSpec(
+            Kind.RUN,
+            "Run",
+            fields=(
+                TypedField("status", "status", ValueType.RUN_STATUS),
+                TypedField("startTime", "startTime", ValueType.TIME),
+                TypedField("endTime", "endTime", ValueType.TIME),
+                TypedField("tag", "tag", ValueType.TEXT),
+                TypedField("deploymentTag", "deploymentTag", ValueType.TEXT, "The tag a deployment is registered from."),
+            ),
+            navigation=(
+                _one("dataset", "run_dataset", Step.OUT),
+                _one("featureset", "run_featureset", Step.OUT),
+                _one("modelParams", "run_modelparams", Step.OUT),
+                _one("devPerf", "run_devperf", Step.OUT),
+                _one("model", "run_model", Step.OUT, "The model this run trained."),
+            ),
+        ),
+        KindSpec(
+            Kind.MODEL,
+            "Model",
+            navigation=(
+                _one("project", "project_model", Step.IN),
+                _many("runs", "run_model", Step.IN, "Runs that trained this model, newest first."),
+                _many("deployments", "deployment_model", Step.IN),
+            ),
+        ),
+        KindSpec(
+            Kind.MODELPARAMS,
+            "ModelParams",
+            fields=(TypedField("params", "params", ValueType.JSON, "The hyper-parameters, as logged."),),
+            navigation=(
+                _one("run", "run_modelparams", Step.IN),
+                _many("deployments", "deployment_modelparams", Step.IN),
+            ),
+        ),
+        KindSpec(
+            Kind.DEVPERF,
+            "DevPerf",
+            fields=(
+                TypedField("metrics", "metrics", ValueType.JSON, "Development-performance metrics: name -> number."),
+                TypedField("metric", "metrics", ValueType.METRIC),
+            ),
+            navigation=(_one("run", "run_devperf", Step.IN),),
+        ),
+        KindSpec(
+            Kind.DEPLOYMENT,
+            "Deployment",
+            fields=(TypedField("tag", "tag", ValueType.TEXT),),
+            navigation=(
+                _one("model", "deployment_model", Step.OUT),
+                _one("featureset", "deployment_featureset", Step.OUT),
+                _one("modelParams", "deployment_modelparams", Step.OUT),
+                _many("servingPerf", "deployment_servingperf", Step.OUT, "Serving-performance records, newest first."),
+            ),
+        ),
+        KindSpec(
+            Kind.SERVINGPERF,
+            "ServingPerf",
+            fields=(
+                TypedField("periodStart", "periodStart", ValueType.TIME),
+                TypedField("periodEnd", "periodEnd", ValueType.TIME),
+                _METRICS,
+            ),
+            navigation=(_one("deployment", "deployment_servingperf", Step.IN),),
+        ),
+    )
+}
+KIND_OF_TYPE: dict[str, Kind] = {spec.graphql: kind for kind, spec in KINDS.items()}
 
 
 def utcnow() -> str:

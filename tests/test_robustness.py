@@ -87,7 +87,7 @@ async def test_integers_sqlite_cannot_bind_are_bad_input_not_internal() -> None:
                 json={"query": '{ datasets(filter: {attribute: {key: "n", value: 9223372036854775808}}) { nodes { id } } }'},
             )
         ).json()
-        from metagate.resolvers.ids import _b64
+        from metagate.store.plan import _b64
 
         cursor = _b64(b'[9223372036854775808, "dataset/x"]')
         paged = (
