@@ -6,11 +6,12 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import orjson
+from graphql import OperationType, get_operation_ast, parse
 from graphql.error import GraphQLError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,7 +30,7 @@ from metagate.resolvers.authz import LOCAL_ADMIN, Principal
 from metagate.schema import build_schema
 from metagate.schema.context import Context, make_context
 from metagate.schema.errors import masked, unexpected
-from metagate.store.errors import DeadlineExceeded, MetagateError
+from metagate.store.errors import BadUserInput, DeadlineExceeded, MetagateError
 from metagate.store.factory import store_from_url
 from metagate.store.port import Store
 
@@ -50,6 +51,113 @@ def _not_json(text: str) -> None:
     raise json.JSONDecodeError(f"{text} is not JSON", text, 0)
 
 
+# Bytes of an answer encoded between two turns of the event loop. orjson holds the GIL
+# for a whole dumps() call, so a worker thread would not free the loop (measured: a
+# 36 MB answer encoded by asyncio.to_thread stalled the loop as long as encoding it in
+# place, 0.4 s); a large answer is encoded in slices instead. At orjson's 100-300 MB/s
+# on these answers a slice blocks the loop for a few milliseconds, and an answer
+# smaller than one slice (nearly every answer) is encoded without any await. It also
+# bounds how far past MAX_RESPONSE_BYTES encoding goes before the answer is refused.
+ENCODE_SLICE_BYTES = 1024 * 1024
+
+
+class _SlicedEncoder:
+    """Encodes a value exactly as ``orjson.dumps`` would, pausing (yielding) after
+    every ``slice_bytes`` of output. Long lists (pages, where an answer's size
+    multiplies) are encoded in runs of items sized from the items before them, each run
+    by one orjson call; an item larger than half a slice is descended into instead.
+    Dicts met while descending are encoded key by key; anything else is orjson's, whole."""
+
+    def __init__(self, slice_bytes: int) -> None:
+        self.size = 0
+        self.slice_bytes = slice_bytes
+        self._pieces: list[bytes | memoryview] = []
+        self._mark = slice_bytes
+
+    def body(self) -> bytes:
+        return b"".join(self._pieces)
+
+    def slices(self, value: object) -> Iterator[None]:
+        if type(value) is dict and value:
+            yield from self._dict(value)
+        elif type(value) is list and value:
+            yield from self._list(value)
+        else:
+            self._put(orjson.dumps(value))
+
+    def _put(self, piece: bytes | memoryview) -> None:
+        self._pieces.append(piece)
+        self.size += len(piece)
+
+    def _due(self) -> bool:
+        if self.size < self._mark:
+            return False
+        self._mark = self.size + self.slice_bytes
+        return True
+
+    def _dict(self, value: dict[Any, Any]) -> Iterator[None]:
+        separator = b"{"
+        for key, item in value.items():
+            if not isinstance(key, str):
+                orjson.dumps(value)  # raises orjson's own error for a key that is not a string
+            self._put(separator + orjson.dumps(key) + b":")
+            separator = b","
+            if type(item) is dict or type(item) is list:
+                yield from self.slices(item)
+            else:
+                self._put(orjson.dumps(item))
+            if self._due():
+                yield
+        self._put(b"}")
+
+    def _list(self, items: list[Any]) -> Iterator[None]:
+        target = self.slice_bytes // 2
+        self._put(b"[")
+        done, run = 0, 0  # run 0: descend into the next item
+        while done < len(items):
+            if done:
+                self._put(b",")
+            start = self.size
+            if run == 0:
+                yield from self.slices(items[done])
+                taken = 1
+            else:
+                chunk = items[done : done + run]
+                self._put(memoryview(orjson.dumps(chunk))[1:-1])
+                taken = len(chunk)
+            done += taken
+            each = (self.size - start) / taken
+            run = 0 if each >= target else max(1, min(run * 2 or 1, int(target // max(each, 1))))
+            if self._due():
+                yield
+        self._put(b"]")
+
+
+# Said of a mutation's answer refused after the mutation ran: unlike a refusal during
+# execution (rolled back whole), its writes stand.
+_WROTE = "; the mutation ran and its writes stand, only its answer is not sent"
+
+
+def _graphql_error(error: MetagateError) -> GraphQLError:
+    return GraphQLError(error.message, original_error=error, extensions={"code": error.code, **error.details})
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int, whole: bool) -> None:
+        super().__init__(size)
+        self.size = size
+        self.whole = whole
+
+
+class _Answer(dict[str, Any]):
+    """A processed result with the body it encodes to: ``encode_json`` returns those
+    bytes, so the answer measured is the answer sent, encoded once."""
+
+    def __init__(self, response: GraphQLHTTPResponse, body: bytes) -> None:
+        super().__init__(response)
+        self.body = body
+
+
 class MetagateGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings, verified: VerifiedTokens, **options: Any) -> None:
         super().__init__(build_schema(settings.LIMITS), **options)
@@ -60,17 +168,19 @@ class MetagateGraphQL(GraphQL[Context, None]):
     async def execute_operation(
         self, request: Any, request_adapter: Any, request_data: Any, context: Any, root_value: Any, sub_response: Any
     ) -> Any:
-        # The deadline cancels the store query in flight (the SQLite adapter interrupts
-        # it; ArangoDB stops it at maxRuntime) and a write rolls back whole.
+        # The deadline runs from here to the encoded answer (process_result encodes it).
+        # It cancels the store query in flight (the SQLite adapter interrupts it;
+        # ArangoDB stops it at maxRuntime) and a write rolls back whole.
+        deadline = asyncio.get_running_loop().time() + self.limits.deadline_seconds
+        request.state.deadline = deadline
+        request.state.graphql_request = request_data
         try:
-            async with asyncio.timeout(self.limits.deadline_seconds):
+            async with asyncio.timeout_at(deadline):
                 return await super().execute_operation(request, request_adapter, request_data, context, root_value, sub_response)
         except TimeoutError:
-            error = DeadlineExceeded(f"the request ran past its {self.limits.deadline_seconds:g} s deadline")
-            return ExecutionResult(
-                data=None,
-                errors=[GraphQLError(error.message, original_error=error, extensions={"code": error.code})],
-            )
+            request.state.deadline = None  # the refusal itself is answered
+            error = DeadlineExceeded(self._deadline_message())
+            return ExecutionResult(data=None, errors=[_graphql_error(error)])
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         store = request.app.state.store
@@ -85,6 +195,35 @@ class MetagateGraphQL(GraphQL[Context, None]):
         return make_context(store, self.limits, request.state.request_id, principal, error)
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """The answer, encoded here rather than in ``create_response`` (synchronous):
+        within the deadline, in slices that let the event loop run, and refused whole
+        when its body would be larger than ``max_response_bytes``."""
+        request_id = request.state.request_id
+        deadline = getattr(request.state, "deadline", None)
+        refusal: MetagateError | None = None
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await self._coded(request, result)
+                body = await self._encode(response)
+                if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+                    raise TimeoutError  # encoded without a pause, but past the deadline all the same
+        except TimeoutError:
+            refusal = DeadlineExceeded(self._deadline_message(self._wrote(request, result)))
+        except _TooLarge as too_large:
+            refusal = self._too_large(too_large, self._wrote(request, result))
+        if refusal is not None:
+            # Logged: the operation ran, and its answer is what is refused.
+            log.warning("answer refused: %s (request %s)", refusal.message, request_id, extra={"request_id": request_id})
+            # Nothing of the answer is sent: the refusal alone, as an operation's error.
+            response = await self._coded(request, ExecutionResult(data=None, errors=[_graphql_error(refusal)]))
+            body = orjson.dumps(response)
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            for error in response.get("errors") or []:
+                metrics.errors.labels(cast(dict[str, Any], error)["extensions"]["code"]).inc()
+        return cast(GraphQLHTTPResponse, _Answer(response, body))
+
+    async def _coded(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
             # An extension that fails before the operation starts is reported outside the
             # schema's own error coding: masked here, as the schema masks the rest.
@@ -93,15 +232,55 @@ class MetagateGraphQL(GraphQL[Context, None]):
         response = await super().process_result(request, result)
         # The one place that codes what the schema left uncoded: errors in the document
         # or its variables (some found before the schema's extensions run at all).
-        metrics = getattr(request.app.state, "metrics", None)
         for error in response.get("errors") or []:
-            extensions = cast(dict[str, Any], error).setdefault("extensions", {})
-            extensions.setdefault("code", "BAD_USER_INPUT")
-            if metrics is not None:
-                metrics.errors.labels(extensions["code"]).inc()
+            cast(dict[str, Any], error).setdefault("extensions", {}).setdefault("code", "BAD_USER_INPUT")
         return response
 
+    async def _encode(self, response: GraphQLHTTPResponse) -> bytes:
+        limit = self.limits.max_response_bytes
+        encoder = _SlicedEncoder(ENCODE_SLICE_BYTES)
+        for _ in encoder.slices(response):
+            if encoder.size > limit:
+                raise _TooLarge(encoder.size, whole=False)
+            await self._between_slices()
+        if encoder.size > limit:
+            raise _TooLarge(encoder.size, whole=True)
+        return encoder.body()
+
+    async def _between_slices(self) -> None:
+        """Lets the event loop run (other requests, /healthz, the deadline's timer)."""
+        await asyncio.sleep(0)
+
+    def _too_large(self, too_large: _TooLarge, wrote: bool) -> BadUserInput:
+        limit = self.limits.max_response_bytes
+        size = f"{too_large.size:,}" if too_large.whole else f"at least {too_large.size:,}"
+        return BadUserInput(
+            f"the answer would be {size} bytes of JSON, more than the limit of {limit:,} bytes;"
+            f" ask for fewer fields or smaller pages (first:){_WROTE if wrote else ''}",
+            size=too_large.size,
+            limit=limit,
+        )
+
+    def _deadline_message(self, wrote: bool = False) -> str:
+        return f"the request ran past its {self.limits.deadline_seconds:g} s deadline{_WROTE if wrote else ''}"
+
+    @staticmethod
+    def _wrote(request: Any, result: ExecutionResult) -> bool:
+        """Whether the operation was a mutation that ran (so its writes stand), for a
+        refusal after execution: the document is parsed again, only then."""
+        data = getattr(request.state, "graphql_request", None)
+        query = getattr(data, "query", None)
+        if result.data is None or not query:
+            return False
+        try:
+            operation = get_operation_ast(parse(query), getattr(data, "operation_name", None))
+        except GraphQLError:
+            return False
+        return operation is not None and operation.operation == OperationType.MUTATION
+
     def encode_json(self, data: object) -> bytes:
+        if isinstance(data, _Answer):
+            return data.body
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:

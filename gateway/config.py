@@ -57,6 +57,7 @@ LIMIT_VARIABLES = {
     "MAX_QUERY_COST": "max_query_cost",
     "MAX_BATCH_RUNS": "max_batch_runs",
     "MAX_BODY_BYTES": "max_body_bytes",
+    "MAX_RESPONSE_BYTES": "max_response_bytes",
     "DEADLINE_SECONDS": "deadline_seconds",
 }
 # The settings held by Settings itself, beside the limits.

@@ -25,6 +25,7 @@ from metagate.store.port import (
     OrderField,
     Page,
     ProjectCounts,
+    SortKey,
     Store,
 )
 
@@ -44,6 +45,7 @@ class Limits:
     max_query_cost: int = 20000
     max_batch_runs: int = 1000
     max_body_bytes: int = 1024 * 1024
+    max_response_bytes: int = 16 * 1024 * 1024
     deadline_seconds: float = 10.0
 
     def __post_init__(self) -> None:
@@ -98,12 +100,18 @@ async def neighbor_page(
     first: int | None,
     after: str | None,
 ) -> PageOut:
+    size, cursor = neighbor_page_args(limits, first, after)
+    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, size, cursor))
+    return page_out(page, after=after)
+
+
+def neighbor_page_args(limits: Limits, first: int | None, after: str | None) -> tuple[int, SortKey | None]:
+    """The size and cursor of a page of neighbours; BAD_USER_INPUT when either is wrong."""
     size = validate.page_size(first, default=limits.default_page, maximum=limits.max_page)
     cursor = decode_cursor(after)
     if cursor is not None and not isinstance(cursor[0], str):
         raise BadUserInput("after: not a cursor of this list", field="after")
-    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, size, cursor))
-    return page_out(page, after=after)
+    return size, cursor
 
 
 async def get_node(loaders: Loaders, node_id: str) -> Node:
@@ -163,7 +171,8 @@ class ListArgs:
     after: str | None = None
 
 
-async def list_nodes(store: Store, limits: Limits, args: ListArgs) -> PageOut:
+def list_query(limits: Limits, args: ListArgs) -> ListQuery:
+    """The store's query for a list or search; BAD_USER_INPUT when an argument is wrong."""
     f, o = args.filter, args.order
     only_runs = set(args.kinds) <= {Kind.RUN}
     if (f.metric is not None or o.field is OrderField.METRIC) and not only_runs:
@@ -185,7 +194,7 @@ async def list_nodes(store: Store, limits: Limits, args: ListArgs) -> PageOut:
         if isinstance(f.attribute_value, int) and not -(2**63) <= f.attribute_value < 2**63:
             raise BadUserInput("attribute: integers must fit in 64 bits", field="attribute")
         attribute = AttributeEquals(f.attribute_key, f.attribute_value)
-    query = ListQuery(
+    return ListQuery(
         kinds=args.kinds,
         name=validate.name(f.name) if f.name is not None else None,
         name_contains=f.name_contains,
@@ -202,7 +211,10 @@ async def list_nodes(store: Store, limits: Limits, args: ListArgs) -> PageOut:
         first=validate.page_size(args.first, default=limits.default_page, maximum=limits.max_page),
         after=decode_cursor(args.after),
     )
-    return page_out(await store.list_nodes(query), after=args.after)
+
+
+async def list_nodes(store: Store, limits: Limits, args: ListArgs) -> PageOut:
+    return page_out(await store.list_nodes(list_query(limits, args)), after=args.after)
 
 
 @dataclass
@@ -210,6 +222,32 @@ class Lineage:
     root: Node
     result: LineageResult
     truncated: bool
+
+
+def lineage_query(
+    limits: Limits,
+    *,
+    node_id: str,
+    direction: Direction,
+    depth: int | None,
+    kinds: Sequence[Kind] | None,
+    limit: int | None,
+) -> tuple[LineageQuery, bool]:
+    """The store's walk, and whether the server's depth limit cut the depth asked for."""
+    depth = limits.default_lineage_depth if depth is None else depth
+    if depth < 1:
+        raise BadUserInput("depth must be at least 1", field="depth")
+    limit = limits.default_lineage_nodes if limit is None else limit
+    if limit < 1 or limit > limits.max_lineage_nodes:
+        raise BadUserInput(f"limit must be between 1 and {limits.max_lineage_nodes}", field="limit")
+    query = LineageQuery(
+        start=node_id,
+        direction=direction,
+        depth=min(depth, limits.max_lineage_depth),
+        limit=limit,
+        kinds=tuple(kinds) if kinds is not None else None,
+    )
+    return query, depth > limits.max_lineage_depth
 
 
 async def lineage(
@@ -223,23 +261,9 @@ async def lineage(
     kinds: Sequence[Kind] | None,
     limit: int | None,
 ) -> Lineage:
-    depth = limits.default_lineage_depth if depth is None else depth
-    if depth < 1:
-        raise BadUserInput("depth must be at least 1", field="depth")
-    limit = limits.default_lineage_nodes if limit is None else limit
-    if limit < 1 or limit > limits.max_lineage_nodes:
-        raise BadUserInput(f"limit must be between 1 and {limits.max_lineage_nodes}", field="limit")
-    depth_cut = depth > limits.max_lineage_depth
+    query, depth_cut = lineage_query(limits, node_id=node_id, direction=direction, depth=depth, kinds=kinds, limit=limit)
     root = await get_node(loaders, node_id)
-    result = await store.lineage(
-        LineageQuery(
-            start=root.id,
-            direction=direction,
-            depth=min(depth, limits.max_lineage_depth),
-            limit=limit,
-            kinds=tuple(kinds) if kinds is not None else None,
-        )
-    )
+    result = await store.lineage(query)
     return Lineage(root=root, result=result, truncated=result.truncated or depth_cut)
 
 
