@@ -14,10 +14,12 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types import ExecutionContext
 
 from metagate.resolvers.queries import Limits
+from metagate.schema.compiled import CompiledReads
 from metagate.schema.cost import CostLimit, QueryCosts
 from metagate.schema.errors import CodedErrors
 from metagate.schema.guard import guard
 from metagate.schema.mutation import Mutation, resolve_log_runs
+from metagate.schema.planner import Planner
 from metagate.schema.query import Query
 from metagate.schema.types import TYPES
 
@@ -49,6 +51,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
             # `costs` reads the built schema, so it is made just below; extensions are
             # made per request, by when it is there.
             lambda: CostLimit(costs),
+            lambda: CompiledReads(planner),
         ],
         **options,
     )
@@ -57,6 +60,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
     mutation_type.fields["logRuns"].resolve = resolve_log_runs
     guard(schema._schema)  # after every resolver is in place
     costs = QueryCosts(schema._schema, limits)
+    planner = Planner(schema, limits)
     return schema
 
 

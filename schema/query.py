@@ -41,6 +41,36 @@ async def _by_name(info: Info, kind: Kind, name: str, scope: str | None = None) 
     return wrap(node) if node is not None else None
 
 
+def list_args(
+    kind: Kind,
+    filter: NodeFilter | None,
+    order_by: NodeOrder | RunOrder | None,
+    first: int | None,
+    after: str | None,
+) -> queries.ListArgs:
+    return queries.ListArgs(
+        kinds=(kind,),
+        filter=filter.to_filter() if filter else queries.Filter(),
+        order=order_by.to_order() if order_by else queries.Order(),
+        first=first,
+        after=after,
+    )
+
+
+def search_args(
+    text: str | None,
+    tag: str | None,
+    attribute: AttributeInput | None,
+    deployment_tag: str | None,
+    kinds: list[Kind] | None,
+    first: int | None,
+    after: str | None,
+) -> queries.ListArgs:
+    f = NodeFilter(name_contains=text, tag=tag, attribute=attribute).to_filter()
+    f.deployment_tag = deployment_tag
+    return queries.ListArgs(kinds=tuple(kinds) if kinds else tuple(Kind), filter=f, first=first, after=after)
+
+
 async def _list(
     info: Info,
     kind: Kind,
@@ -49,13 +79,7 @@ async def _list(
     first: int | None,
     after: str | None,
 ) -> Connection[Any]:
-    args = queries.ListArgs(
-        kinds=(kind,),
-        filter=filter.to_filter() if filter else queries.Filter(),
-        order=order_by.to_order() if order_by else queries.Order(),
-        first=first,
-        after=after,
-    )
+    args = list_args(kind, filter, order_by, first, after)
     return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
 
 
@@ -180,9 +204,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[NodeType]:
-        f = NodeFilter(name_contains=text, tag=tag, attribute=attribute).to_filter()
-        f.deployment_tag = deployment_tag
-        args = queries.ListArgs(kinds=tuple(kinds) if kinds else tuple(Kind), filter=f, first=first, after=after)
+        args = search_args(text, tag, attribute, deployment_tag, kinds, first, after)
         return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
 
     @strawberry.field(

@@ -23,8 +23,10 @@ from arangoasync.exceptions import ArangoClientError, ArangoServerError, ServerC
 
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
-from metagate.store.errors import Conflict, NotFound, Unavailable, WriteConflict
+from metagate.store.arango_compile import NotAnswered, compile_plan, finishing
+from metagate.store.errors import BadUserInput, Conflict, NotFound, Unavailable, WriteConflict
 from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
+from metagate.store.plan import Plan
 from metagate.store.port import (
     IdempotencyRecord,
     LineageNode,
@@ -325,6 +327,23 @@ class ArangoStore:
             ),
             truncated=truncated,
         )
+
+    async def answer(self, plan: Plan) -> JSONObject | None:
+        """One AQL query (``arango_compile``) answers the whole plan; None when the answer
+        needs an error, which the executor then gives."""
+        try:
+            query = compile_plan(plan)
+        except BadUserInput:
+            return None  # a list the store refuses: the executor says why
+        result = await self._reader().one(query)
+        if not result or not result["ok"]:
+            return None
+        data: JSONObject = result["data"]
+        finish = finishing(plan)
+        try:
+            return finish(data) if finish is not None else data
+        except NotAnswered:
+            return None
 
     async def project_counts(self, project_id: str) -> ProjectCounts:
         counts = await self._reader().one(aql.project_counts(project_id))

@@ -24,20 +24,35 @@ class Query:
     bind: Bind = field(default_factory=dict)
 
 
-class _Binder:
-    """Hands out placeholder names for values."""
+class Binder:
+    """Hands out placeholder names for values. ``share``: one placeholder per collection,
+    however often the text names it (a compiled plan names the same few many times)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, share: bool = False) -> None:
         self.bind: Bind = {}
+        self._collections: dict[str, str] | None = {} if share else None
+        self._constants: dict[tuple[str, str], str] = {}
 
     def value(self, value: Any, prefix: str = "v") -> str:
         name = f"{prefix}{len(self.bind)}"
         self.bind[name] = value
         return f"@{name}"
 
+    def const(self, value: Any) -> str:
+        """One placeholder per distinct value: for the data dictionary's constants (kind
+        names, type names, response keys) that a query repeats."""
+        key = (type(value).__name__, repr(value))
+        if key not in self._constants:
+            self._constants[key] = self.value(value)
+        return self._constants[key]
+
     def collection(self, name: str) -> str:
+        if self._collections is not None and name in self._collections:
+            return self._collections[name]
         placeholder = f"c{len(self.bind)}"
         self.bind[f"@{placeholder}"] = name
+        if self._collections is not None:
+            self._collections[name] = f"@@{placeholder}"
         return f"@@{placeholder}"
 
 
@@ -54,25 +69,28 @@ def get_nodes(ids: Sequence[str]) -> Query:
     )
 
 
+def named(b: Binder, key: NameKey, limit: str = "") -> str:
+    """``(FOR d ...)``: the documents of ``key``'s kind with its name in its scope (any
+    scope when None), oldest first; ``limit``: e.g. `` LIMIT 2``."""
+    coll = b.collection(layout.VERTEX_COLLECTIONS[key.kind])
+    name = b.value(key.name)
+    scope = b.value(key.scope)
+    # Documents Arangopipe wrote carry no scope: a global name they hold is scope "",
+    # or registering it again would make a second node of that name.
+    return (
+        f"(FOR d IN {coll} FILTER d.name == {name}"
+        f" AND ({scope} == null OR d.scope == {scope} OR ({scope} == '' AND d.scope == null))"
+        f" SORT d.createdAt, d._key{limit} RETURN d)"
+    )
+
+
 def find_named(keys: Sequence[NameKey]) -> Query:
-    b = _Binder()
-    parts = []
-    for key in keys:
-        coll = b.collection(layout.VERTEX_COLLECTIONS[key.kind])
-        name = b.value(key.name)
-        scope = b.value(key.scope)
-        # Documents Arangopipe wrote carry no scope: a global name they hold is scope "",
-        # or registering it again would make a second node of that name.
-        parts.append(
-            f"(FOR d IN {coll} FILTER d.name == {name}"
-            f" AND ({scope} == null OR d.scope == {scope} OR ({scope} == '' AND d.scope == null))"
-            " SORT d.createdAt, d._key RETURN d)"
-        )
-    return Query(f"RETURN [{', '.join(parts)}]", b.bind)
+    b = Binder()
+    return Query(f"RETURN [{', '.join(named(b, key) for key in keys)}]", b.bind)
 
 
 def find_by_field(kind: Kind, typed_field: str, value: str) -> Query:
-    b = _Binder()
+    b = Binder()
     coll = b.collection(layout.VERTEX_COLLECTIONS[kind])
     attribute = b.value(layout.field_path(kind, typed_field))
     wanted = b.value(value)
@@ -85,7 +103,7 @@ def find_by_field(kind: Kind, typed_field: str, value: str) -> Query:
 def find_serving_perf(periods: Sequence[ServingPeriod]) -> Query:
     """The oldest record of each period, or null. Each subquery binds its own values:
     constants, which the optimizer needs to use the sparse unique index."""
-    b = _Binder()
+    b = Binder()
     coll = b.collection(layout.VERTEX_COLLECTIONS[Kind.SERVINGPERF])
     parts = []
     for period in periods:
@@ -98,7 +116,7 @@ def find_serving_perf(periods: Sequence[ServingPeriod]) -> Query:
 def repeated_serving_periods() -> Query:
     """Every serving-perf document but the oldest of its (deployment, period), as
     ``{kept: id of the oldest, doc: the document}``."""
-    b = _Binder()
+    b = Binder()
     coll = b.collection(layout.VERTEX_COLLECTIONS[Kind.SERVINGPERF])
     paths = [f"d.{path}" for path in layout.SERVING_PERIOD]
     keys = ", ".join(f"k{i} = {path}" for i, path in enumerate(paths))
@@ -141,13 +159,31 @@ def _neighbor_request(r: NeighborRequest) -> JSONObject:
     return {"s": layout.document_id(r.node_id), "at": at, "key": key}
 
 
+def newest_first(v: str, t: str, direction: str, start: str, coll: str, unknown: str, limit: str, after: str = "") -> str:
+    """``FOR v IN ... LIMIT limit``, without its RETURN: the nodes at the other end of the
+    edges of ``coll`` from ``start`` in ``direction``, newest first (``t``: the created
+    time, then the key, both descending), after the filter ``after`` (see ``after_filter``)."""
+    return (
+        f"FOR {v} IN 1..1 {direction} {start} {coll} FILTER {v} != null"
+        f" LET {t} = NOT_NULL({v}.createdAt, {unknown}){after}"
+        f" SORT {t} DESC, {v}._key DESC LIMIT {limit}"
+    )
+
+
+def after_filter(v: str, t: str, at: str, key: str, *, optional: bool = False) -> str:
+    """The filter of ``newest_first`` that starts a page after the cursor (``at``, the
+    created time, and ``key``); ``optional``: no filter where ``at`` is null."""
+    unless = f"{at} == null OR " if optional else ""
+    return f" FILTER {unless}{t} < {at} OR ({t} == {at} AND {v}._key < {key})"
+
+
 def neighbors(requests: Sequence[NeighborRequest], groups: list[list[int]] | None = None) -> Query:
     """One round trip for every request: one loop over a bound list of requests per
     (edge collection, direction), so that the plan's size does not grow with the number
     of requests (AQL plans are limited to 4,000 nodes; a subquery per request reached it
     at a few hundred). Each page newest first; a group fetches the largest page any of
     its requests asks for, and the caller cuts each to its own."""
-    b = _Binder()
+    b = Binder()
     # Documents Arangopipe wrote carry no createdAt: they sort as the epoch, as their
     # nodes report it, so that cursors built from a node page onwards.
     unknown = b.value(layout.UNKNOWN_TIME)
@@ -158,23 +194,32 @@ def neighbors(requests: Sequence[NeighborRequest], groups: list[list[int]] | Non
         direction = layout.physical_direction(first.edge_kind, first.step)
         wanted = b.value([_neighbor_request(requests[i]) for i in group])
         limit = b.value(max(requests[i].first for i in group) + 1)
-        parts.append(
-            f"(FOR r IN {wanted} RETURN (FOR v IN 1..1 {direction} r.s {coll} FILTER v != null"
-            f" LET t = NOT_NULL(v.createdAt, {unknown})"
-            " FILTER r.at == null OR t < r.at OR (t == r.at AND v._key < r.key)"
-            f" SORT t DESC, v._key DESC LIMIT {limit} RETURN v))"
+        walk = newest_first(
+            "v", "t", direction, "r.s", coll, unknown, limit, after_filter("v", "t", "r.at", "r.key", optional=True)
         )
+        parts.append(f"(FOR r IN {wanted} RETURN ({walk} RETURN v))")
     return Query(f"{WITH_VERTICES}RETURN [{', '.join(parts)}]", b.bind)
 
 
 def list_nodes(q: ListQuery) -> Query:
     """Candidates from each kind's collection, then one sort and one page. Each result
     is ``{sv, lid, d}``: the sort value, the logical id, the document."""
+    b = Binder()
+    return Query(WITH_VERTICES + list_rows(b, q), b.bind)
+
+
+def attributes(doc: str, own: str) -> str:
+    """A document's attributes: its ``attributes`` object, or, in documents Arangopipe
+    wrote, its top-level fields but ``own`` (a bound ``non_attribute_fields``)."""
+    return f"(IS_OBJECT({doc}.attributes) ? {doc}.attributes : UNSET({doc}, {own}))"
+
+
+def list_rows(b: Binder, q: ListQuery) -> str:
+    """``list_nodes``' query without its WITH: ``FOR x ... RETURN {sv, lid, d}``."""
     if not q.kinds:
         raise BadUserInput("a list needs at least one kind")
     if q.order_by is OrderField.METRIC and q.metric and q.order_metric not in (None, q.metric.name):
         raise BadUserInput("a list can filter and order by one metric at a time")
-    b = _Binder()
     metric_path = None
     metric_name = q.metric.name if q.metric else None
     if q.order_by is OrderField.METRIC:
@@ -203,7 +248,7 @@ def list_nodes(q: ListQuery) -> Query:
             # Documents Arangopipe wrote keep their attributes at the top level, beside
             # the fields the layout maps (which are not attributes).
             own = b.value(layout.non_attribute_fields(kind))
-            attrs = f"(IS_OBJECT(d.attributes) ? d.attributes : UNSET(d, {own}))"
+            attrs = attributes("d", own)
             filters.append(f"HAS({attrs}, {key}) AND {attrs}[{key}] == {b.value(q.attribute.value)}")
         if q.created_after is not None:
             filters.append(f"d.createdAt >= {b.value(q.created_after)}")
@@ -252,21 +297,20 @@ def list_nodes(q: ListQuery) -> Query:
             f" RETURN {{d: d, m: m, lid: CONCAT({prefix}, d._key)}})"
         )
     sort = {OrderField.CREATED_AT: "x.d.createdAt", OrderField.NAME: "x.d.name", OrderField.METRIC: "x.m"}[q.order_by]
-    text = (
+    return (
         f"FOR x IN FLATTEN([{', '.join(subqueries)}])"
         f" SORT {sort} {order}, x.lid {order} LIMIT {page}"
         f" RETURN {{sv: {sort}, lid: x.lid, d: x.d}}"
     )
-    return Query(WITH_VERTICES + text, b.bind)
 
 
-def _hop(b: _Binder, edge_kind: str, step: Step, start: str) -> str:
+def _hop(b: Binder, edge_kind: str, step: Step, start: str) -> str:
     """``DIRECTION start @@edges``: one step along a logical edge kind."""
     direction = layout.physical_direction(edge_kind, step)
     return f"{direction} {start} {b.collection(layout.EDGE_COLLECTIONS[edge_kind].name)}"
 
 
-def _traversal(b: _Binder, direction: Direction, start: str = "@start") -> str:
+def traversal(b: Binder, direction: Direction, start: str) -> str:
     """``DIR @start coll, DIR2 coll2, ...`` for one walk; the first collection takes the
     traversal's default direction."""
     legs = layout.traversal(direction)
@@ -278,63 +322,83 @@ def _traversal(b: _Binder, direction: Direction, start: str = "@start") -> str:
     return f"{first_direction} {start} {', '.join(rendered)}"
 
 
-def lineage(start: str, direction: Direction, depth: int, limit: int, kinds: Sequence[Kind] | None) -> Query:
-    """One query: a breadth-first traversal per direction walked (uniqueVertices global,
-    so each node comes at its least depth), the kinds filter, the limit, and the edges
-    that join the nodes kept. The limit is pushed into the walk: a first traversal per
+def walks(direction: Direction) -> list[Direction]:
+    """The walks of a lineage: BOTH is an upstream and a downstream one."""
+    return [Direction.UPSTREAM, Direction.DOWNSTREAM] if direction is Direction.BOTH else [direction]
+
+
+def lineage_walk(b: Binder, direction: Direction, start: str, depth: str, limit: str, collections: str) -> str:
+    """The LETs of a lineage walk from ``start`` (a bound document id), up to ``found``:
+    ``{v, depth, dir}`` of every node up to the depth of the (limit + 1)-th. A
+    breadth-first traversal per direction walked (uniqueVertices global, so each node
+    comes at its least depth), the kinds filter (``collections``: a bound list of vertex
+    collections, or null) and the limit, pushed into the walk: a first traversal per
     direction stops at the (limit + 1)-th node it keeps and gives that node's depth, and
     the walk that collects the nodes is pruned there, so that its cost follows the
     answer and the last level's frontier, not everything the start reaches."""
-    b = _Binder()
-    b.bind["start"] = layout.document_id(start)
-    b.bind["depth"] = depth
-    b.bind["limit"] = limit  # LIMIT @limit, 1 and NTH(..., @limit): the (limit + 1)-th
-    b.bind["collections"] = [layout.VERTEX_COLLECTIONS[k] for k in kinds] if kinds is not None else None
-    walks = [Direction.UPSTREAM, Direction.DOWNSTREAM] if direction is Direction.BOTH else [direction]
+    ways = walks(direction)
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
-    keep = " FILTER @collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections"
+    keep = f" FILTER {collections} == null OR PARSE_IDENTIFIER(v._id).collection IN {collections}"
     lets = []
-    for i, walk in enumerate(walks):
+    for i, walk in enumerate(ways):
         lets.append(
-            f"LET c{i} = FIRST(FOR v, e, p IN 1..@depth {_traversal(b, walk)}{options}{keep}"
-            " LIMIT @limit, 1 RETURN LENGTH(p.edges))"
+            f"LET c{i} = FIRST(FOR v, e, p IN 1..{depth} {traversal(b, walk, start)}{options}{keep}"
+            f" LIMIT {limit}, 1 RETURN LENGTH(p.edges))"
         )
     # The union's (limit + 1)-th node is no deeper than any one walk's: MIN skips nulls.
-    lets.append(f"LET reach = MIN([@depth, {', '.join(f'c{i}' for i in range(len(walks)))}])")
-    for i, walk in enumerate(walks):
+    lets.append(f"LET reach = MIN([{depth}, {', '.join(f'c{i}' for i in range(len(ways)))}])")
+    for i, walk in enumerate(ways):
         lets.append(
-            f"LET w{i} = (FOR v, e, p IN 1..@depth {_traversal(b, walk)}"
+            f"LET w{i} = (FOR v, e, p IN 1..{depth} {traversal(b, walk, start)}"
             f" PRUNE LENGTH(p.edges) >= reach{options}{keep}"
             f" RETURN {{v: v, depth: LENGTH(p.edges), dir: {b.value(walk.value)}}})"
         )
     # BFS order within one depth is arbitrary: keep every node up to the depth of the
     # (limit + 1)-th, so that the caller's sort and cut choose as the SQLite adapter does.
-    hits = f"UNION({', '.join(f'w{i}' for i in range(len(walks)))}, [])"
+    hits = f"UNION({', '.join(f'w{i}' for i in range(len(ways)))}, [])"
+    return (
+        " ".join(lets)
+        + f" LET hits = {hits}"
+        + f" LET cut = NTH((FOR h IN hits SORT h.depth RETURN h.depth), {limit})"
+        + " LET found = (FOR h IN hits FILTER cut == null OR h.depth <= cut RETURN h)"
+    )
+
+
+def lineage(start: str, direction: Direction, depth: int, limit: int, kinds: Sequence[Kind] | None) -> Query:
+    """One query: ``lineage_walk`` and the edges that join the nodes it found."""
+    b = Binder()
+    b.bind["start"] = layout.document_id(start)
+    b.bind["depth"] = depth
+    b.bind["limit"] = limit  # LIMIT @limit, 1 and NTH(..., @limit): the (limit + 1)-th
+    b.bind["collections"] = [layout.VERTEX_COLLECTIONS[k] for k in kinds] if kinds is not None else None
+    walk = lineage_walk(b, direction, "@start", "@depth", "@limit", "@collections")
     edge_lets = []
-    for i, walk in enumerate(walks):
+    for i, way in enumerate(walks(direction)):
         edge_lets.append(
-            f"LET e{i} = (FOR vid IN ids FOR v, e IN 1..1 {_traversal(b, walk, 'vid')}"
+            f"LET e{i} = (FOR vid IN ids FOR v, e IN 1..1 {traversal(b, way, 'vid')}"
             " FILTER v._id IN ids RETURN DISTINCT"
             " {c: PARSE_IDENTIFIER(e._id).collection, d: e})"
         )
     text = (
-        " ".join(lets)
-        + f" LET hits = {hits}"
-        + " LET cut = NTH((FOR h IN hits SORT h.depth RETURN h.depth), @limit)"
-        + " LET found = (FOR h IN hits FILTER cut == null OR h.depth <= cut RETURN h)"
-        + " LET ids = APPEND([@start], found[*].v._id)"
-        + " "
+        walk
+        + " LET ids = APPEND([@start], found[*].v._id) "
         + " ".join(edge_lets)
-        + f" RETURN {{nodes: found, edges: UNION({', '.join(f'e{i}' for i in range(len(walks)))}, [])}}"
+        + f" RETURN {{nodes: found, edges: UNION({', '.join(f'e{i}' for i in range(len(edge_lets)))}, [])}}"
     )
     return Query(WITH_VERTICES + text, b.bind)
 
 
 def project_counts(project_id: str) -> Query:
-    b = _Binder()
+    b = Binder()
     b.bind["p"] = layout.document_id(project_id)
-    text = (
-        f"LET models = (FOR m IN 1..1 {_hop(b, 'project_model', Step.OUT, '@p')} RETURN m._id)"
+    return Query(WITH_VERTICES + counts(b, "@p"), b.bind)
+
+
+def counts(b: Binder, project: str) -> str:
+    """``LET ... RETURN [models, runs, datasets, featuresets, deployments]``: the counts of
+    the project ``project`` (a bound document id)."""
+    return (
+        f"LET models = (FOR m IN 1..1 {_hop(b, 'project_model', Step.OUT, project)} RETURN m._id)"
         f" LET runs = (FOR m IN models FOR r IN 1..1 {_hop(b, 'run_model', Step.IN, 'm')} RETURN r._id)"
         " LET datasets = UNIQUE(FOR r IN runs FOR d IN 1..1"
         f" {_hop(b, 'run_dataset', Step.OUT, 'r')} RETURN d._id)"
@@ -344,11 +408,10 @@ def project_counts(project_id: str) -> Query:
         f" {_hop(b, 'deployment_model', Step.IN, 'm')} RETURN x._id)"
         " RETURN [LENGTH(models), LENGTH(runs), LENGTH(datasets), LENGTH(featuresets), LENGTH(deployments)]"
     )
-    return Query(WITH_VERTICES + text, b.bind)
 
 
 def count_all() -> Query:
-    b = _Binder()
+    b = Binder()
     parts = []
     for kind, name in layout.VERTEX_COLLECTIONS.items():
         coll = b.collection(name)

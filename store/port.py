@@ -14,10 +14,13 @@ import re
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from metagate.store.errors import WriteConflict
 from metagate.store.model import Direction, Edge, JSONObject, Kind, Node, Step
+
+if TYPE_CHECKING:
+    from metagate.store.plan import Plan
 
 Scalar = str | int | float | bool | None
 # A position in an ordered list: the sort value and the node id that breaks ties.
@@ -214,6 +217,11 @@ class Store(Reader, Protocol):
     async def list_nodes(self, query: ListQuery) -> Page: ...
 
     async def lineage(self, query: LineageQuery) -> LineageResult: ...
+
+    async def answer(self, plan: Plan) -> JSONObject | None:
+        """The ``data`` of the operation ``plan`` was made from, read in one query; None
+        when answering it needs an error (see ``store.plan``)."""
+        ...
 
     async def project_counts(self, project_id: str) -> ProjectCounts: ...
 

@@ -20,21 +20,19 @@ from urllib.parse import quote
 import aiosqlite
 import orjson
 
-from metagate.store import sqlite_schema
-from metagate.store.errors import BadUserInput, Conflict, NotFound, Unavailable
+from metagate.store import sqlite_compile, sqlite_schema
+from metagate.store.errors import Conflict, NotFound, Unavailable
 from metagate.store.model import (
     EDGE_KINDS,
-    LINEAGE_EDGE_KINDS,
     Direction,
     Edge,
     JSONObject,
     Kind,
     Node,
-    Step,
 )
+from metagate.store.plan import Plan
 from metagate.store.port import (
     INDEXED_FIELDS,
-    METRIC_NAME,
     IdempotencyRecord,
     LineageNode,
     LineageQuery,
@@ -42,89 +40,22 @@ from metagate.store.port import (
     ListQuery,
     NameKey,
     NeighborRequest,
-    OrderField,
     Page,
     ProjectCounts,
     ServingPeriod,
     SortKey,
     Token,
-    contains_pattern,
 )
+from metagate.store.sqlite_sql import LINEAGE_VALUES, NODE_COLUMNS, Params, lineage_ctes, list_source
 
 WRITER_CACHE_KIB = 64 * 1024
 LINEAGE_FIRST_CAP = 4096
 
-_NODE_COLUMNS = "n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields"
 _FIELD_EXPR = {name: f"json_extract(n.fields, '$.{name}')" for name in INDEXED_FIELDS}
 
 
-def _follows(walker: str, step: Step) -> str:
-    """The SQL condition that edge ``e`` is followed by a ``step`` from ``walker``'s
-    node in ``walker``'s direction, spelt out from the direction table: constant text
-    (no value of a request's), so that SQLite plans it once instead of joining a table
-    of steps again for every row of the walk."""
-    ways = []
-    for direction in (Direction.UPSTREAM, Direction.DOWNSTREAM):
-        kinds = ", ".join(f"'{e.name}'" for e in LINEAGE_EDGE_KINDS if e.step(direction) is step)
-        ways.append(f"({walker}.dir = '{direction.value}' AND e.kind IN ({kinds}))")
-    return f"({' OR '.join(ways)})"
-
-
-# Lineage in one statement. The walk's rows are (node, direction, depth) only, so its
-# UNION keeps one row per node and depth however many edges reach it (rows that carried
-# the edge kept one per edge, and a node reached by N edges was expanded N times). The
-# walk is breadth-first (ordered by depth) and stops at :cap rows; when it was cut, only
-# the levels before its deepest one are complete, and only those are answered from, so
-# the answer is exact whenever it holds limit + 1 nodes (the caller widens the cap and
-# asks again otherwise). Edges are those the walk follows between the nodes kept.
 _LINEAGE_SQL = f"""
-WITH RECURSIVE
-  walk(id, dir, depth) AS (
-    SELECT :start, value, 0 FROM json_each(:dirs)
-    UNION
-    SELECT e.to_id, w.dir, w.depth + 1
-      FROM walk w JOIN edges e ON e.from_id = w.id
-     WHERE w.depth < :reach AND {_follows("w", Step.OUT)}
-    UNION
-    SELECT e.from_id, w.dir, w.depth + 1
-      FROM walk w JOIN edges e ON e.to_id = w.id
-     WHERE w.depth < :reach AND {_follows("w", Step.IN)}
-    ORDER BY 3
-    LIMIT :cap
-  ),
-  walked(rows, deepest) AS (
-    SELECT count(*), max(depth) FROM walk
-  ),
-  best(id, dir, depth) AS (
-    SELECT id, dir, MIN(depth) FROM walk, walked
-     WHERE depth > 0 AND (walked.rows < :cap OR depth < walked.deepest)
-     GROUP BY id, dir
-  ),
-  ranked(id, dir, depth, rn) AS (
-    SELECT b.id, b.dir, b.depth, ROW_NUMBER() OVER (ORDER BY b.depth, n.kind, n.created_at, n.id)
-      FROM best b JOIN nodes n ON n.id = b.id
-     WHERE :kinds IS NULL OR n.kind IN (SELECT value FROM json_each(:kinds))
-     ORDER BY 4
-     LIMIT :limit + 1
-  ),
-  -- Whole rows for the nodes answered only: the ranking sorts keys, not documents.
-  picked AS (
-    SELECT r.depth, r.dir, r.rn, {_NODE_COLUMNS} FROM ranked r JOIN nodes n ON n.id = r.id
-  ),
-  kept(id, dir, depth) AS (
-    SELECT id, dir, depth FROM picked WHERE rn <= :limit
-    UNION ALL
-    SELECT :start, value, 0 FROM json_each(:dirs)
-  ),
-  followed(kind, from_id, to_id, created_at) AS (
-    SELECT e.kind, e.from_id, e.to_id, e.created_at
-      FROM kept k JOIN edges e ON e.from_id = k.id
-     WHERE k.depth < :depth AND {_follows("k", Step.OUT)} AND e.to_id IN (SELECT id FROM kept)
-    UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at
-      FROM kept k JOIN edges e ON e.to_id = k.id
-     WHERE k.depth < :depth AND {_follows("k", Step.IN)} AND e.from_id IN (SELECT id FROM kept)
-  )
+WITH RECURSIVE {lineage_ctes("", {name: f":{name}" for name in LINEAGE_VALUES})}
 SELECT 'w', rows, deepest, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM walked
 UNION ALL
 SELECT 'n', depth, dir, id, kind, name, scope, created_at, tags, attributes, fields FROM (SELECT * FROM picked ORDER BY rn)
@@ -147,7 +78,7 @@ hits(i, lim, other, av, aid) AS (
    WHERE k.step = 'in'
 ),
 ranked AS (
-  SELECT h.i, h.lim, {_NODE_COLUMNS},
+  SELECT h.i, h.lim, {NODE_COLUMNS},
          ROW_NUMBER() OVER (PARTITION BY h.i ORDER BY n.created_at DESC, n.id DESC) AS rn
     FROM hits h JOIN nodes n ON n.id = h.other
    WHERE h.av IS NULL OR n.created_at < h.av OR (n.created_at = h.av AND n.id < h.aid)
@@ -162,7 +93,7 @@ SERVING_PERF_SQL = f"""
 WITH k(i, scope, ps, pe) AS (
   SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)
 )
-SELECT k.i, {_NODE_COLUMNS} FROM k JOIN nodes n
+SELECT k.i, {NODE_COLUMNS} FROM k JOIN nodes n
     ON n.kind = 'servingperf' AND n.scope = k.scope
    AND json_extract(n.fields, '$.periodStart') = k.ps AND json_extract(n.fields, '$.periodEnd') = k.pe
  ORDER BY k.i, n.created_at, n.id
@@ -251,7 +182,7 @@ class _Reads:
             return []
         rows = await self._rows(
             conn,
-            f"SELECT {_NODE_COLUMNS} FROM nodes n WHERE n.id IN (SELECT value FROM json_each(?))",
+            f"SELECT {NODE_COLUMNS} FROM nodes n WHERE n.id IN (SELECT value FROM json_each(?))",
             (_dumps(list(ids)),),
         )
         found = {row[0]: _node(row) for row in rows}
@@ -267,7 +198,7 @@ class _Reads:
             WITH k(i, kind, name, scope) AS (
               SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)
             )
-            SELECT k.i, {_NODE_COLUMNS} FROM k JOIN nodes n
+            SELECT k.i, {NODE_COLUMNS} FROM k JOIN nodes n
                 ON n.kind = k.kind AND n.name = k.name AND (k.scope IS NULL OR n.scope = k.scope)
              ORDER BY k.i, n.created_at, n.id
             """,
@@ -284,7 +215,7 @@ class _Reads:
             raise ValueError(f"{name} is not an indexed field")
         rows = await self._rows(
             conn,
-            f"SELECT {_NODE_COLUMNS} FROM nodes n WHERE n.kind = ? AND {expr} = ? ORDER BY n.created_at, n.id LIMIT 100",
+            f"SELECT {NODE_COLUMNS} FROM nodes n WHERE n.kind = ? AND {expr} = ? ORDER BY n.created_at, n.id LIMIT 100",
             (kind.value, value),
         )
         return [_node(r) for r in rows]
@@ -444,6 +375,7 @@ class SQLiteStore:
         conn = await aiosqlite.connect(self._uri, uri=not self.memory, isolation_level=None)
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA busy_timeout = 5000")
+        await sqlite_compile.register(conn)
         if not self.memory:
             await conn.execute("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL keeps every committed transaction through a process crash.
@@ -614,6 +546,17 @@ class SQLiteStore:
         )
         return LineageResult(nodes=nodes[: query.limit], edges=edges, truncated=len(nodes) > query.limit)
 
+    async def answer(self, plan: Plan) -> JSONObject | None:
+        compiled = sqlite_compile.compile_plan(plan, self.lineage_first_cap)
+        while True:
+            async with self._read() as conn:
+                [row] = await self._reads._rows(conn, compiled.sql, compiled.params)
+            ok, data, *stats = row
+            self.lineage_rows += sum(stats[0::3])
+            if not ok or not compiled.widen(stats):
+                break
+        return orjson.loads(data) if ok else None
+
     async def project_counts(self, project_id: str) -> ProjectCounts:
         async with self._read() as conn:
             rows = await self._reads._rows(conn, _PROJECT_COUNTS_SQL, {"p": project_id})
@@ -673,96 +616,7 @@ def _token(row: Sequence[Any]) -> Token:
 _TOKEN_COLUMNS = "id, name, role, projects, secret_hash, created_at, revoked_at"
 
 
-def _list_sql(q: ListQuery) -> tuple[str, list[Any]]:
-    """Compiles a ListQuery into one SELECT of (sort value, node columns...)."""
-    if not q.kinds:
-        raise BadUserInput("a list needs at least one kind")
-    where: list[str] = [f"n.kind IN ({', '.join('?' for _ in q.kinds)})"]
-    params: list[Any] = [k.value for k in q.kinds]
-
-    if q.name is not None:
-        where.append("n.name = ?")
-        params.append(q.name)
-    if q.name_contains is not None:
-        where.append("n.name LIKE ? ESCAPE '\\'")
-        params.append(contains_pattern(q.name_contains))
-    if q.scope is not None:
-        where.append("n.scope = ?")
-        params.append(q.scope)
-    if q.tag is not None:
-        where.append("n.id IN (SELECT t.node_id FROM node_tags t WHERE t.tag = ?)")
-        params.append(q.tag)
-    if q.attribute is not None:
-        value = q.attribute.value
-        extra: list[Any]
-        if value is None:
-            test, extra = "a.type = 'null'", []
-        elif isinstance(value, bool):
-            test, extra = ("a.type = 'true'" if value else "a.type = 'false'"), []
-        elif isinstance(value, (int, float)):
-            test, extra = "a.type IN ('integer', 'real') AND a.atom = ?", [value]
-        else:
-            test, extra = "a.type = 'text' AND a.atom = ?", [value]
-        where.append(f"EXISTS (SELECT 1 FROM json_each(n.attributes) a WHERE a.key = ? AND {test})")
-        params += [q.attribute.key, *extra]
-    if q.created_after is not None:
-        where.append("n.created_at >= ?")
-        params.append(q.created_after)
-    if q.created_before is not None:
-        where.append("n.created_at < ?")
-        params.append(q.created_before)
-    if q.deployment_tag is not None:
-        where.append(
-            "((n.kind = 'run' AND json_extract(n.fields, '$.deploymentTag') = ?)"
-            " OR (n.kind = 'deployment' AND json_extract(n.fields, '$.tag') = ?)"
-            " OR (n.kind = 'model' AND n.id IN (SELECT e.to_id FROM nodes r JOIN edges e"
-            "   ON e.from_id = r.id AND e.kind = 'run_model'"
-            "   WHERE r.kind = 'run' AND json_extract(r.fields, '$.deploymentTag') = ?)))"
-        )
-        params += [q.deployment_tag] * 3
-
-    metric_name = q.metric.name if q.metric else None
-    if q.order_by is OrderField.METRIC:
-        if metric_name is not None and q.order_metric not in (None, metric_name):
-            raise BadUserInput("a list can filter and order by one metric at a time")
-        metric_name = q.order_metric or metric_name
-    metric_params: list[Any] = []
-    if metric_name is not None:
-        if not METRIC_NAME.fullmatch(metric_name):
-            raise BadUserInput(f"invalid metric name {metric_name!r}", field="metric")
-        # Runs that carry the metric, from its index (migration 4), in value order.
-        source = "nodes n JOIN run_metrics rm ON rm.run_id = n.id AND rm.name = ?"
-        metric_expr = "rm.value"
-        metric_params = [metric_name]
-    else:
-        source = "nodes n"
-        metric_expr = "NULL"
-
-    sort = {
-        OrderField.CREATED_AT: "n.created_at",
-        OrderField.NAME: "n.name",
-        OrderField.METRIC: "m",
-    }[q.order_by]
-    outer: list[str] = []
-    outer_params: list[Any] = []
-    if q.order_by is OrderField.NAME:
-        where.append("n.name IS NOT NULL")
-    if q.metric is not None or q.order_by is OrderField.METRIC:
-        outer.append("m IS NOT NULL")
-    if q.metric is not None:
-        for op, bound in q.metric.bounds():
-            outer.append(f"m {op} ?")
-            outer_params.append(bound)
-    sort_col = "m" if sort == "m" else sort.replace("n.", "")
-    if q.after is not None:
-        cmp = "<" if q.descending else ">"
-        outer.append(f"({sort_col} {cmp} ? OR ({sort_col} = ? AND id {cmp} ?))")
-        outer_params += [q.after[0], q.after[0], q.after[1]]
-    order = "DESC" if q.descending else "ASC"
-    sql = (
-        f"SELECT {sort_col}, id, kind, name, scope, created_at, tags, attributes, fields FROM ("
-        f" SELECT {_NODE_COLUMNS}, {metric_expr} AS m FROM {source} WHERE {' AND '.join(where)}"
-        f") {'WHERE ' + ' AND '.join(outer) if outer else ''}"
-        f" ORDER BY {sort_col} {order}, id {order} LIMIT ?"
-    )
-    return sql, [*metric_params, *params, *outer_params, q.first + 1]
+def _list_sql(q: ListQuery) -> tuple[str, dict[str, Any]]:
+    bind = Params()
+    sql, _ = list_source(q, bind)
+    return sql, bind.values

@@ -13,8 +13,9 @@ from metagate.gateway.config import Settings
 from metagate.store.sqlite import SQLiteStore
 
 
-class BrokenNeighbors:
-    """The real store whose neighbour reads fail the way a broken disk would."""
+class BrokenReads:
+    """The real store whose nested reads (compiled or per field) fail the way a broken
+    disk would."""
 
     def __init__(self, inner: SQLiteStore) -> None:
         self.inner = inner
@@ -23,6 +24,9 @@ class BrokenNeighbors:
         return getattr(self.inner, name)
 
     async def neighbors(self, requests: Any) -> Any:
+        raise OSError("disk I/O error at /var/lib/secret-path")
+
+    async def answer(self, plan: Any) -> Any:
         raise OSError("disk I/O error at /var/lib/secret-path")
 
 
@@ -68,7 +72,7 @@ async def test_internal_errors_are_masked_and_logged_with_the_request_id(
             "/graphql", json={"query": 'mutation { registerDataset(input: {name: "d"}) { dataset { id } } }'}
         )
     dataset_id = created.json()["data"]["registerDataset"]["dataset"]["id"]
-    app = create_app(Settings(AUTH=False), store=BrokenNeighbors(sqlite_store))  # type: ignore[arg-type]
+    app = create_app(Settings(AUTH=False), store=BrokenReads(sqlite_store))  # type: ignore[arg-type]
 
     with caplog.at_level(logging.ERROR, logger="metagate.errors"):
         async with _client(app) as client:

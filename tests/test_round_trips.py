@@ -1,5 +1,5 @@
-"""A nested selection costs one batched store call per nesting level, whatever the
-number of parents at that level."""
+"""A nested selection is one store call, whatever its depth and the number of parents
+at each level; a write's reads are a fixed number of calls, whatever its size."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class CountingStore:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
-        if name not in {"get_nodes", "neighbors", "find_named", "list_nodes", "lineage"}:
+        if name not in {"get_nodes", "neighbors", "find_named", "list_nodes", "lineage", "answer"}:
             return attr
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
@@ -70,7 +70,7 @@ async def counted(store: Store) -> AsyncIterator[tuple[CountingStore, GraphQLCli
         yield counting, GraphQLClient(client, admin.secret)
 
 
-async def test_nested_deployment_lineage_costs_one_store_call_per_level(
+async def test_nested_deployment_lineage_is_one_store_call(
     counted: tuple[CountingStore, GraphQLClient],
 ) -> None:
     counting, gql = counted
@@ -84,19 +84,12 @@ async def test_nested_deployment_lineage_costs_one_store_call_per_level(
     assert {r["node"]["featureset"]["dataset"]["name"] for r in runs} == {"california-housing"}
     assert all(r["node"]["devPerf"]["metrics"]["rmse"] is not None for r in runs)
     assert len(data["node"]["servingPerf"]["nodes"]) == 3
-    # Levels: the deployment; its model and servingPerf; the model's runs; each run's
-    # featureset, devPerf and modelParams; each featureset's dataset.
-    assert counting.calls == [
-        ("get_nodes", 1),
-        ("neighbors", 2),
-        ("neighbors", 1),
-        ("neighbors", 3 * 7),
-        # The seven runs share one featureset: the loader sends its key once.
-        ("neighbors", 1),
-    ]
+    # The deployment, its model and servingPerf, the model's runs, each run's featureset,
+    # devPerf and modelParams, each featureset's dataset: one compiled query.
+    assert counting.calls == [("answer", 1)]
 
 
-async def test_each_level_is_one_call_however_many_parents(
+async def test_many_parents_are_one_store_call(
     counted: tuple[CountingStore, GraphQLClient],
 ) -> None:
     counting, gql = counted
@@ -112,7 +105,23 @@ async def test_each_level_is_one_call_however_many_parents(
 
     datasets = [run["dataset"]["name"] for node in data["nodes"] for run in node["model"]["runs"]["nodes"]]
     assert sorted(datasets) == ["a-california-housing"] * 2 + ["b-california-housing"] * 2
-    assert counting.calls == [("get_nodes", 2), ("neighbors", 2), ("neighbors", 2), ("neighbors", 4)]
+    assert counting.calls == [("answer", 1)]
+
+
+async def test_an_answer_that_needs_an_error_is_left_to_the_resolvers(
+    counted: tuple[CountingStore, GraphQLClient],
+) -> None:
+    counting, gql = counted
+    pipeline = await record_pipeline(gql, runs=1)
+    counting.calls.clear()
+
+    body = await gql.raw(
+        'query($id: ID!) { node(id: $id) { id } missing: node(id: "ZGF0YXNldC9ubw") { id } }', id=pipeline.deployment
+    )
+
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]
+    assert [name for name, _ in counting.calls] == ["answer", "get_nodes"]
 
 
 class CountingWrites:

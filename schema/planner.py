@@ -1,0 +1,386 @@
+"""The planner: a validated query operation and its variables become a read plan
+(``store.plan``) that the store answers in one query.
+
+Fields are collected as the GraphQL executor collects them (fragments, ``... on Type``,
+``@include``/``@skip``, fields merged under one response key), arguments are coerced
+and converted as the resolvers receive them and checked by the same functions the
+resolvers call. Whatever the plan cannot say (introspection, a mutation, an argument
+the resolvers would refuse, a caller who may not read) makes no plan: the executor
+answers that operation, with its errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import strawberry
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLIncludeDirective,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSkipDirective,
+    InlineFragmentNode,
+    OperationType,
+    SelectionSetNode,
+    get_named_type,
+    get_operation_ast,
+    is_abstract_type,
+)
+from graphql.execution.values import VariableValues, get_argument_values, get_directive_values, get_variable_values
+from strawberry.types.arguments import convert_arguments
+
+from metagate.resolvers import queries, validate
+from metagate.resolvers.authz import Principal, required_role
+from metagate.resolvers.ids import decode_id
+from metagate.schema.query import list_args, search_args
+from metagate.store import plan as p
+from metagate.store.errors import MetagateError
+from metagate.store.model import KIND_OF_TYPE, KINDS, Kind, ValueType, kind_of
+from metagate.store.port import NameKey
+
+_BASE_FIELDS = frozenset({"id", "kind", "name", "createdAt", "tags", "attributes", "__typename"})
+_LISTS = {
+    "projects": Kind.PROJECT,
+    "datasets": Kind.DATASET,
+    "featuresets": Kind.FEATURESET,
+    "models": Kind.MODEL,
+    "runs": Kind.RUN,
+    "deployments": Kind.DEPLOYMENT,
+}
+_LOOKUPS = {
+    "project": (Kind.PROJECT, None, None),
+    "dataset": (Kind.DATASET, None, None),
+    "featureset": (Kind.FEATURESET, None, None),
+    "deployment": (Kind.DEPLOYMENT, None, None),
+    "model": (Kind.MODEL, "project_id", Kind.PROJECT),
+    "run": (Kind.RUN, "model_id", Kind.MODEL),
+}
+_ALL_KINDS = tuple(Kind)
+
+
+class NotPlanned(Exception):
+    """The operation is answered by the executor."""
+
+
+Fields = dict[str, list[FieldNode]]
+
+
+class _Request:
+    """One operation's planning: its fragments and coerced variables."""
+
+    def __init__(self, planner: Planner, fragments: Mapping[str, FragmentDefinitionNode], variables: VariableValues) -> None:
+        self.planner = planner
+        self.schema = planner.graphql_schema
+        self.limits = planner.limits
+        self.fragments = fragments
+        self.variables = variables
+
+    # -- collecting fields, as the executor does ----------------------------------------
+
+    def collect(self, runtime: GraphQLObjectType, sets: Iterable[SelectionSetNode | None]) -> Fields:
+        fields: Fields = {}
+        visited: set[str] = set()
+        for selection_set in sets:
+            if selection_set is not None:
+                self._gather(runtime, selection_set, fields, visited)
+        return fields
+
+    def _gather(self, runtime: GraphQLObjectType, selection_set: SelectionSetNode, fields: Fields, visited: set[str]) -> None:
+        for selection in selection_set.selections:
+            if not self._included(selection):
+                continue
+            if isinstance(selection, FieldNode):
+                key = selection.alias.value if selection.alias else selection.name.value
+                fields.setdefault(key, []).append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                if condition is None or self._applies(condition.name.value, runtime):
+                    self._gather(runtime, selection.selection_set, fields, visited)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if name in visited or fragment is None:
+                    continue
+                visited.add(name)
+                if self._applies(fragment.type_condition.name.value, runtime):
+                    self._gather(runtime, fragment.selection_set, fields, visited)
+
+    def _included(self, node: Any) -> bool:
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip is not None and skip.get("if") is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (include is not None and include.get("if") is False)
+
+    def _applies(self, condition: str, runtime: GraphQLObjectType) -> bool:
+        if condition == runtime.name:
+            return True
+        conditional = self.schema.get_type(condition)
+        return conditional is not None and is_abstract_type(conditional) and self.schema.is_sub_type(conditional, runtime)
+
+    def _object(self, name: str) -> GraphQLObjectType:
+        found = self.schema.get_type(name)
+        assert isinstance(found, GraphQLObjectType), name
+        return found
+
+    # -- arguments ------------------------------------------------------------------------
+
+    def arguments(self, parent: str, nodes: list[FieldNode]) -> dict[str, Any]:
+        """The arguments of a field as its resolver receives them (Python names, input
+        types built)."""
+        node = nodes[0]
+        name = node.name.value
+        parent_type = self._object(parent)
+        raw = get_argument_values(parent_type.fields[name], node, self.variables)
+        field = self.planner.strawberry_schema.get_field_for_type(name, parent)
+        if field is None:
+            raise NotPlanned(f"{parent}.{name}")
+        return convert_arguments(
+            raw,
+            field.arguments,
+            scalar_registry=self.planner.strawberry_schema.schema_converter.scalar_registry,
+            config=self.planner.strawberry_schema.config,
+        )
+
+    # -- nodes ----------------------------------------------------------------------------
+
+    def selection(self, kinds: Iterable[Kind], nodes: list[FieldNode]) -> p.Selection:
+        by_kind: dict[Kind, tuple[p.NodeField, ...]] = {}
+        for kind in kinds:
+            spec = KINDS[kind]
+            fields = self.collect(self._object(spec.graphql), (n.selection_set for n in nodes))
+            by_kind[kind] = tuple(self._node_field(kind, key, found) for key, found in fields.items())
+        return p.Selection(by_kind)
+
+    def _node_field(self, kind: Kind, key: str, nodes: list[FieldNode]) -> p.NodeField:
+        name = nodes[0].name.value
+        if name in _BASE_FIELDS:
+            return p.Base(key, name)
+        spec = KINDS[kind]
+        typed = spec.typed_field(name)
+        if typed is not None:
+            argument = self.arguments(spec.graphql, nodes)["name"] if typed.type is ValueType.METRIC else None
+            return p.Typed(key, typed.key, typed.type, argument)
+        navigation = spec.navigation_field(name)
+        if navigation is None:
+            raise NotPlanned(f"{spec.graphql}.{name}")
+        if not navigation.many:
+            return p.Follow(key, navigation.edge_kind, navigation.step, self.selection([navigation.target], nodes))
+        args = self.arguments(spec.graphql, nodes)
+        first, after = queries.neighbor_page_args(self.limits, args.get("first"), args.get("after"))
+        parent = self._object(spec.graphql).fields[name]
+        page = self.page(parent, [navigation.target], nodes, has_previous=after is not None)
+        return p.FollowPage(key, navigation.edge_kind, navigation.step, first, after, page)
+
+    def kinds_of(self, field: GraphQLField) -> tuple[Kind, ...]:
+        named = get_named_type(field.type)
+        kind = KIND_OF_TYPE.get(named.name)
+        return (kind,) if kind is not None else _ALL_KINDS
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def page(self, field: GraphQLField, kinds: Sequence[Kind], nodes: list[FieldNode], *, has_previous: bool) -> p.PageSelection:
+        connection = get_named_type(field.type)
+        assert isinstance(connection, GraphQLObjectType)
+        parts: list[p.Const | p.Edges | p.Nodes | p.PageInfo] = []
+        for key, found in self.collect(connection, (n.selection_set for n in nodes)).items():
+            name = found[0].name.value
+            if name == "__typename":
+                parts.append(p.Const(key, connection.name))
+            elif name == "nodes":
+                parts.append(p.Nodes(key, self.selection(kinds, found)))
+            elif name == "edges":
+                parts.append(p.Edges(key, self._edge_fields(connection.fields["edges"], kinds, found)))
+            elif name == "pageInfo":
+                info = get_named_type(connection.fields["pageInfo"].type)
+                parts.append(p.PageInfo(key, self._plain(info, found)))
+            else:
+                raise NotPlanned(f"{connection.name}.{name}")
+        return p.PageSelection(tuple(parts), has_previous)
+
+    def _edge_fields(
+        self, field: GraphQLField, kinds: Sequence[Kind], nodes: list[FieldNode]
+    ) -> tuple[p.Const | p.Cursor | p.NodeAt, ...]:
+        edge = get_named_type(field.type)
+        assert isinstance(edge, GraphQLObjectType)
+        out: list[p.Const | p.Cursor | p.NodeAt] = []
+        for key, found in self.collect(edge, (n.selection_set for n in nodes)).items():
+            name = found[0].name.value
+            if name == "__typename":
+                out.append(p.Const(key, edge.name))
+            elif name == "cursor":
+                out.append(p.Cursor(key))
+            else:
+                out.append(p.NodeAt(key, self.selection(kinds, found)))
+        return tuple(out)
+
+    def _plain(self, type_: GraphQLNamedType, nodes: list[FieldNode]) -> tuple[tuple[str, str], ...]:
+        assert isinstance(type_, GraphQLObjectType)
+        return tuple((key, found[0].name.value) for key, found in self.collect(type_, (n.selection_set for n in nodes)).items())
+
+    # -- roots ----------------------------------------------------------------------------
+
+    def root(self, key: str, nodes: list[FieldNode]) -> p.Root:
+        name = nodes[0].name.value
+        query_type = self.schema.query_type
+        assert query_type is not None
+        if name == "__typename":
+            return p.Const(key, query_type.name)
+        field = query_type.fields.get(name)
+        if field is None or name.startswith("__"):
+            raise NotPlanned(name)
+        args = self.arguments(query_type.name, nodes)
+        if name == "node":
+            node_id = decode_id(args["id"])
+            return p.NodeRoot(key, node_id, self.selection(self._kinds_of_ids([node_id]), nodes))
+        if name == "nodes":
+            ids = args["ids"]
+            if len(ids) > self.limits.max_ids:
+                raise NotPlanned("too many ids")
+            node_ids = tuple(decode_id(i, field="ids") for i in ids)
+            return p.NodesRoot(key, node_ids, self.selection(self._kinds_of_ids(node_ids), nodes))
+        if name in _LOOKUPS:
+            kind, scope_argument, scope_kind = _LOOKUPS[name]
+            given = args.get(scope_argument) if scope_argument else None
+            field_name = "projectId" if scope_argument == "project_id" else "modelId"
+            scope = decode_id(given, scope_kind, field=field_name) if given and scope_kind else None
+            return p.NamedRoot(key, NameKey(kind, validate.name(args["name"]), scope), self.selection([kind], nodes))
+        if name in _LISTS or name == "search":
+            if name == "search":
+                list_arguments = search_args(
+                    args.get("text"),
+                    args.get("tag"),
+                    args.get("attribute"),
+                    args.get("deployment_tag"),
+                    args.get("kinds"),
+                    args.get("first"),
+                    args.get("after"),
+                )
+            else:
+                list_arguments = list_args(
+                    _LISTS[name], args.get("filter"), args.get("order_by"), args.get("first"), args.get("after")
+                )
+            query = queries.list_query(self.limits, list_arguments)
+            page = self.page(field, query.kinds, nodes, has_previous=list_arguments.after is not None)
+            return p.ListRoot(key, query, page)
+        if name == "lineage":
+            return self._lineage(key, field, args, nodes)
+        if name == "projectSummary":
+            return self._summary(key, field, args, nodes)
+        raise NotPlanned(name)
+
+    @staticmethod
+    def _kinds_of_ids(ids: Iterable[str]) -> tuple[Kind, ...]:
+        kinds = {kind_of(i) for i in ids}
+        return tuple(k for k in _ALL_KINDS if k in kinds)
+
+    def _lineage(self, key: str, field: GraphQLField, args: dict[str, Any], nodes: list[FieldNode]) -> p.LineageRoot:
+        start = decode_id(args["id"])
+        query, depth_cut = queries.lineage_query(
+            self.limits,
+            node_id=start,
+            direction=args["direction"],
+            depth=args.get("depth"),
+            kinds=args.get("kinds"),
+            limit=args.get("limit"),
+        )
+        lineage_type = get_named_type(field.type)
+        assert isinstance(lineage_type, GraphQLObjectType)
+        parts: list[p.NodeAt | p.LineageNodes | p.LineageEdges | p.Const | tuple[str, str]] = []
+        for part_key, found in self.collect(lineage_type, (n.selection_set for n in nodes)).items():
+            name = found[0].name.value
+            if name == "__typename":
+                parts.append(p.Const(part_key, lineage_type.name))
+            elif name == "root":
+                parts.append(p.NodeAt(part_key, self.selection(self._kinds_of_ids([start]), found)))
+            elif name == "nodes":
+                entry = get_named_type(lineage_type.fields["nodes"].type)
+                parts.append(p.LineageNodes(part_key, self._entry_fields(entry, query.kinds or _ALL_KINDS, found)))
+            elif name == "edges":
+                entry = get_named_type(lineage_type.fields["edges"].type)
+                parts.append(p.LineageEdges(part_key, self._consts(entry, self._plain(entry, found))))
+            else:
+                parts.append((part_key, name))
+        return p.LineageRoot(key, query, depth_cut, tuple(parts))
+
+    def _entry_fields(
+        self, entry: GraphQLNamedType, kinds: Sequence[Kind], nodes: list[FieldNode]
+    ) -> tuple[p.Const | p.NodeAt | tuple[str, str], ...]:
+        assert isinstance(entry, GraphQLObjectType)
+        out: list[p.Const | p.NodeAt | tuple[str, str]] = []
+        for key, found in self.collect(entry, (n.selection_set for n in nodes)).items():
+            name = found[0].name.value
+            if name == "__typename":
+                out.append(p.Const(key, entry.name))
+            elif name == "node":
+                out.append(p.NodeAt(key, self.selection(kinds, found)))
+            else:
+                out.append((key, name))
+        return tuple(out)
+
+    @staticmethod
+    def _consts(entry: GraphQLNamedType, fields: tuple[tuple[str, str], ...]) -> tuple[p.Const | tuple[str, str], ...]:
+        return tuple(p.Const(key, entry.name) if name == "__typename" else (key, name) for key, name in fields)
+
+    def _summary(self, key: str, field: GraphQLField, args: dict[str, Any], nodes: list[FieldNode]) -> p.SummaryRoot:
+        project_id = decode_id(args["project_id"], Kind.PROJECT, field="projectId")
+        summary_type = get_named_type(field.type)
+        assert isinstance(summary_type, GraphQLObjectType)
+        parts: list[p.NodeAt | p.Const | tuple[str, str]] = []
+        for part_key, found in self.collect(summary_type, (n.selection_set for n in nodes)).items():
+            name = found[0].name.value
+            if name == "__typename":
+                parts.append(p.Const(part_key, summary_type.name))
+            elif name == "project":
+                parts.append(p.NodeAt(part_key, self.selection([Kind.PROJECT], found)))
+            else:
+                parts.append((part_key, name))
+        return p.SummaryRoot(key, project_id, tuple(parts))
+
+
+class Planner:
+    def __init__(self, schema: strawberry.Schema, limits: queries.Limits) -> None:
+        self.strawberry_schema = schema
+        self.graphql_schema = schema._schema
+        self.limits = limits
+
+    def plan(
+        self,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        principal: Principal | None,
+    ) -> p.Plan | None:
+        """The plan of a validated operation, or None when the executor answers it."""
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation is not OperationType.QUERY or principal is None:
+            return None
+        coerced = get_variable_values(self.graphql_schema, operation.variable_definitions or (), dict(variables or {}))
+        if not isinstance(coerced, VariableValues):
+            return None
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        request = _Request(self, fragments, coerced)
+        query_type = self.graphql_schema.query_type
+        assert query_type is not None
+        try:
+            roots = []
+            for key, nodes in request.collect(query_type, [operation.selection_set]).items():
+                name = nodes[0].name.value
+                if name != "__typename" and not self._may(principal, query_type.name, name):
+                    return None
+                roots.append(request.root(key, nodes))
+        except (NotPlanned, MetagateError, GraphQLError):
+            return None
+        return p.Plan(tuple(roots))
+
+    @staticmethod
+    def _may(principal: Principal, parent: str, field: str) -> bool:
+        needed = required_role(parent, field)
+        return needed is not None and principal.may(needed)

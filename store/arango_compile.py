@@ -1,0 +1,584 @@
+"""A read plan (``store.plan``) compiled into one AQL query: the ArangoDB adapter's read
+path, one round trip per query operation however deep its selection nests.
+
+The query returns one document ``{ok, data}``. ``data`` is the operation's answer as
+the GraphQL executor writes it: each node is rendered where it is read, as an object
+literal whose keys are the plan's response keys in the plan's order (AQL keeps an
+object literal's attributes in the order written), and every navigation field is a
+subquery of the node it starts from. ``ok`` is false when the answer needs an error
+(see ``store.plan``): the caller then lets the executor answer.
+
+The reads are those of ``arango_aql``, shared with the adapter's other queries: a
+neighbour is ``newest_first``, a list ``list_rows``, a look-up by name ``named``, a
+lineage ``lineage_walk``, a summary ``counts``. Every value the plan holds, and every
+constant of the data dictionary (kind and type names, response keys), is a bind
+variable; the text holds only generated variable and placeholder names, AQL keywords
+and functions, and the fixed characters of the encodings.
+
+One thing AQL cannot write is a Float: JSON has one kind of number, and ArangoDB
+writes a double with an integral value as an integer (``3``, not ``3.0``). So
+``finishing`` (Python, after the query, only where the plan asks for these) makes the
+stored ``metric`` values Floats as the executor does (float(value)), and encodes the
+cursors of lists ordered by a metric, whose sort value is that number: the query
+gives those cursors as ``[value, id]`` pairs, which Python encodes from the number the
+driver read, as the executor does (ArangoDB's JSON of a double is not always orjson's:
+1e+15 for 1000000000000000.0; see ``_cursor``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from metagate.store import arango_aql as aql
+from metagate.store import arango_layout as layout
+from metagate.store.arango_aql import Binder, Query
+from metagate.store.model import EDGE_KINDS, KINDS, Direction, Kind, Step, ValueType, kind_of
+from metagate.store.plan import (
+    Base,
+    Const,
+    Cursor,
+    Edges,
+    Follow,
+    FollowPage,
+    LineageEdges,
+    LineageNodes,
+    LineageRoot,
+    ListRoot,
+    NamedRoot,
+    NodeAt,
+    NodeField,
+    NodeRoot,
+    Nodes,
+    NodesRoot,
+    PageInfo,
+    PageSelection,
+    Plan,
+    Root,
+    Selection,
+    SummaryRoot,
+    Typed,
+    encode_cursor,
+    typed_value,
+)
+from metagate.store.port import OrderField
+
+_COUNTS = ("models", "runs", "datasets", "featuresets", "deployments")  # arango_aql.counts' order
+
+
+# --------------------------------------------------------------------------------------
+# The encodings, as AQL expressions.
+# --------------------------------------------------------------------------------------
+
+
+def _b64url(text: str) -> str:
+    """URL-safe base64 without padding (``plan._b64``): TO_BASE64 writes the standard
+    alphabet, padded."""
+    return f'SUBSTITUTE(TO_BASE64({text}), ["+", "/", "="], ["-", "_", ""])'
+
+
+def _api_time(stored: str) -> str:
+    """``plan.api_time`` of a stored time, which ``format_time`` writes at a fixed width
+    (``2026-12-01T09:47:35.123456Z``): +00:00 for Z, no fraction when it is zero."""
+    fraction = f"SUBSTRING({stored}, 20, 6)"
+    return f'CONCAT(LEFT({stored}, 19), ({fraction} == "000000" ? "" : SUBSTRING({stored}, 19, 7)), "+00:00")'
+
+
+def _cursor(value: str, node_id: str) -> str:
+    """``plan.encode_cursor`` of a (string or null sort value, id). JSON_STRINGIFY writes
+    what orjson writes for these: compact, "/" unescaped, non-ASCII as UTF-8 (only
+    control characters are escaped differently, and names, times and ids hold none).
+    Numbers differ (1e+15 for orjson's 1000000000000000.0): see the module's doc."""
+    return _b64url(f"JSON_STRINGIFY([{value}, {node_id}])")
+
+
+def _target(edge_kind: str, step: Step) -> Kind:
+    edge = EDGE_KINDS[edge_kind]
+    return edge.to_kind if step is Step.OUT else edge.from_kind
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.b = Binder(share=True)
+        self._names = 0
+
+    def var(self, prefix: str) -> str:
+        """A variable name no other part of the query uses (names nest: a subquery may
+        not declare a name its enclosing scopes hold)."""
+        self._names += 1
+        return f"{prefix}{self._names}"
+
+    def const(self, value: Any) -> str:
+        return self.b.const(value)
+
+    def obj(self, pairs: Iterable[tuple[str, str]]) -> str:
+        return "{" + ", ".join(f"[{self.const(key)}]: {value}" for key, value in pairs) + "}"
+
+    @property
+    def unknown(self) -> str:
+        # Documents Arangopipe wrote carry no createdAt: their nodes report the epoch.
+        return self.const(layout.UNKNOWN_TIME)
+
+    # -- nodes ----------------------------------------------------------------------------
+
+    def node(self, doc: str, select: Selection, kind: Kind | None = None) -> str:
+        """The answer for the document ``doc`` (an expression, never null); ``kind``: the
+        kind it is known to be, else its collection chooses among ``select``'s kinds
+        (AQL evaluates only the branch of a ternary chosen, from 3.12.1 on)."""
+        if kind is not None:
+            fields = select.by_kind.get(kind)
+            return self.fields(doc, kind, fields) if fields is not None else "null"
+        answer = "null"
+        for k, fields in reversed(select.by_kind.items()):
+            coll = self.const(layout.VERTEX_COLLECTIONS[k])
+            answer = f"(IS_SAME_COLLECTION({coll}, {doc}) ? {self.fields(doc, k, fields)} : {answer})"
+        return answer
+
+    def maybe(self, doc: str, select: Selection, kind: Kind | None = None) -> str:
+        """The answer for ``doc``, null when it is null."""
+        n = self.var("n")
+        return f"FIRST(FOR {n} IN [{doc}] FILTER {n} != null RETURN {self.node(n, select, kind)})"
+
+    def fields(self, doc: str, kind: Kind, fields: tuple[NodeField, ...]) -> str:
+        return self.obj((f.key, self.field(doc, kind, f)) for f in fields)
+
+    def field(self, doc: str, kind: Kind, f: NodeField) -> str:
+        if isinstance(f, Const):
+            return self.const(f.value)
+        if isinstance(f, Base):
+            return self.base(doc, kind, f.field)
+        if isinstance(f, Typed):
+            return self.typed(doc, kind, f)
+        if isinstance(f, Follow):
+            return self.follow(doc, f)
+        return self.follow_page(doc, f)
+
+    def node_id(self, kind: Kind, key: str) -> str:
+        return f"CONCAT({self.const(kind.value + '/')}, {key})"
+
+    def base(self, doc: str, kind: Kind, name: str) -> str:
+        """As ``layout.from_document`` reads a document (``x || y``: AQL's ``or``)."""
+        if name == "id":
+            return _b64url(self.node_id(kind, f"{doc}._key"))
+        if name == "kind":
+            return self.const(kind.name)
+        if name == "name":
+            return f"(IS_STRING({doc}.name) ? {doc}.name : null)"
+        if name == "createdAt":
+            return _api_time(f"({doc}.createdAt || {self.unknown})")
+        if name == "tags":
+            return f"({doc}.tags || [])"
+        if name == "attributes":
+            return aql.attributes(doc, self.const(layout.non_attribute_fields(kind)))
+        if name == "__typename":
+            return self.const(KINDS[kind].graphql)
+        raise ValueError(f"a node has no field {name}")
+
+    def typed(self, doc: str, kind: Kind, f: Typed) -> str:
+        """``plan.typed_value`` of the stored field: under ``fields``, or at the top level
+        where the layout maps it (and holds a value there)."""
+        value = f"{doc}.fields[{self.const(f.stored)}]"
+        try:
+            value = f"NOT_NULL({doc}[{self.const(layout.field_path(kind, f.stored))}], {value})"
+        except ValueError:
+            pass  # not a mapped field
+        if f.type is ValueType.TIME:
+            return f"(IS_STRING({value}) ? {_api_time(value)} : null)"
+        if f.type is ValueType.JSON:
+            return f"NOT_NULL({value}, {{}})"
+        if f.type is ValueType.RUN_STATUS:
+            return f"({value} || null)"
+        if f.type is ValueType.METRIC:
+            return f"{value}[{self.const(f.argument)}]"  # as stored: ``finishing`` makes it a Float
+        return value
+
+    # -- navigation -----------------------------------------------------------------------
+
+    def neighbours(self, v: str, start: str, edge_kind: str, step: Step, limit: str, after: tuple[Any, str] | None) -> str:
+        """``FOR v ... LIMIT``: the neighbours of ``start`` newest first, as the adapter's
+        ``neighbors`` reads them."""
+        t = self.var("t")
+        direction = layout.physical_direction(edge_kind, step)
+        coll = self.b.collection(layout.EDGE_COLLECTIONS[edge_kind].name)
+        cut = ""
+        if after is not None:
+            cut = aql.after_filter(v, t, self.b.value(after[0]), self.b.value(after[1].partition("/")[2]))
+        return aql.newest_first(v, t, direction, start, coll, self.unknown, limit, cut)
+
+    def follow(self, doc: str, f: Follow) -> str:
+        v = self.var("n")
+        walk = self.neighbours(v, doc, f.edge_kind, f.step, "1", None)
+        return f"FIRST({walk} RETURN {self.node(v, f.select, _target(f.edge_kind, f.step))})"
+
+    def follow_page(self, doc: str, f: FollowPage) -> str:
+        v = self.var("n")
+        walk = self.neighbours(v, doc, f.edge_kind, f.step, self.b.value(f.first + 1), f.after)
+        kind = _target(f.edge_kind, f.step)
+
+        def cursor(item: str) -> str:  # (created time, id), as the node reports them
+            return _cursor(f"({item}.createdAt || {self.unknown})", self.node_id(kind, f"{item}._key"))
+
+        return self.page(f"({walk} RETURN {v})", f.first, f.page, _Rows(lambda item: item, cursor, kind))
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def page(self, rows: str, first: int, page: PageSelection, of: _Rows) -> str:
+        """A connection over ``rows`` (a subquery of at most first + 1 rows: one more
+        tells that there is a next page)."""
+        g, i = self.var("g"), self.var("i")
+        size = self.b.value(first)
+        parts = [(f.key, self.page_part(f, g, i, size, page.has_previous, of)) for f in page.fields]
+        return f"FIRST(LET {g} = {rows} LET {i} = SLICE({g}, 0, {size}) RETURN {self.obj(parts)})"
+
+    def page_part(self, f: Const | Edges | Nodes | PageInfo, g: str, i: str, size: str, has_previous: bool, of: _Rows) -> str:
+        if isinstance(f, Const):
+            return self.const(f.value)
+        if isinstance(f, PageInfo):
+            return self.obj((key, self.page_info(name, g, i, size, has_previous, of)) for key, name in f.fields)
+        y = self.var("y")
+        if isinstance(f, Nodes):
+            return f"(FOR {y} IN {i} RETURN {self.node(of.doc(y), f.select, of.kind)})"
+        return f"(FOR {y} IN {i} RETURN {self.obj((e.key, self.edge_part(e, y, of)) for e in f.fields)})"
+
+    def page_info(self, name: str, g: str, i: str, size: str, has_previous: bool, of: _Rows) -> str:
+        if name == "hasNextPage":
+            return f"LENGTH({g}) > {size}"
+        if name == "hasPreviousPage":
+            return self.const(has_previous)
+        if name in ("startCursor", "endCursor"):
+            return f"(LENGTH({i}) == 0 ? null : {of.cursor(f'{i}[0]' if name == 'startCursor' else f'{i}[-1]')})"
+        return self.const("PageInfo")
+
+    def edge_part(self, f: Const | Cursor | NodeAt, y: str, of: _Rows) -> str:
+        if isinstance(f, Const):
+            return self.const(f.value)
+        if isinstance(f, Cursor):
+            return of.cursor(y)
+        return self.node(of.doc(y), f.select, of.kind)
+
+    # -- roots ----------------------------------------------------------------------------
+
+    def root(
+        self, root: NodeRoot | NodesRoot | NamedRoot | ListRoot | LineageRoot | SummaryRoot, s: str
+    ) -> tuple[list[str], str]:
+        """The LETs that answer ``root`` into ``s``, and what must hold to answer it."""
+        if isinstance(root, NodeRoot):
+            doc = f"DOCUMENT({self.b.value(layout.document_id(root.id))})"
+            return [f"LET {s} = {self.maybe(doc, root.select, kind_of(root.id))}"], f"{s} != null"
+        if isinstance(root, NodesRoot):
+            return [f"LET {s} = {self.nodes(root)}"], ""
+        if isinstance(root, NamedRoot):
+            return self.named(root, s)
+        if isinstance(root, ListRoot):
+            return [f"LET {s} = {self.list(root)}"], ""
+        if isinstance(root, LineageRoot):
+            return [f"LET {s} = {self.lineage(root)}"], f"{s} != null"
+        return [f"LET {s} = {self.summary(root)}"], f"{s} != null"
+
+    def nodes(self, root: NodesRoot) -> str:
+        a = self.var("a")
+        ids = self.b.value([layout.document_id(i) for i in root.ids])
+        kinds = {kind_of(i) for i in root.ids}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        return f"(FOR {a} IN {ids} RETURN {self.maybe(f'DOCUMENT({a})', root.select, kind)})"
+
+    def named(self, root: NamedRoot, s: str) -> tuple[list[str], str]:
+        a, n = self.var("a"), self.var("n")
+        # Two are enough to tell that the name is not one node's.
+        matches = aql.named(self.b, root.name, " LIMIT 2")
+        answer = f"FIRST(FOR {n} IN {a} LIMIT 1 RETURN {self.node(n, root.select, root.name.kind)})"
+        return [f"LET {a} = {matches}", f"LET {s} = {answer}"], f"LENGTH({a}) < 2"
+
+    def list(self, root: ListRoot) -> str:
+        q = root.query
+        if q.order_by is OrderField.METRIC:
+            # The sort value is a number: ``finishing`` encodes these.
+            def cursor(item: str) -> str:
+                return f"[{item}.sv, {item}.lid]"
+        else:
+
+            def cursor(item: str) -> str:
+                return _cursor(f"{item}.sv", f"{item}.lid")
+
+        kind = q.kinds[0] if len(q.kinds) == 1 else None
+        rows = f"({aql.list_rows(self.b, q)})"
+        return self.page(rows, q.first, root.page, _Rows(lambda item: f"{item}.d", cursor, kind))
+
+    def lineage(self, root: LineageRoot) -> str:
+        """The answer, or null when the start node does not exist (the walk then does not
+        run)."""
+        q = root.query
+        start = self.b.value(layout.document_id(q.start))
+        # "l": lineage_walk's own names (c0, w0, ...) are visible from no scope of ours.
+        n, w = self.var("n"), self.var("l")
+        walked = any(isinstance(f, (LineageNodes, LineageEdges, tuple)) for f in root.fields)
+        lets = f" LET {w} = FIRST({self.walk(root, start)})" if walked else ""
+        parts = [(f[0] if isinstance(f, tuple) else f.key, self.lineage_part(f, n, w, root)) for f in root.fields]
+        return f"FIRST(FOR {n} IN [DOCUMENT({start})] FILTER {n} != null{lets} RETURN {self.obj(parts)})"
+
+    def lineage_part(
+        self, f: NodeAt | LineageNodes | LineageEdges | Const | tuple[str, str], n: str, w: str, root: LineageRoot
+    ) -> str:
+        if isinstance(f, Const):
+            return self.const(f.value)
+        if isinstance(f, NodeAt):
+            return self.node(n, f.select, kind_of(root.query.start))
+        if isinstance(f, tuple):  # truncated
+            return f"({w}.more OR {self.const(root.depth_cut)})"
+        y = self.var("y")
+        if isinstance(f, LineageNodes):
+            return f"(FOR {y} IN {w}.nodes RETURN {self.obj(self.entry_part(e, y) for e in f.fields)})"
+        return f"(FOR {y} IN {w}.edges RETURN {self.obj(self.lineage_edge_part(e, y) for e in f.fields)})"
+
+    def entry_part(self, f: Const | NodeAt | tuple[str, str], y: str) -> tuple[str, str]:
+        if isinstance(f, Const):
+            return f.key, self.const(f.value)
+        if isinstance(f, NodeAt):
+            return f.key, self.node(f"{y}.v", f.select)
+        key, name = f
+        return key, f"{y}.depth" if name == "depth" else f"UPPER({y}.dir)"
+
+    def lineage_edge_part(self, f: Const | tuple[str, str], y: str) -> tuple[str, str]:
+        if isinstance(f, Const):
+            return f.key, self.const(f.value)
+        key, name = f
+        if name == "id":  # Edge.id: kind/fromKey-toKey
+            return key, _b64url(f'CONCAT({y}.kind, "/", PARSE_IDENTIFIER({y}.src).key, "-", PARSE_IDENTIFIER({y}.dst).key)')
+        if name == "kind":
+            return key, f"UPPER({y}.kind)"
+        if name in ("from", "to"):
+            return key, _b64url(f"{y}.src" if name == "from" else f"{y}.dst")
+        return key, _api_time(f"{y}.at")
+
+    def walk(self, root: LineageRoot, start: str) -> str:
+        """``{nodes, edges, more}``: the store's ``lineage(query)``, in one subquery.
+        Nodes in walk order and edges by (kind, from, to) as Python orders them: by
+        code point, which TO_HEX gives (AQL orders strings by the server's language)."""
+        q = root.query
+        depth, limit = self.b.value(q.depth), self.b.value(q.limit)
+        collections = self.b.value([layout.VERTEX_COLLECTIONS[k] for k in q.kinds] if q.kinds is not None else None)
+        kinds = self.const({c: k.value for k, c in layout.VERTEX_COLLECTIONS.items()})
+        order = (
+            f"h.depth, TO_HEX({kinds}[PARSE_IDENTIFIER(h.v).collection]),"
+            f" TO_HEX(h.v.createdAt || {self.unknown}), TO_HEX(h.v._key)"
+        )
+        text = (
+            aql.lineage_walk(self.b, q.direction, start, depth, limit, collections)
+            + f" LET ordered = (FOR h IN found SORT {order} RETURN h)"
+            + f" LET kept = SLICE(ordered, 0, {limit})"
+        )
+        edges = "[]"
+        if any(isinstance(f, LineageEdges) for f in root.fields):
+            text += self.walked_edges(q.direction, start, depth)
+            edges = "edges"
+        return text + f" RETURN {{nodes: kept, edges: {edges}, more: LENGTH(found) > {limit}}}"
+
+    def walked_edges(self, direction: Direction, start: str, depth: str) -> str:
+        """``LET edges``: the edges the walk stepped along between the nodes kept, as
+        ``ArangoStore.lineage`` keeps them (``_walked``): from the start, or from a node
+        the same walk reached above the depth, to a node kept; distinct as logical
+        edges, ``{kind, src, dst, at}``."""
+        ways = aql.walks(direction)
+        lets = [f" LET ids = APPEND([{start}], kept[*].v._id)"]
+        for i, way in enumerate(ways):
+            near = (
+                f"APPEND([{start}], (FOR h IN kept FILTER h.dir == {self.const(way.value)} AND h.depth < {depth} RETURN h.v._id))"
+            )
+            lets.append(
+                f" LET e{i} = (FOR vid IN {near} FOR v, e IN 1..1 {aql.traversal(self.b, way, 'vid')}"
+                " FILTER v._id IN ids RETURN e)"
+            )
+        ends = self.const({name: _ends(logical) for logical, name in _edge_collections()})
+        logical = (
+            f"LET q = {ends}[PARSE_IDENTIFIER(e).collection]"
+            " RETURN {kind: q.kind, src: CONCAT(q.src, PARSE_IDENTIFIER(q.flip ? e._to : e._from).key),"
+            f" dst: CONCAT(q.dst, PARSE_IDENTIFIER(q.flip ? e._from : e._to).key), at: e.createdAt || {self.unknown}}}"
+        )
+        union = f"UNION({', '.join(f'e{i}' for i in range(len(ways)))}, [])"
+        lets.append(
+            f" LET edges = (FOR y IN UNIQUE(FOR e IN {union} {logical})"
+            " SORT TO_HEX(y.kind), TO_HEX(y.src), TO_HEX(y.dst) RETURN y)"
+        )
+        return "".join(lets)
+
+    def summary(self, root: SummaryRoot) -> str:
+        project = self.b.value(layout.document_id(root.project_id))
+        n, k = self.var("n"), self.var("k")
+        counted = any(isinstance(f, tuple) for f in root.fields)
+        lets = f" LET {k} = FIRST({aql.counts(self.b, project)})" if counted else ""
+        parts = []
+        for f in root.fields:
+            if isinstance(f, Const):
+                parts.append((f.key, self.const(f.value)))
+            elif isinstance(f, NodeAt):
+                parts.append((f.key, self.node(n, f.select, Kind.PROJECT)))
+            else:
+                parts.append((f[0], f"{k}[{_COUNTS.index(f[1])}]"))
+        return f"FIRST(FOR {n} IN [DOCUMENT({project})] FILTER {n} != null{lets} RETURN {self.obj(parts)})"
+
+    # -- the plan -------------------------------------------------------------------------
+
+    def plan(self, plan: Plan) -> Query:
+        lets: list[str] = []
+        checks: list[str] = []
+        data: list[tuple[str, str]] = []
+        for root in plan.roots:
+            if isinstance(root, Const):
+                data.append((root.key, self.const(root.value)))
+                continue
+            s = self.var("s")
+            answered, check = self.root(root, s)
+            lets += answered
+            checks += [check] if check else []
+            data.append((root.key, s))
+        ok = " AND ".join(checks) or "true"
+        statements = [*lets, f"RETURN {{ok: {ok}, data: {self.obj(data)}}}"]
+        # Every query that reads documents names the vertex collections first (a
+        # cluster refuses a traversal without them).
+        head = [aql.WITH_VERTICES.strip()] if lets else []
+        return Query("\n".join(head + statements), self.b.bind)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """How a page reads its rows: the document of a row, its cursor, and the kind its
+    documents are known to be (None: any of the selection's)."""
+
+    doc: Callable[[str], str]
+    cursor: Callable[[str], str]
+    kind: Kind | None
+
+
+def _edge_collections() -> list[tuple[str, str]]:
+    return [(logical, c.name) for logical, c in layout.EDGE_COLLECTIONS.items()]
+
+
+def _ends(logical: str) -> dict[str, Any]:
+    """What a lineage edge's answer needs of its collection: the logical kind, the kind
+    prefixes of its logical ends, and whether it is stored the other way round."""
+    edge = EDGE_KINDS[logical]
+    return {
+        "kind": logical,
+        "src": edge.from_kind.value + "/",
+        "dst": edge.to_kind.value + "/",
+        "flip": layout.EDGE_COLLECTIONS[logical].reversed,
+    }
+
+
+def compile_plan(plan: Plan) -> Query:
+    """One AQL query that answers ``plan``: it returns ``{ok, data}``; apply
+    ``finishing(plan)`` to ``data``."""
+    return _Compiler().plan(plan)
+
+
+# --------------------------------------------------------------------------------------
+# What Python finishes: Floats, and the cursors of lists ordered by a metric.
+# --------------------------------------------------------------------------------------
+
+Fix = Callable[[Any], Any]
+
+
+class NotAnswered(Exception):
+    """The query's answer holds what the executor answers with an error."""
+
+
+def _float(value: Any) -> Any:
+    """``typed_value`` of a stored metric: the executor's float(value) (3 -> 3.0, a
+    numeric string to its number); a value float() refuses is the executor's error."""
+    try:
+        return typed_value(ValueType.METRIC, value)
+    except (TypeError, ValueError) as error:
+        raise NotAnswered("a metric that is not a number") from error
+
+
+def _pair_cursor(value: Any) -> Any:
+    """The cursor of a ``[sort value, id]`` pair, as the executor encodes the key it read
+    through the driver (a number then prints as orjson prints it)."""
+    return encode_cursor((value[0], value[1])) if isinstance(value, list) else value
+
+
+def _object(fixes: list[tuple[str, Fix]]) -> Fix | None:
+    if not fixes:
+        return None
+
+    def fix(answer: Any) -> Any:
+        if isinstance(answer, dict):
+            for key, f in fixes:
+                if key in answer:
+                    answer[key] = f(answer[key])
+        return answer
+
+    return fix
+
+
+def _each(fix: Fix | None) -> Fix | None:
+    if fix is None:
+        return None
+    each: Fix = fix
+    return lambda answer: [each(a) for a in answer] if isinstance(answer, list) else answer
+
+
+def _keyed(pairs: Iterable[tuple[str, Fix | None]]) -> list[tuple[str, Fix]]:
+    return [(key, fix) for key, fix in pairs if fix is not None]
+
+
+def _node_fix(select: Selection) -> Fix | None:
+    # A response key means one thing whatever the node's kind (GraphQL merges fields of
+    # one key to one shape), so each distinct field's fix applies to any node.
+    distinct: list[NodeField] = []
+    for fields in select.by_kind.values():
+        distinct += [f for f in fields if f not in distinct]
+    return _object(_keyed((f.key, _field_fix(f)) for f in distinct))
+
+
+def _field_fix(f: NodeField) -> Fix | None:
+    if isinstance(f, Typed):
+        return _float if f.type is ValueType.METRIC else None
+    if isinstance(f, Follow):
+        return _node_fix(f.select)
+    if isinstance(f, FollowPage):
+        return _page_fix(f.page, pairs=False)
+    return None
+
+
+def _page_fix(page: PageSelection, *, pairs: bool) -> Fix | None:
+    cursor = _pair_cursor if pairs else None
+    parts: list[tuple[str, Fix | None]] = []
+    for f in page.fields:
+        if isinstance(f, Nodes):
+            parts.append((f.key, _each(_node_fix(f.select))))
+        elif isinstance(f, Edges):
+            edge = (
+                (e.key, cursor if isinstance(e, Cursor) else _node_fix(e.select)) for e in f.fields if not isinstance(e, Const)
+            )
+            parts.append((f.key, _each(_object(_keyed(edge)))))
+        elif isinstance(f, PageInfo):
+            info = ((key, cursor) for key, name in f.fields if name in ("startCursor", "endCursor"))
+            parts.append((f.key, _object(_keyed(info))))
+    return _object(_keyed(parts))
+
+
+def _root_fix(root: Root) -> Fix | None:
+    if isinstance(root, (NodeRoot, NamedRoot)):
+        return _node_fix(root.select)
+    if isinstance(root, NodesRoot):
+        return _each(_node_fix(root.select))
+    if isinstance(root, ListRoot):
+        return _page_fix(root.page, pairs=root.query.order_by is OrderField.METRIC)
+    if isinstance(root, (LineageRoot, SummaryRoot)):
+        return _object(_keyed(_part_fix(f) for f in root.fields if isinstance(f, (NodeAt, LineageNodes))))
+    return None
+
+
+def _part_fix(f: NodeAt | LineageNodes) -> tuple[str, Fix | None]:
+    if isinstance(f, NodeAt):
+        return f.key, _node_fix(f.select)
+    return f.key, _each(_object(_keyed((e.key, _node_fix(e.select)) for e in f.fields if isinstance(e, NodeAt))))
+
+
+def finishing(plan: Plan) -> Fix | None:
+    """What turns the query's ``data`` into the executor's answer, or None when it is
+    that already: no METRIC field, no list ordered by a metric. It raises NotAnswered
+    when the answer needs an error after all."""
+    return _object(_keyed((root.key, _root_fix(root)) for root in plan.roots))

@@ -1,0 +1,376 @@
+"""Compiles a read plan (``store.plan``) into one SQLite statement that builds the
+operation's ``data`` as JSON text: ``json_object`` per object, ``json_group_array`` per
+list, correlated subqueries for navigation, the recursive walk of ``sqlite_sql.lineage_ctes``
+for lineage.
+
+The text is made of constants only: every value of a request's (ids, names, response
+keys, page sizes, cursors) is a named placeholder. The encodings SQL has no function
+for (global ids, cursors, API times, metrics as floats) are the functions of
+``store.plan``, registered on each connection by ``register``.
+
+A statement answers one row: whether the plan could be answered (``ok``), the data, and
+for each lineage root the numbers that say whether its walk must be run again with a
+wider cap (see ``SQLiteStore.lineage``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+import orjson
+
+from metagate.store import plan as p
+from metagate.store.model import KINDS, Direction, Kind, Step, ValueType
+from metagate.store.port import SortKey
+from metagate.store.sqlite_sql import LINEAGE_VALUES, Params, lineage_ctes, list_source
+
+_NODE = ("id", "kind", "name", "scope", "created_at", "tags", "attributes", "fields")
+
+
+def _time(value: object) -> str | None:
+    return p.api_time(value) if isinstance(value, str) else None
+
+
+def _cursor(value: object, node_id: str) -> str:
+    return p.encode_cursor((value, node_id))
+
+
+def _metric(fields: str, name: str) -> str | None:
+    value = orjson.loads(fields).get("metrics", {}).get(name)
+    answer = p.typed_value(ValueType.METRIC, value)
+    return None if answer is None else orjson.dumps(answer).decode()
+
+
+# The functions compiled statements call: (name, number of arguments, function).
+FUNCTIONS: tuple[tuple[str, int, Callable[..., Any]], ...] = (
+    ("mg_id", 1, p.encode_id),
+    ("mg_time", 1, _time),
+    ("mg_cursor", 2, _cursor),
+    ("mg_metric", 2, _metric),
+)
+
+
+async def register(conn: aiosqlite.Connection) -> None:
+    for name, arity, function in FUNCTIONS:
+        await conn.create_function(name, arity, function, deterministic=True)
+
+
+@dataclass
+class Walk:
+    """A lineage root's walk: the placeholders of its cap and reach, and what decides
+    whether it must run again (see ``SQLiteStore.lineage``)."""
+
+    limit: int
+    depth: int
+    kinds: bool
+    cap: str
+    reach: str
+
+
+@dataclass
+class Compiled:
+    sql: str
+    params: dict[str, Any]
+    walks: list[Walk] = field(default_factory=list)
+
+    def widen(self, stats: list[Any]) -> bool:
+        """Given each walk's (rows, deepest, nodes) from an answer, widens the walks whose
+        answer is not exact yet; True when the statement must run again."""
+        again = False
+        for walk, (walked, deepest, found) in zip(self.walks, zip(stats[0::3], stats[1::3], stats[2::3], strict=True)):
+            cap, reach = walk.cap[1:], walk.reach[1:]
+            if found > walk.limit:
+                continue
+            if walked >= self.params[cap]:
+                self.params[cap] *= 4
+                if not walk.kinds:
+                    self.params[reach] = deepest
+                again = True
+            elif self.params[reach] < walk.depth:
+                self.params[reach] = walk.depth
+                again = True
+        return again
+
+
+def _b(value: bool) -> str:
+    return "json('true')" if value else "json('false')"
+
+
+class _Compiler:
+    """Builds the statement level by level: each navigation step is a CTE of the
+    neighbours of the nodes of the step before (``pid``: the node they were reached from,
+    ``rn``: their place among its neighbours, ``sv``: their sort value), and each
+    selection of a step's nodes a CTE of their JSON by id. A node's JSON takes that of
+    its neighbours from those CTEs by id, so the statement's text nests no deeper with
+    the operation's depth (SQLite's parser has a fixed stack), and each step is read for
+    all the nodes of the step before at once."""
+
+    def __init__(self, lineage_first_cap: int) -> None:
+        self.bind = Params()
+        self.first_cap = lineage_first_cap
+        self.count = 0
+        self.ctes: list[str] = []
+        self.checks: list[str] = []
+        self.walks: list[Walk] = []
+        self.stats: list[str] = []
+
+    def name(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
+
+    def cte(self, prefix: str, sql: str) -> str:
+        name = self.name(prefix)
+        self.ctes.append(f"\n  {name} AS MATERIALIZED ({sql})")
+        return name
+
+    def obj(self, pairs: list[tuple[str, str]]) -> str:
+        if not pairs:
+            return "json_object()"
+        return "json_object(" + ", ".join(f"{self.bind(key)}, {expr}" for key, expr in pairs) + ")"
+
+    # -- steps and the JSON of their nodes --------------------------------------------
+
+    def hop(self, parents: str, edge_kind: str, step: Step, rows: int, after: SortKey | None = None) -> str:
+        """The CTE of the first ``rows`` neighbours (newest first) of each node in
+        ``parents`` (a SELECT of ids) over ``edge_kind``, after the cursor ``after``."""
+        near, far = ("from_id", "to_id") if step is Step.OUT else ("to_id", "from_id")
+        cursor = ""
+        if after is not None:
+            av, aid = self.bind(after[0]), self.bind(after[1])
+            cursor = f" AND (n.created_at < {av} OR (n.created_at = {av} AND n.id < {aid}))"
+        ranked = (
+            f"SELECT e.{near} AS pid, n.created_at AS sv, n.id,"
+            f" row_number() OVER (PARTITION BY e.{near} ORDER BY n.created_at DESC, n.id DESC) AS rn"
+            f" FROM edges e JOIN nodes n ON n.id = e.{far}"
+            f" WHERE e.kind = {self.bind(edge_kind)} AND e.{near} IN ({parents}){cursor}"
+        )
+        return self.cte("s", f"SELECT pid, sv, rn, id FROM ({ranked}) WHERE rn <= {self.bind(rows)}")
+
+    def objects(self, ids: str, select: p.Selection) -> str:
+        """The CTE of (id, j): the JSON of each node in ``ids`` (a SELECT of ids)."""
+        shapes = list(select.by_kind.values())
+        if all(shape == shapes[0] for shape in shapes):
+            # The same fields whatever the kind (the interface's only): one object, with
+            # the kind's type name looked up where __typename is asked.
+            j = self.obj([self.node_field(ids, None, f) for f in (shapes[0] if shapes else ())])
+        else:
+            cases = " ".join(
+                f"WHEN {self.bind(kind.value)} THEN {self.obj([self.node_field(ids, kind, f) for f in fields])}"
+                for kind, fields in select.by_kind.items()
+            )
+            j = f"CASE n.kind {cases} END"
+        return self.cte("o", f"SELECT n.id, {j} AS j FROM nodes n WHERE n.id IN ({ids})")
+
+    @staticmethod
+    def lookup(objects: str, node_id: str) -> str:
+        return f"json((SELECT j FROM {objects} WHERE id = {node_id}))"
+
+    def node_field(self, ids: str, kind: Kind | None, f: p.NodeField) -> tuple[str, str]:
+        if isinstance(f, p.Const):
+            return f.key, self.bind(f.value)
+        if isinstance(f, p.Base):
+            return f.key, self.base(kind, f.field)
+        if isinstance(f, p.Typed):
+            return f.key, self.typed(f)
+        if isinstance(f, p.Follow):
+            step = self.hop(ids, f.edge_kind, f.step, 1)
+            objects = self.objects(f"SELECT id FROM {step}", f.select)
+            return f.key, self.lookup(objects, f"(SELECT id FROM {step} WHERE pid = n.id)")
+        step = self.hop(ids, f.edge_kind, f.step, f.first + 1, f.after)
+        return f.key, self.page(step, "pid = n.id", f.first, f.page)
+
+    def base(self, kind: Kind | None, name: str) -> str:
+        expr = {
+            "id": "mg_id(n.id)",
+            "kind": "upper(n.kind)",
+            "name": "n.name",
+            "createdAt": "mg_time(n.created_at)",
+            "tags": "json(n.tags)",
+            "attributes": "json(n.attributes)",
+        }.get(name)
+        if expr is not None:
+            return expr
+        if kind is not None:
+            return self.bind(KINDS[kind].graphql)
+        cases = " ".join(f"WHEN {self.bind(k.value)} THEN {self.bind(spec.graphql)}" for k, spec in KINDS.items())
+        return f"CASE n.kind {cases} END"
+
+    def typed(self, f: p.Typed) -> str:
+        if f.type is ValueType.METRIC:
+            return f"json(mg_metric(n.fields, {self.bind(f.argument)}))"
+        path = self.bind(f"$.{f.stored}")
+        if f.type is ValueType.TIME:
+            return f"mg_time(n.fields ->> {path})"
+        if f.type is ValueType.JSON:
+            return f"json(coalesce(n.fields -> {path}, '{{}}'))"
+        if f.type is ValueType.RUN_STATUS:
+            return f"nullif(n.fields ->> {path}, '')"
+        return f"n.fields ->> {path}"
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def page(self, step: str, which: str, first: int, page: p.PageSelection) -> str:
+        """The connection over the rows of ``step`` that ``which`` picks, at most
+        ``first`` + 1 of them: the one past the page says whether there is a next."""
+        size = self.bind(first)
+        kept = f"SELECT id FROM {step} WHERE rn <= {size}"
+        inside = f"FILTER (WHERE x.rn <= {size})"
+        cursor = "mg_cursor(x.sv, x.id)"
+        parts: list[tuple[str, str]] = []
+        for part in page.fields:
+            if isinstance(part, p.Const):
+                parts.append((part.key, self.bind(part.value)))
+            elif isinstance(part, p.Nodes):
+                parts.append((part.key, f"json_group_array({self.lookup(self.objects(kept, part.select), 'x.id')}) {inside}"))
+            elif isinstance(part, p.Edges):
+                fields = [
+                    (f.key, self.bind(f.value))
+                    if isinstance(f, p.Const)
+                    else (f.key, cursor)
+                    if isinstance(f, p.Cursor)
+                    else (f.key, self.lookup(self.objects(kept, f.select), "x.id"))
+                    for f in part.fields
+                ]
+                parts.append((part.key, f"json_group_array({self.obj(fields)}) {inside}"))
+            else:
+                info = {
+                    "hasNextPage": f"json(iif(coalesce(max(x.rn), 0) > {size}, 'true', 'false'))",
+                    "hasPreviousPage": _b(page.has_previous),
+                    "startCursor": f"max(CASE WHEN x.rn = 1 THEN {cursor} END)",
+                    "endCursor": f"json_group_array({cursor}) {inside} ->> '$[#-1]'",
+                    "__typename": self.bind("PageInfo"),
+                }
+                parts.append((part.key, self.obj([(key, info[name]) for key, name in part.fields])))
+        # count(*) makes it an aggregate, which answers one row for an empty page too.
+        answer = f"iif(count(*) < 0, NULL, {self.obj(parts)})"
+        return f"json((SELECT {answer} FROM (SELECT * FROM {step} WHERE {which} ORDER BY rn) x))"
+
+    # -- roots ----------------------------------------------------------------------------
+
+    def root(self, root: p.Root) -> tuple[str, str]:
+        if isinstance(root, p.Const):
+            return root.key, self.bind(root.value)
+        if isinstance(root, p.NodeRoot):
+            node_id = self.bind(root.id)
+            self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {node_id})")
+            return root.key, self.lookup(self.objects(f"SELECT {node_id}", root.select), node_id)
+        if isinstance(root, p.NodesRoot):
+            ids = self.bind(orjson.dumps(root.ids).decode())
+            objects = self.objects(f"SELECT value FROM json_each({ids})", root.select)
+            asked = f"SELECT value FROM json_each({ids}) ORDER BY key"
+            return root.key, f"json((SELECT json_group_array({self.lookup(objects, 'k.value')}) FROM ({asked}) k))"
+        if isinstance(root, p.NamedRoot):
+            return root.key, self.named(root)
+        if isinstance(root, p.ListRoot):
+            rows, order = list_source(root.query, self.bind)
+            step = self.cte("s", f"SELECT sv, id, row_number() OVER (ORDER BY sv {order}, id {order}) AS rn FROM ({rows}) q")
+            return root.key, self.page(step, "1", root.query.first, root.page)
+        if isinstance(root, p.LineageRoot):
+            return root.key, self.lineage(root)
+        return root.key, self.summary(root)
+
+    def named(self, root: p.NamedRoot) -> str:
+        match = f"kind = {self.bind(root.name.kind.value)} AND name = {self.bind(root.name.name)}"
+        if root.name.scope is not None:
+            match += f" AND scope = {self.bind(root.name.scope)}"
+        self.checks.append(f"(SELECT count(*) FROM (SELECT 1 FROM nodes WHERE {match} LIMIT 2)) < 2")
+        found = f"SELECT id FROM (SELECT id FROM nodes WHERE {match} ORDER BY created_at, id LIMIT 1)"
+        return f"json((SELECT j FROM {self.objects(found, root.select)}))"
+
+    def lineage(self, root: p.LineageRoot) -> str:
+        q = root.query
+        t = f"{self.name('w')}_"
+        dirs = [Direction.UPSTREAM.value, Direction.DOWNSTREAM.value] if q.direction is Direction.BOTH else [q.direction.value]
+        values = {
+            "start": q.start,
+            "dirs": orjson.dumps(dirs).decode(),
+            "reach": q.depth,
+            "cap": self.first_cap + 4 * (q.limit + 1),
+            "kinds": orjson.dumps([k.value for k in q.kinds]).decode() if q.kinds is not None else None,
+            "limit": q.limit,
+            "depth": q.depth,
+        }
+        v = {name: self.bind(values[name]) for name in LINEAGE_VALUES}
+        self.ctes.append(lineage_ctes(t, v))
+        self.walks.append(Walk(q.limit, q.depth, q.kinds is not None, v["cap"], v["reach"]))
+        self.stats += [f"(SELECT rows FROM {t}walked)", f"(SELECT deepest FROM {t}walked)", f"(SELECT count(*) FROM {t}picked)"]
+        self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {v['start']})")
+        parts: list[tuple[str, str]] = []
+        for part in root.fields:
+            if isinstance(part, p.Const):
+                parts.append((part.key, self.bind(part.value)))
+            elif isinstance(part, p.NodeAt):
+                parts.append((part.key, self.lookup(self.objects(f"SELECT {v['start']}", part.select), v["start"])))
+            elif isinstance(part, p.LineageNodes):
+                parts.append((part.key, self.lineage_nodes(t, v["limit"], part)))
+            elif isinstance(part, p.LineageEdges):
+                parts.append((part.key, self.lineage_edges(t, part)))
+            else:
+                cut = "1" if root.depth_cut else "0"
+                parts.append((part[0], f"json(iif({cut} OR (SELECT count(*) FROM {t}picked) > {v['limit']}, 'true', 'false'))"))
+        return self.obj(parts)
+
+    def lineage_nodes(self, t: str, limit: str, part: p.LineageNodes) -> str:
+        kept = f"SELECT id FROM {t}picked WHERE rn <= {limit}"
+        fields: list[tuple[str, str]] = []
+        for f in part.fields:
+            if isinstance(f, p.Const):
+                fields.append((f.key, self.bind(f.value)))
+            elif isinstance(f, p.NodeAt):
+                fields.append((f.key, self.lookup(self.objects(kept, f.select), "x.id")))
+            else:
+                fields.append((f[0], "x.depth" if f[1] == "depth" else "upper(x.dir)"))
+        rows = f"SELECT * FROM {t}picked WHERE rn <= {limit} ORDER BY rn"
+        return f"json((SELECT json_group_array({self.obj(fields)}) FROM ({rows}) x))"
+
+    def lineage_edges(self, t: str, part: p.LineageEdges) -> str:
+        key = "substr(x.from_id, instr(x.from_id, '/') + 1) || '-' || substr(x.to_id, instr(x.to_id, '/') + 1)"
+        exprs = {
+            "id": f"mg_id(x.kind || '/' || {key})",
+            "kind": "upper(x.kind)",
+            "from": "mg_id(x.from_id)",
+            "to": "mg_id(x.to_id)",
+            "createdAt": "mg_time(x.created_at)",
+        }
+        fields = [(f.key, self.bind(f.value)) if isinstance(f, p.Const) else (f[0], exprs[f[1]]) for f in part.fields]
+        rows = f"SELECT * FROM {t}followed ORDER BY kind, from_id, to_id"
+        return f"json((SELECT json_group_array({self.obj(fields)}) FROM ({rows}) x))"
+
+    def summary(self, root: p.SummaryRoot) -> str:
+        pid = self.bind(root.project_id)
+        models = self.cte("m", f"SELECT to_id AS id FROM edges WHERE from_id = {pid} AND kind = 'project_model'")
+        runs = self.cte("r", f"SELECT e.from_id AS id FROM {models} m JOIN edges e ON e.to_id = m.id AND e.kind = 'run_model'")
+        self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {pid} AND kind = 'project')")
+
+        def distinct(near: str, far: str, source: str, edge_kind: str) -> str:
+            joined = f"{source} x JOIN edges e ON e.{near} = x.id AND e.kind = '{edge_kind}'"
+            return f"(SELECT count(DISTINCT e.{far}) FROM {joined})"
+
+        counts = {
+            "models": f"(SELECT count(*) FROM {models})",
+            "runs": f"(SELECT count(*) FROM {runs})",
+            "datasets": distinct("from_id", "to_id", runs, "run_dataset"),
+            "featuresets": distinct("from_id", "to_id", runs, "run_featureset"),
+            "deployments": distinct("to_id", "from_id", models, "deployment_model"),
+        }
+        parts: list[tuple[str, str]] = []
+        for part in root.fields:
+            if isinstance(part, p.Const):
+                parts.append((part.key, self.bind(part.value)))
+            elif isinstance(part, p.NodeAt):
+                parts.append((part.key, self.lookup(self.objects(f"SELECT {pid}", part.select), pid)))
+            else:
+                parts.append((part[0], counts[part[1]]))
+        return self.obj(parts)
+
+
+def compile_plan(plan: p.Plan, lineage_first_cap: int) -> Compiled:
+    c = _Compiler(lineage_first_cap)
+    data = c.obj([c.root(root) for root in plan.roots])
+    ok = " AND ".join(c.checks) or "1"
+    head = f"WITH RECURSIVE {','.join(c.ctes)}\n" if c.ctes else ""
+    sql = f"{head}SELECT {ok}, {data}{''.join(', ' + s for s in c.stats)}"
+    return Compiled(sql, c.bind.values, c.walks)

@@ -1,0 +1,4 @@
+WITH RECURSIVE 
+  s1 AS MATERIALIZED (SELECT sv, id, row_number() OVER (ORDER BY sv ASC, id ASC) AS rn FROM (SELECT m AS sv, id, kind, name, scope, created_at, tags, attributes, fields FROM ( SELECT n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields, rm.value AS m FROM nodes n JOIN run_metrics rm ON rm.run_id = n.id AND rm.name = :p1 WHERE n.kind IN (:p0)) WHERE m IS NOT NULL AND m < :p2 AND (m > :p3 OR (m = :p3 AND id > :p4)) ORDER BY sv ASC, id ASC LIMIT :p5) q),
+  o2 AS MATERIALIZED (SELECT n.id, json_object(:p7, n.name) AS j FROM nodes n WHERE n.id IN (SELECT id FROM s1 WHERE rn <= :p6))
+SELECT 1, json_object(:p13, json((SELECT iif(count(*) < 0, NULL, json_object(:p11, json_group_array(json((SELECT j FROM o2 WHERE id = x.id))) FILTER (WHERE x.rn <= :p6), :p12, json_object(:p9, json(iif(coalesce(max(x.rn), 0) > :p6, 'true', 'false')), :p10, json('true')))) FROM (SELECT * FROM s1 WHERE 1 ORDER BY rn) x)))
