@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from arangoasync.exceptions import ArangoClientError, ArangoServerError, ServerC
 
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
-from metagate.store.arango_compile import NotAnswered, compile_plan, finishing
+from metagate.store.arango_compile import MAX_EXECUTION_NODES, NotAnswered, compile_plan, finishing
 from metagate.store.errors import BadUserInput, Conflict, NotFound, Unavailable, WriteConflict
 from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
 from metagate.store.plan import Plan
@@ -35,6 +36,7 @@ from metagate.store.port import (
     ListQuery,
     NameKey,
     NeighborRequest,
+    OrderField,
     Page,
     ProjectCounts,
     ServingPeriod,
@@ -49,6 +51,33 @@ _UNIQUE_VIOLATED = 1210
 _DOCUMENT_NOT_FOUND = 1202
 _NOT_INITIALISED = {1203}  # collection or view not found
 _UNREACHABLE = {11, 18, 21, 30, 401, 1228, 1457, 1655}
+# A compiled read the server refuses to parse or plan: the executor's smaller queries
+# answer instead (ArangoDB's lib/Basics/errors.dat). 1501 ERROR_QUERY_PARSE; 1524
+# ERROR_QUERY_TOO_MUCH_NESTING, also for more than 4,000 execution nodes in the initial
+# plan; 32 ERROR_RESOURCE_LIMIT, for more than 1,000 registers or the query's memory
+# limit.
+_LEFT_TO_EXECUTOR = {32, 1501, 1524}
+
+# The compiled path relies on AQL evaluating only the branch of a ternary it chooses,
+# which ArangoDB does from 3.12.1 on.
+_COMPILED_READS_SINCE = (3, 12, 1)
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:[.-](.*))?")
+
+
+def compiled_reads_supported(version: str | None) -> bool:
+    """Whether a server of ``version`` (``/_api/version``'s ``version``: ``3.12.4``,
+    ``3.13.0-devel``, ``3.12.1-rc.1``) answers compiled reads as they mean: 3.12.1 or
+    later. A suffix that starts with a digit (a build of the release: ``3.12.4.1``,
+    ``3.12.4-2``) counts as the release, any other (``devel``, ``rc.1``) as before it;
+    a version of another form as too old."""
+    match = _VERSION.fullmatch(version or "")
+    if match is None:
+        return False
+    release = tuple(int(n) for n in match.group(1, 2, 3))
+    suffix = match.group(4)
+    if suffix is not None and not suffix[:1].isdigit():
+        return release > _COMPILED_READS_SINCE  # a pre-release: not yet the release
+    return release >= _COMPILED_READS_SINCE
 
 
 @dataclass(frozen=True)
@@ -224,6 +253,8 @@ class ArangoStore:
         self._client: ArangoClient | None = None
         self._db: Any = None
         self.statements = 0
+        # Whether ``answer`` compiles reads: the server's version says, once open.
+        self.compiled_reads = False
 
     def __repr__(self) -> str:
         return f"ArangoStore({self.settings!r})"
@@ -236,12 +267,16 @@ class ArangoStore:
                 auth=Auth(username=self.settings.username, password=self.settings.password),
                 verify=True,
             )
+            version = (await self._db.version()).get("version")
         except BaseException as error:
             await self.close()
             mapped = translate(error)
             if mapped is error:
                 raise
             raise mapped from error
+        self.compiled_reads = compiled_reads_supported(version)
+        if not self.compiled_reads:
+            log.warning("ArangoDB %s predates 3.12.1: reads are answered field by field, not by one compiled query", version)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -306,7 +341,9 @@ class ArangoStore:
 
     async def list_nodes(self, query: ListQuery) -> Page:
         rows = await self._reader().run(aql.list_nodes(query))
-        items = [(layout.from_document(r["d"]), (r["sv"], r["lid"])) for r in rows]
+        # A metric is a Float (float(value), as SQLite's REAL): JSON writes 3.0 as 3.
+        by_metric = query.order_by is OrderField.METRIC
+        items = [(layout.from_document(r["d"]), (float(r["sv"]) if by_metric else r["sv"], r["lid"])) for r in rows]
         return Page(items=items[: query.first], has_next=len(items) > query.first)
 
     async def lineage(self, query: LineageQuery) -> LineageResult:
@@ -329,13 +366,32 @@ class ArangoStore:
         )
 
     async def answer(self, plan: Plan) -> JSONObject | None:
-        """One AQL query (``arango_compile``) answers the whole plan; None when the answer
-        needs an error, which the executor then gives."""
+        """One AQL query (``arango_compile``) answers the whole plan; None, and the
+        executor answers instead, when the answer needs an error (the executor gives it),
+        when the server predates 3.12.1, and when the query is more than the server
+        plans: over the safe bound of execution nodes, or refused as such.
+
+        A limitation no AQL can lift: ArangoDB's JSON writes a double of integral value
+        as an integer, so a stored 3.0 in attributes, params or metrics comes back 3
+        (``finishing`` makes the METRIC fields Floats again; free-form JSON it cannot
+        tell). VelocyPack would keep the type, but python-arango-async speaks JSON only:
+        its requests are application/json and its Serializer/Deserializer are JSON text
+        (arangoasync.serialization)."""
+        if not self.compiled_reads:
+            return None
         try:
             query = compile_plan(plan)
         except BadUserInput:
             return None  # a list the store refuses: the executor says why
-        result = await self._reader().one(query)
+        if query.nodes is not None and query.nodes > MAX_EXECUTION_NODES:
+            return None
+        try:
+            result = await self._reader().one(query)
+        except ArangoServerError as error:
+            if error.error_code not in _LEFT_TO_EXECUTOR:
+                raise
+            log.warning("ArangoDB refused a compiled read (error %s): the executor answers it", error.error_code)
+            return None
         if not result or not result["ok"]:
             return None
         data: JSONObject = result["data"]

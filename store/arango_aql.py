@@ -6,14 +6,14 @@ variables, come from the layout mapping, never from input."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from metagate.store import arango_layout as layout
 from metagate.store.errors import BadUserInput
-from metagate.store.model import Direction, Edge, JSONObject, Kind, Node, Step
-from metagate.store.port import ListQuery, NameKey, NeighborRequest, OrderField, ServingPeriod, contains_pattern
+from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
+from metagate.store.port import ListQuery, NameKey, NeighborRequest, OrderField, ServingPeriod, SortKey, contains_pattern
 
 Bind = dict[str, Any]
 
@@ -22,6 +22,9 @@ Bind = dict[str, Any]
 class Query:
     text: str
     bind: Bind = field(default_factory=dict)
+    # The execution nodes of the query's initial plan, estimated high (a compiled
+    # plan's: ``arango_compile.execution_nodes``); None where not estimated.
+    nodes: int | None = None
 
 
 class Binder:
@@ -154,27 +157,55 @@ def neighbor_groups(requests: Sequence[NeighborRequest]) -> list[list[int]]:
     return list(groups.values())
 
 
+def after_position(after: SortKey, kind: Kind) -> tuple[str | None, bool]:
+    """Where a neighbour page of ``kind`` nodes starts, by the cursor's id: the key to
+    compare when the id is one of ``kind``'s (``kind/key``), else (None, whether every
+    id of ``kind`` sorts before it). Ids compare as strings by code point (Python's,
+    SQLite's), so an id without the ``kind/`` prefix orders every ``kind/...`` the same
+    way: as the prefix itself compares with it."""
+    prefix = kind.value + "/"
+    cursor_id = after[1]
+    if cursor_id.startswith(prefix):
+        return cursor_id[len(prefix) :], False
+    return None, prefix < cursor_id
+
+
 def _neighbor_request(r: NeighborRequest) -> JSONObject:
-    at, key = (r.after[0], r.after[1].partition("/")[2]) if r.after else (None, None)
-    return {"s": layout.document_id(r.node_id), "at": at, "key": key}
+    if r.after is None:
+        return {"s": layout.document_id(r.node_id), "at": None, "key": None, "before": False}
+    key, before = after_position(r.after, _neighbor_kind(r))
+    return {"s": layout.document_id(r.node_id), "at": r.after[0], "key": key, "before": before}
+
+
+def _neighbor_kind(r: NeighborRequest) -> Kind:
+    edge = EDGE_KINDS[r.edge_kind]
+    return edge.to_kind if r.step is Step.OUT else edge.from_kind
 
 
 def newest_first(v: str, t: str, direction: str, start: str, coll: str, unknown: str, limit: str, after: str = "") -> str:
     """``FOR v IN ... LIMIT limit``, without its RETURN: the nodes at the other end of the
     edges of ``coll`` from ``start`` in ``direction``, newest first (``t``: the created
-    time, then the key, both descending), after the filter ``after`` (see ``after_filter``)."""
+    time, then the key, both descending), after the filter ``after`` (see ``after_cursor``).
+    The time is the one the node reports (``layout.from_document``: ``createdAt or``
+    the epoch); keys are ordered by code point, as SQLite orders ids (TO_HEX: AQL
+    orders strings by the server's language)."""
     return (
         f"FOR {v} IN 1..1 {direction} {start} {coll} FILTER {v} != null"
-        f" LET {t} = NOT_NULL({v}.createdAt, {unknown}){after}"
-        f" SORT {t} DESC, {v}._key DESC LIMIT {limit}"
+        f" LET {t} = ({v}.createdAt || {unknown}){after}"
+        f" SORT {t} DESC, TO_HEX({v}._key) DESC LIMIT {limit}"
     )
 
 
-def after_filter(v: str, t: str, at: str, key: str, *, optional: bool = False) -> str:
-    """The filter of ``newest_first`` that starts a page after the cursor (``at``, the
-    created time, and ``key``); ``optional``: no filter where ``at`` is null."""
-    unless = f"{at} == null OR " if optional else ""
-    return f" FILTER {unless}{t} < {at} OR ({t} == {at} AND {v}._key < {key})"
+def key_before(v: str, key: str) -> str:
+    """Whether the neighbour ``v``'s key sorts before ``key``, by code point."""
+    return f"TO_HEX({v}._key) < TO_HEX({key})"
+
+
+def after_cursor(t: str, at: str, before: str) -> str:
+    """The condition of ``newest_first``'s filter that starts a page after the cursor:
+    its time ``at``, and ``before``, whether a neighbour's id sorts before the cursor's
+    (see ``after_position``: ``key_before``, or a bound constant)."""
+    return f"{t} < {at} OR ({t} == {at} AND {before})"
 
 
 def neighbors(requests: Sequence[NeighborRequest], groups: list[list[int]] | None = None) -> Query:
@@ -194,9 +225,11 @@ def neighbors(requests: Sequence[NeighborRequest], groups: list[list[int]] | Non
         direction = layout.physical_direction(first.edge_kind, first.step)
         wanted = b.value([_neighbor_request(requests[i]) for i in group])
         limit = b.value(max(requests[i].first for i in group) + 1)
-        walk = newest_first(
-            "v", "t", direction, "r.s", coll, unknown, limit, after_filter("v", "t", "r.at", "r.key", optional=True)
-        )
+        # A request without a cursor has none: ``at`` null (as SQLite's neighbours read
+        # it); with one, its key, or null and the constant comparison of the ids.
+        before = f"(r.key == null ? r.before : {key_before('v', 'r.key')})"
+        cut = f" FILTER r.at == null OR {after_cursor('t', 'r.at', before)}"
+        walk = newest_first("v", "t", direction, "r.s", coll, unknown, limit, cut)
         parts.append(f"(FOR r IN {wanted} RETURN ({walk} RETURN v))")
     return Query(f"{WITH_VERTICES}RETURN [{', '.join(parts)}]", b.bind)
 
@@ -209,9 +242,11 @@ def list_nodes(q: ListQuery) -> Query:
 
 
 def attributes(doc: str, own: str) -> str:
-    """A document's attributes: its ``attributes`` object, or, in documents Arangopipe
-    wrote, its top-level fields but ``own`` (a bound ``non_attribute_fields``)."""
-    return f"(IS_OBJECT({doc}.attributes) ? {doc}.attributes : UNSET({doc}, {own}))"
+    """A document's attributes, as ``layout.from_document`` reads them: its
+    ``attributes`` object, or, in documents Arangopipe wrote, its top-level fields but
+    ``own`` (a bound ``non_attribute_fields``) and those whose name starts with "_"
+    (which ATTRIBUTES(doc, true) leaves out: system or not)."""
+    return f"(IS_OBJECT({doc}.attributes) ? {doc}.attributes : KEEP({doc}, MINUS(ATTRIBUTES({doc}, true), {own})))"
 
 
 def list_rows(b: Binder, q: ListQuery) -> str:
@@ -226,7 +261,13 @@ def list_rows(b: Binder, q: ListQuery) -> str:
         metric_name = q.order_metric or metric_name
     order = "DESC" if q.descending else "ASC"
     cmp = "<" if q.descending else ">"
-    cursor = (b.value(q.after[0]), b.value(q.after[1])) if q.after is not None else None
+    # Names and ids are ordered by code point, as SQLite orders them (TO_HEX: AQL orders
+    # strings by the server's language). A list by creation time keeps the order of
+    # (createdAt, _key) that its index (metagate_created_key) reads; Metagate's keys,
+    # lowercase hexadecimal, order the same either way.
+    by_code_point = q.order_by is not OrderField.CREATED_AT
+    ids = _hex if by_code_point else _same
+    past = None if q.after is None else _past(b, q.after, q.order_by, cmp, ids)
     page = b.value(q.first + 1)
     subqueries = []
     for kind in q.kinds:
@@ -286,22 +327,55 @@ def list_rows(b: Binder, q: ListQuery) -> str:
             paged.append("IS_NUMBER(m)")
         if q.metric is not None:
             paged += [f"m {op} {b.value(bound)}" for op, bound in q.metric.bounds()]
-        sort = {OrderField.CREATED_AT: "d.createdAt", OrderField.NAME: "d.name", OrderField.METRIC: "m"}[q.order_by]
-        if cursor is not None:
-            value, lid = cursor
-            paged.append(f"({sort} {cmp} {value} OR ({sort} == {value} AND CONCAT({prefix}, d._key) {cmp} {lid}))")
+        value = {OrderField.CREATED_AT: "d.createdAt", OrderField.NAME: "d.name", OrderField.METRIC: "m"}[q.order_by]
+        sort = _hex(value) if q.order_by is OrderField.NAME else value
+        if past is not None:
+            paged.append(past(value, f"CONCAT({prefix}, d._key)"))
         where = "".join(f" FILTER {f}" for f in filters)
         then = "".join(f" FILTER {f}" for f in paged)
         subqueries.append(
-            f"(FOR d IN {coll}{where} LET m = {metric}{then} SORT {sort} {order}, d._key {order} LIMIT {page}"
+            f"(FOR d IN {coll}{where} LET m = {metric}{then} SORT {sort} {order}, {ids('d._key')} {order} LIMIT {page}"
             f" RETURN {{d: d, m: m, lid: CONCAT({prefix}, d._key)}})"
         )
-    sort = {OrderField.CREATED_AT: "x.d.createdAt", OrderField.NAME: "x.d.name", OrderField.METRIC: "x.m"}[q.order_by]
+    value = {OrderField.CREATED_AT: "x.d.createdAt", OrderField.NAME: "x.d.name", OrderField.METRIC: "x.m"}[q.order_by]
+    sort = _hex(value) if q.order_by is OrderField.NAME else value
     return (
         f"FOR x IN FLATTEN([{', '.join(subqueries)}])"
-        f" SORT {sort} {order}, x.lid {order} LIMIT {page}"
-        f" RETURN {{sv: {sort}, lid: x.lid, d: x.d}}"
+        f" SORT {sort} {order}, {ids('x.lid')} {order} LIMIT {page}"
+        f" RETURN {{sv: {value}, lid: x.lid, d: x.d}}"
     )
+
+
+def _hex(expr: str) -> str:
+    return f"TO_HEX({expr})"
+
+
+def _same(expr: str) -> str:
+    return expr
+
+
+def _past(b: Binder, after: SortKey, order_by: OrderField, cmp: str, ids: Callable[[str], str]) -> Callable[[str, str], str]:
+    """The condition that a row (its sort value and id, as expressions) comes after the
+    cursor ``after`` in the list's order (``cmp``); ids compared through ``ids``."""
+    value, cursor_id = after
+    names = order_by is OrderField.NAME
+    if names and not isinstance(value, str):
+        # SQLite orders every number before every name and compares no name with null:
+        # every row compares the same way (and the id is not read: ArangoDB refuses a
+        # bind variable the text does not use).
+        same = b.value(value is not None and cmp == ">")
+        return lambda sort, row_id: same
+    at = b.value(value)
+    lid = ids(b.value(cursor_id))
+
+    def past(sort: str, row_id: str) -> str:
+        if names:
+            sort, bound = _hex(sort), _hex(at)
+        else:
+            bound = at
+        return f"({sort} {cmp} {bound} OR ({sort} == {bound} AND {ids(row_id)} {cmp} {lid}))"
+
+    return past
 
 
 def _hop(b: Binder, edge_kind: str, step: Step, start: str) -> str:

@@ -21,12 +21,18 @@ writes a double with an integral value as an integer (``3``, not ``3.0``). So
 stored ``metric`` values Floats as the executor does (float(value)), and encodes the
 cursors of lists ordered by a metric, whose sort value is that number: the query
 gives those cursors as ``[value, id]`` pairs, which Python encodes from the number the
-driver read, as the executor does (ArangoDB's JSON of a double is not always orjson's:
-1e+15 for 1000000000000000.0; see ``_cursor``).
+driver read, made a Float, as the executor does (ArangoDB's JSON of a double is not
+always orjson's: 1e+15 for 1000000000000000.0; see ``_cursor``). Free-form JSON
+(attributes, params, metrics) holding 3.0 comes back as 3: see ``ArangoStore.answer``.
+
+A query whose initial plan would exceed AQL's 4,000 execution nodes is not sent:
+``compile_plan`` estimates its nodes (``execution_nodes``), and the executor answers
+a plan above ``MAX_EXECUTION_NODES``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -203,7 +209,12 @@ class _Compiler:
         coll = self.b.collection(layout.EDGE_COLLECTIONS[edge_kind].name)
         cut = ""
         if after is not None:
-            cut = aql.after_filter(v, t, self.b.value(after[0]), self.b.value(after[1].partition("/")[2]))
+            # Whether a neighbour's id sorts before the cursor's, decided here: by its key
+            # when the cursor's id is of the neighbours' kind, else the same for all.
+            at = self.b.value(after[0])
+            key, before = aql.after_position(after, _target(edge_kind, step))
+            earlier = aql.key_before(v, self.b.value(key)) if key is not None else self.b.value(before)
+            cut = f" FILTER {aql.after_cursor(t, at, earlier)}"
         return aql.newest_first(v, t, direction, start, coll, self.unknown, limit, cut)
 
     def follow(self, doc: str, f: Follow) -> str:
@@ -468,8 +479,57 @@ def _ends(logical: str) -> dict[str, Any]:
 
 def compile_plan(plan: Plan) -> Query:
     """One AQL query that answers ``plan``: it returns ``{ok, data}``; apply
-    ``finishing(plan)`` to ``data``."""
-    return _Compiler().plan(plan)
+    ``finishing(plan)`` to ``data``. Its ``nodes`` estimate the execution nodes of its
+    initial plan: above ``MAX_EXECUTION_NODES``, leave the plan to the executor."""
+    query = _Compiler().plan(plan)
+    query.nodes = execution_nodes(query.text)
+    return query
+
+
+# --------------------------------------------------------------------------------------
+# The size of a query's plan. AQL refuses a query whose initial execution plan has more
+# than 4,000 nodes (error 1524), however few of them it would run: a node of every kind's
+# selection (``... on Run {...} ... on Deployment {...}``) writes every branch out.
+# --------------------------------------------------------------------------------------
+
+# Below AQL's 4,000, with room for what the estimate does not foresee.
+MAX_EXECUTION_NODES = 3500
+
+_WORDS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|[A-Za-z_][A-Za-z0-9_]*|\S')
+# A clause's nodes (with the calculation of its expression), and the keywords that end
+# a SORT clause's keys.
+_CLAUSE_NODES = {"FOR": 2, "LET": 1, "FILTER": 2, "RETURN": 2, "LIMIT": 1, "COLLECT": 2, "PRUNE": 1}
+_CLAUSES = {*_CLAUSE_NODES, "SORT", "WITH", "OPTIONS", "INTO"}
+
+
+def execution_nodes(text: str) -> int:
+    """The execution nodes of the initial plan of the AQL ``text``, counted high: the
+    plan's singleton; per FOR a loop and its input's calculation; per subquery its
+    (start, end and singleton) nodes; per LET a calculation; per FILTER and RETURN a
+    node and a calculation; per SORT a node and a calculation per key; per LIMIT a node.
+    Words in string literals are not read; a subquery is a parenthesis that opens with
+    a clause (``(FOR``, ``FIRST(FOR``)."""
+    words = [w for w in _WORDS.findall(text) if w[0] not in "\"'"]
+    count = 1
+    depth = 0
+    sort_at: int | None = None  # the depth of the SORT clause being read
+    for i, word in enumerate(words):
+        if sort_at is not None and (depth < sort_at or (depth == sort_at and word in _CLAUSES)):
+            sort_at = None
+        if word == "(":
+            depth += 1
+            if i + 1 < len(words) and words[i + 1] in _CLAUSE_NODES:
+                count += 3
+        elif word == ")":
+            depth -= 1
+        elif word == "SORT":
+            count += 2  # the node and its first key's calculation
+            sort_at = depth
+        elif word == "," and sort_at == depth:
+            count += 1  # another key
+        else:
+            count += _CLAUSE_NODES.get(word, 0)
+    return count
 
 
 # --------------------------------------------------------------------------------------
@@ -494,8 +554,9 @@ def _float(value: Any) -> Any:
 
 def _pair_cursor(value: Any) -> Any:
     """The cursor of a ``[sort value, id]`` pair, as the executor encodes the key it read
-    through the driver (a number then prints as orjson prints it)."""
-    return encode_cursor((value[0], value[1])) if isinstance(value, list) else value
+    through the driver: the metric a Float (float(value), as SQLite's REAL: the JSON
+    the driver reads writes 3.0 as 3), which prints as orjson prints it."""
+    return encode_cursor((float(value[0]), value[1])) if isinstance(value, list) else value
 
 
 def _object(fixes: list[tuple[str, Fix]]) -> Fix | None:

@@ -26,7 +26,7 @@ import graphql
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from metagate.gateway.app import create_app
@@ -106,15 +106,29 @@ METRICS = ("rmse", "acc", "absent")
 # --------------------------------------------------------------------------------------
 
 TIMES = [f"2026-11-{day:02d}T10:00:00.{micro:06d}Z" for day in (1, 2, 3) for micro in (0, 250000)]
-NUMBERS = st.one_of(
-    st.integers(-5, 5),
-    st.sampled_from([0.1 + 0.2, 1e-7, 3.0, 1e16, -0.5, 2.5e300]),
-)
-ATTRIBUTES = st.dictionaries(
-    st.sampled_from(["owner", "note", "n", "ok", "nested", "ü"]),
-    st.one_of(NUMBERS, st.booleans(), st.none(), st.text(string.ascii_letters + "é☃", max_size=4), st.just({"b": [1, "x"]})),
-    max_size=3,
-)
+FLOATS = [0.1 + 0.2, 1e-7, 3.0, 1e16, -0.5, 2.5e300]
+
+
+def numbers(integral_floats: bool) -> st.SearchStrategy[Any]:
+    """Numbers for attributes, params and metrics. ``integral_floats``: with the floats
+    of integral value (3.0, 1e16, 2.5e300). A graph for ArangoDB holds none: ArangoDB
+    writes such a double in JSON as an integer (3.0 as 3), python-arango-async reads
+    JSON only (no VelocyPack, which would keep the type), and no AQL tells 3.0 from 3,
+    so free-form JSON holding 3.0 comes back as 3 (see ``ArangoStore.answer``). SQLite
+    keeps them."""
+    floats = [f for f in FLOATS if integral_floats or not f.is_integer()]
+    return st.one_of(st.integers(-5, 5), st.sampled_from(floats))
+
+
+def attributes(integral_floats: bool) -> st.SearchStrategy[dict[str, Any]]:
+    values = st.one_of(
+        numbers(integral_floats),
+        st.booleans(),
+        st.none(),
+        st.text(string.ascii_letters + "é☃", max_size=4),
+        st.just({"b": [1, "x"]}),
+    )
+    return st.dictionaries(st.sampled_from(["owner", "note", "n", "ok", "nested", "ü"]), values, max_size=3)
 
 
 @dataclass
@@ -127,8 +141,9 @@ class Graph:
 
 
 @st.composite
-def graphs(draw: st.DrawFn) -> Graph:
+def graphs(draw: st.DrawFn, integral_floats: bool = True) -> Graph:
     g = Graph()
+    number = numbers(integral_floats)
     counter = iter(range(10_000))
 
     def node(kind: Kind, name: str | None, scope: str = "", **fields: Any) -> Node:
@@ -139,7 +154,7 @@ def graphs(draw: st.DrawFn) -> Graph:
             created_at=draw(st.sampled_from(TIMES)),
             scope=scope,
             tags=tuple(draw(st.lists(st.sampled_from(["gold", "beta", "x"]), max_size=2, unique=True))),
-            attributes=draw(ATTRIBUTES),
+            attributes=draw(attributes(integral_floats)),
             fields={k: v for k, v in fields.items() if v is not None},
         )
         g.nodes[n.id] = n
@@ -176,10 +191,10 @@ def graphs(draw: st.DrawFn) -> Graph:
                 if featuresets and draw(st.booleans()):
                     edge("run_featureset", run, draw(st.sampled_from(featuresets)))
                 if draw(st.booleans()):
-                    params = node(Kind.MODELPARAMS, None, scope=run.id, params={"depth": draw(NUMBERS), "lr": 0.1})
+                    params = node(Kind.MODELPARAMS, None, scope=run.id, params={"depth": draw(number), "lr": 0.1})
                     edge("run_modelparams", run, params)
                 if draw(st.booleans()):
-                    metrics = draw(st.dictionaries(st.sampled_from(["rmse", "acc"]), NUMBERS, max_size=2))
+                    metrics = draw(st.dictionaries(st.sampled_from(["rmse", "acc"]), number, max_size=2))
                     perf = node(Kind.DEVPERF, None, scope=run.id, metrics=metrics)
                     edge("run_devperf", run, perf)
             for d in range(draw(st.integers(0, 2))):
@@ -194,7 +209,7 @@ def graphs(draw: st.DrawFn) -> Graph:
                         scope=deployment.id,
                         periodStart=f"2026-11-{s + 1:02d}T00:00:00.000000Z",
                         periodEnd=f"2026-11-{s + 2:02d}T00:00:00.000000Z",
-                        metrics={"auc": draw(NUMBERS)},
+                        metrics={"auc": draw(number)},
                     )
                     edge("deployment_servingperf", deployment, perf)
     return g
@@ -685,14 +700,38 @@ async def _check(adapter: str, g: Graph, queries: list[tuple[str, Callable[[Refe
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[Graph, list[tuple[str, Callable[[Reference], dict[str, Any]]]]]:
-    g = draw(graphs())
+def cases(draw: st.DrawFn, adapter: str) -> tuple[Graph, list[tuple[str, Callable[[Reference], dict[str, Any]]]]]:
+    # ArangoDB gives back a stored 3.0 as 3 (see ``numbers``): its graphs hold no such
+    # float, SQLite's do.
+    g = draw(graphs(integral_floats=adapter != "arangodb"))
     return g, draw(st.lists(operations(g), min_size=1, max_size=6))
 
 
 @pytest.mark.parametrize("adapter", ["sqlite", "arangodb"])
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(case=cases())
-def test_the_compiled_answer_and_the_executors_agree_with_a_reference_interpreter(adapter: str, case: Any) -> None:
-    g, queries = case
+@given(data=st.data())
+def test_the_compiled_answer_and_the_executors_agree_with_a_reference_interpreter(adapter: str, data: st.DataObject) -> None:
+    g, queries = data.draw(cases(adapter), label="case")
     asyncio.run(_check(adapter, g, queries))
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _floats(v)]
+    if isinstance(value, list):
+        return [f for v in value for f in _floats(v)]
+    return []
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=cases("arangodb"))
+def test_graphs_for_arangodb_hold_no_integral_floats(case: Any) -> None:
+    g, _ = case
+    for n in g.nodes.values():
+        assert not any(f.is_integer() for f in _floats([n.attributes, n.fields])), n
+
+
+def test_graphs_for_sqlite_hold_integral_floats() -> None:
+    assert find(numbers(integral_floats=True), lambda v: isinstance(v, float) and v.is_integer()) == 3.0

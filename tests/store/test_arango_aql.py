@@ -293,7 +293,7 @@ def test_neighbors_loop_over_bound_requests_so_the_plan_does_not_grow_with_them(
     assert large.text.count("FOR r IN @") == 4
     assert aql.neighbor_groups(page(2)) == [[0, 3], [1, 4], [2, 5], [6]]
     [one_model] = [v for k, v in large.bind.items() if isinstance(v, list) and len(v) == 1]
-    assert one_model == [{"s": "models/m0", "at": "2026-11-01T00:00:00.000000Z", "key": "r9"}]
+    assert one_model == [{"s": "models/m0", "at": "2026-11-01T00:00:00.000000Z", "key": "r9", "before": False}]
     # Each group fetches its largest page plus one; the adapter cuts each request's page.
     assert sorted(v for k, v in large.bind.items() if isinstance(v, int)) == [2, 2, 2, 21]
     assert large.text.startswith(aql.WITH_VERTICES + "RETURN [(FOR r IN @")
@@ -324,3 +324,27 @@ def test_runs_by_a_metric_read_numbers_only_from_one_dev_perf_record() -> None:
         " SORT x.d.createdAt DESC, x.lid DESC LIMIT @v0 RETURN {sv: x.d.createdAt, lid: x.lid, d: x.d}"
     )
     assert query.bind == {"v0": 6, "@c1": "run", "v2": "run/", "v3": "rmse", "@c4": "run_devperf", "v5": 0.5}
+
+
+def test_a_neighbour_cursor_travels_as_a_key_of_the_neighbours_kind_or_as_how_its_id_compares() -> None:
+    # A model's runs: ids "run/...". The cursor's id compares with them by its key when
+    # it is a run's; else all compare the same way, as "run/" does with it.
+    at = "2026-11-01T00:00:00.000000Z"
+    cursors = {
+        "run/r9": ("r9", False),
+        "run/": ("", False),
+        "zzz": (None, True),
+        "dataset/d1": (None, False),
+        "ru": (None, False),
+    }
+    for cursor_id, (key, before) in cursors.items():
+        query = aql.neighbors([NeighborRequest("model/m0", "run_model", Step.IN, 5, (at, cursor_id))])
+        [[request]] = [v for v in query.bind.values() if isinstance(v, list)]
+        assert request == {"s": "models/m0", "at": at, "key": key, "before": before}, cursor_id
+        assert ("run/k" < cursor_id) is (before if key is None else "k" < key)
+    # Keys compare by code point (TO_HEX), in the filter as in the sort.
+    assert (
+        " FILTER r.at == null OR t < r.at OR (t == r.at AND (r.key == null ? r.before : TO_HEX(v._key) < TO_HEX(r.key)))"
+        in query.text
+    )
+    assert " SORT t DESC, TO_HEX(v._key) DESC LIMIT " in query.text

@@ -1,13 +1,17 @@
 """The ArangoDB adapter's compiled read path without a server: the AQL text of
 representative plans (snapshots under tests/snapshots/aql, rewritten with
 METAGATE_UPDATE_SNAPSHOTS=1), bind-variable hygiene, WITH, the plan's size against
-AQL's limits, and what Python finishes after the query."""
+AQL's limits, what Python finishes after the query, when the executor answers instead
+(too large a plan, a server that refuses it or predates 3.12.1), and the encodings,
+orders and cursors of the AQL (the compiled path's and the executor's) evaluated by a
+small interpreter."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import difflib
+import functools
 import json
 import os
 import re
@@ -16,15 +20,19 @@ from typing import Any
 
 import orjson
 import pytest
+from arangoasync.exceptions import AQLQueryExecuteError
+from arangoasync.request import Method, Request
+from arangoasync.response import Response
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from metagate.store import arango as arango_module
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
-from metagate.store.arango import ArangoSettings, ArangoStore
-from metagate.store.arango_compile import _Compiler, _cursor, compile_plan, finishing
+from metagate.store.arango import ArangoSettings, ArangoStore, compiled_reads_supported
+from metagate.store.arango_compile import MAX_EXECUTION_NODES, _Compiler, _cursor, compile_plan, execution_nodes, finishing
 from metagate.store.arango_layout import UNKNOWN_TIME
-from metagate.store.model import Direction, Kind, Step, ValueType, format_time
+from metagate.store.model import EDGE_KINDS, KINDS, Direction, Kind, Step, ValueType, format_time
 from metagate.store.plan import (
     Base,
     Const,
@@ -52,7 +60,7 @@ from metagate.store.plan import (
     encode_cursor,
     encode_id,
 )
-from metagate.store.port import AttributeEquals, LineageQuery, ListQuery, MetricFilter, NameKey, OrderField
+from metagate.store.port import AttributeEquals, LineageQuery, ListQuery, MetricFilter, NameKey, NeighborRequest, OrderField
 from tests.store.test_arango_aql import HOSTILE, KEYS, MARK, check
 
 SNAPSHOTS = Path(__file__).parent.parent / "snapshots" / "aql"
@@ -247,6 +255,27 @@ def serving_page_after() -> Plan:
     return Plan((NodeRoot("deployment", "deployment/d1", deployment),))
 
 
+def datasets_by_name_after() -> Plan:
+    """A list by name after a cursor: names and ids ordered by code point (TO_HEX)."""
+    query = ListQuery(kinds=(Kind.DATASET,), order_by=OrderField.NAME, descending=True, first=4, after=("raw", "dataset/d9"))
+    chosen = page(Edges("edges", (Cursor("cursor"), NodeAt("node", select(Kind.DATASET, *base("id", "name"))))), PAGE_INFO)
+    return Plan((ListRoot("datasets", query, chosen),))
+
+
+def runs_after_a_cursor_of_another_kind() -> Plan:
+    """A model's runs after a cursor whose id is not a run's: every run's id compares
+    with it the same way, a constant bound as the plan compiles."""
+    runs = FollowPage(
+        "runs",
+        "run_model",
+        Step.IN,
+        2,
+        ("2026-11-02T00:00:00.000000Z", "zzz"),
+        page(Nodes("nodes", select(Kind.RUN, *base("id")))),
+    )
+    return Plan((NodeRoot("model", "model/m1", select(Kind.MODEL, *base("id"), runs)),))
+
+
 PLANS = {
     "nested_node": nested_node,
     "nodes_by_ids": nodes_by_ids,
@@ -258,6 +287,8 @@ PLANS = {
     "project_summary": project_summary,
     "two_roots": two_roots,
     "serving_page_after": serving_page_after,
+    "datasets_by_name_after": datasets_by_name_after,
+    "runs_after_a_cursor_of_another_kind": runs_after_a_cursor_of_another_kind,
 }
 
 
@@ -474,18 +505,6 @@ def variables(text: str) -> int:
     return declared + _count(r"\bLET \w+ =", text) + len(SUBQUERY.findall(text))
 
 
-def nodes(text: str) -> int:
-    """Execution nodes of the initial plan, counted high: a FOR is a loop and its input's
-    calculation, a subquery its start, end and singleton nodes, a LET a calculation,
-    FILTER and RETURN a calculation and a node each, SORT a calculation per key and a
-    node, LIMIT a node."""
-    fors = _count(r"\bFOR \w+(?:, \w+){0,2} IN\b", text)
-    lets = _count(r"\bLET \w+ =", text)
-    filters, sorts, limits, returns = (_count(rf"\b{k}\b", text) for k in ("FILTER", "SORT", "LIMIT", "RETURN"))
-    sort_keys = sum(clause.count(",") + 1 for clause in re.findall(r"\bSORT (.*?)(?= LIMIT| RETURN|$)", text))
-    return 2 * fors + 3 * len(SUBQUERY.findall(text)) + lets + 2 * filters + sort_keys + sorts + limits + 2 * returns
-
-
 def wide_plan(roots: int, navigation: int) -> Plan:
     """``roots`` aliased node(id) roots, each with ``navigation`` navigation fields."""
     follows = (
@@ -504,10 +523,10 @@ def test_thirty_roots_of_five_navigation_fields_stay_within_the_plan_limits() ->
     well_formed(compile_plan(wide_plan(30, 5)))
     assert variables(text) < 1000, variables(text)
     assert registers(text) < 1000, registers(text)
-    assert nodes(text) < 4000, nodes(text)
+    assert execution_nodes(text) < MAX_EXECUTION_NODES, execution_nodes(text)
     # Each root adds the same: the counts grow linearly with the roots.
     one, two = (compile_plan(wide_plan(n, 5)).text for n in (1, 2))
-    for count in (variables, nodes):
+    for count in (variables, execution_nodes):
         assert count(text) == count(one) + 29 * (count(two) - count(one))
 
 
@@ -517,7 +536,14 @@ def test_the_counts_count_what_the_text_declares() -> None:
     # top: a, the subquery's result, a RETURN.
     assert registers(text) == (1 + 1 + 1) + (3 + 1 + 2 + 1)
     assert variables(text) == 3 + 1 + 1
-    assert nodes(text) == 2 + 3 + 1 + 2 + 2 + 1 + 1 + 4
+    # The top's singleton; the subquery's start, end and singleton; a; the traversal and
+    # its start's calculation; FILTER, SORT and RETURN with their calculations; LIMIT.
+    assert execution_nodes(text) == 1 + 3 + 1 + 2 + 2 + (1 + 2) + 1 + 2 + 2
+    # The singleton, RETURN, the subquery, FOR, a SORT of one key (the comma is inside
+    # its call), RETURN; the words of a string literal are not read.
+    assert execution_nodes('RETURN (FOR x IN @l SORT TO_HEX(CONCAT(x.a, x.b)) RETURN "FOR (LET")') == (
+        1 + 2 + 3 + 2 + (1 + 1) + 2
+    )
     # Two sibling subqueries reuse registers; a nested one adds to its parent's.
     sibling = "LET a = (FOR x IN @l RETURN x) LET b = (FOR y IN @l RETURN y) RETURN [a, b]"
     nested = "LET a = (FOR x IN @l RETURN (FOR y IN x RETURN y)) RETURN a"
@@ -551,11 +577,13 @@ def test_metrics_become_floats_and_metric_cursors_are_encoded_as_the_executor_en
     }
     finished = finish(data)
     edges = finished["runs"]["edges"]
+    # The sort value is a Float, as SQLite and the executor give it: 3.0, not 3.
     assert [e["cursor"] for e in edges] == [
-        encode_cursor((3, "run/a")),
+        encode_cursor((3.0, "run/a")),
         encode_cursor((0.25, "run/b")),
         encode_cursor((1e16, "run/c")),
     ]
+    assert _unb64(edges[0]["cursor"]) == b'[3.0,"run/a"]'
     assert orjson.dumps(edges[0]["node"]["devPerf"]) == b'{"rmse":3.0}'
     assert edges[1]["node"]["devPerf"] is None and edges[2]["node"]["devPerf"] == {"rmse": None}
     info = finished["runs"]["pageInfo"]
@@ -592,9 +620,12 @@ class _Reader:
         return self.result
 
 
-def _store(reader: _Reader) -> ArangoStore:
+def _store(reader: Any) -> ArangoStore:
+    """A store that reads through ``reader``, open on a server that has the compiled
+    path (3.12.1 or later)."""
     store = ArangoStore(ArangoSettings("http://localhost:8529", "metagate", "root", ""))
-    store._reader = lambda: reader  # type: ignore[assignment,return-value]
+    store._reader = lambda: reader  # type: ignore[method-assign]
+    store.compiled_reads = True
     return store
 
 
@@ -605,9 +636,33 @@ async def test_answer_sends_one_query_and_gives_data_only_when_ok() -> None:
     answered = await _store(reader).answer(plan)
     assert reader.queries == [compile_plan(plan)]
     assert answered == {
-        "runs": {"edges": [{"cursor": encode_cursor((1, "run/a")), "node": {"id": "x", "name": "a", "devPerf": {"rmse": 1.0}}}]}
+        "runs": {"edges": [{"cursor": encode_cursor((1.0, "run/a")), "node": {"id": "x", "name": "a", "devPerf": {"rmse": 1.0}}}]}
     }
     assert await _store(_Reader({"ok": False, "data": {"runs": None}})).answer(plan) is None
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class _Rows:
+    def __init__(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    async def run(self, query: aql.Query) -> list[Any]:
+        return self.rows
+
+
+async def test_the_executors_lists_by_a_metric_give_float_sort_values_as_sqlite_does() -> None:
+    doc = {"_id": "run/a", "_key": "a", "name": "a", "createdAt": "2026-11-01T10:00:00.000000Z", "attributes": {}}
+    store = _store(_Rows([{"sv": 3, "lid": "run/a", "d": doc}]))
+    by_metric = ListQuery(kinds=(Kind.RUN,), order_by=OrderField.METRIC, order_metric="rmse", first=5)
+    [(_, key)] = (await store.list_nodes(by_metric)).items
+    assert orjson.dumps(list(key)) == b'[3.0,"run/a"]'
+    # Other orders' sort values are the stored strings, as they are.
+    store = _store(_Rows([{"sv": doc["createdAt"], "lid": "run/a", "d": doc}]))
+    [(_, key)] = (await store.list_nodes(ListQuery(kinds=(Kind.RUN,), first=5))).items
+    assert key == (doc["createdAt"], "run/a")
 
 
 async def test_a_plan_the_store_refuses_is_left_to_the_executor() -> None:
@@ -618,11 +673,209 @@ async def test_a_plan_the_store_refuses_is_left_to_the_executor() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Plans too large for one query: the executor answers them.
+# --------------------------------------------------------------------------------------
+
+
+def every_kind() -> Selection:
+    """``node { ...on Project {...} ...on Dataset {...} ... }`` with each kind's every
+    navigation field written out: a cheap selection (one node is answered, through one
+    branch) whose query text holds every branch."""
+    by_kind: dict[Kind, tuple[NodeField, ...]] = {}
+    for kind, spec in KINDS.items():
+        fields: list[NodeField] = list(base("__typename", "id", "name"))
+        for nav in spec.navigation:
+            edge = EDGE_KINDS[nav.edge_kind]
+            target = select(edge.to_kind if nav.step is Step.OUT else edge.from_kind, *base("id", "name"))
+            if nav.many:
+                fields.append(FollowPage(nav.graphql, nav.edge_kind, nav.step, 1, None, page(Nodes("nodes", target))))
+            else:
+                fields.append(Follow(nav.graphql, nav.edge_kind, nav.step, target))
+        by_kind[kind] = tuple(fields)
+    return Selection(by_kind)
+
+
+def lineage_of_every_kind(roots: int) -> Plan:
+    """``roots`` aliased ``lineage(limit: 1) { nodes { node { ...every kind } } }``."""
+    entry = LineageNodes("nodes", (NodeAt("node", every_kind()),))
+    query = LineageQuery("run/r1", Direction.BOTH, 3, 1, None)
+    return Plan(tuple(LineageRoot(f"l{i}", query, False, (entry,)) for i in range(roots)))
+
+
+async def test_a_plan_whose_query_would_exceed_the_plan_node_limit_is_left_to_the_executor() -> None:
+    plan = lineage_of_every_kind(14)
+    query = compile_plan(plan)
+    well_formed(query)
+    assert query.nodes == execution_nodes(query.text) > 4000
+    reader = _Reader({"ok": True, "data": {}})
+    assert await _store(reader).answer(plan) is None
+    assert reader.queries == []  # not sent: the server would refuse it
+    # Fewer such roots are within the bound, and answered in one query.
+    fewer = lineage_of_every_kind(5)
+    estimated = compile_plan(fewer).nodes
+    assert estimated is not None and estimated <= MAX_EXECUTION_NODES
+    reader = _Reader({"ok": True, "data": {"l0": {}}})
+    assert await _store(reader).answer(fewer) == {"l0": {}}
+    assert reader.queries == [compile_plan(fewer)]
+
+
+def _server_error(error_num: int) -> AQLQueryExecuteError:
+    response = Response(Method.POST, "http://db:8529/_db/m/_api/cursor", {}, 400, "x", b"{}")
+    response.error_code = error_num
+    response.error_message = "refused"
+    response.is_success = False
+    return AQLQueryExecuteError(response, Request(Method.POST, "/_api/cursor"))
+
+
+class _Refusing:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    async def one(self, query: aql.Query) -> Any:
+        raise self.error
+
+
+# ArangoDB's error numbers (lib/Basics/errors.dat): 1501 ERROR_QUERY_PARSE, 1524
+# ERROR_QUERY_TOO_MUCH_NESTING (also the initial plan's 4,000 execution nodes), 32
+# ERROR_RESOURCE_LIMIT (1,000 registers, the query's memory limit).
+@pytest.mark.parametrize("error_num", [1501, 1524, 32])
+async def test_a_query_the_server_cannot_parse_or_plan_is_left_to_the_executor(error_num: int) -> None:
+    assert await _store(_Refusing(_server_error(error_num))).answer(two_roots()) is None
+
+
+@pytest.mark.parametrize("error_num", [4, 1200, 1562])
+async def test_other_server_errors_of_a_compiled_query_are_raised(error_num: int) -> None:
+    error = _server_error(error_num)
+    with pytest.raises(AQLQueryExecuteError) as raised:
+        await _store(_Refusing(error)).answer(two_roots())
+    assert raised.value is error
+
+
+# --------------------------------------------------------------------------------------
+# The server's version: the compiled path needs 3.12.1, whose ternary operator
+# evaluates only the branch it chooses.
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("3.12.1", True),
+        ("3.12.4", True),
+        ("3.12.10", True),
+        ("3.12.4-2", True),  # builds of 3.12.4
+        ("3.12.4.1", True),
+        ("3.12.0.1", False),
+        ("3.13.0-devel", True),
+        ("3.13.0", True),
+        ("4.0.0", True),
+        ("3.12.0", False),
+        ("3.12.1-rc.1", False),  # a pre-release of 3.12.1
+        ("3.12.1-alpha", False),
+        ("3.11.14", False),
+        ("3.9.0", False),
+        ("3.12", False),
+        ("", False),
+        ("arango", False),
+        (None, False),
+    ],
+)
+def test_the_compiled_path_needs_arangodb_3_12_1(version: str | None, supported: bool) -> None:
+    assert compiled_reads_supported(version) is supported
+
+
+async def test_below_3_12_1_the_executor_answers() -> None:
+    reader = _Reader({"ok": True, "data": {}})
+    store = _store(reader)
+    store.compiled_reads = False
+    assert await store.answer(two_roots()) is None
+    assert reader.queries == []
+
+
+class _FakeDatabase:
+    def __init__(self, version: str) -> None:
+        self._version = version
+
+    async def version(self) -> dict[str, str]:
+        return {"server": "arango", "version": self._version, "license": "community"}
+
+
+class _FakeClient:
+    version = "3.12.4"
+
+    def __init__(self, hosts: str) -> None:
+        self.hosts = hosts
+
+    async def db(self, name: str, **options: Any) -> _FakeDatabase:
+        return _FakeDatabase(self.version)
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("version", "supported"), [("3.12.4", True), ("3.12.0", False), ("3.11.9", False)])
+async def test_open_reads_the_server_version(monkeypatch: pytest.MonkeyPatch, version: str, supported: bool) -> None:
+    monkeypatch.setattr(_FakeClient, "version", version)
+    monkeypatch.setattr(arango_module, "ArangoClient", _FakeClient)
+    store = ArangoStore(ArangoSettings("http://localhost:8529", "metagate", "root", ""))
+    assert store.compiled_reads is False  # not known before the store is open
+    await store.open()
+    assert store.compiled_reads is supported
+    await store.close()
+
+
+# --------------------------------------------------------------------------------------
 # The encodings' AQL, evaluated by a small interpreter of the functions they call (as
 # ArangoDB 3.12 documents them), against the executor's encodings.
 # --------------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|(@\w+)|([A-Za-z_][\w.]*)|(\d+)|(==|\|\||[()\[\],?:]))')
+_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|(@\w+)|([A-Za-z_][\w.]*)|(\d+)|(==|!=|<=|>=|\|\||&&|[<>()\[\],?:]))')
+# Two stored times (format_time's fixed width) order as their characters do, whatever
+# the server's language; so do two strings of hexadecimal digits (TO_HEX's).
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+_HEX = re.compile(r"[0-9a-f]*")
+
+
+def _truthy(value: Any) -> bool:
+    """AQL's boolean of a value: null, false, 0 and "" are false; arrays and objects,
+    even empty, are true."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value != 0
+    if isinstance(value, str):
+        return value != ""
+    return True
+
+
+def _rank(value: Any) -> int:
+    """AQL's type order: null < bool < number < string < array < object."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return 1
+    if isinstance(value, (int, float)):
+        return 2
+    if isinstance(value, str):
+        return 3
+    return 4 if isinstance(value, list) else 5
+
+
+def _order(a: Any, b: Any) -> int:
+    """AQL's comparison of two values, -1, 0 or 1. Strings are ordered by the server's
+    collation (ICU, in the server's language), which this interpreter does not know: it
+    orders only two times or two hexadecimal strings, whose order every collation
+    agrees on, and fails on any other two different strings."""
+    if _rank(a) != _rank(b):
+        return -1 if _rank(a) < _rank(b) else 1
+    if a == b:
+        return 0
+    if isinstance(a, str):
+        known = (_TIME.fullmatch(a) and _TIME.fullmatch(b)) or (_HEX.fullmatch(a) and _HEX.fullmatch(b))
+        assert known, f"AQL orders {a!r} and {b!r} by the server's collation"
+    if isinstance(a, (list, dict)):
+        raise AssertionError("arrays and objects are not ordered here")
+    return -1 if a < b else 1
 
 
 def _aql_functions() -> dict[str, Any]:
@@ -631,26 +884,56 @@ def _aql_functions() -> dict[str, Any]:
             value = value.replace(s, replace[i] if i < len(replace) else "")
         return value
 
+    def attributes(document: dict[str, Any], remove_system: bool = False) -> list[str]:
+        # removeSystemAttrs drops every attribute whose name starts with "_".
+        return [k for k in document if not (remove_system and k.startswith("_"))]
+
+    def names(args: tuple[Any, ...]) -> set[str]:
+        return {n for a in args for n in (a if isinstance(a, list) else [a])}
+
     return {
         "CONCAT": lambda *parts: "".join("" if p is None else str(p) for p in parts),
         "LEFT": lambda value, n: value[:n],
         "SUBSTRING": lambda value, offset, length: value[offset : offset + length],
         "TO_BASE64": lambda value: base64.b64encode(value.encode()).decode(),
+        # The UTF-8 bytes of a string, two lowercase hexadecimal digits each.
+        "TO_HEX": lambda value: value.encode().hex(),
         "SUBSTITUTE": substitute,
         # Compact, "/" unescaped, non-ASCII as it is (velocypack's Dumper).
         "JSON_STRINGIFY": lambda value: json.dumps(value, separators=(",", ":"), ensure_ascii=False),
         "NOT_NULL": lambda *values: next((v for v in values if v is not None), None),
+        "IS_OBJECT": lambda value: isinstance(value, dict),
+        "IS_STRING": lambda value: isinstance(value, str),
+        "ATTRIBUTES": attributes,
+        "MINUS": lambda first, *others: [v for v in first if all(v not in o for o in others)],
+        # KEEP and UNSET keep the document's attribute order.
+        "KEEP": lambda document, *keep: {k: v for k, v in document.items() if k in names(keep)},
+        "UNSET": lambda document, *drop: {k: v for k, v in document.items() if k not in names(drop)},
     }
 
 
 def evaluate(text: str, variables: dict[str, Any], bind: dict[str, Any]) -> Any:
-    """The value of an AQL expression made of string and number literals, arrays,
-    variables and their attributes, bind values, ``==``, ``||``, ``? :`` and the
-    functions above."""
+    """The value of an AQL expression made of string and number literals, true, false,
+    null, arrays, variables and their attributes, bind values, the comparisons, NOT,
+    AND (&&), OR (||), ``? :`` and the functions above, with AQL's precedence."""
     tokens = [next(g for g in m.groups() if g is not None) for m in _TOKEN.finditer(text)]
     assert "".join(tokens) == re.sub(r"\s+", "", text), text  # every character read
     functions = _aql_functions()
     at = 0
+    live = True  # False while reading an operand that AQL does not evaluate
+
+    def lazily(read: Any, evaluated: bool) -> Any:
+        """``read()`` with its functions called only when ``evaluated``: the branch of
+        ``? :`` not chosen, and the right of AND and OR once the left decides, are not."""
+        nonlocal live
+        outer, live = live, live and evaluated
+        try:
+            return read()
+        finally:
+            live = outer
+
+    def peek() -> str | None:
+        return tokens[at] if at < len(tokens) else None
 
     def take(expected: str | None = None) -> str:
         nonlocal at
@@ -676,40 +959,66 @@ def evaluate(text: str, variables: dict[str, Any], bind: dict[str, Any]) -> Any:
             return bind[token[1:]]
         if token.isdigit():
             return int(token)
+        if token in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[token]
+        if token == "NOT":  # unary: binds tighter than any other operator
+            return not _truthy(primary())
         if token == "(":
             value = expression()
             take(")")
             return value
         if token == "[":
             return items("]")
-        if tokens[at] == "(":
+        if peek() == "(":
             take("(")
-            return functions[token](*items(")"))
+            arguments = items(")")
+            return functions[token](*arguments) if live else None
         name, *path = token.split(".")
         value = variables[name]
         for attribute in path:
             value = value.get(attribute) if isinstance(value, dict) else None
         return value
 
-    def either() -> Any:
+    def comparison() -> Any:
         value = primary()
-        while at < len(tokens) and tokens[at] == "||":
-            take("||")
+        tests = {
+            "==": lambda c: c == 0,
+            "!=": lambda c: c != 0,
+            "<": lambda c: c < 0,
+            "<=": lambda c: c <= 0,
+            ">": lambda c: c > 0,
+            ">=": lambda c: c >= 0,
+        }
+        if peek() in tests:
+            test = tests[take()]
             other = primary()
-            value = value if value else other
+            value = test(_order(value, other)) if live else None
+        return value
+
+    def conjunction() -> Any:
+        value = comparison()
+        while peek() in ("AND", "&&"):
+            take()
+            other = lazily(comparison, _truthy(value))
+            value = other if _truthy(value) else value
+        return value
+
+    def disjunction() -> Any:
+        value = conjunction()
+        while peek() in ("OR", "||"):
+            take()
+            other = lazily(conjunction, not _truthy(value))
+            value = value if _truthy(value) else other
         return value
 
     def expression() -> Any:
-        value = either()
-        if at < len(tokens) and tokens[at] == "==":
-            take("==")
-            value = value == either()
-        if at < len(tokens) and tokens[at] == "?":
+        value = disjunction()
+        if peek() == "?":
             take("?")
-            yes = expression()
+            yes = lazily(expression, _truthy(value))
             take(":")
-            no = expression()
-            value = yes if value else no
+            no = lazily(expression, not _truthy(value))
+            value = yes if _truthy(value) else no
         return value
 
     value = expression()
@@ -740,3 +1049,237 @@ def test_ids_times_and_cursors_are_encoded_as_the_executor_encodes_them(key: str
     assert value(_cursor("d.createdAt", compiler.node_id(kind, "d._key"))) == encode_cursor((stored, node_id))
     # A document Arangopipe wrote has no createdAt: its node reports the epoch.
     assert evaluate(compiler.base("d", kind, "createdAt"), {"d": {"_key": key}}, compiler.b.bind) == api_time(UNKNOWN_TIME)
+
+
+# --------------------------------------------------------------------------------------
+# Orders and cursors, evaluated by the interpreter above, against Python's comparison of
+# the (sort value, id) keys SQLite and the executor compare: code point order.
+# --------------------------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.text(), b=st.text())
+def test_utf8_in_hexadecimal_orders_strings_by_code_point(a: str, b: str) -> None:
+    # UTF-8's byte order is code point order, and TO_HEX gives two digits a byte.
+    assert (a.encode().hex() < b.encode().hex()) == (a < b)
+    assert (a.encode().hex() == b.encode().hex()) == (a == b)
+
+
+# Keys as ArangoDB allows them: letters of either case, digits and punctuation, whose
+# orders differ between collations.
+ANY_KEYS = st.text(alphabet="abzABZ019_-:.@()+,=;$!*'%", min_size=1, max_size=5)
+NEIGHBOUR_TIMES = [UNKNOWN_TIME, "2026-11-01T10:00:00.000000Z", "2026-11-02T10:00:00.000000Z"]
+
+
+def cursor_ids(kind: Kind) -> st.SearchStrategy[str]:
+    """A cursor's id: one of ``kind``'s, another kind's, or any string at all (a cursor
+    is the client's to send)."""
+    near = [kind.value, kind.value + "/", kind.value + "s/x", kind.value[:-1], kind.value.upper() + "/x"]
+    return st.one_of(
+        ANY_KEYS.map(lambda key: f"{kind.value}/{key}"),
+        st.sampled_from(["", "zzz", "a", "run/k0004b", "model/x", "servingperf/x", *near]),
+        st.text(max_size=6),
+    )
+
+
+def neighbour_documents() -> st.SearchStrategy[list[dict[str, Any]]]:
+    created = st.sampled_from([*NEIGHBOUR_TIMES, None, "", "missing"])
+    docs = st.lists(st.tuples(ANY_KEYS, created), max_size=8, unique_by=lambda d: d[0])
+    return docs.map(lambda ds: [{"_key": k} if at == "missing" else {"_key": k, "createdAt": at} for k, at in ds])
+
+
+def _compare_rows(keys: list[tuple[str, bool]], variables: Any, bind: dict[str, Any]) -> Any:
+    """A sort's comparison of two rows (each a dict of variables): its keys (expression,
+    descending) evaluated and compared in AQL's order."""
+
+    def compare(a: dict[str, Any], b: dict[str, Any]) -> int:
+        for expr, descending in keys:
+            c = _order(evaluate(expr, a, bind), evaluate(expr, b, bind))
+            if c:
+                return -c if descending else c
+        return 0
+
+    return functools.cmp_to_key(compare)
+
+
+def _sort_keys(clause: str) -> list[tuple[str, bool]]:
+    keys = []
+    for key in clause.split(", "):
+        expr, _, way = key.rpartition(" ")
+        keys.append((expr, way == "DESC") if way in ("ASC", "DESC") else (key, False))
+    return keys
+
+
+_NEIGHBOURS = re.compile(r" FILTER (\w+) != null LET (\w+) = (.*?)(?: FILTER (.*))? SORT (.*) LIMIT\b")
+
+
+def _neighbour_page(text: str, bind: dict[str, Any], docs: list[dict[str, Any]], extra: dict[str, Any]) -> list[str]:
+    """The keys of ``newest_first``'s neighbours among ``docs``, in its order, before
+    its LIMIT."""
+    match = _NEIGHBOURS.search(text)
+    assert match, text
+    v, t, time, cut, order = match.groups()
+    rows = []
+    for doc in docs:
+        row = {**extra, v: doc}
+        row[t] = evaluate(time, row, bind)
+        # The time a neighbour sorts by is the time its node reports.
+        assert row[t] == layout.from_document({**doc, "_id": f"run/{doc['_key']}"}).created_at
+        if cut is None or _truthy(evaluate(cut, row, bind)):
+            rows.append(row)
+    rows.sort(key=_compare_rows(_sort_keys(order), None, bind))
+    return [row[v]["_key"] for row in rows]
+
+
+def _expected_neighbours(kind: Kind, docs: list[dict[str, Any]], after: tuple[str, str] | None) -> list[str]:
+    keyed = [((d.get("createdAt") or UNKNOWN_TIME, f"{kind.value}/{d['_key']}"), d["_key"]) for d in docs]
+    keyed.sort(reverse=True)
+    return [key for sort_key, key in keyed if after is None or sort_key < after]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    edge_kind=st.sampled_from(sorted(EDGE_KINDS)),
+    step=st.sampled_from(list(Step)),
+    docs=neighbour_documents(),
+    data=st.data(),
+)
+def test_neighbour_pages_order_and_start_after_their_cursor_as_full_ids_compare(
+    edge_kind: str, step: Step, docs: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    edge = EDGE_KINDS[edge_kind]
+    kind, start = (edge.to_kind, edge.from_kind) if step is Step.OUT else (edge.from_kind, edge.to_kind)
+    after = data.draw(st.none() | st.tuples(st.sampled_from(NEIGHBOUR_TIMES), cursor_ids(kind)))
+    expected = _expected_neighbours(kind, docs, after)
+    # The compiled path: the cursor is the plan's, its comparison decided as it compiles.
+    compiler = _Compiler()
+    walk = compiler.neighbours("v", "s", edge_kind, step, "@n", after)
+    assert _neighbour_page(walk, compiler.b.bind, docs, {}) == expected
+    # The executor's: the cursor is one request's among those the query loops over.
+    query = aql.neighbors([NeighborRequest(f"{start.value}/k1", edge_kind, step, 3, after)])
+    [[request]] = [v for v in query.bind.values() if isinstance(v, list)]
+    assert _neighbour_page(query.text, query.bind, docs, {"r": request}) == expected
+
+
+@pytest.mark.parametrize(
+    "cursor_id", ["zzz", "dataset/b", "", "mod", "model", "model/", "model/b", "modelparams/0", "models/0", "Model/b"]
+)
+def test_a_neighbour_cursor_of_another_kind_compares_as_its_whole_id(cursor_id: str) -> None:
+    # A model's runs are models' ids "model/..."; "zzz" sorts after all of them, and
+    # "dataset/b" before: the key after the "/" says nothing then.
+    docs = [{"_key": key, "createdAt": NEIGHBOUR_TIMES[1]} for key in ("a", "b", "c")]
+    after = (NEIGHBOUR_TIMES[1], cursor_id)
+    expected = _expected_neighbours(Kind.MODEL, docs, after)
+    compiler = _Compiler()
+    walk = compiler.neighbours("v", "s", "run_model", Step.OUT, "@n", after)
+    assert _neighbour_page(walk, compiler.b.bind, docs, {}) == expected
+    query = aql.neighbors([NeighborRequest("run/r1", "run_model", Step.OUT, 3, after)])
+    [[request]] = [v for v in query.bind.values() if isinstance(v, list)]
+    assert _neighbour_page(query.text, query.bind, docs, {"r": request}) == expected
+
+
+def _names() -> st.SearchStrategy[str]:
+    return st.text(alphabet="aAbBzZ09 -_.éÉ☃\u0301", max_size=4)
+
+
+def _list_page(q: ListQuery, docs: dict[Kind, list[dict[str, Any]]]) -> list[str]:
+    """The ids ``list_rows`` answers for ``docs``: each kind's subquery filtered, sorted
+    and cut, then the merge sorted and cut, as the interpreter evaluates them."""
+    b = aql.Binder()
+    text = aql.list_rows(b, q)
+    check(aql.Query(text, b.bind))  # every placeholder bound, every bind variable used
+    kinds = re.findall(
+        r"\(FOR d IN @@(c\d+)((?: FILTER .*?)*) LET m = null((?: FILTER .*?)*) SORT (.*?) LIMIT @(v\d+)"
+        r" RETURN \{d: d, m: m, lid: CONCAT\(@(v\d+), d\._key\)\}\)",
+        text,
+    )
+    assert len(kinds) == len(q.kinds), text
+    merged = re.search(r"^FOR x IN FLATTEN\(\[.*\]\) SORT (.*?) LIMIT @(v\d+) RETURN \{sv: (.*?), lid: x\.lid, d: x\.d\}$", text)
+    assert merged, text
+    rows = []
+    for coll, where, then, order, limit, prefix in kinds:
+        kind = layout.KINDS_BY_COLLECTION[b.bind[f"@{coll}"]]
+        kept = []
+        for doc in docs.get(kind, []):
+            row = {"d": doc, "m": None}
+            filters = [f for f in (where + then).split(" FILTER ") if f]
+            if all(_truthy(evaluate(f, row, b.bind)) for f in filters):
+                kept.append(row)
+        kept.sort(key=_compare_rows(_sort_keys(order), None, b.bind))
+        rows += [{"x": {**row, "lid": b.bind[prefix] + row["d"]["_key"]}} for row in kept[: b.bind[limit]]]
+    rows.sort(key=_compare_rows(_sort_keys(merged.group(1)), None, b.bind))
+    for row in rows:
+        assert evaluate(merged.group(3), row, b.bind) == row["x"]["d"]["name"]  # the cursor's sort value
+    return [row["x"]["lid"] for row in rows[: b.bind[merged.group(2)]]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kinds=st.lists(st.sampled_from([Kind.DATASET, Kind.RUN, Kind.MODEL]), min_size=1, max_size=3, unique=True),
+    named=st.lists(st.tuples(ANY_KEYS, _names() | st.none()), max_size=10, unique_by=lambda d: d[0]),
+    descending=st.booleans(),
+    first=st.integers(1, 4),
+    data=st.data(),
+)
+def test_lists_by_name_order_and_start_after_their_cursor_by_code_point(
+    kinds: list[Kind], named: list[tuple[str, str | None]], descending: bool, first: int, data: st.DataObject
+) -> None:
+    docs: dict[Kind, list[dict[str, Any]]] = {}
+    for i, (key, name) in enumerate(named):
+        docs.setdefault(kinds[i % len(kinds)], []).append({"_key": key, "name": name})
+    every = sorted(
+        ((d["name"], f"{kind.value}/{d['_key']}") for kind, ds in docs.items() for d in ds if d["name"] is not None),
+        reverse=descending,
+    )
+    ids = st.sampled_from([kinds[0].value + "/a", "zzz", "", "dataset/", "run/Z", "model/z"])
+    after = data.draw(st.none() | st.sampled_from(every or [("a", "run/a")]) | st.tuples(_names(), ids))
+    q = ListQuery(kinds=tuple(kinds), order_by=OrderField.NAME, descending=descending, first=first, after=after)
+    rest = [k for k in every if after is None or (k < after if descending else k > after)]
+    assert _list_page(q, docs) == [node_id for _, node_id in rest[: first + 1]]
+
+
+def test_a_list_by_name_after_a_cursor_of_another_type_compares_as_sqlite_does() -> None:
+    # SQLite orders every number before every string and answers nothing against null.
+    docs = {Kind.RUN: [{"_key": "a", "name": "x"}, {"_key": "b", "name": "y"}]}
+    for value, ascending, descending in [(3, ["run/a", "run/b"], []), (2.5, ["run/a", "run/b"], []), (None, [], [])]:
+        for down, expected in ((False, ascending), (True, descending)):
+            q = ListQuery(kinds=(Kind.RUN,), order_by=OrderField.NAME, descending=down, first=5, after=(value, "run/a"))
+            assert _list_page(q, docs) == (expected[::-1] if down else expected), (value, down)
+
+
+def test_the_attributes_of_a_document_arangopipe_wrote_are_those_its_node_holds() -> None:
+    # Arangopipe keeps attributes at the top level; the node drops fields that start
+    # with "_" (system or not) and those the layout gives meaning to.
+    doc = {
+        "_key": "k",
+        "_id": "run/k",
+        "_rev": "_r1",
+        "zeta": 1,
+        "_private": {"x": 1},
+        "name": "nightly",
+        "createdAt": "2026-11-01T10:00:00.000000Z",
+        "tag": "t1",
+        "deployment_tag": "dt",
+        "alpha": [1, "b"],
+        "_x": None,
+        "scope": "model/m",
+    }
+    compiler = _Compiler()
+    answered = evaluate(compiler.base("d", Kind.RUN, "attributes"), {"d": doc}, compiler.b.bind)
+    held = layout.from_document(doc).attributes
+    assert list(answered.items()) == list(held.items()) == [("zeta", 1), ("alpha", [1, "b"])]
+    # A document of Metagate's holds them under ``attributes``.
+    own = {**doc, "attributes": {"_a": 1, "b": 2}}
+    assert evaluate(compiler.base("d", Kind.RUN, "attributes"), {"d": own}, compiler.b.bind) == {"_a": 1, "b": 2}
+    assert layout.from_document(own).attributes == {"_a": 1, "b": 2}
+
+
+def test_a_node_of_no_known_time_sorts_by_the_time_it_reports() -> None:
+    compiler = _Compiler()
+    walk = compiler.neighbours("v", "s", "run_model", Step.OUT, "@n", None)
+    match = _NEIGHBOURS.search(walk)
+    assert match, walk
+    for doc in ({"_key": "a"}, {"_key": "a", "createdAt": None}, {"_key": "a", "createdAt": ""}):
+        reported = evaluate(compiler.base("v", Kind.MODEL, "createdAt"), {"v": doc}, compiler.b.bind)
+        assert reported == api_time(layout.from_document({**doc, "_id": "models/a"}).created_at) == api_time(UNKNOWN_TIME)
+        assert evaluate(match.group(3), {"v": doc}, compiler.b.bind) == UNKNOWN_TIME
