@@ -29,10 +29,10 @@ from metagate.resolvers.ids import encode_id
 from metagate.resolvers.queries import Limits
 from metagate.schema import build_schema
 from metagate.schema.context import make_context
-from metagate.store import sqlite as adapter
 from metagate.store.model import LINEAGE_EDGE_KINDS, Direction, Edge, Kind, Node, format_time
 from metagate.store.port import LineageQuery
 from metagate.store.sqlite import SQLiteStore
+from metagate.store.sqlite_sql import NODE_COLUMNS
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 LINEAGE = """query($id: ID!, $d: LineageDirection!, $limit: Int, $kinds: [NodeKind!]) {
@@ -58,7 +58,7 @@ WITH RECURSIVE
   ),
   best(id, dir, depth) AS (SELECT id, dir, MIN(depth) FROM walk WHERE depth > 0 GROUP BY id, dir),
   picked AS (
-    SELECT b.depth, b.dir, {adapter._NODE_COLUMNS} FROM best b JOIN nodes n ON n.id = b.id
+    SELECT b.depth, b.dir, {NODE_COLUMNS} FROM best b JOIN nodes n ON n.id = b.id
      WHERE :kinds IS NULL OR n.kind IN (SELECT value FROM json_each(:kinds))
      ORDER BY b.depth, n.kind, n.created_at, n.id LIMIT :limit + 1
   )
