@@ -21,7 +21,9 @@ class CompiledReads(SchemaExtension):
         context = self.execution_context
         if context.graphql_document is not None and context.result is None:
             ctx = context.context
-            plan = self.planner.plan(context.graphql_document, context.operation_name, context.variables, ctx.principal)
+            plan = self.planner.cached(
+                context.query or "", context.graphql_document, context.operation_name, context.variables, ctx.principal
+            )
             if plan is not None:
                 try:
                     data = await ctx.store.answer(plan)

@@ -11,9 +11,11 @@ answers that operation, with its errors.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 import strawberry
 from graphql import (
     DocumentNode,
@@ -346,10 +348,37 @@ class _Request:
 
 
 class Planner:
-    def __init__(self, schema: strawberry.Schema, limits: queries.Limits) -> None:
+    def __init__(self, schema: strawberry.Schema, limits: queries.Limits, cache_size: int = 512) -> None:
         self.strawberry_schema = schema
         self.graphql_schema = schema._schema
         self.limits = limits
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, str | None, bytes, str], p.Plan | None] = OrderedDict()
+
+    def cached(
+        self,
+        query: str,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        principal: Principal | None,
+    ) -> p.Plan | None:
+        """``plan``, remembered for the same text, operation, variables and role: a page
+        asked again (a UI polling, a client paging through the same list) is planned once.
+        A plan is a value of those alone; the store is read afresh each time."""
+        if principal is None:
+            return None
+        try:
+            key = (query, operation_name, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS), principal.role.value)
+        except TypeError:
+            return self.plan(document, operation_name, variables, principal)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        found = self._cache[key] = self.plan(document, operation_name, variables, principal)
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return found
 
     def plan(
         self,

@@ -210,3 +210,21 @@ async def test_a_re_logged_serving_period_is_one_look_up(writes: tuple[CountingW
     assert (await gql(log, d=p.deployment))["logServingPerf"]["created"] is False  # record_pipeline's first period
 
     assert counting.calls == ["get_nodes", "find_serving_perf"]
+
+
+async def test_a_query_asked_again_with_other_variables_answers_for_them(
+    counted: tuple[CountingStore, GraphQLClient],
+) -> None:
+    # Plans are remembered by text, operation, variables and role: never one for another.
+    counting, gql = counted
+    first = await record_pipeline(gql, runs=1, prefix="a-")
+    second = await record_pipeline(gql, runs=2, prefix="b-")
+    query = "query($id: ID!) { node(id: $id) { ... on Deployment { name model { runs { nodes { name } } } } } }"
+    counting.calls.clear()
+
+    answers = [await gql(query, id=deployment) for deployment in (first.deployment, second.deployment) * 2]
+
+    names = [a["node"]["name"] for a in answers]
+    assert names[:2] == names[2:] and names[0] != names[1]
+    assert [len(a["node"]["model"]["runs"]["nodes"]) for a in answers] == [1, 2, 1, 2]
+    assert counting.calls == [("answer", 1)] * 4
