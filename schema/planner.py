@@ -12,7 +12,7 @@ answers that operation, with its errors.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -25,7 +25,6 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLIncludeDirective,
-    GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSkipDirective,
     InlineFragmentNode,
@@ -44,7 +43,7 @@ from metagate.resolvers.ids import decode_id
 from metagate.schema.query import list_args, search_args
 from metagate.store import plan as p
 from metagate.store.errors import MetagateError
-from metagate.store.model import KIND_OF_TYPE, KINDS, Kind, ValueType, kind_of
+from metagate.store.model import KINDS, Kind, ValueType, kind_of
 from metagate.store.port import NameKey
 
 _BASE_FIELDS = frozenset({"id", "kind", "name", "createdAt", "tags", "attributes", "__typename"})
@@ -181,51 +180,48 @@ class _Request:
         page = self.page(parent, [navigation.target], nodes, has_previous=after is not None)
         return p.FollowPage(key, navigation.edge_kind, navigation.step, first, after, page)
 
-    def kinds_of(self, field: GraphQLField) -> tuple[Kind, ...]:
-        named = get_named_type(field.type)
-        kind = KIND_OF_TYPE.get(named.name)
-        return (kind,) if kind is not None else _ALL_KINDS
+    # -- the objects around nodes (pages, edges, lineage, summaries) -------------------
 
-    # -- pages ----------------------------------------------------------------------------
+    def parts(
+        self,
+        field: GraphQLField,
+        nodes: list[FieldNode],
+        special: Mapping[str, Callable[[str, list[FieldNode]], Any]],
+        *,
+        plain: bool = True,
+    ) -> tuple[Any, ...]:
+        """The selected fields of the object ``field`` answers, in answer order:
+        ``__typename`` as Const, the fields named in ``special`` as their handler makes
+        them from (key, field nodes), any other as (key, name), or not planned unless
+        ``plain``."""
+        object_type = get_named_type(field.type)
+        assert isinstance(object_type, GraphQLObjectType)
+        out: list[Any] = []
+        for key, found in self.collect(object_type, (n.selection_set for n in nodes)).items():
+            name = found[0].name.value
+            if name == "__typename":
+                out.append(p.Const(key, object_type.name))
+            elif name in special:
+                out.append(special[name](key, found))
+            elif plain:
+                out.append((key, name))
+            else:
+                raise NotPlanned(f"{object_type.name}.{name}")
+        return tuple(out)
+
+    def node_at(self, kinds: Sequence[Kind]) -> Callable[[str, list[FieldNode]], p.NodeAt]:
+        return lambda key, found: p.NodeAt(key, self.selection(kinds, found))
 
     def page(self, field: GraphQLField, kinds: Sequence[Kind], nodes: list[FieldNode], *, has_previous: bool) -> p.PageSelection:
         connection = get_named_type(field.type)
         assert isinstance(connection, GraphQLObjectType)
-        parts: list[p.Const | p.Edges | p.Nodes | p.PageInfo] = []
-        for key, found in self.collect(connection, (n.selection_set for n in nodes)).items():
-            name = found[0].name.value
-            if name == "__typename":
-                parts.append(p.Const(key, connection.name))
-            elif name == "nodes":
-                parts.append(p.Nodes(key, self.selection(kinds, found)))
-            elif name == "edges":
-                parts.append(p.Edges(key, self._edge_fields(connection.fields["edges"], kinds, found)))
-            elif name == "pageInfo":
-                info = get_named_type(connection.fields["pageInfo"].type)
-                parts.append(p.PageInfo(key, self._plain(info, found)))
-            else:
-                raise NotPlanned(f"{connection.name}.{name}")
-        return p.PageSelection(tuple(parts), has_previous)
-
-    def _edge_fields(
-        self, field: GraphQLField, kinds: Sequence[Kind], nodes: list[FieldNode]
-    ) -> tuple[p.Const | p.Cursor | p.NodeAt, ...]:
-        edge = get_named_type(field.type)
-        assert isinstance(edge, GraphQLObjectType)
-        out: list[p.Const | p.Cursor | p.NodeAt] = []
-        for key, found in self.collect(edge, (n.selection_set for n in nodes)).items():
-            name = found[0].name.value
-            if name == "__typename":
-                out.append(p.Const(key, edge.name))
-            elif name == "cursor":
-                out.append(p.Cursor(key))
-            else:
-                out.append(p.NodeAt(key, self.selection(kinds, found)))
-        return tuple(out)
-
-    def _plain(self, type_: GraphQLNamedType, nodes: list[FieldNode]) -> tuple[tuple[str, str], ...]:
-        assert isinstance(type_, GraphQLObjectType)
-        return tuple((key, found[0].name.value) for key, found in self.collect(type_, (n.selection_set for n in nodes)).items())
+        edge_fields = {"cursor": lambda key, found: p.Cursor(key), "node": self.node_at(kinds)}
+        special: dict[str, Callable[[str, list[FieldNode]], Any]] = {
+            "nodes": lambda key, found: p.Nodes(key, self.selection(kinds, found)),
+            "edges": lambda key, found: p.Edges(key, self.parts(connection.fields["edges"], found, edge_fields)),
+            "pageInfo": lambda key, found: p.PageInfo(key, self.parts(connection.fields["pageInfo"], found, {})),
+        }
+        return p.PageSelection(self.parts(field, nodes, special, plain=False), has_previous)
 
     # -- roots ----------------------------------------------------------------------------
 
@@ -295,56 +291,17 @@ class _Request:
         )
         lineage_type = get_named_type(field.type)
         assert isinstance(lineage_type, GraphQLObjectType)
-        parts: list[p.NodeAt | p.LineageNodes | p.LineageEdges | p.Const | tuple[str, str]] = []
-        for part_key, found in self.collect(lineage_type, (n.selection_set for n in nodes)).items():
-            name = found[0].name.value
-            if name == "__typename":
-                parts.append(p.Const(part_key, lineage_type.name))
-            elif name == "root":
-                parts.append(p.NodeAt(part_key, self.selection(self._kinds_of_ids([start]), found)))
-            elif name == "nodes":
-                entry = get_named_type(lineage_type.fields["nodes"].type)
-                parts.append(p.LineageNodes(part_key, self._entry_fields(entry, query.kinds or _ALL_KINDS, found)))
-            elif name == "edges":
-                entry = get_named_type(lineage_type.fields["edges"].type)
-                parts.append(p.LineageEdges(part_key, self._consts(entry, self._plain(entry, found))))
-            else:
-                parts.append((part_key, name))
-        return p.LineageRoot(key, query, depth_cut, tuple(parts))
-
-    def _entry_fields(
-        self, entry: GraphQLNamedType, kinds: Sequence[Kind], nodes: list[FieldNode]
-    ) -> tuple[p.Const | p.NodeAt | tuple[str, str], ...]:
-        assert isinstance(entry, GraphQLObjectType)
-        out: list[p.Const | p.NodeAt | tuple[str, str]] = []
-        for key, found in self.collect(entry, (n.selection_set for n in nodes)).items():
-            name = found[0].name.value
-            if name == "__typename":
-                out.append(p.Const(key, entry.name))
-            elif name == "node":
-                out.append(p.NodeAt(key, self.selection(kinds, found)))
-            else:
-                out.append((key, name))
-        return tuple(out)
-
-    @staticmethod
-    def _consts(entry: GraphQLNamedType, fields: tuple[tuple[str, str], ...]) -> tuple[p.Const | tuple[str, str], ...]:
-        return tuple(p.Const(key, entry.name) if name == "__typename" else (key, name) for key, name in fields)
+        entry = {"node": self.node_at(query.kinds or _ALL_KINDS)}
+        special: dict[str, Callable[[str, list[FieldNode]], Any]] = {
+            "root": self.node_at(self._kinds_of_ids([start])),
+            "nodes": lambda key, found: p.LineageNodes(key, self.parts(lineage_type.fields["nodes"], found, entry)),
+            "edges": lambda key, found: p.LineageEdges(key, self.parts(lineage_type.fields["edges"], found, {})),
+        }
+        return p.LineageRoot(key, query, depth_cut, self.parts(field, nodes, special))
 
     def _summary(self, key: str, field: GraphQLField, args: dict[str, Any], nodes: list[FieldNode]) -> p.SummaryRoot:
         project_id = decode_id(args["project_id"], Kind.PROJECT, field="projectId")
-        summary_type = get_named_type(field.type)
-        assert isinstance(summary_type, GraphQLObjectType)
-        parts: list[p.NodeAt | p.Const | tuple[str, str]] = []
-        for part_key, found in self.collect(summary_type, (n.selection_set for n in nodes)).items():
-            name = found[0].name.value
-            if name == "__typename":
-                parts.append(p.Const(part_key, summary_type.name))
-            elif name == "project":
-                parts.append(p.NodeAt(part_key, self.selection([Kind.PROJECT], found)))
-            else:
-                parts.append((part_key, name))
-        return p.SummaryRoot(key, project_id, tuple(parts))
+        return p.SummaryRoot(key, project_id, self.parts(field, nodes, {"project": self.node_at([Kind.PROJECT])}))
 
 
 class Planner:
@@ -366,8 +323,9 @@ class Planner:
         """``plan``, remembered for the same text, operation, variables and role: a page
         asked again (a UI polling, a client paging through the same list) is planned once.
         A plan is a value of those alone; the store is read afresh each time."""
-        if principal is None:
-            return None
+        operation = get_operation_ast(document, operation_name)
+        if principal is None or operation is None or operation.operation is not OperationType.QUERY:
+            return None  # a mutation's variables (a batch of runs) are not worth keying
         try:
             key = (query, operation_name, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS), principal.role.value)
         except TypeError:

@@ -246,7 +246,8 @@ class _Compiler:
         if isinstance(f, Const):
             return self.const(f.value)
         if isinstance(f, PageInfo):
-            return self.obj((key, self.page_info(name, g, i, size, has_previous, of)) for key, name in f.fields)
+            info = (x if isinstance(x, tuple) else (x.key, "__typename") for x in f.fields)
+            return self.obj((key, self.page_info(name, g, i, size, has_previous, of)) for key, name in info)
         y = self.var("y")
         if isinstance(f, Nodes):
             return f"(FOR {y} IN {i} RETURN {self.node(of.doc(y), f.select, of.kind)})"
@@ -257,9 +258,9 @@ class _Compiler:
             return f"LENGTH({g}) > {size}"
         if name == "hasPreviousPage":
             return self.const(has_previous)
-        if name in ("startCursor", "endCursor"):
-            return f"(LENGTH({i}) == 0 ? null : {of.cursor(f'{i}[0]' if name == 'startCursor' else f'{i}[-1]')})"
-        return self.const("PageInfo")
+        if name == "__typename":
+            return self.const("PageInfo")
+        return f"(LENGTH({i}) == 0 ? null : {of.cursor(f'{i}[0]' if name == 'startCursor' else f'{i}[-1]')})"
 
     def edge_part(self, f: Const | Cursor | NodeAt, y: str, of: _Rows) -> str:
         if isinstance(f, Const):
@@ -615,7 +616,7 @@ def _page_fix(page: PageSelection, *, pairs: bool) -> Fix | None:
             )
             parts.append((f.key, _each(_object(_keyed(edge)))))
         elif isinstance(f, PageInfo):
-            info = ((key, cursor) for key, name in f.fields if name in ("startCursor", "endCursor"))
+            info = ((x[0], cursor) for x in f.fields if isinstance(x, tuple) and x[1] in ("startCursor", "endCursor"))
             parts.append((f.key, _object(_keyed(info))))
     return _object(_keyed(parts))
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from metagate.store.model import KINDS, Kind, Step, ValueType, parse_time
+from metagate.store.model import Kind, Step, ValueType, parse_time
 from metagate.store.port import LineageQuery, ListQuery, NameKey, SortKey
 
 # --------------------------------------------------------------------------------------
@@ -123,11 +123,11 @@ class Nodes:
 
 @dataclass(frozen=True)
 class PageInfo:
-    """``fields``: (key, one of hasNextPage, hasPreviousPage, startCursor, endCursor,
-    __typename)."""
+    """``fields``: Const (``__typename``) or (key, one of hasNextPage, hasPreviousPage,
+    startCursor, endCursor)."""
 
     key: str
-    fields: tuple[tuple[str, str], ...]
+    fields: tuple[Const | tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,3 @@ def typed_value(type_: ValueType, value: Any) -> Any:
     if type_ is ValueType.METRIC:
         return float(value) if value is not None else None
     return value
-
-
-def typename(kind: Kind) -> str:
-    return KINDS[kind].graphql

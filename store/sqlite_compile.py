@@ -241,9 +241,9 @@ class _Compiler:
                     "hasPreviousPage": _b(page.has_previous),
                     "startCursor": f"max(CASE WHEN x.rn = 1 THEN {cursor} END)",
                     "endCursor": f"json_group_array({cursor}) {inside} ->> '$[#-1]'",
-                    "__typename": self.bind("PageInfo"),
                 }
-                parts.append((part.key, self.obj([(key, info[name]) for key, name in part.fields])))
+                fields = [(f.key, self.bind(f.value)) if isinstance(f, p.Const) else (f[0], info[f[1]]) for f in part.fields]
+                parts.append((part.key, self.obj(fields)))
         # count(*) makes it an aggregate, which answers one row for an empty page too.
         answer = f"iif(count(*) < 0, NULL, {self.obj(parts)})"
         return f"json((SELECT {answer} FROM (SELECT * FROM {step} WHERE {which} ORDER BY rn) x))"

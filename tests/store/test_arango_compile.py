@@ -96,7 +96,7 @@ PAGE_INFO = PageInfo(
         ("hasPreviousPage", "hasPreviousPage"),
         ("startCursor", "startCursor"),
         ("endCursor", "endCursor"),
-        ("__typename", "__typename"),
+        Const("__typename", "PageInfo"),
     ),
 )
 RMSE = Typed("rmse", "metrics", ValueType.METRIC, "rmse")
