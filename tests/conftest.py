@@ -39,31 +39,40 @@ async def arango_database(url: str) -> AsyncIterator[ArangoSettings]:
             await system.delete_database(settings.database, ignore_missing=True)
 
 
-@pytest.fixture(params=ADAPTERS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """Every behaviour test runs against every store adapter."""
-    adapter: Store
-    if request.param == "sqlite-memory":
-        adapter = SQLiteStore(":memory:")
-    elif request.param == "sqlite-file":
-        adapter = SQLiteStore(str(tmp_path / "metagate.db"))
-    else:
+@asynccontextmanager
+async def opened_store(adapter: str, tmp_path: Path | None = None) -> AsyncIterator[Store]:
+    """An open store of ``adapter`` (one of ADAPTERS), closed afterwards; the ArangoDB
+    one in a fresh database of the test server, skipped when there is none."""
+    store: Store
+    if adapter == "arangodb":
         url = os.environ.get("METAGATE_TEST_ARANGO_URL")
         if not url:
             pytest.skip("METAGATE_TEST_ARANGO_URL is not set: no ArangoDB server to test against")
         async with arango_database(url) as settings:
-            adapter = ArangoStore(settings)
-            await adapter.open()
+            store = ArangoStore(settings)
+            await store.open()
             try:
-                yield adapter
+                yield store
             finally:
-                await adapter.close()
+                await store.close()
         return
-    await adapter.open()
+    if adapter == "sqlite-memory":
+        store = SQLiteStore(":memory:")
+    else:
+        assert tmp_path is not None, "a file store needs a folder"
+        store = SQLiteStore(str(tmp_path / "metagate.db"))
+    await store.open()
     try:
-        yield adapter
+        yield store
     finally:
-        await adapter.close()
+        await store.close()
+
+
+@pytest.fixture(params=ADAPTERS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Every behaviour test runs against every store adapter."""
+    async with opened_store(request.param, tmp_path) as opened:
+        yield opened
 
 
 class GraphQLClient:

@@ -14,11 +14,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import os
 import string
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +32,8 @@ from metagate.gateway.config import Settings
 from metagate.resolvers.queries import Limits
 from metagate.schema import build_schema
 from metagate.schema.context import make_context
-from metagate.store.arango import ArangoStore
 from metagate.store.model import Edge, Kind, Node
-from metagate.store.port import Store
-from metagate.store.sqlite import SQLiteStore
-from tests.conftest import arango_database
+from tests.conftest import opened_store
 from tests.test_lineage_property import UPSTREAM_END
 
 # --------------------------------------------------------------------------------------
@@ -654,30 +649,8 @@ def operations(draw: st.DrawFn, g: Graph) -> tuple[str, Callable[[Reference], di
 # --------------------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def opened(adapter: str) -> AsyncIterator[Store]:
-    if adapter == "sqlite":
-        store: Store = SQLiteStore(":memory:")
-        await store.open()
-        try:
-            yield store
-        finally:
-            await store.close()
-        return
-    url = os.environ.get("METAGATE_TEST_ARANGO_URL")
-    if not url:
-        pytest.skip("METAGATE_TEST_ARANGO_URL is not set: no ArangoDB server to test against")
-    async with arango_database(url) as arango_settings:
-        arango = ArangoStore(arango_settings)
-        await arango.open()
-        try:
-            yield arango
-        finally:
-            await arango.close()
-
-
 async def _check(adapter: str, g: Graph, queries: list[tuple[str, Callable[[Reference], dict[str, Any]]]]) -> None:
-    async with opened(adapter) as store:
+    async with opened_store(adapter) as store:
         async with store.write() as tx:
             await tx.insert_nodes(list(g.nodes.values()))
             await tx.insert_edges(g.edges)
@@ -707,7 +680,7 @@ def cases(draw: st.DrawFn, adapter: str) -> tuple[Graph, list[tuple[str, Callabl
     return g, draw(st.lists(operations(g), min_size=1, max_size=6))
 
 
-@pytest.mark.parametrize("adapter", ["sqlite", "arangodb"])
+@pytest.mark.parametrize("adapter", ["sqlite-memory", "arangodb"])
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_the_compiled_answer_and_the_executors_agree_with_a_reference_interpreter(adapter: str, data: st.DataObject) -> None:
