@@ -250,19 +250,9 @@ def lineage_query(
     return query, depth > limits.max_lineage_depth
 
 
-async def lineage(
-    store: Store,
-    loaders: Loaders,
-    limits: Limits,
-    *,
-    node_id: str,
-    direction: Direction,
-    depth: int | None,
-    kinds: Sequence[Kind] | None,
-    limit: int | None,
-) -> Lineage:
-    query, depth_cut = lineage_query(limits, node_id=node_id, direction=direction, depth=depth, kinds=kinds, limit=limit)
-    root = await get_node(loaders, node_id)
+async def lineage(store: Store, loaders: Loaders, query: LineageQuery, depth_cut: bool) -> Lineage:
+    """The walk ``lineage_query`` made, from a start node that must exist."""
+    root = await get_node(loaders, query.start)
     result = await store.lineage(query)
     return Lineage(root=root, result=result, truncated=result.truncated or depth_cut)
 

@@ -222,17 +222,10 @@ class Query:
         limit: int | None = None,
     ) -> Lineage:
         ctx = info.context
-        result = await queries.lineage(
-            ctx.store,
-            ctx.loaders,
-            ctx.limits,
-            node_id=decode_id(id),
-            direction=direction,
-            depth=depth,
-            kinds=kinds,
-            limit=limit,
+        query, depth_cut = queries.lineage_query(
+            ctx.limits, node_id=decode_id(id), direction=direction, depth=depth, kinds=kinds, limit=limit
         )
-        return lineage(result)
+        return lineage(await queries.lineage(ctx.store, ctx.loaders, query, depth_cut))
 
     @strawberry.field(description="Counts of a project's assets.")
     async def project_summary(self, info: Info, project_id: strawberry.ID) -> ProjectSummary:
