@@ -27,6 +27,9 @@ from metagate.store.port import IdempotencyRecord, NameKey, NeighborRequest, Ser
 
 RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
 T = TypeVar("T")
+Then = Callable[[Tx, Any], Awaitable[None]]
+"""Called with the transaction and a write's result, inside the write's transaction after
+the write: what the mutation answers is read there (``schema.compiled``)."""
 
 
 @dataclass
@@ -45,7 +48,7 @@ class RunLogged:
 
 def _inputs(arguments: dict[str, Any]) -> dict[str, Any]:
     """A mutation's input, as its idempotency fingerprint sees it."""
-    return {k: v for k, v in arguments.items() if k not in ("store", "idempotency_key", "allowed_projects")}
+    return {k: v for k, v in arguments.items() if k not in ("store", "idempotency_key", "allowed_projects", "then")}
 
 
 def _fingerprint(operation: str, inputs: dict[str, Any]) -> str:
@@ -88,24 +91,27 @@ async def _commit(
     operation: str,
     inputs: dict[str, Any],
     work: Callable[[Tx], Awaitable[T]],
+    then: Then | None = None,
 ) -> T:
     """One atomic write. With an idempotency key, the ids the first call wrote (and its
     `created`) are kept in the same transaction; a retry with the key writes nothing and
-    answers with those nodes as they are now."""
-    if idempotency_key is None:
-        return await atomically(store, work)
-    fingerprint = _fingerprint(operation, inputs)
+    answers with those nodes as they are now. ``then`` runs last in the transaction."""
 
     async def keyed(tx: Tx) -> T:
-        record = await tx.get_idempotency(idempotency_key)
-        if record is not None:
+        if idempotency_key is None:
+            result = await work(tx)
+        elif (record := await tx.get_idempotency(idempotency_key)) is not None:
             if record.fingerprint != fingerprint:
                 raise Conflict("idempotencyKey was already used for a different request", field="idempotencyKey")
-            return await _decode(tx, record.result)  # type: ignore[no-any-return]
-        result = await work(tx)
-        await tx.put_idempotency(IdempotencyRecord(idempotency_key, fingerprint, _encode(result), utcnow()))
+            result = await _decode(tx, record.result)
+        else:
+            result = await work(tx)
+            await tx.put_idempotency(IdempotencyRecord(idempotency_key, fingerprint, _encode(result), utcnow()))
+        if then is not None:
+            await then(tx, result)
         return result
 
+    fingerprint = _fingerprint(operation, inputs) if idempotency_key is not None else ""
     return await atomically(store, keyed)
 
 
@@ -159,6 +165,7 @@ async def _register_named(
     attributes: Any,
     idempotency_key: str | None,
     inputs: dict[str, Any],
+    then: Then | None,
 ) -> Registered:
     name = validate.name(name)
     tags = validate.tags(tags)
@@ -172,21 +179,33 @@ async def _register_named(
         await _insert_new(tx, [node])
         return Registered(node, created=True)
 
-    return await _commit(store, idempotency_key, kind.value, inputs, work)
+    return await _commit(store, idempotency_key, kind.value, inputs, work, then)
 
 
 async def create_project(
-    store: Store, *, name: str, tags: Any = None, attributes: Any = None, idempotency_key: str | None = None
+    store: Store,
+    *,
+    name: str,
+    tags: Any = None,
+    attributes: Any = None,
+    idempotency_key: str | None = None,
+    then: Then | None = None,
 ) -> Registered:
     inputs = _inputs(locals())
-    return await _register_named(store, Kind.PROJECT, name, tags, attributes, idempotency_key, inputs)
+    return await _register_named(store, Kind.PROJECT, name, tags, attributes, idempotency_key, inputs, then)
 
 
 async def register_dataset(
-    store: Store, *, name: str, tags: Any = None, attributes: Any = None, idempotency_key: str | None = None
+    store: Store,
+    *,
+    name: str,
+    tags: Any = None,
+    attributes: Any = None,
+    idempotency_key: str | None = None,
+    then: Then | None = None,
 ) -> Registered:
     inputs = _inputs(locals())
-    return await _register_named(store, Kind.DATASET, name, tags, attributes, idempotency_key, inputs)
+    return await _register_named(store, Kind.DATASET, name, tags, attributes, idempotency_key, inputs, then)
 
 
 async def register_featureset(
@@ -197,6 +216,7 @@ async def register_featureset(
     tags: Any = None,
     attributes: Any = None,
     idempotency_key: str | None = None,
+    then: Then | None = None,
 ) -> Registered:
     inputs = _inputs(locals())
     name = validate.name(name)
@@ -219,7 +239,7 @@ async def register_featureset(
         await tx.insert_edges([_edge("featureset_dataset", node, dataset)])
         return Registered(node, created=True)
 
-    return await _commit(store, idempotency_key, "register_featureset", inputs, work)
+    return await _commit(store, idempotency_key, "register_featureset", inputs, work, then)
 
 
 async def register_model(
@@ -231,6 +251,7 @@ async def register_model(
     attributes: Any = None,
     allowed_projects: frozenset[str] | None = None,
     idempotency_key: str | None = None,
+    then: Then | None = None,
 ) -> Registered:
     inputs = _inputs(locals())
     name = validate.name(name)
@@ -248,7 +269,7 @@ async def register_model(
         await tx.insert_edges([_edge("project_model", project, node)])
         return Registered(node, created=True)
 
-    return await _commit(store, idempotency_key, "register_model", inputs, work)
+    return await _commit(store, idempotency_key, "register_model", inputs, work, then)
 
 
 @dataclass(frozen=True)
@@ -547,6 +568,7 @@ async def log_run(
     *,
     allowed_projects: frozenset[str] | None = None,
     idempotency_key: str | None = None,
+    then: Then | None = None,
     **run: Any,
 ) -> RunLogged:
     """Logs one run with its params and perf; ``run`` takes ``run_spec``'s arguments. A
@@ -558,7 +580,7 @@ async def log_run(
         [logged] = await _log_runs(tx, [spec], allowed_projects)
         return logged
 
-    return await _commit(store, idempotency_key, "log_run", _fingerprinted(run), work)
+    return await _commit(store, idempotency_key, "log_run", _fingerprinted(run), work, then)
 
 
 async def log_runs(
@@ -568,6 +590,7 @@ async def log_runs(
     max_runs: int,
     allowed_projects: frozenset[str] | None = None,
     idempotency_key: str | None = None,
+    then: Then | None = None,
 ) -> list[RunLogged]:
     """Logs many runs in one transaction: all of them or, on any error, none. Each run is
     given as ``log_run``'s keyword arguments and behaves as ``log_run`` would, a name
@@ -581,7 +604,7 @@ async def log_runs(
     async def work(tx: Tx) -> list[RunLogged]:
         return await _log_runs(tx, specs, allowed_projects)
 
-    return await _commit(store, idempotency_key, "log_runs", {"runs": [_fingerprinted(r) for r in runs]}, work)
+    return await _commit(store, idempotency_key, "log_runs", {"runs": [_fingerprinted(r) for r in runs]}, work, then)
 
 
 async def register_deployment(
@@ -596,6 +619,7 @@ async def register_deployment(
     tags: Any = None,
     attributes: Any = None,
     idempotency_key: str | None = None,
+    then: Then | None = None,
 ) -> Registered:
     inputs = _inputs(locals())
     explicit = (model_id, featureset_id, model_params_id)
@@ -658,7 +682,7 @@ async def register_deployment(
         )
         return Registered(node, created=True)
 
-    return await _commit(store, idempotency_key, "register_deployment", inputs, work)
+    return await _commit(store, idempotency_key, "register_deployment", inputs, work, then)
 
 
 async def log_serving_perf(
@@ -673,6 +697,7 @@ async def log_serving_perf(
     attributes: Any = None,
     allowed_projects: frozenset[str] | None = None,
     idempotency_key: str | None = None,
+    then: Then | None = None,
 ) -> Registered:
     """Logs a deployment's serving performance for a period. A period is logged once: a
     deployment period that exists answers its record (created False) when the metrics,
@@ -724,7 +749,7 @@ async def log_serving_perf(
         await tx.insert_edges([_edge("deployment_servingperf", deployment, node)])
         return Registered(node, created=True)
 
-    result: Registered | Node = await _commit(store, idempotency_key, "log_serving_perf", inputs, work)
+    result: Registered | Node = await _commit(store, idempotency_key, "log_serving_perf", inputs, work, then)
     # A keyed answer recorded before serving perf said whether it was created: the call
     # that recorded it created the node.
     return result if isinstance(result, Registered) else Registered(result, created=True)
@@ -753,6 +778,7 @@ async def update_attributes(
     replace: bool = False,
     allowed_projects: frozenset[str] | None = None,
     idempotency_key: str | None = None,
+    then: Then | None = None,
 ) -> Node:
     inputs = _inputs(locals())
     attributes = validate.json_object(attributes)
@@ -762,7 +788,7 @@ async def update_attributes(
         merged = dict(attributes) if replace else {**node.attributes, **attributes}
         return await _updated(tx, node, attributes=validate.json_object(merged))
 
-    return await _commit(store, idempotency_key, "update_attributes", inputs, work)
+    return await _commit(store, idempotency_key, "update_attributes", inputs, work, then)
 
 
 async def add_tags(
@@ -772,6 +798,7 @@ async def add_tags(
     tags: Any,
     allowed_projects: frozenset[str] | None = None,
     idempotency_key: str | None = None,
+    then: Then | None = None,
 ) -> Node:
     inputs = _inputs(locals())
     new = validate.tags(tags)
@@ -783,4 +810,4 @@ async def add_tags(
         # A tag the node already has adds nothing, so it does not count twice.
         return await _updated(tx, node, tags=validate.tags(list(dict.fromkeys([*node.tags, *new]))))
 
-    return await _commit(store, idempotency_key, "add_tags", inputs, work)
+    return await _commit(store, idempotency_key, "add_tags", inputs, work, then)

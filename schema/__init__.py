@@ -14,7 +14,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types import ExecutionContext
 
 from metagate.resolvers.queries import Limits
-from metagate.schema.compiled import CompiledReads
+from metagate.schema.compiled import CompiledOperations
 from metagate.schema.cost import CostLimit, QueryCosts
 from metagate.schema.errors import CodedErrors
 from metagate.schema.guard import guard
@@ -51,7 +51,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
             # `costs` reads the built schema, so it is made just below; extensions are
             # made per request, by when it is there.
             lambda: CostLimit(costs),
-            lambda: CompiledReads(planner),
+            lambda: CompiledOperations(planner),
         ],
         **options,
     )

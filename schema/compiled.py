@@ -1,34 +1,138 @@
-"""The compiled read path: a query operation the planner can plan is answered by the
-store in one query, and no field resolver runs; any other operation, and any plan whose
-answer needs an error, goes to the executor."""
+"""The compiled path: a query operation the planner can plan is answered by the store in
+one query, and a mutation of one field runs its write and reads its payload in one query
+inside the write's transaction; no field resolver runs. Any other operation, any plan
+whose answer needs an error, and any write that fails goes to the executor: a failed
+write wrote nothing, so the executor runs it again and reports the error as it does."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
-from metagate.schema.planner import Planner
+from metagate.schema.context import Context
+from metagate.schema.mutation import WRITES
+from metagate.schema.planner import MutationField, MutationPlan, PayloadList, PayloadNode, Planner
+from metagate.store import plan as p
 from metagate.store.errors import MetagateError
+from metagate.store.model import KINDS, JSONObject, kind_of
+from metagate.store.port import Tx
 
 
-class CompiledReads(SchemaExtension):
+class _NotAnswered(Exception):
+    """The store could not answer a payload: the write is rolled back and the executor runs it."""
+
+
+class CompiledOperations(SchemaExtension):
     def __init__(self, planner: Planner) -> None:
         self.planner = planner
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         if context.graphql_document is not None and context.result is None:
-            ctx = context.context
-            plan = self.planner.cached(
-                context.query or "", context.graphql_document, context.operation_name, context.variables, ctx.principal
-            )
+            ctx: Context = context.context
+            document, name, variables = context.graphql_document, context.operation_name, context.variables
+            data: JSONObject | None = None
+            plan = self.planner.cached(context.query or "", document, name, variables, ctx.principal)
             if plan is not None:
                 try:
                     data = await ctx.store.answer(plan)
                 except MetagateError:
                     data = None  # the executor meets the same failure and reports it per field
-                if data is not None:
-                    context.result = GraphQLExecutionResult(data=data, errors=None)
+            else:
+                mutation = self.planner.mutation(document, name, variables, ctx.principal)
+                if mutation is not None:
+                    data = await _mutate(ctx, mutation)
+            if data is not None:
+                context.result = GraphQLExecutionResult(data=data, errors=None)
         yield
+
+
+async def _mutate(ctx: Context, plan: MutationPlan) -> JSONObject | None:
+    data: JSONObject = {}
+    for root in plan.roots:
+        if isinstance(root, p.Const):
+            data[root.key] = root.value
+            continue
+        try:
+            data[root.key] = await _write(ctx, root)
+        except (MetagateError, _NotAnswered):
+            return None
+    return data
+
+
+async def _write(ctx: Context, field: MutationField) -> JSONObject:
+    write = WRITES[field.name]
+    answered: list[JSONObject] = []
+
+    async def then(tx: Tx, result: Any) -> None:
+        # Run again when the transaction is (after a write conflict): the last one counts.
+        answered[:] = [await _payload(tx, field.parts, write.values(result))]
+
+    await write.write(ctx, field.input, then)
+    return answered[0]
+
+
+async def _payload(tx: Tx, parts: tuple[Any, ...], values: dict[str, Any]) -> JSONObject:
+    """The payload object ``parts`` select, its nodes read in one query in ``tx``."""
+    wanted: dict[int, tuple[PayloadNode, list[str]]] = {}  # by id(): a Selection holds dicts
+    _gather(parts, values, wanted)
+    found: dict[int, Iterator[Any]] = {}
+    for key, (part, ids) in list(wanted.items()):
+        told = [_told_by_id(part.select, node_id) for node_id in ids]
+        if all(node is not None for node in told):
+            # `run { id }`, as a step that logs a run asks: nothing to read.
+            found[key] = iter(told)
+            del wanted[key]
+    if wanted:
+        roots = tuple(p.NodesRoot(f"n{key}", tuple(ids), part.select) for key, (part, ids) in wanted.items())
+        answer = await tx.answer(p.Plan(roots))
+        if answer is None:
+            raise _NotAnswered
+        found.update({key: iter(answer[f"n{key}"]) for key in wanted})
+    return _build(parts, values, found)
+
+
+def _told_by_id(select: p.Selection, node_id: str) -> JSONObject | None:
+    """The node's answer when its id tells all of it (``id``, ``kind``, ``__typename``)."""
+    kind = kind_of(node_id)
+    fields = select.by_kind.get(kind) if kind is not None else None
+    if kind is None or fields is None:
+        return None
+    values = {"id": p.encode_id(node_id), "kind": kind.name, "__typename": KINDS[kind].graphql}
+    told: JSONObject = {}
+    for f in fields:
+        if isinstance(f, p.Const):
+            told[f.key] = f.value
+        elif isinstance(f, p.Base) and f.field in values:
+            told[f.key] = values[f.field]
+        else:
+            return None
+    return told
+
+
+def _gather(parts: tuple[Any, ...], values: dict[str, Any], wanted: dict[int, tuple[PayloadNode, list[str]]]) -> None:
+    for part in parts:
+        if isinstance(part, PayloadNode) and values[part.field] is not None:
+            wanted.setdefault(id(part), (part, []))[1].append(values[part.field])
+        elif isinstance(part, PayloadList):
+            for inner in values[part.field]:
+                _gather(part.parts, inner, wanted)
+
+
+def _build(parts: tuple[Any, ...], values: dict[str, Any], found: dict[int, Iterator[Any]]) -> JSONObject:
+    """The payload in answer order; nodes are taken from ``found`` in the order ``_gather`` asked for them."""
+    out: JSONObject = {}
+    for part in parts:
+        if isinstance(part, p.Const):
+            out[part.key] = part.value
+        elif isinstance(part, PayloadNode):
+            out[part.key] = next(found[id(part)]) if values[part.field] is not None else None
+        elif isinstance(part, PayloadList):
+            out[part.key] = [_build(part.parts, inner, found) for inner in values[part.field]]
+        else:
+            key, name = part
+            out[key] = values[name]
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
@@ -9,7 +11,8 @@ from strawberry.utils.str_converters import to_camel_case
 
 from metagate.resolvers import registry, validate
 from metagate.resolvers.ids import decode_id
-from metagate.schema.context import Info
+from metagate.resolvers.registry import Registered, RunLogged, Then
+from metagate.schema.context import Context, Info
 from metagate.schema.inputs import (
     AddTagsInput,
     CreateProjectInput,
@@ -36,15 +39,15 @@ from metagate.schema.types import (
     wrap,
 )
 from metagate.store.errors import BadUserInput
-from metagate.store.model import Kind
+from metagate.store.model import Kind, Node
 
 
-def _key(info: Info, key: str | None) -> str | None:
+def _key(ctx: Context, key: str | None) -> str | None:
     """An idempotency key, in the namespace of the caller's token."""
     if key is None:
         return None
     key = validate.name(key, field="idempotencyKey")
-    principal = info.context.principal
+    principal = ctx.principal
     return f"{principal.token_id if principal and principal.token_id else 'local'}:{key}"
 
 
@@ -115,7 +118,7 @@ def _run_values(run: dict[str, Any], at: str) -> dict[str, Any]:
     }
 
 
-async def _log_runs(info: Any, runs: list[dict[str, Any]], key: str | None) -> LogRunsPayload:
+async def _log_runs(ctx: Context, runs: list[dict[str, Any]], key: str | None, then: Then | None = None) -> list[RunLogged]:
     arguments = []
     for i, run in enumerate(runs):
         if run.get("idempotencyKey") is not None:
@@ -123,15 +126,14 @@ async def _log_runs(info: Any, runs: list[dict[str, Any]], key: str | None) -> L
                 f"runs[{i}].idempotencyKey: set the key on the batch, not on its runs", field=f"runs[{i}].idempotencyKey"
             )
         arguments.append(_run_values(run, f"runs[{i}]."))
-    logged = await registry.log_runs(
-        info.context.store,
+    return await registry.log_runs(
+        ctx.store,
         arguments,
-        max_runs=info.context.limits.max_batch_runs,
-        allowed_projects=info.context.allowed_projects,
-        idempotency_key=_key(info, key),
+        max_runs=ctx.limits.max_batch_runs,
+        allowed_projects=ctx.allowed_projects,
+        idempotency_key=_key(ctx, key),
+        then=then,
     )
-    info.context.loaders.clear()
-    return LogRunsPayload(runs=[_run_payload(r) for r in logged])
 
 
 async def resolve_log_runs(_root: Any, info: Any, input: dict[str, Any]) -> LogRunsPayload:
@@ -140,10 +142,12 @@ async def resolve_log_runs(_root: Any, info: Any, input: dict[str, Any]) -> LogR
     which took about half of a 500-run request; graphql-core has checked and coerced the
     values already (ids, JSON, DateTime, enums), so this resolver takes them as they are.
     ``build_schema`` installs it in place of strawberry's resolver of the same field."""
-    return await _log_runs(info, input["runs"], input.get("idempotencyKey"))
+    logged = await _log_runs(info.context, input["runs"], input.get("idempotencyKey"))
+    info.context.loaders.clear()
+    return LogRunsPayload(runs=[_run_payload(r) for r in logged])
 
 
-def _run_payload(r: registry.RunLogged) -> LogRunPayload:
+def _run_payload(r: RunLogged) -> LogRunPayload:
     return LogRunPayload(
         run=wrap(r.run),  # type: ignore[arg-type]
         model_params=wrap(r.model_params) if r.model_params else None,  # type: ignore[arg-type]
@@ -171,56 +175,194 @@ class NodePayload:
     node: NodeType
 
 
+# -- the writes, as the resolvers below and the compiled path (schema.compiled) call them --
+
+
+async def _create_project(ctx: Context, input: CreateProjectInput, then: Then | None = None) -> Registered:
+    return await registry.create_project(
+        ctx.store,
+        name=input.name,
+        tags=input.tags,
+        attributes=input.attributes,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _register_dataset(ctx: Context, input: RegisterDatasetInput, then: Then | None = None) -> Registered:
+    return await registry.register_dataset(
+        ctx.store,
+        name=input.name,
+        tags=input.tags,
+        attributes=input.attributes,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _register_featureset(ctx: Context, input: RegisterFeaturesetInput, then: Then | None = None) -> Registered:
+    return await registry.register_featureset(
+        ctx.store,
+        name=input.name,
+        dataset_id=decode_id(input.dataset_id, Kind.DATASET, field="datasetId"),
+        tags=input.tags,
+        attributes=input.attributes,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _register_model(ctx: Context, input: RegisterModelInput, then: Then | None = None) -> Registered:
+    return await registry.register_model(
+        ctx.store,
+        name=input.name,
+        project_id=decode_id(input.project_id, Kind.PROJECT, field="projectId"),
+        tags=input.tags,
+        attributes=input.attributes,
+        allowed_projects=ctx.allowed_projects,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _log_run(ctx: Context, input: LogRunInput, then: Then | None = None) -> RunLogged:
+    return await registry.log_run(
+        ctx.store,
+        **_run_arguments(input, ""),
+        allowed_projects=ctx.allowed_projects,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _register_deployment(ctx: Context, input: RegisterDeploymentInput, then: Then | None = None) -> Registered:
+    return await registry.register_deployment(
+        ctx.store,
+        name=input.name,
+        deployment_tag=input.deployment_tag,
+        model_id=_opt_id(input.model_id, Kind.MODEL, "modelId"),
+        featureset_id=_opt_id(input.featureset_id, Kind.FEATURESET, "featuresetId"),
+        model_params_id=_opt_id(input.model_params_id, Kind.MODELPARAMS, "modelParamsId"),
+        tag=input.tag,
+        tags=input.tags,
+        attributes=input.attributes,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _log_serving_perf(ctx: Context, input: LogServingPerfInput, then: Then | None = None) -> Registered:
+    return await registry.log_serving_perf(
+        ctx.store,
+        period_start=input.period_start,
+        period_end=input.period_end,
+        metrics=input.metrics,
+        deployment_id=_opt_id(input.deployment_id, Kind.DEPLOYMENT, "deploymentId"),
+        deployment_tag=input.deployment_tag,
+        tags=input.tags,
+        attributes=input.attributes,
+        allowed_projects=ctx.allowed_projects,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _update_attributes(ctx: Context, input: UpdateAttributesInput, then: Then | None = None) -> Node:
+    return await registry.update_attributes(
+        ctx.store,
+        node_id=decode_id(input.id),
+        attributes=input.attributes,
+        replace=input.replace,
+        allowed_projects=ctx.allowed_projects,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _add_tags(ctx: Context, input: AddTagsInput, then: Then | None = None) -> Node:
+    return await registry.add_tags(
+        ctx.store,
+        node_id=decode_id(input.id),
+        tags=input.tags,
+        allowed_projects=ctx.allowed_projects,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _log_runs_input(ctx: Context, input: dict[str, Any], then: Then | None = None) -> list[RunLogged]:
+    return await _log_runs(ctx, input["runs"], input.get("idempotencyKey"), then)
+
+
+def _registered(field: str) -> Callable[[Any], dict[str, Any]]:
+    def values(result: Registered | Node) -> dict[str, Any]:
+        # A serving perf logged under an idempotency key recorded before serving perf
+        # said whether it was created answers its node: the call that recorded it created it.
+        if isinstance(result, Node):
+            return {field: result.id, "created": True}
+        return {field: result.node.id, "created": result.created}
+
+    return values
+
+
+def _run_logged(r: RunLogged) -> dict[str, Any]:
+    return {
+        "run": r.run.id,
+        "modelParams": r.model_params.id if r.model_params else None,
+        "devPerf": r.dev_perf.id if r.dev_perf else None,
+        "created": r.created,
+    }
+
+
+@dataclass(frozen=True)
+class Write:
+    """A mutation field as the compiled path runs it: ``write`` takes the context, the
+    field's ``input`` argument (strawberry's input object; graphql-core's coerced value
+    when ``raw_input``) and a ``then`` hook; ``values`` are what the payload's fields take
+    from the write's result (node ids, None, ``created``; a list of such for lists)."""
+
+    write: Callable[[Context, Any, Then | None], Awaitable[Any]]
+    values: Callable[[Any], dict[str, Any]]
+    raw_input: bool = False
+
+
+WRITES: dict[str, Write] = {
+    "createProject": Write(_create_project, _registered("project")),
+    "registerDataset": Write(_register_dataset, _registered("dataset")),
+    "registerFeatureset": Write(_register_featureset, _registered("featureset")),
+    "registerModel": Write(_register_model, _registered("model")),
+    "logRun": Write(_log_run, _run_logged),
+    "logRuns": Write(_log_runs_input, lambda runs: {"runs": [_run_logged(r) for r in runs]}, raw_input=True),
+    "registerDeployment": Write(_register_deployment, _registered("deployment")),
+    "logServingPerf": Write(_log_serving_perf, _registered("servingPerf")),
+    "updateAttributes": Write(_update_attributes, lambda node: {"node": node.id}),
+    "addTags": Write(_add_tags, lambda node: {"node": node.id}),
+}
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation
     async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectPayload:
-        r = await registry.create_project(
-            info.context.store,
-            name=input.name,
-            tags=input.tags,
-            attributes=input.attributes,
-            idempotency_key=_key(info, input.idempotency_key),
-        )
+        r = await _create_project(info.context, input)
         info.context.loaders.clear()
         return CreateProjectPayload(project=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
     async def register_dataset(self, info: Info, input: RegisterDatasetInput) -> RegisterDatasetPayload:
-        r = await registry.register_dataset(
-            info.context.store,
-            name=input.name,
-            tags=input.tags,
-            attributes=input.attributes,
-            idempotency_key=_key(info, input.idempotency_key),
-        )
+        r = await _register_dataset(info.context, input)
         info.context.loaders.clear()
         return RegisterDatasetPayload(dataset=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
     async def register_featureset(self, info: Info, input: RegisterFeaturesetInput) -> RegisterFeaturesetPayload:
-        r = await registry.register_featureset(
-            info.context.store,
-            name=input.name,
-            dataset_id=decode_id(input.dataset_id, Kind.DATASET, field="datasetId"),
-            tags=input.tags,
-            attributes=input.attributes,
-            idempotency_key=_key(info, input.idempotency_key),
-        )
+        r = await _register_featureset(info.context, input)
         info.context.loaders.clear()
         return RegisterFeaturesetPayload(featureset=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
     async def register_model(self, info: Info, input: RegisterModelInput) -> RegisterModelPayload:
-        r = await registry.register_model(
-            info.context.store,
-            name=input.name,
-            project_id=decode_id(input.project_id, Kind.PROJECT, field="projectId"),
-            tags=input.tags,
-            attributes=input.attributes,
-            allowed_projects=info.context.allowed_projects,
-            idempotency_key=_key(info, input.idempotency_key),
-        )
+        r = await _register_model(info.context, input)
         info.context.loaders.clear()
         return RegisterModelPayload(model=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
@@ -231,12 +373,7 @@ class Mutation:
         " written either way."
     )
     async def log_run(self, info: Info, input: LogRunInput) -> LogRunPayload:
-        r = await registry.log_run(
-            info.context.store,
-            **_run_arguments(input, ""),
-            allowed_projects=info.context.allowed_projects,
-            idempotency_key=_key(info, input.idempotency_key),
-        )
+        r = await _log_run(info.context, input)
         info.context.loaders.clear()
         return _run_payload(r)
 
@@ -249,22 +386,13 @@ class Mutation:
     )
     async def log_runs(self, info: Info, input: LogRunsInput) -> LogRunsPayload:
         runs = [{to_camel_case(k): v for k, v in vars(run).items()} for run in input.runs]
-        return await _log_runs(info, runs, input.idempotency_key)
+        logged = await _log_runs(info.context, runs, input.idempotency_key)
+        info.context.loaders.clear()
+        return LogRunsPayload(runs=[_run_payload(r) for r in logged])
 
     @strawberry.mutation
     async def register_deployment(self, info: Info, input: RegisterDeploymentInput) -> RegisterDeploymentPayload:
-        r = await registry.register_deployment(
-            info.context.store,
-            name=input.name,
-            deployment_tag=input.deployment_tag,
-            model_id=_opt_id(input.model_id, Kind.MODEL, "modelId"),
-            featureset_id=_opt_id(input.featureset_id, Kind.FEATURESET, "featuresetId"),
-            model_params_id=_opt_id(input.model_params_id, Kind.MODELPARAMS, "modelParamsId"),
-            tag=input.tag,
-            tags=input.tags,
-            attributes=input.attributes,
-            idempotency_key=_key(info, input.idempotency_key),
-        )
+        r = await _register_deployment(info.context, input)
         info.context.loaders.clear()
         return RegisterDeploymentPayload(deployment=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
@@ -274,42 +402,18 @@ class Mutation:
         " a CONFLICT naming each field that differs (metrics.rmse, tags, attributes); nothing is written either way."
     )
     async def log_serving_perf(self, info: Info, input: LogServingPerfInput) -> LogServingPerfPayload:
-        r = await registry.log_serving_perf(
-            info.context.store,
-            period_start=input.period_start,
-            period_end=input.period_end,
-            metrics=input.metrics,
-            deployment_id=_opt_id(input.deployment_id, Kind.DEPLOYMENT, "deploymentId"),
-            deployment_tag=input.deployment_tag,
-            tags=input.tags,
-            attributes=input.attributes,
-            allowed_projects=info.context.allowed_projects,
-            idempotency_key=_key(info, input.idempotency_key),
-        )
+        r = await _log_serving_perf(info.context, input)
         info.context.loaders.clear()
         return LogServingPerfPayload(serving_perf=wrap(r.node), created=r.created)  # type: ignore[arg-type]
 
     @strawberry.mutation(description="Merges top-level keys into a node's attributes (or replaces them).")
     async def update_attributes(self, info: Info, input: UpdateAttributesInput) -> NodePayload:
-        node = await registry.update_attributes(
-            info.context.store,
-            node_id=decode_id(input.id),
-            attributes=input.attributes,
-            replace=input.replace,
-            allowed_projects=info.context.allowed_projects,
-            idempotency_key=_key(info, input.idempotency_key),
-        )
+        node = await _update_attributes(info.context, input)
         info.context.loaders.clear()
         return NodePayload(node=wrap(node))
 
     @strawberry.mutation
     async def add_tags(self, info: Info, input: AddTagsInput) -> NodePayload:
-        node = await registry.add_tags(
-            info.context.store,
-            node_id=decode_id(input.id),
-            tags=input.tags,
-            allowed_projects=info.context.allowed_projects,
-            idempotency_key=_key(info, input.idempotency_key),
-        )
+        node = await _add_tags(info.context, input)
         info.context.loaders.clear()
         return NodePayload(node=wrap(node))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -40,10 +41,11 @@ from strawberry.types.arguments import convert_arguments
 from metagate.resolvers import queries, validate
 from metagate.resolvers.authz import Principal, required_role
 from metagate.resolvers.ids import decode_id
+from metagate.schema.mutation import WRITES
 from metagate.schema.query import list_args, search_args
 from metagate.store import plan as p
 from metagate.store.errors import MetagateError
-from metagate.store.model import KINDS, Kind, ValueType, kind_of
+from metagate.store.model import KIND_OF_TYPE, KINDS, Kind, ValueType, kind_of
 from metagate.store.port import NameKey
 
 _BASE_FIELDS = frozenset({"id", "kind", "name", "createdAt", "tags", "attributes", "__typename"})
@@ -68,6 +70,44 @@ _ALL_KINDS = tuple(Kind)
 
 class NotPlanned(Exception):
     """The operation is answered by the executor."""
+
+
+@dataclass(frozen=True)
+class PayloadNode:
+    """A payload field that answers a node: the write's result names its id (or None)."""
+
+    key: str
+    field: str
+    select: p.Selection
+
+
+@dataclass(frozen=True)
+class PayloadList:
+    """A payload field that answers a list of payload objects (``logRuns { runs }``)."""
+
+    key: str
+    field: str
+    parts: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class MutationField:
+    """One mutation field: the write it runs with its ``input``, and its payload's parts
+    (``Const``, ``PayloadNode``, ``PayloadList``, or (key, name) of a value the write's
+    result gives, such as ``created``)."""
+
+    key: str
+    name: str
+    input: Any
+    parts: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class MutationPlan:
+    """A mutation operation of one mutation field (and any ``__typename``): the write,
+    and its payload read in the write's transaction."""
+
+    roots: tuple[p.Const | MutationField, ...]
 
 
 Fields = dict[str, list[FieldNode]]
@@ -274,6 +314,46 @@ class _Request:
             return self._summary(key, field, args, nodes)
         raise NotPlanned(name)
 
+    def mutation_root(self, key: str, nodes: list[FieldNode]) -> p.Const | MutationField:
+        name = nodes[0].name.value
+        mutation_type = self.schema.mutation_type
+        assert mutation_type is not None
+        if name == "__typename":
+            return p.Const(key, mutation_type.name)
+        write = WRITES.get(name)
+        if write is None:
+            raise NotPlanned(name)
+        field = mutation_type.fields[name]
+        if write.raw_input:
+            given = get_argument_values(field, nodes[0], self.variables)["input"]
+        else:
+            given = self.arguments(mutation_type.name, nodes)["input"]
+        # A payload's `node` (updateAttributes, addTags) is of the kind of the input's id.
+        node_id = getattr(given, "id", None)
+        kinds = self._kinds_of_ids([decode_id(node_id)]) if node_id is not None else _ALL_KINDS
+        return MutationField(key, name, given, self.payload(field, nodes, kinds))
+
+    def payload(self, field: GraphQLField, nodes: list[FieldNode], node_kinds: Sequence[Kind]) -> tuple[Any, ...]:
+        object_type = get_named_type(field.type)
+        assert isinstance(object_type, GraphQLObjectType)
+        special: dict[str, Callable[[str, list[FieldNode]], Any]] = {}
+        for name, inner in object_type.fields.items():
+            named = get_named_type(inner.type)
+            if named.name in KIND_OF_TYPE or is_abstract_type(named):
+                kinds = [KIND_OF_TYPE[named.name]] if named.name in KIND_OF_TYPE else node_kinds
+                special[name] = self._payload_node(name, kinds)
+            elif isinstance(named, GraphQLObjectType):
+                special[name] = self._payload_list(name, inner, node_kinds)
+        return self.parts(field, nodes, special)
+
+    def _payload_node(self, name: str, kinds: Sequence[Kind]) -> Callable[[str, list[FieldNode]], PayloadNode]:
+        return lambda key, found: PayloadNode(key, name, self.selection(kinds, found))
+
+    def _payload_list(
+        self, name: str, field: GraphQLField, node_kinds: Sequence[Kind]
+    ) -> Callable[[str, list[FieldNode]], PayloadList]:
+        return lambda key, found: PayloadList(key, name, self.payload(field, found, node_kinds))
+
     @staticmethod
     def _kinds_of_ids(ids: Iterable[str]) -> tuple[Kind, ...]:
         kinds = {kind_of(i) for i in ids}
@@ -345,27 +425,56 @@ class Planner:
         variables: Mapping[str, Any] | None,
         principal: Principal | None,
     ) -> p.Plan | None:
-        """The plan of a validated operation, or None when the executor answers it."""
+        """The plan of a validated query operation, or None when the executor answers it."""
+        roots = self._roots(document, operation_name, variables, principal, OperationType.QUERY)
+        return p.Plan(tuple(roots)) if roots is not None else None
+
+    def mutation(
+        self,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        principal: Principal | None,
+    ) -> MutationPlan | None:
+        """The plan of a validated mutation operation of one mutation field, or None when
+        the executor runs it. Several mutation fields in one operation run one after the
+        other in the executor, which stops at the first error: an error of a later one
+        could not be told from here without having written the earlier ones."""
+        roots = self._roots(document, operation_name, variables, principal, OperationType.MUTATION)
+        if roots is None or sum(isinstance(r, MutationField) for r in roots) != 1:
+            return None
+        return MutationPlan(tuple(roots))
+
+    def _roots(
+        self,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        principal: Principal | None,
+        kind: OperationType,
+    ) -> list[Any] | None:
+        """The planned root fields of an operation of ``kind``, or None."""
         operation = get_operation_ast(document, operation_name)
-        if operation is None or operation.operation is not OperationType.QUERY or principal is None:
+        if operation is None or operation.operation is not kind or principal is None:
             return None
         coerced = get_variable_values(self.graphql_schema, operation.variable_definitions or (), dict(variables or {}))
         if not isinstance(coerced, VariableValues):
             return None
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         request = _Request(self, fragments, coerced)
-        query_type = self.graphql_schema.query_type
-        assert query_type is not None
+        root_type = self.graphql_schema.query_type if kind is OperationType.QUERY else self.graphql_schema.mutation_type
+        assert root_type is not None
+        plan_root = request.root if kind is OperationType.QUERY else request.mutation_root
         try:
             roots = []
-            for key, nodes in request.collect(query_type, [operation.selection_set]).items():
+            for key, nodes in request.collect(root_type, [operation.selection_set]).items():
                 name = nodes[0].name.value
-                if name != "__typename" and not self._may(principal, query_type.name, name):
+                if name != "__typename" and not self._may(principal, root_type.name, name):
                     return None
-                roots.append(request.root(key, nodes))
+                roots.append(plan_root(key, nodes))
         except (NotPlanned, MetagateError, GraphQLError):
             return None
-        return p.Plan(tuple(roots))
+        return roots
 
     @staticmethod
     def _may(principal: Principal, parent: str, field: str) -> bool:

@@ -163,6 +163,42 @@ class _Runner:
         rows = await self.run(query)
         return rows[0] if rows else None
 
+    async def answer(self, plan: Plan) -> JSONObject | None:
+        """One AQL query (``arango_compile``) answers the whole plan; None, and the
+        executor answers instead, when the answer needs an error (the executor gives it),
+        when the server predates 3.12.1, and when the query is more than the server
+        plans: over the safe bound of execution nodes, or refused as such.
+
+        A limitation no AQL can lift: ArangoDB's JSON writes a double of integral value
+        as an integer, so a stored 3.0 in attributes, params or metrics comes back 3
+        (``finishing`` makes the METRIC fields Floats again; free-form JSON it cannot
+        tell). VelocyPack would keep the type, but python-arango-async speaks JSON only:
+        its requests are application/json and its Serializer/Deserializer are JSON text
+        (arangoasync.serialization)."""
+        if not self.store.compiled_reads:
+            return None
+        try:
+            query = compile_plan(plan)
+        except BadUserInput:
+            return None  # a list the store refuses: the executor says why
+        if query.nodes is not None and query.nodes > MAX_EXECUTION_NODES:
+            return None
+        try:
+            result = await self.one(query)
+        except ArangoServerError as error:
+            if error.error_code not in _LEFT_TO_EXECUTOR:
+                raise
+            log.warning("ArangoDB refused a compiled read (error %s): the executor answers it", error.error_code)
+            return None
+        if not result or not result["ok"]:
+            return None
+        data: JSONObject = result["data"]
+        finish = finishing(plan)
+        try:
+            return finish(data) if finish is not None else data
+        except NotAnswered:
+            return None
+
     async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
         if not ids:
             return []
@@ -366,40 +402,7 @@ class ArangoStore:
         )
 
     async def answer(self, plan: Plan) -> JSONObject | None:
-        """One AQL query (``arango_compile``) answers the whole plan; None, and the
-        executor answers instead, when the answer needs an error (the executor gives it),
-        when the server predates 3.12.1, and when the query is more than the server
-        plans: over the safe bound of execution nodes, or refused as such.
-
-        A limitation no AQL can lift: ArangoDB's JSON writes a double of integral value
-        as an integer, so a stored 3.0 in attributes, params or metrics comes back 3
-        (``finishing`` makes the METRIC fields Floats again; free-form JSON it cannot
-        tell). VelocyPack would keep the type, but python-arango-async speaks JSON only:
-        its requests are application/json and its Serializer/Deserializer are JSON text
-        (arangoasync.serialization)."""
-        if not self.compiled_reads:
-            return None
-        try:
-            query = compile_plan(plan)
-        except BadUserInput:
-            return None  # a list the store refuses: the executor says why
-        if query.nodes is not None and query.nodes > MAX_EXECUTION_NODES:
-            return None
-        try:
-            result = await self._reader().one(query)
-        except ArangoServerError as error:
-            if error.error_code not in _LEFT_TO_EXECUTOR:
-                raise
-            log.warning("ArangoDB refused a compiled read (error %s): the executor answers it", error.error_code)
-            return None
-        if not result or not result["ok"]:
-            return None
-        data: JSONObject = result["data"]
-        finish = finishing(plan)
-        try:
-            return finish(data) if finish is not None else data
-        except NotAnswered:
-            return None
+        return await self._reader().answer(plan)
 
     async def project_counts(self, project_id: str) -> ProjectCounts:
         counts = await self._reader().one(aql.project_counts(project_id))

@@ -178,6 +178,12 @@ class Reader(Protocol):
 
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]: ...
 
+    async def answer(self, plan: Plan) -> JSONObject | None:
+        """The ``data`` of the operation ``plan`` was made from, read in one query (in a
+        write transaction, seeing its writes); None when answering it needs an error (see
+        ``store.plan``)."""
+        ...
+
 
 @dataclass(frozen=True)
 class IdempotencyRecord:
@@ -217,11 +223,6 @@ class Store(Reader, Protocol):
     async def list_nodes(self, query: ListQuery) -> Page: ...
 
     async def lineage(self, query: LineageQuery) -> LineageResult: ...
-
-    async def answer(self, plan: Plan) -> JSONObject | None:
-        """The ``data`` of the operation ``plan`` was made from, read in one query; None
-        when answering it needs an error (see ``store.plan``)."""
-        ...
 
     async def project_counts(self, project_id: str) -> ProjectCounts: ...
 

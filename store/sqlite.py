@@ -177,6 +177,17 @@ class _Reads:
         except sqlite3.Error as error:
             _raise(error)
 
+    async def answer(self, conn: aiosqlite.Connection, plan: Plan) -> JSONObject | None:
+        store = self._store
+        compiled = sqlite_compile.compile_plan(plan, store.lineage_first_cap)
+        while True:
+            [row] = await self._rows(conn, compiled.sql, compiled.params)
+            ok, data, *stats = row
+            store.lineage_rows += sum(stats[0::3])
+            if not ok or not compiled.widen(stats):
+                break
+        return orjson.loads(data) if ok else None
+
     async def get_nodes(self, conn: aiosqlite.Connection, ids: Sequence[str]) -> list[Node | None]:
         if not ids:
             return []
@@ -274,6 +285,9 @@ class SQLiteTx:
 
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
         return await self._reads.neighbors(self._conn, requests)
+
+    async def answer(self, plan: Plan) -> JSONObject | None:
+        return await self._reads.answer(self._conn, plan)
 
     async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._store.statements += 1
@@ -547,15 +561,8 @@ class SQLiteStore:
         return LineageResult(nodes=nodes[: query.limit], edges=edges, truncated=len(nodes) > query.limit)
 
     async def answer(self, plan: Plan) -> JSONObject | None:
-        compiled = sqlite_compile.compile_plan(plan, self.lineage_first_cap)
-        while True:
-            async with self._read() as conn:
-                [row] = await self._reads._rows(conn, compiled.sql, compiled.params)
-            ok, data, *stats = row
-            self.lineage_rows += sum(stats[0::3])
-            if not ok or not compiled.widen(stats):
-                break
-        return orjson.loads(data) if ok else None
+        async with self._read() as conn:
+            return await self._reads.answer(conn, plan)
 
     async def project_counts(self, project_id: str) -> ProjectCounts:
         async with self._read() as conn:

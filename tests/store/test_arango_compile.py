@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from metagate.store import arango as arango_module
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
-from metagate.store.arango import ArangoSettings, ArangoStore, compiled_reads_supported
+from metagate.store.arango import ArangoSettings, ArangoStore, _Runner, compiled_reads_supported
 from metagate.store.arango_compile import MAX_EXECUTION_NODES, _Compiler, _cursor, compile_plan, execution_nodes, finishing
 from metagate.store.arango_layout import UNKNOWN_TIME
 from metagate.store.model import EDGE_KINDS, KINDS, Direction, Kind, Step, ValueType, format_time
@@ -610,7 +610,9 @@ def test_metrics_are_floats_wherever_the_plan_nests_them() -> None:
 # --------------------------------------------------------------------------------------
 
 
-class _Reader:
+class _Reader(_Runner):
+    """The store's reader, its queries answered by ``result`` instead of a server."""
+
     def __init__(self, result: Any) -> None:
         self.result = result
         self.queries: list[aql.Query] = []
@@ -626,6 +628,7 @@ def _store(reader: Any) -> ArangoStore:
     store = ArangoStore(ArangoSettings("http://localhost:8529", "metagate", "root", ""))
     store._reader = lambda: reader  # type: ignore[method-assign]
     store.compiled_reads = True
+    reader.store = store
     return store
 
 
@@ -727,7 +730,7 @@ def _server_error(error_num: int) -> AQLQueryExecuteError:
     return AQLQueryExecuteError(response, Request(Method.POST, "/_api/cursor"))
 
 
-class _Refusing:
+class _Refusing(_Runner):
     def __init__(self, error: BaseException) -> None:
         self.error = error
 
