@@ -322,3 +322,25 @@ async def test_several_mutation_fields_in_one_operation_run_in_order(adapter: st
             "b": {"created": False, "dataset": {"name": "a", "featuresets": {"nodes": []}}},
         }
     }
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+async def test_a_payload_of_ids_only_reads_nothing(adapter: str, tmp_path: Path) -> None:
+    async def answer(real: Any, plan: Any) -> Any:
+        return await real(plan)
+
+    ids_only = """mutation { registerDataset(input: {name: "a"}) { created dataset { id kind __typename } } }"""
+    async with opened_store(adapter, tmp_path) as inner:
+        store = _TxAnswers(inner, answer)
+        async with _gateway(store) as http:
+            body = (await http.post("/graphql", json={"query": ids_only})).json()
+        [[dataset]] = await inner.find_named([registry.NameKey(Kind.DATASET, "a", "")])
+    assert body == {
+        "data": {
+            "registerDataset": {
+                "created": True,
+                "dataset": {"id": encode_id(dataset.id), "kind": "DATASET", "__typename": "Dataset"},
+            }
+        }
+    }
+    assert "answer" not in store.calls, store.calls
