@@ -27,6 +27,7 @@ from metagate.store.port import (
     ProjectCounts,
     SortKey,
     Store,
+    Where,
 )
 
 
@@ -169,6 +170,7 @@ class ListArgs:
     order: Order = field(default_factory=Order)
     first: int | None = None
     after: str | None = None
+    where: Where | None = None
 
 
 def list_query(limits: Limits, args: ListArgs) -> ListQuery:
@@ -205,6 +207,7 @@ def list_query(limits: Limits, args: ListArgs) -> ListQuery:
         created_before=validate.time(f.created_before, field="createdBefore"),
         deployment_tag=f.deployment_tag,
         metric=f.metric,
+        where=args.where,
         order_by=o.field,
         order_metric=o.metric,
         descending=o.descending,

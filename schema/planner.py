@@ -303,7 +303,12 @@ class _Request:
                 )
             else:
                 list_arguments = list_args(
-                    _LISTS[name], args.get("filter"), args.get("order_by"), args.get("first"), args.get("after")
+                    _LISTS[name],
+                    args.get("filter"),
+                    args.get("order_by"),
+                    args.get("first"),
+                    args.get("after"),
+                    args.get("where"),
                 )
             query = queries.list_query(self.limits, list_arguments)
             page = self.page(field, query.kinds, nodes, has_previous=list_arguments.after is not None)

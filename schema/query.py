@@ -33,6 +33,7 @@ from metagate.schema.types import (
     lineage,
     wrap,
 )
+from metagate.schema.where import DatasetWhere, DeploymentWhere, FeaturesetWhere, ModelWhere, ProjectWhere, RunWhere, to_where
 from metagate.store.model import Direction, Kind
 
 
@@ -47,6 +48,7 @@ def list_args(
     order_by: NodeOrder | RunOrder | None,
     first: int | None,
     after: str | None,
+    where: Any = None,
 ) -> queries.ListArgs:
     return queries.ListArgs(
         kinds=(kind,),
@@ -54,6 +56,7 @@ def list_args(
         order=order_by.to_order() if order_by else queries.Order(),
         first=first,
         after=after,
+        where=to_where(kind, where) if where is not None else None,
     )
 
 
@@ -78,8 +81,9 @@ async def _list(
     order_by: NodeOrder | RunOrder | None,
     first: int | None,
     after: str | None,
+    where: Any,
 ) -> Connection[Any]:
-    args = list_args(kind, filter, order_by, first, after)
+    args = list_args(kind, filter, order_by, first, after, where)
     return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
 
 
@@ -128,8 +132,9 @@ class Query:
         order_by: NodeOrder | None = None,
         first: int | None = None,
         after: str | None = None,
+        where: ProjectWhere | None = None,
     ) -> Connection[Project]:
-        return await _list(info, Kind.PROJECT, filter, order_by, first, after)
+        return await _list(info, Kind.PROJECT, filter, order_by, first, after, where)
 
     @strawberry.field
     async def datasets(
@@ -139,8 +144,9 @@ class Query:
         order_by: NodeOrder | None = None,
         first: int | None = None,
         after: str | None = None,
+        where: DatasetWhere | None = None,
     ) -> Connection[Dataset]:
-        return await _list(info, Kind.DATASET, filter, order_by, first, after)
+        return await _list(info, Kind.DATASET, filter, order_by, first, after, where)
 
     @strawberry.field
     async def featuresets(
@@ -150,8 +156,9 @@ class Query:
         order_by: NodeOrder | None = None,
         first: int | None = None,
         after: str | None = None,
+        where: FeaturesetWhere | None = None,
     ) -> Connection[Featureset]:
-        return await _list(info, Kind.FEATURESET, filter, order_by, first, after)
+        return await _list(info, Kind.FEATURESET, filter, order_by, first, after, where)
 
     @strawberry.field
     async def models(
@@ -161,8 +168,9 @@ class Query:
         order_by: NodeOrder | None = None,
         first: int | None = None,
         after: str | None = None,
+        where: ModelWhere | None = None,
     ) -> Connection[Model]:
-        return await _list(info, Kind.MODEL, filter, order_by, first, after)
+        return await _list(info, Kind.MODEL, filter, order_by, first, after, where)
 
     @strawberry.field(
         description='Runs, e.g. filter {metric: {name: "rmse", lt: 0.5}} ordered by'
@@ -175,8 +183,9 @@ class Query:
         order_by: RunOrder | None = None,
         first: int | None = None,
         after: str | None = None,
+        where: RunWhere | None = None,
     ) -> Connection[Run]:
-        return await _list(info, Kind.RUN, filter, order_by, first, after)
+        return await _list(info, Kind.RUN, filter, order_by, first, after, where)
 
     @strawberry.field
     async def deployments(
@@ -186,8 +195,9 @@ class Query:
         order_by: NodeOrder | None = None,
         first: int | None = None,
         after: str | None = None,
+        where: DeploymentWhere | None = None,
     ) -> Connection[Deployment]:
-        return await _list(info, Kind.DEPLOYMENT, filter, order_by, first, after)
+        return await _list(info, Kind.DEPLOYMENT, filter, order_by, first, after, where)
 
     @strawberry.field(
         description="Nodes of any kind by name (substring), tag, attribute value or deployment"

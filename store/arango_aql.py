@@ -13,7 +13,23 @@ from typing import Any
 from metagate.store import arango_layout as layout
 from metagate.store.errors import BadUserInput
 from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
-from metagate.store.port import ListQuery, NameKey, NeighborRequest, OrderField, ServingPeriod, SortKey, contains_pattern
+from metagate.store.port import (
+    AllOf,
+    AnyOf,
+    Compare,
+    ListQuery,
+    NameKey,
+    NeighborRequest,
+    NotOf,
+    Op,
+    OrderField,
+    Related,
+    ServingPeriod,
+    SortKey,
+    Subject,
+    Where,
+    contains_pattern,
+)
 
 Bind = dict[str, Any]
 
@@ -291,6 +307,8 @@ def list_rows(b: Binder, q: ListQuery) -> str:
             own = b.value(layout.non_attribute_fields(kind))
             attrs = attributes("d", own)
             filters.append(f"HAS({attrs}, {key}) AND {attrs}[{key}] == {b.value(q.attribute.value)}")
+        if q.where is not None:
+            filters.append(where_aql(b, kind, q.where, "d"))
         if q.created_after is not None:
             filters.append(f"d.createdAt >= {b.value(q.created_after)}")
         if q.created_before is not None:
@@ -548,3 +566,71 @@ def get_idempotency(document_key: str) -> Query:
 
 def put_idempotency(document: JSONObject) -> Query:
     return Query("INSERT @doc INTO @@c", {"doc": document, "@c": layout.IDEMPOTENCY_COLLECTION})
+
+
+_COMPARE = {Op.EQ: "==", Op.LT: "<", Op.LTE: "<=", Op.GT: ">", Op.GTE: ">="}
+
+
+def _compare(b: Binder, value: str, op: Op, operand: Any) -> str:
+    """``value op operand`` for a value of the operand's type."""
+    if op is Op.IN:
+        return f"{value} IN {b.value(list(operand))}"
+    if op is Op.CONTAINS:
+        return f"CONTAINS({value}, {b.value(operand)})"
+    if op is Op.STARTS_WITH:
+        return f"STARTS_WITH({value}, {b.value(operand)})"
+    return f"{value} {_COMPARE[op]} {b.value(operand)}"
+
+
+def _comparison(b: Binder, kind: Kind, t: Compare, doc: str, depth: int) -> str:
+    if t.subject is Subject.NAME:
+        return f"(IS_STRING({doc}.name) AND {_compare(b, f'{doc}.name', t.op, t.value)})"
+    if t.subject is Subject.CREATED_AT:
+        # As ``layout.from_document`` reads it: a document without one is of UNKNOWN_TIME.
+        created = f"({doc}.createdAt || {b.const(layout.UNKNOWN_TIME)})"
+        return _compare(b, created, t.op, t.value)
+    if t.subject is Subject.TAG:
+        tag = f"where_tag{depth}"
+        return (
+            f"LENGTH(FOR {tag} IN (IS_ARRAY({doc}.tags) ? {doc}.tags : []) FILTER IS_STRING({tag})"
+            f" AND {_compare(b, tag, t.op, t.value)} LIMIT 1 RETURN 1) > 0"
+        )
+    assert t.key is not None
+    if t.subject is Subject.ATTRIBUTE:
+        attrs = attributes(doc, b.const(layout.non_attribute_fields(kind)))
+        values = t.value if t.op is Op.IN else (t.value,)
+        key = b.value(t.key)
+        # == compares type and value: 1 == 1.0, but true != 1 and "1" != 1.
+        same = " OR ".join(f"{attrs}[{key}] == {b.value(v)}" for v in values) or "false"
+        return f"(HAS({attrs}, {key}) AND ({same}))"
+    if t.subject is Subject.METRIC:
+        value = f"{doc}.fields.metrics[{b.value(t.key)}]"
+        return f"(IS_NUMBER({value}) AND {_compare(b, value, t.op, t.value)})"
+    value = f"{doc}.fields[{b.const(t.key)}]"
+    try:
+        value = f"NOT_NULL({doc}[{b.const(layout.field_path(kind, t.key))}], {value})"
+    except ValueError:
+        pass  # not a field the layout keeps at the top level
+    return f"(IS_STRING({value}) AND {_compare(b, value, t.op, t.value)})"
+
+
+def where_aql(b: Binder, kind: Kind, w: Where, doc: str, depth: int = 0) -> str:
+    """The AQL condition that ``doc``, of ``kind``, matches ``w``: true or false, never
+    null, so that NOT is the complement."""
+    if isinstance(w, Compare):
+        return _comparison(b, kind, w, doc, depth)
+    if isinstance(w, AllOf):
+        return "(" + " AND ".join(where_aql(b, kind, p, doc, depth) for p in w.parts) + ")" if w.parts else "true"
+    if isinstance(w, AnyOf):
+        return "(" + " OR ".join(where_aql(b, kind, p, doc, depth) for p in w.parts) + ")" if w.parts else "false"
+    if isinstance(w, NotOf):
+        return f"NOT ({where_aql(b, kind, w.part, doc, depth)})"  # NOT binds tighter than >
+    assert isinstance(w, Related)
+    other = f"where_node{depth + 1}"
+    edge = EDGE_KINDS[w.edge_kind]
+    target = edge.to_kind if w.step is Step.OUT else edge.from_kind
+    return (
+        # An edge whose far end is gone gives null (SQLite's foreign keys keep none such).
+        f"LENGTH(FOR {other} IN 1..1 {_hop(b, w.edge_kind, w.step, doc)}"
+        f" FILTER {other} != null AND {where_aql(b, target, w.where, other, depth + 1)} LIMIT 1 RETURN 1) > 0"
+    )

@@ -94,6 +94,68 @@ def contains_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+class Op(str, enum.Enum):
+    EQ = "eq"
+    IN = "in"
+    CONTAINS = "contains"  # a substring, case and accents as given
+    STARTS_WITH = "startsWith"
+    LT = "lt"
+    LTE = "lte"
+    GT = "gt"
+    GTE = "gte"
+
+
+class Subject(str, enum.Enum):
+    """What a ``Compare`` compares."""
+
+    NAME = "name"
+    CREATED_AT = "createdAt"
+    TAG = "tag"  # any one of the node's tags
+    ATTRIBUTE = "attribute"  # the attribute ``key``: a JSON scalar
+    TEXT = "text"  # the typed field ``key`` (TEXT, or RUN_STATUS)
+    TIME = "time"  # the typed field ``key`` (TIME)
+    METRIC = "metric"  # the number ``key`` of the node's ``metrics``
+
+
+@dataclass(frozen=True)
+class Compare:
+    """A comparison that holds or not, never unknown: a node without the value compared
+    (no name, no such attribute, a metric that is not a number) fails it, and passes
+    its NOT. ``value`` is a tuple for IN; times are ``format_time`` text."""
+
+    subject: Subject
+    op: Op
+    value: Any
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Related:
+    """Some node one ``edge_kind`` step away matches ``where``."""
+
+    edge_kind: str
+    step: Step
+    where: Where
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple[Where, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple[Where, ...]
+
+
+@dataclass(frozen=True)
+class NotOf:
+    part: Where
+
+
+Where = AllOf | AnyOf | NotOf | Compare | Related
+
+
 class OrderField(str, enum.Enum):
     CREATED_AT = "created_at"
     NAME = "name"
@@ -112,6 +174,7 @@ class ListQuery:
     created_before: str | None = None  # exclusive
     deployment_tag: str | None = None
     metric: MetricFilter | None = None
+    where: Where | None = None
     order_by: OrderField = OrderField.CREATED_AT
     order_metric: str | None = None
     descending: bool = True

@@ -8,7 +8,20 @@ from typing import Any
 
 from metagate.store.errors import BadUserInput
 from metagate.store.model import LINEAGE_EDGE_KINDS, Direction, Step
-from metagate.store.port import METRIC_NAME, ListQuery, OrderField, contains_pattern
+from metagate.store.port import (
+    METRIC_NAME,
+    AllOf,
+    AnyOf,
+    Compare,
+    ListQuery,
+    NotOf,
+    Op,
+    OrderField,
+    Related,
+    Subject,
+    Where,
+    contains_pattern,
+)
 
 NODE_COLUMNS = "n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields"
 
@@ -130,6 +143,8 @@ def list_source(q: ListQuery, bind: Params) -> tuple[str, str]:
         where.append(f"n.created_at >= {bind(q.created_after)}")
     if q.created_before is not None:
         where.append(f"n.created_at < {bind(q.created_before)}")
+    if q.where is not None:
+        where.append(where_sql(q.where, "n", bind))
     if q.deployment_tag is not None:
         tag = bind(q.deployment_tag)
         where.append(
@@ -180,3 +195,81 @@ def list_source(q: ListQuery, bind: Params) -> tuple[str, str]:
         f" ORDER BY sv {order}, id {order} LIMIT {bind(q.first + 1)}"
     )
     return sql, order
+
+
+_COMPARE = {Op.EQ: "=", Op.LT: "<", Op.LTE: "<=", Op.GT: ">", Op.GTE: ">="}
+
+
+def _compare(value: str, op: Op, operand: Any, bind: Params) -> str:
+    """``value op operand`` for a text or number ``value`` known not to be NULL."""
+    if op is Op.IN:
+        return f"{value} IN ({', '.join(bind(v) for v in operand)})" if operand else "0"
+    if op is Op.CONTAINS:
+        return f"instr({value}, {bind(operand)}) > 0"
+    if op is Op.STARTS_WITH:
+        prefix = bind(operand)
+        return f"substr({value}, 1, length({prefix})) = {prefix}"
+    return f"{value} {_COMPARE[op]} {bind(operand)}"
+
+
+def _attribute(alias: str, key: str, op: Op, operand: Any, bind: Params) -> str:
+    """The attribute ``key`` is a JSON scalar equal to the operand (or one of them), as
+    the ``attribute`` filter compares: a number with a number, a boolean with a boolean."""
+    values = operand if op is Op.IN else (operand,)
+    tests = []
+    for value in values:
+        if value is None:
+            tests.append("where_attr.type = 'null'")
+        elif isinstance(value, bool):
+            tests.append("where_attr.type = 'true'" if value else "where_attr.type = 'false'")
+        elif isinstance(value, (int, float)):
+            tests.append(f"(where_attr.type IN ('integer', 'real') AND where_attr.atom = {bind(value)})")
+        else:
+            tests.append(f"(where_attr.type = 'text' AND where_attr.atom = {bind(value)})")
+    test = " OR ".join(tests) or "0"
+    return f"EXISTS (SELECT 1 FROM json_each({alias}.attributes) where_attr WHERE where_attr.key = {bind(key)} AND ({test}))"
+
+
+def _comparison(t: Compare, alias: str, bind: Params) -> str:
+    if t.subject is Subject.NAME:
+        return f"({alias}.name IS NOT NULL AND {_compare(f'{alias}.name', t.op, t.value, bind)})"
+    if t.subject is Subject.CREATED_AT:
+        return _compare(f"{alias}.created_at", t.op, t.value, bind)
+    if t.subject is Subject.TAG:
+        return (
+            "EXISTS (SELECT 1 FROM node_tags where_tag"
+            f" WHERE where_tag.node_id = {alias}.id AND {_compare('where_tag.tag', t.op, t.value, bind)})"
+        )
+    if t.subject is Subject.ATTRIBUTE:
+        assert t.key is not None
+        return _attribute(alias, t.key, t.op, t.value, bind)
+    assert t.key is not None
+    if t.subject is Subject.METRIC:
+        # The metric's name is a bound value too, quoted into the JSON path by SQLite.
+        path = f"'$.metrics.' || json_quote({bind(t.key)})"
+        value, kinds = f"json_extract({alias}.fields, {path})", "('integer', 'real')"
+        return f"IFNULL(json_type({alias}.fields, {path}) IN {kinds} AND {_compare(value, t.op, t.value, bind)}, 0)"
+    path = bind(f"$.{t.key}")
+    value = f"json_extract({alias}.fields, {path})"
+    return f"IFNULL(json_type({alias}.fields, {path}) = 'text' AND {_compare(value, t.op, t.value, bind)}, 0)"
+
+
+def where_sql(w: Where, alias: str, bind: Params, depth: int = 0) -> str:
+    """The SQL condition that node ``alias`` matches ``w``: true or false, never NULL, so
+    that NOT is the complement."""
+    if isinstance(w, Compare):
+        return _comparison(w, alias, bind)
+    if isinstance(w, AllOf):
+        return "(" + " AND ".join(where_sql(p, alias, bind, depth) for p in w.parts) + ")" if w.parts else "1"
+    if isinstance(w, AnyOf):
+        return "(" + " OR ".join(where_sql(p, alias, bind, depth) for p in w.parts) + ")" if w.parts else "0"
+    if isinstance(w, NotOf):
+        return f"NOT ({where_sql(w.part, alias, bind, depth)})"
+    assert isinstance(w, Related)
+    other, edge = f"where_node{depth + 1}", f"where_edge{depth + 1}"
+    near, far = ("from_id", "to_id") if w.step is Step.OUT else ("to_id", "from_id")
+    return (
+        f"EXISTS (SELECT 1 FROM edges {edge} JOIN nodes {other} ON {other}.id = {edge}.{far}"
+        f" WHERE {edge}.{near} = {alias}.id AND {edge}.kind = {bind(w.edge_kind)}"
+        f" AND {where_sql(w.where, other, bind, depth + 1)})"
+    )

@@ -32,7 +32,7 @@ from metagate.gateway.config import Settings
 from metagate.resolvers.queries import Limits
 from metagate.schema import build_schema
 from metagate.schema.context import make_context
-from metagate.store.model import Edge, Kind, Node
+from metagate.store.model import KINDS, Edge, Kind, Node, Step, ValueType
 from tests.conftest import opened_store
 from tests.test_lineage_property import UPSTREAM_END
 
@@ -53,6 +53,7 @@ KIND_TYPE = {
     "servingperf": "ServingPerf",
 }
 TYPE_KIND = {t: k for k, t in KIND_TYPE.items()}
+TYPE_KIND_ENUM = {t: Kind(k) for k, t in KIND_TYPE.items()}
 BASE = ("id", "kind", "name", "createdAt", "tags", "attributes", "__typename")
 OWN: dict[str, tuple[str, ...]] = {
     "Run": ("status", "startTime", "endTime", "tag", "deploymentTag"),
@@ -458,8 +459,132 @@ def lookup_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
     return f'{key}: {field_name}(name: "{target.name}"{scope}) {{ {text} }}', lambda ref: dict(evaluate(ref, target))
 
 
+# The where language: a random tree over a kind, rendered as GraphQL and evaluated here
+# from its documented semantics (every test true or false; a missing value fails it).
+
+_TEXT_OPS: dict[str, Callable[[str, Any], bool]] = {
+    "eq": lambda v, x: v == x,
+    "in": lambda v, x: v in x,
+    "contains": lambda v, x: x in v,
+    "startsWith": lambda v, x: v.startswith(x),
+}
+_ORDER_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda v, x: v == x,
+    "lt": lambda v, x: v < x,
+    "lte": lambda v, x: v <= x,
+    "gt": lambda v, x: v > x,
+    "gte": lambda v, x: v >= x,
+}
+WhereTest = Callable[[Reference, Node], bool]
+
+
+def _gql(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_gql(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return orjson.dumps(value).decode()
+    return repr(value)
+
+
+@st.composite
+def _text_test(draw: st.DrawFn, values: list[str]) -> tuple[str, Callable[[Any], bool]]:
+    op = draw(st.sampled_from(sorted(_TEXT_OPS)))
+    operand: Any = draw(st.lists(st.sampled_from(values), max_size=3)) if op == "in" else draw(st.sampled_from(values))
+    test = _TEXT_OPS[op]
+    return f"{{{op}: {_gql(operand)}}}", lambda v: isinstance(v, str) and test(v, operand)
+
+
+@st.composite
+def _order_test(draw: st.DrawFn, values: list[Any], number: bool) -> tuple[str, Callable[[Any], bool]]:
+    ops = draw(st.lists(st.sampled_from(sorted(_ORDER_OPS)), min_size=1, max_size=2, unique=True))
+    chosen = [(op, draw(st.sampled_from(values))) for op in ops]
+
+    def holds(v: Any) -> bool:
+        if number:
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                return False
+        elif not isinstance(v, str):
+            return False
+        return all(_ORDER_OPS[op](v, x) for op, x in chosen)
+
+    return ", ".join(f"{op}: {_gql(x)}" for op, x in chosen), holds
+
+
+def _same_scalar(a: Any, b: Any) -> bool:
+    if b is None or isinstance(b, bool):
+        return a is b
+    if isinstance(b, (int, float)):
+        return isinstance(a, (int, float)) and not isinstance(a, bool) and a == b
+    return isinstance(a, str) and a == b
+
+
+@st.composite
+def where_tree(draw: st.DrawFn, kind: Kind, depth: int = 0) -> tuple[str, WhereTest]:
+    spec = KINDS[kind]
+    choices = ["name", "tags", "createdAt", "attribute"]
+    choices += [f.graphql for f in spec.fields if f.type is not ValueType.JSON]
+    if depth < 2:
+        choices += [n.graphql for n in spec.navigation] + ["AND", "OR", "NOT"]
+    field_name = draw(st.sampled_from(choices))
+    if field_name in ("AND", "OR"):
+        parts = draw(st.lists(where_tree(kind, depth + 1), max_size=3))
+        combine = all if field_name == "AND" else any
+        text = f"{field_name}: [{', '.join('{' + t + '}' for t, _ in parts)}]"
+        return text, lambda ref, n: combine(test(ref, n) for _, test in parts)
+    if field_name == "NOT":
+        inner, test = draw(where_tree(kind, depth + 1))
+        return f"NOT: {{{inner}}}", lambda ref, n: not test(ref, n)
+    if field_name == "name":
+        text, holds = draw(_text_test(["run1", "model0", "data1", "feat0", "dep0-0-0", "1", "run", "a", "proj"]))
+        return f"name: {text}", lambda ref, n: holds(n.name)
+    if field_name == "tags":
+        text, holds = draw(_text_test(["gold", "beta", "x", "go", "a"]))
+        return f"tags: {text}", lambda ref, n: any(holds(t) for t in n.tags)
+    if field_name == "createdAt":
+        text, holds = draw(_order_test(TIMES, number=False))
+        return f"createdAt: {{{text}}}", lambda ref, n: holds(n.created_at)
+    if field_name == "attribute":
+        key = draw(st.sampled_from(["owner", "note", "n", "ok"]))
+        values = [1, -5, 0.5, "a", "é", True, False, None]
+        if draw(st.booleans()):
+            v = draw(st.sampled_from(values))
+            return (
+                f'attribute: {{key: "{key}", eq: {_gql(v)}}}',
+                lambda ref, n: key in n.attributes and _same_scalar(n.attributes[key], v),
+            )
+        vs = draw(st.lists(st.sampled_from([x for x in values if x is not None]), max_size=3))
+        return (
+            f'attribute: {{key: "{key}", in: {_gql(vs)}}}',
+            lambda ref, n: key in n.attributes and any(_same_scalar(n.attributes[key], v) for v in vs),
+        )
+    typed = spec.typed_field(field_name)
+    if typed is not None:
+        if typed.type is ValueType.METRIC:
+            metric = draw(st.sampled_from(["rmse", "acc"]))
+            text, holds = draw(_order_test([-1, 0, 0.3, 0.5, 2], number=True))
+            return f'{field_name}: {{name: "{metric}", {text}}}', lambda ref, n: holds(n.fields.get("metrics", {}).get(metric))
+        if typed.type is ValueType.TIME:
+            text, holds = draw(_order_test(TIMES, number=False))
+            return f"{field_name}: {{{text}}}", lambda ref, n: holds(n.fields.get(typed.key))
+        if typed.type is ValueType.RUN_STATUS:
+            statuses = draw(st.lists(st.sampled_from(["RUNNING", "COMPLETED", "FAILED"]), min_size=1, max_size=2))
+            return f"{field_name}: {{in: [{', '.join(statuses)}]}}", lambda ref, n: n.fields.get(typed.key) in statuses
+        text, holds = draw(_text_test(["t1", "t2", "dt0-1", "dt", "dep-tag0-0-0", "dep"]))
+        return f"{field_name}: {text}", lambda ref, n: holds(n.fields.get(typed.key))
+    nav = spec.navigation_field(field_name)
+    assert nav is not None
+    inner, test = draw(where_tree(nav.target, depth + 1))
+    way = "out" if nav.step is Step.OUT else "in"
+    return f"{field_name}: {{{inner}}}", lambda ref, n: any(test(ref, m) for m in ref.neighbours(n, nav.edge_kind, way))
+
+
 @st.composite
 def list_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
+    where: WhereTest | None = None
     if draw(st.booleans()):
         name = draw(st.sampled_from(sorted(LISTS)))
         type_name, kinds = LISTS[name], [TYPE_KIND[LISTS[name]]]
@@ -470,6 +595,9 @@ def list_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
         order_text += f', metric: "{metric}"}}' if order == "METRIC" else "}"
         contains = draw(st.sampled_from([None, "1", "run", "o"]))
         filter_text = f', filter: {{nameContains: "{contains}"}}' if contains else ""
+        if draw(st.booleans()):
+            where_text, where = draw(where_tree(TYPE_KIND_ENUM[type_name]))
+            filter_text += f", where: {{{where_text}}}"
         head, text_kind = f"{name}({order_text}{filter_text}", type_name
     else:
         kinds = draw(st.lists(st.sampled_from(sorted(KIND_TYPE)), min_size=1, max_size=3, unique=True))
@@ -482,6 +610,8 @@ def list_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
     candidates = [
         n for n in g.nodes.values() if n.kind.value in kinds and (contains is None or (n.name or "").find(contains) >= 0)
     ]
+    if where is not None:
+        candidates = [n for n in candidates if where(Reference(g), n)]
     if contains is not None:
         candidates = [n for n in candidates if n.name is not None]
 
@@ -708,3 +838,34 @@ def test_graphs_for_arangodb_hold_no_integral_floats(case: Any) -> None:
 
 def test_graphs_for_sqlite_hold_integral_floats() -> None:
     assert find(numbers(integral_floats=True), lambda v: isinstance(v, float) and v.is_integer()) == 3.0
+
+
+@st.composite
+def where_cases(draw: st.DrawFn, adapter: str) -> tuple[Graph, list[tuple[str, Callable[[Reference], dict[str, Any]]]]]:
+    """Lists filtered by random where trees, several conditions at the top."""
+    g = draw(graphs(integral_floats=adapter != "arangodb"))
+    queries = []
+    for i in range(4):
+        name = draw(st.sampled_from(sorted(LISTS)))
+        kind = TYPE_KIND_ENUM[LISTS[name]]
+        parts = draw(st.lists(where_tree(kind), min_size=1, max_size=3))
+        combine = draw(st.sampled_from(["AND", "OR"]))
+        text = f"{combine}: [{', '.join('{' + t + '}' for t, _ in parts)}]"
+        test = all if combine == "AND" else any
+
+        def answer(ref: Reference, name: str = name, kind: Kind = kind, parts: Any = parts, test: Any = test) -> dict[str, Any]:
+            kept = [n for n in ref.g.nodes.values() if n.kind is kind and test(t(ref, n) for _, t in parts)]
+            kept.sort(key=lambda n: (n.created_at, n.id), reverse=True)
+            return {"nodes": [{"id": gid(n.id)} for n in kept]}
+
+        queries.append((f"w{i}: {name}(first: 100, where: {{{text}}}) {{ nodes {{ id }} }}", answer))
+    text = "{ " + " ".join(q for q, _ in queries) + " }"
+    return g, [(text, lambda ref: {f"w{i}": a(ref) for i, (_, a) in enumerate(queries)})]
+
+
+@pytest.mark.parametrize("adapter", ["sqlite-memory", "arangodb"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_where_trees_keep_what_the_reference_keeps(adapter: str, data: st.DataObject) -> None:
+    g, queries = data.draw(where_cases(adapter), label="case")
+    asyncio.run(_check(adapter, g, queries))

@@ -14,13 +14,21 @@ from metagate.store import arango_aql as aql
 from metagate.store.arango_init import indexes
 from metagate.store.model import Direction, Edge, Kind, Node, Step
 from metagate.store.port import (
+    AllOf,
+    AnyOf,
     AttributeEquals,
+    Compare,
     ListQuery,
     MetricFilter,
     NameKey,
     NeighborRequest,
+    NotOf,
+    Op,
     OrderField,
+    Related,
     ServingPeriod,
+    Subject,
+    Where,
     contains_pattern,
 )
 
@@ -348,3 +356,25 @@ def test_a_neighbour_cursor_travels_as_a_key_of_the_neighbours_kind_or_as_how_it
         in query.text
     )
     assert " SORT t DESC, TO_HEX(v._key) DESC LIMIT " in query.text
+
+
+def hostile_where(h: list[str]) -> Where:
+    """A where tree of every kind of test, each value one of ``h`` (at least 10)."""
+    return AllOf(
+        (
+            AnyOf((Compare(Subject.NAME, Op.EQ, h[0]), Compare(Subject.NAME, Op.IN, (h[1], h[2])))),
+            NotOf(Compare(Subject.TAG, Op.CONTAINS, h[3])),
+            Compare(Subject.ATTRIBUTE, Op.IN, (h[4], 3, None, True), key=h[5]),
+            Compare(Subject.TEXT, Op.STARTS_WITH, h[6], key="deploymentTag"),
+            Compare(Subject.TIME, Op.GTE, h[7], key="startTime"),
+            Compare(Subject.CREATED_AT, Op.LT, h[8]),
+            Related("run_model", Step.OUT, Related("project_model", Step.IN, Compare(Subject.NAME, Op.EQ, h[9]))),
+            Related("run_devperf", Step.OUT, Compare(Subject.METRIC, Op.LT, 0.5, key="rmse")),
+        )
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.lists(HOSTILE, min_size=10, max_size=10))
+def test_a_where_carries_hostile_values_only_as_bind_variables(h: list[str]) -> None:
+    check(aql.list_nodes(ListQuery(kinds=(Kind.RUN,), where=hostile_where(h), first=5)), *h)

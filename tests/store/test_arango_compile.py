@@ -61,7 +61,7 @@ from metagate.store.plan import (
     encode_id,
 )
 from metagate.store.port import AttributeEquals, LineageQuery, ListQuery, MetricFilter, NameKey, NeighborRequest, OrderField
-from tests.store.test_arango_aql import HOSTILE, KEYS, MARK, check
+from tests.store.test_arango_aql import HOSTILE, KEYS, MARK, check, hostile_where
 
 SNAPSHOTS = Path(__file__).parent.parent / "snapshots" / "aql"
 UPDATE = os.environ.get("METAGATE_UPDATE_SNAPSHOTS") == "1"
@@ -164,6 +164,12 @@ def runs_by_metric() -> Plan:
     run = select(Kind.RUN, *base("id", "name"), Follow("devPerf", "run_devperf", Step.OUT, select(Kind.DEVPERF, RMSE)))
     chosen = page(Edges("edges", (Cursor("cursor"), NodeAt("node", run))), PAGE_INFO, has_previous=True)
     return Plan((ListRoot("runs", query, chosen),))
+
+
+def runs_where() -> Plan:
+    """A list whose where tests every kind of value, with neighbours two steps away."""
+    query = ListQuery(kinds=(Kind.RUN,), where=hostile_where([f"v{i}" for i in range(10)]), first=10)
+    return Plan((ListRoot("runs", query, page(Nodes("nodes", select(Kind.RUN, *base("name"))))),))
 
 
 def search_all_kinds() -> Plan:
@@ -281,6 +287,7 @@ PLANS = {
     "nodes_by_ids": nodes_by_ids,
     "named_in_scope": named_in_scope,
     "runs_by_metric": runs_by_metric,
+    "runs_where": runs_where,
     "search_all_kinds": search_all_kinds,
     "lineage_upstream": lineage_upstream,
     "lineage_both": lineage_both,

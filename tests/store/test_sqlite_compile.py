@@ -52,6 +52,12 @@ OPERATIONS = {
              first: 100, after: "WzAuMjUsInJ1bi9yMSJd") { nodes { name } pageInfo { hasNextPage hasPreviousPage } } }""",
         {},
     ),
+    "runs_where": (
+        """{ runs(first: 10, where: {OR: [{name: {startsWith: "r"}}, {tags: {in: ["a", "b"]}}], NOT: {status: {eq: FAILED}},
+             model: {project: {name: {eq: "credit"}}}, devPerf: {metric: {name: "rmse", lt: 0.5}},
+             attribute: {key: "k", in: [1, "x", true]}, startTime: {gte: "2026-01-01T00:00:00Z"}}) { nodes { name } } }""",
+        {},
+    ),
     "search": ('{ search(text: "churn", tag: "gold", kinds: [MODEL, DATASET], first: 10) { nodes { __typename name } } }', {}),
     "lineage_upstream": (
         """query($id: ID!) { lineage(id: $id, depth: 5, limit: 100, kinds: [DATASET, RUN]) { root { id }
@@ -105,7 +111,9 @@ def test_every_value_of_a_request_travels_as_a_parameter(
     query = """query($n: String!, $t: String, $g: String, $k: String!, $v: JSON, $m: String!, $id: ID!) {
       dataset(name: $n) { runs(first: 3) { nodes { devPerf { metric(name: $m) } } } }
       search(text: $t, tag: $g, attribute: {key: $k, value: $v}) { nodes { id } }
-      lineage(id: $id) { nodes { node { name } } } }"""
+      lineage(id: $id) { nodes { node { name } } }
+      runs(where: {name: {contains: $t}, tags: {eq: $g}, attribute: {key: $k, eq: $v},
+                   model: {name: {startsWith: $n}, runs: {deploymentTag: {in: [$t, $g]}}}}) { nodes { id } } }"""
     variables = {"n": name, "t": text, "g": tag, "k": key, "v": value, "m": metric, "id": DEPLOYMENT}
     plan = PLANNER.plan(parse(query), None, variables, LOCAL_ADMIN)
     assume(plan is not None)  # a name the API refuses makes no plan
