@@ -192,7 +192,7 @@ class MetagateGraphQL(GraphQL[Context, None]):
             except MetagateError as failed:
                 # Refused per field by the guard, so public introspection still answers.
                 principal, error = None, failed
-        return make_context(store, self.limits, request.state.request_id, principal, error)
+        return make_context(store, self.limits, request.state.request_id, principal, error, encoded_answers=True)
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         """The answer, encoded here rather than in ``create_response`` (synchronous):

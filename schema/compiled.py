@@ -7,8 +7,9 @@ write wrote nothing, so the executor runs it again and reports the error as it d
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, cast
 
+import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
@@ -38,7 +39,7 @@ class CompiledOperations(SchemaExtension):
             plan = self.planner.cached(context.query or "", document, name, variables, ctx.principal)
             if plan is not None:
                 try:
-                    data = await ctx.store.answer(plan)
+                    data = await self._answer(ctx, plan)
                 except MetagateError:
                     data = None  # the executor meets the same failure and reports it per field
             else:
@@ -48,6 +49,15 @@ class CompiledOperations(SchemaExtension):
             if data is not None:
                 context.result = GraphQLExecutionResult(data=data, errors=None)
         yield
+
+    @staticmethod
+    async def _answer(ctx: Context, plan: p.Plan) -> JSONObject | None:
+        if not ctx.encoded_answers:
+            return await ctx.store.answer(plan)
+        # The store's JSON text goes into the response as it is: not parsed here to be
+        # encoded again there.
+        text = await ctx.store.answer_text(plan)
+        return cast(JSONObject, orjson.Fragment(text)) if text is not None else None
 
 
 async def _mutate(ctx: Context, plan: MutationPlan) -> JSONObject | None:

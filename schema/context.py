@@ -18,6 +18,9 @@ class Context:
     request_id: str
     principal: Principal | None = LOCAL_ADMIN
     auth_error: MetagateError | None = None  # why there is no principal
+    # The compiled path's answer as the store's JSON text (an orjson.Fragment in
+    # ``data``), for a response that is encoded next; a dict otherwise.
+    encoded_answers: bool = False
 
     @property
     def allowed_projects(self) -> frozenset[str] | None:
@@ -33,6 +36,8 @@ def make_context(
     request_id: str,
     principal: Principal | None = LOCAL_ADMIN,
     auth_error: MetagateError | None = None,
+    *,
+    encoded_answers: bool = False,
 ) -> Context:
     return Context(
         store=store,
@@ -41,4 +46,5 @@ def make_context(
         request_id=request_id,
         principal=principal,
         auth_error=auth_error,
+        encoded_answers=encoded_answers,
     )

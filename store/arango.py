@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiohttp
+import orjson
 from arangoasync.auth import Auth
 from arangoasync.client import ArangoClient
 from arangoasync.exceptions import ArangoClientError, ArangoServerError, ServerConnectionError
@@ -177,10 +178,13 @@ class _Runner:
         (arangoasync.serialization)."""
         if not self.store.compiled_reads:
             return None
-        try:
-            query = compile_plan(plan)
-        except BadUserInput:
-            return None  # a list the store refuses: the executor says why
+        compiled = plan.memo.get("arango")
+        if compiled is None:
+            try:
+                compiled = plan.memo["arango"] = (compile_plan(plan), finishing(plan))
+            except BadUserInput:
+                return None  # a list the store refuses: the executor says why
+        query, finish = compiled
         if query.nodes is not None and query.nodes > MAX_EXECUTION_NODES:
             return None
         try:
@@ -193,11 +197,15 @@ class _Runner:
         if not result or not result["ok"]:
             return None
         data: JSONObject = result["data"]
-        finish = finishing(plan)
         try:
             return finish(data) if finish is not None else data
         except NotAnswered:
             return None
+
+    async def answer_text(self, plan: Plan) -> bytes | None:
+        # The driver hands over parsed JSON: encoded again.
+        data = await self.answer(plan)
+        return orjson.dumps(data) if data is not None else None
 
     async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
         if not ids:
@@ -403,6 +411,9 @@ class ArangoStore:
 
     async def answer(self, plan: Plan) -> JSONObject | None:
         return await self._reader().answer(plan)
+
+    async def answer_text(self, plan: Plan) -> bytes | None:
+        return await self._reader().answer_text(plan)
 
     async def project_counts(self, project_id: str) -> ProjectCounts:
         counts = await self._reader().one(aql.project_counts(project_id))

@@ -15,7 +15,7 @@ operation instead, errors and all.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -231,6 +231,9 @@ Root = Const | NodeRoot | NodesRoot | NamedRoot | ListRoot | LineageRoot | Summa
 @dataclass(frozen=True)
 class Plan:
     roots: tuple[Root, ...]
+    # What an adapter makes of the plan (its statement), kept with it: the planner
+    # remembers plans, so a plan asked again is compiled once. Not part of its value.
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------------------

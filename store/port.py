@@ -247,6 +247,10 @@ class Reader(Protocol):
         ``store.plan``)."""
         ...
 
+    async def answer_text(self, plan: Plan) -> bytes | None:
+        """``answer`` as JSON text, for a response to carry as it is."""
+        ...
+
 
 @dataclass(frozen=True)
 class IdempotencyRecord:

@@ -13,6 +13,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote
@@ -177,16 +178,20 @@ class _Reads:
         except sqlite3.Error as error:
             _raise(error)
 
-    async def answer(self, conn: aiosqlite.Connection, plan: Plan) -> JSONObject | None:
+    async def answer_text(self, conn: aiosqlite.Connection, plan: Plan) -> bytes | None:
         store = self._store
-        compiled = sqlite_compile.compile_plan(plan, store.lineage_first_cap)
+        compiled: sqlite_compile.Compiled | None = plan.memo.get("sqlite")
+        if compiled is None:
+            compiled = plan.memo["sqlite"] = sqlite_compile.compile_plan(plan, store.lineage_first_cap)
+        if compiled.walks:
+            compiled = replace(compiled, params=dict(compiled.params))  # widening changes them
         while True:
             [row] = await self._rows(conn, compiled.sql, compiled.params)
             ok, data, *stats = row
             store.lineage_rows += sum(stats[0::3])
             if not ok or not compiled.widen(stats):
                 break
-        return orjson.loads(data) if ok else None
+        return data.encode() if ok else None
 
     async def get_nodes(self, conn: aiosqlite.Connection, ids: Sequence[str]) -> list[Node | None]:
         if not ids:
@@ -287,7 +292,11 @@ class SQLiteTx:
         return await self._reads.neighbors(self._conn, requests)
 
     async def answer(self, plan: Plan) -> JSONObject | None:
-        return await self._reads.answer(self._conn, plan)
+        text = await self._reads.answer_text(self._conn, plan)
+        return orjson.loads(text) if text is not None else None
+
+    async def answer_text(self, plan: Plan) -> bytes | None:
+        return await self._reads.answer_text(self._conn, plan)
 
     async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._store.statements += 1
@@ -561,8 +570,12 @@ class SQLiteStore:
         return LineageResult(nodes=nodes[: query.limit], edges=edges, truncated=len(nodes) > query.limit)
 
     async def answer(self, plan: Plan) -> JSONObject | None:
+        text = await self.answer_text(plan)
+        return orjson.loads(text) if text is not None else None
+
+    async def answer_text(self, plan: Plan) -> bytes | None:
         async with self._read() as conn:
-            return await self._reads.answer(conn, plan)
+            return await self._reads.answer_text(conn, plan)
 
     async def project_counts(self, project_id: str) -> ProjectCounts:
         async with self._read() as conn:

@@ -29,6 +29,9 @@ class BrokenReads:
     async def answer(self, plan: Any) -> Any:
         raise OSError("disk I/O error at /var/lib/secret-path")
 
+    async def answer_text(self, plan: Any) -> Any:
+        raise OSError("disk I/O error at /var/lib/secret-path")
+
 
 @pytest.fixture
 async def sqlite_store() -> Any:

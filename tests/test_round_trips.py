@@ -50,12 +50,13 @@ class CountingStore:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
-        if name not in {"get_nodes", "neighbors", "find_named", "list_nodes", "lineage", "answer"}:
+        if name not in {"get_nodes", "neighbors", "find_named", "list_nodes", "lineage", "answer", "answer_text"}:
             return attr
 
         async def counted(*args: Any, **kwargs: Any) -> Any:
             keys = args[0] if args and isinstance(args[0], Sequence) else [args[0] if args else None]
-            self.calls.append((name, len(keys)))
+            # The compiled answer, parsed or as text (the gateway's): one store call either way.
+            self.calls.append(("answer" if name == "answer_text" else name, len(keys)))
             return await attr(*args, **kwargs)
 
         return counted
