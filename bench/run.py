@@ -52,6 +52,10 @@ BEST_RUNS = """query($lt: Float!, $after: String) {
        orderBy: {field: METRIC, metric: "rmse", direction: ASC}) {
     pageInfo { hasNextPage endCursor } nodes { name devPerf { metrics } } } }"""
 BEST_RUNS_WANTED = 1000
+# The issue's 200-byte reader query: 100 x 100 x 100 runs, a cost far above MAX_QUERY_COST.
+COSTLY = """query($id: ID!) { node(id: $id) { ... on Model { runs(first: 100) { nodes { model { runs(first: 100) {
+  nodes { model { runs(first: 100) { nodes { id } } } } } } } } } } }"""
+REFUSING_CLIENTS = 8
 
 
 @dataclass
@@ -154,8 +158,9 @@ async def _wait_ready(http: httpx.AsyncClient, process: subprocess.Popen[bytes])
 
 
 async def _graphql_against_plain_route(db: Path, size: int, deployments: list[str], seconds: float) -> list[Row]:
-    """The same nested answer over HTTP from one process: through GraphQL, and through
-    a plain Starlette JSON route making the same store calls (bench/baseline.py)."""
+    """The same nested answer over HTTP from one process: through GraphQL, through a
+    plain Starlette JSON route making the store calls the resolvers made, and through a
+    bare route answering from one hand-written SQL query (bench/baseline.py)."""
     port = free_port()
     env = {**os.environ, "METAGATE_STORE": str(db)}
     process = subprocess.Popen(
@@ -178,18 +183,64 @@ async def _graphql_against_plain_route(db: Path, size: int, deployments: list[st
                 body = (await http.get(f"/baseline/deployment/{encode_id(deployments[i % len(deployments)])}")).json()
                 assert body["data"]["node"], body
 
+            async def bare(i: int) -> None:
+                body = (await http.get(f"/baseline-sql/deployment/{encode_id(deployments[i % len(deployments)])}")).json()
+                assert body["data"]["node"], body
+
             through_graphql = await _measure(
                 size, "nested deployment lineage, GraphQL over HTTP (no auth)", graphql, seconds, http=http, pid=process.pid
             )
             through_plain = await _measure(
                 size, "the same answer, plain Starlette JSON route", plain, seconds, http=http, pid=process.pid
             )
+            through_sql = await _measure(
+                size, "the same answer, bare route, one hand-written SQL query", bare, seconds, http=http, pid=process.pid
+            )
     finally:
         process.terminate()
         process.wait(timeout=10)
     ratio = through_graphql.throughput / through_plain.throughput
-    through_graphql.scenario += f" ({ratio:.2f}x the plain route)"
-    return [through_graphql, through_plain]
+    bare_ratio = through_graphql.throughput / through_sql.throughput
+    through_graphql.scenario += f" ({ratio:.2f}x the plain route, {bare_ratio:.2f}x the bare SQL route)"
+    return [through_graphql, through_plain, through_sql]
+
+
+async def _refusals_and_health(http: httpx.AsyncClient, size: int, node_id: str, seconds: float, pid: int) -> list[Row]:
+    """``REFUSING_CLIENTS`` clients sending the costly query over and over, and /healthz
+    asked one request after another meanwhile: how fast the refusal comes, and whether
+    the cheap request keeps answering. The cost is the query's own, whatever ``node_id``
+    is: the refusal comes before the store is asked."""
+    refusals: list[float] = []
+    health: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def refuse() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            body = (await http.post("/graphql", json={"query": COSTLY, "variables": {"id": encode_id(node_id)}})).json()
+            refusals.append(time.perf_counter() - started)
+            assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+
+    async def healthz() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            assert (await http.get("/healthz")).status_code == 200
+            health.append(time.perf_counter() - started)
+            await asyncio.sleep(0.01)
+
+    trips_before = await store_round_trips(http)
+    await asyncio.gather(healthz(), *(refuse() for _ in range(REFUSING_CLIENTS)))
+    trips = (await store_round_trips(http) - trips_before) / max(1, len(refusals) + len(health))
+    rss = peak_rss_mb(pid)
+
+    def row(scenario: str, latencies: list[float]) -> Row:
+        p50, p95, p99 = (percentile(latencies, q) for q in (0.5, 0.95, 0.99))
+        return Row(size, scenario, p50, p95, p99, len(latencies) / seconds, trips, rss_mb=rss, count=len(latencies))
+
+    return [
+        row(f"cost-limit refusal of the 100 x 100 x 100 runs query over HTTP, {REFUSING_CLIENTS} clients at once", refusals),
+        row("/healthz meanwhile (one request after another, 10 ms apart)", health),
+    ]
 
 
 async def _over_http(db: Path, catalog: Catalog, seconds: float, ingest_seconds: float) -> tuple[list[Row], float]:
@@ -211,9 +262,13 @@ async def _over_http(db: Path, catalog: Catalog, seconds: float, ingest_seconds:
                 ).json()
                 assert "errors" not in body, body
 
+            pages = [0, 0]  # GraphQL requests, calls of best_runs
+
             async def best_runs(_: int) -> None:
                 after, fetched, previous = None, 0, -1.0
+                pages[1] += 1
                 while True:
+                    pages[0] += 1
                     body = (
                         await http.post("/graphql", json={"query": BEST_RUNS, "variables": {"lt": bound, "after": after}})
                     ).json()
@@ -244,6 +299,10 @@ async def _over_http(db: Path, catalog: Catalog, seconds: float, ingest_seconds:
                     minimum=3,
                 ),
             ]
+            # Its store round trips per GraphQL request (one page), the token check included.
+            rows[-1].round_trips *= pages[1] / pages[0]
+            rows[-1].scenario += "; round trips per page"
+            rows += await _refusals_and_health(http, catalog.nodes, deployments[0], seconds, server.process.pid)
         for row in await ingest_all(server.url, server.token, size=catalog.nodes, seconds=ingest_seconds):
             row.rss_mb = peak_rss_mb(server.process.pid)
             rows.append(row)
