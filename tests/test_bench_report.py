@@ -117,7 +117,19 @@ async def test_ingestion_counts_runs_that_were_stored(tmp_path: Path) -> None:
 
 def test_the_report_and_its_chart_are_written(tmp_path: Path) -> None:
     sizes = [
-        _size(nodes, nodes // 5, http_p50=8.0, graphql=60, plain=100, eight=250, batched=2000, best=200, load=20_000, rss=80)
+        _size(
+            nodes,
+            nodes // 5,
+            http_p50=8.0,
+            graphql=60,
+            plain=100,
+            bare=120,
+            eight=250,
+            batched=2000,
+            best=200,
+            load=20_000,
+            rss=80,
+        )
         for nodes in (10_000, 100_000)
     ]
     peers = [
