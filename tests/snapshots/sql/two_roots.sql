@@ -1,7 +1,7 @@
 WITH RECURSIVE 
-  m1 AS MATERIALIZED (SELECT to_id AS id FROM edges WHERE from_id = :p0 AND kind = 'project_model'),
-  r2 AS MATERIALIZED (SELECT e.from_id AS id FROM m1 m JOIN edges e ON e.to_id = m.id AND e.kind = 'run_model'),
-  o3 AS MATERIALIZED (SELECT n.id, json_object(:p1, n.name) AS j FROM nodes n WHERE n.id IN (SELECT :p0)),
+  m1 AS (SELECT to_id AS id FROM edges WHERE from_id = :p0 AND kind = 'project_model'),
+  r2 AS (SELECT e.from_id AS id FROM m1 m JOIN edges e ON e.to_id = m.id AND e.kind = 'run_model'),
+  o3 AS (SELECT n.id, json_object(:p1, n.name) AS j FROM nodes n WHERE n.id IN (SELECT :p0)),
   w4_walk(id, dir, depth) AS (
     SELECT :p6, value, 0 FROM json_each(:p7)
     UNION
@@ -48,5 +48,5 @@ WITH RECURSIVE
       FROM w4_kept k JOIN edges e ON e.to_id = k.id
      WHERE k.depth < :p12 AND ((k.dir = 'upstream' AND e.kind IN ('run_model', 'run_devperf', 'deployment_servingperf')) OR (k.dir = 'downstream' AND e.kind IN ('featureset_dataset', 'run_dataset', 'run_featureset', 'run_modelparams', 'deployment_model', 'deployment_featureset', 'deployment_modelparams'))) AND e.from_id IN (SELECT id FROM w4_kept)
   ),
-  o5 AS MATERIALIZED (SELECT n.id, json_object(:p13, mg_id(n.id)) AS j FROM nodes n WHERE n.id IN (SELECT id FROM w4_picked WHERE rn <= :p11))
+  o5 AS (SELECT n.id, json_object(:p13, mg_id(n.id)) AS j FROM nodes n WHERE n.id IN (SELECT id FROM w4_picked WHERE rn <= :p11))
 SELECT EXISTS (SELECT 1 FROM nodes WHERE id = :p0 AND kind = 'project') AND EXISTS (SELECT 1 FROM nodes WHERE id = :p6), json_object(:p16, json_object(:p2, json((SELECT j FROM o3 WHERE id = :p0)), :p3, (SELECT count(*) FROM m1), :p4, (SELECT count(*) FROM r2), :p5, (SELECT count(DISTINCT e.from_id) FROM m1 x JOIN edges e ON e.to_id = x.id AND e.kind = 'deployment_model')), :p17, json_object(:p15, json((SELECT json_group_array(json_object(:p14, json((SELECT j FROM o5 WHERE id = x.id)))) FROM (SELECT * FROM w4_picked WHERE rn <= :p11 ORDER BY rn) x)))), (SELECT rows FROM w4_walked), (SELECT deepest FROM w4_walked), (SELECT count(*) FROM w4_picked)
