@@ -179,9 +179,18 @@ class _Compiler:
         if isinstance(f, p.Typed):
             return f.key, self.typed(f)
         if isinstance(f, p.Follow):
-            step = self.hop(ids, f.edge_kind, f.step, 1)
-            objects = self.objects(f"SELECT id FROM {step}", f.select)
-            return f.key, self.lookup(objects, f"(SELECT id FROM {step} WHERE pid = n.id)")
+            # The nodes at the other end, each parent's newest looked up by a correlated
+            # subquery (an index seek of its few edges): no window over every parent's
+            # neighbours, as a page needs.
+            near, far = ("from_id", "to_id") if f.step is Step.OUT else ("to_id", "from_id")
+            kind = self.bind(f.edge_kind)
+            reached = self.cte("f", f"SELECT e.{far} AS id FROM edges e WHERE e.kind = {kind} AND e.{near} IN ({ids})")
+            objects = self.objects(f"SELECT id FROM {reached}", f.select)
+            newest = (
+                f"(SELECT x.id FROM edges e JOIN nodes x ON x.id = e.{far} WHERE e.{near} = n.id AND e.kind = {kind}"
+                " ORDER BY x.created_at DESC, x.id DESC LIMIT 1)"
+            )
+            return f.key, self.lookup(objects, newest)
         step = self.hop(ids, f.edge_kind, f.step, f.first + 1, f.after)
         return f.key, self.page(step, "pid = n.id", f.first, f.page)
 
@@ -243,7 +252,8 @@ class _Compiler:
                     "hasNextPage": f"json(iif(coalesce(max(x.rn), 0) > {size}, 'true', 'false'))",
                     "hasPreviousPage": _b(page.has_previous),
                     "startCursor": f"max(CASE WHEN x.rn = 1 THEN {cursor} END)",
-                    "endCursor": f"json_group_array({cursor}) {inside} ->> '$[#-1]'",
+                    # The last row of the page's, encoded alone (not every row's, to keep one).
+                    "endCursor": f"(SELECT mg_cursor(sv, id) FROM {step} WHERE {which} AND rn <= {size} ORDER BY rn DESC LIMIT 1)",
                 }
                 fields = [(f.key, self.bind(f.value)) if isinstance(f, p.Const) else (f[0], info[f[1]]) for f in part.fields]
                 parts.append((part.key, self.obj(fields)))

@@ -1,7 +1,7 @@
 WITH RECURSIVE 
-  s1 AS (SELECT pid, sv, rn, id FROM (SELECT e.from_id AS pid, n.created_at AS sv, n.id, row_number() OVER (PARTITION BY e.from_id ORDER BY n.created_at DESC, n.id DESC) AS rn FROM edges e JOIN nodes n ON n.id = e.to_id WHERE e.kind = :p4 AND e.from_id IN (SELECT value FROM json_each(:p0))) WHERE rn <= :p5),
-  o2 AS (SELECT n.id, json_object(:p7, json(mg_metric(n.fields, :p6))) AS j FROM nodes n WHERE n.id IN (SELECT id FROM s1)),
-  s3 AS (SELECT pid, sv, rn, id FROM (SELECT e.to_id AS pid, n.created_at AS sv, n.id, row_number() OVER (PARTITION BY e.to_id ORDER BY n.created_at DESC, n.id DESC) AS rn FROM edges e JOIN nodes n ON n.id = e.from_id WHERE e.kind = :p14 AND e.to_id IN (SELECT value FROM json_each(:p0))) WHERE rn <= :p15),
-  o4 AS (SELECT n.id, json_object(:p16, n.name) AS j FROM nodes n WHERE n.id IN (SELECT id FROM s3)),
-  o5 AS (SELECT n.id, CASE n.kind WHEN :p1 THEN json_object(:p8, :p2, :p9, mg_id(n.id), :p10, nullif(n.fields ->> :p3, ''), :p11, json((SELECT j FROM o2 WHERE id = (SELECT id FROM s1 WHERE pid = n.id)))) WHEN :p12 THEN json_object(:p17, :p13, :p18, mg_id(n.id), :p19, json((SELECT j FROM o4 WHERE id = (SELECT id FROM s3 WHERE pid = n.id)))) END AS j FROM nodes n WHERE n.id IN (SELECT value FROM json_each(:p0)))
-SELECT 1, json_object(:p20, json((SELECT json_group_array(json((SELECT j FROM o5 WHERE id = k.value))) FROM (SELECT value FROM json_each(:p0) ORDER BY key) k)))
+  f1 AS (SELECT e.to_id AS id FROM edges e WHERE e.kind = :p4 AND e.from_id IN (SELECT value FROM json_each(:p0))),
+  o2 AS (SELECT n.id, json_object(:p6, json(mg_metric(n.fields, :p5))) AS j FROM nodes n WHERE n.id IN (SELECT id FROM f1)),
+  f3 AS (SELECT e.from_id AS id FROM edges e WHERE e.kind = :p13 AND e.to_id IN (SELECT value FROM json_each(:p0))),
+  o4 AS (SELECT n.id, json_object(:p14, n.name) AS j FROM nodes n WHERE n.id IN (SELECT id FROM f3)),
+  o5 AS (SELECT n.id, CASE n.kind WHEN :p1 THEN json_object(:p7, :p2, :p8, mg_id(n.id), :p9, nullif(n.fields ->> :p3, ''), :p10, json((SELECT j FROM o2 WHERE id = (SELECT x.id FROM edges e JOIN nodes x ON x.id = e.to_id WHERE e.from_id = n.id AND e.kind = :p4 ORDER BY x.created_at DESC, x.id DESC LIMIT 1)))) WHEN :p11 THEN json_object(:p15, :p12, :p16, mg_id(n.id), :p17, json((SELECT j FROM o4 WHERE id = (SELECT x.id FROM edges e JOIN nodes x ON x.id = e.from_id WHERE e.to_id = n.id AND e.kind = :p13 ORDER BY x.created_at DESC, x.id DESC LIMIT 1)))) END AS j FROM nodes n WHERE n.id IN (SELECT value FROM json_each(:p0)))
+SELECT 1, json_object(:p18, json((SELECT json_group_array(json((SELECT j FROM o5 WHERE id = k.value))) FROM (SELECT value FROM json_each(:p0) ORDER BY key) k)))
