@@ -231,6 +231,7 @@ class _Compiler:
         kept = f"SELECT id FROM {step} WHERE rn <= {size}"
         inside = f"FILTER (WHERE x.rn <= {size})"
         cursor = "mg_cursor(x.sv, x.id)"
+        last = f"(SELECT mg_cursor(sv, id) FROM {step} WHERE {which} AND rn <= {size} ORDER BY rn DESC LIMIT 1)"
         parts: list[tuple[str, str]] = []
         for part in page.fields:
             if isinstance(part, p.Const):
@@ -252,8 +253,7 @@ class _Compiler:
                     "hasNextPage": f"json(iif(coalesce(max(x.rn), 0) > {size}, 'true', 'false'))",
                     "hasPreviousPage": _b(page.has_previous),
                     "startCursor": f"max(CASE WHEN x.rn = 1 THEN {cursor} END)",
-                    # The last row of the page's, encoded alone (not every row's, to keep one).
-                    "endCursor": f"(SELECT mg_cursor(sv, id) FROM {step} WHERE {which} AND rn <= {size} ORDER BY rn DESC LIMIT 1)",
+                    "endCursor": last,  # the page's last row's, encoded alone (not every row's, to keep one)
                 }
                 fields = [(f.key, self.bind(f.value)) if isinstance(f, p.Const) else (f[0], info[f[1]]) for f in part.fields]
                 parts.append((part.key, self.obj(fields)))
