@@ -183,11 +183,11 @@ class _Compiler:
             # subquery (an index seek of its few edges): no window over every parent's
             # neighbours, as a page needs.
             near, far = ("from_id", "to_id") if f.step is Step.OUT else ("to_id", "from_id")
-            kind = self.bind(f.edge_kind)
-            reached = self.cte("f", f"SELECT e.{far} AS id FROM edges e WHERE e.kind = {kind} AND e.{near} IN ({ids})")
+            edge = self.bind(f.edge_kind)
+            reached = self.cte("f", f"SELECT e.{far} AS id FROM edges e WHERE e.kind = {edge} AND e.{near} IN ({ids})")
             objects = self.objects(f"SELECT id FROM {reached}", f.select)
             newest = (
-                f"(SELECT x.id FROM edges e JOIN nodes x ON x.id = e.{far} WHERE e.{near} = n.id AND e.kind = {kind}"
+                f"(SELECT x.id FROM edges e JOIN nodes x ON x.id = e.{far} WHERE e.{near} = n.id AND e.kind = {edge}"
                 " ORDER BY x.created_at DESC, x.id DESC LIMIT 1)"
             )
             return f.key, self.lookup(objects, newest)
