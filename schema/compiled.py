@@ -1,8 +1,8 @@
 """The compiled path: a query operation the planner can plan is answered by the store in
 one query, and a mutation of one field runs its write and reads its payload in one query
-inside the write's transaction; no field resolver runs. Any other operation, any plan
-whose answer needs an error, and any write that fails goes to the executor: a failed
-write wrote nothing, so the executor runs it again and reports the error as it does."""
+inside the write's transaction; no field resolver runs. A write that fails is answered
+with its error as the executor would answer it. Any other operation, and any plan whose
+answer needs an error, goes to the executor."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import orjson
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import located_error
 from strawberry.extensions import SchemaExtension
 
 from metagate.schema.context import Context
@@ -45,7 +46,7 @@ class CompiledOperations(SchemaExtension):
             else:
                 mutation = self.planner.mutation(document, name, variables, ctx.principal)
                 if mutation is not None:
-                    data = await _mutate(ctx, mutation)
+                    context.result = await _mutate(ctx, mutation)
             if data is not None:
                 context.result = GraphQLExecutionResult(data=data, errors=None)
         yield
@@ -60,7 +61,11 @@ class CompiledOperations(SchemaExtension):
         return cast(JSONObject, orjson.Fragment(text)) if text is not None else None
 
 
-async def _mutate(ctx: Context, plan: MutationPlan) -> JSONObject | None:
+async def _mutate(ctx: Context, plan: MutationPlan) -> GraphQLExecutionResult | None:
+    """The operation's result, or None when the executor must run it (a payload the
+    store cannot answer: its write was rolled back). A write's coded error is answered as
+    the executor answers it: at the field, the whole data null (every mutation field is
+    non-null); nothing was written."""
     data: JSONObject = {}
     for root in plan.roots:
         if isinstance(root, p.Const):
@@ -68,9 +73,11 @@ async def _mutate(ctx: Context, plan: MutationPlan) -> JSONObject | None:
             continue
         try:
             data[root.key] = await _write(ctx, root)
-        except (MetagateError, _NotAnswered):
+        except _NotAnswered:
             return None
-    return data
+        except MetagateError as error:
+            return GraphQLExecutionResult(data=None, errors=[located_error(error, list(root.nodes), [root.key])])
+    return GraphQLExecutionResult(data=data, errors=None)
 
 
 async def _write(ctx: Context, field: MutationField) -> JSONObject:

@@ -100,6 +100,7 @@ class MutationField:
     name: str
     input: Any
     parts: tuple[Any, ...]
+    nodes: tuple[FieldNode, ...] = ()  # where its error points, as the executor's does
 
 
 @dataclass(frozen=True)
@@ -336,7 +337,7 @@ class _Request:
         # A payload's `node` (updateAttributes, addTags) is of the kind of the input's id.
         node_id = getattr(given, "id", None)
         kinds = self._kinds_of_ids([decode_id(node_id)]) if node_id is not None else _ALL_KINDS
-        return MutationField(key, name, given, self.payload(field, nodes, kinds))
+        return MutationField(key, name, given, self.payload(field, nodes, kinds), tuple(nodes))
 
     def payload(self, field: GraphQLField, nodes: list[FieldNode], node_kinds: Sequence[Kind]) -> tuple[Any, ...]:
         object_type = get_named_type(field.type)

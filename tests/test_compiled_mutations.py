@@ -23,6 +23,7 @@ from metagate.resolvers.ids import encode_id
 from metagate.resolvers.queries import Limits
 from metagate.schema import build_schema
 from metagate.schema.context import make_context
+from metagate.schema.planner import Planner
 from metagate.store.model import Kind
 from metagate.store.port import Store
 from tests.conftest import ADAPTERS, opened_store
@@ -344,3 +345,41 @@ async def test_a_payload_of_ids_only_reads_nothing(adapter: str, tmp_path: Path)
         }
     }
     assert "answer" not in store.calls, store.calls
+
+
+FAILING = [
+    # (mutation, variables): each fails with a coded error, nothing written
+    (
+        """mutation($d: ID!) { registerFeatureset(input: {name: "f", datasetId: $d}) { created featureset { name } } }""",
+        {"d": encode_id("dataset/" + "0" * 32)},
+    ),
+    ("""mutation { registerDataset(input: {name: "   "}) { created } }""", {}),
+    ("""mutation { a: registerDataset(input: {name: "x", tags: ["", "b"]}) { created } }""", {}),
+    ("""mutation { addTags(input: {id: "ZGF0YXNldC9ub3Bl", tags: ["t"]}) { node { id } } }""", {}),
+    ("""mutation { __typename registerDataset(input: {name: "x", idempotencyKey: "k"}) { created } }""", {}),
+]
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+async def test_a_failing_write_is_answered_as_the_executor_answers_it(
+    adapter: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def answers(store: Store) -> list[Any]:
+        async with _gateway(store) as http:
+            # The idempotency key's first use, so that its reuse below conflicts.
+            await http.post(
+                "/graphql", json={"query": 'mutation { registerDataset(input: {name: "y", idempotencyKey: "k"}) { created } }'}
+            )
+            return [(await http.post("/graphql", json={"query": q, "variables": v})).json() for q, v in FAILING]
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "e").mkdir()
+    async with opened_store(adapter, tmp_path / "c") as store:
+        compiled = await answers(store)
+    with monkeypatch.context() as patched:
+        patched.setattr(Planner, "mutation", lambda *args: None)
+        async with opened_store(adapter, tmp_path / "e") as store:
+            executed = await answers(store)
+    for (query, _), got, want in zip(FAILING, compiled, executed, strict=True):
+        assert got["errors"] and got["data"] is None, got
+        assert got == want, query
