@@ -96,8 +96,8 @@ def targets(results: Sequence[SizeResult], peers: Sequence[Row]) -> list[str]:
         False,
     )
     for r in results:
-        refusal = _find(r.rows, "cost-limit refusal")
-        health = _find(r.rows, "/healthz meanwhile")
+        refusal = _find(r.rows, "cost-limit refusal of the 100 x 100 x 100 runs query over HTTP, 1 client")
+        health = _find(r.rows, "/healthz meanwhile (1 client")
         if refusal and health:
             add(
                 f"the cost-limit refusal in under 10 ms while /healthz keeps answering ({r.nodes:,} nodes)",

@@ -37,8 +37,9 @@ def _size(
         Row(nodes, "the same answer, bare route, one hand-written SQL query", 1, 1, 1, bare, 1.0),
         Row(nodes, "nested deployment lineage, over HTTP", http_p50, 1, 1, 100, 1.0),
         Row(nodes, "the ~1,000 runs with rmse below 0.5", best, 1, 1, 1, 1.0),
-        Row(nodes, "cost-limit refusal of the 100 x 100 x 100 runs query", refusal, 1, 12.0, 1, 0.0),
-        Row(nodes, "/healthz meanwhile", 0.5, 1, 2.0, 1, 0.0),
+        Row(nodes, "cost-limit refusal of the 100 x 100 x 100 runs query over HTTP, 1 client", refusal, 1, 12.0, 1, 0.0),
+        Row(nodes, "/healthz meanwhile (1 client refused; a probe of its own)", 0.5, 1, 2.0, 1, 0.0),
+        Row(nodes, "cost-limit refusal of the 100 x 100 x 100 runs query over HTTP, 8 clients at once", 99, 1, 1, 1, 0.0),
         Row(nodes, "ingestion over HTTP, one run per request (logRun), 8 clients", 1, 1, 1, eight, float("nan")),
         Row(nodes, "ingestion over HTTP, 100 runs per request (logRuns), 1 client", 1, 1, 1, batched, float("nan")),
     ]
