@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from bench.generate import generate, load
 from metagate.store.model import Direction, Kind
@@ -51,7 +52,28 @@ def test_every_benchmark_module_imports() -> None:
     # A benchmark is run by hand (`make bench*`), not by the suite: a name it takes from
     # the product and the product renamed shows here instead of at the next run.
     import importlib
-    from pathlib import Path
 
     for path in sorted((Path(__file__).parent.parent / "bench").glob("*.py")):
         importlib.import_module(f"bench.{path.stem}")
+
+
+def test_a_peers_environment_imports_the_generator_without_metagate_installed(tmp_path: Path) -> None:
+    # The peers' venvs (ML Metadata, MLflow) hold no Metagate: their scripts import the
+    # generator and the data dictionary through the package tree on PYTHONPATH. -S: no
+    # site-packages, so nothing installed helps.
+    import os
+    import subprocess
+    import sys
+
+    from bench.peers.run import REPO, package_tree
+
+    root = package_tree(tmp_path / "src")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(REPO)])}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", "import bench.generate, bench.peers.common; print(bench.generate.Kind.RUN.value)"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "run", done.stderr

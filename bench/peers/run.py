@@ -136,11 +136,27 @@ def ensure_venv(peer: Peer) -> Path:
     return executable
 
 
+def package_tree(root: Path) -> Path:
+    """The ``metagate`` package as it installs, made of links under ``root``: the folders
+    pyproject's package-dir maps (gateway, schema, resolvers, store) inside ``metagate/``.
+    A peer's environment holds no Metagate, and its scripts import the data dictionary."""
+    mapped = re.findall(r'^"?metagate\.(\w+)"? = "(\w+)"$', (REPO / "pyproject.toml").read_text(), re.MULTILINE)
+    package = root / "metagate"
+    package.mkdir(parents=True)
+    for path in (REPO / "metagate").iterdir():
+        (package / path.name).symlink_to(path)
+    for name, folder in mapped:
+        (package / name).symlink_to(REPO / folder)
+    return root
+
+
 def run_script(peer: Peer, python: Path, arguments: list[str]) -> list[dict[str, Any]]:
-    """Runs the peer's script with the repository root on PYTHONPATH; returns its rows."""
+    """Runs the peer's script with the repository root and the package on PYTHONPATH;
+    returns its rows."""
     with tempfile.TemporaryDirectory(prefix=f"peer-{peer.key}-") as tmp:
         output = Path(tmp) / "rows.json"
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        paths = [str(package_tree(Path(tmp) / "src")), str(REPO), os.environ.get("PYTHONPATH")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
         command = [str(python), "-m", peer.module, *arguments, "--output", str(output)]
         _say(f"{peer.key}: {' '.join(command[2:-2])}")
         started, load_before = time.monotonic(), os.getloadavg()[0]
