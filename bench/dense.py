@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import tempfile
 import time
@@ -23,18 +22,21 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import httpx
 
+from bench.generate import sweep
+from bench.peers.run import MLMD, PeerError, ensure_venv, run_script
 from bench.stats import percentile
 from metagate.resolvers.ids import encode_id
 from metagate.resolvers.queries import Limits
 from metagate.schema import build_schema
 from metagate.schema.context import make_context
-from metagate.store.model import LINEAGE_EDGE_KINDS, Direction, Edge, Kind, Node, format_time
+from metagate.store.model import LINEAGE_EDGE_KINDS, Direction
 from metagate.store.port import LineageQuery
 from metagate.store.sqlite import SQLiteStore
 from metagate.store.sqlite_sql import NODE_COLUMNS
+from tests.server import Server
 
-EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 LINEAGE = """query($id: ID!, $d: LineageDirection!, $limit: Int, $kinds: [NodeKind!]) {
   lineage(id: $id, direction: $d, depth: 10, limit: $limit, kinds: $kinds) {
     nodes { depth node { id kind name } } edges { kind from to } truncated } }"""
@@ -75,51 +77,17 @@ PREVIOUS_STEPS = json.dumps(
 
 
 async def load_sweep(store: SQLiteStore, runs: int) -> tuple[str, str]:
-    """The sweep, through the store port; returns the deployment's and the dataset's ids."""
-    clock = [0]
-
-    def node(kind: Kind, name: str | None, scope: str = "", **fields: object) -> Node:
-        clock[0] += 1
-        return Node(
-            f"{kind.value}/{clock[0]:012d}",
-            kind,
-            name,
-            format_time(EPOCH + dt.timedelta(milliseconds=clock[0])),
-            scope,
-            (),
-            {},
-            dict(fields),
-        )
-
-    project, dataset = node(Kind.PROJECT, "sweep"), node(Kind.DATASET, "sweep-data")
-    featureset, model = node(Kind.FEATURESET, "sweep-features"), node(Kind.MODEL, "sweep-model", project.id)
-    nodes = [project, dataset, featureset, model]
-    edges = [
-        Edge("featureset_dataset", featureset.id, dataset.id, featureset.created_at),
-        Edge("project_model", project.id, model.id, model.created_at),
-    ]
-    best = None
-    for r in range(runs):
-        run = node(Kind.RUN, f"trial-{r}", model.id, status="COMPLETED")
-        params = node(Kind.MODELPARAMS, None, run.id, params={"trial": r})
-        perf = node(Kind.DEVPERF, None, run.id, metrics={"rmse": 1 / (r + 2)})
-        nodes += [run, params, perf]
-        edges += [Edge(kind, run.id, other.id, run.created_at) for kind, other in (
-            ("run_model", model), ("run_dataset", dataset), ("run_featureset", featureset),
-            ("run_modelparams", params), ("run_devperf", perf))]  # fmt: skip
-        best = params
-    assert best is not None
-    deployment = node(Kind.DEPLOYMENT, "sweep-prod", tag="sweep-prod")
-    nodes.append(deployment)
-    edges += [Edge(kind, deployment.id, other.id, deployment.created_at) for kind, other in (
-        ("deployment_model", model), ("deployment_featureset", featureset), ("deployment_modelparams", best))]  # fmt: skip
+    """The sweep (bench.generate.sweep), through the store port; returns the deployment's
+    and the dataset's ids."""
+    made = sweep(runs)
+    nodes, edges = made.batch.nodes, made.batch.edges
     for chunk in range(0, len(nodes), 20000):
         async with store.write() as tx:
             await tx.insert_nodes(nodes[chunk : chunk + 20000])
     for chunk in range(0, len(edges), 20000):
         async with store.write() as tx:
             await tx.insert_edges(edges[chunk : chunk + 20000])
-    return deployment.id, dataset.id
+    return made.deployment, made.dataset
 
 
 async def _p50(call: Callable[[], Awaitable[Any]], seconds: float, minimum: int) -> tuple[float, int]:
@@ -196,11 +164,77 @@ async def bench_previous(runs: int, seconds: float, workdir: Path) -> list[tuple
     return [(f"deployment upstream, limit 100, {runs:,} runs", before, today)]
 
 
+async def complete_over_http(runs: int, seconds: float, workdir: Path) -> tuple[float, int, int]:
+    """(p50 ms, requests, nodes answered) of a sweep's deployment's complete upstream
+    lineage over HTTP, against `metagate serve` (tokens on) on a store of the sweep."""
+    db = workdir / f"http-sweep-{runs}.db"
+    store = SQLiteStore(str(db))
+    await store.open()
+    deployment, _ = await load_sweep(store, runs)
+    await store.close()
+    server = Server(db)
+    try:
+        headers = {"authorization": f"Bearer {server.token}"}
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=120) as http:
+            # Every node up the sweep: the limit is above the 2 x runs + 4 there are.
+            variables = {"id": encode_id(deployment), "d": "UPSTREAM", "limit": 2 * runs + 10}
+
+            async def call() -> dict[str, Any]:
+                body: dict[str, Any] = (await http.post("/graphql", json={"query": LINEAGE, "variables": variables})).json()
+                assert "errors" not in body and not body["data"]["lineage"]["truncated"], body
+                return body
+
+            answered = len((await call())["data"]["lineage"]["nodes"]) + 1  # and the deployment itself
+            assert answered == 2 * runs + 4, (runs, answered)
+            p50, count = await _p50(call, seconds, 5)
+    finally:
+        server.stop()
+    return p50, count, answered
+
+
+def side_by_side(sizes: list[int], seconds: float, workdir: Path) -> list[str]:
+    """The complete upstream lineage of a sweep's deployment: Metagate over HTTP beside ML
+    Metadata's get_lineage_subgraph in process, in its own environment (bench/peers)."""
+    ours = {runs: asyncio.run(complete_over_http(runs, seconds, workdir)) for runs in sizes}
+    try:
+        peer = run_script(MLMD, ensure_venv(MLMD), ["--sweeps", ",".join(map(str, sizes)), "--seconds", str(seconds)])
+        theirs: dict[int, dict[str, Any]] = {(r["nodes"] - 5) // 2: r for r in peer}
+        label, note = peer[0]["peer"], ""
+    except PeerError as error:
+        theirs, label, note = {}, "ML Metadata", f"ML Metadata was not measured: {error}"
+    lines = [
+        "",
+        "A sweep's deployment, its complete upstream lineage: Metagate over HTTP (`metagate serve`, tokens on, the",
+        f"query above with a limit above the node count) beside {label}'s get_lineage_subgraph in process (SQLite,",
+        "no field mask, in its own environment: bench/peers/mlmd_lineage.py --sweeps), measured in the same run.",
+        "MLMD's answer holds one node more (the Featurize execution between a featureset and its dataset).",
+        "The issue's target: Metagate at most 0.5x ML Metadata's time.",
+        "",
+        "| runs | nodes (Metagate / MLMD) | Metagate p50 (ms) | ML Metadata p50 (ms) | Metagate / ML Metadata |",
+        "|---|---|---|---|---|",
+    ]
+    for runs, (p50, _, answered) in ours.items():
+        peer_row = theirs.get(runs)
+        if peer_row is None:
+            lines.append(f"| {runs:,} | {answered:,} / – | {p50:.2f} | not measured | – |")
+        else:
+            ratio = p50 / peer_row["p50_ms"]
+            verdict = "met" if ratio <= 0.5 else f"missed by {ratio / 0.5:.1f}x"
+            nodes = f"{answered:,} / {peer_row['nodes']:,}"
+            lines.append(f"| {runs:,} | {nodes} | {p50:.2f} | {peer_row['p50_ms']:.2f} | {ratio:.2f}x ({verdict}) |")
+    if note:
+        lines += ["", note]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Metagate: lineage on dense graphs")
     parser.add_argument("--sweeps", default="5000,50000", help="runs on the one model")
     parser.add_argument("--previous", default="500,2000", help="sweep sizes at which the previous walk is measured too")
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument(
+        "--beside-mlmd", default="30,300,3000", help="sweeps whose complete lineage is measured beside ML Metadata ('' for none)"
+    )
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results-dense.md"))
     args = parser.parse_args()
     sweeps = [int(s) for s in args.sweeps.split(",")]
@@ -209,6 +243,7 @@ def main() -> None:
         previous = [
             row for runs in args.previous.split(",") for row in asyncio.run(bench_previous(int(runs), args.seconds, Path(tmp)))
         ]
+        beside = side_by_side([int(s) for s in args.beside_mlmd.split(",")], args.seconds, Path(tmp)) if args.beside_mlmd else []
     lines = [
         "# Lineage on dense graphs",
         "",
@@ -235,6 +270,7 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     lines += [f"| {s} | {before:.2f} | {today:.2f} | {before / today:.1f}x |" for s, before, today in previous]
+    lines += beside
     args.output.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

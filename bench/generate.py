@@ -134,3 +134,55 @@ async def load(store: Store, runs: int, *, seed: int = 7, progress: bool = True)
     if progress:
         sys.stderr.write("\n")
     return catalog, catalog.nodes / (time.perf_counter() - started)
+
+
+@dataclass
+class Sweep:
+    """A hyper-parameter sweep: one model with ``runs`` runs (all on one dataset and
+    featureset, each with its params and dev performance), one deployment of the last run."""
+
+    batch: Batch
+    deployment: str
+    dataset: str
+
+
+def sweep(runs: int) -> Sweep:
+    """The dense graph of ``make bench-dense``, the same for Metagate and ML Metadata."""
+    clock = [0]
+
+    def node(kind: Kind, name: str | None, scope: str = "", **fields: object) -> Node:
+        clock[0] += 1
+        return Node(
+            f"{kind.value}/{clock[0]:012d}",
+            kind,
+            name,
+            format_time(EPOCH + dt.timedelta(milliseconds=clock[0])),
+            scope,
+            (),
+            {},
+            dict(fields),
+        )
+
+    project, dataset = node(Kind.PROJECT, "sweep"), node(Kind.DATASET, "sweep-data")
+    featureset, model = node(Kind.FEATURESET, "sweep-features"), node(Kind.MODEL, "sweep-model", project.id)
+    batch = Batch([project, dataset, featureset, model])
+    batch.edges += [
+        Edge("featureset_dataset", featureset.id, dataset.id, featureset.created_at),
+        Edge("project_model", project.id, model.id, model.created_at),
+    ]
+    best = None
+    for r in range(runs):
+        run = node(Kind.RUN, f"trial-{r}", model.id, status="COMPLETED")
+        params = node(Kind.MODELPARAMS, None, run.id, params={"trial": r})
+        perf = node(Kind.DEVPERF, None, run.id, metrics={"rmse": 1 / (r + 2)})
+        batch.nodes += [run, params, perf]
+        batch.edges += [Edge(kind, run.id, other.id, run.created_at) for kind, other in (
+            ("run_model", model), ("run_dataset", dataset), ("run_featureset", featureset),
+            ("run_modelparams", params), ("run_devperf", perf))]  # fmt: skip
+        best = params
+    assert best is not None
+    deployment = node(Kind.DEPLOYMENT, "sweep-prod", tag="sweep-prod")
+    batch.nodes.append(deployment)
+    batch.edges += [Edge(kind, deployment.id, other.id, deployment.created_at) for kind, other in (
+        ("deployment_model", model), ("deployment_featureset", featureset), ("deployment_modelparams", best))]  # fmt: skip
+    return Sweep(batch, deployment.id, dataset.id)

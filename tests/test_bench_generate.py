@@ -60,20 +60,16 @@ def test_every_benchmark_module_imports() -> None:
 def test_a_peers_environment_imports_the_generator_without_metagate_installed(tmp_path: Path) -> None:
     # The peers' venvs (ML Metadata, MLflow) hold no Metagate: their scripts import the
     # generator and the data dictionary through the package tree on PYTHONPATH. -S: no
-    # site-packages, so nothing installed helps.
-    import os
+    # site-packages, so nothing installed helps; -m from the working directory a peer's
+    # script runs in, as run_script starts it.
     import subprocess
     import sys
 
-    from bench.peers.run import REPO, package_tree
+    from bench.peers.run import peer_environment
 
-    root = package_tree(tmp_path / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(REPO)])}
+    script = "import bench.generate, bench.peers.common, sys; print(bench.generate.Kind.RUN.value)"
+    (tmp_path / "probe.py").write_text(script)
     done = subprocess.run(
-        [sys.executable, "-S", "-c", "import bench.generate, bench.peers.common; print(bench.generate.Kind.RUN.value)"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
+        [sys.executable, "-S", "-m", "probe"], env=peer_environment(tmp_path), cwd=tmp_path, capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.strip() == "run", done.stderr

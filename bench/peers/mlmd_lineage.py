@@ -61,7 +61,7 @@ from ml_metadata import __version__ as MLMD_VERSION
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from bench.generate import Batch, generate, runs_for
+from bench.generate import Batch, generate, runs_for, sweep
 from bench.peers.common import progress, row, write_rows
 from metagate.store.model import Kind
 
@@ -74,7 +74,7 @@ ARTIFACT_TYPES: dict[Kind, dict[str, int]] = {
     Kind.DATASET: {},
     Kind.FEATURESET: {},
     Kind.MODEL: {},
-    Kind.MODELPARAMS: {"max_depth": pb.INT},
+    Kind.MODELPARAMS: {"max_depth": pb.INT, "trial": pb.INT},  # trial: the dense sweep's params
     Kind.DEVPERF: {"rmse": pb.DOUBLE},
     Kind.SERVINGPERF: {"rmse": pb.DOUBLE, "period_start": pb.STRING, "period_end": pb.STRING},
 }
@@ -324,12 +324,7 @@ def one_run_per_call(loader: Loader, store: metadata_store.MetadataStore, count:
 
 def bench(nodes: int, seconds: float, sample_runs: int, workdir: Path) -> list[dict[str, Any]]:
     path = workdir / f"mlmd-{nodes}.sqlite"
-    config = pb.ConnectionConfig(
-        sqlite=pb.SqliteMetadataSourceConfig(
-            filename_uri=str(path), connection_mode=pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-        )
-    )
-    store = metadata_store.MetadataStore(config)
+    store = _store(path)
     loader = Loader(store)
     runs = runs_for(nodes)
     expected: dict[str, Expected] = {}
@@ -404,20 +399,68 @@ def bench(nodes: int, seconds: float, sample_runs: int, workdir: Path) -> list[d
     return rows
 
 
+def sweep_bench(sizes: list[int], seconds: float, workdir: Path) -> list[dict[str, Any]]:
+    """A sweep's deployment (bench.generate.sweep, as ``make bench-dense`` loads it): its
+    complete upstream lineage, get_lineage_subgraph without a field mask. The answer is the
+    Deploy execution, the model, the featureset and the deployed params, every Run that
+    output the model with its params, the Featurize execution and the dataset: 2 x runs + 5."""
+    rows = []
+    for runs in sizes:
+        store = _store(workdir / f"mlmd-sweep-{runs}.sqlite")
+        loader = Loader(store)
+        made = sweep(runs)
+        loader.write(made.batch, {})
+        deployment = loader.kept[made.deployment]
+        artifacts, executions = lineage_plain(store, deployment)
+        answered = len(artifacts) + len(executions)
+        assert answered == 2 * runs + 5, (runs, answered)
+        progress(f"MLMD sweep of {runs:,} runs: complete upstream lineage ({answered:,} nodes)\n")
+        latencies, throughput = _timed(seconds, lambda _, s=store, d=deployment: lineage_plain(s, d), minimum=5)
+        rows.append(
+            row(
+                PEER,
+                answered,
+                f"sweep of {runs:,} runs: a deployment's complete upstream lineage, get_lineage_subgraph (plain)",
+                latencies,
+                throughput,
+                note=f"in process, SQLite; max_num_hops={HOPS}, UPSTREAM from the Deploy execution; {answered:,} nodes",
+            )
+        )
+    return rows
+
+
+def _store(path: Path) -> metadata_store.MetadataStore:
+    config = pb.ConnectionConfig(
+        sqlite=pb.SqliteMetadataSourceConfig(
+            filename_uri=str(path), connection_mode=pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        )
+    )
+    return metadata_store.MetadataStore(config)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--nodes", type=int, required=True, help="graph size in nodes, as bench/run.py --sizes")
+    parser.add_argument("--nodes", type=int, help="graph size in nodes, as bench/run.py --sizes")
+    parser.add_argument("--sweeps", help="instead: sweeps of these many runs (comma-separated), as bench/dense.py")
     parser.add_argument("--seconds", type=float, default=5.0, help="time per lineage scenario")
     parser.add_argument("--sample-runs", type=int, default=300, help="runs written one put_execution call each")
     parser.add_argument("--output", type=Path, help="JSON file for the rows (default: stdout)")
     parser.add_argument("--workdir", type=Path, help="where the SQLite file goes (default: a temporary directory)")
     args = parser.parse_args()
+    if (args.nodes is None) == (args.sweeps is None):
+        parser.error("give --nodes or --sweeps")
+
+    def measure(workdir: Path) -> list[dict[str, Any]]:
+        if args.sweeps:
+            return sweep_bench([int(s) for s in args.sweeps.split(",")], args.seconds, workdir)
+        return bench(args.nodes, args.seconds, args.sample_runs, workdir)
+
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        rows = bench(args.nodes, args.seconds, args.sample_runs, args.workdir)
+        rows = measure(args.workdir)
     else:
         with tempfile.TemporaryDirectory(prefix="mlmd-bench-") as tmp:
-            rows = bench(args.nodes, args.seconds, args.sample_runs, Path(tmp))
+            rows = measure(Path(tmp))
     write_rows(rows, args.output)
 
 

@@ -150,18 +150,24 @@ def package_tree(root: Path) -> Path:
     return root
 
 
+def peer_environment(tmp: Path) -> dict[str, str]:
+    """The environment a peer's script runs in, from the folder ``tmp`` (its working
+    directory: ``python -m`` puts that first on sys.path, so it must not be the repository,
+    whose own metagate/ holds no store): the package tree, then the repository (bench)."""
+    paths = [str(package_tree(tmp / "src")), str(REPO), os.environ.get("PYTHONPATH")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+
+
 def run_script(peer: Peer, python: Path, arguments: list[str]) -> list[dict[str, Any]]:
-    """Runs the peer's script with the repository root and the package on PYTHONPATH;
-    returns its rows."""
+    """Runs the peer's script in ``peer_environment``; returns its rows."""
     with tempfile.TemporaryDirectory(prefix=f"peer-{peer.key}-") as tmp:
         output = Path(tmp) / "rows.json"
-        paths = [str(package_tree(Path(tmp) / "src")), str(REPO), os.environ.get("PYTHONPATH")]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+        env = peer_environment(Path(tmp))
         command = [str(python), "-m", peer.module, *arguments, "--output", str(output)]
         _say(f"{peer.key}: {' '.join(command[2:-2])}")
         started, load_before = time.monotonic(), os.getloadavg()[0]
         try:
-            done = subprocess.run(command, cwd=REPO, env=env, timeout=RUN_TIMEOUT)
+            done = subprocess.run(command, cwd=tmp, env=env, timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired as error:
             raise PeerError(f"{peer.module} did not finish in {RUN_TIMEOUT} s") from error
         if done.returncode != 0:
