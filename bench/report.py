@@ -110,8 +110,8 @@ def targets(results: Sequence[SizeResult], peers: Sequence[Row]) -> list[str]:
     lines += [
         "| dense sweeps (5,000 and 50,000 runs): deployment lineage `limit: 100` <= 5 ms, a dataset's impact <= 10 ms,"
         " 50k / 5k <= 1.5x | `make bench-dense`: bench/results-dense.md | see there |",
-        "| complete upstream lineage of a sweep's deployment <= 0.5x ML Metadata's get_lineage_subgraph in process"
-        " | not measured: the dense bench has no ML Metadata side yet | not measured |",
+        "| complete upstream lineage of a sweep's deployment over HTTP <= 0.5x ML Metadata's get_lineage_subgraph in"
+        " process | `make bench-dense`: bench/results-dense.md | see there |",
         "",
         "Earlier targets:",
         "",
