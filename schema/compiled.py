@@ -43,7 +43,7 @@ class CompiledOperations(SchemaExtension):
                     data = await self._answer(ctx, plan)
                 except MetagateError:
                     data = None  # the executor meets the same failure and reports it per field
-            else:
+            elif ctx.store.compiled_reads:
                 mutation = self.planner.mutation(document, name, variables, ctx.principal)
                 if mutation is not None:
                     context.result = await _mutate(ctx, mutation)

@@ -20,6 +20,12 @@ from metagate.store.port import AllOf, AnyOf, Compare, NotOf, Op, Related, Subje
 
 MAX_WHERE_TERMS = 64  # tests, neighbours and AND/OR/NOT in one where
 MAX_WHERE_DEPTH = 4  # neighbour steps within neighbour steps
+# How deep conditions nest: one level per AND, OR or NOT, three per neighbour step (a
+# subquery). SQLite's parser stack is fixed: 36 nested NOTs, or 4 neighbour steps with 4
+# NOTs in each, overflow it; 16 keeps a margin (tests/test_where.py runs the deepest
+# shapes allowed).
+MAX_WHERE_NESTING = 16
+_STEP_NESTING = 3
 MAX_IN = 100  # values of one `in`
 
 
@@ -148,19 +154,26 @@ class _Budget:
 def to_where(kind: Kind, given: Any, field: str = "where") -> Where:
     """The store's where tree of a ``<Type>Where`` input; BAD_USER_INPUT naming the part
     that is wrong."""
-    return _where(kind, given, field, _Budget(), 0)
+    return _where(kind, given, field, _Budget(), 0, 0)
 
 
-def _where(kind: Kind, given: Any, at: str, budget: _Budget, depth: int) -> Where:
+def _where(kind: Kind, given: Any, at: str, budget: _Budget, depth: int, nesting: int) -> Where:
     spec = KINDS[kind]
     parts: list[Where] = []
     budget.spend(at)
+    if nesting > MAX_WHERE_NESTING:
+        raise BadUserInput(
+            f"where: conditions nest at most {MAX_WHERE_NESTING} levels deep (AND, OR and NOT one each,"
+            f" a neighbour {_STEP_NESTING})",
+            field=at,
+        )
+    inner = nesting + 1
     if given.all_of is not None:
-        parts.append(AllOf(tuple(_where(kind, g, f"{at}.AND[{i}]", budget, depth) for i, g in enumerate(given.all_of))))
+        parts.append(AllOf(tuple(_where(kind, g, f"{at}.AND[{i}]", budget, depth, inner) for i, g in enumerate(given.all_of))))
     if given.any_of is not None:
-        parts.append(AnyOf(tuple(_where(kind, g, f"{at}.OR[{i}]", budget, depth) for i, g in enumerate(given.any_of))))
+        parts.append(AnyOf(tuple(_where(kind, g, f"{at}.OR[{i}]", budget, depth, inner) for i, g in enumerate(given.any_of))))
     if given.not_ is not None:
-        parts.append(NotOf(_where(kind, given.not_, f"{at}.NOT", budget, depth)))
+        parts.append(NotOf(_where(kind, given.not_, f"{at}.NOT", budget, depth, inner)))
     if given.name is not None:
         parts += _tests(Subject.NAME, None, given.name, f"{at}.name", budget)
     if given.created_at is not None:
@@ -181,11 +194,13 @@ def _where(kind: Kind, given: Any, at: str, budget: _Budget, depth: int) -> Wher
         if value is not None:
             if depth + 1 > MAX_WHERE_DEPTH:
                 raise BadUserInput(f"where: at most {MAX_WHERE_DEPTH} neighbour steps deep", field=f"{at}.{n.graphql}")
-            parts.append(Related(n.edge_kind, n.step, _where(n.target, value, f"{at}.{n.graphql}", budget, depth + 1)))
+            inside = _where(n.target, value, f"{at}.{n.graphql}", budget, depth + 1, nesting + _STEP_NESTING)
+            parts.append(Related(n.edge_kind, n.step, inside))
     return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
 
 def _tests(subject: Subject, key: str | None, predicate: Any, at: str, budget: _Budget) -> list[Where]:
+    """The comparisons of one predicate; one without an operator says nothing to compare."""
     tests: list[Where] = []
     for op in _OPS:
         value = getattr(predicate, "in_" if op is Op.IN else _python_name(op), None)
@@ -202,6 +217,8 @@ def _tests(subject: Subject, key: str | None, predicate: Any, at: str, budget: _
             if op in (Op.CONTAINS, Op.STARTS_WITH) and value == "":
                 raise BadUserInput(f"{field}: give at least one character", field=field)
         tests.append(Compare(subject, op, value, key))
+    if not tests:
+        raise BadUserInput(f"{at}: give at least one operator", field=at)
     return tests
 
 

@@ -279,6 +279,10 @@ class Tx(Reader, Protocol):
 
 
 class Store(Reader, Protocol):
+    # Whether ``answer`` can answer plans here (ArangoDB before 3.12.1 cannot): when not,
+    # a mutation does not write first only to learn that its payload cannot be read.
+    compiled_reads: bool
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...

@@ -380,6 +380,7 @@ class SQLiteStore:
         self, path: str = "./metagate.db", *, readers: int = 4, create: bool = True, lineage_first_cap: int = LINEAGE_FIRST_CAP
     ) -> None:
         self.memory = path == ":memory:"
+        self.compiled_reads = True  # every plan compiles into one statement
         self.path = path if self.memory else os.path.expanduser(path)
         self.create = create
         # Opened as a URI so that without create SQLite itself refuses to make the file.

@@ -383,3 +383,17 @@ async def test_a_failing_write_is_answered_as_the_executor_answers_it(
     for (query, _), got, want in zip(FAILING, compiled, executed, strict=True):
         assert got["errors"] and got["data"] is None, got
         assert got == want, query
+
+
+async def test_a_store_that_cannot_answer_plans_runs_mutations_in_the_executor_only(tmp_path: Path) -> None:
+    # As ArangoDB before 3.12.1: no write is made only to be rolled back for its payload.
+    async def answer(real: Any, plan: Any) -> Any:
+        raise AssertionError("the payload was asked of a store that cannot answer plans")
+
+    async with opened_store("sqlite-memory", tmp_path) as inner:
+        store = _TxAnswers(inner, answer)
+        store.compiled_reads = False
+        async with _gateway(store) as http:
+            body = (await http.post("/graphql", json={"query": REGISTER, "variables": {"n": "a"}})).json()
+    assert body == {"data": {"registerDataset": {"created": True, "dataset": {"name": "a", "runs": {"nodes": []}}}}}
+    assert store.calls.count("insert_nodes") == 1, store.calls

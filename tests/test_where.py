@@ -205,6 +205,13 @@ async def test_nested_selections_under_a_filtered_list(g: Graph) -> None:
         ("{OR: [%s]}" % ", ".join('{name: {eq: "a"}}' for _ in range(40)), "where.OR[31].name"),
         ('{attribute: {key: "rows", eq: {a: 1}}}', "where.attribute.eq"),
         ('{tags: {contains: ""}}', "where.tags.contains"),
+        ('{devPerf: {metric: {name: "rmse"}}}', "where.devPerf.metric"),
+        ("{name: {}}", "where.name"),
+        ("{NOT: " * 17 + '{name: {eq: "a"}}' + "}" * 17, "where" + ".NOT" * 17),
+        (
+            '{model: {runs: {model: {runs: {NOT: {NOT: {NOT: {NOT: {NOT: {name: {eq: "a"}}}}}}}}}}}',
+            "where.model.runs.model.runs" + ".NOT" * 5,
+        ),
         ('{name: {startsWith: ""}}', "where.name.startsWith"),
         ('{attribute: {key: "rows", in: [9223372036854775808]}}', "where.attribute.in"),
     ],
@@ -213,3 +220,21 @@ async def test_a_where_out_of_bounds_is_refused_naming_the_part(g: Graph, where:
     error = await g.gql.error(f"{{ runs(where: {where}) {{ nodes {{ name }} }} }}")
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
     assert error["extensions"]["field"] == field, error
+
+
+def _nots(count: int, inner: str) -> str:
+    return "{NOT: " * count + inner + "}" * count
+
+
+@pytest.mark.parametrize(
+    ("where", "names"),
+    [
+        (_nots(16, '{name: {eq: "r1"}}'), ["r1"]),
+        ("{model: {runs: {model: {runs: " + _nots(4, '{name: {eq: "r1"}}') + "}}}}", ["r1", "r2"]),
+        ("{AND: [{OR: [" + _nots(12, '{name: {eq: "r1"}}') + ', {name: {eq: "r2"}}]}, {tags: {eq: "best"}}]}', ["r1"]),
+    ],
+)
+async def test_the_deepest_where_allowed_is_answered(g: Graph, where: str, names: list[str]) -> None:
+    # SQLite's parser stack is fixed: the nesting limit keeps every allowed where inside it,
+    # on the compiled path and the executor's (``both``) alike.
+    assert await g.names("runs", where) == names
