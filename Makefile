@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema lint clean bench bench-quick bench-load bench-peers bench-dense
+.PHONY: serve test demo schema vocabulary lint clean bench bench-quick bench-load bench-peers bench-dense
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP)
 
 schema: $(SERVE_STAMP)
 	$(BIN)/metagate export-schema -o schema/schema.graphql
+
+# The client's copy of the data dictionary's names (tests/test_client_vocabulary.py checks it).
+vocabulary: $(SERVE_STAMP)
+	$(BIN)/python -c "from metagate.store.model import client_vocabulary as v; open('client/metagate_client/_vocabulary.py', 'w').write(v())"
 
 # mypy does not follow package-dir mappings, so it checks the package through a tree of
 # links laid out as it installs (metagate/gateway -> gateway/, ...: the mapping of

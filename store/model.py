@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -314,3 +315,28 @@ class Edge:
     def id(self) -> str:
         # Arangopipe's edge keys are fromKey-toKey; the logical id keeps that shape.
         return f"{self.kind}/{key_of(self.from_id)}-{key_of(self.to_id)}"
+
+
+def client_vocabulary() -> str:
+    """The text of ``metagate_client/_vocabulary.py``: the data dictionary's names as the
+    client (its own distribution, without this package) knows them. ``make vocabulary``
+    writes it; a test holds the file to this."""
+
+    def strings(values: Iterable[str]) -> str:
+        quoted = [f'"{v}"' for v in values]
+        return f"({quoted[0]},)" if len(quoted) == 1 else f"({', '.join(quoted)})"
+
+    def rows(values: Iterable[str]) -> str:
+        return "".join(f"    {v},\n" for v in values)
+
+    return (
+        '"""The gateway\'s data dictionary, as the client knows it: written by `make vocabulary`\n'
+        "from the gateway's store/model.py (do not edit); the gateway's tests hold it to the\n"
+        'dictionary."""\n\n'
+        "KINDS = (\n" + rows(f'"{k.value}"' for k in KINDS) + ")\n"
+        "EDGE_KINDS = (\n" + rows(f'"{e}"' for e in EDGE_KINDS) + ")\n"
+        "TYPES = {\n" + rows(f'"{k.value}": "{spec.graphql}"' for k, spec in KINDS.items()) + "}\n"
+        "NAVIGATION = {\n"
+        + rows(f'"{k.value}": {strings(n.graphql for n in spec.navigation)}' for k, spec in KINDS.items())
+        + "}\n"
+    )

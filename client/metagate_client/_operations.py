@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar, Union
 from metagate_client._exceptions import BadInput, UnexpectedResponse
 from metagate_client._models import Asset, Lineage, LineageEntry, LoggedRun
 from metagate_client._transport import encode
+from metagate_client._vocabulary import KINDS
 
 T = TypeVar("T")
 
@@ -320,6 +321,8 @@ def lookup(field: str, name: str, project: Ref | None = None) -> Steps[Asset | N
 
 def find(kind: str | None, attribute: str, value: Any, *, first: int) -> Steps[list[Asset]]:
     check_finite(value, "value")
+    if kind is not None and kind.lower() not in KINDS:
+        raise BadInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     kinds = [kind.upper()] if kind else None
     if attribute in ("deployment_tag", "deploymentTag"):
         declared, arguments, variables = "$value: String!", "deploymentTag: $value", {"value": value}
