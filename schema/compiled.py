@@ -1,17 +1,27 @@
 """The compiled path: a query operation the planner can plan is answered by the store in
-one query, and a mutation of one field runs its write and reads its payload in one query
+one query, and each field of a mutation runs its write and reads its payload in one query
 inside the write's transaction; no field resolver runs. A write that fails is answered
 with its error as the executor would answer it. Any other operation, and any plan whose
 answer needs an error, goes to the executor."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from inspect import isawaitable
 from typing import Any, cast
 
 import orjson
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    execute,
+    get_operation_ast,
+    located_error,
+)
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql import located_error
 from strawberry.extensions import SchemaExtension
 
 from metagate.schema.context import Context
@@ -46,10 +56,38 @@ class CompiledOperations(SchemaExtension):
             elif ctx.store.compiled_reads:
                 mutation = self.planner.mutation(document, name, variables, ctx.principal)
                 if mutation is not None:
-                    context.result = await _mutate(ctx, mutation)
+                    context.result = await _mutate(ctx, mutation, self._rest(document, name, variables, ctx))
             if data is not None:
                 context.result = GraphQLExecutionResult(data=data, errors=None)
         yield
+
+    def _rest(
+        self, document: DocumentNode, name: str | None, variables: dict[str, Any] | None, ctx: Context
+    ) -> Callable[[list[FieldNode]], Awaitable[GraphQLExecutionResult]]:
+        """The executor's run of some of the operation's root fields, for the fields after a
+        written one whose payload the store could not answer."""
+
+        async def rest(fields: list[FieldNode]) -> GraphQLExecutionResult:
+            operation = get_operation_ast(document, name)
+            assert operation is not None
+            only = OperationDefinitionNode(
+                operation=operation.operation,
+                name=operation.name,
+                variable_definitions=operation.variable_definitions,
+                directives=operation.directives,
+                selection_set=SelectionSetNode(selections=tuple(fields)),
+            )
+            fragments = tuple(d for d in document.definitions if isinstance(d, FragmentDefinitionNode))
+            executed = execute(
+                self.planner.graphql_schema,
+                DocumentNode(definitions=(only, *fragments)),
+                context_value=ctx,
+                variable_values=variables,
+                operation_name=name,
+            )
+            return await executed if isawaitable(executed) else executed
+
+        return rest
 
     @staticmethod
     async def _answer(ctx: Context, plan: p.Plan) -> JSONObject | None:
@@ -61,22 +99,33 @@ class CompiledOperations(SchemaExtension):
         return cast(JSONObject, orjson.Fragment(text)) if text is not None else None
 
 
-async def _mutate(ctx: Context, plan: MutationPlan) -> GraphQLExecutionResult | None:
-    """The operation's result, or None when the executor must run it (a payload the
-    store cannot answer: its write was rolled back). A write's coded error is answered as
+async def _mutate(
+    ctx: Context, plan: MutationPlan, rest: Callable[[list[FieldNode]], Awaitable[GraphQLExecutionResult]]
+) -> GraphQLExecutionResult | None:
+    """The operation's result, the mutation fields run one after the other as the executor
+    runs them; None when the executor must run it all (the first write's payload the store
+    could not answer: that write was rolled back). A write's coded error is answered as
     the executor answers it: at the field, the whole data null (every mutation field is
-    non-null); nothing was written."""
+    non-null), the writes before it standing. A later field whose payload the store could
+    not answer is rolled back and run by the executor, with every field after it."""
     data: JSONObject = {}
-    for root in plan.roots:
+    wrote = False
+    for index, root in enumerate(plan.roots):
         if isinstance(root, p.Const):
             data[root.key] = root.value
             continue
         try:
             data[root.key] = await _write(ctx, root)
         except _NotAnswered:
-            return None
+            if not wrote:
+                return None
+            executed = await rest([node for nodes in plan.nodes[index:] for node in nodes])
+            if executed.data is None:
+                return executed
+            return GraphQLExecutionResult(data={**data, **executed.data}, errors=executed.errors)
         except MetagateError as error:
             return GraphQLExecutionResult(data=None, errors=[located_error(error, list(root.nodes), [root.key])])
+        wrote = True
     return GraphQLExecutionResult(data=data, errors=None)
 
 

@@ -105,10 +105,12 @@ class MutationField:
 
 @dataclass(frozen=True)
 class MutationPlan:
-    """A mutation operation of one mutation field (and any ``__typename``): the write,
-    and its payload read in the write's transaction."""
+    """A mutation operation: each mutation field's write with its payload read in the
+    write's transaction, in order, beside any ``__typename``. ``nodes``: each root's field
+    nodes, from which the executor can be given the fields not run yet."""
 
     roots: tuple[p.Const | MutationField, ...]
+    nodes: tuple[tuple[FieldNode, ...], ...] = ()
 
 
 Fields = dict[str, list[FieldNode]]
@@ -433,7 +435,7 @@ class Planner:
     ) -> p.Plan | None:
         """The plan of a validated query operation, or None when the executor answers it."""
         roots = self._roots(document, operation_name, variables, principal, OperationType.QUERY)
-        return p.Plan(tuple(roots)) if roots is not None else None
+        return p.Plan(tuple(root for root, _ in roots)) if roots is not None else None
 
     def mutation(
         self,
@@ -442,14 +444,11 @@ class Planner:
         variables: Mapping[str, Any] | None,
         principal: Principal | None,
     ) -> MutationPlan | None:
-        """The plan of a validated mutation operation of one mutation field, or None when
-        the executor runs it. Several mutation fields in one operation run one after the
-        other in the executor, which stops at the first error: an error of a later one
-        could not be told from here without having written the earlier ones."""
+        """The plan of a validated mutation operation, or None when the executor runs it."""
         roots = self._roots(document, operation_name, variables, principal, OperationType.MUTATION)
-        if roots is None or sum(isinstance(r, MutationField) for r in roots) != 1:
+        if roots is None or not any(isinstance(r, MutationField) for r, _ in roots):
             return None
-        return MutationPlan(tuple(roots))
+        return MutationPlan(tuple(root for root, _ in roots), tuple(tuple(nodes) for _, nodes in roots))
 
     def _roots(
         self,
@@ -458,8 +457,8 @@ class Planner:
         variables: Mapping[str, Any] | None,
         principal: Principal | None,
         kind: OperationType,
-    ) -> list[Any] | None:
-        """The planned root fields of an operation of ``kind``, or None."""
+    ) -> list[tuple[Any, list[FieldNode]]] | None:
+        """The planned root fields of an operation of ``kind`` with their field nodes, or None."""
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation is not kind or principal is None:
             return None
@@ -477,7 +476,7 @@ class Planner:
                 name = nodes[0].name.value
                 if name != "__typename" and not self._may(principal, root_type.name, name):
                     return None
-                roots.append(plan_root(key, nodes))
+                roots.append((plan_root(key, nodes), nodes))
         except (NotPlanned, MetagateError, GraphQLError):
             return None
         return roots

@@ -310,19 +310,76 @@ async def test_a_failing_write_answers_its_error_and_writes_nothing(adapter: str
     assert named == [[]]
 
 
+TWO = """mutation { a: registerDataset(input: {name: "a"}) { created dataset { name } }
+  t: __typename
+  b: registerDataset(input: {name: "a"}) { created dataset { name featuresets { nodes { name } } } }
+  c: registerDataset(input: {name: "c"}) { created dataset { name } } }"""
+TWO_ANSWER = {
+    "data": {
+        "a": {"created": True, "dataset": {"name": "a"}},
+        "t": "Mutation",
+        "b": {"created": False, "dataset": {"name": "a", "featuresets": {"nodes": []}}},
+        "c": {"created": True, "dataset": {"name": "c"}},
+    }
+}
+
+
 @pytest.mark.parametrize("adapter", ADAPTERS)
 async def test_several_mutation_fields_in_one_operation_run_in_order(adapter: str, tmp_path: Path) -> None:
-    two = """mutation { a: registerDataset(input: {name: "a"}) { created dataset { name } }
-      b: registerDataset(input: {name: "a"}) { created dataset { name featuresets { nodes { name } } } } }"""
-    async with opened_store(adapter, tmp_path) as store:
+    async def answer(real: Any, plan: Any) -> Any:
+        return await real(plan)
+
+    async with opened_store(adapter, tmp_path) as inner:
+        store = _TxAnswers(inner, answer)
         async with _gateway(store) as http:
-            body = (await http.post("/graphql", json={"query": two})).json()
-    assert body == {
-        "data": {
-            "a": {"created": True, "dataset": {"name": "a"}},
-            "b": {"created": False, "dataset": {"name": "a", "featuresets": {"nodes": []}}},
-        }
-    }
+            body = (await http.post("/graphql", json={"query": TWO})).json()
+    assert body == TWO_ANSWER
+    assert store.calls.count("answer") == 3, store.calls  # one read per field, in its transaction
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+async def test_a_later_payload_the_store_cannot_answer_goes_to_the_executor_with_the_fields_after_it(
+    adapter: str, tmp_path: Path
+) -> None:
+    asked: list[int] = []
+
+    async def answer(real: Any, plan: Any) -> Any:
+        asked.append(1)
+        return None if len(asked) == 2 else await real(plan)  # b's payload
+
+    async with opened_store(adapter, tmp_path) as inner:
+        store = _TxAnswers(inner, answer)
+        async with _gateway(store) as http:
+            body = (await http.post("/graphql", json={"query": TWO})).json()
+        named = await inner.find_named([registry.NameKey(Kind.DATASET, n, "") for n in ("a", "c")])
+    # a written once on the compiled path, b rolled back and run again with c by the executor.
+    assert body == TWO_ANSWER
+    assert [len(found) for found in named] == [1, 1]
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+async def test_a_later_field_that_fails_stops_the_operation_as_the_executor_does(
+    adapter: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing = """mutation { a: registerDataset(input: {name: "a"}) { created dataset { name } }
+      b: registerDataset(input: {name: ""}) { created }
+      c: registerDataset(input: {name: "c"}) { created } }"""
+
+    async def run(path: Path) -> tuple[Any, list[list[Any]]]:
+        path.mkdir()
+        async with opened_store(adapter, path) as store:
+            async with _gateway(store) as http:
+                body = (await http.post("/graphql", json={"query": failing})).json()
+            return body, await store.find_named([registry.NameKey(Kind.DATASET, n, "") for n in ("a", "c")])
+
+    compiled, compiled_named = await run(tmp_path / "c")
+    with monkeypatch.context() as patched:
+        patched.setattr(Planner, "mutation", lambda *args: None)
+        executed, executed_named = await run(tmp_path / "e")
+    assert compiled["data"] is None and compiled["errors"][0]["path"] == ["b"], compiled
+    assert compiled == executed
+    # a's write stands, c never ran: on both paths.
+    assert [len(f) for f in compiled_named] == [len(f) for f in executed_named] == [1, 0]
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
