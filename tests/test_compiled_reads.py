@@ -32,7 +32,7 @@ from metagate.gateway.config import Settings
 from metagate.resolvers.queries import Limits
 from metagate.schema import build_schema
 from metagate.schema.context import make_context
-from metagate.store.model import KINDS, Edge, Kind, Node, Step, ValueType
+from metagate.store.model import Edge, Kind, Node
 from tests.conftest import opened_store
 from tests.test_lineage_property import UPSTREAM_END
 
@@ -522,21 +522,24 @@ def _same_scalar(a: Any, b: Any) -> bool:
     return isinstance(a, str) and a == b
 
 
+_TIMES_OWN = frozenset({"startTime", "endTime", "periodStart", "periodEnd"})
+
+
 @st.composite
-def where_tree(draw: st.DrawFn, kind: Kind, depth: int = 0) -> tuple[str, WhereTest]:
-    spec = KINDS[kind]
+def where_tree(draw: st.DrawFn, type_name: str, depth: int = 0) -> tuple[str, WhereTest]:
+    """From the test's own table of each type's fields (OWN, NAV), not the product's."""
     choices = ["name", "tags", "createdAt", "attribute"]
-    choices += [f.graphql for f in spec.fields if f.type is not ValueType.JSON]
+    choices += [f for f in OWN.get(type_name, ()) if f not in ("metrics", "params")]
     if depth < 2:
-        choices += [n.graphql for n in spec.navigation] + ["AND", "OR", "NOT"]
+        choices += [nav[0] for nav in NAV.get(type_name, ())] + ["AND", "OR", "NOT"]
     field_name = draw(st.sampled_from(choices))
     if field_name in ("AND", "OR"):
-        parts = draw(st.lists(where_tree(kind, depth + 1), max_size=3))
+        parts = draw(st.lists(where_tree(type_name, depth + 1), max_size=3))
         combine = all if field_name == "AND" else any
         text = f"{field_name}: [{', '.join('{' + t + '}' for t, _ in parts)}]"
         return text, lambda ref, n: combine(test(ref, n) for _, test in parts)
     if field_name == "NOT":
-        inner, test = draw(where_tree(kind, depth + 1))
+        inner, test = draw(where_tree(type_name, depth + 1))
         return f"NOT: {{{inner}}}", lambda ref, n: not test(ref, n)
     if field_name == "name":
         text, holds = draw(_text_test(["run1", "model0", "data1", "feat0", "dep0-0-0", "1", "run", "a", "proj"]))
@@ -561,25 +564,22 @@ def where_tree(draw: st.DrawFn, kind: Kind, depth: int = 0) -> tuple[str, WhereT
             f'attribute: {{key: "{key}", in: {_gql(vs)}}}',
             lambda ref, n: key in n.attributes and any(_same_scalar(n.attributes[key], v) for v in vs),
         )
-    typed = spec.typed_field(field_name)
-    if typed is not None:
-        if typed.type is ValueType.METRIC:
-            metric = draw(st.sampled_from(["rmse", "acc"]))
-            text, holds = draw(_order_test([-1, 0, 0.3, 0.5, 2], number=True))
-            return f'{field_name}: {{name: "{metric}", {text}}}', lambda ref, n: holds(n.fields.get("metrics", {}).get(metric))
-        if typed.type is ValueType.TIME:
-            text, holds = draw(_order_test(TIMES, number=False))
-            return f"{field_name}: {{{text}}}", lambda ref, n: holds(n.fields.get(typed.key))
-        if typed.type is ValueType.RUN_STATUS:
-            statuses = draw(st.lists(st.sampled_from(["RUNNING", "COMPLETED", "FAILED"]), min_size=1, max_size=2))
-            return f"{field_name}: {{in: [{', '.join(statuses)}]}}", lambda ref, n: n.fields.get(typed.key) in statuses
+    if field_name == "metric":
+        metric = draw(st.sampled_from(["rmse", "acc"]))
+        text, holds = draw(_order_test([-1, 0, 0.3, 0.5, 2], number=True))
+        return f'metric: {{name: "{metric}", {text}}}', lambda ref, n: holds(n.fields.get("metrics", {}).get(metric))
+    if field_name in _TIMES_OWN:
+        text, holds = draw(_order_test(TIMES, number=False))
+        return f"{field_name}: {{{text}}}", lambda ref, n: holds(n.fields.get(field_name))
+    if field_name == "status":
+        statuses = draw(st.lists(st.sampled_from(["RUNNING", "COMPLETED", "FAILED"]), min_size=1, max_size=2))
+        return f"status: {{in: [{', '.join(statuses)}]}}", lambda ref, n: n.fields.get("status") in statuses
+    if field_name in OWN.get(type_name, ()):  # tag, deploymentTag: text
         text, holds = draw(_text_test(["t1", "t2", "dt0-1", "dt", "dep-tag0-0-0", "dep"]))
-        return f"{field_name}: {text}", lambda ref, n: holds(n.fields.get(typed.key))
-    nav = spec.navigation_field(field_name)
-    assert nav is not None
-    inner, test = draw(where_tree(nav.target, depth + 1))
-    way = "out" if nav.step is Step.OUT else "in"
-    return f"{field_name}: {{{inner}}}", lambda ref, n: any(test(ref, m) for m in ref.neighbours(n, nav.edge_kind, way))
+        return f"{field_name}: {text}", lambda ref, n: holds(n.fields.get(field_name))
+    [(_, edge_kind, way, _, target)] = [nav for nav in NAV[type_name] if nav[0] == field_name]
+    inner, test = draw(where_tree(target, depth + 1))
+    return f"{field_name}: {{{inner}}}", lambda ref, n: any(test(ref, m) for m in ref.neighbours(n, edge_kind, way))
 
 
 @st.composite
@@ -596,7 +596,7 @@ def list_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
         contains = draw(st.sampled_from([None, "1", "run", "o"]))
         filter_text = f', filter: {{nameContains: "{contains}"}}' if contains else ""
         if draw(st.booleans()):
-            where_text, where = draw(where_tree(TYPE_KIND_ENUM[type_name]))
+            where_text, where = draw(where_tree(type_name))
             filter_text += f", where: {{{where_text}}}"
         head, text_kind = f"{name}({order_text}{filter_text}", type_name
     else:
@@ -848,7 +848,7 @@ def where_cases(draw: st.DrawFn, adapter: str) -> tuple[Graph, list[tuple[str, C
     for i in range(4):
         name = draw(st.sampled_from(sorted(LISTS)))
         kind = TYPE_KIND_ENUM[LISTS[name]]
-        parts = draw(st.lists(where_tree(kind), min_size=1, max_size=3))
+        parts = draw(st.lists(where_tree(LISTS[name]), min_size=1, max_size=3))
         combine = draw(st.sampled_from(["AND", "OR"]))
         text = f"{combine}: [{', '.join('{' + t + '}' for t, _ in parts)}]"
         test = all if combine == "AND" else any
