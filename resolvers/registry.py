@@ -92,10 +92,12 @@ async def _commit(
     inputs: dict[str, Any],
     work: Callable[[Tx], Awaitable[T]],
     then: Then | None = None,
+    replayed: Callable[[Any], T] | None = None,
 ) -> T:
     """One atomic write. With an idempotency key, the ids the first call wrote (and its
     `created`) are kept in the same transaction; a retry with the key writes nothing and
-    answers with those nodes as they are now. ``then`` runs last in the transaction."""
+    answers with those nodes as they are now (``replayed`` makes a record of an older
+    form the result ``work`` gives). ``then`` runs last in the transaction."""
 
     async def keyed(tx: Tx) -> T:
         if idempotency_key is None:
@@ -104,6 +106,8 @@ async def _commit(
             if record.fingerprint != fingerprint:
                 raise Conflict("idempotencyKey was already used for a different request", field="idempotencyKey")
             result = await _decode(tx, record.result)
+            if replayed is not None:
+                result = replayed(result)
         else:
             result = await work(tx)
             await tx.put_idempotency(IdempotencyRecord(idempotency_key, fingerprint, _encode(result), utcnow()))
@@ -749,10 +753,12 @@ async def log_serving_perf(
         await tx.insert_edges([_edge("deployment_servingperf", deployment, node)])
         return Registered(node, created=True)
 
-    result: Registered | Node = await _commit(store, idempotency_key, "log_serving_perf", inputs, work, then)
-    # A keyed answer recorded before serving perf said whether it was created: the call
-    # that recorded it created the node.
-    return result if isinstance(result, Registered) else Registered(result, created=True)
+    def replayed(result: Registered | Node) -> Registered:
+        # A keyed answer recorded before serving perf said whether it was created: the
+        # call that recorded it created the node.
+        return result if isinstance(result, Registered) else Registered(result, created=True)
+
+    return await _commit(store, idempotency_key, "log_serving_perf", inputs, work, then, replayed)
 
 
 async def _writable(tx: Tx, node_id: str, allowed_projects: frozenset[str] | None) -> Node:

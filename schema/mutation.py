@@ -178,26 +178,24 @@ class NodePayload:
 # -- the writes, as the resolvers below and the compiled path (schema.compiled) call them --
 
 
-async def _create_project(ctx: Context, input: CreateProjectInput, then: Then | None = None) -> Registered:
-    return await registry.create_project(
-        ctx.store,
-        name=input.name,
-        tags=input.tags,
-        attributes=input.attributes,
-        idempotency_key=_key(ctx, input.idempotency_key),
-        then=then,
-    )
+def _named(register: Callable[..., Awaitable[Registered]]) -> Callable[..., Awaitable[Registered]]:
+    """The write of a kind registered by name alone (projects, datasets)."""
+
+    async def write(ctx: Context, input: CreateProjectInput | RegisterDatasetInput, then: Then | None = None) -> Registered:
+        return await register(
+            ctx.store,
+            name=input.name,
+            tags=input.tags,
+            attributes=input.attributes,
+            idempotency_key=_key(ctx, input.idempotency_key),
+            then=then,
+        )
+
+    return write
 
 
-async def _register_dataset(ctx: Context, input: RegisterDatasetInput, then: Then | None = None) -> Registered:
-    return await registry.register_dataset(
-        ctx.store,
-        name=input.name,
-        tags=input.tags,
-        attributes=input.attributes,
-        idempotency_key=_key(ctx, input.idempotency_key),
-        then=then,
-    )
+_create_project = _named(registry.create_project)
+_register_dataset = _named(registry.register_dataset)
 
 
 async def _register_featureset(ctx: Context, input: RegisterFeaturesetInput, then: Then | None = None) -> Registered:
@@ -294,15 +292,8 @@ async def _log_runs_input(ctx: Context, input: dict[str, Any], then: Then | None
     return await _log_runs(ctx, input["runs"], input.get("idempotencyKey"), then)
 
 
-def _registered(field: str) -> Callable[[Any], dict[str, Any]]:
-    def values(result: Registered | Node) -> dict[str, Any]:
-        # A serving perf logged under an idempotency key recorded before serving perf
-        # said whether it was created answers its node: the call that recorded it created it.
-        if isinstance(result, Node):
-            return {field: result.id, "created": True}
-        return {field: result.node.id, "created": result.created}
-
-    return values
+def _registered(field: str) -> Callable[[Registered], dict[str, Any]]:
+    return lambda result: {field: result.node.id, "created": result.created}
 
 
 def _run_logged(r: RunLogged) -> dict[str, Any]:

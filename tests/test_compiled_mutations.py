@@ -454,3 +454,33 @@ async def test_a_store_that_cannot_answer_plans_runs_mutations_in_the_executor_o
             body = (await http.post("/graphql", json={"query": REGISTER, "variables": {"n": "a"}})).json()
     assert body == {"data": {"registerDataset": {"created": True, "dataset": {"name": "a", "runs": {"nodes": []}}}}}
     assert store.calls.count("insert_nodes") == 1, store.calls
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+async def test_a_serving_perf_key_recorded_before_created_was_kept_replays_as_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: bool
+) -> None:
+    # Such a record names the node alone ({"type": "node"}): the call that recorded it
+    # created the node, on the compiled path and the executor's alike.
+    if not compiled:
+        monkeypatch.setattr(Planner, "mutation", lambda *args: None)
+    log = """mutation($d: ID!) { logServingPerf(input: {deploymentId: $d, periodStart: "2026-11-01T00:00:00Z",
+      periodEnd: "2026-11-02T00:00:00Z", metrics: {rmse: 0.4}, idempotencyKey: "k"}) { created servingPerf { metrics } } }"""
+    async with opened_store("sqlite-memory", tmp_path) as store:
+        async with _gateway(store) as http:
+            answers: list[dict[str, Any]] = []
+            for text, variables in STEPS[:7]:  # up to the deployment
+                answers.append(
+                    (await http.post("/graphql", json={"query": text, "variables": variables(answers)})).json()["data"]
+                )
+            deployment = (await http.post("/graphql", json={"query": '{ deployment(name: "prod") { id } }'})).json()
+            d = deployment["data"]["deployment"]["id"]
+            first = (await http.post("/graphql", json={"query": log, "variables": {"d": d}})).json()
+            async with store.write() as tx:
+                [record] = [await tx.get_idempotency("local:k")]
+                assert record is not None and record.result["type"] == "registered"
+                older = orjson.dumps({"type": "node", "ids": record.result["ids"]}).decode()
+                await tx._conn.execute("UPDATE idempotency SET result = ? WHERE key = ?", (older, "local:k"))  # type: ignore[attr-defined]
+            again = (await http.post("/graphql", json={"query": log, "variables": {"d": d}})).json()
+    assert first["data"]["logServingPerf"]["created"] is True
+    assert again == first, again
