@@ -301,12 +301,7 @@ def list_rows(b: Binder, q: ListQuery) -> str:
         if q.tag is not None:
             filters.append(f"{b.value(q.tag)} IN d.tags")
         if q.attribute is not None:
-            key = b.value(q.attribute.key)
-            # Documents Arangopipe wrote keep their attributes at the top level, beside
-            # the fields the layout maps (which are not attributes).
-            own = b.value(layout.non_attribute_fields(kind))
-            attrs = attributes("d", own)
-            filters.append(f"HAS({attrs}, {key}) AND {attrs}[{key}] == {b.value(q.attribute.value)}")
+            filters.append(_comparison(b, kind, Compare(Subject.ATTRIBUTE, Op.EQ, q.attribute.value, q.attribute.key), "d", 0))
         if q.where is not None:
             filters.append(where_aql(b, kind, q.where, "d"))
         if q.created_after is not None:
@@ -597,6 +592,8 @@ def _comparison(b: Binder, kind: Kind, t: Compare, doc: str, depth: int) -> str:
         )
     assert t.key is not None
     if t.subject is Subject.ATTRIBUTE:
+        # Documents Arangopipe wrote keep their attributes at the top level, beside the
+        # fields the layout maps (which are not attributes).
         attrs = attributes(doc, b.const(layout.non_attribute_fields(kind)))
         values = t.value if t.op is Op.IN else (t.value,)
         key = b.value(t.key)

@@ -128,17 +128,7 @@ def list_source(q: ListQuery, bind: Params) -> tuple[str, str]:
     if q.tag is not None:
         where.append(f"n.id IN (SELECT t.node_id FROM node_tags t WHERE t.tag = {bind(q.tag)})")
     if q.attribute is not None:
-        value = q.attribute.value
-        key = bind(q.attribute.key)
-        if value is None:
-            test = "a.type = 'null'"
-        elif isinstance(value, bool):
-            test = "a.type = 'true'" if value else "a.type = 'false'"
-        elif isinstance(value, (int, float)):
-            test = f"a.type IN ('integer', 'real') AND a.atom = {bind(value)}"
-        else:
-            test = f"a.type = 'text' AND a.atom = {bind(value)}"
-        where.append(f"EXISTS (SELECT 1 FROM json_each(n.attributes) a WHERE a.key = {key} AND {test})")
+        where.append(_attribute("n", q.attribute.key, Op.EQ, q.attribute.value, bind))
     if q.created_after is not None:
         where.append(f"n.created_at >= {bind(q.created_after)}")
     if q.created_before is not None:
