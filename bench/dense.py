@@ -120,6 +120,7 @@ async def bench_sweep(runs: int, seconds: float, workdir: Path) -> list[tuple[st
 
         scenarios = [
             ("deployment upstream, limit 100", {"id": encode_id(deployment), "d": "UPSTREAM", "limit": 100}),
+            ("dataset downstream (every kind), limit 100", {"id": encode_id(dataset), "d": "DOWNSTREAM", "limit": 100}),
             (
                 "dataset impact (deployments), limit 100",
                 {"id": encode_id(dataset), "d": "DOWNSTREAM", "limit": 100, "kinds": ["DEPLOYMENT"]},

@@ -6,13 +6,13 @@ variables, come from the layout mapping, never from input."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from metagate.store import arango_layout as layout
 from metagate.store.errors import BadUserInput
-from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
+from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, steps_toward
 from metagate.store.port import (
     AllOf,
     AnyOf,
@@ -397,10 +397,10 @@ def _hop(b: Binder, edge_kind: str, step: Step, start: str) -> str:
     return f"{direction} {start} {b.collection(layout.EDGE_COLLECTIONS[edge_kind].name)}"
 
 
-def traversal(b: Binder, direction: Direction, start: str) -> str:
-    """``DIR @start coll, DIR2 coll2, ...`` for one walk; the first collection takes the
-    traversal's default direction."""
-    legs = layout.traversal(direction)
+def traversal(b: Binder, direction: Direction, start: str, steps: Collection[str] | None = None) -> str:
+    """``DIR @start coll, DIR2 coll2, ...`` for one walk, along the edge kinds ``steps``
+    (None: every one); the first collection takes the traversal's default direction."""
+    legs = [(c, way) for c, way in layout.traversal(direction) if steps is None or layout.EDGE_KINDS_BY_COLLECTION[c] in steps]
     first_direction = legs[0][1]
     rendered = []
     for i, (collection, way) in enumerate(legs):
@@ -414,29 +414,37 @@ def walks(direction: Direction) -> list[Direction]:
     return [Direction.UPSTREAM, Direction.DOWNSTREAM] if direction is Direction.BOTH else [direction]
 
 
-def lineage_walk(b: Binder, direction: Direction, start: str, depth: str, limit: str, collections: str) -> str:
+def lineage_walk(
+    b: Binder, direction: Direction, start: str, depth: str, limit: str, collections: str, kinds: Sequence[Kind] | None
+) -> str:
     """The LETs of a lineage walk from ``start`` (a bound document id), up to ``found``:
     ``{v, depth, dir}`` of every node up to the depth of the (limit + 1)-th. A
     breadth-first traversal per direction walked (uniqueVertices global, so each node
     comes at its least depth), the kinds filter (``collections``: a bound list of vertex
-    collections, or null) and the limit, pushed into the walk: a first traversal per
-    direction stops at the (limit + 1)-th node it keeps and gives that node's depth, and
-    the walk that collects the nodes is pruned there, so that its cost follows the
-    answer and the last level's frontier, not everything the start reaches."""
+    collections, or null; ``kinds``, the same kinds: the traversal leaves out the edge
+    collections that cannot lead to one of them) and the limit, pushed into the walk: a
+    first traversal per direction stops at the (limit + 1)-th node it keeps and gives
+    that node's depth, and the walk that collects the nodes is pruned there, so that its
+    cost follows the answer and the last level's frontier, not everything the start
+    reaches."""
+    useful = steps_toward(kinds)
+    # A way along which no kind asked for can be reached walks every edge collection (a
+    # traversal needs one) and finds nothing.
+    steps = {w: {s.edge.name for s in useful if s.direction is w} or None for w in walks(direction)}
     ways = walks(direction)
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
     keep = f" FILTER {collections} == null OR PARSE_IDENTIFIER(v._id).collection IN {collections}"
     lets = []
     for i, walk in enumerate(ways):
         lets.append(
-            f"LET c{i} = FIRST(FOR v, e, p IN 1..{depth} {traversal(b, walk, start)}{options}{keep}"
+            f"LET c{i} = FIRST(FOR v, e, p IN 1..{depth} {traversal(b, walk, start, steps[walk])}{options}{keep}"
             f" LIMIT {limit}, 1 RETURN LENGTH(p.edges))"
         )
     # The union's (limit + 1)-th node is no deeper than any one walk's: MIN skips nulls.
     lets.append(f"LET reach = MIN([{depth}, {', '.join(f'c{i}' for i in range(len(ways)))}])")
     for i, walk in enumerate(ways):
         lets.append(
-            f"LET w{i} = (FOR v, e, p IN 1..{depth} {traversal(b, walk, start)}"
+            f"LET w{i} = (FOR v, e, p IN 1..{depth} {traversal(b, walk, start, steps[walk])}"
             f" PRUNE LENGTH(p.edges) >= reach{options}{keep}"
             f" RETURN {{v: v, depth: LENGTH(p.edges), dir: {b.value(walk.value)}}})"
         )
@@ -458,7 +466,7 @@ def lineage(start: str, direction: Direction, depth: int, limit: int, kinds: Seq
     b.bind["depth"] = depth
     b.bind["limit"] = limit  # LIMIT @limit, 1 and NTH(..., @limit): the (limit + 1)-th
     b.bind["collections"] = [layout.VERTEX_COLLECTIONS[k] for k in kinds] if kinds is not None else None
-    walk = lineage_walk(b, direction, "@start", "@depth", "@limit", "@collections")
+    walk = lineage_walk(b, direction, "@start", "@depth", "@limit", "@collections", kinds)
     edge_lets = []
     for i, way in enumerate(walks(direction)):
         edge_lets.append(

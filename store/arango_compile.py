@@ -376,7 +376,7 @@ class _Compiler:
             f" TO_HEX(h.v.createdAt || {self.unknown}), TO_HEX(h.v._key)"
         )
         text = (
-            aql.lineage_walk(self.b, q.direction, start, depth, limit, collections)
+            aql.lineage_walk(self.b, q.direction, start, depth, limit, collections, q.kinds)
             + f" LET ordered = (FOR h IN found SORT {order} RETURN h)"
             + f" LET kept = SLICE(ordered, 0, {limit})"
         )

@@ -90,6 +90,46 @@ EDGE_KINDS: dict[str, EdgeKind] = {row[0]: EdgeKind(*row) for row in _TABLE}
 LINEAGE_EDGE_KINDS = tuple(e for e in EDGE_KINDS.values() if e.upstream is not None)
 
 
+@dataclass(frozen=True)
+class WalkStep:
+    """One way a lineage walk moves: along ``edge`` in ``direction``, from a node of kind
+    ``near`` to one of kind ``far``."""
+
+    edge: EdgeKind
+    direction: Direction
+    step: Step
+
+    @property
+    def near(self) -> Kind:
+        return self.edge.from_kind if self.step is Step.OUT else self.edge.to_kind
+
+    @property
+    def far(self) -> Kind:
+        return self.edge.to_kind if self.step is Step.OUT else self.edge.from_kind
+
+
+# Every step of a walk upstream or downstream, in a fixed order (compiled walks number them).
+WALK_STEPS = tuple(WalkStep(e, d, e.step(d)) for e in LINEAGE_EDGE_KINDS for d in (Direction.UPSTREAM, Direction.DOWNSTREAM))
+
+
+def steps_toward(wanted: Iterable[Kind] | None) -> tuple[WalkStep, ...]:
+    """The steps a walk that answers only nodes of the ``wanted`` kinds (None: every kind)
+    needs: those to a kind from which a wanted one can be reached in the step's direction.
+    The others lead only to nodes the answer leaves out (a run's dev perf, looking for
+    deployments downstream)."""
+    if wanted is None:
+        return WALK_STEPS
+    leads = {d: set(wanted) for d in (Direction.UPSTREAM, Direction.DOWNSTREAM)}
+    grown = True
+    while grown:
+        grown = False
+        for s in WALK_STEPS:
+            if s.far in leads[s.direction] and s.near not in leads[s.direction]:
+                leads[s.direction].add(s.near)
+                grown = True
+    return tuple(s for s in WALK_STEPS if s.far in leads[s.direction])
+
+
 class ValueType(str, enum.Enum):
     """How a typed field is stored in a node's ``fields`` and answered."""
 
@@ -246,6 +286,17 @@ KINDS: dict[Kind, KindSpec] = {
     )
 }
 KIND_OF_TYPE: dict[str, Kind] = {spec.graphql: kind for kind, spec in KINDS.items()}
+
+
+def sparse_step(edge: EdgeKind) -> Step | None:
+    """The way along ``edge`` on which a node has few edges of its kind: the step of a
+    navigation field to one neighbour (a run has one model, a model thousands of runs).
+    None when both of its ends navigate it to many."""
+    for spec in (KINDS[edge.from_kind], KINDS[edge.to_kind]):
+        for n in spec.navigation:
+            if n.edge_kind == edge.name and not n.many and spec.kind is (edge.from_kind if n.step is Step.OUT else edge.to_kind):
+                return n.step
+    return None
 
 
 def utcnow() -> str:

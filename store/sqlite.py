@@ -47,7 +47,7 @@ from metagate.store.port import (
     SortKey,
     Token,
 )
-from metagate.store.sqlite_sql import LINEAGE_VALUES, NODE_COLUMNS, Params, lineage_ctes, list_source
+from metagate.store.sqlite_sql import LINEAGE_VALUES, NODE_COLUMNS, Params, lineage_ctes, lineage_values, list_source
 
 WRITER_CACHE_KIB = 64 * 1024
 LINEAGE_FIRST_CAP = 4096
@@ -57,7 +57,7 @@ _FIELD_EXPR = {name: f"json_extract(n.fields, '$.{name}')" for name in INDEXED_F
 
 _LINEAGE_SQL = f"""
 WITH RECURSIVE {lineage_ctes("", {name: f":{name}" for name in LINEAGE_VALUES})}
-SELECT 'w', rows, deepest, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM walked
+SELECT 'w', rows, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM walked
 UNION ALL
 SELECT 'n', depth, dir, id, kind, name, scope, created_at, tags, attributes, fields FROM (SELECT * FROM picked ORDER BY rn)
 UNION ALL
@@ -188,7 +188,7 @@ class _Reads:
         while True:
             [row] = await self._rows(conn, compiled.sql, compiled.params)
             ok, data, *stats = row
-            store.lineage_rows += sum(stats[0::3])
+            store.lineage_rows += sum(stats[0::2])
             if not ok or not compiled.widen(stats):
                 break
         return data.encode() if ok else None
@@ -347,8 +347,12 @@ class SQLiteTx:
         if not edges:
             return
         await self._many(
-            "INSERT INTO edges (kind, from_id, to_id, created_at) VALUES (?, ?, ?, ?)",
-            [(e.kind, e.from_id, e.to_id, e.created_at) for e in edges],
+            # The ends' creation times, which lineage orders by (migration 6); a missing
+            # end gives '' here and fails the foreign key.
+            "INSERT INTO edges (kind, from_id, to_id, created_at, from_created, to_created) VALUES (?, ?, ?, ?,"
+            " coalesce((SELECT created_at FROM nodes WHERE id = ?), ''),"
+            " coalesce((SELECT created_at FROM nodes WHERE id = ?), ''))",
+            [(e.kind, e.from_id, e.to_id, e.created_at, e.from_id, e.to_id) for e in edges],
         )
 
     async def update_node(
@@ -529,41 +533,16 @@ class SQLiteStore:
         return Page(items=items[: query.first], has_next=len(items) > query.first)
 
     async def lineage(self, query: LineageQuery) -> LineageResult:
-        dirs = (
-            [Direction.UPSTREAM.value, Direction.DOWNSTREAM.value]
-            if query.direction is Direction.BOTH
-            else [query.direction.value]
-        )
-        params: dict[str, Any] = {
-            "dirs": _dumps(dirs),
-            "start": query.start,
-            "depth": query.depth,
-            "kinds": _dumps([k.value for k in query.kinds]) if query.kinds is not None else None,
-            "limit": query.limit,
-            # How deep this pass walks, and how many rows it may produce. Most walks end
-            # well within the first cap.
-            "reach": query.depth,
-            "cap": self.lineage_first_cap + 4 * (query.limit + 1),
-        }
+        params = lineage_values(query, self.lineage_first_cap)
         while True:
             async with self._read() as conn:
                 rows = await self._reads._rows(conn, _LINEAGE_SQL, params)
-            walked, deepest = rows[0][1], rows[0][2]
+            walked = rows[0][1]
             self.lineage_rows += walked
             nodes = [LineageNode(_node(row[3:]), row[1], Direction(row[2])) for row in rows if row[0] == "n"]
-            if len(nodes) > query.limit:
-                break  # exact: from complete levels only, and more than the limit
-            if walked >= params["cap"]:
-                # Cut inside level `deepest` with too few nodes before it: walk again with
-                # a wider cap. Without a kinds filter every node counts, so finishing that
-                # level is almost always enough: walk no deeper than it.
-                params["cap"] *= 4
-                if query.kinds is None:
-                    params["reach"] = deepest
-            elif params["reach"] < query.depth:
-                params["reach"] = query.depth  # complete up to reach, still too few: go deeper
-            else:
-                break  # the whole walk: every node there is
+            if len(nodes) > query.limit or walked < params["cap"]:
+                break  # more than the limit (a prefix of the answer is exact), or the whole walk
+            params["cap"] *= 4  # cut with too few nodes: walk again, further
         edges = sorted(
             (Edge(kind=row[3], from_id=row[4], to_id=row[5], created_at=row[6]) for row in rows if row[0] == "e"),
             key=lambda e: (e.kind, e.from_id, e.to_id),

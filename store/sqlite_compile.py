@@ -23,9 +23,9 @@ import aiosqlite
 import orjson
 
 from metagate.store import plan as p
-from metagate.store.model import KINDS, Direction, Kind, Step, ValueType
+from metagate.store.model import KINDS, Kind, Step, ValueType
 from metagate.store.port import SortKey
-from metagate.store.sqlite_sql import LINEAGE_VALUES, Params, lineage_ctes, list_source
+from metagate.store.sqlite_sql import LINEAGE_VALUES, Params, lineage_ctes, lineage_values, list_source
 
 _NODE = ("id", "kind", "name", "scope", "created_at", "tags", "attributes", "fields")
 
@@ -60,14 +60,11 @@ async def register(conn: aiosqlite.Connection) -> None:
 
 @dataclass
 class Walk:
-    """A lineage root's walk: the placeholders of its cap and reach, and what decides
+    """A lineage root's walk: the placeholder of its cap, and its limit, which decide
     whether it must run again (see ``SQLiteStore.lineage``)."""
 
     limit: int
-    depth: int
-    kinds: bool
     cap: str
-    reach: str
 
 
 @dataclass
@@ -77,20 +74,14 @@ class Compiled:
     walks: list[Walk] = field(default_factory=list)
 
     def widen(self, stats: list[Any]) -> bool:
-        """Given each walk's (rows, deepest, nodes) from an answer, widens the walks whose
-        answer is not exact yet; True when the statement must run again."""
+        """Given each walk's (rows, nodes) from an answer, widens the walks whose answer is
+        not exact yet (cut with no more nodes than the limit); True when the statement
+        must run again."""
         again = False
-        for walk, (walked, deepest, found) in zip(self.walks, zip(stats[0::3], stats[1::3], stats[2::3], strict=True)):
-            cap, reach = walk.cap[1:], walk.reach[1:]
-            if found > walk.limit:
-                continue
-            if walked >= self.params[cap]:
+        for walk, (walked, found) in zip(self.walks, zip(stats[0::2], stats[1::2], strict=True)):
+            cap = walk.cap[1:]
+            if found <= walk.limit and walked >= self.params[cap]:
                 self.params[cap] *= 4
-                if not walk.kinds:
-                    self.params[reach] = deepest
-                again = True
-            elif self.params[reach] < walk.depth:
-                self.params[reach] = walk.depth
                 again = True
         return again
 
@@ -296,20 +287,11 @@ class _Compiler:
     def lineage(self, root: p.LineageRoot) -> str:
         q = root.query
         t = f"{self.name('w')}_"
-        dirs = [Direction.UPSTREAM.value, Direction.DOWNSTREAM.value] if q.direction is Direction.BOTH else [q.direction.value]
-        values = {
-            "start": q.start,
-            "dirs": orjson.dumps(dirs).decode(),
-            "reach": q.depth,
-            "cap": self.first_cap + 4 * (q.limit + 1),
-            "kinds": orjson.dumps([k.value for k in q.kinds]).decode() if q.kinds is not None else None,
-            "limit": q.limit,
-            "depth": q.depth,
-        }
+        values = lineage_values(q, self.first_cap)
         v = {name: self.bind(values[name]) for name in LINEAGE_VALUES}
         self.ctes.append(lineage_ctes(t, v))
-        self.walks.append(Walk(q.limit, q.depth, q.kinds is not None, v["cap"], v["reach"]))
-        self.stats += [f"(SELECT rows FROM {t}walked)", f"(SELECT deepest FROM {t}walked)", f"(SELECT count(*) FROM {t}picked)"]
+        self.walks.append(Walk(q.limit, v["cap"]))
+        self.stats += [f"(SELECT rows FROM {t}walked)", f"(SELECT count(*) FROM {t}picked)"]
         self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {v['start']})")
         parts: list[tuple[str, str]] = []
         for part in root.fields:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from metagate.store.errors import BadUserInput
-from metagate.store.model import LINEAGE_EDGE_KINDS, Direction, Step
+from metagate.store.model import WALK_STEPS, Direction, Step, WalkStep, sparse_step, steps_toward
 from metagate.store.port import (
     METRIC_NAME,
     AllOf,
     AnyOf,
     Compare,
+    LineageQuery,
     ListQuery,
     NotOf,
     Op,
@@ -38,54 +41,82 @@ class Params:
         return f":{name}"
 
 
-def follows(walker: str, step: Step) -> str:
-    """The SQL condition that edge ``e`` is followed by a ``step`` from ``walker``'s
-    node in ``walker``'s direction, spelt out from the direction table: constant text
-    (no value of a request's), so that SQLite plans it once instead of joining a table
-    of steps again for every row of the walk."""
-    ways = []
-    for direction in (Direction.UPSTREAM, Direction.DOWNSTREAM):
-        kinds = ", ".join(f"'{e.name}'" for e in LINEAGE_EDGE_KINDS if e.step(direction) is step)
-        ways.append(f"({walker}.dir = '{direction.value}' AND e.kind IN ({kinds}))")
-    return f"({' OR '.join(ways)})"
+def _columns(s: WalkStep) -> tuple[str, str, str]:
+    """The edge's columns for a step: the near end's id, the far end's id and the far
+    end's creation time."""
+    return ("from_id", "to_id", "to_created") if s.step is Step.OUT else ("to_id", "from_id", "from_created")
 
 
-# Lineage in one statement. The walk's rows are (node, direction, depth) only, so its
-# UNION keeps one row per node and depth however many edges reach it (rows that carried
-# the edge kept one per edge, and a node reached by N edges was expanded N times). The
-# walk is breadth-first (ordered by depth) and stops at `cap` rows; when it was cut, only
-# the levels before its deepest one are complete, and only those are answered from, so
-# the answer is exact whenever it holds limit + 1 nodes (the caller widens the cap and
-# asks again otherwise). Edges are those the walk follows between the nodes kept.
-# `t` prefixes the names of the walk's tables (a statement may walk more than once) and
-# `v` names the placeholders of its values: start, dirs, reach, cap, kinds, limit, depth.
-def lineage_ctes(t: str, v: dict[str, str]) -> str:
+def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep) -> str:
+    """The walk's rows one ``s`` step from each row of it: at most ``fan`` per row, the
+    first in the order of the answer (the far kind is the step's, and the edge holds the
+    far end's creation time: an index gives them in order, however many edges the node
+    has). A step the walk does not need is off in ``mask``, a constant the planner tests
+    once."""
+    near, far, created = _columns(s)
+    first = (
+        f"SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = '{s.edge.name}'"
+        f" ORDER BY x.{created}, x.{far} LIMIT {v['fan']}"
+    )
     return f"""
-  {t}walk(id, dir, depth) AS (
-    SELECT {v["start"]}, value, 0 FROM json_each({v["dirs"]})
-    UNION
-    SELECT e.to_id, w.dir, w.depth + 1
-      FROM {t}walk w JOIN edges e ON e.from_id = w.id
-     WHERE w.depth < {v["reach"]} AND {follows("w", Step.OUT)}
-    UNION
-    SELECT e.from_id, w.dir, w.depth + 1
-      FROM {t}walk w JOIN edges e ON e.to_id = w.id
-     WHERE w.depth < {v["reach"]} AND {follows("w", Step.IN)}
-    ORDER BY 3
+    SELECT e.{far}, w.dir, w.depth + 1, '{s.far.value}', e.{created}
+      FROM {t}walk w JOIN edges e ON e.{near} = w.id AND e.kind = '{s.edge.name}' AND e.{far} IN ({first})
+     WHERE {v["mask"]} & {1 << i} AND w.dir = '{s.direction.value}' AND w.kind = '{s.near.value}' AND w.depth < {v["depth"]}"""
+
+
+def _followed(t: str, v: dict[str, str], s: WalkStep) -> str:
+    """The ``s.edge`` edges an ``s`` step follows between two nodes kept, read from the
+    end with few edges of the kind (a node kept may have thousands at its other end, while
+    the nodes kept are at most the limit), or, when both ends may have many, looked up
+    pair by pair of nodes kept."""
+    walker = "a" if s.step is Step.OUT else "b"
+    ends = (
+        f"a.dir = '{s.direction.value}' AND a.kind = '{s.edge.from_kind.value}'"
+        f" AND b.dir = '{s.direction.value}' AND b.kind = '{s.edge.to_kind.value}' AND {walker}.depth < {v['depth']}"
+    )
+    pair = f"e.from_id = a.id AND e.kind = '{s.edge.name}' AND e.to_id = b.id"
+    sparse = sparse_step(s.edge)
+    joined = {
+        Step.OUT: f"{t}kept a CROSS JOIN edges e CROSS JOIN {t}kept b",
+        Step.IN: f"{t}kept b CROSS JOIN edges e CROSS JOIN {t}kept a",
+        None: f"{t}kept a CROSS JOIN {t}kept b CROSS JOIN edges e",
+    }[sparse]
+    return f"""
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM {joined}
+     WHERE {ends} AND {pair}"""
+
+
+# Lineage in one statement, its cost bounded by its answer. The walk is breadth-first
+# with a queue ordered as the answer is (depth, kind, creation time, id), so its rows
+# come out in that order and its LIMIT (``cap``) keeps a prefix of the answer, exact
+# however it is cut. A row is (node, direction, depth, kind, time), so the UNION keeps a
+# node once per depth however many edges reach it. Each row moves on to at most ``fan``
+# neighbours per step, the first in answer order: without a kinds filter, limit + 2 of
+# them hold every neighbour the first limit + 1 nodes can need, whatever the node's
+# degree; with one (nodes of other kinds do not count) the fan is unbounded (-1), and
+# ``mask`` leaves out the steps that cannot lead to a wanted kind. When a pass keeps too
+# few nodes and was cut, the caller widens the cap and asks again. Edges are those the
+# walk follows between the nodes kept. `t` prefixes the names of the walk's tables (a
+# statement may walk more than once) and `v` names the placeholders of its values:
+# start, dirs, cap, fan, mask, kinds, limit, depth.
+def lineage_ctes(t: str, v: dict[str, str]) -> str:
+    steps = " UNION".join(_walk_step(t, v, i, s) for i, s in enumerate(WALK_STEPS))
+    followed = " UNION".join(_followed(t, v, s) for s in WALK_STEPS)
+    return f"""
+  {t}walk(id, dir, depth, kind, created) AS (
+    SELECT n.id, d.value, 0, n.kind, n.created_at FROM nodes n, json_each({v["dirs"]}) d WHERE n.id = {v["start"]}
+    UNION{steps}
+    ORDER BY 3, 4, 5, 1
     LIMIT {v["cap"]}
   ),
-  {t}walked(rows, deepest) AS (
-    SELECT count(*), max(depth) FROM {t}walk
-  ),
-  {t}best(id, dir, depth) AS (
-    SELECT id, dir, MIN(depth) FROM {t}walk, {t}walked
-     WHERE depth > 0 AND ({t}walked.rows < {v["cap"]} OR depth < {t}walked.deepest)
-     GROUP BY id, dir
+  {t}walked(rows) AS (
+    SELECT count(*) FROM {t}walk
   ),
   {t}ranked(id, dir, depth, rn) AS (
-    SELECT b.id, b.dir, b.depth, ROW_NUMBER() OVER (ORDER BY b.depth, n.kind, n.created_at, n.id)
-      FROM {t}best b JOIN nodes n ON n.id = b.id
-     WHERE {v["kinds"]} IS NULL OR n.kind IN (SELECT value FROM json_each({v["kinds"]}))
+    SELECT id, dir, depth, ROW_NUMBER() OVER (ORDER BY depth, kind, created, id) FROM (
+      SELECT id, dir, MIN(depth) AS depth, kind, created FROM {t}walk WHERE depth > 0 GROUP BY id, dir
+    )
+     WHERE {v["kinds"]} IS NULL OR kind IN (SELECT value FROM json_each({v["kinds"]}))
      ORDER BY 4
      LIMIT {v["limit"]} + 1
   ),
@@ -93,23 +124,37 @@ def lineage_ctes(t: str, v: dict[str, str]) -> str:
   {t}picked AS (
     SELECT r.depth, r.dir, r.rn, {NODE_COLUMNS} FROM {t}ranked r JOIN nodes n ON n.id = r.id
   ),
-  {t}kept(id, dir, depth) AS (
-    SELECT id, dir, depth FROM {t}picked WHERE rn <= {v["limit"]}
+  {t}kept(id, dir, depth, kind) AS (
+    SELECT id, dir, depth, kind FROM {t}picked WHERE rn <= {v["limit"]}
     UNION ALL
-    SELECT {v["start"]}, value, 0 FROM json_each({v["dirs"]})
+    SELECT id, dir, depth, kind FROM {t}walk WHERE depth = 0
   ),
-  {t}followed(kind, from_id, to_id, created_at) AS (
-    SELECT e.kind, e.from_id, e.to_id, e.created_at
-      FROM {t}kept k JOIN edges e ON e.from_id = k.id
-     WHERE k.depth < {v["depth"]} AND {follows("k", Step.OUT)} AND e.to_id IN (SELECT id FROM {t}kept)
-    UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at
-      FROM {t}kept k JOIN edges e ON e.to_id = k.id
-     WHERE k.depth < {v["depth"]} AND {follows("k", Step.IN)} AND e.from_id IN (SELECT id FROM {t}kept)
+  {t}followed(kind, from_id, to_id, created_at) AS ({followed}
   )"""
 
 
-LINEAGE_VALUES = ("start", "dirs", "reach", "cap", "kinds", "limit", "depth")
+LINEAGE_VALUES = ("start", "dirs", "cap", "fan", "mask", "kinds", "limit", "depth")
+
+
+def lineage_values(query: LineageQuery, first_cap: int) -> dict[str, Any]:
+    """The values of ``lineage_ctes``'s placeholders for a query's first pass. The first
+    cap: twice the rows the answer needs without a kinds filter (a node may come at more
+    than one depth), and ``first_cap`` more with one (the walk passes nodes the answer
+    leaves out)."""
+    both = query.direction is Direction.BOTH
+    dirs = [Direction.UPSTREAM.value, Direction.DOWNSTREAM.value] if both else [query.direction.value]
+    wanted = steps_toward(query.kinds)
+    filtered = query.kinds is not None
+    return {
+        "start": query.start,
+        "dirs": orjson.dumps(dirs).decode(),
+        "cap": (first_cap + 4 * (query.limit + 1)) if filtered else min(first_cap, 16) + 2 * (query.limit + 2),
+        "fan": -1 if filtered else query.limit + 2,
+        "mask": sum(1 << i for i, s in enumerate(WALK_STEPS) if s in wanted),
+        "kinds": orjson.dumps([k.value for k in query.kinds]).decode() if query.kinds is not None else None,
+        "limit": query.limit,
+        "depth": query.depth,
+    }
 
 
 def list_source(q: ListQuery, bind: Params) -> tuple[str, str]:

@@ -7,13 +7,15 @@ the answer and its last level, not everything the start reaches."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import sqlite3
+from dataclasses import dataclass, replace
 
 import pytest
 
 from metagate.store.model import LINEAGE_EDGE_KINDS, Direction, Edge, Kind, Node, Step, format_time, new_id
 from metagate.store.port import LineageNode, LineageQuery, LineageResult, Store
-from metagate.store.sqlite import LINEAGE_FIRST_CAP, SQLiteStore
+from metagate.store.sqlite import _LINEAGE_SQL, LINEAGE_FIRST_CAP, SQLiteStore
+from metagate.store.sqlite_sql import lineage_values
 
 RUNS = 3000
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -33,7 +35,7 @@ def _node(kind: Kind, i: int, name: str | None = None) -> Node:
     return Node(id=new_id(kind), kind=kind, name=name, created_at=format_time(T0 + dt.timedelta(seconds=(i * 7919) % 10007)))
 
 
-async def _sweep(store: Store) -> Sweep:
+async def _sweep(store: Store, runs: int = RUNS, prefix: str = "") -> Sweep:
     nodes: list[Node] = []
     edges: list[Edge] = []
 
@@ -44,20 +46,24 @@ async def _sweep(store: Store) -> Sweep:
     def link(kind: str, a: Node, b: Node) -> None:
         edges.append(Edge(kind, a.id, b.id, a.created_at))
 
-    project, dataset = add(Kind.PROJECT, 0, "sweep"), add(Kind.DATASET, 1, "raw")
-    featureset, model = add(Kind.FEATURESET, 2, "features"), add(Kind.MODEL, 3, "m")
+    project, dataset = add(Kind.PROJECT, 0, prefix + "sweep"), add(Kind.DATASET, 1, prefix + "raw")
+    featureset, model = add(Kind.FEATURESET, 2, prefix + "features"), add(Kind.MODEL, 3, prefix + "m")
     link("featureset_dataset", featureset, dataset)
     link("project_model", project, model)
     first_params = None
     run0 = None
-    for r in range(RUNS):
-        run, params, perf = add(Kind.RUN, 10 + r, f"trial-{r}"), add(Kind.MODELPARAMS, 20000 + r), add(Kind.DEVPERF, 40000 + r)
+    for r in range(runs):
+        run, params, perf = (
+            add(Kind.RUN, 10 + r, f"{prefix}trial-{r}"),
+            add(Kind.MODELPARAMS, 20000 + r),
+            add(Kind.DEVPERF, 40000 + r),
+        )
         for kind, end in (("run_model", model), ("run_dataset", dataset), ("run_featureset", featureset)):
             link(kind, run, end)
         link("run_modelparams", run, params)
         link("run_devperf", run, perf)
         first_params, run0 = first_params or params, run0 or run
-    deployment = add(Kind.DEPLOYMENT, 4, "prod")
+    deployment = add(Kind.DEPLOYMENT, 4, prefix + "prod")
     assert first_params is not None and run0 is not None
     for kind, end in (
         ("deployment_model", model),
@@ -162,7 +168,7 @@ async def test_walks_cut_again_and_again_by_a_small_cap_give_the_same_answers(st
     await small.open()
     try:
         assert _summary(await small.lineage(query)) == _summary(_expected(sweep, query))
-        if case.passes_the_sweep:
+        if case.passes_the_sweep and case.kinds is not None:
             # The first pass's cap (8 + 4 x (limit + 1)) was hit, and the answer came
             # from the passes after it.
             assert small.lineage_rows > 8 + 4 * (case.limit + 1)
@@ -170,19 +176,80 @@ async def test_walks_cut_again_and_again_by_a_small_cap_give_the_same_answers(st
         await small.close()
 
 
-async def test_a_limited_walk_costs_its_answer_and_last_level_not_the_whole_sweep(store: Store, sweep: Sweep) -> None:
-    if not isinstance(store, SQLiteStore):
-        pytest.skip("the walk's rows are counted by the SQLite adapter")
+def _walk(path: str, query: LineageQuery, cap: int | None = None) -> tuple[list[tuple[str, int, str]], int, int]:
+    """One pass of the adapter's lineage statement on its own connection: the nodes it
+    ranks (up to limit + 1), the rows it walked, and the SQLite VM instructions it took
+    (counted by a progress handler called at every one: the walk's work, not its time)."""
+    params = lineage_values(query, LINEAGE_FIRST_CAP)
+    if cap is not None:
+        params["cap"] = cap
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.set_progress_handler(count, 1)
+        rows = conn.execute(_LINEAGE_SQL, params).fetchall()
+    finally:
+        conn.close()
+    nodes = [(row[3], row[1], row[2]) for row in rows if row[0] == "n"]
+    return nodes, rows[0][1], steps[0]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.kinds is None], ids=[c.name for c in CASES if c.kinds is None])
+async def test_every_cut_of_the_walk_is_a_prefix_of_the_answer(store: Store, sweep: Sweep, case: Case) -> None:
+    """The walk's queue is ordered as the answer is, so wherever its cap cuts it, the
+    nodes it ranks are the answer's first ones, in order: a pass cut short is exact as
+    far as it goes, and only one with too few nodes is walked again."""
+    if not isinstance(store, SQLiteStore) or store.memory:
+        pytest.skip("the SQLite adapter's statement, on a connection of the test's own")
+    query = case.query(sweep)
+    whole = [(n.node.id, n.depth, n.direction.value) for n in _expected(sweep, replace(query, limit=10**6)).nodes]
+    longest = 0
+    for cap in range(1, 3 * (min(case.limit, 20) + 2)):
+        nodes, walked, _ = _walk(store.path, query, cap)
+        assert walked <= cap
+        assert nodes == whole[: len(nodes)], f"cap {cap}"
+        assert len(nodes) <= query.limit + 1
+        longest = max(longest, len(nodes))
+    assert longest == min(len(whole), query.limit + 1, 3 * (min(case.limit, 20) + 2) - 2)
+
+
+async def test_a_limited_walk_costs_its_answer_whatever_the_degree_of_the_nodes_it_passes(store: Store, sweep: Sweep) -> None:
+    if not isinstance(store, SQLiteStore) or store.memory:
+        pytest.skip("the SQLite adapter's statement, on a connection of the test's own")
     # Upstream of the deployment: its model, featureset and params (depth 1), the model's
     # 3,000 runs (depth 2), then their params (depth 3). Ten nodes are asked for: the
-    # walk must finish depth 2 (the order within a level needs all of it) and no more
-    # than the first cap's rows of depth 3, in one pass.
+    # walk reads the model's first runs in answer order, by index, in one pass.
     query = LineageQuery(start=sweep.deployment, direction=Direction.UPSTREAM, depth=10, limit=10)
     before = store.lineage_rows
     result = await store.lineage(query)
     assert result.truncated and len(result.nodes) == 10
     walked = store.lineage_rows - before
-    assert RUNS < walked <= LINEAGE_FIRST_CAP + 4 * (10 + 1)
+    assert walked <= lineage_values(query, LINEAGE_FIRST_CAP)["cap"]
+    # The same walk from a deployment of a sweep a tenth the size, in the same database,
+    # takes about the same work, and so do a dataset's downstream walk and a run's walk
+    # both ways: what the start reaches (3,000 runs or 300) does not count.
+    small = await _sweep(store, RUNS // 10, "small-")
+    for start, other, direction in (
+        (sweep.deployment, small.deployment, Direction.UPSTREAM),
+        (sweep.dataset, small.dataset, Direction.DOWNSTREAM),
+        (sweep.run, small.run, Direction.BOTH),
+    ):
+        big_nodes, _, big_work = _walk(store.path, replace(query, start=start, direction=direction))
+        small_nodes, _, small_work = _walk(store.path, replace(query, start=other, direction=direction))
+        assert len(big_nodes) == len(small_nodes)
+        assert big_work <= 1.25 * small_work, (direction, big_work, small_work)
+    # Asked for deployments only, the walk from the dataset passes every run, at the two
+    # depths it reaches them (straight, and by the featureset), but not their dev perf,
+    # which leads to no deployment: twice the runs and a few nodes more, not four times.
+    impact = LineageQuery(start=sweep.dataset, direction=Direction.DOWNSTREAM, depth=10, limit=10, kinds=(Kind.DEPLOYMENT,))
+    deployments, impact_rows, _ = _walk(store.path, impact, cap=10**6)
+    assert [n[0] for n in deployments] == [sweep.deployment]
+    assert 2 * RUNS < impact_rows <= 2 * RUNS + 10
     # A node reached by 3,000 edges at one depth is walked once: the dataset and the
     # featureset, which every run points at, do not multiply the rows.
     everything = LineageQuery(start=sweep.deployment, direction=Direction.UPSTREAM, depth=10, limit=10000)

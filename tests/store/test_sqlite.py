@@ -13,8 +13,8 @@ import pytest
 
 from metagate.store import sqlite_schema
 from metagate.store.errors import Conflict, Unavailable
-from metagate.store.model import Edge, Kind, Node, new_id, utcnow
-from metagate.store.port import ListQuery, MetricFilter, NameKey, OrderField, ServingPeriod
+from metagate.store.model import Direction, Edge, Kind, Node, new_id, utcnow
+from metagate.store.port import LineageQuery, ListQuery, MetricFilter, NameKey, OrderField, ServingPeriod
 from metagate.store.sqlite import SERVING_PERF_SQL, SQLiteStore, _list_sql, serving_perf_params
 
 
@@ -35,7 +35,14 @@ async def test_file_store_uses_wal_records_its_schema_version_and_keeps_data(tmp
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(sqlite_schema.MIGRATIONS)
         indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"nodes_kind_name", "nodes_kind_created", "nodes_created", "node_tags_node", "edges_to"} <= indexes
+    assert {
+        "nodes_kind_name",
+        "nodes_kind_created",
+        "nodes_created",
+        "node_tags_node",
+        "edges_from_order",
+        "edges_to_order",
+    } <= indexes
 
     reopened = SQLiteStore(str(path))
     await reopened.open()  # migrations already applied: nothing to do, nothing lost
@@ -280,3 +287,46 @@ async def test_the_serving_period_look_up_reads_the_unique_index(tmp_path: Path)
         plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + SERVING_PERF_SQL, serving_perf_params(periods)))
     assert "USING INDEX nodes_serving_period (scope=? AND <expr>=? AND <expr>=?)" in plan, plan
     assert "SCAN n" not in plan, plan
+
+
+async def test_migration_6_gives_older_edges_their_ends_times_and_lineage_reads_them_in_order(tmp_path: Path) -> None:
+    """Edges written before migration 6 get the creation times of their two ends; a
+    lineage walk, which reads a node's neighbours in answer order by those times, then
+    answers the older runs as it answers the ones written after it."""
+    path = tmp_path / "older.db"
+    model = Node(id=new_id(Kind.MODEL), kind=Kind.MODEL, name="m", created_at="2026-11-01T00:00:00.000000Z")
+    # Runs whose ids sort against their creation order: the times, not the ids, order them.
+    old = [
+        Node(id=f"run/{9 - i}", kind=Kind.RUN, name=f"old-{i}", created_at=f"2026-11-0{i + 2}T00:00:00.000000Z") for i in range(3)
+    ]
+    with sqlite3.connect(path, isolation_level=None) as conn:  # the database as version 5 left it
+        for script in sqlite_schema.MIGRATIONS[:5]:
+            for statement in sqlite_schema._statements(script):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 5")
+        for n in [model, *old]:
+            conn.execute(
+                "INSERT INTO nodes (id, kind, name, created_at) VALUES (?, ?, ?, ?)", (n.id, n.kind.value, n.name, n.created_at)
+            )
+        for n in old:
+            # Edges written after their runs: the edge's own time is not the run's.
+            conn.execute(
+                "INSERT INTO edges (kind, from_id, to_id, created_at) VALUES ('run_model', ?, ?, ?)",
+                (n.id, model.id, f"2026-12-0{9 - int(n.id[-1])}T00:00:00.000000Z"),
+            )
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        new = Node(id="run/0", kind=Kind.RUN, name="new", created_at="2026-11-08T00:00:00.000000Z")
+        async with store.write() as tx:
+            await tx.insert_nodes([new])
+            await tx.insert_edges([Edge("run_model", new.id, model.id, utcnow())])
+        first_two = await store.lineage(LineageQuery(start=model.id, direction=Direction.UPSTREAM, depth=1, limit=2))
+        every = await store.lineage(LineageQuery(start=model.id, direction=Direction.UPSTREAM, depth=1, limit=10))
+    finally:
+        await store.close()
+    assert [n.node.name for n in first_two.nodes] == ["old-0", "old-1"] and first_two.truncated
+    assert [n.node.name for n in every.nodes] == ["old-0", "old-1", "old-2", "new"]
+    with sqlite3.connect(path) as conn:
+        times = conn.execute("SELECT from_id, from_created, to_created FROM edges ORDER BY from_id").fetchall()
+    assert times == sorted([(n.id, n.created_at, model.created_at) for n in [*old, new]])

@@ -2,51 +2,133 @@ WITH RECURSIVE
   m1 AS (SELECT to_id AS id FROM edges WHERE from_id = :p0 AND kind = 'project_model'),
   r2 AS (SELECT e.from_id AS id FROM m1 m JOIN edges e ON e.to_id = m.id AND e.kind = 'run_model'),
   o3 AS (SELECT n.id, json_object(:p1, n.name) AS j FROM nodes n WHERE n.id IN (SELECT :p0)),
-  w4_walk(id, dir, depth) AS (
-    SELECT :p6, value, 0 FROM json_each(:p7)
+  w4_walk(id, dir, depth, kind, created) AS (
+    SELECT n.id, d.value, 0, n.kind, n.created_at FROM nodes n, json_each(:p7) d WHERE n.id = :p6
     UNION
-    SELECT e.to_id, w.dir, w.depth + 1
-      FROM w4_walk w JOIN edges e ON e.from_id = w.id
-     WHERE w.depth < :p8 AND ((w.dir = 'upstream' AND e.kind IN ('featureset_dataset', 'run_dataset', 'run_featureset', 'run_modelparams', 'deployment_model', 'deployment_featureset', 'deployment_modelparams')) OR (w.dir = 'downstream' AND e.kind IN ('run_model', 'run_devperf', 'deployment_servingperf')))
-    UNION
-    SELECT e.from_id, w.dir, w.depth + 1
-      FROM w4_walk w JOIN edges e ON e.to_id = w.id
-     WHERE w.depth < :p8 AND ((w.dir = 'upstream' AND e.kind IN ('run_model', 'run_devperf', 'deployment_servingperf')) OR (w.dir = 'downstream' AND e.kind IN ('featureset_dataset', 'run_dataset', 'run_featureset', 'run_modelparams', 'deployment_model', 'deployment_featureset', 'deployment_modelparams')))
-    ORDER BY 3
-    LIMIT :p9
+    SELECT e.to_id, w.dir, w.depth + 1, 'dataset', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'featureset_dataset' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'featureset_dataset' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 1 AND w.dir = 'upstream' AND w.kind = 'featureset' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'featureset', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'featureset_dataset' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'featureset_dataset' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 2 AND w.dir = 'downstream' AND w.kind = 'dataset' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'dataset', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_dataset' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'run_dataset' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 4 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_dataset' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'run_dataset' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 8 AND w.dir = 'downstream' AND w.kind = 'dataset' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'featureset', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_featureset' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'run_featureset' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 16 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_featureset' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'run_featureset' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 32 AND w.dir = 'downstream' AND w.kind = 'featureset' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'modelparams', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_modelparams' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'run_modelparams' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 64 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_modelparams' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'run_modelparams' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 128 AND w.dir = 'downstream' AND w.kind = 'modelparams' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_model' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'run_model' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 256 AND w.dir = 'upstream' AND w.kind = 'model' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'model', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_model' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'run_model' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 512 AND w.dir = 'downstream' AND w.kind = 'run' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_devperf' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'run_devperf' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 1024 AND w.dir = 'upstream' AND w.kind = 'devperf' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'devperf', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_devperf' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'run_devperf' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 2048 AND w.dir = 'downstream' AND w.kind = 'run' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'model', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_model' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'deployment_model' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 4096 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_model' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'deployment_model' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 8192 AND w.dir = 'downstream' AND w.kind = 'model' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'featureset', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_featureset' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'deployment_featureset' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 16384 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_featureset' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'deployment_featureset' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 32768 AND w.dir = 'downstream' AND w.kind = 'featureset' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'modelparams', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_modelparams' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'deployment_modelparams' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 65536 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_modelparams' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'deployment_modelparams' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 131072 AND w.dir = 'downstream' AND w.kind = 'modelparams' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_servingperf' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'deployment_servingperf' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 262144 AND w.dir = 'upstream' AND w.kind = 'servingperf' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'servingperf', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_servingperf' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'deployment_servingperf' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 524288 AND w.dir = 'downstream' AND w.kind = 'deployment' AND w.depth < :p13
+    ORDER BY 3, 4, 5, 1
+    LIMIT :p8
   ),
-  w4_walked(rows, deepest) AS (
-    SELECT count(*), max(depth) FROM w4_walk
-  ),
-  w4_best(id, dir, depth) AS (
-    SELECT id, dir, MIN(depth) FROM w4_walk, w4_walked
-     WHERE depth > 0 AND (w4_walked.rows < :p9 OR depth < w4_walked.deepest)
-     GROUP BY id, dir
+  w4_walked(rows) AS (
+    SELECT count(*) FROM w4_walk
   ),
   w4_ranked(id, dir, depth, rn) AS (
-    SELECT b.id, b.dir, b.depth, ROW_NUMBER() OVER (ORDER BY b.depth, n.kind, n.created_at, n.id)
-      FROM w4_best b JOIN nodes n ON n.id = b.id
-     WHERE :p10 IS NULL OR n.kind IN (SELECT value FROM json_each(:p10))
+    SELECT id, dir, depth, ROW_NUMBER() OVER (ORDER BY depth, kind, created, id) FROM (
+      SELECT id, dir, MIN(depth) AS depth, kind, created FROM w4_walk WHERE depth > 0 GROUP BY id, dir
+    )
+     WHERE :p11 IS NULL OR kind IN (SELECT value FROM json_each(:p11))
      ORDER BY 4
-     LIMIT :p11 + 1
+     LIMIT :p12 + 1
   ),
   -- Whole rows for the nodes answered only: the ranking sorts keys, not documents.
   w4_picked AS (
     SELECT r.depth, r.dir, r.rn, n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields FROM w4_ranked r JOIN nodes n ON n.id = r.id
   ),
-  w4_kept(id, dir, depth) AS (
-    SELECT id, dir, depth FROM w4_picked WHERE rn <= :p11
+  w4_kept(id, dir, depth, kind) AS (
+    SELECT id, dir, depth, kind FROM w4_picked WHERE rn <= :p12
     UNION ALL
-    SELECT :p6, value, 0 FROM json_each(:p7)
+    SELECT id, dir, depth, kind FROM w4_walk WHERE depth = 0
   ),
   w4_followed(kind, from_id, to_id, created_at) AS (
-    SELECT e.kind, e.from_id, e.to_id, e.created_at
-      FROM w4_kept k JOIN edges e ON e.from_id = k.id
-     WHERE k.depth < :p12 AND ((k.dir = 'upstream' AND e.kind IN ('featureset_dataset', 'run_dataset', 'run_featureset', 'run_modelparams', 'deployment_model', 'deployment_featureset', 'deployment_modelparams')) OR (k.dir = 'downstream' AND e.kind IN ('run_model', 'run_devperf', 'deployment_servingperf'))) AND e.to_id IN (SELECT id FROM w4_kept)
-    UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at
-      FROM w4_kept k JOIN edges e ON e.to_id = k.id
-     WHERE k.depth < :p12 AND ((k.dir = 'upstream' AND e.kind IN ('run_model', 'run_devperf', 'deployment_servingperf')) OR (k.dir = 'downstream' AND e.kind IN ('featureset_dataset', 'run_dataset', 'run_featureset', 'run_modelparams', 'deployment_model', 'deployment_featureset', 'deployment_modelparams'))) AND e.from_id IN (SELECT id FROM w4_kept)
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'upstream' AND a.kind = 'featureset' AND b.dir = 'upstream' AND b.kind = 'dataset' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'featureset_dataset' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'downstream' AND a.kind = 'featureset' AND b.dir = 'downstream' AND b.kind = 'dataset' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'featureset_dataset' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'upstream' AND a.kind = 'run' AND b.dir = 'upstream' AND b.kind = 'dataset' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_dataset' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'downstream' AND a.kind = 'run' AND b.dir = 'downstream' AND b.kind = 'dataset' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_dataset' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'upstream' AND a.kind = 'run' AND b.dir = 'upstream' AND b.kind = 'featureset' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_featureset' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'downstream' AND a.kind = 'run' AND b.dir = 'downstream' AND b.kind = 'featureset' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_featureset' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'upstream' AND a.kind = 'run' AND b.dir = 'upstream' AND b.kind = 'modelparams' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_modelparams' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'downstream' AND a.kind = 'run' AND b.dir = 'downstream' AND b.kind = 'modelparams' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_modelparams' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'upstream' AND a.kind = 'run' AND b.dir = 'upstream' AND b.kind = 'model' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_model' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'downstream' AND a.kind = 'run' AND b.dir = 'downstream' AND b.kind = 'model' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_model' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'upstream' AND a.kind = 'run' AND b.dir = 'upstream' AND b.kind = 'devperf' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_devperf' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'downstream' AND a.kind = 'run' AND b.dir = 'downstream' AND b.kind = 'devperf' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_devperf' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'upstream' AND a.kind = 'deployment' AND b.dir = 'upstream' AND b.kind = 'model' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_model' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'downstream' AND a.kind = 'deployment' AND b.dir = 'downstream' AND b.kind = 'model' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_model' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'upstream' AND a.kind = 'deployment' AND b.dir = 'upstream' AND b.kind = 'featureset' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_featureset' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'downstream' AND a.kind = 'deployment' AND b.dir = 'downstream' AND b.kind = 'featureset' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_featureset' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'upstream' AND a.kind = 'deployment' AND b.dir = 'upstream' AND b.kind = 'modelparams' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_modelparams' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = 'downstream' AND a.kind = 'deployment' AND b.dir = 'downstream' AND b.kind = 'modelparams' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_modelparams' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept b CROSS JOIN edges e CROSS JOIN w4_kept a
+     WHERE a.dir = 'upstream' AND a.kind = 'deployment' AND b.dir = 'upstream' AND b.kind = 'servingperf' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_servingperf' AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept b CROSS JOIN edges e CROSS JOIN w4_kept a
+     WHERE a.dir = 'downstream' AND a.kind = 'deployment' AND b.dir = 'downstream' AND b.kind = 'servingperf' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_servingperf' AND e.to_id = b.id
   ),
-  o5 AS (SELECT n.id, json_object(:p13, mg_id(n.id)) AS j FROM nodes n WHERE n.id IN (SELECT id FROM w4_picked WHERE rn <= :p11))
-SELECT EXISTS (SELECT 1 FROM nodes WHERE id = :p0 AND kind = 'project') AND EXISTS (SELECT 1 FROM nodes WHERE id = :p6), json_object(:p16, json_object(:p2, json((SELECT j FROM o3 WHERE id = :p0)), :p3, (SELECT count(*) FROM m1), :p4, (SELECT count(*) FROM r2), :p5, (SELECT count(DISTINCT e.from_id) FROM m1 x JOIN edges e ON e.to_id = x.id AND e.kind = 'deployment_model')), :p17, json_object(:p15, json((SELECT json_group_array(json_object(:p14, json((SELECT j FROM o5 WHERE id = x.id)))) FROM (SELECT * FROM w4_picked WHERE rn <= :p11 ORDER BY rn) x)))), (SELECT rows FROM w4_walked), (SELECT deepest FROM w4_walked), (SELECT count(*) FROM w4_picked)
+  o5 AS (SELECT n.id, json_object(:p14, mg_id(n.id)) AS j FROM nodes n WHERE n.id IN (SELECT id FROM w4_picked WHERE rn <= :p12))
+SELECT EXISTS (SELECT 1 FROM nodes WHERE id = :p0 AND kind = 'project') AND EXISTS (SELECT 1 FROM nodes WHERE id = :p6), json_object(:p17, json_object(:p2, json((SELECT j FROM o3 WHERE id = :p0)), :p3, (SELECT count(*) FROM m1), :p4, (SELECT count(*) FROM r2), :p5, (SELECT count(DISTINCT e.from_id) FROM m1 x JOIN edges e ON e.to_id = x.id AND e.kind = 'deployment_model')), :p18, json_object(:p16, json((SELECT json_group_array(json_object(:p15, json((SELECT j FROM o5 WHERE id = x.id)))) FROM (SELECT * FROM w4_picked WHERE rn <= :p12 ORDER BY rn) x)))), (SELECT rows FROM w4_walked), (SELECT count(*) FROM w4_picked)
