@@ -32,6 +32,7 @@ from metagate.gateway.config import Settings
 from metagate.resolvers.queries import Limits
 from metagate.schema import build_schema
 from metagate.schema.context import make_context
+from metagate.store.errors import MetagateError
 from metagate.store.model import Edge, Kind, Node
 from tests.conftest import opened_store
 from tests.test_lineage_property import UPSTREAM_END
@@ -759,19 +760,61 @@ ROOTS = {
 }
 
 
+# A root the API answers with an error, as documented: (text, code, the argument named).
+# Every root field is non-null, so the operation's data is null; an operation holds at
+# most one (the executor reports the first error of a null root, and which one comes
+# first among several is not specified).
+Failing = tuple[str, str, str]
+
+
 @st.composite
-def operations(draw: st.DrawFn, g: Graph) -> tuple[str, Callable[[Reference], dict[str, Any]]]:
+def failing_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Failing:
+    some = gid(draw(st.sampled_from(sorted(g.nodes))))
+    missing = {k: gid(f"{k}/missing") for k in ("run", "project", "dataset")}
+    which = draw(
+        st.sampled_from(
+            [
+                (f'node(id: "{missing["dataset"]}") {{ id }}', "NOT_FOUND", "id"),
+                ('node(id: "not an id!") { id }', "BAD_USER_INPUT", "id"),
+                (f'nodes(ids: ["{some}", "garbage!"]) {{ id }}', "BAD_USER_INPUT", "ids"),
+                (f'lineage(id: "{missing["run"]}") {{ truncated }}', "NOT_FOUND", "id"),
+                (f'lineage(id: "{some}", depth: 0) {{ truncated }}', "BAD_USER_INPUT", "depth"),
+                (f'lineage(id: "{some}", limit: 0) {{ nodes {{ depth }} }}', "BAD_USER_INPUT", "limit"),
+                (f'projectSummary(projectId: "{missing["project"]}") {{ runs }}', "NOT_FOUND", "id"),
+                ('runs(first: 2, after: "not a cursor") { nodes { id } }', "BAD_USER_INPUT", "after"),
+                ("datasets(first: 101) { nodes { id } }", "BAD_USER_INPUT", "first"),
+                ("runs(orderBy: {field: METRIC, direction: ASC}) { nodes { id } }", "BAD_USER_INPUT", "orderBy"),
+            ]
+        )
+    )
+    text, code, argument = which
+    return f"{key}: {text}", code, argument
+
+
+Operation = tuple[str, Callable[[Reference], dict[str, Any]], dict[str, Any] | None]
+
+
+@st.composite
+def operations(draw: st.DrawFn, g: Graph) -> Operation:
+    """An operation, how the reference answers its data, and the one error it must
+    answer instead (``{path, extensions}``), or None."""
     alias = Aliases()
     parts: list[tuple[str, str, Callable[[Reference], Any]]] = []
+    error: dict[str, Any] | None = None
     for _ in range(draw(st.integers(1, 3))):
         key = alias()
-        which = draw(st.sampled_from([*ROOTS, "__typename"]))
+        which = draw(st.sampled_from([*ROOTS, "__typename", *(["failing"] if error is None else [])]))
         if which == "__typename":
             parts.append((key, f"{key}: __typename", lambda ref: "Query"))
+        elif which == "failing":
+            text, code, argument = draw(failing_root(key, g, alias))
+            parts.append((key, text, lambda ref: None))
+            error = {"path": [key], "extensions": {"code": code, "field": argument}}
         else:
             text, evaluate = draw(ROOTS[which](key, g, alias))
             parts.append((key, text, evaluate))
-    return "{ " + " ".join(t for _, t, _ in parts) + " }", lambda ref: {key: evaluate(ref) for key, _, evaluate in parts}
+    text = "{ " + " ".join(t for _, t, _ in parts) + " }"
+    return text, lambda ref: {key: evaluate(ref) for key, _, evaluate in parts}, error
 
 
 # --------------------------------------------------------------------------------------
@@ -779,7 +822,15 @@ def operations(draw: st.DrawFn, g: Graph) -> tuple[str, Callable[[Reference], di
 # --------------------------------------------------------------------------------------
 
 
-async def _check(adapter: str, g: Graph, queries: list[tuple[str, Callable[[Reference], dict[str, Any]]]]) -> None:
+def _answered(data: Any, errors: list[dict[str, Any]] | None) -> bytes:
+    """An answer as compared: its data, and each error's path and extensions (its message
+    is the product's wording, not the interpreter's)."""
+    if not errors:
+        return orjson.dumps({"data": data})
+    return orjson.dumps({"data": data, "errors": [{"path": e.get("path"), "extensions": e.get("extensions")} for e in errors]})
+
+
+async def _check(adapter: str, g: Graph, queries: list[Operation]) -> None:
     async with opened_store(adapter) as store:
         async with store.write() as tx:
             await tx.insert_nodes(list(g.nodes.values()))
@@ -790,20 +841,28 @@ async def _check(adapter: str, g: Graph, queries: list[tuple[str, Callable[[Refe
         ref = Reference(g)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            for text, expected in queries:
-                want = orjson.dumps({"data": expected(ref)})
+            for text, expected, error in queries:
+                want = _answered(expected(ref), None) if error is None else _answered(None, [error])
                 before = getattr(store, "statements", None)
                 response = await http.post("/graphql", json={"query": text})
-                assert orjson.dumps(response.json()) == want, f"compiled path\n{text}"
-                if before is not None:
+                answer = response.json()
+                assert _answered(answer["data"], answer.get("errors")) == want, f"gateway\n{text}\n{answer}"
+                if before is not None and error is None:
                     # Answered in one statement: the compiled path, not the resolvers.
                     assert store.statements - before == 1, text  # type: ignore[attr-defined]
                 executed = await graphql.graphql(schema._schema, text, context_value=make_context(store, limits, "test"))
-                assert orjson.dumps({"data": executed.data}) == want, f"executor\n{text}\n{executed.errors}"
+                # The executor alone, without the schema's extensions: each error's code
+                # is that of the error its resolver raised, as the gateway reports it.
+                errors = [
+                    {"path": e.path, "extensions": {"code": o.code, **o.details} if isinstance(o, MetagateError) else None}
+                    for e in executed.errors or []
+                    for o in [e.original_error]
+                ]
+                assert _answered(executed.data, errors) == want, f"executor\n{text}\n{executed.errors}"
 
 
 @st.composite
-def cases(draw: st.DrawFn, adapter: str) -> tuple[Graph, list[tuple[str, Callable[[Reference], dict[str, Any]]]]]:
+def cases(draw: st.DrawFn, adapter: str) -> tuple[Graph, list[Operation]]:
     # ArangoDB gives back a stored 3.0 as 3 (see ``numbers``): its graphs hold no such
     # float, SQLite's do.
     g = draw(graphs(integral_floats=adapter != "arangodb"))
@@ -841,7 +900,7 @@ def test_graphs_for_sqlite_hold_integral_floats() -> None:
 
 
 @st.composite
-def where_cases(draw: st.DrawFn, adapter: str) -> tuple[Graph, list[tuple[str, Callable[[Reference], dict[str, Any]]]]]:
+def where_cases(draw: st.DrawFn, adapter: str) -> tuple[Graph, list[Operation]]:
     """Lists filtered by random where trees, several conditions at the top."""
     g = draw(graphs(integral_floats=adapter != "arangodb"))
     queries = []
@@ -860,7 +919,7 @@ def where_cases(draw: st.DrawFn, adapter: str) -> tuple[Graph, list[tuple[str, C
 
         queries.append((f"w{i}: {name}(first: 100, where: {{{text}}}) {{ nodes {{ id }} }}", answer))
     text = "{ " + " ".join(q for q, _ in queries) + " }"
-    return g, [(text, lambda ref: {f"w{i}": a(ref) for i, (_, a) in enumerate(queries)})]
+    return g, [(text, lambda ref: {f"w{i}": a(ref) for i, (_, a) in enumerate(queries)}, None)]
 
 
 @pytest.mark.parametrize("adapter", ["sqlite-memory", "arangodb"])
