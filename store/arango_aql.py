@@ -428,14 +428,17 @@ def lineage_walk(
     cost follows the answer and the last level's frontier, not everything the start
     reaches."""
     useful = steps_toward(kinds)
-    # A way along which no kind asked for can be reached walks every edge collection (a
-    # traversal needs one) and finds nothing.
-    steps = {w: {s.edge.name for s in useful if s.direction is w} or None for w in walks(direction)}
+    steps = {w: {s.edge.name for s in useful if s.direction is w} for w in walks(direction)}
     ways = walks(direction)
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
     keep = f" FILTER {collections} == null OR PARSE_IDENTIFIER(v._id).collection IN {collections}"
     lets = []
     for i, walk in enumerate(ways):
+        if not steps[walk]:
+            # No kind asked for can be reached this way: nothing to walk (a traversal
+            # needs an edge collection), and no node, over the same filter.
+            lets.append(f"LET c{i} = null")
+            continue
         lets.append(
             f"LET c{i} = FIRST(FOR v, e, p IN 1..{depth} {traversal(b, walk, start, steps[walk])}{options}{keep}"
             f" LIMIT {limit}, 1 RETURN LENGTH(p.edges))"
@@ -443,6 +446,9 @@ def lineage_walk(
     # The union's (limit + 1)-th node is no deeper than any one walk's: MIN skips nulls.
     lets.append(f"LET reach = MIN([{depth}, {', '.join(f'c{i}' for i in range(len(ways)))}])")
     for i, walk in enumerate(ways):
+        if not steps[walk]:
+            lets.append(f"LET w{i} = (FOR v IN []{keep} RETURN {{v: v, depth: 0, dir: null}})")
+            continue
         lets.append(
             f"LET w{i} = (FOR v, e, p IN 1..{depth} {traversal(b, walk, start, steps[walk])}"
             f" PRUNE LENGTH(p.edges) >= reach{options}{keep}"

@@ -119,7 +119,8 @@ def steps_toward(wanted: Iterable[Kind] | None) -> tuple[WalkStep, ...]:
     deployments downstream)."""
     if wanted is None:
         return WALK_STEPS
-    leads = {d: set(wanted) for d in (Direction.UPSTREAM, Direction.DOWNSTREAM)}
+    kinds = frozenset(wanted)
+    leads = {d: set(kinds) for d in (Direction.UPSTREAM, Direction.DOWNSTREAM)}
     grown = True
     while grown:
         grown = False

@@ -55,14 +55,19 @@ LINEAGE_FIRST_CAP = 4096
 _FIELD_EXPR = {name: f"json_extract(n.fields, '$.{name}')" for name in INDEXED_FIELDS}
 
 
-_LINEAGE_SQL = f"""
-WITH RECURSIVE {lineage_ctes("", {name: f":{name}" for name in LINEAGE_VALUES})}
+def _lineage_sql(fanned: bool) -> str:
+    return f"""
+WITH RECURSIVE {lineage_ctes("", {name: f":{name}" for name in LINEAGE_VALUES}, fanned)}
 SELECT 'w', rows, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM walked
 UNION ALL
 SELECT 'n', depth, dir, id, kind, name, scope, created_at, tags, attributes, fields FROM (SELECT * FROM picked ORDER BY rn)
 UNION ALL
 SELECT 'e', NULL, NULL, kind, from_id, to_id, created_at, NULL, NULL, NULL, NULL FROM followed
 """
+
+
+# The lineage statement, by whether its walk is fanned (a query without a kinds filter).
+LINEAGE_SQL = {fanned: _lineage_sql(fanned) for fanned in (True, False)}
 
 _NEIGHBORS_SQL = f"""
 WITH k(i, nid, ek, step, lim, av, aid) AS (
@@ -536,7 +541,7 @@ class SQLiteStore:
         params = lineage_values(query, self.lineage_first_cap)
         while True:
             async with self._read() as conn:
-                rows = await self._reads._rows(conn, _LINEAGE_SQL, params)
+                rows = await self._reads._rows(conn, LINEAGE_SQL[query.kinds is None], params)
             walked = rows[0][1]
             self.lineage_rows += walked
             nodes = [LineageNode(_node(row[3:]), row[1], Direction(row[2])) for row in rows if row[0] == "n"]

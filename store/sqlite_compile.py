@@ -288,8 +288,9 @@ class _Compiler:
         q = root.query
         t = f"{self.name('w')}_"
         values = lineage_values(q, self.first_cap)
-        v = {name: self.bind(values[name]) for name in LINEAGE_VALUES}
-        self.ctes.append(lineage_ctes(t, v))
+        fanned = q.kinds is None
+        v = {name: self.bind(values[name]) for name in LINEAGE_VALUES if fanned or name != "fan"}
+        self.ctes.append(lineage_ctes(t, v, fanned))
         self.walks.append(Walk(q.limit, v["cap"]))
         self.stats += [f"(SELECT rows FROM {t}walked)", f"(SELECT count(*) FROM {t}picked)"]
         self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {v['start']})")

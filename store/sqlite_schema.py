@@ -131,12 +131,13 @@ MIGRATIONS: list[str] = [
     # 6: each edge holds the creation times of its two ends, and two indexes give a
     # node's neighbours along an edge kind in the order lineage answers them (kind, time,
     # id): a walk reads the first few of a node's neighbours, not all of its thousands.
-    # (A node's creation time never changes.)
+    # (A node's creation time never changes. An edge whose end is missing, which only a
+    # database written without foreign keys can hold, gets '' and walks first.)
     """
     ALTER TABLE edges ADD COLUMN from_created TEXT NOT NULL DEFAULT '';
     ALTER TABLE edges ADD COLUMN to_created TEXT NOT NULL DEFAULT '';
-    UPDATE edges SET from_created = (SELECT n.created_at FROM nodes n WHERE n.id = edges.from_id),
-                     to_created = (SELECT n.created_at FROM nodes n WHERE n.id = edges.to_id);
+    UPDATE edges SET from_created = coalesce((SELECT n.created_at FROM nodes n WHERE n.id = edges.from_id), ''),
+                     to_created = coalesce((SELECT n.created_at FROM nodes n WHERE n.id = edges.to_id), '');
     DROP INDEX edges_to;
     CREATE INDEX edges_from_order ON edges (from_id, kind, to_created, to_id);
     CREATE INDEX edges_to_order ON edges (to_id, kind, from_created, from_id);

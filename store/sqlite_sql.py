@@ -47,20 +47,22 @@ def _columns(s: WalkStep) -> tuple[str, str, str]:
     return ("from_id", "to_id", "to_created") if s.step is Step.OUT else ("to_id", "from_id", "from_created")
 
 
-def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep) -> str:
-    """The walk's rows one ``s`` step from each row of it: at most ``fan`` per row, the
-    first in the order of the answer (the far kind is the step's, and the edge holds the
-    far end's creation time: an index gives them in order, however many edges the node
-    has). A step the walk does not need is off in ``mask``, a constant the planner tests
-    once."""
+def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep, fanned: bool) -> str:
+    """The walk's rows one ``s`` step from each row of it: when ``fanned``, at most
+    ``fan`` per row, the first in the order of the answer (the far kind is the step's,
+    and the edge holds the far end's creation time: an index gives them in order, however
+    many edges the node has); otherwise all of them. A step the walk does not need is off
+    in ``mask`` (a bound value, tested before the step's join)."""
     near, far, created = _columns(s)
-    first = (
-        f"SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = '{s.edge.name}'"
-        f" ORDER BY x.{created}, x.{far} LIMIT {v['fan']}"
-    )
+    first = ""
+    if fanned:
+        first = (
+            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = '{s.edge.name}'"
+            f" ORDER BY x.{created}, x.{far} LIMIT {v['fan']})"
+        )
     return f"""
     SELECT e.{far}, w.dir, w.depth + 1, '{s.far.value}', e.{created}
-      FROM {t}walk w JOIN edges e ON e.{near} = w.id AND e.kind = '{s.edge.name}' AND e.{far} IN ({first})
+      FROM {t}walk w JOIN edges e ON e.{near} = w.id AND e.kind = '{s.edge.name}'{first}
      WHERE {v["mask"]} & {1 << i} AND w.dir = '{s.direction.value}' AND w.kind = '{s.near.value}' AND w.depth < {v["depth"]}"""
 
 
@@ -93,14 +95,16 @@ def _followed(t: str, v: dict[str, str], s: WalkStep) -> str:
 # node once per depth however many edges reach it. Each row moves on to at most ``fan``
 # neighbours per step, the first in answer order: without a kinds filter, limit + 2 of
 # them hold every neighbour the first limit + 1 nodes can need, whatever the node's
-# degree; with one (nodes of other kinds do not count) the fan is unbounded (-1), and
-# ``mask`` leaves out the steps that cannot lead to a wanted kind. When a pass keeps too
+# degree (``fanned``); with one (nodes of other kinds do not count) a node moves on to
+# all of its neighbours, and ``mask`` leaves out the steps that cannot lead to a wanted
+# kind. Both rest on every edge's ends having its kind's two kinds, which the writes
+# keep (the walk takes a node's kind from the edge it came by). When a pass keeps too
 # few nodes and was cut, the caller widens the cap and asks again. Edges are those the
 # walk follows between the nodes kept. `t` prefixes the names of the walk's tables (a
 # statement may walk more than once) and `v` names the placeholders of its values:
-# start, dirs, cap, fan, mask, kinds, limit, depth.
-def lineage_ctes(t: str, v: dict[str, str]) -> str:
-    steps = " UNION".join(_walk_step(t, v, i, s) for i, s in enumerate(WALK_STEPS))
+# start, dirs, cap, fan (when fanned), mask, kinds, limit, depth.
+def lineage_ctes(t: str, v: dict[str, str], fanned: bool) -> str:
+    steps = " UNION".join(_walk_step(t, v, i, s, fanned) for i, s in enumerate(WALK_STEPS))
     followed = " UNION".join(_followed(t, v, s) for s in WALK_STEPS)
     return f"""
   {t}walk(id, dir, depth, kind, created) AS (
@@ -137,10 +141,11 @@ LINEAGE_VALUES = ("start", "dirs", "cap", "fan", "mask", "kinds", "limit", "dept
 
 
 def lineage_values(query: LineageQuery, first_cap: int) -> dict[str, Any]:
-    """The values of ``lineage_ctes``'s placeholders for a query's first pass. The first
-    cap: twice the rows the answer needs without a kinds filter (a node may come at more
-    than one depth), and ``first_cap`` more with one (the walk passes nodes the answer
-    leaves out)."""
+    """The values of ``lineage_ctes``'s placeholders for a query's first pass (its walk is
+    fanned when the query has no kinds filter; ``fan`` is then the fan). The first cap:
+    twice the rows the answer needs without a kinds filter (a node may come at more than
+    one depth), and ``first_cap`` more with one (the walk passes nodes the answer leaves
+    out)."""
     both = query.direction is Direction.BOTH
     dirs = [Direction.UPSTREAM.value, Direction.DOWNSTREAM.value] if both else [query.direction.value]
     wanted = steps_toward(query.kinds)
@@ -149,7 +154,7 @@ def lineage_values(query: LineageQuery, first_cap: int) -> dict[str, Any]:
         "start": query.start,
         "dirs": orjson.dumps(dirs).decode(),
         "cap": (first_cap + 4 * (query.limit + 1)) if filtered else min(first_cap, 16) + 2 * (query.limit + 2),
-        "fan": -1 if filtered else query.limit + 2,
+        "fan": query.limit + 2,
         "mask": sum(1 << i for i, s in enumerate(WALK_STEPS) if s in wanted),
         "kinds": orjson.dumps([k.value for k in query.kinds]).decode() if query.kinds is not None else None,
         "limit": query.limit,

@@ -272,6 +272,28 @@ def test_lineage_pushes_its_limit_into_the_walk() -> None:
     }
 
 
+def test_a_kinds_filter_walks_only_the_edge_collections_that_lead_to_a_kind_asked_for() -> None:
+    from metagate.store import arango_layout as layout
+
+    def walked(query: aql.Query, walk: str) -> set[str]:
+        # The edge collections of the LET's first traversal.
+        text = query.text.split(f"LET {walk} = ", 1)[1].split(" OPTIONS ", 1)[0]
+        return {query.bind[name[1:]] for name in re.findall(r"@@c\d+", text)}
+
+    deployments = aql.lineage("dataset/d1", Direction.DOWNSTREAM, 5, 10, [Kind.DEPLOYMENT])
+    check(deployments)
+    # A run's dev perf leads to no deployment; a run's model does.
+    assert layout.EDGE_COLLECTIONS["run_devperf"].name not in walked(deployments, "c0")
+    assert layout.EDGE_COLLECTIONS["run_model"].name in walked(deployments, "c0")
+    assert walked(deployments, "c0") == walked(deployments, "w0")
+    # Nothing downstream is a dataset: that way walks nothing, and every bound value is
+    # still used (ArangoDB refuses one that is not).
+    datasets = aql.lineage("run/r1", Direction.BOTH, 5, 10, [Kind.DATASET])
+    check(datasets)
+    assert "LET c1 = null" in datasets.text and "LET w1 = (FOR v IN [] FILTER" in datasets.text
+    assert walked(datasets, "c0") and "downstream" not in datasets.bind.values()
+
+
 def test_every_query_that_traverses_names_the_vertex_collections_first() -> None:
     traversing = [
         aql.lineage("run/r1", Direction.BOTH, 3, 10, None),

@@ -14,7 +14,7 @@ import pytest
 
 from metagate.store.model import LINEAGE_EDGE_KINDS, Direction, Edge, Kind, Node, Step, format_time, new_id
 from metagate.store.port import LineageNode, LineageQuery, LineageResult, Store
-from metagate.store.sqlite import _LINEAGE_SQL, LINEAGE_FIRST_CAP, SQLiteStore
+from metagate.store.sqlite import LINEAGE_FIRST_CAP, LINEAGE_SQL, SQLiteStore
 from metagate.store.sqlite_sql import lineage_values
 
 RUNS = 3000
@@ -192,7 +192,7 @@ def _walk(path: str, query: LineageQuery, cap: int | None = None) -> tuple[list[
     conn = sqlite3.connect(path)
     try:
         conn.set_progress_handler(count, 1)
-        rows = conn.execute(_LINEAGE_SQL, params).fetchall()
+        rows = conn.execute(LINEAGE_SQL[query.kinds is None], params).fetchall()
     finally:
         conn.close()
     nodes = [(row[3], row[1], row[2]) for row in rows if row[0] == "n"]
