@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, cast
 
 import orjson
-from graphql import OperationType, get_operation_ast, parse
+from cross_web import HTTPException
+from graphql import OperationDefinitionNode, OperationType, get_operation_ast, parse
 from graphql.error import GraphQLError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from metagate.gateway.auth import ADMIN_TOKEN_BANNER, VerifiedTokens, authenticate, bootstrap_admin
+from metagate.gateway.auth import VerifiedTokens, announce_admin_token, authenticate, bootstrap_admin
 from metagate.gateway.config import Settings
-from metagate.gateway.middleware import BodyLimit, RequestId
+from metagate.gateway.middleware import BodyLimit, LoopbackHosts, RequestId
 from metagate.gateway.observability import Metrics, Observe
 from metagate.resolvers.authz import LOCAL_ADMIN, Principal
+from metagate.resolvers.validate import INT64_RANGE, fits_int64
 from metagate.schema import build_schema
 from metagate.schema.context import Context, make_context
 from metagate.schema.errors import masked, unexpected
@@ -41,10 +47,24 @@ _LONG_DIGITS = re.compile(rb"\d{19,}")
 
 
 def _int64(text: str) -> int:
-    value = int(text)
-    if not -(2**63) <= value < 2**64:
-        raise json.JSONDecodeError("integer beyond 64 bits", text, 0)
+    try:
+        value = int(text)
+    except ValueError as error:  # longer than Python converts (4,300 digits)
+        raise json.JSONDecodeError(INT64_RANGE, text, 0) from error
+    if not fits_int64(value):
+        raise json.JSONDecodeError(INT64_RANGE, text, 0)
     return value
+
+
+@functools.lru_cache(maxsize=256)
+def _operations(query: str, max_tokens: int) -> int | None:
+    """How many operations a document defines; None when it does not parse (the schema's
+    own parse then answers the syntax error)."""
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return None
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
 
 
 def _not_json(text: str) -> None:
@@ -165,9 +185,23 @@ class MetagateGraphQL(GraphQL[Context, None]):
         self.auth = settings.AUTH
         self.verified = verified
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as refused:
+            response = _refused(scope, refused.status_code, refused.reason)
+        await response(scope, receive, send)
+
     async def execute_operation(
         self, request: Any, request_adapter: Any, request_data: Any, context: Any, root_value: Any, sub_response: Any
     ) -> Any:
+        if request_data.operation_name is None and isinstance(request_data.query, str):
+            # GraphQL's "GetOperation": with several operations, the name is required.
+            if (_operations(request_data.query, self.limits.max_query_tokens) or 0) > 1:
+                raise HTTPException(400, "the document defines several operations: name the one to run in operationName")
         # The deadline runs from here to the encoded answer (process_result encodes it).
         # It cancels the store query in flight (the SQLite adapter interrupts it;
         # ArangoDB stops it at maxRuntime) and a write rolls back whole.
@@ -284,17 +318,47 @@ class MetagateGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
+        try:
+            decoded = self._decoded(data)
+        except json.JSONDecodeError as error:  # orjson's too
+            raise HTTPException(400, f"the request body is not JSON Metagate takes: {error.msg}") from error
+        if not isinstance(decoded, (dict, list)):  # a list is a batch, refused as such
+            raise HTTPException(400, "the request body must be a JSON object")
+        return decoded
+
+    def _decoded(self, data: str | bytes) -> object:
         raw = data.encode() if isinstance(data, str) else data
         if _LONG_DIGITS.search(raw):
             # orjson would read an integer beyond 64 bits as a float, silently changing
             # it; the standard library sees it, and such a request is refused.
-            decoded = json.loads(raw, parse_int=_int64, parse_constant=_not_json)
+            try:
+                decoded = json.loads(raw, parse_int=_int64, parse_constant=_not_json)
+            except RecursionError as error:
+                raise json.JSONDecodeError("nested too deep", "", 0) from error
             try:
                 orjson.dumps(decoded)  # what orjson refuses (lone surrogates) is not taken either
             except TypeError as error:
                 raise json.JSONDecodeError(str(error), raw.decode(errors="replace"), 0) from error
             return decoded
         return orjson.loads(raw)
+
+
+def admin_token_file(store: Store) -> Path:
+    """Where a first start without a terminal writes the admin token: beside a SQLite
+    store's file (``<store>.admin-token``), otherwise in the working directory."""
+    path = getattr(store, "path", None)
+    if isinstance(path, str) and not getattr(store, "memory", True):
+        return Path(path + ".admin-token").absolute()
+    return Path.cwd() / "metagate-admin-token"
+
+
+def _refused(scope: Scope, status: int, reason: str) -> Response:
+    """A request the endpoint cannot run (its body, content type, method or operation
+    name): a GraphQL error with a code, logged with the request's id."""
+    request_id = str(scope.get("state", {}).get("request_id", "-"))
+    log.info("refused request %s: %s", request_id, reason, extra={"request_id": request_id})
+    code = "NOT_FOUND" if status == 404 else "BAD_USER_INPUT"
+    return JSONResponse({"errors": [{"message": reason, "extensions": {"code": code}}]}, status_code=status)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
@@ -314,7 +378,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             # On the store this app serves (an in-memory one included), not another.
             issued = await bootstrap_admin(owned)
             if issued is not None:
-                print(ADMIN_TOKEN_BANNER.format(token=issued.secret), flush=True)
+                announce_admin_token(issued.secret, admin_token_file(owned), sys.stdout.isatty())
         try:
             yield
         finally:
@@ -328,7 +392,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             await request.app.state.store.ping()
         except (MetagateError, OSError) as error:
             log.warning("store not ready: %s", error)
-            return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
+            reason = error.message if isinstance(error, MetagateError) else str(error)
+            return JSONResponse({"status": "unavailable", "store": "unreachable", "reason": reason}, status_code=503)
         return JSONResponse({"status": "ready", "store": "reachable"})
 
     verified = VerifiedTokens()
@@ -345,6 +410,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         middleware=[
             Middleware(RequestId),
             Middleware(Observe, metrics=metrics),
+            *([] if settings.AUTH else [Middleware(LoopbackHosts)]),
             Middleware(BodyLimit, max_bytes=settings.LIMITS.max_body_bytes),
         ],
         lifespan=lifespan,

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import os
 import re
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from metagate.resolvers.authz import Principal, Role
 from metagate.store.errors import BadUserInput, Unauthenticated
 from metagate.store.model import Kind, utcnow
 from metagate.store.port import NameKey, Store, Token
+
+log = logging.getLogger("metagate")
 
 TOKEN_PATTERN = re.compile(r"mg_([0-9a-f]{16})_([A-Za-z0-9_\-]{43})")
 
@@ -107,6 +112,34 @@ ADMIN_TOKEN_BANNER = (
     "    {token}\n\n"
     "Send it as `Authorization: Bearer <token>` (in GraphiQL: the Headers tab).\n"
 )
+
+
+def announce_admin_token(secret: str, file: Path, terminal: bool) -> None:
+    """Hands the first start's admin token to the operator: on a terminal, shown there;
+    otherwise (a service, a container, output a log collector keeps) written to ``file``,
+    readable by its owner only, and only the file's path logged."""
+    if terminal:
+        print(ADMIN_TOKEN_BANNER.format(token=secret), flush=True)
+        return
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # a file that was there keeps its mode through O_CREAT
+            os.write(fd, (secret + "\n").encode())
+        finally:
+            os.close(fd)
+    except OSError as error:
+        log.error(
+            "Metagate created an admin API token but could not write it to %s (%s); issue another with"
+            " `metagate token create --name admin --role admin`",
+            file,
+            error.strerror,
+        )
+        return
+    log.warning(
+        "Metagate created an admin API token and wrote it to %s, readable by its owner only: read it, then delete the file",
+        file,
+    )
 
 
 async def bootstrap_admin(store: Store) -> Issued | None:

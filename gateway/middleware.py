@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 
@@ -92,3 +93,41 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 await self._refuse(send)
+
+
+def loopback_name(host: str) -> bool:
+    """A Host header's name (port and IPv6 brackets aside) is this machine's own:
+    ``localhost`` or a name under it (RFC 6761), or a loopback address."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.removeprefix("[").split("]")[0].lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class LoopbackHosts:
+    """Serving without tokens, refuses every request whose Host is not a loopback name
+    with 403: a web page that points its own domain at 127.0.0.1 (DNS rebinding) sends
+    its domain as the Host, and must not reach a gateway that trusts every caller."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        if loopback_name(host):
+            await self.app(scope, receive, send)
+            return
+        body = (
+            b'{"errors":[{"message":"without authentication, only loopback host names (localhost, 127.0.0.1, [::1])'
+            b' are served","extensions":{"code":"FORBIDDEN"}}]}'
+        )
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 403, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -118,3 +118,11 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # One access line per request comes from Observe; uvicorn's own would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
+    # The store drivers' and HTTP clients' debug output carries what is stored and sent
+    # (aiosqlite logs every statement with its bound values: token hashes, attribute
+    # values): at debug level, Metagate's own records are the debug output.
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(max(logging.INFO, root.level))
+
+
+QUIET_LIBRARIES = ("aiosqlite", "arangoasync", "aiohttp", "httpx", "httpcore", "hpack", "multipart")

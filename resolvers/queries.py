@@ -193,13 +193,13 @@ def list_query(limits: Limits, args: ListArgs) -> ListQuery:
             raise BadUserInput("attribute: compare with a string, number, boolean or null", field="attribute")
         if isinstance(f.attribute_value, float) and f.attribute_value != f.attribute_value:
             raise BadUserInput("attribute: NaN matches nothing", field="attribute")
-        if isinstance(f.attribute_value, int) and not -(2**63) <= f.attribute_value < 2**63:
-            raise BadUserInput("attribute: integers must fit in 64 bits", field="attribute")
+        if isinstance(f.attribute_value, int) and not validate.fits_int64(f.attribute_value):
+            raise BadUserInput(f"attribute: {validate.INT64_RANGE}", field="attribute")
         attribute = AttributeEquals(f.attribute_key, f.attribute_value)
     return ListQuery(
         kinds=args.kinds,
         name=validate.name(f.name) if f.name is not None else None,
-        name_contains=f.name_contains,
+        name_contains=validate.text_in_names(f.name_contains, field="nameContains"),
         scope=f.scope,
         tag=f.tag,
         attribute=attribute,

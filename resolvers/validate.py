@@ -19,6 +19,12 @@ MAX_TAG = 100
 MAX_TAGS = 50
 MAX_JSON_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 20
+# The one range of integers Metagate takes, in attributes, stored JSON and filters alike.
+INT64_RANGE = "integers must fit in 64 bits, signed (-2^63 to 2^63 - 1)"
+
+
+def fits_int64(value: int) -> bool:
+    return -(2**63) <= value < 2**63
 
 
 def _has_control(text: str) -> bool:
@@ -26,13 +32,26 @@ def _has_control(text: str) -> bool:
 
 
 def name(value: str, *, field: str = "name") -> str:
-    value = value.strip()
+    """A name as it is kept and looked up: composed (NFC, so that "café" typed either way
+    is one name), without surrounding spaces, and without control or format characters
+    (bidi overrides and isolates, zero-width spaces and joiners, byte-order marks:
+    characters that hide or reorder what a name shows)."""
+    value = unicodedata.normalize("NFC", value).strip()
     if not value:
         raise BadUserInput(f"{field} must not be empty", field=field)
     if len(value) > MAX_NAME:
         raise BadUserInput(f"{field} is longer than {MAX_NAME} characters", field=field)
     if _has_control(value):
         raise BadUserInput(f"{field} must not contain control characters", field=field)
+    if any(unicodedata.category(c) == "Cf" for c in value):
+        raise BadUserInput(f"{field} must not contain format characters (bidi controls, zero-width ones)", field=field)
+    return value
+
+
+def text_in_names(value: str | None, *, field: str) -> str | None:
+    """Text to find within names: no longer than a name can be."""
+    if value is not None and len(value) > MAX_NAME:
+        raise BadUserInput(f"{field} is longer than {MAX_NAME} characters, the longest a name is", field=field)
     return value
 
 
@@ -60,8 +79,8 @@ def tags(values: Sequence[str] | None, *, field: str = "tags") -> tuple[str, ...
 def _check_json(value: Any, field: str, depth: int = 0) -> None:
     if depth > MAX_JSON_DEPTH:
         raise BadUserInput(f"{field} is nested deeper than {MAX_JSON_DEPTH} levels", field=field)
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
-        raise BadUserInput(f"{field}: integers must fit in 64 bits", field=field)
+    if isinstance(value, int) and not isinstance(value, bool) and not fits_int64(value):
+        raise BadUserInput(f"{field}: {INT64_RANGE}", field=field)
     if isinstance(value, float) and not math.isfinite(value):
         raise BadUserInput(f"{field} must not contain NaN or Infinity", field=field)
     if isinstance(value, str) and "\x00" in value:

@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 
-from metagate.resolvers import queries
+from metagate.resolvers import queries, validate
 from metagate.resolvers.ids import decode_id
 from metagate.schema.context import Info
 from metagate.schema.inputs import (
@@ -69,7 +69,7 @@ def search_args(
     first: int | None,
     after: str | None,
 ) -> queries.ListArgs:
-    f = NodeFilter(name_contains=text, tag=tag, attribute=attribute).to_filter()
+    f = NodeFilter(name_contains=validate.text_in_names(text, field="text"), tag=tag, attribute=attribute).to_filter()
     f.deployment_tag = deployment_tag
     return queries.ListArgs(kinds=tuple(kinds) if kinds else tuple(Kind), filter=f, first=first, after=after)
 

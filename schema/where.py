@@ -259,6 +259,6 @@ def _scalar(value: Any, field: str) -> Any:
         raise BadUserInput(f"{field}: compare with a string, number, boolean or null", field=field)
     if isinstance(value, float) and value != value:
         raise BadUserInput(f"{field}: NaN matches nothing", field=field)
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
-        raise BadUserInput(f"{field}: integers must fit in 64 bits", field=field)
+    if isinstance(value, int) and not isinstance(value, bool) and not validate.fits_int64(value):
+        raise BadUserInput(f"{field}: {validate.INT64_RANGE}", field=field)
     return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -48,6 +49,8 @@ from metagate.store.port import (
     Token,
 )
 from metagate.store.sqlite_sql import LINEAGE_VALUES, NODE_COLUMNS, Params, lineage_ctes, lineage_values, list_source
+
+log = logging.getLogger("metagate")
 
 WRITER_CACHE_KIB = 64 * 1024
 LINEAGE_FIRST_CAP = 4096
@@ -137,18 +140,33 @@ def _node(row: Sequence[Any]) -> Node:
     )
 
 
+# SQLite's result codes (https://sqlite.org/rescode.html): primary ones, and the
+# extended ones of constraint failures.
+_BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN = 5, 6, 8, 10, 13, 14
+_CONSTRAINT_UNIQUE, _CONSTRAINT_PRIMARYKEY, _CONSTRAINT_FOREIGNKEY = 2067, 1555, 787
+# What a store that cannot take writes says, by the primary code of the failure.
+_CANNOT_WRITE = {
+    _READONLY: "the SQLite store is read-only (a read-only mount, file permissions, or its file moved): writes are refused",
+    _FULL: "the disk holding the SQLite store is full: writes are refused",
+    _IOERR: "the SQLite store's file cannot be read or written (an I/O error)",
+    _CANTOPEN: "the SQLite store's files cannot be opened",
+}
+
+
 def translate(error: sqlite3.Error) -> Exception:
-    """The one mapping from sqlite3's errors to Metagate's (others stay internal)."""
-    message = str(error)
-    if isinstance(error, sqlite3.IntegrityError):
-        if "UNIQUE" in message:
-            return Conflict("the write would duplicate an existing node, edge or tag", detail=message)
-        if "FOREIGN KEY" in message:
-            return NotFound("the write refers to a node that does not exist")
-    if isinstance(error, sqlite3.ProgrammingError):
-        return Unavailable("the store connection is closed")
-    if isinstance(error, sqlite3.OperationalError) and ("locked" in message or "busy" in message):
+    """The one mapping from sqlite3's errors to Metagate's (others stay internal), by
+    SQLite's result code, not its message."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(error, sqlite3.ProgrammingError) or code is None:
+        return Unavailable("the store connection is closed") if isinstance(error, sqlite3.ProgrammingError) else error
+    if code in (_CONSTRAINT_UNIQUE, _CONSTRAINT_PRIMARYKEY):
+        return Conflict("the write would duplicate an existing node, edge or tag", detail=str(error))
+    if code == _CONSTRAINT_FOREIGNKEY:
+        return NotFound("the write refers to a node that does not exist")
+    if code & 0xFF in (_BUSY, _LOCKED):
         return Unavailable("the SQLite store is busy with another writer; try again")
+    if code & 0xFF in _CANNOT_WRITE:
+        return Unavailable(_CANNOT_WRITE[code & 0xFF])
     return error
 
 
@@ -376,6 +394,15 @@ class SQLiteTx:
             await self._many("INSERT INTO node_tags (tag, node_id) VALUES (?, ?)", [(t, node_id) for t in unique])
 
 
+def _create_private(file: Path) -> None:
+    """Makes a new store's empty file readable and writable by its owner only (it will
+    hold token hashes); SQLite gives the -wal and -shm files it makes the same mode."""
+    try:
+        os.close(os.open(file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass  # made meanwhile by another process: its mode is its maker's
+
+
 def _probe(uri: str) -> None:
     with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
         conn.execute("PRAGMA schema_version")  # reads the header: not a database fails here
@@ -400,6 +427,8 @@ class SQLiteStore:
         self._all_readers: list[aiosqlite.Connection] = []
         self._write_lock = asyncio.Lock()
         self._reads = _Reads(self)
+        self._file: tuple[int, int] | None = None  # the store file's (device, inode) when opened
+        self._cannot_write: str | None = None  # why the last write failed, until one succeeds
         self.statements = 0  # SQL statements sent: the store's round trips
         self.lineage_rows = 0  # rows lineage walks produced: their cost, for tests and the bench
         self.lineage_first_cap = lineage_first_cap
@@ -426,6 +455,9 @@ class SQLiteStore:
                 raise Unavailable(f"{self.path} is a folder, not a SQLite store file")
             if not self.create and not file.exists():
                 raise Unavailable(f"there is no SQLite store at {self.path}")
+            if not file.exists():
+                log.warning("there is no SQLite store at %s: creating a new, empty one", self.path)
+                _create_private(file)
             # Probed with the standard library first: a file that cannot be opened is
             # reported here, before aiosqlite starts a worker thread for it (whose stop,
             # after a failed connect, would otherwise outlive a short-lived event loop).
@@ -440,6 +472,9 @@ class SQLiteStore:
             # load of 200k nodes: 6.2k -> 9.7k nodes/s with 64 MB). Readers keep the default.
             await self._writer.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             await sqlite_schema.apply(self._writer)
+            if not self.memory:
+                found = os.stat(self.path)
+                self._file = (found.st_dev, found.st_ino)
             if not self.memory:
                 for _ in range(self._reader_count):
                     conn = await self._connect()
@@ -477,7 +512,33 @@ class SQLiteStore:
         finally:
             self._readers.put_nowait(conn)
 
+    def _check_file(self) -> None:
+        """The store's file is still the one opened. A file deleted (or replaced) while
+        serving leaves the connections writing to an unlinked inode, whose data is gone
+        at the next start: no write is taken then, and the loss is logged."""
+        if self._file is None:
+            return
+        try:
+            found = os.stat(self.path)
+            same = (found.st_dev, found.st_ino) == self._file
+        except FileNotFoundError:
+            same = False
+        if not same:
+            if self._cannot_write is None or "deleted" not in self._cannot_write:
+                log.error(
+                    "the SQLite store file %s was deleted or replaced while serving: what is written now would be"
+                    " lost; writes are refused until Metagate is restarted on the right file",
+                    self.path,
+                )
+            self._cannot_write = f"the SQLite store file {self.path} was deleted or replaced while serving: writes are refused"
+            raise Unavailable(self._cannot_write)
+
     async def ping(self) -> None:
+        """Ready: the file is the one opened, takes writes (as far as the last write and
+        its folder's permissions tell), and answers a read."""
+        self._check_file()
+        if self._cannot_write is not None:
+            raise Unavailable(self._cannot_write)
         async with self._read() as conn:
             await self._reads._rows(conn, "SELECT 1")
 
@@ -486,6 +547,7 @@ class SQLiteStore:
         if self._writer is None:
             raise Unavailable("the store is not open")
         async with self._write_lock:
+            self._check_file()
             conn = self._writer
             try:
                 await conn.execute("BEGIN IMMEDIATE")
@@ -495,9 +557,16 @@ class SQLiteStore:
                 # Cancelled (a deadline) or failed anywhere, BEGIN and COMMIT included:
                 # what SQLite's thread started is rolled back before the lock is freed.
                 await asyncio.shield(self._rollback(conn))
+                # SQLite's error, raised here or already translated by a statement.
+                cause = error if isinstance(error, sqlite3.Error) else error.__cause__
+                code = getattr(cause, "sqlite_errorcode", 0) & 0xFF
+                if code in _CANNOT_WRITE:
+                    self._cannot_write = _CANNOT_WRITE[code]
+                    log.error("a write to the SQLite store at %s failed: %s", self.path, self._cannot_write)
                 if isinstance(error, sqlite3.Error):
                     _raise(error)
                 raise
+            self._cannot_write = None
 
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:

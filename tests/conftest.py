@@ -105,5 +105,5 @@ async def gql(store: Store) -> AsyncIterator[GraphQLClient]:
     admin = await issue(store, name="tests", role=Role.ADMIN)
     app = create_app(Settings(), store=store)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://metagate") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield GraphQLClient(client, admin.secret)

@@ -22,7 +22,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-TOKEN = TOKEN_PATTERN  # what the server prints on its first start
+TOKEN = TOKEN_PATTERN  # what a first start hands the operator
 
 
 class Server:
@@ -50,8 +50,10 @@ class Server:
         else:
             self.stop()
             raise RuntimeError("server did not become ready in 30 s")
-        printed = TOKEN.search(self.output())
-        self.token = token or (printed.group(0) if printed else None)
+        # Its output is no terminal: a first start writes the admin token beside the store.
+        self.token_file = store.with_name(store.name + ".admin-token")
+        written = TOKEN.search(self.token_file.read_text()) if self.token_file.exists() else None
+        self.token = token or (written.group(0) if written else None)
 
     def output(self) -> str:
         return self.log.read_text()

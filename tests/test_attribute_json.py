@@ -92,7 +92,7 @@ def test_attributes_round_trip_or_are_refused_through_the_api(attributes: Any) -
                     "variables": {"a": attributes},
                 }
             ).encode()
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
                 response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
             if response.status_code == 400:  # not JSON (NaN, Infinity, huge integers): refused before GraphQL
                 assert (await store.count_all()).get("dataset", 0) == 0
@@ -108,3 +108,39 @@ def test_attributes_round_trip_or_are_refused_through_the_api(attributes: Any) -
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_one_integer_range_everywhere_signed_64_bits() -> None:
+    """Attributes, stored JSON and attribute filters take the same integers: from -2^63
+    to 2^63 - 1, whether sent as a variable or written in the document."""
+    import asyncio
+
+    register = "mutation($a: JSON) { registerDataset(input: {name: $n, attributes: $a}) { created } }".replace("$n", '"d%s"')
+    find = 'query($v: JSON) { datasets(filter: {attribute: {key: "x", value: $v}}) { nodes { id } } }'
+
+    async def scenario() -> list[Any]:
+        store = SQLiteStore(":memory:")
+        await store.open()
+        app = create_app(Settings(AUTH=False), store=store)
+        answers = []
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
+                for i, value in enumerate([2**63 - 1, -(2**63), 2**63, 2**64 - 1, -(2**63) - 1]):
+                    variable = await client.post("/graphql", json={"query": register % i, "variables": {"a": {"x": value}}})
+                    written = f'mutation {{ registerDataset(input: {{name: "l{i}", attributes: {{x: {value}}}}}) {{ created }} }}'
+                    literal = await client.post("/graphql", json={"query": written})
+                    filtered = await client.post("/graphql", json={"query": find, "variables": {"v": value}})
+                    answers.append((value, variable.json(), literal.json(), filtered.json()))
+        finally:
+            await store.close()
+        return answers
+
+    for value, *responses in asyncio.run(scenario()):
+        fits = -(2**63) <= value < 2**63
+        for response in responses:
+            if fits:
+                assert "errors" not in response, (value, response)
+            else:
+                [error] = response["errors"]
+                assert error["extensions"]["code"] == "BAD_USER_INPUT", (value, error)
+                assert "64" in error["message"], (value, error)

@@ -80,7 +80,7 @@ async def auth_store() -> AsyncIterator[SQLiteStore]:
 
 async def _client(store: Store, token: str | None) -> GraphQLClient:
     app = create_app(Settings(), store=store)
-    return GraphQLClient(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m"), token)
+    return GraphQLClient(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost"), token)
 
 
 @pytest.mark.parametrize(("parent", "name"), OPERATIONS, ids=[f"{p}.{n}" for p, n in OPERATIONS])
@@ -147,7 +147,7 @@ async def test_revoked_tokens_are_refused_within_a_second(auth_store: SQLiteStor
     app = create_app(Settings(), store=auth_store)
     now = [1000.0]
     app.state.verified_tokens.clock = lambda: now[0]
-    client = GraphQLClient(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m"), issued.secret)
+    client = GraphQLClient(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost"), issued.secret)
     assert "errors" not in await client.raw("{ datasets { nodes { id } } }")
     assert await auth_store.revoke_token(issued.token.id, "2026-11-23T00:00:00.000000Z")
     # Verified a moment ago: answered without asking the store again...
@@ -205,9 +205,34 @@ def test_no_auth_is_refused_off_loopback() -> None:
 
 async def test_graphiql_opens_without_a_token_and_takes_one_in_its_headers(auth_store: SQLiteStore) -> None:
     app = create_app(Settings(), store=auth_store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
         page = await http.get("/graphql", headers={"accept": "text/html"})
         schema = await http.post("/graphql", json={"query": "{ __schema { types { name } } }"})
     assert page.status_code == 200 and "isHeadersEditorEnabled: true" in page.text
     # GraphiQL loads the schema before the person has pasted a token.
     assert "errors" not in schema.json()
+
+
+@pytest.mark.parametrize(
+    "host", ["attacker.example", "127.0.0.1.attacker.example", "localhost.attacker.example", "10.0.0.7:8000"]
+)
+async def test_without_auth_only_loopback_host_names_are_served(auth_store: SQLiteStore, host: str) -> None:
+    """A web page can point its own domain at 127.0.0.1 (DNS rebinding) and post to a
+    gateway that runs without tokens: such a request carries the page's Host, and is
+    refused before anything runs."""
+    app = create_app(Settings(AUTH=False), store=auth_store)
+    create = {"query": 'mutation { createProject(input: {name: "p"}) { created } }'}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
+        refused = await http.post("/graphql", json=create, headers={"host": host})
+        metrics = await http.get("/metrics", headers={"host": host})
+        served = [
+            (await http.post("/graphql", json={"query": "{ __typename }"}, headers={"host": name})).status_code
+            for name in ("localhost", "localhost:8000", "127.0.0.1:8000", "[::1]:8000", "127.0.0.1", "api.localhost")
+        ]
+    assert refused.status_code == 403 and metrics.status_code == 403
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (await auth_store.count_all()).get("project", 0) == 0
+    assert served == [200] * 6
+    # With tokens, the Host is the operator's business (a proxy's name, a LAN address).
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(Settings(), store=auth_store))) as http:
+        assert (await http.get("http://attacker.example/healthz")).status_code == 200

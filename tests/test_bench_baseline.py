@@ -21,7 +21,7 @@ async def test_both_baseline_routes_answer_the_nested_deployment_query_as_graphq
     try:
         catalog, _ = await load(store, 300, progress=False)
         app = create(store)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
             for deployment in catalog.deployments:
                 gid = encode_id(deployment)
                 graphql = (await http.post("/graphql", json={"query": NESTED, "variables": {"id": gid}})).json()

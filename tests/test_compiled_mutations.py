@@ -168,7 +168,7 @@ class _ReadsOutside:
 @asynccontextmanager
 async def _compiled(store: Store) -> AsyncIterator[Any]:
     app = create_app(Settings(AUTH=False), store=_ReadsOutside(store))  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
 
         async def run(text: str, variables: dict[str, Any]) -> bytes:
             response = await http.post("/graphql", json={"query": text, "variables": variables})
@@ -251,7 +251,7 @@ class _Tx:
 @asynccontextmanager
 async def _gateway(store: Any) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Settings(AUTH=False), store=store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
         yield http
 
 

@@ -840,7 +840,7 @@ async def _check(adapter: str, g: Graph, queries: list[Operation]) -> None:
         schema = build_schema(limits)
         ref = Reference(g)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             for text, expected, error in queries:
                 want = _answered(expected(ref), None) if error is None else _answered(None, [error])
                 before = getattr(store, "statements", None)

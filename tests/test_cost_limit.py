@@ -69,7 +69,7 @@ async def store() -> AsyncIterator[SQLiteStore]:
 @asynccontextmanager
 async def _client(store: SQLiteStore, limits: Limits | None = None, auth: bool = False) -> AsyncIterator[GraphQLClient]:
     app = create_app(Settings(AUTH=auth, LIMITS=limits or Limits()), store=store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
         yield GraphQLClient(http)
 
 

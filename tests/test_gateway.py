@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,7 +43,7 @@ async def sqlite_store() -> Any:
 
 
 def _client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metagate")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
 
 async def test_health_readiness_and_graphiql(sqlite_store: SQLiteStore) -> None:
@@ -139,3 +140,65 @@ async def test_syntax_errors_and_unknown_fields_are_bad_user_input(sqlite_store:
         unknown = await client.post("/graphql", json={"query": "{ nope }"})
     for response in (syntax, unknown):
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def _register(name: str) -> dict[str, Any]:
+    return {"query": f'mutation {{ registerDataset(input: {{name: "{name}"}}) {{ created }} }}'}
+
+
+async def test_a_store_file_deleted_while_serving_is_never_ready_and_takes_no_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "metagate.db"
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        async with _client(create_app(Settings(AUTH=False), store=store)) as client:
+            assert (await client.post("/graphql", json=_register("before"))).json()["data"]["registerDataset"]["created"]
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            with caplog.at_level(logging.ERROR, logger="metagate"):
+                ready = await client.get("/readyz")
+                write = await client.post("/graphql", json=_register("after"))
+    finally:
+        await store.close()
+    assert ready.status_code == 503
+    [error] = write.json()["errors"]
+    assert error["extensions"]["code"] == "UNAVAILABLE" and "deleted" in error["message"], error
+    assert any("deleted" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("pragma", "reason"),
+    [("PRAGMA query_only = ON", "read-only"), ("PRAGMA max_page_count = {pages}", "full")],
+    ids=["read-only", "disk full"],
+)
+async def test_a_store_that_cannot_take_writes_is_not_ready_and_says_why(tmp_path: Path, pragma: str, reason: str) -> None:
+    """Read-only (a read-only mount, file permissions) and disk full, as SQLite reports
+    them to the writer (SQLITE_READONLY, SQLITE_FULL): writes are UNAVAILABLE with the
+    reason, /readyz is not ready until a write succeeds again."""
+    store = SQLiteStore(str(tmp_path / "metagate.db"))
+    await store.open()
+    writer = store._writer
+    assert writer is not None
+    try:
+        async with _client(create_app(Settings(AUTH=False), store=store)) as client:
+            [(pages,)] = await writer.execute_fetchall("PRAGMA page_count")
+            await writer.execute(pragma.format(pages=pages))
+            big = {
+                "query": 'mutation($a: JSON) { registerDataset(input: {name: "x", attributes: $a}) { created } }',
+                "variables": {"a": {"k": "v" * 60_000}},
+            }
+            write = await client.post("/graphql", json=big)
+            ready = await client.get("/readyz")
+            await writer.execute("PRAGMA query_only = OFF")
+            await writer.execute("PRAGMA max_page_count = 1073741823")
+            again = await client.post("/graphql", json=big)
+            ready_again = await client.get("/readyz")
+    finally:
+        await store.close()
+    [error] = write.json()["errors"]
+    assert error["extensions"]["code"] == "UNAVAILABLE" and reason in error["message"], error
+    assert ready.status_code == 503 and reason in ready.text
+    assert again.json() == {"data": {"registerDataset": {"created": True}}}
+    assert ready_again.status_code == 200

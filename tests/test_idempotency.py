@@ -121,7 +121,7 @@ async def test_keys_belong_to_the_token_that_used_them(store: Store) -> None:
     a = (await issue(store, name="a", role=Role.ADMIN)).secret
     b = (await issue(store, name="b", role=Role.ADMIN)).secret
     app = create_app(Settings(), store=store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
         doc = 'mutation { registerDataset(input: {name: "%s", idempotencyKey: "same"}) { dataset { name } } }'
         first = await GraphQLClient(http, a)(doc % "from-a")
         second = await GraphQLClient(http, b)(doc % "from-b")

@@ -28,7 +28,7 @@ async def store() -> AsyncIterator[SQLiteStore]:
 async def _post(store: SQLiteStore, body: Any, limits: Limits | None = None, **kwargs: Any) -> httpx.Response:
     settings = Settings(AUTH=False, LIMITS=limits or Limits())
     app = create_app(settings, store=store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
         if isinstance(body, dict):
             return await client.post("/graphql", json=body, **kwargs)
         return await client.post("/graphql", content=body, headers={"content-type": "application/json"}, **kwargs)
@@ -131,3 +131,24 @@ def test_a_bad_auth_switch_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("METAGATE_AUTH", "maybe")
     with pytest.raises(ValueError, match="METAGATE_AUTH"):
         config.load(env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ('{ search(text: "%s") { nodes { id } } }', "text"),
+        ('{ datasets(filter: {nameContains: "%s"}) { nodes { id } } }', "nameContains"),
+        ('{ runs(first: 5, filter: {nameContains: "%s"}) { nodes { id } } }', "nameContains"),
+    ],
+)
+async def test_text_to_find_in_names_is_no_longer_than_a_name(store: SQLiteStore, query: str, field: str) -> None:
+    """No name is longer than 200 characters, so longer text to find in one is refused,
+    as a name of that length is, instead of reaching the store (where SQLite's LIKE
+    refuses a pattern over 50,000 bytes as an internal error)."""
+    longest = await _post(store, {"query": query % ("x" * 200)})
+    assert longest.json() == {"data": {query.split("(")[0].split()[-1]: {"nodes": []}}}
+    for size in (201, 50_001, 60_000):
+        response = await _post(store, {"query": query % ("x" * size)})
+        [error] = response.json()["errors"]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, (size, error)
+        assert "200" in error["message"]

@@ -496,7 +496,7 @@ async def _run(plan: Plan, data: st.DataObject) -> None:
         # default cost limit, which this test is not about.
         app = create_app(Settings(AUTH=False, LIMITS=Limits(max_query_cost=100_000)), store=store)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://metagate") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             gql = GraphQLClient(client)
             g = await record(gql, plan)
 

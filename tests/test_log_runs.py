@@ -126,7 +126,7 @@ async def test_a_deleted_reference_is_not_found_by_its_position(gql: GraphQLClie
 async def test_the_batch_size_is_limited(store: Store) -> None:
     admin = await issue(store, name="tests", role=Role.ADMIN)
     app = create_app(Settings(LIMITS=Limits(max_batch_runs=3)), store=store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
         gql = GraphQLClient(http, admin.secret)
         p = await record_pipeline(gql, runs=1)
         assert len((await gql(LOG_RUNS, runs=[_run(p, f"r{i}", 0.1) for i in range(3)]))["logRuns"]["runs"]) == 3

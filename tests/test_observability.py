@@ -25,7 +25,7 @@ async def test_metrics_count_requests_errors_latency_and_store_round_trips(
     app = create_app(Settings(), store=store)
     headers = {"authorization": f"Bearer {token}", "x-request-id": "obs-1"}
     with caplog.at_level(logging.INFO, logger="metagate.access"):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
             await client.post("/graphql", json={"query": "{ datasets { nodes { id } } }"}, headers=headers)
             await client.post("/graphql", json={"query": "{ datasets { nodes { id } } }"})  # no token
             await client.post("/graphql", json={"query": '{ node(id: "bad") { id } }'}, headers=headers)
@@ -43,3 +43,37 @@ async def test_metrics_count_requests_errors_latency_and_store_round_trips(
     first = lines[0]
     assert first["request_id"] == "obs-1" and first["path"] == "/graphql" and first["status"] == 200
     assert all(token not in orjson.dumps(line).decode() for line in lines)
+
+
+async def test_at_debug_level_no_secret_or_value_is_logged(capsys: pytest.CaptureFixture[str]) -> None:
+    """Debug logging shows what the gateway does, not what it holds: no token, no token
+    hash, no attribute value, from any library's debug output (aiosqlite logs every
+    statement with its parameters at DEBUG)."""
+    import hashlib
+
+    from metagate.gateway.observability import configure_logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("debug")
+        store = SQLiteStore(":memory:")
+        await store.open()
+        token = (await issue(store, name="t", role=Role.ADMIN)).secret
+        app = create_app(Settings(), store=store)
+        headers = {"authorization": f"Bearer {token}"}
+        write = 'mutation { registerDataset(input: {name: "d", attributes: {k: "attribute-value-4711"}}) { created } }'
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
+            created = await client.post("/graphql", json={"query": write}, headers=headers)
+            await client.post("/graphql", json={"query": "{ datasets { nodes { attributes } } }"}, headers=headers)
+        await store.close()
+        logging.getLogger("metagate").debug("a debug line of Metagate's own")
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    assert created.json() == {"data": {"registerDataset": {"created": True}}}
+    logged = capsys.readouterr().err
+    assert "a debug line of Metagate's own" in logged  # debug output is on
+    secret_hash = hashlib.sha256(token.encode()).hexdigest()
+    for secret in (token, token.split("_")[-1], secret_hash, "attribute-value-4711"):
+        assert secret not in logged, secret

@@ -116,7 +116,7 @@ async def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     admin = await issue(store, name="readme", role=Role.ADMIN)
     transport = httpx.ASGITransport(app=create_app(Settings(), store=store))
     headers = {"authorization": f"Bearer {admin.secret}"}
-    async with httpx.AsyncClient(transport=transport, base_url="http://metagate", headers=headers) as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=headers) as client:
         yield client
     await store.close()
 
@@ -144,7 +144,7 @@ def test_the_python_program_runs_with_only_the_client_installed(tmp_path: Path, 
     if demo:
         loaded = CliRunner().invoke(main, ["demo", "--store", str(db)])
         assert loaded.exit_code == 0, loaded.output
-    server = Server(db)  # its first start prints the admin token, as `make serve` does
+    server = Server(db)  # its first start hands out the admin token (a file here: no terminal)
     try:
         program = tmp_path / "record.py"
         program.write_text(PYTHON[0])

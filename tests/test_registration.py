@@ -206,3 +206,23 @@ async def test_a_registration_a_racing_writer_made_first_is_answered_as_existing
         assert racing.transactions == 2, kind
         assert (answered.created, answered.node.id) == (False, first.node.id), kind
     assert await store.count_all() == before
+
+
+async def test_names_are_nfc_and_hold_no_format_or_bidi_controls(gql: GraphQLClient, store: Store) -> None:
+    register = "mutation($n: String!) { registerDataset(input: {name: $n}) { dataset { id name } created } }"
+    # A spoofing right-to-left override, invisible characters, and names of nothing
+    # visible are refused, with nothing written.
+    for spoofing in ("\u202eevil\u202c-ds", "\u200b", "\ufeff", "data\u200bset", "\u2066x\u2069", " \u200d "):
+        error = await gql.error(register, n=spoofing)
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "name"}, (spoofing, error)
+    assert (await store.count_all()).get("dataset", 0) == 0
+    # "café" composed (NFC) and decomposed (NFD) is one name, kept composed, and found
+    # by either spelling.
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    first = (await gql(register, n=decomposed))["registerDataset"]
+    again = (await gql(register, n=composed))["registerDataset"]
+    assert first["created"] and not again["created"] and again["dataset"]["id"] == first["dataset"]["id"]
+    assert first["dataset"]["name"] == composed
+    for spelling in (composed, decomposed):
+        found = await gql("query($n: String!) { dataset(name: $n) { id } }", n=spelling)
+        assert found["dataset"]["id"] == first["dataset"]["id"]

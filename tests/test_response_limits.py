@@ -47,7 +47,7 @@ async def store() -> AsyncIterator[SQLiteStore]:
 
 
 def _client(app: Starlette) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metagate")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
 
 def _app(store: SQLiteStore, limits: Limits) -> Starlette:

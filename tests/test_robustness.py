@@ -5,6 +5,9 @@ mutations in one document that read each other's writes."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import stat
+import sys
 from pathlib import Path
 
 import httpx
@@ -43,16 +46,40 @@ async def test_a_write_cancelled_while_waiting_for_the_lock_leaves_the_store_wri
     await theirs.close()
 
 
-async def test_an_in_memory_store_gets_a_working_admin_token(capsys: pytest.CaptureFixture[str]) -> None:
+async def test_an_in_memory_store_gets_a_working_admin_token(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Served without a terminal, the first start's admin token goes to a file readable
+    by its owner only, whose path is logged: never to the output a log collector keeps."""
+    monkeypatch.chdir(tmp_path)  # no store file to write it beside: the working directory
     app = create_app(Settings(STORE=":memory:"))
-    async with app.router.lifespan_context(app):  # opens the store, as serving does
-        token = TOKEN.search(capsys.readouterr().out)
-        assert token is not None
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
-            answer = await http.post(
-                "/graphql", json={"query": "{ datasets { nodes { id } } }"}, headers={"authorization": f"Bearer {token.group(0)}"}
-            )
+    with caplog.at_level(logging.WARNING, logger="metagate"):
+        async with app.router.lifespan_context(app):  # opens the store, as serving does
+            assert TOKEN.search(capsys.readouterr().out) is None
+            assert not any(TOKEN.search(r.getMessage()) for r in caplog.records)
+            file = tmp_path / "metagate-admin-token"
+            assert any(str(file) in r.getMessage() for r in caplog.records)
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600
+            token = TOKEN.search(file.read_text())
+            assert token is not None
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
+                answer = await http.post(
+                    "/graphql",
+                    json={"query": "{ datasets { nodes { id } } }"},
+                    headers={"authorization": f"Bearer {token.group(0)}"},
+                )
     assert answer.json() == {"data": {"datasets": {"nodes": []}}}
+
+
+async def test_on_a_terminal_the_first_admin_token_is_shown_there_and_written_nowhere(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    app = create_app(Settings(STORE=str(tmp_path / "m.db")))
+    async with app.router.lifespan_context(app):
+        assert TOKEN.search(capsys.readouterr().out) is not None
+    assert list(tmp_path.glob("*admin-token*")) == []
 
 
 async def test_defaults_never_exceed_the_configured_maxima() -> None:
@@ -63,7 +90,7 @@ async def test_defaults_never_exceed_the_configured_maxima() -> None:
     for number in range(8):
         await registry.register_dataset(store, name=f"d{number}")
     app = create_app(Settings(AUTH=False, LIMITS=limits), store=store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
         page = (await http.post("/graphql", json={"query": "{ datasets { nodes { id } } }"})).json()
         some = page["data"]["datasets"]["nodes"][0]["id"]
         lineage = (
@@ -80,7 +107,7 @@ async def test_integers_sqlite_cannot_bind_are_bad_input_not_internal() -> None:
     store = SQLiteStore(":memory:")
     await store.open()
     app = create_app(Settings(AUTH=False), store=store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
         literal = (
             await http.post(
                 "/graphql",
@@ -109,7 +136,7 @@ async def test_lone_surrogates_are_refused_with_the_body() -> None:
         '{"query": "mutation($n: String!, $a: JSON) { registerDataset(input: {name: $n, attributes: $a})'
         ' { created } }", "variables": {"n": "x\\ud800", "a": {"big": 1234567890123456789}}}'
     )
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
         response = await http.post("/graphql", content=body, headers={"content-type": "application/json"})
     counts = await store.count_all()
     await store.close()
@@ -127,7 +154,7 @@ async def test_a_later_mutation_in_a_document_sees_the_earlier_ones_writes() -> 
       a: registerFeatureset(input: {name: "f1", datasetId: $d}) { featureset { dataset { featuresets { nodes { name } } } } }
       b: registerFeatureset(input: {name: "f2", datasetId: $d}) { featureset { dataset { featuresets { nodes { name } } } } }
     }"""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
         data = (await http.post("/graphql", json={"query": document, "variables": {"d": encode_id(dataset.id)}})).json()
     await store.close()
     names = [n["name"] for n in data["data"]["b"]["featureset"]["dataset"]["featuresets"]["nodes"]]

@@ -67,7 +67,7 @@ async def counted(store: Store) -> AsyncIterator[tuple[CountingStore, GraphQLCli
     counting = CountingStore(store)
     admin = await issue(store, name="tests", role=Role.ADMIN)
     app = create_app(Settings(), store=counting)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
         yield counting, GraphQLClient(client, admin.secret)
 
 
@@ -161,7 +161,7 @@ async def writes(store: Store) -> AsyncIterator[tuple[CountingWrites, GraphQLCli
     counting = CountingWrites(store)
     admin = await issue(store, name="tests", role=Role.ADMIN)
     app = create_app(Settings(), store=counting)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
         yield counting, GraphQLClient(client, admin.secret)
 
 

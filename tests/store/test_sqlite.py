@@ -330,3 +330,24 @@ async def test_migration_6_gives_older_edges_their_ends_times_and_lineage_reads_
     with sqlite3.connect(path) as conn:
         times = conn.execute("SELECT from_id, from_created, to_created FROM edges ORDER BY from_id").fetchall()
     assert times == sorted([(n.id, n.created_at, model.created_at) for n in [*old, new]])
+
+
+async def test_a_new_store_and_its_wal_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    """The store holds token hashes: a new one is made 0600, whatever the umask, and
+    SQLite gives its -wal and -shm files the database file's permissions."""
+    import os
+    import stat
+
+    path = tmp_path / "metagate.db"
+    old_umask = os.umask(0o022)
+    try:
+        store = SQLiteStore(str(path))
+        await store.open()
+        async with store.write() as tx:
+            await tx.insert_nodes([_dataset("d")])
+        files = [path, tmp_path / "metagate.db-wal", tmp_path / "metagate.db-shm"]
+        modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
+        await store.close()
+    finally:
+        os.umask(old_umask)
+    assert modes == {f.name: 0o600 for f in files}

@@ -1,0 +1,86 @@
+"""Requests the GraphQL endpoint cannot run: every one is answered with a GraphQL JSON
+error that carries a code, logged with the request's id, and runs nothing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from metagate.gateway.app import create_app
+from metagate.gateway.config import Settings
+from metagate.store.sqlite import SQLiteStore
+
+JSON = {"content-type": "application/json"}
+TYPENAME = b'{"query": "{ __typename }", "variables": {"a": %s}}'
+
+# (what, body, headers): each is refused with 400 and BAD_USER_INPUT.
+REFUSED = [
+    ("a number", b"42", JSON),
+    ("a string", b'"x"', JSON),
+    ("null", b"null", JSON),
+    ("true", b"true", JSON),
+    ("a 5,000-digit integer", TYPENAME % (b"9" * 5000), JSON),
+    ("100,000 nested brackets", b"[" * 100_000, JSON),
+    ("NaN", TYPENAME % b"NaN", JSON),
+    ("Infinity", TYPENAME % b"Infinity", JSON),
+    ("-Infinity", TYPENAME % b"-Infinity", JSON),
+    ("1e309", TYPENAME % b"1e309", JSON),
+    ("a lone surrogate", TYPENAME % b'"\\ud800"', JSON),
+    ("malformed JSON", b'{"query": ', JSON),
+    ("not JSON's content type", b'{"query": "{ __typename }"}', {"content-type": "text/plain"}),
+    ("no content type", b'{"query": "{ __typename }"}', {}),
+    ("an unknown operationName", b'{"query": "query A { __typename }", "operationName": "B"}', JSON),
+    ("variables that are not an object", b'{"query": "{ __typename }", "variables": [1]}', JSON),
+    ("a query that is not a string", b'{"query": 5}', JSON),
+    ("no query", b"{}", JSON),
+    ("a batch", b'[{"query": "{ __typename }"}]', JSON),
+    ("two operations and no operationName", b'{"query": "query A { __typename } query B { __typename }"}', JSON),
+]
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[SQLiteStore]:
+    opened = SQLiteStore(":memory:")
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+def _client(store: SQLiteStore) -> httpx.AsyncClient:
+    app = create_app(Settings(AUTH=False), store=store)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://localhost")
+
+
+@pytest.mark.parametrize(("what", "body", "headers"), REFUSED, ids=[r[0] for r in REFUSED])
+async def test_a_request_that_cannot_run_is_a_coded_json_error_logged_with_its_id(
+    store: SQLiteStore, caplog: pytest.LogCaptureFixture, what: str, body: bytes, headers: dict[str, str]
+) -> None:
+    with caplog.at_level(logging.INFO, logger="metagate"):
+        async with _client(store) as client:
+            response = await client.post("/graphql", content=body, headers={**headers, "x-request-id": "bad-1"})
+    assert response.status_code == 400, (what, response.status_code, response.text[:200])
+    assert response.headers["content-type"].startswith("application/json"), response.text[:200]
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert error["message"] and "Traceback" not in response.text
+    assert "data" not in response.json()
+    logged = [r for r in caplog.records if getattr(r, "request_id", None) == "bad-1"]
+    assert logged and all(r.levelno < logging.ERROR and r.exc_info is None for r in logged), [r.getMessage() for r in logged]
+
+
+async def test_a_document_of_two_mutations_without_an_operation_name_writes_nothing(store: SQLiteStore) -> None:
+    document = (
+        'mutation A { registerDataset(input: {name: "a"}) { created } }'
+        ' mutation B { registerDataset(input: {name: "b"}) { created } }'
+    )
+    async with _client(store) as client:
+        refused = await client.post("/graphql", json={"query": document})
+        named = await client.post("/graphql", json={"query": document, "operationName": "B"})
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "operationName" in refused.json()["errors"][0]["message"]
+    assert named.json() == {"data": {"registerDataset": {"created": True}}}
+    assert (await store.count_all()).get("dataset") == 1  # only B's
