@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import functools
+import hashlib
 import json
 import logging
+import math
 import re
 import sys
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -56,15 +58,33 @@ def _int64(text: str) -> int:
     return value
 
 
-@functools.lru_cache(maxsize=256)
+_OPERATION_COUNTS: OrderedDict[bytes, int | None] = OrderedDict()
+
+
 def _operations(query: str, max_tokens: int) -> int | None:
     """How many operations a document defines; None when it does not parse (the schema's
-    own parse then answers the syntax error)."""
+    own parse then answers the syntax error). The last 1,024 are remembered by the
+    text's digest, not the text (a document may be as large as a request body)."""
+    key = hashlib.blake2b(f"{max_tokens}\n{query}".encode(errors="surrogatepass"), digest_size=16).digest()
+    if key in _OPERATION_COUNTS:
+        _OPERATION_COUNTS.move_to_end(key)
+        return _OPERATION_COUNTS[key]
     try:
         document = parse(query, max_tokens=max_tokens)
+        count: int | None = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
     except GraphQLError:
-        return None
-    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        count = None
+    _OPERATION_COUNTS[key] = count
+    if len(_OPERATION_COUNTS) > 1024:
+        _OPERATION_COUNTS.popitem(last=False)
+    return count
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise json.JSONDecodeError("number is infinity", text, 0)
+    return value
 
 
 def _not_json(text: str) -> None:
@@ -330,9 +350,17 @@ class MetagateGraphQL(GraphQL[Context, None]):
         raw = data.encode() if isinstance(data, str) else data
         if _LONG_DIGITS.search(raw):
             # orjson would read an integer beyond 64 bits as a float, silently changing
-            # it; the standard library sees it, and such a request is refused.
+            # it; the standard library sees it, and such a request is refused. It takes
+            # what orjson takes and no more: UTF-8 without a byte-order mark, finite
+            # numbers, no NaN or Infinity.
             try:
-                decoded = json.loads(raw, parse_int=_int64, parse_constant=_not_json)
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise json.JSONDecodeError("not UTF-8", "", error.start) from error
+            if text.startswith("\ufeff"):
+                raise json.JSONDecodeError("a byte-order mark", text, 0)
+            try:
+                decoded = json.loads(text, parse_int=_int64, parse_float=_finite, parse_constant=_not_json)
             except RecursionError as error:
                 raise json.JSONDecodeError("nested too deep", "", 0) from error
             try:
@@ -356,6 +384,7 @@ def _refused(scope: Scope, status: int, reason: str) -> Response:
     """A request the endpoint cannot run (its body, content type, method or operation
     name): a GraphQL error with a code, logged with the request's id."""
     request_id = str(scope.get("state", {}).get("request_id", "-"))
+    reason = reason if len(reason) <= 300 else reason[:300] + "..."  # it may quote the request
     log.info("refused request %s: %s", request_id, reason, extra={"request_id": request_id})
     code = "NOT_FOUND" if status == 404 else "BAD_USER_INPUT"
     return JSONResponse({"errors": [{"message": reason, "extensions": {"code": code}}]}, status_code=status)

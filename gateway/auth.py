@@ -121,14 +121,19 @@ def announce_admin_token(secret: str, file: Path, terminal: bool) -> None:
     if terminal:
         print(ADMIN_TOKEN_BANNER.format(token=secret), flush=True)
         return
+    # A new file, made 0600 and then renamed over the path: a file already there (and
+    # anyone holding it open, or a link to it) never sees the token.
+    fresh = file.with_name(f".{file.name}.{secrets.token_hex(8)}")
     try:
-        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            os.fchmod(fd, 0o600)  # a file that was there keeps its mode through O_CREAT
             os.write(fd, (secret + "\n").encode())
+            os.fsync(fd)
         finally:
             os.close(fd)
+        os.replace(fresh, file)
     except OSError as error:
+        fresh.unlink(missing_ok=True)
         log.error(
             "Metagate created an admin API token but could not write it to %s (%s); issue another with"
             " `metagate token create --name admin --role admin`",

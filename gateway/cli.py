@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import logging
 import socket
 import sys
@@ -15,7 +16,6 @@ import click
 
 from metagate import __version__
 from metagate.gateway import config
-from metagate.gateway.middleware import loopback_name
 from metagate.store.factory import redact, store_from_url
 from metagate.store.port import Store, Token
 
@@ -72,6 +72,17 @@ def _settings(names: Collection[str] | None = None, **overrides: Any) -> config.
 def _warn(warnings: list[str]) -> None:
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+
+
+def _is_loopback(host: str) -> bool:
+    """A bind address that is this machine's loopback: ``localhost`` or a loopback IP
+    (a name that DNS resolves is not taken: it could resolve elsewhere)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _store(url: str, *, create: bool = True) -> Store:
@@ -152,7 +163,7 @@ def serve(host: str | None, port: int | None, store: str | None, log_level: str 
     from metagate.gateway.observability import configure_logging
 
     settings = _settings(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level, AUTH=False if no_auth else None)
-    if not settings.AUTH and not loopback_name(settings.HOST):
+    if not settings.AUTH and not _is_loopback(settings.HOST):
         raise _Failed(f"refusing to serve {settings.HOST} without authentication: --no-auth is for loopback addresses")
     _store(settings.STORE)  # a store URL of no known kind, before anything is done
     sock = _listen(settings.HOST, settings.PORT)

@@ -124,6 +124,9 @@ class LoopbackHosts:
         if loopback_name(host):
             await self.app(scope, receive, send)
             return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
         body = (
             b'{"errors":[{"message":"without authentication, only loopback host names (localhost, 127.0.0.1, [::1])'
             b' are served","extensions":{"code":"FORBIDDEN"}}]}'

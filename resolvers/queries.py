@@ -4,6 +4,7 @@ per-request loaders that batch nested navigation into one store call per level."
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,8 +192,8 @@ def list_query(limits: Limits, args: ListArgs) -> ListQuery:
             raise BadUserInput("attribute: give its key", field="attribute")
         if isinstance(f.attribute_value, (dict, list)):
             raise BadUserInput("attribute: compare with a string, number, boolean or null", field="attribute")
-        if isinstance(f.attribute_value, float) and f.attribute_value != f.attribute_value:
-            raise BadUserInput("attribute: NaN matches nothing", field="attribute")
+        if isinstance(f.attribute_value, float) and not math.isfinite(f.attribute_value):
+            raise BadUserInput("attribute: compare with a finite number (not NaN or Infinity)", field="attribute")
         if isinstance(f.attribute_value, int) and not validate.fits_int64(f.attribute_value):
             raise BadUserInput(f"attribute: {validate.INT64_RANGE}", field="attribute")
         attribute = AttributeEquals(f.attribute_key, f.attribute_value)

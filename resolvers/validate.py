@@ -49,9 +49,22 @@ def name(value: str, *, field: str = "name") -> str:
 
 
 def text_in_names(value: str | None, *, field: str) -> str | None:
-    """Text to find within names: no longer than a name can be."""
-    if value is not None and len(value) > MAX_NAME:
+    """Text to find within names: composed as names are, and no longer than one."""
+    if value is None:
+        return None
+    value = unicodedata.normalize("NFC", value)
+    if len(value) > MAX_NAME:
         raise BadUserInput(f"{field} is longer than {MAX_NAME} characters, the longest a name is", field=field)
+    return value
+
+
+def attribute_key(value: str, *, field: str) -> str:
+    """An attribute's key to look for: taken as stored, whatever its characters (keys
+    are the client's JSON, not names), neither empty nor longer than a name."""
+    if not value:
+        raise BadUserInput(f"{field} must not be empty", field=field)
+    if len(value) > MAX_NAME:
+        raise BadUserInput(f"{field} is longer than {MAX_NAME} characters", field=field)
     return value
 
 

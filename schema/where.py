@@ -7,6 +7,8 @@ checked and bounded, and both adapters compile that tree into the list's one que
 from __future__ import annotations
 
 import datetime as dt
+import math
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -231,16 +233,19 @@ def _operand(subject: Subject, value: Any, field: str) -> Any:
         return validate.time(value, field=field)
     if isinstance(value, RunStatus):
         return value.value
-    if isinstance(value, str) and len(value) > validate.MAX_NAME:
-        raise BadUserInput(f"{field} is longer than {validate.MAX_NAME} characters", field=field)
-    if isinstance(value, float) and value != value:
-        raise BadUserInput(f"{field}: NaN matches nothing", field=field)
+    if isinstance(value, str):
+        # Names and tags are kept composed (NFC): text compared with them is too.
+        value = unicodedata.normalize("NFC", value)
+        if len(value) > validate.MAX_NAME:
+            raise BadUserInput(f"{field} is longer than {validate.MAX_NAME} characters", field=field)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadUserInput(f"{field}: compare with a finite number (not NaN or Infinity)", field=field)
     return value
 
 
 def _attribute(given: Any, at: str, budget: _Budget) -> list[Where]:
     tests: list[Where] = []
-    key = validate.name(given.key, field=f"{at}.key")
+    key = validate.attribute_key(given.key, field=f"{at}.key")
     if given.eq is not strawberry.UNSET:
         budget.spend(at)
         tests.append(Compare(Subject.ATTRIBUTE, Op.EQ, _scalar(given.eq, f"{at}.eq"), key))
@@ -257,8 +262,8 @@ def _attribute(given: Any, at: str, budget: _Budget) -> list[Where]:
 def _scalar(value: Any, field: str) -> Any:
     if isinstance(value, (dict, list)):
         raise BadUserInput(f"{field}: compare with a string, number, boolean or null", field=field)
-    if isinstance(value, float) and value != value:
-        raise BadUserInput(f"{field}: NaN matches nothing", field=field)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadUserInput(f"{field}: compare with a finite number (not NaN or Infinity)", field=field)
     if isinstance(value, int) and not isinstance(value, bool) and not validate.fits_int64(value):
         raise BadUserInput(f"{field}: {validate.INT64_RANGE}", field=field)
     return value

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -144,6 +145,9 @@ def _node(row: Sequence[Any]) -> Node:
 # extended ones of constraint failures.
 _BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN = 5, 6, 8, 10, 13, 14
 _CONSTRAINT_UNIQUE, _CONSTRAINT_PRIMARYKEY, _CONSTRAINT_FOREIGNKEY = 2067, 1555, 787
+_FILE_LOST = "the SQLite store file was deleted or renamed over while serving: writes are refused until a restart"
+# How long a store that failed a write for one of these reasons is not ready.
+CANNOT_WRITE_SECONDS = 10.0
 # What a store that cannot take writes says, by the primary code of the failure.
 _CANNOT_WRITE = {
     _READONLY: "the SQLite store is read-only (a read-only mount, file permissions, or its file moved): writes are refused",
@@ -401,6 +405,8 @@ def _create_private(file: Path) -> None:
         os.close(os.open(file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         pass  # made meanwhile by another process: its mode is its maker's
+    except OSError as error:
+        raise Unavailable(f"cannot create the SQLite store at {file}: {error.strerror}") from None
 
 
 def _probe(uri: str) -> None:
@@ -428,7 +434,9 @@ class SQLiteStore:
         self._write_lock = asyncio.Lock()
         self._reads = _Reads(self)
         self._file: tuple[int, int] | None = None  # the store file's (device, inode) when opened
-        self._cannot_write: str | None = None  # why the last write failed, until one succeeds
+        self._file_path = self.path
+        self._cannot_write: str | None = None  # why the last write failed
+        self._cannot_write_since = 0.0  # when (time.monotonic()); a file lost is for good
         self.statements = 0  # SQL statements sent: the store's round trips
         self.lineage_rows = 0  # rows lineage walks produced: their cost, for tests and the bench
         self.lineage_first_cap = lineage_first_cap
@@ -456,8 +464,8 @@ class SQLiteStore:
             if not self.create and not file.exists():
                 raise Unavailable(f"there is no SQLite store at {self.path}")
             if not file.exists():
-                log.warning("there is no SQLite store at %s: creating a new, empty one", self.path)
                 _create_private(file)
+                log.warning("there was no SQLite store at %s: created a new, empty one", self.path)
             # Probed with the standard library first: a file that cannot be opened is
             # reported here, before aiosqlite starts a worker thread for it (whose stop,
             # after a failed connect, would otherwise outlive a short-lived event loop).
@@ -473,7 +481,8 @@ class SQLiteStore:
             await self._writer.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             await sqlite_schema.apply(self._writer)
             if not self.memory:
-                found = os.stat(self.path)
+                self._file_path = os.path.abspath(self.path)  # a later chdir does not move it
+                found = os.stat(self._file_path)
                 self._file = (found.st_dev, found.st_ino)
             if not self.memory:
                 for _ in range(self._reader_count):
@@ -519,26 +528,30 @@ class SQLiteStore:
         if self._file is None:
             return
         try:
-            found = os.stat(self.path)
+            found = os.stat(self._file_path)
             same = (found.st_dev, found.st_ino) == self._file
-        except FileNotFoundError:
+        except OSError:
             same = False
         if not same:
-            if self._cannot_write is None or "deleted" not in self._cannot_write:
+            if self._cannot_write != _FILE_LOST:
                 log.error(
-                    "the SQLite store file %s was deleted or replaced while serving: what is written now would be"
+                    "the SQLite store file %s was deleted or renamed over while serving: what is written now would be"
                     " lost; writes are refused until Metagate is restarted on the right file",
-                    self.path,
+                    self._file_path,
                 )
-            self._cannot_write = f"the SQLite store file {self.path} was deleted or replaced while serving: writes are refused"
-            raise Unavailable(self._cannot_write)
+            self._cannot_write = _FILE_LOST
+            raise Unavailable(_FILE_LOST)
 
     async def ping(self) -> None:
-        """Ready: the file is the one opened, takes writes (as far as the last write and
-        its folder's permissions tell), and answers a read."""
+        """Ready: the file is the one opened, took the last write (a read-only store or a
+        full disk is not ready for ``CANNOT_WRITE_SECONDS`` after a write failed, or until
+        a write succeeds: a store that takes no traffic while not ready must become ready
+        again to be tried), and answers a read."""
         self._check_file()
         if self._cannot_write is not None:
-            raise Unavailable(self._cannot_write)
+            if time.monotonic() - self._cannot_write_since < CANNOT_WRITE_SECONDS:
+                raise Unavailable(self._cannot_write)
+            self._cannot_write = None
         async with self._read() as conn:
             await self._reads._rows(conn, "SELECT 1")
 
@@ -554,15 +567,17 @@ class SQLiteStore:
                 yield SQLiteTx(self, conn)
                 await conn.execute("COMMIT")
             except BaseException as error:
-                # Cancelled (a deadline) or failed anywhere, BEGIN and COMMIT included:
-                # what SQLite's thread started is rolled back before the lock is freed.
-                await asyncio.shield(self._rollback(conn))
-                # SQLite's error, raised here or already translated by a statement.
+                # SQLite's error, raised here or already translated by a statement: why
+                # the store cannot take writes, recorded before the rollback (which may
+                # fail the same way).
                 cause = error if isinstance(error, sqlite3.Error) else error.__cause__
                 code = getattr(cause, "sqlite_errorcode", 0) & 0xFF
                 if code in _CANNOT_WRITE:
-                    self._cannot_write = _CANNOT_WRITE[code]
+                    self._cannot_write, self._cannot_write_since = _CANNOT_WRITE[code], time.monotonic()
                     log.error("a write to the SQLite store at %s failed: %s", self.path, self._cannot_write)
+                # Cancelled (a deadline) or failed anywhere, BEGIN and COMMIT included:
+                # what SQLite's thread started is rolled back before the lock is freed.
+                await asyncio.shield(self._rollback(conn))
                 if isinstance(error, sqlite3.Error):
                     _raise(error)
                 raise
@@ -576,8 +591,14 @@ class SQLiteStore:
         try:
             await conn.execute("ROLLBACK")
         except sqlite3.OperationalError as error:
-            if "no transaction is active" not in str(error):
-                raise
+            if "no transaction is active" in str(error):
+                return
+            if getattr(error, "sqlite_errorcode", 0) & 0xFF in _CANNOT_WRITE:
+                # The write's own error says what happened; SQLite rolls the open
+                # transaction back itself when it cannot go on.
+                log.warning("rolling back a failed write: %s", error)
+                return
+            raise
 
     async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
         async with self._read() as conn:

@@ -38,6 +38,11 @@ REFUSED = [
     ("no query", b"{}", JSON),
     ("a batch", b'[{"query": "{ __typename }"}]', JSON),
     ("two operations and no operationName", b'{"query": "query A { __typename } query B { __typename }"}', JSON),
+    # A run of 19 digits sends the body to the standard library's decoder, which must
+    # refuse what orjson refuses.
+    ("invalid UTF-8 beside 19 digits", b'{"query": "{ __typename }", "x": "1234567890123456789\xfe"}', JSON),
+    ("1e999 beside 19 digits", b'{"query": "{ __typename }", "variables": {"a": 1e999}, "x": "1234567890123456789"}', JSON),
+    ("a byte-order mark beside 19 digits", b'\xef\xbb\xbf{"query": "{ __typename }", "x": "1234567890123456789"}', JSON),
 ]
 
 

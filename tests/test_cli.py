@@ -5,8 +5,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from metagate.gateway.cli import main
-from metagate.gateway.middleware import loopback_name
+from metagate.gateway.cli import _is_loopback, main
 from metagate.schema import SCHEMA_FILE
 
 
@@ -33,5 +32,7 @@ def test_demo_loads_a_pipeline_once(tmp_path: Path) -> None:
 
 
 def test_loopback_detection() -> None:
-    assert loopback_name("127.0.0.1") and loopback_name("::1") and loopback_name("localhost")
-    assert not loopback_name("0.0.0.0") and not loopback_name("10.1.2.3")
+    assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
+    assert not _is_loopback("0.0.0.0") and not _is_loopback("10.1.2.3")
+    # Names DNS would resolve are not taken as loopback bind addresses.
+    assert not any(_is_loopback(h) for h in ("x.localhost", "localhost.", "127.0.0.1.", "[::1]", "127.0.0.1:80"))

@@ -202,3 +202,27 @@ async def test_a_store_that_cannot_take_writes_is_not_ready_and_says_why(tmp_pat
     assert ready.status_code == 503 and reason in ready.text
     assert again.json() == {"data": {"registerDataset": {"created": True}}}
     assert ready_again.status_code == 200
+
+
+async def test_a_store_not_ready_after_a_failed_write_is_tried_again_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not ready keeps traffic away, so no write would ever succeed to make it ready: the
+    reason holds for CANNOT_WRITE_SECONDS, then /readyz asks the store again."""
+    from metagate.store import sqlite as sqlite_module
+
+    store = SQLiteStore(str(tmp_path / "metagate.db"))
+    await store.open()
+    writer = store._writer
+    assert writer is not None
+    try:
+        async with _client(create_app(Settings(AUTH=False), store=store)) as client:
+            await writer.execute("PRAGMA query_only = ON")
+            failed = await client.post("/graphql", json=_register("x"))
+            not_ready = await client.get("/readyz")
+            monkeypatch.setattr(sqlite_module, "CANNOT_WRITE_SECONDS", 0.0)
+            tried_again = await client.get("/readyz")
+    finally:
+        await store.close()
+    assert failed.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert not_ready.status_code == 503 and tried_again.status_code == 200
