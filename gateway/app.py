@@ -31,7 +31,7 @@ from strawberry.types import ExecutionResult
 
 from metagate.gateway.auth import VerifiedTokens, announce_admin_token, authenticate, bootstrap_admin
 from metagate.gateway.config import Settings
-from metagate.gateway.middleware import BodyLimit, LoopbackHosts, RequestId
+from metagate.gateway.middleware import BodyLimit, LoopbackHosts, RequestId, SecurityHeaders
 from metagate.gateway.observability import Metrics, Observe
 from metagate.resolvers.authz import LOCAL_ADMIN, Principal
 from metagate.resolvers.validate import INT64_RANGE, fits_int64
@@ -438,6 +438,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestId),
+            Middleware(SecurityHeaders),
             Middleware(Observe, metrics=metrics),
             *([] if settings.AUTH else [Middleware(LoopbackHosts)]),
             Middleware(BodyLimit, max_bytes=settings.LIMITS.max_body_bytes),

@@ -134,3 +134,35 @@ class LoopbackHosts:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 403, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+# A JSON answer is never a document to run; the GraphiQL page (scripts from a CDN and
+# one of its own) may not be framed, embed plugins or move its base.
+_JSON_POLICY = b"default-src 'none'; frame-ancestors 'none'"
+_PAGE_POLICY = b"frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
+
+
+class SecurityHeaders:
+    """Adds to every HTTP response: no framing by any site (``X-Frame-Options`` and CSP
+    ``frame-ancestors``), no content-type sniffing, no referrer, and a content security
+    policy (everything refused for answers that are not HTML pages)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                html = headers.get("content-type", "").startswith("text/html")
+                headers.setdefault("x-frame-options", "DENY")
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("referrer-policy", "no-referrer")
+                headers.setdefault("content-security-policy", (_PAGE_POLICY if html else _JSON_POLICY).decode())
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

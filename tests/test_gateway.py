@@ -226,3 +226,20 @@ async def test_a_store_not_ready_after_a_failed_write_is_tried_again_later(
         await store.close()
     assert failed.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
     assert not_ready.status_code == 503 and tried_again.status_code == 200
+
+
+async def test_every_response_refuses_to_be_framed_and_json_runs_nothing(sqlite_store: SQLiteStore) -> None:
+    """Clickjacking and content sniffing: no page of the gateway may be framed by
+    another site, and its JSON answers are never taken as a document to run."""
+    async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+        answer = await client.post("/graphql", json={"query": "{ __typename }"})
+        refused = await client.post("/graphql", content=b"42", headers={"content-type": "application/json"})
+        health = await client.get("/healthz")
+    for response in (page, answer, refused, health):
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    for response in (answer, refused, health):
+        assert response.headers["content-security-policy"].startswith("default-src 'none'")
