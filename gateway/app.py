@@ -31,7 +31,7 @@ from strawberry.types import ExecutionResult
 
 from metagate.gateway.auth import VerifiedTokens, announce_admin_token, authenticate, bootstrap_admin
 from metagate.gateway.config import Settings
-from metagate.gateway.middleware import BodyLimit, LoopbackHosts, RequestId, SecurityHeaders
+from metagate.gateway.middleware import BodyLimit, LoopbackHosts, RequestId, error_body
 from metagate.gateway.observability import Metrics, Observe
 from metagate.resolvers.authz import LOCAL_ADMIN, Principal
 from metagate.resolvers.validate import INT64_RANGE, fits_int64
@@ -386,8 +386,8 @@ def _refused(scope: Scope, status: int, reason: str) -> Response:
     request_id = str(scope.get("state", {}).get("request_id", "-"))
     reason = reason if len(reason) <= 300 else reason[:300] + "..."  # it may quote the request
     log.info("refused request %s: %s", request_id, reason, extra={"request_id": request_id})
-    code = "NOT_FOUND" if status == 404 else "BAD_USER_INPUT"
-    return JSONResponse({"errors": [{"message": reason, "extensions": {"code": code}}]}, status_code=status)
+    body = error_body(reason, "NOT_FOUND" if status == 404 else "BAD_USER_INPUT")
+    return Response(body, status_code=status, media_type="application/json")
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
@@ -438,7 +438,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestId),
-            Middleware(SecurityHeaders),
             Middleware(Observe, metrics=metrics),
             *([] if settings.AUTH else [Middleware(LoopbackHosts)]),
             Middleware(BodyLimit, max_bytes=settings.LIMITS.max_body_bytes),

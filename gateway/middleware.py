@@ -6,15 +6,38 @@ import ipaddress
 import re
 import uuid
 
+import orjson
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 
 
+# A JSON answer is never a document to run; the GraphiQL page (scripts from a CDN and
+# one of its own) may not be framed, embed plugins or move its base.
+_JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
+_PAGE_POLICY = "frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
+
+
+def error_body(message: str, code: str) -> bytes:
+    """A GraphQL error answered before GraphQL runs, as JSON."""
+    return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+
+
+async def send_error(send: Send, status: int, message: str, code: str) -> None:
+    """Answers with ``error_body``, from a middleware that refuses the request."""
+    body = error_body(message, code)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestId:
     """Gives every request an id (the client's X-Request-ID when it is sane), keeps it in
-    ``scope['state']['request_id']`` and returns it in the response's X-Request-ID."""
+    ``scope['state']['request_id']`` and returns it in the response's X-Request-ID; and
+    adds to every response the headers that keep it from being framed by another site
+    (``X-Frame-Options`` and CSP ``frame-ancestors``), sniffed or referred from, with a
+    content security policy that allows nothing for answers that are not HTML pages."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -29,7 +52,13 @@ class RequestId:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["x-request-id"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = request_id
+                html = headers.get("content-type", "").startswith("text/html")
+                headers.setdefault("x-frame-options", "DENY")
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("referrer-policy", "no-referrer")
+                headers.setdefault("content-security-policy", _PAGE_POLICY if html else _JSON_POLICY)
             await send(message)
 
         await self.app(scope, receive, send_with_id)
@@ -48,19 +77,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Send) -> None:
-        body = (
-            b'{"errors":[{"message":"the request body is larger than '
-            + str(self.max_bytes).encode()
-            + b' bytes","extensions":{"code":"BAD_USER_INPUT"}}]}'
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 413, f"the request body is larger than {self.max_bytes} bytes", "BAD_USER_INPUT")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,42 +144,5 @@ class LoopbackHosts:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        body = (
-            b'{"errors":[{"message":"without authentication, only loopback host names (localhost, 127.0.0.1, [::1])'
-            b' are served","extensions":{"code":"FORBIDDEN"}}]}'
-        )
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 403, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-
-# A JSON answer is never a document to run; the GraphiQL page (scripts from a CDN and
-# one of its own) may not be framed, embed plugins or move its base.
-_JSON_POLICY = b"default-src 'none'; frame-ancestors 'none'"
-_PAGE_POLICY = b"frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
-
-
-class SecurityHeaders:
-    """Adds to every HTTP response: no framing by any site (``X-Frame-Options`` and CSP
-    ``frame-ancestors``), no content-type sniffing, no referrer, and a content security
-    policy (everything refused for answers that are not HTML pages)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                html = headers.get("content-type", "").startswith("text/html")
-                headers.setdefault("x-frame-options", "DENY")
-                headers.setdefault("x-content-type-options", "nosniff")
-                headers.setdefault("referrer-policy", "no-referrer")
-                headers.setdefault("content-security-policy", (_PAGE_POLICY if html else _JSON_POLICY).decode())
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        message = "without authentication, only loopback host names (localhost, 127.0.0.1, [::1]) are served"
+        await send_error(send, 403, message, "FORBIDDEN")

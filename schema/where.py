@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import unicodedata
 from typing import TYPE_CHECKING, Any
 
 import strawberry
@@ -234,10 +233,8 @@ def _operand(subject: Subject, value: Any, field: str) -> Any:
     if isinstance(value, RunStatus):
         return value.value
     if isinstance(value, str):
-        # Names and tags are kept composed (NFC): text compared with them is too.
-        value = unicodedata.normalize("NFC", value)
-        if len(value) > validate.MAX_NAME:
-            raise BadUserInput(f"{field} is longer than {validate.MAX_NAME} characters", field=field)
+        # Composed (NFC) and no longer than a name, as names are kept.
+        value = validate.text_in_names(value, field=field)
     if isinstance(value, float) and not math.isfinite(value):
         raise BadUserInput(f"{field}: compare with a finite number (not NaN or Infinity)", field=field)
     return value

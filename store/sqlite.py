@@ -160,9 +160,9 @@ _CANNOT_WRITE = {
 def translate(error: sqlite3.Error) -> Exception:
     """The one mapping from sqlite3's errors to Metagate's (others stay internal), by
     SQLite's result code, not its message."""
-    code = getattr(error, "sqlite_errorcode", None)
-    if isinstance(error, sqlite3.ProgrammingError) or code is None:
-        return Unavailable("the store connection is closed") if isinstance(error, sqlite3.ProgrammingError) else error
+    if isinstance(error, sqlite3.ProgrammingError):
+        return Unavailable("the store connection is closed")
+    code = getattr(error, "sqlite_errorcode", 0)
     if code in (_CONSTRAINT_UNIQUE, _CONSTRAINT_PRIMARYKEY):
         return Conflict("the write would duplicate an existing node, edge or tag", detail=str(error))
     if code == _CONSTRAINT_FOREIGNKEY:

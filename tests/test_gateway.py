@@ -168,35 +168,45 @@ async def test_a_store_file_deleted_while_serving_is_never_ready_and_takes_no_wr
     assert any("deleted" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
 
 
+@pytest.fixture
+async def file_store(tmp_path: Path) -> Any:
+    store = SQLiteStore(str(tmp_path / "metagate.db"))
+    await store.open()
+    yield store
+    await store.close()
+
+
+def _writer(store: SQLiteStore) -> Any:
+    """The store's writer connection, for a test to make it fail as a broken disk would."""
+    assert store._writer is not None
+    return store._writer
+
+
 @pytest.mark.parametrize(
     ("pragma", "reason"),
     [("PRAGMA query_only = ON", "read-only"), ("PRAGMA max_page_count = {pages}", "full")],
     ids=["read-only", "disk full"],
 )
-async def test_a_store_that_cannot_take_writes_is_not_ready_and_says_why(tmp_path: Path, pragma: str, reason: str) -> None:
+async def test_a_store_that_cannot_take_writes_is_not_ready_and_says_why(
+    file_store: SQLiteStore, pragma: str, reason: str
+) -> None:
     """Read-only (a read-only mount, file permissions) and disk full, as SQLite reports
     them to the writer (SQLITE_READONLY, SQLITE_FULL): writes are UNAVAILABLE with the
-    reason, /readyz is not ready until a write succeeds again."""
-    store = SQLiteStore(str(tmp_path / "metagate.db"))
-    await store.open()
-    writer = store._writer
-    assert writer is not None
-    try:
-        async with _client(create_app(Settings(AUTH=False), store=store)) as client:
-            [(pages,)] = await writer.execute_fetchall("PRAGMA page_count")
-            await writer.execute(pragma.format(pages=pages))
-            big = {
-                "query": 'mutation($a: JSON) { registerDataset(input: {name: "x", attributes: $a}) { created } }',
-                "variables": {"a": {"k": "v" * 60_000}},
-            }
-            write = await client.post("/graphql", json=big)
-            ready = await client.get("/readyz")
-            await writer.execute("PRAGMA query_only = OFF")
-            await writer.execute("PRAGMA max_page_count = 1073741823")
-            again = await client.post("/graphql", json=big)
-            ready_again = await client.get("/readyz")
-    finally:
-        await store.close()
+    reason, /readyz is not ready until a write succeeds again (or some seconds pass)."""
+    store, writer = file_store, _writer(file_store)
+    async with _client(create_app(Settings(AUTH=False), store=store)) as client:
+        [(pages,)] = await writer.execute_fetchall("PRAGMA page_count")
+        await writer.execute(pragma.format(pages=pages))
+        big = {
+            "query": 'mutation($a: JSON) { registerDataset(input: {name: "x", attributes: $a}) { created } }',
+            "variables": {"a": {"k": "v" * 60_000}},
+        }
+        write = await client.post("/graphql", json=big)
+        ready = await client.get("/readyz")
+        await writer.execute("PRAGMA query_only = OFF")
+        await writer.execute("PRAGMA max_page_count = 1073741823")
+        again = await client.post("/graphql", json=big)
+        ready_again = await client.get("/readyz")
     [error] = write.json()["errors"]
     assert error["extensions"]["code"] == "UNAVAILABLE" and reason in error["message"], error
     assert ready.status_code == 503 and reason in ready.text
@@ -205,25 +215,19 @@ async def test_a_store_that_cannot_take_writes_is_not_ready_and_says_why(tmp_pat
 
 
 async def test_a_store_not_ready_after_a_failed_write_is_tried_again_later(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    file_store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not ready keeps traffic away, so no write would ever succeed to make it ready: the
     reason holds for CANNOT_WRITE_SECONDS, then /readyz asks the store again."""
     from metagate.store import sqlite as sqlite_module
 
-    store = SQLiteStore(str(tmp_path / "metagate.db"))
-    await store.open()
-    writer = store._writer
-    assert writer is not None
-    try:
-        async with _client(create_app(Settings(AUTH=False), store=store)) as client:
-            await writer.execute("PRAGMA query_only = ON")
-            failed = await client.post("/graphql", json=_register("x"))
-            not_ready = await client.get("/readyz")
-            monkeypatch.setattr(sqlite_module, "CANNOT_WRITE_SECONDS", 0.0)
-            tried_again = await client.get("/readyz")
-    finally:
-        await store.close()
+    store, writer = file_store, _writer(file_store)
+    async with _client(create_app(Settings(AUTH=False), store=store)) as client:
+        await writer.execute("PRAGMA query_only = ON")
+        failed = await client.post("/graphql", json=_register("x"))
+        not_ready = await client.get("/readyz")
+        monkeypatch.setattr(sqlite_module, "CANNOT_WRITE_SECONDS", 0.0)
+        tried_again = await client.get("/readyz")
     assert failed.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
     assert not_ready.status_code == 503 and tried_again.status_code == 200
 
