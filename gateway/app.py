@@ -440,7 +440,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             Middleware(RequestId),
             Middleware(Observe, metrics=metrics),
             *([] if settings.AUTH else [Middleware(LoopbackHosts)]),
-            Middleware(BodyLimit, max_bytes=settings.LIMITS.max_body_bytes),
+            Middleware(BodyLimit, max_bytes=settings.LIMITS.max_body_bytes, timeout=settings.BODY_TIMEOUT_SECONDS),
         ],
         lifespan=lifespan,
     )

@@ -154,47 +154,54 @@ def _listen(host: str, port: int) -> socket.socket:
     default=None,
     help="debug, info, warning or error (METAGATE_LOG_LEVEL).",
 )
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Gateway processes (default 1, METAGATE_WORKERS).")
 @click.option("--no-auth", is_flag=True, help="Serve without API tokens (loopback addresses only).")
-def serve(host: str | None, port: int | None, store: str | None, log_level: str | None, no_auth: bool) -> None:
+def serve(
+    host: str | None, port: int | None, store: str | None, log_level: str | None, workers: int | None, no_auth: bool
+) -> None:
     """Run the gateway: GraphQL and GraphiQL at /graphql."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from metagate.gateway.app import create_app
+    from metagate.gateway.app import admin_token_file, create_app
+    from metagate.gateway.auth import announce_admin_token, bootstrap_admin
     from metagate.gateway.observability import configure_logging
+    from metagate.gateway.server import AppFactory, server_config
 
-    settings = _settings(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level, AUTH=False if no_auth else None)
+    settings = _settings(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level, WORKERS=workers, AUTH=False if no_auth else None)
     if not settings.AUTH and not _is_loopback(settings.HOST):
         raise _Failed(f"refusing to serve {settings.HOST} without authentication: --no-auth is for loopback addresses")
+    if settings.WORKERS > 1 and settings.STORE == ":memory:":
+        raise _Failed("an in-memory store lives in one process: serve it with one worker, or give a store file")
     _store(settings.STORE)  # a store URL of no known kind, before anything is done
     sock = _listen(settings.HOST, settings.PORT)
 
-    async def usable(opened: Store) -> None:
+    async def first_start(opened: Store) -> None:
+        # Made here, once, before any worker starts: workers that each found no token
+        # would each make one.
+        issued = await bootstrap_admin(opened) if settings.AUTH else None
+        if issued is not None:
+            announce_admin_token(issued.secret, admin_token_file(opened), sys.stdout.isatty())
         await opened.list_tokens()  # reads what the first start-up step reads
 
     configure_logging(settings.LOG_LEVEL)
     logging.getLogger("metagate").info("opening the store", extra={"store": redact(settings.STORE)})
     # Opened once before serving, so that a store that cannot be used (unreachable, not
     # initialised, newer than this code) is one line and exit code 2, not a failed
-    # start-up with a traceback.
+    # start-up with a traceback; and migrated here, not by each worker.
     if settings.STORE != ":memory:":
         try:
-            asyncio.run(_with_store(settings.STORE, usable))
+            asyncio.run(_with_store(settings.STORE, first_start))
         except _Failed:
             sock.close()
             raise
     if not settings.AUTH:
         click.echo("warning: serving without authentication; anyone on this machine has admin rights", err=True)
-    click.echo(start_line(settings))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host=settings.HOST,
-            port=settings.PORT,
-            log_level=settings.LOG_LEVEL,
-            log_config=None,  # keep the JSON logging configured above
-        )
-    )
-    server.run(sockets=[sock])
+    click.echo(start_line(settings) + (f" in {settings.WORKERS} processes" if settings.WORKERS > 1 else ""))
+    if settings.WORKERS == 1:
+        uvicorn.Server(server_config(settings, create_app(settings))).run(sockets=[sock])
+    else:
+        Multiprocess(server_config(settings, AppFactory(settings)), sockets=[sock]).run()
 
 
 @main.group()

@@ -29,6 +29,12 @@ class Settings:
     PORT: int = 8000
     LOG_LEVEL: str = "info"
     AUTH: bool = True
+    # Serving: processes, and what a connection may hold of them.
+    WORKERS: int = 1
+    MAX_CONNECTIONS: int = 1000
+    HEADER_TIMEOUT_SECONDS: float = 10.0
+    BODY_TIMEOUT_SECONDS: float = 30.0
+    SHUTDOWN_SECONDS: float = 20.0
     LIMITS: Limits = field(default_factory=Limits)
 
     def with_(self, **changes: Any) -> Settings:
@@ -61,7 +67,18 @@ LIMIT_VARIABLES = {
     "DEADLINE_SECONDS": "deadline_seconds",
 }
 # The settings held by Settings itself, beside the limits.
-PLAIN_VARIABLES = ("STORE", "HOST", "PORT", "LOG_LEVEL", "AUTH")
+PLAIN_VARIABLES = (
+    "STORE",
+    "HOST",
+    "PORT",
+    "LOG_LEVEL",
+    "AUTH",
+    "WORKERS",
+    "MAX_CONNECTIONS",
+    "HEADER_TIMEOUT_SECONDS",
+    "BODY_TIMEOUT_SECONDS",
+    "SHUTDOWN_SECONDS",
+)
 SERVER_VARIABLES = (*PLAIN_VARIABLES, *LIMIT_VARIABLES)
 # Read by the client (metagate-client), not by the gateway: known, so not warned about.
 CLIENT_VARIABLES = ("URL", "TOKEN")
@@ -154,6 +171,11 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "PORT": _port,
     "LOG_LEVEL": _log_level,
     "AUTH": _flag,
+    "WORKERS": _whole,
+    "MAX_CONNECTIONS": _whole,
+    "HEADER_TIMEOUT_SECONDS": _seconds,
+    "BODY_TIMEOUT_SECONDS": _seconds,
+    "SHUTDOWN_SECONDS": _seconds,
     **{env: _seconds if isinstance(getattr(Limits(), attr), float) else _whole for env, attr in LIMIT_VARIABLES.items()},
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import uuid
@@ -24,10 +25,13 @@ def error_body(message: str, code: str) -> bytes:
     return orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
 
 
-async def send_error(send: Send, status: int, message: str, code: str) -> None:
-    """Answers with ``error_body``, from a middleware that refuses the request."""
+async def send_error(send: Send, status: int, message: str, code: str, *, close: bool = False) -> None:
+    """Answers with ``error_body``, from a middleware that refuses the request (and with
+    ``close``, closes the connection after it: the rest of the request is not read)."""
     body = error_body(message, code)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -68,13 +72,20 @@ class _TooLarge(Exception):
     pass
 
 
+class _TooSlow(Exception):
+    pass
+
+
 class BodyLimit:
     """Refuses request bodies over ``max_bytes`` with 413, by their Content-Length or,
-    for streamed bodies, as soon as the count passes the limit."""
+    for streamed bodies, as soon as the count passes the limit; and a body not all
+    arrived ``timeout`` seconds after the request's headers with 408, closing the
+    connection (a client that trickles its body holds no connection for long)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def _refuse(self, send: Send) -> None:
         await send_error(send, 413, f"the request body is larger than {self.max_bytes} bytes", "BAD_USER_INPUT")
@@ -88,12 +99,21 @@ class BodyLimit:
             await self._refuse(send)
             return
         seen = 0
+        whole = False
+        deadline = asyncio.get_running_loop().time() + self.timeout
 
         async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, whole
+            if whole:
+                return await receive()  # the body is in; a wait for the client's disconnect
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _TooSlow from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                whole = not message.get("more_body", False)
                 if seen > self.max_bytes:
                     raise _TooLarge
             return message
@@ -110,6 +130,10 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 await self._refuse(send)
+        except _TooSlow:
+            if not started:
+                message = f"the request body took longer than {self.timeout:g} s to arrive"
+                await send_error(send, 408, message, "BAD_USER_INPUT", close=True)
 
 
 def loopback_name(host: str) -> bool:

@@ -155,6 +155,13 @@ async def apply(conn: aiosqlite.Connection) -> int:
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         await conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another process (a worker, a second gateway) may have applied it since the
+            # version was read: the version read under the write lock decides.
+            async with conn.execute("PRAGMA user_version") as cursor:
+                row = await cursor.fetchone()
+            if row and int(row[0]) >= number:
+                await conn.execute("COMMIT")
+                continue
             for statement in _statements(script):
                 await conn.execute(statement)
             # PRAGMA takes no bind variables; the number is ours, not user input.

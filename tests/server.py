@@ -26,14 +26,17 @@ TOKEN = TOKEN_PATTERN  # what a first start hands the operator
 
 
 class Server:
-    def __init__(self, store: Path, token: str | None = None) -> None:
+    def __init__(self, store: Path, token: str | None = None, *args: str, **settings: str) -> None:
+        """``args``: more of serve's options; ``settings``: METAGATE_* variables by their
+        names without the prefix."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = store.with_name(f"server-{self.port}.log")
         env = {k: v for k, v in os.environ.items() if not k.startswith("METAGATE_")}
+        env.update({f"METAGATE_{name}": value for name, value in settings.items()})
         with self.log.open("w") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "metagate", "serve", "--port", str(self.port), "--store", str(store)],
+                [sys.executable, "-m", "metagate", "serve", "--port", str(self.port), "--store", str(store), *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -67,10 +70,10 @@ class Server:
         assert "errors" not in body, body
         return body["data"]
 
-    def stop(self) -> str:
+    def stop(self, timeout: float = 15) -> str:
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -80,3 +83,24 @@ class Server:
         """SIGKILL: no shutdown, no flush, as a crash or the OOM killer would."""
         self.process.kill()
         self.process.wait()
+
+
+LOG_RUN = """mutation($m: ID!, $d: ID!, $f: ID!, $n: String!) {
+  logRun(input: {name: $n, modelId: $m, datasetId: $d, featuresetId: $f,
+                 params: {depth: 3}, metrics: {rmse: 0.4}}) { run { id name } } }"""
+
+
+def pipeline_ids(server: Server) -> dict[str, str]:
+    """A project, dataset, featureset and model to log runs against: LOG_RUN's
+    variables ``m``, ``d`` and ``f``."""
+    project = server.gql('mutation { createProject(input: {name: "p"}) { project { id } } }')["createProject"]
+    dataset = server.gql('mutation { registerDataset(input: {name: "d"}) { dataset { id } } }')["registerDataset"]
+    featureset = server.gql(
+        'mutation($d: ID!) { registerFeatureset(input: {name: "f", datasetId: $d}) { featureset { id } } }',
+        d=dataset["dataset"]["id"],
+    )["registerFeatureset"]
+    model = server.gql(
+        'mutation($p: ID!) { registerModel(input: {name: "m", projectId: $p}) { model { id } } }',
+        p=project["project"]["id"],
+    )["registerModel"]
+    return {"m": model["model"]["id"], "d": dataset["dataset"]["id"], "f": featureset["featureset"]["id"]}

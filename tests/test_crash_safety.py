@@ -11,25 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.server import Server
-
-LOG_RUN = """mutation($m: ID!, $d: ID!, $f: ID!, $n: String!) {
-  logRun(input: {name: $n, modelId: $m, datasetId: $d, featuresetId: $f,
-                 params: {depth: 3}, metrics: {rmse: 0.4}}) { run { id } } }"""
-
-
-def _setup(server: Server) -> dict[str, str]:
-    project = server.gql('mutation { createProject(input: {name: "p"}) { project { id } } }')["createProject"]
-    dataset = server.gql('mutation { registerDataset(input: {name: "d"}) { dataset { id } } }')["registerDataset"]
-    featureset = server.gql(
-        'mutation($d: ID!) { registerFeatureset(input: {name: "f", datasetId: $d}) { featureset { id } } }',
-        d=dataset["dataset"]["id"],
-    )["registerFeatureset"]
-    model = server.gql(
-        'mutation($p: ID!) { registerModel(input: {name: "m", projectId: $p}) { model { id } } }',
-        p=project["project"]["id"],
-    )["registerModel"]
-    return {"m": model["model"]["id"], "d": dataset["dataset"]["id"], "f": featureset["featureset"]["id"]}
+from tests.server import LOG_RUN, Server, pipeline_ids
 
 
 def _write_until_killed(server: Server, ids: dict[str, str], prefix: str, acknowledged: list[str]) -> None:
@@ -52,7 +34,7 @@ def test_sigkill_loses_no_acknowledged_run_and_leaves_no_partial_one(tmp_path: P
     db = tmp_path / "crash.db"
     server = Server(db)
     token = server.token
-    ids = _setup(server)
+    ids = pipeline_ids(server)
     acknowledged: list[str] = []
     rng = random.Random(20261123)
     for cycle in range(4):

@@ -50,6 +50,26 @@ async def test_file_store_uses_wal_records_its_schema_version_and_keeps_data(tmp
     await reopened.close()
 
 
+async def test_stores_opened_at_once_on_a_new_file_migrate_it_once(tmp_path: Path) -> None:
+    """Several gateway processes starting together on a new file: each reads version 0,
+    and the one that waited for the write lock finds the migrations done instead of
+    running them again (which failed: table nodes already exists)."""
+    path = tmp_path / "metagate.db"
+    stores = [SQLiteStore(str(path), readers=1) for _ in range(4)]
+    try:
+        opened = await asyncio.gather(*(store.open() for store in stores), return_exceptions=True)
+        assert opened == [None] * 4
+        node = _dataset("after")
+        async with stores[3].write() as tx:
+            await tx.insert_nodes([node])
+        assert [await store.get_nodes([node.id]) for store in stores] == [[node]] * 4
+    finally:
+        for store in stores:
+            await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(sqlite_schema.MIGRATIONS)
+
+
 async def test_a_store_in_a_missing_folder_is_refused_and_nothing_is_made(tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match="folder .*missing does not exist; create it first"):
         await SQLiteStore(str(tmp_path / "missing" / "metagate.db")).open()
