@@ -13,8 +13,8 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -185,6 +185,16 @@ def _raise(error: sqlite3.Error) -> NoReturn:
     raise mapped from error
 
 
+@contextmanager
+def mapped_errors() -> Iterator[None]:
+    """Around every statement the store sends: sqlite3's errors leave it as Metagate's
+    (``translate``), the way the adapter's one mapping is applied everywhere."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        _raise(error)
+
+
 class _Reads:
     """The reads, on whichever connection the caller holds."""
 
@@ -194,16 +204,15 @@ class _Reads:
     async def _rows(self, conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
         self._store.statements += 1
         try:
-            # One hand-off to SQLite's thread for the statement and its rows (a cursor
-            # would take three: execute, fetchall, close).
-            return list(await conn.execute_fetchall(sql, params))
+            with mapped_errors():
+                # One hand-off to SQLite's thread for the statement and its rows (a
+                # cursor would take three: execute, fetchall, close).
+                return list(await conn.execute_fetchall(sql, params))
         except asyncio.CancelledError:
             # The request was cancelled (its deadline passed): stop the statement
             # running in SQLite's thread too, not only our wait for it.
             await conn.interrupt()
             raise
-        except sqlite3.Error as error:
-            _raise(error)
 
     async def answer_text(self, conn: aiosqlite.Connection, plan: Plan) -> bytes | None:
         store = self._store
@@ -327,10 +336,15 @@ class SQLiteTx:
 
     async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._store.statements += 1
-        try:
+        with mapped_errors():
             await self._conn.executemany(sql, rows)
-        except sqlite3.Error as error:
-            _raise(error)
+
+    async def _changed(self, sql: str, params: Sequence[Any]) -> int:
+        """Runs one statement that changes rows; how many it changed."""
+        self._store.statements += 1
+        with mapped_errors():
+            async with self._conn.execute(sql, params) as cursor:
+                return int(cursor.rowcount)
 
     async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
         rows = await self._reads._rows(
@@ -563,13 +577,14 @@ class SQLiteStore:
             self._check_file()
             conn = self._writer
             try:
-                await conn.execute("BEGIN IMMEDIATE")
+                with mapped_errors():
+                    await conn.execute("BEGIN IMMEDIATE")
                 yield SQLiteTx(self, conn)
-                await conn.execute("COMMIT")
+                with mapped_errors():
+                    await conn.execute("COMMIT")
             except BaseException as error:
-                # SQLite's error, raised here or already translated by a statement: why
-                # the store cannot take writes, recorded before the rollback (which may
-                # fail the same way).
+                # SQLite's error, translated where it was raised: why the store cannot
+                # take writes, recorded before the rollback (which may fail the same way).
                 cause = error if isinstance(error, sqlite3.Error) else error.__cause__
                 code = getattr(cause, "sqlite_errorcode", 0) & 0xFF
                 if code in _CANNOT_WRITE:
@@ -578,8 +593,6 @@ class SQLiteStore:
                 # Cancelled (a deadline) or failed anywhere, BEGIN and COMMIT included:
                 # what SQLite's thread started is rolled back before the lock is freed.
                 await asyncio.shield(self._rollback(conn))
-                if isinstance(error, sqlite3.Error):
-                    _raise(error)
                 raise
             self._cannot_write = None
 
@@ -697,10 +710,7 @@ class SQLiteStore:
 
     async def revoke_token(self, token_id: str, at: str) -> bool:
         async with self.write() as tx:
-            async with tx._conn.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (at, token_id)
-            ) as cursor:
-                return cursor.rowcount == 1
+            return await tx._changed("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (at, token_id)) == 1
 
 
 def _token(row: Sequence[Any]) -> Token:

@@ -371,3 +371,39 @@ async def test_a_new_store_and_its_wal_files_are_readable_by_their_owner_only(tm
     finally:
         os.umask(old_umask)
     assert modes == {f.name: 0o600 for f in files}
+
+
+def test_every_statement_the_store_sends_passes_its_one_error_mapping() -> None:
+    """Each execute in the adapter is inside ``with mapped_errors()``, so a failure of
+    any statement (BEGIN and COMMIT included) leaves it as Metagate's coded error; the
+    exceptions are the set-up of a connection, whose failures open() reports as a store
+    that cannot be opened, and the rollback, which has its own handling."""
+    import ast
+    import inspect
+
+    from metagate.store import sqlite as module
+
+    tree = ast.parse(inspect.getsource(module))
+    outside: list[str] = []
+
+    def visit(node: ast.AST, function: str, mapped: bool) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function, mapped = node.name, False
+        if isinstance(node, (ast.With, ast.AsyncWith)) and any(
+            isinstance(item.context_expr, ast.Call) and getattr(item.context_expr.func, "id", "") == "mapped_errors"
+            for item in node.items
+        ):
+            mapped = True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("execute", "executemany", "execute_fetchall", "executescript")
+            and not mapped
+            and function not in ("_connect", "_probe", "open", "_rollback")
+        ):
+            outside.append(f"{function}:{node.lineno}")
+        for child in ast.iter_child_nodes(node):
+            visit(child, function, mapped)
+
+    visit(tree, "", False)
+    assert outside == []
