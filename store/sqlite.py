@@ -23,6 +23,11 @@ from urllib.parse import quote
 import aiosqlite
 import orjson
 
+try:
+    import fcntl
+except ImportError:  # Windows: writers wait on SQLite's busy timeout alone
+    fcntl = None  # type: ignore[assignment]
+
 from metagate.store import sqlite_compile, sqlite_schema
 from metagate.store.errors import Conflict, NotFound, Unavailable
 from metagate.store.model import (
@@ -146,6 +151,9 @@ def _node(row: Sequence[Any]) -> Node:
 _BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN = 5, 6, 8, 10, 13, 14
 _CONSTRAINT_UNIQUE, _CONSTRAINT_PRIMARYKEY, _CONSTRAINT_FOREIGNKEY = 2067, 1555, 787
 _FILE_LOST = "the SQLite store file was deleted or renamed over while serving: writes are refused until a restart"
+# How long a write waits for another process's write to finish (SQLite's busy timeout
+# and the writers' lock file alike) before it is UNAVAILABLE, "busy".
+BUSY_SECONDS = 5.0
 # How long a store that failed a write for one of these reasons is not ready.
 CANNOT_WRITE_SECONDS = 10.0
 # What a store that cannot take writes says, by the primary code of the failure.
@@ -423,6 +431,24 @@ def _create_private(file: Path) -> None:
         raise Unavailable(f"cannot create the SQLite store at {file}: {error.strerror}") from None
 
 
+def _open_lock_file(path: str) -> int | None:
+    """The writers' lock file beside the store (made readable by its owner only), or
+    None where it cannot be made (a read-only folder): SQLite's lock alone then."""
+    if fcntl is None:
+        return None
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        log.info("no writers' lock file at %s (%s): writers take turns by SQLite's lock alone", path, error.strerror)
+        return None
+
+
+def _unlock(fd: int) -> None:
+    assert fcntl is not None
+    with contextlib.suppress(OSError):  # closed with the store meanwhile: unlocked then
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def _probe(uri: str) -> None:
     with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
         conn.execute("PRAGMA schema_version")  # reads the header: not a database fails here
@@ -446,6 +472,7 @@ class SQLiteStore:
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
         self._write_lock = asyncio.Lock()
+        self._lock_file: int | None = None  # the writers' lock file, shared by every process on the store
         self._reads = _Reads(self)
         self._file: tuple[int, int] | None = None  # the store file's (device, inode) when opened
         self._file_path = self.path
@@ -458,7 +485,7 @@ class SQLiteStore:
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self._uri, uri=not self.memory, isolation_level=None)
         await conn.execute("PRAGMA foreign_keys = ON")
-        await conn.execute("PRAGMA busy_timeout = 5000")
+        await conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
         await sqlite_compile.register(conn)
         if not self.memory:
             await conn.execute("PRAGMA journal_mode = WAL")
@@ -498,6 +525,7 @@ class SQLiteStore:
                 self._file_path = os.path.abspath(self.path)  # a later chdir does not move it
                 found = os.stat(self._file_path)
                 self._file = (found.st_dev, found.st_ino)
+                self._lock_file = _open_lock_file(self._file_path + ".lock")
             if not self.memory:
                 for _ in range(self._reader_count):
                     conn = await self._connect()
@@ -519,6 +547,41 @@ class SQLiteStore:
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
+
+    @asynccontextmanager
+    async def _other_writers_done(self) -> AsyncIterator[None]:
+        """Held while this process writes: the lock file's exclusive lock, which every
+        process writing to the store takes first. SQLite's own lock alone serialises
+        them too, but a writer that finds it taken sleeps (1, 2, 5, 10 ms ...) before
+        it looks again, while a lock file wakes the next writer as soon as it is free:
+        with two processes writing, one-run writes were about 30% slower than with one."""
+        fd = self._lock_file
+        if fd is None or fcntl is None:
+            yield
+            return
+        taken = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
+
+        def let_go(done: asyncio.Future[None]) -> None:
+            # Given up on (cancelled, or busy too long): the lock, once the waiting
+            # thread has it, is let go at once.
+            if not done.cancelled() and done.exception() is None:
+                _unlock(fd)
+
+        try:
+            await asyncio.wait_for(asyncio.shield(taken), BUSY_SECONDS)
+        except TimeoutError:
+            taken.add_done_callback(let_go)
+            raise Unavailable("the SQLite store is busy with another writer; try again") from None
+        except BaseException:
+            taken.add_done_callback(let_go)
+            raise
+        try:
+            yield
+        finally:
+            _unlock(fd)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -573,7 +636,7 @@ class SQLiteStore:
     async def write(self) -> AsyncIterator[SQLiteTx]:
         if self._writer is None:
             raise Unavailable("the store is not open")
-        async with self._write_lock:
+        async with self._write_lock, self._other_writers_done():
             self._check_file()
             conn = self._writer
             try:

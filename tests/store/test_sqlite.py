@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -407,3 +408,94 @@ def test_every_statement_the_store_sends_passes_its_one_error_mapping() -> None:
 
     visit(tree, "", False)
     assert outside == []
+
+
+def _hold_writers_lock(path: Path) -> int:
+    """The writers' lock taken as another process writing would hold it (a lock of its
+    own open file: flock locks belong to the open file, so this one excludes the store's)."""
+    import fcntl
+
+    fd = os.open(f"{path}.lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _free(fd: int) -> bool:
+    """The writers' lock can be taken now (and is let go again)."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return True
+
+
+async def test_a_write_waits_for_another_processes_write_and_takes_its_turn_after_it(tmp_path: Path) -> None:
+    path = tmp_path / "metagate.db"
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        assert oct(os.stat(f"{path}.lock").st_mode & 0o777) == "0o600"
+        other = _hold_writers_lock(path)
+        node = _dataset("after the other")
+
+        async def write() -> None:
+            async with store.write() as tx:
+                await tx.insert_nodes([node])
+
+        waiting = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # its turn has not come
+        os.close(other)  # the other process's write is done
+        await asyncio.wait_for(waiting, 5)
+        assert await store.get_nodes([node.id]) == [node]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("how", ["busy too long", "cancelled"])
+async def test_a_write_that_gives_up_waiting_for_its_turn_leaves_the_lock_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """Busy past BUSY_SECONDS it is UNAVAILABLE; cancelled (a deadline) it stops; either
+    way the lock its waiting thread takes afterwards is let go, and writes go on."""
+    from metagate.store import sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "BUSY_SECONDS", 0.3)
+    path = tmp_path / "metagate.db"
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        other = _hold_writers_lock(path)
+        attempt = asyncio.create_task(_insert(store, _dataset("given up")))
+        if how == "cancelled":
+            await asyncio.sleep(0.1)
+            attempt.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await attempt
+        else:
+            with pytest.raises(Unavailable, match="busy"):
+                await attempt
+        os.close(other)
+        probe = os.open(f"{path}.lock", os.O_RDWR)
+        try:
+            for _ in range(50):
+                await asyncio.sleep(0.02)
+                if _free(probe):
+                    break
+            else:
+                raise AssertionError("the writers' lock stayed taken by a write that gave up")
+        finally:
+            os.close(probe)
+        kept = _dataset("next")
+        await asyncio.wait_for(_insert(store, kept), 5)
+        assert await store.get_nodes([kept.id]) == [kept]
+    finally:
+        await store.close()
+
+
+async def _insert(store: SQLiteStore, node: Node) -> None:
+    async with store.write() as tx:
+        await tx.insert_nodes([node])
