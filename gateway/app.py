@@ -31,7 +31,7 @@ from strawberry.types import ExecutionResult
 
 from metagate.gateway.auth import VerifiedTokens, announce_admin_token, authenticate, bootstrap_admin
 from metagate.gateway.config import Settings
-from metagate.gateway.middleware import BodyLimit, LoopbackHosts, RequestId, error_body
+from metagate.gateway.middleware import BodyLimit, LoopbackHosts, RequestId, error_body, mark_refused
 from metagate.gateway.observability import Metrics, Observe
 from metagate.resolvers.authz import LOCAL_ADMIN, Principal
 from metagate.resolvers.validate import INT64_RANGE, fits_int64
@@ -382,12 +382,14 @@ def admin_token_file(store: Store) -> Path:
 
 def _refused(scope: Scope, status: int, reason: str) -> Response:
     """A request the endpoint cannot run (its body, content type, method or operation
-    name): a GraphQL error with a code, logged with the request's id."""
+    name): a GraphQL error with a code, logged with the request's id and counted."""
     request_id = str(scope.get("state", {}).get("request_id", "-"))
     reason = reason if len(reason) <= 300 else reason[:300] + "..."  # it may quote the request
     log.info("refused request %s: %s", request_id, reason, extra={"request_id": request_id})
-    body = error_body(reason, "NOT_FOUND" if status == 404 else "BAD_USER_INPUT")
-    return Response(body, status_code=status, media_type="application/json")
+    code = "NOT_FOUND" if status == 404 else "BAD_USER_INPUT"
+    mark_refused(scope, code)
+    headers = {"allow": "GET, POST"} if status == 405 else None
+    return Response(error_body(reason, code), status_code=status, media_type="application/json", headers=headers)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:

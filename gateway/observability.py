@@ -77,6 +77,9 @@ class Observe:
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.requests.labels(path, str(status)).inc()
+            refused = scope.get("state", {}).get("refused")
+            if refused:
+                self.metrics.errors.labels(refused).inc()
             self.metrics.latency.labels(path).observe(elapsed)
             access_log.info(
                 "request",

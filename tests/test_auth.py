@@ -236,3 +236,36 @@ async def test_without_auth_only_loopback_host_names_are_served(auth_store: SQLi
     # With tokens, the Host is the operator's business (a proxy's name, a LAN address).
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(Settings(), store=auth_store))) as http:
         assert (await http.get("http://attacker.example/healthz")).status_code == 200
+
+
+async def test_without_auth_a_request_with_a_second_host_header_is_refused(auth_store: SQLiteStore) -> None:
+    """Two Host headers, one loopback and one not: servers and proxies disagree on which
+    counts, so none is trusted."""
+    app = create_app(Settings(AUTH=False), store=auth_store)
+    scope_headers = [(b"host", b"localhost"), (b"host", b"attacker.example")]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b'{"query": "{ __typename }"}', "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    for headers in (scope_headers, scope_headers[::-1]):
+        sent.clear()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [*headers, (b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 8000),
+        }
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        assert sent[0]["status"] == 403

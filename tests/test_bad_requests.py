@@ -11,6 +11,7 @@ import pytest
 
 from metagate.gateway.app import create_app
 from metagate.gateway.config import Settings
+from metagate.resolvers.queries import Limits
 from metagate.store.sqlite import SQLiteStore
 
 JSON = {"content-type": "application/json"}
@@ -89,3 +90,23 @@ async def test_a_document_of_two_mutations_without_an_operation_name_writes_noth
     assert "operationName" in refused.json()["errors"][0]["message"]
     assert named.json() == {"data": {"registerDataset": {"created": True}}}
     assert (await store.count_all()).get("dataset") == 1  # only B's
+
+
+async def test_refused_requests_are_counted_with_their_code(store: SQLiteStore) -> None:
+    """metagate_errors_total counts what is refused before GraphQL runs, as it counts
+    GraphQL's own errors: malformed JSON and a body too large are BAD_USER_INPUT."""
+    app = create_app(Settings(AUTH=False, LIMITS=Limits(max_body_bytes=100)), store=store)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        await client.post("/graphql", content=b'{"query": ', headers=JSON)
+        await client.post("/graphql", content=b"x" * 200, headers=JSON)
+        metrics = (await client.get("/metrics")).text
+    assert 'metagate_errors_total{code="BAD_USER_INPUT"} 2.0' in metrics
+
+
+async def test_a_method_the_endpoint_does_not_take_is_405_with_the_methods_it_takes(store: SQLiteStore) -> None:
+    async with _client(store) as client:
+        response = await client.put("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
