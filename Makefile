@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema vocabulary lint clean bench bench-quick bench-load bench-peers bench-dense
+.PHONY: serve test demo schema vocabulary lint clean bench bench-quick bench-load bench-workers bench-peers bench-dense
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,11 @@ clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info client/*.egg-info build client/build
 
 bench-load: $(STAMP)
-	$(BIN)/python -m bench.load --seconds 20 --writers 8 --readers 8
+	$(BIN)/python -m bench.load --seconds 60 --writers 16 --readers 16 --workers 2
+
+# logRun and logRuns against 1 and 2 gateway processes in one run: bench/results-workers.md.
+bench-workers: $(STAMP)
+	$(BIN)/python -m bench.ingest --workers 1,2 --seconds 10 --output bench/results-workers.md
 
 # ML Metadata and MLflow are measured in their own virtual environments (.bench/venvs):
 # skipped with a message by `bench` when those cannot be built, an error in `bench-peers`.

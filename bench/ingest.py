@@ -150,12 +150,67 @@ async def ingest_all(url: str, token: str | None, *, size: int, seconds: float) 
     return rows
 
 
+WORKER_SHAPES = [(8, 1), (16, 1), (16, 100)]  # what several gateway processes are for
+
+
+def _by_workers(workers: list[int], seconds: float) -> str:
+    """The same shapes against one gateway each with 1, 2, ... worker processes, each
+    with a fresh store, in one run: throughput as a ratio to the first count's."""
+    import datetime as dt
+    import os
+    import platform
+
+    from tests.server import Server
+
+    measured: dict[int, list[Row]] = {}
+    for count in workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            server = Server(Path(tmp) / "ingest.db", None, "--workers", str(count))
+            try:
+                measured[count] = [
+                    asyncio.run(
+                        ingest(server.url, server.token, size=0, clients=c, batch=b, seconds=seconds, label=f"w{count}-{c}x{b}")
+                    )
+                    for c, b in WORKER_SHAPES
+                ]
+            finally:
+                server.stop()
+    base = measured[workers[0]]
+    first = f"{workers[0]} worker{'s' if workers[0] > 1 else ''}"
+    lines = [
+        f"# Ingestion by gateway processes ({seconds:g} s per shape)",
+        "",
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}, SQLite store (WAL), `metagate serve --workers N`; the"
+        " clients are one asyncio process (httpx) on the same machine.",
+        "",
+        f"| workers | scenario | p50 (ms) | p99 (ms) | throughput | ratio to {first} |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for count, rows in measured.items():
+        for row, baseline in zip(rows, base, strict=True):
+            scenario = row.scenario.removeprefix("ingestion over HTTP, ")
+            lines.append(
+                f"| {count} | {scenario} | {row.p50:.2f} | {row.p99:.2f} | {row.throughput:,.0f} runs/s |"
+                f" {row.throughput / baseline.throughput:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     from tests.server import Server
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--workers", default=None, help="Worker counts to compare, e.g. 1,2 (with --output).")
+    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
+    if args.workers:
+        report = _by_workers([int(n) for n in args.workers.split(",")], args.seconds)
+        if args.output:
+            args.output.write_text(report)
+        print(report)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp) / "ingest.db")
         try:

@@ -140,11 +140,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--readers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="Gateway processes (metagate serve --workers).")
     parser.add_argument("--output", type=Path, default=Path(__file__).with_name("results-load.md"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "load.db"
-        server = Server(db)
+        server = Server(db, None, "--workers", str(args.workers))
         try:
             result = asyncio.run(run_load(server, seconds=args.seconds, writers=args.writers, readers=args.readers))
         finally:
@@ -152,19 +153,15 @@ def main() -> None:
         with sqlite3.connect(db) as conn:
             result.stored = conn.execute("SELECT count(*) FROM nodes WHERE kind = 'run'").fetchone()[0] - 1
     lost = result.acknowledged - result.stored
+    processes = "one gateway process" if args.workers == 1 else f"{args.workers} gateway processes (--workers)"
     report = (
         f"# Load: {args.writers} writers (logRun), {args.readers} readers, {args.seconds:g} s\n\n"
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()},"
-        f" {os.cpu_count()} cores, Python {platform.python_version()}, SQLite store, one gateway process.\n\n"
+        f" {os.cpu_count()} cores, Python {platform.python_version()}, SQLite store, {processes};"
+        " the clients are one asyncio process on the same machine.\n\n"
         f"{result.table()}\n\n"
         f"Errors: {len(result.errors)}. Acknowledged runs: {result.acknowledged}; stored: {result.stored};"
-        f" lost: {lost}.\n\n"
-        "One logRun from a single client takes ~3 ms in process (about 350/s). Under this mixed\n"
-        "load writers queue behind one another: each write holds the SQLite writer lock across\n"
-        "about ten awaited statements, and every await waits for an event loop the readers keep\n"
-        "busy resolving GraphQL in Python, while `runs by metric` scans every run. Levers not\n"
-        "pulled yet: fewer statements per write, compiled selections, an indexed metric, more\n"
-        "than one process.\n"
+        f" lost: {lost}.\n"
     )
     args.output.write_text(report)
     print(report)
