@@ -291,6 +291,7 @@ def export_schema(output: Path | None) -> None:
 def init_db(store: str | None) -> None:
     """Create the ArangoDB database objects Metagate needs (safe to run again)."""
     from metagate.store.arango import parse_url
+    from metagate.store.arango_init import RepeatedValues
     from metagate.store.arango_init import init_db as run_init
     from metagate.store.errors import MetagateError
 
@@ -305,6 +306,10 @@ def init_db(store: str | None) -> None:
         raise _Failed(f"the store (--store or METAGATE_STORE) {redact(settings.STORE)!r}: {error}") from None
     try:
         done = asyncio.run(run_init(arango))
+    except RepeatedValues as error:
+        for line in error.done:
+            click.echo(line)
+        raise _Failed(*error.lines) from None
     except MetagateError as error:
         raise _Failed(f"{error.message} ({redact(settings.STORE)})") from None
     for line in done or ["nothing to do: the database is up to date"]:

@@ -1,8 +1,13 @@
 """The production store: ArangoDB through python-arango-async, over Arangopipe's layout.
 
-Every query goes through ``_run``, the one place that talks to the driver and turns its
+Every call to the driver runs inside ``map_errors()``, the one place that turns its
 errors into Metagate's. Reads are single AQL queries; a write is one stream
 transaction whose statements run one after another, never concurrently.
+
+A request cancelled part way (the gateway's deadline) leaves nothing open on the server:
+a transaction begun meanwhile is aborted once its id is known, an abandoned cursor is
+deleted, and a commit already sent is waited for. Those clean-ups that outlive the
+request run as tasks the store keeps, and ``close`` waits for them.
 """
 
 from __future__ import annotations
@@ -11,22 +16,24 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Collection, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiohttp
+import arangoasync.errno as errno
 import orjson
 from arangoasync.auth import Auth
 from arangoasync.client import ArangoClient
+from arangoasync.cursor import Cursor
 from arangoasync.exceptions import ArangoClientError, ArangoServerError, ServerConnectionError
 
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango_compile import MAX_EXECUTION_NODES, NotAnswered, compile_plan, finishing
-from metagate.store.errors import BadUserInput, Conflict, NotFound, Unavailable, WriteConflict
+from metagate.store.errors import BadUserInput, Conflict, DeadlineExceeded, NotFound, Unavailable, WriteConflict
 from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
 from metagate.store.plan import Plan
 from metagate.store.port import (
@@ -46,18 +53,31 @@ from metagate.store.port import (
 
 log = logging.getLogger("metagate.store.arango")
 
-# ArangoDB error numbers (arangoasync.errno) that mean something to a client.
-_WRITE_CONFLICT = 1200
-_UNIQUE_VIOLATED = 1210
-_DOCUMENT_NOT_FOUND = 1202
-_NOT_INITIALISED = {1203}  # collection or view not found
-_UNREACHABLE = {11, 18, 21, 30, 401, 1228, 1457, 1655}
+T = TypeVar("T")
+
+# ArangoDB's error numbers (lib/Basics/errors.dat, as arangoasync.errno names them) that
+# mean something to a client.
+_UNREACHABLE = {
+    errno.FORBIDDEN,
+    errno.LOCK_TIMEOUT,
+    errno.REQUEST_CANCELED,
+    errno.SHUTTING_DOWN,
+    errno.HTTP_UNAUTHORIZED,
+    errno.DATABASE_NOT_FOUND,
+    errno.CLUSTER_TIMEOUT,
+    # A stream transaction the server no longer has: it aborted it after its idle
+    # timeout (--transaction.streaming-idle-timeout) or lost it with a restart.
+    errno.TRANSACTION_NOT_FOUND,
+}
+# Beyond what the server plans or holds for one query: ERROR_QUERY_TOO_MUCH_NESTING
+# (also more than 4,000 execution nodes in the initial plan) and ERROR_RESOURCE_LIMIT
+# (more than 1,000 registers, the query's memory limit, a transaction's size limit).
+_BEYOND_LIMITS = {errno.QUERY_TOO_MUCH_NESTING, errno.RESOURCE_LIMIT}
 # A compiled read the server refuses to parse or plan: the executor's smaller queries
-# answer instead (ArangoDB's lib/Basics/errors.dat). 1501 ERROR_QUERY_PARSE; 1524
-# ERROR_QUERY_TOO_MUCH_NESTING, also for more than 4,000 execution nodes in the initial
-# plan; 32 ERROR_RESOURCE_LIMIT, for more than 1,000 registers or the query's memory
-# limit.
-_LEFT_TO_EXECUTOR = {32, 1501, 1524}
+# answer instead. ERROR_QUERY_PARSE too: the parser has its own bounds.
+_LEFT_TO_EXECUTOR = frozenset({errno.QUERY_PARSE, *_BEYOND_LIMITS})
+# How long a cancelled write waits for the answer to a commit it has sent.
+_COMMIT_GRACE_SECONDS = 5.0
 
 # The compiled path relies on AQL evaluating only the branch of a ternary it chooses,
 # which ArangoDB does from 3.12.1 on.
@@ -122,14 +142,32 @@ def translate(error: BaseException) -> BaseException:
     """The one mapping from driver errors to Metagate's errors."""
     if isinstance(error, ArangoServerError) and not isinstance(error, ServerConnectionError):
         code = error.error_code
-        if code == _WRITE_CONFLICT:
+        if code == errno.CONFLICT:
             return WriteConflict("a concurrent write changed the same data; try again")
-        if code == _UNIQUE_VIOLATED:
+        if code == errno.UNIQUE_CONSTRAINT_VIOLATED:
             return Conflict("the write would duplicate an existing node, edge or name")
-        if code == _DOCUMENT_NOT_FOUND:
+        if code == errno.DOCUMENT_NOT_FOUND:
             return NotFound("the write refers to a node that does not exist")
-        if code in _NOT_INITIALISED:
+        if code == errno.DATA_SOURCE_NOT_FOUND:
             return Unavailable("the ArangoDB database lacks Metagate's collections: run `metagate init-db`")
+        if code == errno.QUERY_COLLECTION_LOCK_FAILED:
+            # ERROR_QUERY_COLLECTION_LOCK_FAILED: raised when a traversal reaches a
+            # collection the query does not declare ("collection not known to traversal:
+            # 'x'. please add 'WITH x' ..."; every traversal here names Arangopipe's
+            # vertex collections), or, in a cluster, a collection without shards (dropped
+            # while the query ran). The server's message names the collection.
+            return Unavailable(
+                "ArangoDB refused to read a collection the query reached (error 1521): an edge leads outside"
+                f" Arangopipe's vertex collections, or a collection was dropped meanwhile ({error.error_message})"
+            )
+        if code in _BEYOND_LIMITS:
+            return BadUserInput(
+                f"the request is more than the ArangoDB server plans or holds for one query (error {code}):"
+                " ask for less at once (fewer or smaller lists, a smaller lineage limit or depth)"
+            )
+        if code == errno.QUERY_KILLED:
+            # Queries run with maxRuntime set to the request's deadline.
+            return DeadlineExceeded("the ArangoDB server stopped the query: it ran past its deadline (error 1500)")
         if code in _UNREACHABLE:
             return Unavailable("the ArangoDB store is unavailable (authentication, database or server)")
         return error
@@ -141,6 +179,22 @@ def translate(error: BaseException) -> BaseException:
     return error
 
 
+@contextmanager
+def map_errors(*, leave: Collection[int] = ()) -> Iterator[None]:
+    """``with map_errors():`` around every call to the driver: its errors leave as
+    Metagate's. Server errors whose number is in ``leave`` pass unchanged (the caller
+    handles them); cancellation, being no Exception, always passes unchanged."""
+    try:
+        yield
+    except Exception as error:
+        if isinstance(error, ArangoServerError) and error.error_code in leave:
+            raise
+        mapped = translate(error)
+        if mapped is error:
+            raise
+        raise mapped from error
+
+
 class _Runner:
     """Runs AQL on one database handle: the standard one, or a stream transaction's."""
 
@@ -148,20 +202,27 @@ class _Runner:
         self.store = store
         self.db = db
 
-    async def run(self, query: aql.Query) -> list[Any]:
+    async def run(self, query: aql.Query, *, leave: Collection[int] = ()) -> list[Any]:
         self.store.statements += 1
-        try:
-            options = {"maxRuntime": self.store.max_runtime} if self.store.max_runtime else None
-            cursor = await self.db.aql.execute(query.text, bind_vars=query.bind, batch_size=1000, options=options)
-            return [row async for row in cursor]
-        except BaseException as error:
-            mapped = translate(error)
-            if mapped is error:
+        options = {"maxRuntime": self.store.max_runtime} if self.store.max_runtime else None
+        with map_errors(leave=leave):
+            executed = asyncio.ensure_future(
+                self.db.aql.execute(query.text, bind_vars=query.bind, batch_size=1000, options=options)
+            )
+            try:
+                cursor: Cursor = await asyncio.shield(executed)
+            except asyncio.CancelledError:
+                # The server may open a cursor after all: deleted once it answers.
+                executed.add_done_callback(self.store._close_when_open)
                 raise
-            raise mapped from error
+            try:
+                return [row async for row in cursor]
+            except BaseException:
+                self.store._close_abandoned(cursor)
+                raise
 
-    async def one(self, query: aql.Query) -> Any:
-        rows = await self.run(query)
+    async def one(self, query: aql.Query, *, leave: Collection[int] = ()) -> Any:
+        rows = await self.run(query, leave=leave)
         return rows[0] if rows else None
 
     async def answer(self, plan: Plan) -> JSONObject | None:
@@ -188,7 +249,7 @@ class _Runner:
         if query.nodes is not None and query.nodes > MAX_EXECUTION_NODES:
             return None
         try:
-            result = await self.one(query)
+            result = await self.one(query, leave=_LEFT_TO_EXECUTOR)
         except ArangoServerError as error:
             if error.error_code not in _LEFT_TO_EXECUTOR:
                 raise
@@ -299,6 +360,8 @@ class ArangoStore:
         self.statements = 0
         # Whether ``answer`` compiles reads: the server's version says, once open.
         self.compiled_reads = False
+        # Clean-ups that outlive the request that started them (see the module's doc).
+        self._cleanups: set[asyncio.Future[Any]] = set()
 
     def __repr__(self) -> str:
         return f"ArangoStore({self.settings!r})"
@@ -306,27 +369,60 @@ class ArangoStore:
     async def open(self) -> None:
         self._client = ArangoClient(hosts=self.settings.hosts)
         try:
-            self._db = await self._client.db(
-                self.settings.database,
-                auth=Auth(username=self.settings.username, password=self.settings.password),
-                verify=True,
-            )
-            version = (await self._db.version()).get("version")
-        except BaseException as error:
+            with map_errors():
+                self._db = await self._client.db(
+                    self.settings.database,
+                    auth=Auth(username=self.settings.username, password=self.settings.password),
+                    verify=True,
+                )
+                version = (await self._db.version()).get("version")
+        except BaseException:
             await self.close()
-            mapped = translate(error)
-            if mapped is error:
-                raise
-            raise mapped from error
+            raise
         self.compiled_reads = compiled_reads_supported(version)
         if not self.compiled_reads:
             log.warning("ArangoDB %s predates 3.12.1: reads are answered field by field, not by one compiled query", version)
 
     async def close(self) -> None:
+        if self._cleanups:
+            await asyncio.wait(self._cleanups, timeout=_COMMIT_GRACE_SECONDS)
         if self._client is not None:
             await self._client.close()
         self._client = None
         self._db = None
+
+    def _keep(self, work: Awaitable[T]) -> asyncio.Future[T]:
+        """``work`` run to its end whoever waits for it; its failure is logged."""
+        future = asyncio.ensure_future(work)
+        self._cleanups.add(future)
+        future.add_done_callback(self._settled)
+        return future
+
+    def _settled(self, future: asyncio.Future[Any]) -> None:
+        self._cleanups.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("an ArangoDB clean-up failed (the server drops what it left at its timeout)", exc_info=future.exception())
+
+    def _close_abandoned(self, cursor: Cursor) -> None:
+        # A cursor whose last batch was read is gone from the server already.
+        if cursor.has_more:
+            self._keep(self._close_cursor(cursor))
+
+    async def _close_cursor(self, cursor: Cursor) -> None:
+        with map_errors():
+            await cursor.close(ignore_missing=True)
+
+    def _close_when_open(self, executed: asyncio.Future[Cursor]) -> None:
+        if not executed.cancelled() and executed.exception() is None:
+            self._close_abandoned(executed.result())
+
+    def _abort_when_begun(self, begun: asyncio.Future[Any]) -> None:
+        if not begun.cancelled() and begun.exception() is None:
+            self._keep(self._abort(begun.result()))
+
+    async def _abort(self, trx: Any) -> None:
+        with map_errors():
+            await trx.abort_transaction()
 
     def _reader(self) -> _Runner:
         if self._db is None:
@@ -345,28 +441,55 @@ class ArangoStore:
             *(e.name for e in layout.EDGE_COLLECTIONS.values()),
             layout.IDEMPOTENCY_COLLECTION,
         ]
+        begun = asyncio.ensure_future(self._db.begin_transaction(write=collections))
         try:
-            trx = await self._db.begin_transaction(write=collections)
-        except BaseException as error:
-            mapped = translate(error)
-            if mapped is error:
-                raise
-            raise mapped from error
+            with map_errors():
+                trx = await asyncio.shield(begun)
+        except asyncio.CancelledError:
+            # Cancelled while the server opens the transaction: the id comes back all the
+            # same, and the transaction is aborted then, not left open (its locks and
+            # writes held) until the server's idle timeout.
+            begun.add_done_callback(self._abort_when_begun)
+            raise
         try:
             yield ArangoTx(self, trx)
         except BaseException:
+            # Awaited so that a retry finds the transaction's writes gone; kept, so that a
+            # second cancellation does not leave it half sent.
+            aborted = asyncio.ensure_future(self._abort(trx))
             try:
-                await trx.abort_transaction()
+                await asyncio.shield(aborted)
+            except asyncio.CancelledError:
+                self._keep(aborted)
+                raise
             except Exception:  # the transaction may already be gone with the connection
                 log.warning("could not abort a stream transaction", exc_info=True)
             raise
+        await self._commit(trx)
+
+    async def _commit(self, trx: Any) -> None:
+        """Commits ``trx``; cancelled meanwhile, waits (a few seconds at most) for the
+        server's answer before the cancellation goes on.
+
+        A commit cannot be taken back: once the request has left, the server may have
+        applied it, and an abort sent after it is refused (a committed transaction is no
+        longer running); a commit cut off before it is sent leaves the transaction open
+        until the server's idle timeout. So the commit is never cut off: it runs to its
+        answer, which the cancelled request then waits for, so that a retry of the
+        request finds the write landed or gone, not still open. The caller is told of the
+        cancellation either way (asyncio's timeouts need it raised): an idempotency key
+        makes its retry answer the landed write."""
+        committed = asyncio.ensure_future(self._commit_once(trx))
         try:
+            await asyncio.shield(committed)
+        except asyncio.CancelledError:
+            self._keep(committed)
+            await asyncio.wait({committed}, timeout=_COMMIT_GRACE_SECONDS)
+            raise
+
+    async def _commit_once(self, trx: Any) -> None:
+        with map_errors():
             await trx.commit_transaction()
-        except BaseException as error:
-            mapped = translate(error)
-            if mapped is error:
-                raise
-            raise mapped from error
 
     async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
         return await self._reader().get_nodes(ids)

@@ -149,6 +149,28 @@ def repeated_serving_periods() -> Query:
     )
 
 
+def repeated_values(collection: str, fields: Sequence[str], *, sparse: bool, shown: int, most: int) -> Query:
+    """The values of the top-level attributes ``fields`` that more than one document of
+    ``collection`` holds, at most ``most`` of them (one more comes back when there are
+    more), in order, each as ``{value: [...], count, keys: its first ``shown`` keys}``.
+    ``sparse``: documents that lack any of the fields are left out, as a sparse index
+    leaves them out. Attribute names are bind variables too (``d.@a1``)."""
+    b = Binder()
+    coll = b.collection(collection)
+    paths = [f"d.{b.value(name, 'a')}" for name in fields]
+    present = f" FILTER {' AND '.join(f'{path} != null' for path in paths)}" if sparse else ""
+    groups = [f"k{i}" for i in range(len(paths))]
+    limit = b.value(most + 1)
+    first = b.value(shown)
+    return Query(
+        f"FOR d IN {coll}{present}"
+        f" COLLECT {', '.join(f'{k} = {path}' for k, path in zip(groups, paths))} INTO keys = d._key"
+        f" FILTER LENGTH(keys) > 1 SORT {', '.join(groups)} LIMIT {limit}"
+        f" RETURN {{value: [{', '.join(groups)}], count: LENGTH(keys), keys: SLICE(SORTED(keys), 0, {first})}}",
+        b.bind,
+    )
+
+
 def remove_documents(collection: str, keys: Sequence[str]) -> Query:
     return Query("FOR k IN @keys REMOVE k IN @@c", {"keys": list(keys), "@c": collection})
 

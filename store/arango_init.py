@@ -3,9 +3,16 @@
 Run on an empty server it creates the database, Arangopipe's collections, the graph
 ``enterprise_ml_graph`` and Metagate's indexes; run again it changes nothing; run on an
 existing Arangopipe database it only adds what is missing (Arangopipe created no
-indexes of its own). One thing it moves: before making serving periods unique per
+indexes of its own), building indexes in the background so that the pipelines writing
+to it go on meanwhile. One thing it moves: before making serving periods unique per
 deployment, it keeps the oldest record of a period logged more than once and moves the
 others out of the graph, whole, into ``metagate_servingperf_duplicates``.
+
+Other values Arangopipe let repeat where Metagate makes them unique (a run's deployment
+tag, a deployment's tag) it does not touch: which documents share them is for their
+owners to settle. Before building each such index it looks for repeated values; for
+each one found it names the documents that share it, leaves that index unbuilt, builds
+every other, and ends with ``RepeatedValues``: run again once the values are unique.
 
 No vertex-centric edge indexes: no traversal filters on edge attributes (they filter
 and sort on the vertices reached), so ArangoDB's built-in edge index on _from/_to is
@@ -14,20 +21,38 @@ the one they use.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import arangoasync.errno as errno
 from arangoasync.auth import Auth
 from arangoasync.client import ArangoClient
-from arangoasync.errno import DATABASE_NOT_FOUND
 from arangoasync.exceptions import ArangoServerError
 from arangoasync.graph import Graph
 from arangoasync.typings import CollectionType, IndexProperties
 
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
-from metagate.store.arango import ArangoSettings, translate
+from metagate.store.arango import ArangoSettings, map_errors
+from metagate.store.errors import Conflict
 from metagate.store.model import EDGE_KINDS, Kind
+
+# Of a repeated value, the documents named; of an index, the repeated values named.
+_SHOWN_DOCUMENTS = 10
+_SHOWN_VALUES = 100
+
+
+class RepeatedValues(Conflict):
+    """init-db built every index but those whose values repeat: ``lines`` says, one line
+    for each repeated value, which documents share it (and last, what to do); ``done``
+    is what init-db did before."""
+
+    def __init__(self, lines: Sequence[str], done: Sequence[str]) -> None:
+        super().__init__("; ".join(lines))
+        self.lines = list(lines)
+        self.done = list(done)
 
 
 @dataclass(frozen=True)
@@ -39,7 +64,9 @@ class Index:
     sparse: bool = False
 
     def options(self) -> dict[str, Any]:
-        return {"name": self.name, "unique": self.unique, "sparse": self.sparse}
+        # inBackground: the collection is write-locked only briefly while the index is
+        # built (ArangoDB's persistent index API), not for the whole build.
+        return {"name": self.name, "unique": self.unique, "sparse": self.sparse, "inBackground": True}
 
 
 def indexes() -> list[Index]:
@@ -78,7 +105,7 @@ async def _database_exists(db: Any) -> bool:
     try:
         await db.version()
     except ArangoServerError as error:
-        if error.error_code == DATABASE_NOT_FOUND:
+        if error.error_code == errno.DATABASE_NOT_FOUND:
             return False
         raise
     return True
@@ -86,7 +113,12 @@ async def _database_exists(db: Any) -> bool:
 
 async def _rows(db: Any, query: aql.Query) -> list[Any]:
     cursor = await db.aql.execute(query.text, bind_vars=query.bind)
-    return [row async for row in cursor]
+    try:
+        return [row async for row in cursor]
+    except BaseException:
+        if cursor.has_more:  # abandoned: deleted now, not at its time-to-live
+            await cursor.close(ignore_missing=True)
+        raise
 
 
 async def set_aside_repeated_periods(db: Any) -> int:
@@ -117,12 +149,63 @@ async def set_aside_repeated_periods(db: Any) -> int:
     return len(repeated)
 
 
+def _checked(index: Index) -> bool:
+    """Whether init-db looks for repeated values before building ``index``: every unique
+    index but the serving periods' (whose repeats it sets aside first)."""
+    return index.unique and index.name != "metagate_serving_period"
+
+
+def repeated_value_lines(index: Index, rows: list[dict[str, Any]]) -> list[str]:
+    """One line for each repeated value of ``index`` (``aql.repeated_values``' rows):
+    the documents that share it, by their Metagate ids."""
+    kind = layout.KINDS_BY_COLLECTION[index.collection]
+    attributes = ", ".join(index.fields)
+    lines = []
+    for row in rows[:_SHOWN_VALUES]:
+        ids = [f"{kind.value}/{key}" for key in row["keys"]]
+        more = row["count"] - len(ids)
+        holders = f"{', '.join(ids)} and {more} more" if more > 0 else f"{', '.join(ids[:-1])} and {ids[-1]}"
+        value = ", ".join(json.dumps(v, ensure_ascii=False) for v in row["value"])
+        lines.append(f"{holders} share {attributes} {value}: index {index.name} on {index.collection} is not built")
+    if len(rows) > _SHOWN_VALUES:
+        lines.append(f"more values of {attributes} repeat in {index.collection} than the {_SHOWN_VALUES} named")
+    return lines
+
+
+async def _build(db: Any, index: Index, existing: set[str]) -> tuple[bool, list[str]]:
+    """Builds ``index`` unless its values repeat: (whether it was created, the lines
+    naming the repeated values)."""
+    if index.name in existing:
+        return False, []
+    if _checked(index):
+        query = aql.repeated_values(
+            index.collection, index.fields, sparse=index.sparse, shown=_SHOWN_DOCUMENTS, most=_SHOWN_VALUES
+        )
+        lines = repeated_value_lines(index, await _rows(db, query))
+        if lines:
+            return False, lines
+    try:
+        # A standard database answers the value itself (Result also covers async jobs).
+        created = cast(
+            IndexProperties, await db.collection(index.collection).add_index("persistent", list(index.fields), index.options())
+        )
+    except ArangoServerError as error:
+        if error.error_code != errno.UNIQUE_CONSTRAINT_VIOLATED:
+            raise
+        # Written between the look and the build.
+        return False, [f"index {index.name} on {index.collection} is not built: a value repeats (ArangoDB error 1210)"]
+    return bool(created.get("isNewlyCreated")), []
+
+
 async def init_db(settings: ArangoSettings) -> list[str]:
-    """Brings the database up to Metagate's layout; returns what it did."""
+    """Brings the database up to Metagate's layout; returns what it did. Raises
+    ``RepeatedValues`` (after building every other index) when values repeat where an
+    index would make them unique."""
     done: list[str] = []
+    refused: list[str] = []
     auth = Auth(username=settings.username, password=settings.password)
-    async with ArangoClient(hosts=settings.hosts) as client:
-        try:
+    with map_errors():
+        async with ArangoClient(hosts=settings.hosts) as client:
             db = await client.db(settings.database, auth=auth)
             # A user with rights on this database alone need not reach _system.
             if not await _database_exists(db):
@@ -158,17 +241,16 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                     f"moved {moved} serving-perf records that repeated a period to {layout.SERVING_DUPLICATES_COLLECTION}"
                     " (the oldest record of each period is kept)"
                 )
+            existing: dict[str, set[str]] = {}
             for index in indexes():
-                # A standard database answers the value itself (Result also covers async jobs).
-                created = cast(
-                    IndexProperties,
-                    await db.collection(index.collection).add_index("persistent", list(index.fields), index.options()),
-                )
-                if created.get("isNewlyCreated"):
+                if index.collection not in existing:
+                    listed = await db.collection(index.collection).indexes()
+                    existing[index.collection] = {i.get("name") for i in cast(list[IndexProperties], listed)}
+                created, lines = await _build(db, index, existing[index.collection])
+                if created:
                     done.append(f"created index {index.name} on {index.collection}")
-        except BaseException as error:
-            mapped = translate(error)
-            if mapped is error:
-                raise
-            raise mapped from error
+                refused += lines
+    if refused:
+        refused.append("make those values unique and run `metagate init-db` again: every other index is built")
+        raise RepeatedValues(refused, done)
     return done

@@ -4,7 +4,9 @@ logical kinds and edges. No other module knows a collection name.
 Arangopipe's graph ``enterprise_ml_graph`` keeps each kind in its own vertex collection
 and each edge kind in its own edge collection. One edge collection points the other
 way: ``run_models`` holds model -> run edges, which are Metagate's ``run_model``
-(run -> model) edges. Edge keys are ``fromKey-toKey``.
+(run -> model) edges. Edge keys are ``fromKey-toKey`` of the logical edge, as
+Arangopipe writes them: for ``run_models`` that is ``runKey-modelKey``, the stored
+``_to`` first (Arangopipe's ``log_run``), so a link written by both is one edge.
 """
 
 from __future__ import annotations
@@ -154,11 +156,12 @@ def from_document(doc: dict[str, Any]) -> Node:
 def to_edge_document(edge: Edge) -> tuple[str, JSONObject]:
     """The collection and document of a logical edge."""
     collection = EDGE_COLLECTIONS[edge.kind]
+    key = f"{key_of(edge.from_id)}-{key_of(edge.to_id)}"
     src, dst = document_id(edge.from_id), document_id(edge.to_id)
     if collection.reversed:
         src, dst = dst, src
     return collection.name, {
-        "_key": f"{key_of(src)}-{key_of(dst)}",
+        "_key": key,
         "_from": src,
         "_to": dst,
         "createdAt": edge.created_at,

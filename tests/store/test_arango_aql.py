@@ -230,6 +230,24 @@ def test_init_db_finds_repeated_periods_keeping_the_oldest_and_removes_the_other
     )
 
 
+def test_init_db_finds_values_that_repeat_where_an_index_would_make_them_unique() -> None:
+    assert aql.repeated_values("run", ("deployment_tag",), sparse=True, shown=10, most=100) == aql.Query(
+        "FOR d IN @@c0 FILTER d.@a1 != null"
+        " COLLECT k0 = d.@a1 INTO keys = d._key"
+        " FILTER LENGTH(keys) > 1 SORT k0 LIMIT @v2"
+        " RETURN {value: [k0], count: LENGTH(keys), keys: SLICE(SORTED(keys), 0, @v3)}",
+        {"@c0": "run", "a1": "deployment_tag", "v2": 101, "v3": 10},
+    )
+    # A sparse index leaves out documents that lack any of its fields; so does the check.
+    assert aql.repeated_values("models", ("scope", "name"), sparse=True, shown=10, most=100) == aql.Query(
+        "FOR d IN @@c0 FILTER d.@a1 != null AND d.@a2 != null"
+        " COLLECT k0 = d.@a1, k1 = d.@a2 INTO keys = d._key"
+        " FILTER LENGTH(keys) > 1 SORT k0, k1 LIMIT @v3"
+        " RETURN {value: [k0, k1], count: LENGTH(keys), keys: SLICE(SORTED(keys), 0, @v4)}",
+        {"@c0": "models", "a1": "scope", "a2": "name", "v3": 101, "v4": 10},
+    )
+
+
 def test_lineage_pushes_its_limit_into_the_walk() -> None:
     query = aql.lineage("deployment/d1", Direction.UPSTREAM, 5, 100, None)
     legs = (

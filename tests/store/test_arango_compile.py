@@ -624,7 +624,7 @@ class _Reader(_Runner):
         self.result = result
         self.queries: list[aql.Query] = []
 
-    async def one(self, query: aql.Query) -> Any:
+    async def one(self, query: aql.Query, **_: Any) -> Any:
         self.queries.append(query)
         return self.result
 
@@ -659,7 +659,7 @@ class _Rows:
     def __init__(self, rows: list[Any]) -> None:
         self.rows = rows
 
-    async def run(self, query: aql.Query) -> list[Any]:
+    async def run(self, query: aql.Query, **_: Any) -> list[Any]:
         return self.rows
 
 
@@ -741,7 +741,7 @@ class _Refusing(_Runner):
     def __init__(self, error: BaseException) -> None:
         self.error = error
 
-    async def one(self, query: aql.Query) -> Any:
+    async def one(self, query: aql.Query, **_: Any) -> Any:
         raise self.error
 
 

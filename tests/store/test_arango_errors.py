@@ -3,15 +3,17 @@ credentials out of sight. No server needed: the errors are the driver's own clas
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
+import arangoasync.errno as errno
 import pytest
 from arangoasync.exceptions import AQLQueryExecuteError, ClientConnectionError, ServerConnectionError
 from arangoasync.request import Method, Request
 from arangoasync.response import Response
 
-from metagate.store.arango import ArangoStore, parse_url, translate
-from metagate.store.errors import Conflict, NotFound, Unavailable, WriteConflict
+from metagate.store.arango import ArangoStore, map_errors, parse_url, translate
+from metagate.store.errors import BadUserInput, Conflict, DeadlineExceeded, NotFound, Unavailable, WriteConflict
 from metagate.store.factory import store_from_url
 from metagate.store.model import Kind, Node, utcnow
 from metagate.store.port import atomically
@@ -29,13 +31,18 @@ def _server_error(status: int, error_num: int, message: str) -> AQLQueryExecuteE
 @pytest.mark.parametrize(
     ("status", "errno", "expected", "code"),
     [
-        (409, 1200, WriteConflict, "CONFLICT"),
-        (409, 1210, Conflict, "CONFLICT"),
-        (404, 1202, NotFound, "NOT_FOUND"),
-        (404, 1203, Unavailable, "UNAVAILABLE"),
-        (404, 1228, Unavailable, "UNAVAILABLE"),
-        (401, 401, Unavailable, "UNAVAILABLE"),
-        (503, 30, Unavailable, "UNAVAILABLE"),
+        (409, errno.CONFLICT, WriteConflict, "CONFLICT"),
+        (409, errno.UNIQUE_CONSTRAINT_VIOLATED, Conflict, "CONFLICT"),
+        (404, errno.DOCUMENT_NOT_FOUND, NotFound, "NOT_FOUND"),
+        (404, errno.DATA_SOURCE_NOT_FOUND, Unavailable, "UNAVAILABLE"),
+        (404, errno.DATABASE_NOT_FOUND, Unavailable, "UNAVAILABLE"),
+        (401, errno.HTTP_UNAUTHORIZED, Unavailable, "UNAVAILABLE"),
+        (503, errno.SHUTTING_DOWN, Unavailable, "UNAVAILABLE"),
+        (404, errno.TRANSACTION_NOT_FOUND, Unavailable, "UNAVAILABLE"),
+        (400, errno.QUERY_COLLECTION_LOCK_FAILED, Unavailable, "UNAVAILABLE"),
+        (400, errno.QUERY_TOO_MUCH_NESTING, BadUserInput, "BAD_USER_INPUT"),
+        (500, errno.RESOURCE_LIMIT, BadUserInput, "BAD_USER_INPUT"),
+        (410, errno.QUERY_KILLED, DeadlineExceeded, "DEADLINE_EXCEEDED"),
     ],
 )
 def test_server_errors_map_to_coded_errors(status: int, errno: int, expected: type, code: str) -> None:
@@ -46,6 +53,33 @@ def test_server_errors_map_to_coded_errors(status: int, errno: int, expected: ty
 
 def test_missing_collections_point_at_init_db() -> None:
     assert "init-db" in str(translate(_server_error(404, 1203, "collection or view not found")))
+
+
+def test_a_traversal_refused_a_collection_says_which_and_why() -> None:
+    # ArangoDB's words for 1521 (ERROR_QUERY_COLLECTION_LOCK_FAILED) from a traversal.
+    said = "collection not known to traversal: 'custom'. please add 'WITH custom' as the first line in your AQL"
+    error = _server_error(400, 1521, said)
+    message = str(translate(error))
+    assert "1521" in message and "custom" in message and "outside" in message
+
+
+@pytest.mark.parametrize("errno_", [errno.QUERY_TOO_MUCH_NESTING, errno.RESOURCE_LIMIT])
+def test_a_query_beyond_the_servers_limits_asks_for_less(errno_: int) -> None:
+    message = str(translate(_server_error(400, errno_, "too much nesting or too many objects")))
+    assert str(errno_) in message and "ask for less" in message
+
+
+def test_map_errors_maps_what_its_block_raises_and_leaves_what_the_caller_handles() -> None:
+    error = _server_error(409, errno.CONFLICT, "write-write conflict")
+    with pytest.raises(WriteConflict) as raised, map_errors():
+        raise error
+    assert raised.value.__cause__ is error
+    refused = _server_error(400, errno.QUERY_TOO_MUCH_NESTING, "too much nesting")
+    with pytest.raises(AQLQueryExecuteError) as left, map_errors(leave={errno.QUERY_TOO_MUCH_NESTING}):
+        raise refused
+    assert left.value is refused
+    with pytest.raises(asyncio.CancelledError), map_errors():
+        raise asyncio.CancelledError
 
 
 def test_unknown_server_errors_stay_internal() -> None:

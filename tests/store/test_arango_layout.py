@@ -39,13 +39,15 @@ def test_every_kind_and_edge_kind_has_its_arangopipe_collection() -> None:
     assert layout.GRAPH == "enterprise_ml_graph"
 
 
-def test_run_models_is_stored_model_to_run() -> None:
+def test_run_models_is_stored_model_to_run_under_arangopipes_run_model_key() -> None:
     edge = Edge("run_model", "run/r1", "model/m1", "2026-11-23T00:00:00.000000Z")
     collection, doc = layout.to_edge_document(edge)
 
     assert collection == "run_models"
-    assert (doc["_from"], doc["_to"], doc["_key"]) == ("models/m1", "run/r1", "m1-r1")
-    assert layout.from_edge_document(collection, {**doc, "_id": "run_models/m1-r1"}) == edge
+    # Arangopipe's log_run writes this link as _key "<runKey>-<modelKey>", _from the model,
+    # _to the run: the same link written by both is one edge.
+    assert (doc["_from"], doc["_to"], doc["_key"]) == ("models/m1", "run/r1", "r1-m1")
+    assert layout.from_edge_document(collection, {**doc, "_id": "run_models/r1-m1"}) == edge
     assert layout.EDGE_COLLECTIONS["run_model"].from_collection == "models"
 
 
@@ -129,6 +131,15 @@ def test_documents_written_by_arangopipe_are_served_as_they_are() -> None:
     assert node.fields == {"tag": "exp-3", "deploymentTag": "Housing_Regressor_Dep"}
     assert node.attributes == {"run_id": "c1f2", "timestamp": "2021-01-01 10:00"}
     assert node.created_at == layout.UNKNOWN_TIME
+
+
+def test_init_db_builds_every_index_in_the_background() -> None:
+    # A live database keeps taking writes while init-db builds its indexes.
+    assert {i.options()["inBackground"] for i in indexes()} == {True}
+    assert {(i.options()["name"], i.options()["unique"]) for i in indexes() if i.collection == "run"} >= {
+        ("metagate_deployment_tag", True),
+        ("metagate_tag", False),
+    }
 
 
 def test_init_db_makes_serving_periods_unique_per_deployment_on_the_fields_metagate_writes() -> None:

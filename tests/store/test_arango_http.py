@@ -1,0 +1,356 @@
+"""The ArangoDB adapter over HTTP, against a small server that answers the few endpoints of
+ArangoDB's HTTP API it calls as ArangoDB documents them (stream transactions, cursors,
+version, collections, graphs, indexes): what the adapter leaves behind on the server when
+a request is cancelled or fails part way, and what init-db does on a database whose values
+repeat where Metagate makes them unique. No ArangoDB needed; the driver and its aiohttp
+transport are the real ones."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from metagate.store import arango_layout as layout
+from metagate.store.arango import ArangoSettings, ArangoStore
+from metagate.store.arango_init import RepeatedValues, indexes, init_db
+from metagate.store.errors import BadUserInput
+from metagate.store.model import Direction, Kind, Node, utcnow
+from metagate.store.port import LineageQuery
+from tests.store.test_arango_compile import two_roots
+
+DB = "pipelines"
+Answer = tuple[int, dict[str, Any]]
+
+
+def _error(status: int, error_num: int, message: str) -> Answer:
+    return status, {"error": True, "code": status, "errorNum": error_num, "errorMessage": message}
+
+
+@dataclass
+class FakeArango:
+    """Records every request as (method, path) and keeps the state the adapter's calls
+    change: transactions by id and status, cursors by id with their batches to come.
+    ``hold(name)`` keeps the next answer of that endpoint until ``release(name)``."""
+
+    settings: ArangoSettings = ArangoSettings("http://127.0.0.1:0", DB, "root", "")
+    version: str = "3.12.4"
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    transactions: dict[str, str] = field(default_factory=dict)
+    cursors: dict[str, list[list[Any]]] = field(default_factory=dict)
+    # The answer to POST /_api/cursor, from the request's body.
+    query: Callable[[dict[str, Any]], Answer] = lambda body: (201, {"result": [], "hasMore": False})
+    next_batch: Callable[[str], Answer | None] = lambda cursor_id: None
+    indexes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    created_indexes: list[dict[str, Any]] = field(default_factory=list)
+    _held: dict[str, tuple[asyncio.Event, asyncio.Event]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def hold(self, name: str) -> None:
+        self._held[name] = (asyncio.Event(), asyncio.Event())
+
+    async def arrived(self, name: str) -> None:
+        await asyncio.wait_for(self._held[name][0].wait(), 5)
+
+    def release(self, name: str) -> None:
+        self._held[name][1].set()
+
+    async def _pause(self, name: str) -> None:
+        if name in self._held:
+            arrived, released = self._held[name]
+            arrived.set()
+            await released.wait()
+
+    async def sent(self, method: str, path: str) -> bool:
+        """Whether ``method path`` arrives within a second."""
+        for _ in range(100):
+            if (method, path) in self.requests:
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+    def open_cursor(self, batches: list[list[Any]]) -> Answer:
+        """The first batch of a query's result, and a cursor for the others."""
+        if len(batches) == 1:
+            return 201, {"result": batches[0], "hasMore": False}  # no cursor kept, no id
+        cursor_id = f"c{next(self._ids)}"
+        self.cursors[cursor_id] = batches[1:]
+        return 201, {"result": batches[0], "hasMore": True, "id": cursor_id}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path))
+        status, body = await self._answer(request, request.path.removeprefix(f"/_db/{DB}"))
+        return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+
+    async def _answer(self, request: web.Request, path: str) -> Answer:
+        method, parts = request.method, path.strip("/").split("/")
+        if (method, path) == ("GET", "/_api/version"):
+            return 200, {"server": "arango", "version": self.version, "license": "community"}
+        if (method, path) == ("GET", "/_api/collection"):
+            return 200, {"error": False, "code": 200, "result": []}
+        if method == "GET" and parts[:2] == ["_api", "collection"]:
+            return 200, {"name": parts[2], "error": False, "code": 200}
+        if method == "GET" and parts[:2] == ["_api", "gharial"]:
+            definitions = [
+                {"collection": e.name, "from": [e.from_collection], "to": [e.to_collection]}
+                for e in layout.EDGE_COLLECTIONS.values()
+            ]
+            return 200, {"graph": {"name": parts[2], "edgeDefinitions": definitions}}
+        if path == "/_api/index":
+            collection = request.query["collection"]
+            if method == "GET":
+                return 200, {"indexes": self.indexes.get(collection, [])}
+            definition = {**await request.json(), "collection": collection}
+            self.created_indexes.append(definition)
+            self.indexes.setdefault(collection, []).append(definition)
+            return 201, {**definition, "id": f"{collection}/{len(self.created_indexes)}", "isNewlyCreated": True}
+        if (method, path) == ("POST", "/_api/transaction/begin"):
+            await self._pause("begin")
+            trx = f"t{next(self._ids)}"
+            self.transactions[trx] = "running"
+            return 201, {"code": 201, "error": False, "result": {"id": trx, "status": "running"}}
+        if parts[:2] == ["_api", "transaction"] and method in ("PUT", "DELETE"):
+            await self._pause("commit" if method == "PUT" else "abort")
+            status = self.transactions.get(parts[2])
+            if status is None:
+                return _error(404, 1655, "transaction not found")
+            if status != "running":
+                return _error(409, 1653, f"transaction is {status}")
+            self.transactions[parts[2]] = "committed" if method == "PUT" else "aborted"
+            return 200, {"code": 200, "error": False, "result": {"id": parts[2], "status": self.transactions[parts[2]]}}
+        if (method, path) == ("POST", "/_api/cursor"):
+            await self._pause("query")
+            return self.query(await request.json())
+        if parts[:2] == ["_api", "cursor"] and method in ("POST", "PUT"):
+            await self._pause("next")
+            failure = self.next_batch(parts[2])
+            if failure is not None:
+                return failure
+            batches = self.cursors.get(parts[2])
+            if not batches:
+                return _error(404, 1600, "cursor not found")
+            batch = batches.pop(0)
+            if not batches:
+                del self.cursors[parts[2]]  # exhausted: the server frees it
+            return 200, {"result": batch, "hasMore": bool(batches), "id": parts[2]}
+        if parts[:2] == ["_api", "cursor"] and method == "DELETE":
+            if self.cursors.pop(parts[2], None) is None:
+                return _error(404, 1600, "cursor not found")
+            return 202, {"id": parts[2], "error": False, "code": 202}
+        return _error(404, 404, f"unknown path {path}")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeArango]:
+    server = FakeArango()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", server.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server.settings = ArangoSettings(f"http://127.0.0.1:{port}", DB, "root", "")
+    try:
+        yield server
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def store(fake: FakeArango) -> AsyncIterator[ArangoStore]:
+    opened = ArangoStore(fake.settings)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def _dataset(key: str) -> Node:
+    return Node(f"dataset/{key}", Kind.DATASET, key, utcnow())
+
+
+async def _write(store: ArangoStore) -> None:
+    async with store.write() as tx:
+        await tx.insert_nodes([_dataset("d1")])
+
+
+# --------------------------------------------------------------------------------------
+# Stream transactions
+# --------------------------------------------------------------------------------------
+
+
+async def test_a_write_cancelled_while_its_transaction_begins_aborts_that_transaction(
+    fake: FakeArango, store: ArangoStore
+) -> None:
+    server = fake
+    server.hold("begin")
+    task = asyncio.create_task(_write(store))
+    await server.arrived("begin")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    server.release("begin")  # the server opens the transaction after all
+    assert await server.sent("DELETE", f"/_db/{DB}/_api/transaction/t1")
+    assert server.transactions == {"t1": "aborted"}
+
+
+async def test_a_write_cancelled_while_it_commits_ends_once_the_commit_is_answered(fake: FakeArango, store: ArangoStore) -> None:
+    server = fake
+    server.hold("commit")
+    task = asyncio.create_task(_write(store))
+    await server.arrived("commit")
+    task.cancel()
+    await asyncio.sleep(0.1)
+    assert not task.done()  # the commit may have been applied: its answer is awaited
+    server.release("commit")
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert server.transactions == {"t1": "committed"}
+    assert ("DELETE", f"/_db/{DB}/_api/transaction/t1") not in server.requests
+
+
+async def test_a_write_cancelled_during_a_statement_aborts_its_transaction(fake: FakeArango, store: ArangoStore) -> None:
+    server = fake
+    server.hold("query")
+    task = asyncio.create_task(_write(store))
+    await server.arrived("query")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    server.release("query")
+    assert await server.sent("DELETE", f"/_db/{DB}/_api/transaction/t1")
+    assert server.transactions == {"t1": "aborted"}
+
+
+# --------------------------------------------------------------------------------------
+# Cursors
+# --------------------------------------------------------------------------------------
+
+
+def _many_datasets(server: FakeArango) -> None:
+    docs = [
+        {"_id": f"datasets/d{i}", "_key": f"d{i}", "name": f"d{i}", "createdAt": "2026-11-01T10:00:00.000000Z"} for i in range(4)
+    ]
+    server.query = lambda body: server.open_cursor([docs[:2], docs[2:]])
+
+
+async def test_a_read_cancelled_between_batches_closes_its_cursor(fake: FakeArango, store: ArangoStore) -> None:
+    server = fake
+    _many_datasets(server)
+    server.hold("next")
+    task = asyncio.create_task(store.get_nodes([f"dataset/d{i}" for i in range(4)]))
+    await server.arrived("next")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    server.release("next")
+    assert await server.sent("DELETE", f"/_db/{DB}/_api/cursor/c1")
+    assert server.cursors == {}
+
+
+async def test_a_read_cancelled_before_its_first_batch_arrives_closes_the_cursor_the_server_opened(
+    fake: FakeArango, store: ArangoStore
+) -> None:
+    server = fake
+    _many_datasets(server)
+    server.hold("query")
+    task = asyncio.create_task(store.get_nodes(["dataset/d0"]))
+    await server.arrived("query")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    server.release("query")
+    assert await server.sent("DELETE", f"/_db/{DB}/_api/cursor/c1")
+    assert server.cursors == {}
+
+
+async def test_a_read_whose_next_batch_fails_closes_its_cursor(fake: FakeArango, store: ArangoStore) -> None:
+    server = fake
+    _many_datasets(server)
+    server.next_batch = lambda cursor_id: _error(500, 32, "query would use more memory than allowed")
+    with pytest.raises(BadUserInput):
+        await store.get_nodes([f"dataset/d{i}" for i in range(4)])
+    assert await server.sent("DELETE", f"/_db/{DB}/_api/cursor/c1")
+    assert server.cursors == {}
+
+
+async def test_a_read_that_reads_every_batch_leaves_no_cursor_to_close(fake: FakeArango, store: ArangoStore) -> None:
+    server = fake
+    _many_datasets(server)
+    nodes = await store.get_nodes([f"dataset/d{i}" for i in range(4)])
+    assert [n.id for n in nodes if n is not None] == [f"dataset/d{i}" for i in range(4)]
+    assert [r for r in server.requests if r[0] == "DELETE"] == []
+
+
+# --------------------------------------------------------------------------------------
+# Queries beyond the server's limits
+# --------------------------------------------------------------------------------------
+
+
+async def test_a_compiled_read_beyond_the_servers_plan_limits_is_left_to_the_executor_and_elsewhere_is_a_coded_error(
+    fake: FakeArango, store: ArangoStore
+) -> None:
+    server = fake
+    server.query = lambda body: _error(400, 1524, "too much nesting or too many objects")
+    assert await store.answer(two_roots()) is None
+    with pytest.raises(BadUserInput) as raised:
+        await store.lineage(LineageQuery("run/r1", Direction.BOTH, 3, 100, None))
+    assert "1524" in raised.value.message and "ask for less" in raised.value.message
+
+
+# --------------------------------------------------------------------------------------
+# init-db on a live Arangopipe database
+# --------------------------------------------------------------------------------------
+
+
+async def test_init_db_builds_every_index_it_can_and_names_each_repeated_value(fake: FakeArango) -> None:
+    server = fake
+
+    def answer(body: dict[str, Any]) -> Answer:
+        bind = body.get("bindVars", {})
+        if "COLLECT" in body["query"] and bind.get("@c0") == "run" and "deployment_tag" in bind.values():
+            return server.open_cursor([[{"value": ["prod-7"], "count": 3, "keys": ["r1", "r2", "r9"]}]])
+        if "COLLECT" in body["query"] and bind.get("@c0") == "deployment" and "tag" in bind.values():
+            return server.open_cursor([[{"value": ["serving-a"], "count": 2, "keys": ["d1", "d2"]}]])
+        return server.open_cursor([[]])
+
+    server.query = answer
+    with pytest.raises(RepeatedValues) as raised:
+        await init_db(fake.settings)
+    lines = raised.value.lines
+    assert lines[:2] == [
+        'run/r1, run/r2 and run/r9 share deployment_tag "prod-7": index metagate_deployment_tag on run is not built',
+        'deployment/d1 and deployment/d2 share tag "serving-a": index metagate_tag on deployment is not built',
+    ]
+    assert "metagate init-db" in lines[-1]
+    built = {(i["collection"], i["name"]) for i in server.created_indexes}
+    refused = {("run", "metagate_deployment_tag"), ("deployment", "metagate_tag")}
+    assert built == {(i.collection, i.name) for i in indexes()} - refused
+    assert all(i["inBackground"] is True for i in server.created_indexes)
+    assert raised.value.code == "CONFLICT"
+
+
+async def test_init_db_run_again_skips_the_check_for_indexes_already_built(fake: FakeArango) -> None:
+    server = fake
+    for index in indexes():
+        server.indexes.setdefault(index.collection, []).append({"name": index.name, "type": "persistent"})
+    checks: list[str] = []
+
+    def answer(body: dict[str, Any]) -> Answer:
+        if "COLLECT" in body["query"]:
+            checks.append(body["query"])
+        return server.open_cursor([[]])
+
+    server.query = answer
+    await init_db(fake.settings)
+    # Only the serving periods' set-aside looks at the data; no index is built twice.
+    assert len(checks) == 1 and "periodStart" in checks[0]
+    assert server.created_indexes == []
