@@ -65,10 +65,13 @@ _UNREACHABLE = {
     errno.HTTP_UNAUTHORIZED,
     errno.DATABASE_NOT_FOUND,
     errno.CLUSTER_TIMEOUT,
-    # A stream transaction the server no longer has: it aborted it after its idle
-    # timeout (--transaction.streaming-idle-timeout) or lost it with a restart.
-    errno.TRANSACTION_NOT_FOUND,
 }
+# A stream transaction the server no longer runs: aborted at its idle timeout
+# (--transaction.streaming-idle-timeout; 1654, then 1653 once collected, then 1655 once
+# forgotten), or lost with a restart. Nothing of it was written.
+_TRANSACTION_GONE = {errno.TRANSACTION_ABORTED, errno.TRANSACTION_DISALLOWED_OPERATION, errno.TRANSACTION_NOT_FOUND}
+# What the server answers an abort of a transaction a statement still uses.
+_IN_USE = frozenset({errno.LOCKED, errno.TRANSACTION_DISALLOWED_OPERATION})
 # Beyond what the server plans or holds for one query: ERROR_QUERY_TOO_MUCH_NESTING
 # (also more than 4,000 execution nodes in the initial plan) and ERROR_RESOURCE_LIMIT
 # (more than 1,000 registers, the query's memory limit, a transaction's size limit).
@@ -161,13 +164,22 @@ def translate(error: BaseException) -> BaseException:
                 f" Arangopipe's vertex collections, or a collection was dropped meanwhile ({error.error_message})"
             )
         if code in _BEYOND_LIMITS:
+            # 32 is also a transaction's size limit, and the server's memory limit for
+            # all queries at once: the message names each case.
             return BadUserInput(
-                f"the request is more than the ArangoDB server plans or holds for one query (error {code}):"
-                " ask for less at once (fewer or smaller lists, a smaller lineage limit or depth)"
+                f"the request is more than the ArangoDB server plans or holds for one query or transaction (error {code}):"
+                " ask for or send less at once (fewer or smaller lists, a smaller lineage limit or depth, fewer runs"
+                " per logRuns), or try again when the server is less loaded"
             )
         if code == errno.QUERY_KILLED:
-            # Queries run with maxRuntime set to the request's deadline.
-            return DeadlineExceeded("the ArangoDB server stopped the query: it ran past its deadline (error 1500)")
+            # Queries run with maxRuntime set to the request's deadline; an operator's
+            # kill and a shutdown stop them the same way.
+            return DeadlineExceeded("the ArangoDB server stopped the query (error 1500: past its deadline, or killed)")
+        if code in _TRANSACTION_GONE:
+            return Unavailable(
+                f"the ArangoDB server no longer runs this write's transaction (error {code}: aborted at its idle"
+                " timeout, or lost with a restart): nothing of it was written; try again"
+            )
         if code in _UNREACHABLE:
             return Unavailable("the ArangoDB store is unavailable (authentication, database or server)")
         return error
@@ -201,6 +213,9 @@ class _Runner:
     def __init__(self, store: ArangoStore, db: Any) -> None:
         self.store = store
         self.db = db
+        # The statement last sent, which may still run on the server after its caller
+        # was cancelled: a transaction is aborted only once it has ended.
+        self.in_flight: asyncio.Future[Any] | None = None
 
     async def run(self, query: aql.Query, *, leave: Collection[int] = ()) -> list[Any]:
         self.store.statements += 1
@@ -209,10 +224,12 @@ class _Runner:
             executed = asyncio.ensure_future(
                 self.db.aql.execute(query.text, bind_vars=query.bind, batch_size=1000, options=options)
             )
+            self.in_flight = executed
             try:
                 cursor: Cursor = await asyncio.shield(executed)
             except asyncio.CancelledError:
                 # The server may open a cursor after all: deleted once it answers.
+                self.store._keep(executed)
                 executed.add_done_callback(self.store._close_when_open)
                 raise
             try:
@@ -384,8 +401,11 @@ class ArangoStore:
             log.warning("ArangoDB %s predates 3.12.1: reads are answered field by field, not by one compiled query", version)
 
     async def close(self) -> None:
-        if self._cleanups:
-            await asyncio.wait(self._cleanups, timeout=_COMMIT_GRACE_SECONDS)
+        # Clean-ups may start others (a statement's end starts its cursor's deletion):
+        # waited for until none is left, within one bound.
+        deadline = asyncio.get_running_loop().time() + _COMMIT_GRACE_SECONDS
+        while self._cleanups and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait(set(self._cleanups), timeout=left)
         if self._client is not None:
             await self._client.close()
         self._client = None
@@ -420,9 +440,25 @@ class ArangoStore:
         if not begun.cancelled() and begun.exception() is None:
             self._keep(self._abort(begun.result()))
 
-    async def _abort(self, trx: Any) -> None:
-        with map_errors():
-            await trx.abort_transaction()
+    async def _abort(self, trx: Any, in_flight: asyncio.Future[Any] | None = None) -> None:
+        """Aborts ``trx`` once the statement ``in_flight`` in it has ended: the server
+        refuses to abort a transaction a statement is using (error 28 or 1653, "in
+        use"), which is asked again a few times until the grace period ends."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _COMMIT_GRACE_SECONDS
+        if in_flight is not None and not in_flight.done():
+            await asyncio.wait({in_flight}, timeout=_COMMIT_GRACE_SECONDS)
+        pause = 0.01
+        while True:
+            try:
+                with map_errors(leave=_IN_USE):
+                    await trx.abort_transaction()
+                return
+            except ArangoServerError as error:
+                if error.error_code not in _IN_USE or loop.time() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     def _reader(self) -> _Runner:
         if self._db is None:
@@ -449,14 +485,16 @@ class ArangoStore:
             # Cancelled while the server opens the transaction: the id comes back all the
             # same, and the transaction is aborted then, not left open (its locks and
             # writes held) until the server's idle timeout.
+            self._keep(begun)
             begun.add_done_callback(self._abort_when_begun)
             raise
+        tx = ArangoTx(self, trx)
         try:
-            yield ArangoTx(self, trx)
+            yield tx
         except BaseException:
             # Awaited so that a retry finds the transaction's writes gone; kept, so that a
             # second cancellation does not leave it half sent.
-            aborted = asyncio.ensure_future(self._abort(trx))
+            aborted = asyncio.ensure_future(self._abort(trx, tx.in_flight))
             try:
                 await asyncio.shield(aborted)
             except asyncio.CancelledError:

@@ -155,6 +155,9 @@ def repeated_values(collection: str, fields: Sequence[str], *, sparse: bool, sho
     more), in order, each as ``{value: [...], count, keys: its first ``shown`` keys}``.
     ``sparse``: documents that lack any of the fields are left out, as a sparse index
     leaves them out. Attribute names are bind variables too (``d.@a1``)."""
+    if any("." in name for name in fields):
+        # A bound attribute name is one attribute, dots and all, not a nested path.
+        raise ValueError(f"repeated_values reads top-level attributes only, not {list(fields)}")
     b = Binder()
     coll = b.collection(collection)
     paths = [f"d.{b.value(name, 'a')}" for name in fields]

@@ -21,6 +21,7 @@ the one they use.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,7 +118,8 @@ async def _rows(db: Any, query: aql.Query) -> list[Any]:
         return [row async for row in cursor]
     except BaseException:
         if cursor.has_more:  # abandoned: deleted now, not at its time-to-live
-            await cursor.close(ignore_missing=True)
+            with contextlib.suppress(Exception):  # the first failure is the one to report
+                await cursor.close(ignore_missing=True)
         raise
 
 

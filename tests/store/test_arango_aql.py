@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -418,3 +419,8 @@ def hostile_where(h: list[str]) -> Where:
 @given(h=st.lists(HOSTILE, min_size=10, max_size=10))
 def test_a_where_carries_hostile_values_only_as_bind_variables(h: list[str]) -> None:
     check(aql.list_nodes(ListQuery(kinds=(Kind.RUN,), where=hostile_where(h), first=5)), *h)
+
+
+def test_repeated_values_refuses_a_nested_attribute_it_would_read_as_one_name() -> None:
+    with pytest.raises(ValueError, match="top-level"):
+        aql.repeated_values("servingperf", ["fields.periodStart"], sparse=True, shown=10, most=100)

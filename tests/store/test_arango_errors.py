@@ -39,6 +39,8 @@ def _server_error(status: int, error_num: int, message: str) -> AQLQueryExecuteE
         (401, errno.HTTP_UNAUTHORIZED, Unavailable, "UNAVAILABLE"),
         (503, errno.SHUTTING_DOWN, Unavailable, "UNAVAILABLE"),
         (404, errno.TRANSACTION_NOT_FOUND, Unavailable, "UNAVAILABLE"),
+        (410, errno.TRANSACTION_ABORTED, Unavailable, "UNAVAILABLE"),
+        (400, errno.TRANSACTION_DISALLOWED_OPERATION, Unavailable, "UNAVAILABLE"),
         (400, errno.QUERY_COLLECTION_LOCK_FAILED, Unavailable, "UNAVAILABLE"),
         (400, errno.QUERY_TOO_MUCH_NESTING, BadUserInput, "BAD_USER_INPUT"),
         (500, errno.RESOURCE_LIMIT, BadUserInput, "BAD_USER_INPUT"),
@@ -66,7 +68,7 @@ def test_a_traversal_refused_a_collection_says_which_and_why() -> None:
 @pytest.mark.parametrize("errno_", [errno.QUERY_TOO_MUCH_NESTING, errno.RESOURCE_LIMIT])
 def test_a_query_beyond_the_servers_limits_asks_for_less(errno_: int) -> None:
     message = str(translate(_server_error(400, errno_, "too much nesting or too many objects")))
-    assert str(errno_) in message and "ask for less" in message
+    assert str(errno_) in message and "less at once" in message
 
 
 def test_map_errors_maps_what_its_block_raises_and_leaves_what_the_caller_handles() -> None:
@@ -138,3 +140,8 @@ async def test_atomically_reruns_the_whole_write_after_a_write_conflict() -> Non
     assert (await store.count_all())["dataset"] == 1
     assert await store.get_nodes(["dataset/d1", "dataset/d3"]) == [None, (await store.get_nodes(["dataset/d3"]))[0]]
     await store.close()
+
+
+def test_a_transaction_the_server_dropped_says_nothing_was_written() -> None:
+    message = str(translate(_server_error(410, errno.TRANSACTION_ABORTED, "transaction aborted")))
+    assert "nothing of it was written" in message and "try again" in message

@@ -47,6 +47,10 @@ class FakeArango:
     # The answer to POST /_api/cursor, from the request's body.
     query: Callable[[dict[str, Any]], Answer] = lambda body: (201, {"result": [], "hasMore": False})
     next_batch: Callable[[str], Answer | None] = lambda cursor_id: None
+    # Transactions a statement is running in, which refuse to be aborted meanwhile (as
+    # ArangoDB does: error 28, "transaction is in use"); and aborts to refuse so anyway.
+    in_use: set[str] = field(default_factory=set)
+    refuse_aborts: int = 0
     indexes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     created_indexes: list[dict[str, Any]] = field(default_factory=list)
     _held: dict[str, tuple[asyncio.Event, asyncio.Event]] = field(default_factory=dict)
@@ -117,6 +121,9 @@ class FakeArango:
             return 201, {"code": 201, "error": False, "result": {"id": trx, "status": "running"}}
         if parts[:2] == ["_api", "transaction"] and method in ("PUT", "DELETE"):
             await self._pause("commit" if method == "PUT" else "abort")
+            if method == "DELETE" and (parts[2] in self.in_use or self.refuse_aborts):
+                self.refuse_aborts = max(0, self.refuse_aborts - 1)
+                return _error(500, 28, "updating transaction status on abort failed: transaction is in use")
             status = self.transactions.get(parts[2])
             if status is None:
                 return _error(404, 1655, "transaction not found")
@@ -125,8 +132,14 @@ class FakeArango:
             self.transactions[parts[2]] = "committed" if method == "PUT" else "aborted"
             return 200, {"code": 200, "error": False, "result": {"id": parts[2], "status": self.transactions[parts[2]]}}
         if (method, path) == ("POST", "/_api/cursor"):
-            await self._pause("query")
-            return self.query(await request.json())
+            trx = request.headers.get("x-arango-trx-id")
+            if trx:
+                self.in_use.add(trx)
+            try:
+                await self._pause("query")
+                return self.query(await request.json())
+            finally:
+                self.in_use.discard(trx or "")
         if parts[:2] == ["_api", "cursor"] and method in ("POST", "PUT"):
             await self._pause("next")
             failure = self.next_batch(parts[2])
@@ -217,16 +230,35 @@ async def test_a_write_cancelled_while_it_commits_ends_once_the_commit_is_answer
     assert ("DELETE", f"/_db/{DB}/_api/transaction/t1") not in server.requests
 
 
-async def test_a_write_cancelled_during_a_statement_aborts_its_transaction(fake: FakeArango, store: ArangoStore) -> None:
+async def test_a_write_cancelled_during_a_statement_aborts_its_transaction_once_the_statement_ends(
+    fake: FakeArango, store: ArangoStore
+) -> None:
+    """The statement goes on running on the server, which refuses to abort a transaction
+    in use: the abort is sent once the statement has ended, not refused and forgotten."""
     server = fake
     server.hold("query")
     task = asyncio.create_task(_write(store))
     await server.arrived("query")
     task.cancel()
+    await asyncio.sleep(0.2)
+    assert ("DELETE", f"/_db/{DB}/_api/transaction/t1") not in server.requests
+    server.release("query")
     with pytest.raises(asyncio.CancelledError):
         await task
+    assert server.transactions == {"t1": "aborted"}
+
+
+async def test_an_abort_refused_as_in_use_is_asked_again(fake: FakeArango, store: ArangoStore) -> None:
+    server = fake
+    server.refuse_aborts = 2
+    server.hold("query")
+    task = asyncio.create_task(_write(store))
+    await server.arrived("query")
+    task.cancel()
     server.release("query")
-    assert await server.sent("DELETE", f"/_db/{DB}/_api/transaction/t1")
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert server.requests.count(("DELETE", f"/_db/{DB}/_api/transaction/t1")) == 3
     assert server.transactions == {"t1": "aborted"}
 
 
@@ -303,7 +335,7 @@ async def test_a_compiled_read_beyond_the_servers_plan_limits_is_left_to_the_exe
     assert await store.answer(two_roots()) is None
     with pytest.raises(BadUserInput) as raised:
         await store.lineage(LineageQuery("run/r1", Direction.BOTH, 3, 100, None))
-    assert "1524" in raised.value.message and "ask for less" in raised.value.message
+    assert "1524" in raised.value.message and "less at once" in raised.value.message
 
 
 # --------------------------------------------------------------------------------------
