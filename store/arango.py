@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -33,7 +34,15 @@ from arangoasync.exceptions import ArangoClientError, ArangoServerError, ServerC
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango_compile import MAX_EXECUTION_NODES, NotAnswered, compile_plan, finishing
-from metagate.store.errors import BadUserInput, Conflict, DeadlineExceeded, NotFound, Unavailable, WriteConflict
+from metagate.store.errors import (
+    CANNOT_WRITE_SECONDS,
+    BadUserInput,
+    Conflict,
+    DeadlineExceeded,
+    NotFound,
+    Unavailable,
+    WriteConflict,
+)
 from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
 from metagate.store.plan import Plan
 from metagate.store.port import (
@@ -70,6 +79,12 @@ _UNREACHABLE = {
 # (--transaction.streaming-idle-timeout; 1654, then 1653 once collected, then 1655 once
 # forgotten), or lost with a restart. Nothing of it was written.
 _TRANSACTION_GONE = {errno.TRANSACTION_ABORTED, errno.TRANSACTION_DISALLOWED_OPERATION, errno.TRANSACTION_NOT_FOUND}
+# A server that takes no writes, and why (a read-only server or database, a full disk).
+_CANNOT_WRITE = {
+    errno.READ_ONLY: "the ArangoDB server or database is read-only: writes are refused",
+    errno.FILESYSTEM_FULL: "the disk holding the ArangoDB data is full: writes are refused",
+    errno.DATADIR_NOT_WRITABLE: "the ArangoDB server cannot write its data folder: writes are refused",
+}
 # What the server answers an abort of a transaction a statement still uses.
 _IN_USE = frozenset({errno.LOCKED, errno.TRANSACTION_DISALLOWED_OPERATION})
 # Beyond what the server plans or holds for one query: ERROR_QUERY_TOO_MUCH_NESTING
@@ -175,6 +190,8 @@ def translate(error: BaseException) -> BaseException:
             # Queries run with maxRuntime set to the request's deadline; an operator's
             # kill and a shutdown stop them the same way.
             return DeadlineExceeded("the ArangoDB server stopped the query (error 1500: past its deadline, or killed)")
+        if code in _CANNOT_WRITE:
+            return Unavailable(_CANNOT_WRITE[code])
         if code in _TRANSACTION_GONE:
             return Unavailable(
                 f"the ArangoDB server no longer runs this write's transaction (error {code}: aborted at its idle"
@@ -377,6 +394,8 @@ class ArangoStore:
         self.statements = 0
         # Whether ``answer`` compiles reads: the server's version says, once open.
         self.compiled_reads = False
+        self._cannot_write: str | None = None  # why the last write failed, if the server takes none
+        self._cannot_write_since = 0.0
         # Clean-ups that outlive the request that started them (see the module's doc).
         self._cleanups: set[asyncio.Future[Any]] = set()
 
@@ -466,10 +485,30 @@ class ArangoStore:
         return _Runner(self, self._db)
 
     async def ping(self) -> None:
+        """Ready: took the last write (a server that refused one as read-only or with a
+        full disk is not ready for ``CANNOT_WRITE_SECONDS``, or until a write succeeds),
+        and answers a query."""
+        if self._cannot_write is not None:
+            if time.monotonic() - self._cannot_write_since < CANNOT_WRITE_SECONDS:
+                raise Unavailable(self._cannot_write)
+            self._cannot_write = None
         await self._reader().run(aql.Query("RETURN 1"))
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[ArangoTx]:
+        try:
+            async with self._transaction() as tx:
+                yield tx
+        except Unavailable as error:
+            code = getattr(error.__cause__, "error_code", None)
+            if code in _CANNOT_WRITE:
+                self._cannot_write, self._cannot_write_since = _CANNOT_WRITE[code], time.monotonic()
+                log.error("a write to the ArangoDB store failed: %s", self._cannot_write)
+            raise
+        self._cannot_write = None
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[ArangoTx]:
         if self._db is None:
             raise Unavailable("the store is not open")
         collections = [

@@ -56,3 +56,9 @@ class Unavailable(MetagateError):
 
 class DeadlineExceeded(MetagateError):
     code = "DEADLINE_EXCEEDED"
+
+
+# How long a store whose last write failed because it cannot take writes (read-only,
+# disk full) is not ready: not ready keeps traffic away, so no write would come to make
+# it ready again; after this it is asked again.
+CANNOT_WRITE_SECONDS = 10.0

@@ -29,7 +29,7 @@ except ImportError:  # Windows: writers wait on SQLite's busy timeout alone
     fcntl = None  # type: ignore[assignment]
 
 from metagate.store import sqlite_compile, sqlite_schema
-from metagate.store.errors import Conflict, NotFound, Unavailable
+from metagate.store.errors import CANNOT_WRITE_SECONDS, Conflict, NotFound, Unavailable
 from metagate.store.model import (
     EDGE_KINDS,
     Direction,
@@ -154,8 +154,6 @@ _FILE_LOST = "the SQLite store file was deleted or renamed over while serving: w
 # How long a write waits for another process's write to finish (SQLite's busy timeout
 # and the writers' lock file alike) before it is UNAVAILABLE, "busy".
 BUSY_SECONDS = 5.0
-# How long a store that failed a write for one of these reasons is not ready.
-CANNOT_WRITE_SECONDS = 10.0
 # What a store that cannot take writes says, by the primary code of the failure.
 _CANNOT_WRITE = {
     _READONLY: "the SQLite store is read-only (a read-only mount, file permissions, or its file moved): writes are refused",

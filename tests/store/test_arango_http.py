@@ -20,7 +20,7 @@ from aiohttp import web
 from metagate.store import arango_layout as layout
 from metagate.store.arango import ArangoSettings, ArangoStore
 from metagate.store.arango_init import RepeatedValues, indexes, init_db
-from metagate.store.errors import BadUserInput
+from metagate.store.errors import BadUserInput, Unavailable
 from metagate.store.model import Direction, Kind, Node, utcnow
 from metagate.store.port import LineageQuery
 from tests.store.test_arango_compile import two_roots
@@ -386,3 +386,22 @@ async def test_init_db_run_again_skips_the_check_for_indexes_already_built(fake:
     # Only the serving periods' set-aside looks at the data; no index is built twice.
     assert len(checks) == 1 and "periodStart" in checks[0]
     assert server.created_indexes == []
+
+
+async def test_a_server_that_refuses_writes_as_read_only_is_not_ready_and_says_why(
+    fake: FakeArango, store: ArangoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #12's rows 1 and 2 on ArangoDB: a read-only server (or a full disk) refuses
+    a write as UNAVAILABLE with the reason, and the store is not ready until a write
+    succeeds or CANNOT_WRITE_SECONDS pass."""
+    from metagate.store import arango as arango_module
+
+    fake.query = lambda body: _error(403, 1004, "write-protected")
+    with pytest.raises(Unavailable, match="read-only") as refused:
+        await _write(store)
+    assert refused.value.code == "UNAVAILABLE"
+    with pytest.raises(Unavailable, match="read-only"):
+        await store.ping()
+    monkeypatch.setattr(arango_module, "CANNOT_WRITE_SECONDS", 0.0)
+    fake.query = lambda body: (201, {"result": [1], "hasMore": False})
+    await store.ping()
