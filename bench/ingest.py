@@ -89,7 +89,7 @@ async def ingest(url: str, token: str | None, *, size: int, clients: int, batch:
     (1: `logRun`; more: `logRuns`). Returns a row whose throughput is runs per second and
     whose latencies are per request."""
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    limits = httpx.Limits(max_connections=clients + 1)
+    limits = httpx.Limits(max_connections=clients + 1, keepalive_expiry=2)  # below the gateway's 5 s
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as http:
         target = await setup(http, label)
         latencies: list[float] = []

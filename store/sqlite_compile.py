@@ -131,17 +131,25 @@ class _Compiler:
         """The CTE of the first ``rows`` neighbours (newest first) of each node in
         ``parents`` (a SELECT of ids) over ``edge_kind``, after the cursor ``after``."""
         near, far = ("from_id", "to_id") if step is Step.OUT else ("to_id", "from_id")
+        # The edge holds its far end's creation time, and an index gives each parent's
+        # edges of a kind in that order: a parent's page reads its ``rows`` edges, not
+        # all of them (a model's 20 newest runs out of 3,000: 16 -> ~1 ms).
+        created = "to_created" if far == "to_id" else "from_created"
         cursor = ""
         if after is not None:
             av, aid = self.bind(after[0]), self.bind(after[1])
-            cursor = f" AND (n.created_at < {av} OR (n.created_at = {av} AND n.id < {aid}))"
+            cursor = f" AND (x.{created} < {av} OR (x.{created} = {av} AND x.{far} < {aid}))"
+        kind, limit = self.bind(edge_kind), self.bind(rows)
+        each = self.name("q")
+        self.ctes.append(f"\n  {each}(id) AS (SELECT DISTINCT * FROM ({parents}))")
         ranked = (
-            f"SELECT e.{near} AS pid, n.created_at AS sv, n.id,"
-            f" row_number() OVER (PARTITION BY e.{near} ORDER BY n.created_at DESC, n.id DESC) AS rn"
-            f" FROM edges e JOIN nodes n ON n.id = e.{far}"
-            f" WHERE e.kind = {self.bind(edge_kind)} AND e.{near} IN ({parents}){cursor}"
+            f"SELECT e.{near} AS pid, e.{created} AS sv, e.{far} AS id,"
+            f" row_number() OVER (PARTITION BY e.{near} ORDER BY e.{created} DESC, e.{far} DESC) AS rn"
+            f" FROM {each} p JOIN edges e ON e.{near} = p.id AND e.kind = {kind}"
+            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = p.id AND x.kind = {kind}{cursor}"
+            f" ORDER BY x.{created} DESC, x.{far} DESC LIMIT {limit})"
         )
-        return self.cte("s", f"SELECT pid, sv, rn, id FROM ({ranked}) WHERE rn <= {self.bind(rows)}")
+        return self.cte("s", f"SELECT pid, sv, rn, id FROM ({ranked})")
 
     def objects(self, ids: str, select: p.Selection) -> str:
         """The CTE of (id, j): the JSON of each node in ``ids`` (a SELECT of ids)."""
