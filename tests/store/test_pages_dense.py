@@ -11,7 +11,13 @@ from metagate.gateway.config import Settings
 from metagate.store.plan import encode_id
 from metagate.store.port import Store
 from metagate.store.sqlite import SQLiteStore
-from tests.store.test_lineage_dense import RUNS, Sweep, _sweep, sweep  # noqa: F401 (the fixture)
+from tests.store.test_lineage_dense import RUNS, Sweep, _sweep
+
+
+@pytest.fixture
+async def sweep(store: Store) -> Sweep:
+    return await _sweep(store)
+
 
 PAGE = """query($id: ID!, $after: String) { node(id: $id) { ... on Deployment {
   model { runs(first: 20, after: $after) { nodes { name devPerf { id } } pageInfo { hasNextPage endCursor } } } } } }"""
