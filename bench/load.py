@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 
+from bench.ingest import client_session
 from bench.stats import percentile
 from tests.server import Server
 
@@ -61,11 +62,12 @@ class Result:
         return "\n".join(rows)
 
 
-async def _setup(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, str]:
+async def _setup(client: aiohttp.ClientSession) -> dict[str, str]:
     async def gql(query: str, **variables: Any) -> dict[str, Any]:
-        body = (await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)).json()
+        async with client.post("/graphql", json={"query": query, "variables": variables}) as response:
+            body = await response.json()
         assert "errors" not in body, body
-        return body["data"]
+        return body["data"]  # type: ignore[no-any-return]
 
     project = (await gql('mutation { createProject(input: {name: "load"}) { project { id } } }'))["createProject"]
     dataset = (await gql('mutation { registerDataset(input: {name: "load-d"}) { dataset { id } } }'))["registerDataset"]
@@ -98,26 +100,23 @@ async def _setup(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str
 async def run_load(server: Server, *, seconds: float, writers: int, readers: int) -> Result:
     result = Result(seconds=seconds, writers=writers, readers=readers)
     headers = {"authorization": f"Bearer {server.token}"}
-    # Kept-alive connections expire here before the gateway's 5 s: a request is never
-    # sent on one the gateway is closing.
-    limits = httpx.Limits(max_connections=writers + readers + 2, keepalive_expiry=2)
-    async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as client:
-        ids = await _setup(client, headers)
+    async with client_session(server.url, headers, writers + readers + 2) as client:
+        ids = await _setup(client)
         deadline = time.perf_counter() + seconds
 
         async def call(name: str, query: str, variables: dict[str, Any]) -> dict[str, Any] | None:
             started = time.perf_counter()
             try:
-                response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
-                body = response.json()
-            except (httpx.HTTPError, ValueError) as error:
+                async with client.post("/graphql", json={"query": query, "variables": variables}) as response:
+                    body = await response.json()
+            except (aiohttp.ClientError, ValueError) as error:
                 result.errors.append(f"{name}: {error!r}")
                 return None
             result.latencies[name].append(time.perf_counter() - started)
-            if response.status_code != 200 or body.get("errors"):
-                result.errors.append(f"{name}: {response.status_code} {body.get('errors')}")
+            if response.status != 200 or body.get("errors"):
+                result.errors.append(f"{name}: {response.status} {body.get('errors')}")
                 return None
-            return body["data"]
+            return body["data"]  # type: ignore[no-any-return]
 
         async def writer(number: int) -> None:
             count = 0
@@ -175,7 +174,7 @@ def main() -> None:
         f"# Load: {args.writers} writers (logRun), {args.readers} readers, {args.seconds:g} s\n\n"
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()},"
         f" {os.cpu_count()} cores, Python {platform.python_version()}, SQLite store, {processes};"
-        " the clients are one asyncio process on the same machine.\n\n"
+        " the clients are one asyncio process (aiohttp) on the same machine.\n\n"
         f"{result.table()}\n\n"
         f"Errors: {len(result.errors)}. Acknowledged runs: {result.acknowledged}; stored: {result.stored};"
         f" lost: {lost}.\n\n"
