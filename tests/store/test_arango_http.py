@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import sys
+from asyncio.subprocess import PIPE
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -343,8 +346,9 @@ async def test_a_compiled_read_beyond_the_servers_plan_limits_is_left_to_the_exe
 # --------------------------------------------------------------------------------------
 
 
-async def test_init_db_builds_every_index_it_can_and_names_each_repeated_value(fake: FakeArango) -> None:
-    server = fake
+def _repeated_tags(server: FakeArango) -> None:
+    """Arangopipe's data as the fake answers it: three runs share a deployment tag, two
+    deployments a tag."""
 
     def answer(body: dict[str, Any]) -> Answer:
         bind = body.get("bindVars", {})
@@ -355,6 +359,11 @@ async def test_init_db_builds_every_index_it_can_and_names_each_repeated_value(f
         return server.open_cursor([[]])
 
     server.query = answer
+
+
+async def test_init_db_builds_every_index_it_can_and_names_each_repeated_value(fake: FakeArango) -> None:
+    server = fake
+    _repeated_tags(server)
     with pytest.raises(RepeatedValues) as raised:
         await init_db(fake.settings)
     lines = raised.value.lines
@@ -405,3 +414,21 @@ async def test_a_server_that_refuses_writes_as_read_only_is_not_ready_and_says_w
     monkeypatch.setattr(arango_module, "CANNOT_WRITE_SECONDS", 0.0)
     fake.query = lambda body: (201, {"result": [1], "hasMore": False})
     await store.ping()
+
+
+async def test_the_init_db_command_says_what_it_built_then_each_repeated_value_and_exits_2(fake: FakeArango) -> None:
+    _repeated_tags(fake)
+    url = f"arangodb+{fake.settings.hosts.replace('http://', 'http://root@')}/{DB}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("METAGATE_")}
+    command = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "metagate", "init-db", "--store", url, stdout=PIPE, stderr=PIPE, env=env
+    )
+    out, err = await asyncio.wait_for(command.communicate(), 60)
+    assert command.returncode == 2, err.decode()
+    assert err.decode().splitlines() == [
+        'error: run/r1, run/r2 and run/r9 share deployment_tag "prod-7": index metagate_deployment_tag on run is not built',
+        'error: deployment/d1 and deployment/d2 share tag "serving-a": index metagate_tag on deployment is not built',
+        "error: make those values unique and run `metagate init-db` again: every other index is built",
+    ]
+    built = out.decode().splitlines()
+    assert len(built) == len(fake.created_indexes) and all(line.startswith("created index ") for line in built)
