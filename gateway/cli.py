@@ -161,6 +161,7 @@ def serve(
 ) -> None:
     """Run the gateway: GraphQL and GraphiQL at /graphql."""
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     from metagate.gateway.app import admin_token_file, create_app
@@ -200,8 +201,13 @@ def serve(
     click.echo(start_line(settings) + (f" in {settings.WORKERS} processes" if settings.WORKERS > 1 else ""))
     if settings.WORKERS == 1:
         uvicorn.Server(server_config(settings, create_app(settings))).run(sockets=[sock])
-    else:
-        Multiprocess(server_config(settings, AppFactory(settings)), sockets=[sock]).run()
+        return
+    supervisor = Multiprocess(server_config(settings, AppFactory(settings)), sockets=[sock])
+    supervisor.run()
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        # A worker could not start (the supervisor stopped then): the exit status says
+        # so, as one process's does.
+        sys.exit(STARTUP_FAILURE)
 
 
 @main.group()

@@ -86,7 +86,7 @@ class _TooSlow(Exception):
 class BodyLimit:
     """Refuses request bodies over ``max_bytes`` with 413, by their Content-Length or,
     for streamed bodies, as soon as the count passes the limit; and a body not all
-    arrived ``timeout`` seconds after the request's headers with 408, closing the
+    arrived ``timeout`` seconds after the app first reads it with 408, closing the
     connection (a client that trickles its body holds no connection for long)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
@@ -95,7 +95,9 @@ class BodyLimit:
         self.timeout = timeout
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        await send_error(scope, send, 413, f"the request body is larger than {self.max_bytes} bytes", "BAD_USER_INPUT")
+        # Closed after it: the rest of the body is not read.
+        message = f"the request body is larger than {self.max_bytes} bytes"
+        await send_error(scope, send, 413, message, "BAD_USER_INPUT", close=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,12 +109,16 @@ class BodyLimit:
             return
         seen = 0
         whole = False
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        deadline: float | None = None
 
         async def counted() -> Message:
-            nonlocal seen, whole
+            nonlocal seen, whole, deadline
             if whole:
                 return await receive()  # the body is in; a wait for the client's disconnect
+            if deadline is None:
+                # From the first read: the app may look its caller up first, and until it
+                # reads, a large body waits in the server's buffers.
+                deadline = asyncio.get_running_loop().time() + self.timeout
             try:
                 async with asyncio.timeout_at(deadline):
                     message = await receive()
@@ -177,4 +183,4 @@ class LoopbackHosts:
             await send({"type": "websocket.close", "code": 1008})
             return
         message = "without authentication, only loopback host names (localhost, 127.0.0.1, [::1]) are served"
-        await send_error(scope, send, 403, message, "FORBIDDEN")
+        await send_error(scope, send, 403, message, "FORBIDDEN", close=True)

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from metagate.gateway import config
 
 log = logging.getLogger("metagate.server")
+_last_refusal_logged = float("-inf")  # when a refused connection was last logged
 
 
 def _raw_error(status: bytes, message: str) -> bytes:
@@ -60,7 +64,11 @@ class Protocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.config.max_connections:
             self._refused = True
-            log.warning("refused a connection: %d are open, the most allowed (METAGATE_MAX_CONNECTIONS)", len(self.connections))
+            global _last_refusal_logged
+            if time.monotonic() - _last_refusal_logged >= 1:  # one line a second at most, under a flood
+                _last_refusal_logged = time.monotonic()
+                open_now = len(self.connections)
+                log.warning("refused a connection: %d are open, the most allowed (METAGATE_MAX_CONNECTIONS)", open_now)
             transport.write(_raw_error(b"503 Service Unavailable", "too many open connections; try again"))
             transport.close()
             return
@@ -124,7 +132,12 @@ class AppFactory:
         from metagate.gateway.observability import configure_logging
 
         configure_logging(self.settings.LOG_LEVEL)
-        return create_app(self.settings)
+        try:
+            return create_app(self.settings)
+        except Exception:
+            # A start-up failure, which the supervisor stops on, not a death it restarts.
+            log.exception("the gateway could not be made in a worker")
+            sys.exit(STARTUP_FAILURE)
 
 
 def server_config(settings: config.Settings, app: Any) -> ServerConfig:

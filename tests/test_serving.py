@@ -243,3 +243,13 @@ def test_workers_share_one_store_and_a_stop_loses_no_acknowledged_write(tmp_path
     stored = _run_names(db)
     assert set(acknowledged) | {"in-flight"} <= stored
     assert closed, server.output()[-3000:]
+
+
+def test_a_body_too_large_is_answered_413_and_its_connection_closed(slow_bounded: Server) -> None:
+    """Its body is not read: the connection is closed after the answer, not left to
+    parse the rest of the body as the next request's headers."""
+    with _connect(slow_bounded) as sock:
+        sock.sendall(_request(b"x" * 2_000_000, slow_bounded.token) + b"x" * 1000)
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
+    assert _body(answer)["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -460,7 +460,7 @@ async def test_a_write_that_gives_up_waiting_for_its_turn_leaves_the_lock_free(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     """Busy past BUSY_SECONDS it is UNAVAILABLE; cancelled (a deadline) it stops; either
-    way the lock its waiting thread takes afterwards is let go, and writes go on."""
+    way it takes no lock afterwards, and writes go on."""
     from metagate.store import sqlite as sqlite_module
 
     monkeypatch.setattr(sqlite_module, "BUSY_SECONDS", 0.3)
@@ -499,3 +499,43 @@ async def test_a_write_that_gives_up_waiting_for_its_turn_leaves_the_lock_free(
 async def _insert(store: SQLiteStore, node: Node) -> None:
     async with store.write() as tx:
         await tx.insert_nodes([node])
+
+
+async def test_a_write_that_gave_up_does_not_free_the_lock_of_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A waiter left blocked on the lock after giving up would take it together with the
+    next writer (flock locks belong to the open file) and then let it go under it: the
+    lock must stay held while the next writer writes."""
+    from metagate.store import sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "BUSY_SECONDS", 0.3)
+    path = tmp_path / "metagate.db"
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        other = _hold_writers_lock(path)
+        with pytest.raises(Unavailable, match="busy"):
+            await _insert(store, _dataset("gave up"))
+        inside, leave = asyncio.Event(), asyncio.Event()
+
+        async def next_write() -> None:
+            async with store.write() as tx:
+                await tx.insert_nodes([_dataset("next")])
+                inside.set()
+                await leave.wait()
+
+        task = asyncio.create_task(next_write())
+        await asyncio.sleep(0.05)
+        os.close(other)
+        await asyncio.wait_for(inside.wait(), 5)
+        await asyncio.sleep(0.2)
+        probe = os.open(f"{path}.lock", os.O_RDWR)
+        try:
+            assert not _free(probe)  # still the next writer's
+        finally:
+            os.close(probe)
+            leave.set()
+            await task
+    finally:
+        await store.close()
