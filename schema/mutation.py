@@ -288,6 +288,19 @@ async def _add_tags(ctx: Context, input: AddTagsInput, then: Then | None = None)
     )
 
 
+async def _log_run_input(ctx: Context, input: dict[str, Any], then: Then | None = None) -> RunLogged:
+    """logRun from graphql-core's coerced input, as logRuns takes its runs: strawberry's
+    conversion into LogRunInput, which _run_arguments undoes, was a sixth of a logRun's
+    time in the gateway."""
+    return await registry.log_run(
+        ctx.store,
+        **_run_values(input, ""),
+        allowed_projects=ctx.allowed_projects,
+        idempotency_key=_key(ctx, input.get("idempotencyKey")),
+        then=then,
+    )
+
+
 async def _log_runs_input(ctx: Context, input: dict[str, Any], then: Then | None = None) -> list[RunLogged]:
     return await _log_runs(ctx, input["runs"], input.get("idempotencyKey"), then)
 
@@ -322,7 +335,7 @@ WRITES: dict[str, Write] = {
     "registerDataset": Write(_register_dataset, _registered("dataset")),
     "registerFeatureset": Write(_register_featureset, _registered("featureset")),
     "registerModel": Write(_register_model, _registered("model")),
-    "logRun": Write(_log_run, _run_logged),
+    "logRun": Write(_log_run_input, _run_logged, raw_input=True),
     "logRuns": Write(_log_runs_input, lambda runs: {"runs": [_run_logged(r) for r in runs]}, raw_input=True),
     "registerDeployment": Write(_register_deployment, _registered("deployment")),
     "logServingPerf": Write(_log_serving_perf, _registered("servingPerf")),
