@@ -179,11 +179,12 @@ def serve(
 
     async def first_start(opened: Store) -> None:
         # Made here, once, before any worker starts: workers that each found no token
-        # would each make one.
-        issued = await bootstrap_admin(opened) if settings.AUTH else None
-        if issued is not None:
+        # would each make one. Without auth, the tokens are read all the same: what the
+        # first start-up step reads.
+        if not settings.AUTH:
+            await opened.list_tokens()
+        elif (issued := await bootstrap_admin(opened)) is not None:
             announce_admin_token(issued.secret, admin_token_file(opened), sys.stdout.isatty())
-        await opened.list_tokens()  # reads what the first start-up step reads
 
     configure_logging(settings.LOG_LEVEL)
     logging.getLogger("metagate").info("opening the store", extra={"store": redact(settings.STORE)})

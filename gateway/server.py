@@ -17,13 +17,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from metagate.gateway import config
+from metagate.gateway.middleware import error_body
 
 log = logging.getLogger("metagate.server")
 _last_refusal_logged = float("-inf")  # when a refused connection was last logged
@@ -32,7 +32,7 @@ _last_refusal_logged = float("-inf")  # when a refused connection was last logge
 def _raw_error(status: bytes, message: str) -> bytes:
     """A whole HTTP/1.1 answer carrying one coded GraphQL error, that closes the
     connection: written by the protocol itself, before any request reached the app."""
-    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]})
+    body = error_body(message, "BAD_USER_INPUT")
     head = b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\nconnection: close\r\n"
     return head + b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
 

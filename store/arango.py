@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import logging
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -35,13 +34,13 @@ from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango_compile import MAX_EXECUTION_NODES, NotAnswered, compile_plan, finishing
 from metagate.store.errors import (
-    CANNOT_WRITE_SECONDS,
     BadUserInput,
     Conflict,
     DeadlineExceeded,
     NotFound,
     Unavailable,
     WriteConflict,
+    WriteRefusal,
 )
 from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
 from metagate.store.plan import Plan
@@ -394,8 +393,7 @@ class ArangoStore:
         self.statements = 0
         # Whether ``answer`` compiles reads: the server's version says, once open.
         self.compiled_reads = False
-        self._cannot_write: str | None = None  # why the last write failed, if the server takes none
-        self._cannot_write_since = 0.0
+        self._refusal = WriteRefusal()  # why the last write failed, if the server takes none
         # Clean-ups that outlive the request that started them (see the module's doc).
         self._cleanups: set[asyncio.Future[Any]] = set()
 
@@ -488,10 +486,7 @@ class ArangoStore:
         """Ready: took the last write (a server that refused one as read-only or with a
         full disk is not ready for ``CANNOT_WRITE_SECONDS``, or until a write succeeds),
         and answers a query."""
-        if self._cannot_write is not None:
-            if time.monotonic() - self._cannot_write_since < CANNOT_WRITE_SECONDS:
-                raise Unavailable(self._cannot_write)
-            self._cannot_write = None
+        self._refusal.check()
         await self._reader().run(aql.Query("RETURN 1"))
 
     @asynccontextmanager
@@ -502,10 +497,10 @@ class ArangoStore:
         except Unavailable as error:
             code = getattr(error.__cause__, "error_code", None)
             if code in _CANNOT_WRITE:
-                self._cannot_write, self._cannot_write_since = _CANNOT_WRITE[code], time.monotonic()
-                log.error("a write to the ArangoDB store failed: %s", self._cannot_write)
+                self._refusal.failed(_CANNOT_WRITE[code])
+                log.error("a write to the ArangoDB store failed: %s", _CANNOT_WRITE[code])
             raise
-        self._cannot_write = None
+        self._refusal.succeeded()
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[ArangoTx]:

@@ -14,6 +14,7 @@ into errors with ``extensions.code``. Anything else reaching a client is masked.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 
@@ -62,3 +63,27 @@ class DeadlineExceeded(MetagateError):
 # disk full) is not ready: not ready keeps traffic away, so no write would come to make
 # it ready again; after this it is asked again.
 CANNOT_WRITE_SECONDS = 10.0
+
+
+class WriteRefusal:
+    """Why a store's last write failed, when the failure means it takes no writes at
+    all (read-only, disk full), for its readiness: each adapter says which failures
+    those are, and its ``ping`` calls ``check``."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._since = 0.0
+
+    def failed(self, reason: str) -> None:
+        self.reason, self._since = reason, time.monotonic()
+
+    def succeeded(self) -> None:
+        self.reason = None
+
+    def check(self) -> None:
+        """UNAVAILABLE with the reason for ``CANNOT_WRITE_SECONDS`` after such a
+        failure, unless a write succeeded since."""
+        if self.reason is not None:
+            if time.monotonic() - self._since < CANNOT_WRITE_SECONDS:
+                raise Unavailable(self.reason)
+            self.reason = None

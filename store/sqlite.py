@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import sqlite3
-import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
@@ -29,7 +28,7 @@ except ImportError:  # Windows: writers wait on SQLite's busy timeout alone
     fcntl = None  # type: ignore[assignment]
 
 from metagate.store import sqlite_compile, sqlite_schema
-from metagate.store.errors import CANNOT_WRITE_SECONDS, Conflict, NotFound, Unavailable
+from metagate.store.errors import Conflict, NotFound, Unavailable, WriteRefusal
 from metagate.store.model import (
     EDGE_KINDS,
     Direction,
@@ -476,8 +475,8 @@ class SQLiteStore:
         self._reads = _Reads(self)
         self._file: tuple[int, int] | None = None  # the store file's (device, inode) when opened
         self._file_path = self.path
-        self._cannot_write: str | None = None  # why the last write failed
-        self._cannot_write_since = 0.0  # when (time.monotonic()); a file lost is for good
+        self._refusal = WriteRefusal()  # why the last write failed, if the store takes none
+        self._file_lost = False  # for good: writes are refused until a restart
         self.statements = 0  # SQL statements sent: the store's round trips
         self.lineage_rows = 0  # rows lineage walks produced: their cost, for tests and the bench
         self.lineage_first_cap = lineage_first_cap
@@ -526,7 +525,6 @@ class SQLiteStore:
                 found = os.stat(self._file_path)
                 self._file = (found.st_dev, found.st_ino)
                 self._lock_file = _open_lock_file(self._file_path + ".lock")
-            if not self.memory:
                 for _ in range(self._reader_count):
                     conn = await self._connect()
                     await conn.execute("PRAGMA query_only = ON")
@@ -608,13 +606,13 @@ class SQLiteStore:
         except OSError:
             same = False
         if not same:
-            if self._cannot_write != _FILE_LOST:
+            if not self._file_lost:
                 log.error(
                     "the SQLite store file %s was deleted or renamed over while serving: what is written now would be"
                     " lost; writes are refused until Metagate is restarted on the right file",
                     self._file_path,
                 )
-            self._cannot_write = _FILE_LOST
+            self._file_lost = True
             raise Unavailable(_FILE_LOST)
 
     async def ping(self) -> None:
@@ -623,10 +621,7 @@ class SQLiteStore:
         a write succeeds: a store that takes no traffic while not ready must become ready
         again to be tried), and answers a read."""
         self._check_file()
-        if self._cannot_write is not None:
-            if time.monotonic() - self._cannot_write_since < CANNOT_WRITE_SECONDS:
-                raise Unavailable(self._cannot_write)
-            self._cannot_write = None
+        self._refusal.check()
         async with self._read() as conn:
             await self._reads._rows(conn, "SELECT 1")
 
@@ -649,13 +644,13 @@ class SQLiteStore:
                 cause = error if isinstance(error, sqlite3.Error) else error.__cause__
                 code = getattr(cause, "sqlite_errorcode", 0) & 0xFF
                 if code in _CANNOT_WRITE:
-                    self._cannot_write, self._cannot_write_since = _CANNOT_WRITE[code], time.monotonic()
-                    log.error("a write to the SQLite store at %s failed: %s", self.path, self._cannot_write)
+                    self._refusal.failed(_CANNOT_WRITE[code])
+                    log.error("a write to the SQLite store at %s failed: %s", self.path, _CANNOT_WRITE[code])
                 # Cancelled (a deadline) or failed anywhere, BEGIN and COMMIT included:
                 # what SQLite's thread started is rolled back before the lock is freed.
                 await asyncio.shield(self._rollback(conn))
                 raise
-            self._cannot_write = None
+            self._refusal.succeeded()
 
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:

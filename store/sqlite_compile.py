@@ -133,7 +133,8 @@ class _Compiler:
         near, far = ("from_id", "to_id") if step is Step.OUT else ("to_id", "from_id")
         # The edge holds its far end's creation time, and an index gives each parent's
         # edges of a kind in that order: a parent's page reads its ``rows`` edges, not
-        # all of them (a model's 20 newest runs out of 3,000: 16 -> ~1 ms).
+        # all of them (a deployment's nested read of its model's 20 newest runs out of
+        # 3,000, in process: 16.3 -> 3.9 ms).
         created = "to_created" if far == "to_id" else "from_created"
         cursor = ""
         if after is not None:

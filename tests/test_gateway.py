@@ -219,14 +219,14 @@ async def test_a_store_not_ready_after_a_failed_write_is_tried_again_later(
 ) -> None:
     """Not ready keeps traffic away, so no write would ever succeed to make it ready: the
     reason holds for CANNOT_WRITE_SECONDS, then /readyz asks the store again."""
-    from metagate.store import sqlite as sqlite_module
+    from metagate.store import errors as errors_module
 
     store, writer = file_store, _writer(file_store)
     async with _client(create_app(Settings(AUTH=False), store=store)) as client:
         await writer.execute("PRAGMA query_only = ON")
         failed = await client.post("/graphql", json=_register("x"))
         not_ready = await client.get("/readyz")
-        monkeypatch.setattr(sqlite_module, "CANNOT_WRITE_SECONDS", 0.0)
+        monkeypatch.setattr(errors_module, "CANNOT_WRITE_SECONDS", 0.0)
         tried_again = await client.get("/readyz")
     assert failed.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
     assert not_ready.status_code == 503 and tried_again.status_code == 200

@@ -403,7 +403,7 @@ async def test_a_server_that_refuses_writes_as_read_only_is_not_ready_and_says_w
     """Issue #12's rows 1 and 2 on ArangoDB: a read-only server (or a full disk) refuses
     a write as UNAVAILABLE with the reason, and the store is not ready until a write
     succeeds or CANNOT_WRITE_SECONDS pass."""
-    from metagate.store import arango as arango_module
+    from metagate.store import errors as errors_module
 
     fake.query = lambda body: _error(403, 1004, "write-protected")
     with pytest.raises(Unavailable, match="read-only") as refused:
@@ -411,7 +411,7 @@ async def test_a_server_that_refuses_writes_as_read_only_is_not_ready_and_says_w
     assert refused.value.code == "UNAVAILABLE"
     with pytest.raises(Unavailable, match="read-only"):
         await store.ping()
-    monkeypatch.setattr(arango_module, "CANNOT_WRITE_SECONDS", 0.0)
+    monkeypatch.setattr(errors_module, "CANNOT_WRITE_SECONDS", 0.0)
     fake.query = lambda body: (201, {"result": [1], "hasMore": False})
     await store.ping()
 
