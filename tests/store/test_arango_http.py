@@ -12,7 +12,7 @@ import itertools
 import os
 import sys
 from asyncio.subprocess import PIPE
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -198,6 +198,18 @@ async def _write(store: ArangoStore) -> None:
         await tx.insert_nodes([_dataset("d1")])
 
 
+async def _cancelled_while_held(server: FakeArango, endpoint: str, call: Awaitable[Any]) -> None:
+    """Runs ``call`` until the server holds its request to ``endpoint``, cancels it
+    there, sees the cancellation through, and lets the server answer after all."""
+    server.hold(endpoint)
+    task = asyncio.ensure_future(call)
+    await server.arrived(endpoint)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    server.release(endpoint)
+
+
 # --------------------------------------------------------------------------------------
 # Stream transactions
 # --------------------------------------------------------------------------------------
@@ -207,13 +219,7 @@ async def test_a_write_cancelled_while_its_transaction_begins_aborts_that_transa
     fake: FakeArango, store: ArangoStore
 ) -> None:
     server = fake
-    server.hold("begin")
-    task = asyncio.create_task(_write(store))
-    await server.arrived("begin")
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    server.release("begin")  # the server opens the transaction after all
+    await _cancelled_while_held(server, "begin", _write(store))  # the server opens the transaction after all
     assert await server.sent("DELETE", f"/_db/{DB}/_api/transaction/t1")
     assert server.transactions == {"t1": "aborted"}
 
@@ -280,13 +286,7 @@ def _many_datasets(server: FakeArango) -> None:
 async def test_a_read_cancelled_between_batches_closes_its_cursor(fake: FakeArango, store: ArangoStore) -> None:
     server = fake
     _many_datasets(server)
-    server.hold("next")
-    task = asyncio.create_task(store.get_nodes([f"dataset/d{i}" for i in range(4)]))
-    await server.arrived("next")
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    server.release("next")
+    await _cancelled_while_held(server, "next", store.get_nodes([f"dataset/d{i}" for i in range(4)]))
     assert await server.sent("DELETE", f"/_db/{DB}/_api/cursor/c1")
     assert server.cursors == {}
 
@@ -296,13 +296,7 @@ async def test_a_read_cancelled_before_its_first_batch_arrives_closes_the_cursor
 ) -> None:
     server = fake
     _many_datasets(server)
-    server.hold("query")
-    task = asyncio.create_task(store.get_nodes(["dataset/d0"]))
-    await server.arrived("query")
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    server.release("query")
+    await _cancelled_while_held(server, "query", store.get_nodes(["dataset/d0"]))
     assert await server.sent("DELETE", f"/_db/{DB}/_api/cursor/c1")
     assert server.cursors == {}
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sqlite3
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -455,45 +456,50 @@ async def test_a_write_waits_for_another_processes_write_and_takes_its_turn_afte
         await store.close()
 
 
-@pytest.mark.parametrize("how", ["busy too long", "cancelled"])
-async def test_a_write_that_gives_up_waiting_for_its_turn_leaves_the_lock_free(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
-) -> None:
-    """Busy past BUSY_SECONDS it is UNAVAILABLE; cancelled (a deadline) it stops; either
-    way it takes no lock afterwards, and writes go on."""
+@pytest.fixture
+async def impatient_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[SQLiteStore, Path]]:
+    """A file store whose writes wait at most 0.3 s for their turn, and its path."""
     from metagate.store import sqlite as sqlite_module
 
     monkeypatch.setattr(sqlite_module, "BUSY_SECONDS", 0.3)
     path = tmp_path / "metagate.db"
     store = SQLiteStore(str(path))
     await store.open()
+    yield store, path
+    await store.close()
+
+
+@pytest.mark.parametrize("how", ["busy too long", "cancelled"])
+async def test_a_write_that_gives_up_waiting_for_its_turn_leaves_the_lock_free(
+    impatient_store: tuple[SQLiteStore, Path], how: str
+) -> None:
+    """Busy past BUSY_SECONDS it is UNAVAILABLE; cancelled (a deadline) it stops; either
+    way it takes no lock afterwards, and writes go on."""
+    store, path = impatient_store
+    other = _hold_writers_lock(path)
+    attempt = asyncio.create_task(_insert(store, _dataset("given up")))
+    if how == "cancelled":
+        await asyncio.sleep(0.1)
+        attempt.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+    else:
+        with pytest.raises(Unavailable, match="busy"):
+            await attempt
+    os.close(other)
+    probe = os.open(f"{path}.lock", os.O_RDWR)
     try:
-        other = _hold_writers_lock(path)
-        attempt = asyncio.create_task(_insert(store, _dataset("given up")))
-        if how == "cancelled":
-            await asyncio.sleep(0.1)
-            attempt.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await attempt
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if _free(probe):
+                break
         else:
-            with pytest.raises(Unavailable, match="busy"):
-                await attempt
-        os.close(other)
-        probe = os.open(f"{path}.lock", os.O_RDWR)
-        try:
-            for _ in range(50):
-                await asyncio.sleep(0.02)
-                if _free(probe):
-                    break
-            else:
-                raise AssertionError("the writers' lock stayed taken by a write that gave up")
-        finally:
-            os.close(probe)
-        kept = _dataset("next")
-        await asyncio.wait_for(_insert(store, kept), 5)
-        assert await store.get_nodes([kept.id]) == [kept]
+            raise AssertionError("the writers' lock stayed taken by a write that gave up")
     finally:
-        await store.close()
+        os.close(probe)
+    kept = _dataset("next")
+    await asyncio.wait_for(_insert(store, kept), 5)
+    assert await store.get_nodes([kept.id]) == [kept]
 
 
 async def _insert(store: SQLiteStore, node: Node) -> None:
@@ -501,41 +507,31 @@ async def _insert(store: SQLiteStore, node: Node) -> None:
         await tx.insert_nodes([node])
 
 
-async def test_a_write_that_gave_up_does_not_free_the_lock_of_the_next_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_write_that_gave_up_does_not_free_the_lock_of_the_next_one(impatient_store: tuple[SQLiteStore, Path]) -> None:
     """A waiter left blocked on the lock after giving up would take it together with the
     next writer (flock locks belong to the open file) and then let it go under it: the
     lock must stay held while the next writer writes."""
-    from metagate.store import sqlite as sqlite_module
+    store, path = impatient_store
+    other = _hold_writers_lock(path)
+    with pytest.raises(Unavailable, match="busy"):
+        await _insert(store, _dataset("gave up"))
+    inside, leave = asyncio.Event(), asyncio.Event()
 
-    monkeypatch.setattr(sqlite_module, "BUSY_SECONDS", 0.3)
-    path = tmp_path / "metagate.db"
-    store = SQLiteStore(str(path))
-    await store.open()
+    async def next_write() -> None:
+        async with store.write() as tx:
+            await tx.insert_nodes([_dataset("next")])
+            inside.set()
+            await leave.wait()
+
+    task = asyncio.create_task(next_write())
+    await asyncio.sleep(0.05)
+    os.close(other)
+    await asyncio.wait_for(inside.wait(), 5)
+    await asyncio.sleep(0.2)
+    probe = os.open(f"{path}.lock", os.O_RDWR)
     try:
-        other = _hold_writers_lock(path)
-        with pytest.raises(Unavailable, match="busy"):
-            await _insert(store, _dataset("gave up"))
-        inside, leave = asyncio.Event(), asyncio.Event()
-
-        async def next_write() -> None:
-            async with store.write() as tx:
-                await tx.insert_nodes([_dataset("next")])
-                inside.set()
-                await leave.wait()
-
-        task = asyncio.create_task(next_write())
-        await asyncio.sleep(0.05)
-        os.close(other)
-        await asyncio.wait_for(inside.wait(), 5)
-        await asyncio.sleep(0.2)
-        probe = os.open(f"{path}.lock", os.O_RDWR)
-        try:
-            assert not _free(probe)  # still the next writer's
-        finally:
-            os.close(probe)
-            leave.set()
-            await task
+        assert not _free(probe)  # still the next writer's
     finally:
-        await store.close()
+        os.close(probe)
+        leave.set()
+        await task
