@@ -555,8 +555,8 @@ class SQLiteStore:
         process writing to the store takes first. SQLite's own lock alone serialises
         them too, but a writer that finds it taken sleeps (1, 2, 5, 10 ms ... up to
         100) before it looks again; the lock file is asked again every half
-        millisecond: with two processes writing, one-run writes were about 30% slower
-        than with one. It is asked without blocking, from the event loop: a writer that
+        millisecond (two workers logging one run per request over HTTP: 284-289 runs/s
+        with it, 192-240 without; see bench/notes.md). It is asked without blocking, from the event loop: a writer that
         gives up (busy, or cancelled) leaves nothing behind that could take the lock
         later (a thread blocked on it would, and would share it with the next writer:
         flock locks belong to the open file, not to a thread)."""
