@@ -94,10 +94,6 @@ class LogRunsPayload:
     runs: list[LogRunPayload] = strawberry.field(description="In the order of the input's runs.")
 
 
-def _run_arguments(input: LogRunInput, at: str) -> dict[str, Any]:
-    return _run_values({to_camel_case(k): v for k, v in vars(input).items()}, at)
-
-
 def _run_values(run: dict[str, Any], at: str) -> dict[str, Any]:
     """registry.log_run's keyword arguments from a LogRunInput as GraphQL names it."""
     status = run.get("status")
@@ -224,13 +220,8 @@ async def _register_model(ctx: Context, input: RegisterModelInput, then: Then | 
 
 
 async def _log_run(ctx: Context, input: LogRunInput, then: Then | None = None) -> RunLogged:
-    return await registry.log_run(
-        ctx.store,
-        **_run_arguments(input, ""),
-        allowed_projects=ctx.allowed_projects,
-        idempotency_key=_key(ctx, input.idempotency_key),
-        then=then,
-    )
+    """logRun as strawberry's resolver gets it: the input as GraphQL names its fields."""
+    return await _log_run_input(ctx, {to_camel_case(k): v for k, v in vars(input).items()}, then)
 
 
 async def _register_deployment(ctx: Context, input: RegisterDeploymentInput, then: Then | None = None) -> Registered:
@@ -289,9 +280,9 @@ async def _add_tags(ctx: Context, input: AddTagsInput, then: Then | None = None)
 
 
 async def _log_run_input(ctx: Context, input: dict[str, Any], then: Then | None = None) -> RunLogged:
-    """logRun from graphql-core's coerced input, as logRuns takes its runs: strawberry's
-    conversion into LogRunInput, which _run_arguments undoes, was a sixth of a logRun's
-    time in the gateway."""
+    """logRun from graphql-core's coerced input, as logRuns takes its runs (the compiled
+    path: strawberry's conversion into LogRunInput, only to be taken apart again, was a
+    sixth of a logRun's time in the gateway)."""
     return await registry.log_run(
         ctx.store,
         **_run_values(input, ""),
