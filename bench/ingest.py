@@ -39,7 +39,7 @@ class Target:
     featureset: str
 
 
-async def _gql(http: aiohttp.ClientSession, query: str, **variables: Any) -> dict[str, Any]:
+async def gql(http: aiohttp.ClientSession, query: str, **variables: Any) -> dict[str, Any]:
     async with http.post("/graphql", json={"query": query, "variables": variables}) as response:
         body = await response.json()
     if response.status != 200 or body.get("errors"):
@@ -57,19 +57,19 @@ def client_session(url: str, headers: dict[str, str], connections: int) -> aioht
 
 
 async def setup(http: aiohttp.ClientSession, label: str) -> Target:
-    project = await _gql(
+    project = await gql(
         http, "mutation($n: String!) { createProject(input: {name: $n}) { project { id } } }", n=f"ingest-{label}"
     )
-    dataset = await _gql(
+    dataset = await gql(
         http, "mutation($n: String!) { registerDataset(input: {name: $n}) { dataset { id } } }", n=f"ingest-{label}"
     )
-    featureset = await _gql(
+    featureset = await gql(
         http,
         "mutation($n: String!, $d: ID!) { registerFeatureset(input: {name: $n, datasetId: $d}) { featureset { id } } }",
         n=f"ingest-{label}",
         d=dataset["registerDataset"]["dataset"]["id"],
     )
-    model = await _gql(
+    model = await gql(
         http,
         "mutation($n: String!, $p: ID!) { registerModel(input: {name: $n, projectId: $p}) { model { id } } }",
         n=f"ingest-{label}",
@@ -110,7 +110,7 @@ async def ingest(url: str, token: str | None, *, size: int, clients: int, batch:
             while time.perf_counter() < deadline:
                 begin = time.perf_counter()
                 if batch == 1:
-                    await _gql(
+                    await gql(
                         http,
                         LOG_RUN,
                         m=target.model,
@@ -120,7 +120,7 @@ async def ingest(url: str, token: str | None, *, size: int, clients: int, batch:
                         rmse=(count % 1000) / 1000,
                     )
                 else:
-                    data = await _gql(
+                    data = await gql(
                         http,
                         LOG_RUNS,
                         runs=[_run_input(target, f"{label}-{number}-{count + i}", count + i) for i in range(batch)],

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.ingest import client_session
+from bench.ingest import client_session, gql, setup
 from bench.stats import percentile
 from tests.server import Server
 
@@ -63,30 +63,12 @@ class Result:
 
 
 async def _setup(client: aiohttp.ClientSession) -> dict[str, str]:
-    async def gql(query: str, **variables: Any) -> dict[str, Any]:
-        async with client.post("/graphql", json={"query": query, "variables": variables}) as response:
-            body = await response.json()
-        assert "errors" not in body, body
-        return body["data"]  # type: ignore[no-any-return]
-
-    project = (await gql('mutation { createProject(input: {name: "load"}) { project { id } } }'))["createProject"]
-    dataset = (await gql('mutation { registerDataset(input: {name: "load-d"}) { dataset { id } } }'))["registerDataset"]
-    featureset = (
-        await gql(
-            'mutation($d: ID!) { registerFeatureset(input: {name: "load-f", datasetId: $d}) { featureset { id } } }',
-            d=dataset["dataset"]["id"],
-        )
-    )["registerFeatureset"]
-    model = (
-        await gql(
-            'mutation($p: ID!) { registerModel(input: {name: "load-m", projectId: $p}) { model { id } } }',
-            p=project["project"]["id"],
-        )
-    )["registerModel"]
-    ids = {"m": model["model"]["id"], "d": dataset["dataset"]["id"], "f": featureset["featureset"]["id"]}
-    seed = await gql(LOG_RUN.replace("run { id }", "run { id } modelParams { id }"), n="seed", rmse=0.1, **ids)
+    target = await setup(client, "load")
+    ids = {"m": target.model, "d": target.dataset, "f": target.featureset}
+    seed = await gql(client, LOG_RUN.replace("run { id }", "run { id } modelParams { id }"), n="seed", rmse=0.1, **ids)
     deployment = (
         await gql(
+            client,
             'mutation($m: ID!, $f: ID!, $mp: ID!) { registerDeployment(input: {name: "load-dep", modelId: $m,'
             " featuresetId: $f, modelParamsId: $mp}) { deployment { id } } }",
             m=ids["m"],
