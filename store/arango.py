@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -501,6 +501,10 @@ class ArangoStore:
                 log.error("a write to the ArangoDB store failed: %s", _CANNOT_WRITE[code])
             raise
         self._refusal.succeeded()
+
+    async def transact(self, work: Callable[[ArangoTx], Awaitable[T]]) -> T:
+        async with self.write() as tx:
+            return await work(tx)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[ArangoTx]:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from metagate.store.errors import WriteConflict
 from metagate.store.model import Direction, Edge, JSONObject, Kind, Node, Step
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from metagate.store.plan import Plan
 
@@ -291,6 +293,11 @@ class Store(Reader, Protocol):
 
     def write(self) -> AbstractAsyncContextManager[Tx]: ...
 
+    async def transact(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+        """``work`` in one write transaction: all of it lands or none of it. ``work`` awaits
+        nothing but the transaction it is given (the SQLite store runs it on its thread)."""
+        ...
+
     async def list_nodes(self, query: ListQuery) -> Page: ...
 
     async def lineage(self, query: LineageQuery) -> LineageResult: ...
@@ -312,9 +319,6 @@ class Store(Reader, Protocol):
         ...
 
 
-T = TypeVar("T")
-
-
 async def atomically(store: Store, work: Callable[[Tx], Awaitable[T]], *, attempts: int = 5) -> T:
     """Runs ``work`` in one write transaction; when a concurrent write wins (ArangoDB's
     write-write conflict, or a unique index refusing what a concurrent writer committed
@@ -322,8 +326,7 @@ async def atomically(store: Store, work: Callable[[Tx], Awaitable[T]], *, attemp
     and run again, a bounded number of times with a growing, jittered pause."""
     for attempt in range(1, attempts + 1):
         try:
-            async with store.write() as tx:
-                return await work(tx)
+            return await store.transact(work)
         except WriteConflict:
             if attempt == attempts:
                 raise

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 import aiosqlite
@@ -59,6 +61,8 @@ log = logging.getLogger("metagate")
 
 WRITER_CACHE_KIB = 64 * 1024
 LINEAGE_FIRST_CAP = 4096
+
+T = TypeVar("T")
 
 _FIELD_EXPR = {name: f"json_extract(n.fields, '$.{name}')" for name in INDEXED_FIELDS}
 
@@ -208,7 +212,7 @@ class _Reads:
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
 
-    async def _rows(self, conn: aiosqlite.Connection, sql: str, params: Any = ()) -> list[Any]:
+    async def _rows(self, conn: _Connection, sql: str, params: Any = ()) -> list[Any]:
         self._store.statements += 1
         try:
             with mapped_errors():
@@ -221,7 +225,7 @@ class _Reads:
             await conn.interrupt()
             raise
 
-    async def answer_text(self, conn: aiosqlite.Connection, plan: Plan) -> bytes | None:
+    async def answer_text(self, conn: _Connection, plan: Plan) -> bytes | None:
         store = self._store
         compiled: sqlite_compile.Compiled | None = plan.memo.get("sqlite")
         if compiled is None:
@@ -236,7 +240,7 @@ class _Reads:
                 break
         return data.encode() if ok else None
 
-    async def get_nodes(self, conn: aiosqlite.Connection, ids: Sequence[str]) -> list[Node | None]:
+    async def get_nodes(self, conn: _Connection, ids: Sequence[str]) -> list[Node | None]:
         if not ids:
             return []
         rows = await self._rows(
@@ -247,7 +251,7 @@ class _Reads:
         found = {row[0]: _node(row) for row in rows}
         return [found.get(i) for i in ids]
 
-    async def find_named(self, conn: aiosqlite.Connection, keys: Sequence[NameKey]) -> list[list[Node]]:
+    async def find_named(self, conn: _Connection, keys: Sequence[NameKey]) -> list[list[Node]]:
         if not keys:
             return []
         payload = [[i, k.kind.value, k.name, k.scope] for i, k in enumerate(keys)]
@@ -268,7 +272,7 @@ class _Reads:
             out[row[0]].append(_node(row[1:]))
         return out
 
-    async def find_by_field(self, conn: aiosqlite.Connection, kind: Kind, name: str, value: str) -> list[Node]:
+    async def find_by_field(self, conn: _Connection, kind: Kind, name: str, value: str) -> list[Node]:
         expr = _FIELD_EXPR.get(name)
         if expr is None:
             raise ValueError(f"{name} is not an indexed field")
@@ -279,7 +283,7 @@ class _Reads:
         )
         return [_node(r) for r in rows]
 
-    async def find_serving_perf(self, conn: aiosqlite.Connection, periods: Sequence[ServingPeriod]) -> list[Node | None]:
+    async def find_serving_perf(self, conn: _Connection, periods: Sequence[ServingPeriod]) -> list[Node | None]:
         if not periods:
             return []
         out: list[Node | None] = [None for _ in periods]
@@ -287,7 +291,7 @@ class _Reads:
             out[row[0]] = out[row[0]] or _node(row[1:])
         return out
 
-    async def neighbors(self, conn: aiosqlite.Connection, requests: Sequence[NeighborRequest]) -> list[Page]:
+    async def neighbors(self, conn: _Connection, requests: Sequence[NeighborRequest]) -> list[Page]:
         if not requests:
             return []
         for r in requests:
@@ -313,50 +317,139 @@ class _Reads:
         return [Page(items=found[: r.first], has_next=len(found) > r.first) for r, found in zip(requests, items)]
 
 
+def _on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+    """``fn`` on the connection's thread, in turn with its other calls: how aiosqlite
+    runs each of its own (its public calls take one statement each)."""
+    run = cast(Callable[..., Awaitable[T]], conn._execute)
+    return run(fn, conn._conn)
+
+
+def _to_end(work: Awaitable[T]) -> T:
+    """Runs an awaitable that never suspends: a write's work on SQLite's thread."""
+    steps = work.__await__()
+    try:
+        steps.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    steps.close()
+    raise RuntimeError("a write transaction's work awaited something other than the transaction")
+
+
+def _nothing(db: sqlite3.Connection) -> None:
+    return None
+
+
+class _Connection(Protocol):
+    """What the reads need of a connection: aiosqlite's, or a write transaction's."""
+
+    async def execute_fetchall(self, sql: str, parameters: Any = ...) -> Iterable[Any]: ...
+
+    async def interrupt(self) -> None: ...
+
+
 class SQLiteTx:
+    """A write transaction on the writer connection. Run whole (``SQLiteStore.transact``),
+    the work and every statement it sends run on SQLite's thread in one hand-off;
+    otherwise (``SQLiteStore.write``) each statement is a hand-off of its own, the first
+    one beginning the transaction."""
+
     def __init__(self, store: SQLiteStore, conn: aiosqlite.Connection) -> None:
         self._reads = store._reads
         self._store = store
         self._conn = conn
+        self._begun = False
+        self._db: sqlite3.Connection | None = None  # set while the work runs on SQLite's thread
+
+    async def _send(self, sql: str | None, parameters: Any = (), *, many: bool = False, commit: bool = False) -> list[Any]:
+        """BEGIN IMMEDIATE if the transaction has not begun, then ``sql`` (its rows are
+        the answer; with ``many``, once per row of ``parameters``), then the COMMIT if asked."""
+        begin, self._begun = not self._begun, True
+
+        def send(db: sqlite3.Connection) -> list[Any]:
+            with mapped_errors():
+                if begin:
+                    db.execute("BEGIN IMMEDIATE")
+                found: list[Any] = []
+                if many:
+                    db.executemany(sql or "", parameters)
+                elif sql is not None:
+                    found = db.execute(sql, parameters).fetchall()
+                if commit:
+                    db.execute("COMMIT")
+                return found
+
+        if self._db is not None:
+            return send(self._db)
+        return await _on_thread(self._conn, send)
+
+    async def execute_fetchall(self, sql: str, parameters: Any = ()) -> list[Any]:
+        return await self._send(sql, parameters)
+
+    async def interrupt(self) -> None:
+        await self._conn.interrupt()
+
+    async def _commit(self) -> None:
+        if self._begun:
+            await self._send(None, commit=True)
+
+    async def _whole(self, work: Callable[[SQLiteTx], Awaitable[T]]) -> T:
+        """``work`` and its COMMIT on SQLite's thread, in one hand-off. ``work`` may await
+        nothing but this transaction, whose calls then never suspend, so its coroutine is
+        run to its end there. Cancelled, it is told so: a statement running is
+        interrupted, and the work is not committed if it has not been yet."""
+        abandoned = threading.Event()
+        context = contextvars.copy_context()  # the request's (its id in log lines)
+
+        def whole(db: sqlite3.Connection) -> T:
+            self._db = db
+            try:
+                result = context.run(_to_end, work(self))
+                if abandoned.is_set():
+                    raise asyncio.CancelledError
+                context.run(_to_end, self._commit())
+                return result
+            finally:
+                self._db = None
+
+        try:
+            return await _on_thread(self._conn, whole)
+        except asyncio.CancelledError:
+            abandoned.set()
+            await self._conn.interrupt()
+            # The thread takes its calls in turn: this one runs when the work is done
+            # there, before the locks are freed.
+            await asyncio.shield(_on_thread(self._conn, _nothing))
+            raise
 
     async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
-        return await self._reads.get_nodes(self._conn, ids)
+        return await self._reads.get_nodes(self, ids)
 
     async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
-        return await self._reads.find_named(self._conn, keys)
+        return await self._reads.find_named(self, keys)
 
     async def find_by_field(self, kind: Kind, name: str, value: str) -> list[Node]:
-        return await self._reads.find_by_field(self._conn, kind, name, value)
+        return await self._reads.find_by_field(self, kind, name, value)
 
     async def find_serving_perf(self, periods: Sequence[ServingPeriod]) -> list[Node | None]:
-        return await self._reads.find_serving_perf(self._conn, periods)
+        return await self._reads.find_serving_perf(self, periods)
 
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
-        return await self._reads.neighbors(self._conn, requests)
+        return await self._reads.neighbors(self, requests)
 
     async def answer(self, plan: Plan) -> JSONObject | None:
-        text = await self._reads.answer_text(self._conn, plan)
+        text = await self._reads.answer_text(self, plan)
         return orjson.loads(text) if text is not None else None
 
     async def answer_text(self, plan: Plan) -> bytes | None:
-        return await self._reads.answer_text(self._conn, plan)
+        return await self._reads.answer_text(self, plan)
 
     async def _many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._store.statements += 1
-        with mapped_errors():
-            await self._conn.executemany(sql, rows)
-
-    async def _changed(self, sql: str, params: Sequence[Any]) -> int:
-        """Runs one statement that changes rows; how many it changed."""
-        self._store.statements += 1
-        with mapped_errors():
-            async with self._conn.execute(sql, params) as cursor:
-                return int(cursor.rowcount)
+        await self._send(sql, list(rows), many=True)
 
     async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
-        rows = await self._reads._rows(
-            self._conn, "SELECT key, fingerprint, result, created_at FROM idempotency WHERE key = ?", (key,)
-        )
+        rows = await self._reads._rows(self, "SELECT key, fingerprint, result, created_at FROM idempotency WHERE key = ?", (key,))
         if not rows:
             return None
         key, fingerprint, result, created_at = rows[0]
@@ -626,18 +719,16 @@ class SQLiteStore:
             await self._reads._rows(conn, "SELECT 1")
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[SQLiteTx]:
+    async def _writing(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Held while a write runs: the writers' locks; the file checked first; what a
+        failed write says about the store recorded, and the write rolled back."""
         if self._writer is None:
             raise Unavailable("the store is not open")
         async with self._write_lock, self._other_writers_done():
             self._check_file()
             conn = self._writer
             try:
-                with mapped_errors():
-                    await conn.execute("BEGIN IMMEDIATE")
-                yield SQLiteTx(self, conn)
-                with mapped_errors():
-                    await conn.execute("COMMIT")
+                yield conn
             except BaseException as error:
                 # SQLite's error, translated where it was raised: why the store cannot
                 # take writes, recorded before the rollback (which may fail the same way).
@@ -651,6 +742,21 @@ class SQLiteStore:
                 await asyncio.shield(self._rollback(conn))
                 raise
             self._refusal.succeeded()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[SQLiteTx]:
+        async with self._writing() as conn:
+            tx = SQLiteTx(self, conn)
+            yield tx
+            await tx._commit()
+
+    async def transact(self, work: Callable[[SQLiteTx], Awaitable[T]]) -> T:
+        """``work`` in one write transaction, run whole on SQLite's thread: the locks are
+        held for the work itself, not for the event loop's turns between its statements
+        (which, with readers keeping the loop busy, were most of a write's time; see
+        bench/notes.md)."""
+        async with self._writing() as conn:
+            return await SQLiteTx(self, conn)._whole(work)
 
     @staticmethod
     async def _rollback(conn: aiosqlite.Connection) -> None:
@@ -766,7 +872,10 @@ class SQLiteStore:
 
     async def revoke_token(self, token_id: str, at: str) -> bool:
         async with self.write() as tx:
-            return await tx._changed("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (at, token_id)) == 1
+            revoked = await self._reads._rows(
+                tx, "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING id", (at, token_id)
+            )
+            return len(revoked) == 1
 
 
 def _token(row: Sequence[Any]) -> Token:

@@ -6,10 +6,10 @@ a fresh store with the same ids and times, and the answers must be the same byte
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import graphql
 import httpx
@@ -128,6 +128,8 @@ STEPS: list[tuple[str, Any]] = [
     ),
 ]
 
+T = TypeVar("T")
+
 
 def _run(answers: list[dict[str, Any]], name: str, **fields: Any) -> dict[str, Any]:
     return {
@@ -226,10 +228,8 @@ class _TxAnswers:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[Any]:
-        async with self.inner.write() as tx:
-            yield _Tx(tx, self)
+    async def transact(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        return await self.inner.transact(lambda tx: work(_Tx(tx, self)))
 
 
 class _Tx:

@@ -4,10 +4,9 @@ naming each field that differs otherwise. Either way nothing is written."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -25,6 +24,8 @@ LOG_RUNS = """mutation($runs: [LogRunInput!]!, $key: String) { logRuns(input: {r
   runs { created run { id } modelParams { id } devPerf { id } } } }"""
 RUN = """query($id: ID!) { node(id: $id) { ... on Run { name status tag deploymentTag startTime endTime tags
   attributes dataset { id } featureset { id } modelParams { id params } devPerf { id metrics } } } }"""
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -333,11 +334,10 @@ class FirstWriteMisses:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[Any]:
-        async with self.inner.write() as tx:
-            self.transactions += 1
-            yield self.misses(tx) if self.transactions == 1 else tx
+    async def transact(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        self.transactions += 1
+        first = self.transactions == 1
+        return await self.inner.transact(lambda tx: work(self.misses(tx) if first else tx))
 
 
 class _MissesRuns:

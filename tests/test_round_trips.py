@@ -3,9 +3,8 @@ at each level; a write's reads are a fixed number of calls, whatever its size.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -39,6 +38,8 @@ query($id: ID!) {
   }
 }
 """
+
+T = TypeVar("T")
 
 
 class CountingStore:
@@ -135,10 +136,8 @@ class CountingWrites:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[Any]:
-        async with self.inner.write() as tx:
-            yield _CountingTx(tx, self.calls)
+    async def transact(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        return await self.inner.transact(lambda tx: work(_CountingTx(tx, self.calls)))
 
 
 class _CountingTx:

@@ -10,9 +10,13 @@ import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from metagate.gateway.app import create_app
+from metagate.gateway.config import Settings
 from metagate.store import sqlite_schema
 from metagate.store.errors import Conflict, Unavailable
 from metagate.store.model import Direction, Edge, Kind, Node, new_id, utcnow
@@ -535,3 +539,98 @@ async def test_a_write_that_gave_up_does_not_free_the_lock_of_the_next_one(impat
         os.close(probe)
         leave.set()
         await task
+
+
+# --- a write on SQLite's thread ----------------------------------------------------------
+
+
+def _count_hand_offs(store: SQLiteStore) -> list[str]:
+    """The calls queued to the writer connection's thread, from now on."""
+    conn = store._writer
+    assert conn is not None
+    queued: list[str] = []
+    execute = conn._execute
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        queued.append(getattr(fn, "__name__", repr(fn)))
+        return await execute(fn, *args, **kwargs)
+
+    conn._execute = counted  # type: ignore[method-assign]
+    return queued
+
+
+async def test_a_logrun_reaches_the_writers_thread_once_however_many_statements_it_sends(tmp_path: Path) -> None:
+    """A mutation's reads, inserts, payload and COMMIT run on SQLite's thread in one go.
+    Sent one by one, each was a wait for the event loop while the store's write lock was
+    held: with readers keeping the loop busy, writers queued behind them."""
+    from tests.conftest import GraphQLClient
+    from tests.pipeline import record_pipeline
+
+    store = SQLiteStore(str(tmp_path / "metagate.db"))
+    await store.open()
+    try:
+        app = create_app(Settings(AUTH=False), store=store)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as http:
+            gql = GraphQLClient(http)
+            p = await record_pipeline(gql, runs=1)
+            queued = _count_hand_offs(store)
+            statements = store.statements
+            logged = await gql(
+                """mutation($m: ID!, $d: ID!, $f: ID!) { logRun(input: {name: "one", modelId: $m, datasetId: $d,
+                     featuresetId: $f, params: {depth: 3}, metrics: {rmse: 0.4}, tags: ["a"]})
+                     { created run { name model { name } devPerf { metrics } } } }""",
+                m=p.model,
+                d=p.dataset,
+                f=p.featureset,
+            )
+            sent, handed = store.statements - statements, list(queued)
+    finally:
+        await store.close()
+    assert logged["logRun"] == {
+        "created": True,
+        "run": {"name": "one", "model": {"name": "gbr"}, "devPerf": {"metrics": {"rmse": 0.4}}},
+    }
+    assert sent >= 5  # the look-ups, nodes, tags, edges and payload
+    assert handed == ["whole"]
+
+
+async def test_a_cancelled_write_is_interrupted_on_sqlites_thread_and_leaves_nothing(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "metagate.db"))
+    await store.open()
+    node = _dataset("never")
+    slow = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT count(*) FROM c"
+
+    async def work(tx: Any) -> None:
+        await tx.insert_nodes([node])
+        await tx.execute_fetchall(slow)  # runs until interrupted
+
+    try:
+        writing = asyncio.ensure_future(store.transact(work))
+        await asyncio.sleep(0.2)
+        writing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(writing, 10)
+        assert await store.get_nodes([node.id]) == [None]
+        after = _dataset("after")
+        async with store.write() as tx:  # the store takes the next write
+            await tx.insert_nodes([after])
+        assert await store.get_nodes([after.id]) == [after]
+    finally:
+        await store.close()
+
+
+async def test_a_writes_work_that_awaits_anything_else_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "metagate.db"))
+    await store.open()
+    node = _dataset("never")
+
+    async def work(tx: Any) -> None:
+        await tx.insert_nodes([node])
+        await asyncio.sleep(0)
+
+    try:
+        with pytest.raises(RuntimeError, match="awaited something other than the transaction"):
+            await store.transact(work)
+        assert await store.get_nodes([node.id]) == [None]
+    finally:
+        await store.close()
