@@ -4,7 +4,9 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema vocabulary lint clean bench bench-quick bench-load bench-workers bench-peers bench-dense
+.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-quick bench-load bench-workers bench-peers bench-dense
+
+NPM := $(shell command -v npm)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,28 +22,52 @@ $(STAMP): $(SERVE_STAMP) client/pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ./client -e '.[test,dev]'
 	touch $@
 
-serve: $(SERVE_STAMP)
+# The web UI (ui/): React and GraphiQL from the npm registry, pinned by ui/package-lock.json,
+# built by Vite into ui/dist, which the gateway serves at / and /graphql.
+UI_DEPS := ui/node_modules/.package-lock.json
+UI_BUILD := ui/dist/index.html
+UI_SOURCES := $(shell find ui/src -type f 2>/dev/null) ui/index.html ui/graphiql.html ui/vite.config.ts ui/tsconfig.json
+
+$(UI_DEPS): ui/package.json ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(UI_BUILD): $(UI_DEPS) $(UI_SOURCES)
+	cd ui && npm run --silent build
+
+ui: $(UI_BUILD)
+
+# The UI tests' browser: Debian's chromium, installed when missing (as root, as CI runs).
+browser:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+	@command -v chromium >/dev/null || { echo "the UI tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; }
+
+# Without npm the API serves, and / says how to get the UI.
+serve: $(SERVE_STAMP) $(if $(NPM),$(UI_BUILD))
 	$(BIN)/metagate serve $(if $(filter command line,$(origin PORT)),--port $(PORT))
 
 demo: $(SERVE_STAMP)
 	$(BIN)/metagate demo
 
-test: $(STAMP)
+test: $(STAMP) $(UI_BUILD) browser
 	$(BIN)/python -m pytest
 
 schema: $(SERVE_STAMP)
 	$(BIN)/metagate export-schema -o schema/schema.graphql
 
-# The client's copy of the data dictionary's names (tests/test_client_vocabulary.py checks it).
+# The client's and the web UI's copies of the data dictionary's names (tests/test_client_vocabulary.py checks them).
 vocabulary: $(SERVE_STAMP)
 	$(BIN)/python -c "from metagate.store.model import client_vocabulary as v; open('client/metagate_client/_vocabulary.py', 'w').write(v())"
+	$(BIN)/python -c "from metagate.store.model import ui_vocabulary as v; open('ui/src/vocabulary.ts', 'w').write(v())"
 
 # mypy does not follow package-dir mappings, so it checks the package through a tree of
 # links laid out as it installs (metagate/gateway -> gateway/, ...: the mapping of
 # pyproject.toml's package-dir), made anew each run; its cache stays in the venv.
 TYPECHECK := $(VENV)/typecheck
 
-lint: $(STAMP)
+lint: $(STAMP) $(UI_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	rm -rf $(TYPECHECK) && mkdir -p $(TYPECHECK)/metagate
@@ -50,9 +76,10 @@ lint: $(STAMP)
 	cd $(TYPECHECK) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml \
 	  --cache-dir $(CURDIR)/$(VENV)/.mypy_cache -p metagate
 	cd client && $(CURDIR)/$(BIN)/mypy -p metagate_client
+	cd ui && npm run --silent typecheck
 
 clean:
-	rm -rf $(VENV) .pytest_cache *.egg-info client/*.egg-info build client/build
+	rm -rf $(VENV) .pytest_cache *.egg-info client/*.egg-info build client/build ui/node_modules ui/dist
 
 bench-load: $(STAMP)
 	$(BIN)/python -m bench.load --seconds 60 --writers 16 --readers 16 --workers 2

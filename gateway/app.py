@@ -33,6 +33,7 @@ from metagate.gateway.auth import VerifiedTokens, announce_admin_token, authenti
 from metagate.gateway.config import Settings
 from metagate.gateway.middleware import BodyLimit, LoopbackHosts, RequestId, error_body, mark_refused
 from metagate.gateway.observability import Metrics, Observe
+from metagate.gateway.ui import UI
 from metagate.resolvers.authz import LOCAL_ADMIN, Principal
 from metagate.resolvers.validate import INT64_RANGE, fits_int64
 from metagate.schema import build_schema
@@ -199,8 +200,9 @@ class _Answer(dict[str, Any]):
 
 
 class MetagateGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, verified: VerifiedTokens, **options: Any) -> None:
+    def __init__(self, settings: Settings, verified: VerifiedTokens, ui: UI, **options: Any) -> None:
         super().__init__(build_schema(settings.LIMITS), **options)
+        self.ui = ui
         self.limits = settings.LIMITS
         self.auth = settings.AUTH
         self.verified = verified
@@ -235,6 +237,11 @@ class MetagateGraphQL(GraphQL[Context, None]):
             request.state.deadline = None  # the refusal itself is answered
             error = DeadlineExceeded(self._deadline_message())
             return ExecutionResult(data=None, errors=[_graphql_error(error)])
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        """GraphiQL from the UI's build (its scripts and editor from this origin, none
+        from a CDN), the token of the UI's sign-in in its headers."""
+        return self.ui.page("graphiql.html")
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         store = request.app.state.store
@@ -428,7 +435,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         return JSONResponse({"status": "ready", "store": "reachable"})
 
     verified = VerifiedTokens()
-    graphql = MetagateGraphQL(settings, verified, graphql_ide="graphiql", allow_queries_via_get=False)
+    ui = UI(settings.UI_DIR)
+    graphql = MetagateGraphQL(settings, verified, ui, graphql_ide="graphiql", allow_queries_via_get=False)
     holder: dict[str, Starlette] = {}
     metrics = Metrics(lambda: getattr(holder["app"].state, "store", None))
     app = Starlette(
@@ -437,6 +445,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
+            *ui.routes(),
         ],
         middleware=[
             Middleware(RequestId),

@@ -35,6 +35,8 @@ class Settings:
     HEADER_TIMEOUT_SECONDS: float = 10.0
     BODY_TIMEOUT_SECONDS: float = 30.0
     SHUTDOWN_SECONDS: float = 20.0
+    # The built web UI (``make ui``); empty: ui/dist of the checkout the gateway runs from.
+    UI_DIR: str = ""
     LIMITS: Limits = field(default_factory=Limits)
 
     def with_(self, **changes: Any) -> Settings:
@@ -78,6 +80,7 @@ PLAIN_VARIABLES = (
     "HEADER_TIMEOUT_SECONDS",
     "BODY_TIMEOUT_SECONDS",
     "SHUTDOWN_SECONDS",
+    "UI_DIR",
 )
 SERVER_VARIABLES = (*PLAIN_VARIABLES, *LIMIT_VARIABLES)
 # Read by the client (metagate-client), not by the gateway: known, so not warned about.
@@ -176,6 +179,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "HEADER_TIMEOUT_SECONDS": _seconds,
     "BODY_TIMEOUT_SECONDS": _seconds,
     "SHUTDOWN_SECONDS": _seconds,
+    "UI_DIR": _text,
     **{env: _seconds if isinstance(getattr(Limits(), attr), float) else _whole for env, attr in LIMIT_VARIABLES.items()},
 }
 

@@ -122,7 +122,7 @@ async def load_demo(settings: Settings) -> str:
         deployment_id = deployment["registerDeployment"]["deployment"]["id"]
         return (
             "Loaded the demo pipeline: project housing-prices, 3 runs, deployment housing-prod"
-            f" (id {deployment_id}).\nRun `make serve` and open http://127.0.0.1:8000/graphql."
+            f" (id {deployment_id}).\nRun `make serve` and open http://127.0.0.1:8000/ to see it."
         )
     finally:
         await store.close()

@@ -14,8 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _SAFE_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 
 
-# A JSON answer is never a document to run; the GraphiQL page (scripts from a CDN and
-# one of its own) may not be framed, embed plugins or move its base.
+# A JSON answer is never a document to run; a page (the UI's set their own, stricter
+# policy: gateway/ui.py) may not be framed, embed plugins or move its base.
 _JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
 _PAGE_POLICY = "frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
 

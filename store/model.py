@@ -392,3 +392,24 @@ def client_vocabulary() -> str:
         + rows(f'"{k.value}": {strings(n.graphql for n in spec.navigation)}' for k, spec in KINDS.items())
         + "}\n"
     )
+
+
+def ui_vocabulary() -> str:
+    """The text of ``ui/src/vocabulary.ts``: what the web UI needs of the data dictionary
+    beyond the schema (which end of each lineage edge is upstream, to lay a picture out
+    from what was derived from to what was derived). ``make vocabulary`` writes it; a
+    test holds the file to this."""
+    rows = "".join(
+        f"  {name.upper()}: {'null' if e.upstream is None else chr(34) + e.upstream.value + chr(34)},\n"
+        for name, e in EDGE_KINDS.items()
+    )
+    types = "".join(f'  {k.name}: "{spec.graphql}",\n' for k, spec in KINDS.items())
+    return (
+        "// The gateway's data dictionary, as the web UI knows it: written by `make vocabulary`\n"
+        "// from the gateway's store/model.py (do not edit); the gateway's tests hold it to the\n"
+        "// dictionary.\n\n"
+        "// Each edge kind's upstream end: the node the other was derived from (null: grouping only).\n"
+        'export const UPSTREAM_END: Record<string, "from" | "to" | null> = {\n' + rows + "};\n\n"
+        "// Each kind's GraphQL type.\n"
+        "export const TYPES: Record<string, string> = {\n" + types + "};\n"
+    )

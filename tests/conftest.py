@@ -68,6 +68,15 @@ async def opened_store(adapter: str, tmp_path: Path | None = None) -> AsyncItera
         await store.close()
 
 
+@pytest.fixture
+async def memory_store() -> AsyncIterator[SQLiteStore]:
+    """An in-memory SQLite store, for tests of the gateway rather than of the stores."""
+    opened = SQLiteStore(":memory:")
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
 @pytest.fixture(params=ADAPTERS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """Every behaviour test runs against every store adapter."""

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from metagate.store.model import KINDS, client_vocabulary
+from metagate.store.model import KINDS, client_vocabulary, ui_vocabulary
 from metagate_client import BadInput, Client
 from metagate_client._vocabulary import KINDS as CLIENT_KINDS
 from metagate_client._vocabulary import NAVIGATION, TYPES
 
 FILE = Path(__file__).parent.parent / "client" / "metagate_client" / "_vocabulary.py"
+UI_FILE = Path(__file__).parent.parent / "ui" / "src" / "vocabulary.ts"
 
 
 def test_the_clients_vocabulary_is_the_data_dictionarys() -> None:
@@ -26,3 +27,9 @@ def test_the_client_refuses_a_kind_the_gateway_does_not_have_before_sending() ->
     # No gateway listens here: the refusal comes before any request.
     with Client("http://127.0.0.1:9", token="t") as mg, pytest.raises(BadInput, match="kind must be one of project, dataset"):
         mg.find("datasets", "rows", 1)
+
+
+def test_the_web_uis_vocabulary_is_the_data_dictionarys() -> None:
+    text = UI_FILE.read_text()
+    assert text == ui_vocabulary(), "run `make vocabulary`"
+    assert '  RUN_DATASET: "to",\n' in text and "  PROJECT_MODEL: null,\n" in text

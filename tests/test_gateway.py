@@ -34,20 +34,12 @@ class BrokenReads:
         raise OSError("disk I/O error at /var/lib/secret-path")
 
 
-@pytest.fixture
-async def sqlite_store() -> Any:
-    store = SQLiteStore(":memory:")
-    await store.open()
-    yield store
-    await store.close()
-
-
 def _client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
 
 
-async def test_health_readiness_and_graphiql(sqlite_store: SQLiteStore) -> None:
-    async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
+async def test_health_readiness_and_graphiql(memory_store: SQLiteStore) -> None:
+    async with _client(create_app(Settings(AUTH=False), store=memory_store)) as client:
         health = await client.get("/healthz")
         ready = await client.get("/readyz")
         ide = await client.get("/graphql", headers={"accept": "text/html"})
@@ -69,14 +61,14 @@ async def test_readiness_fails_when_the_store_is_gone() -> None:
 
 
 async def test_internal_errors_are_masked_and_logged_with_the_request_id(
-    sqlite_store: SQLiteStore, caplog: pytest.LogCaptureFixture
+    memory_store: SQLiteStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
+    async with _client(create_app(Settings(AUTH=False), store=memory_store)) as client:
         created = await client.post(
             "/graphql", json={"query": 'mutation { registerDataset(input: {name: "d"}) { dataset { id } } }'}
         )
     dataset_id = created.json()["data"]["registerDataset"]["dataset"]["id"]
-    app = create_app(Settings(AUTH=False), store=BrokenReads(sqlite_store))  # type: ignore[arg-type]
+    app = create_app(Settings(AUTH=False), store=BrokenReads(memory_store))  # type: ignore[arg-type]
 
     with caplog.at_level(logging.ERROR, logger="metagate.errors"):
         async with _client(app) as client:
@@ -101,7 +93,7 @@ async def test_internal_errors_are_masked_and_logged_with_the_request_id(
 
 
 async def test_an_extension_failing_before_execution_is_masked_too(
-    sqlite_store: SQLiteStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    memory_store: SQLiteStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from metagate.schema.cost import QueryCosts
 
@@ -110,7 +102,7 @@ async def test_an_extension_failing_before_execution_is_masked_too(
 
     monkeypatch.setattr(QueryCosts, "refusal", broken)  # a bug in a pre-execution step
     with caplog.at_level(logging.ERROR, logger="metagate.errors"):
-        async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
+        async with _client(create_app(Settings(AUTH=False), store=memory_store)) as client:
             response = await client.post(
                 "/graphql", json={"query": "{ datasets { nodes { id } } }"}, headers={"x-request-id": "r7"}
             )
@@ -126,16 +118,16 @@ async def test_an_extension_failing_before_execution_is_masked_too(
     assert refused["extensions"]["code"] == "BAD_USER_INPUT" and "$n" in refused["message"]
 
 
-async def test_requests_without_an_id_get_one(sqlite_store: SQLiteStore) -> None:
-    async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
+async def test_requests_without_an_id_get_one(memory_store: SQLiteStore) -> None:
+    async with _client(create_app(Settings(AUTH=False), store=memory_store)) as client:
         first = await client.get("/healthz")
         second = await client.get("/healthz", headers={"x-request-id": "bad id with spaces"})
     assert len(first.headers["x-request-id"]) == 32
     assert second.headers["x-request-id"] != "bad id with spaces"
 
 
-async def test_syntax_errors_and_unknown_fields_are_bad_user_input(sqlite_store: SQLiteStore) -> None:
-    async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
+async def test_syntax_errors_and_unknown_fields_are_bad_user_input(memory_store: SQLiteStore) -> None:
+    async with _client(create_app(Settings(AUTH=False), store=memory_store)) as client:
         syntax = await client.post("/graphql", json={"query": "{ datasets { "})
         unknown = await client.post("/graphql", json={"query": "{ nope }"})
     for response in (syntax, unknown):
@@ -232,10 +224,10 @@ async def test_a_store_not_ready_after_a_failed_write_is_tried_again_later(
     assert not_ready.status_code == 503 and tried_again.status_code == 200
 
 
-async def test_every_response_refuses_to_be_framed_and_json_runs_nothing(sqlite_store: SQLiteStore) -> None:
+async def test_every_response_refuses_to_be_framed_and_json_runs_nothing(memory_store: SQLiteStore) -> None:
     """Clickjacking and content sniffing: no page of the gateway may be framed by
     another site, and its JSON answers are never taken as a document to run."""
-    async with _client(create_app(Settings(AUTH=False), store=sqlite_store)) as client:
+    async with _client(create_app(Settings(AUTH=False), store=memory_store)) as client:
         page = await client.get("/graphql", headers={"accept": "text/html"})
         answer = await client.post("/graphql", json={"query": "{ __typename }"})
         refused = await client.post("/graphql", content=b"42", headers={"content-type": "application/json"})

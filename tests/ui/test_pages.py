@@ -1,0 +1,108 @@
+"""What a person sees in the web UI, page by page."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.server import Server
+from tests.ui.conftest import HOSTILE, sign_in
+
+
+def test_a_newcomer_signs_in_with_the_printed_token_and_sees_what_the_pipeline_recorded(page: Page, gateway: Server) -> None:
+    assert gateway.token is not None
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/signin\?next=%2F$"))
+    sign_in(page, gateway.token)
+
+    projects = page.locator("section", has=page.get_by_role("heading", name="Projects"))
+    row = projects.get_by_role("row", name=re.compile("housing-prices"))
+    expect(row).to_contain_text("housing-prices")
+    expect(row.locator("td").nth(2)).to_have_text("3")  # runs
+    deployments = page.locator("section", has=page.get_by_role("heading", name="Deployments"))
+    expect(deployments).to_contain_text("housing-prod")
+    expect(deployments).to_contain_text("rmse 0.57")  # its latest serving period
+    runs = page.locator("section", has=page.get_by_role("heading", name="Latest runs"))
+    expect(runs.get_by_role("link", name="gbr-trial-3")).to_be_visible()
+
+
+def test_a_wrong_token_is_refused_and_says_why(page: Page) -> None:
+    page.goto("/signin")
+    page.get_by_label("API token").fill("mg_not_a_token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("UNAUTHENTICATED")
+    expect(page).to_have_url(re.compile("/signin"))
+
+
+def test_the_token_is_kept_for_the_tab_only_and_sign_out_forgets_it(page: Page, gateway: Server) -> None:
+    assert gateway.token is not None
+    sign_in(page, gateway.token)
+    assert page.evaluate("Object.keys(localStorage).filter(k => localStorage.getItem(k).includes('mg_'))") == []
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("API token")).to_be_visible()
+    page.goto("/search")
+    expect(page).to_have_url(re.compile("/signin"))
+
+
+def test_search_by_name_and_kind_opens_a_nodes_page_at_a_stable_url(page: Page, gateway: Server) -> None:
+    assert gateway.token is not None
+    sign_in(page, gateway.token)
+    page.get_by_label("Search by name").fill("housing")
+    page.get_by_label("Search by name").press("Enter")
+    results = page.locator("table.results")
+    expect(results).to_contain_text("california-housing")
+    expect(results).to_contain_text("housing-prod")
+
+    page.get_by_label("dataset", exact=True).check()
+    page.get_by_role("button", name="Search").click()
+    expect(results.locator("tbody tr")).to_have_count(1)
+    results.get_by_role("link", name=re.compile("california-housing")).click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("california-housing")
+    expect(page.locator(".fields").first).to_contain_text("20640")  # its attributes
+    url = page.url
+    assert re.search(r"/node/[A-Za-z0-9_-]+$", url), url
+    page.goto(url)  # pasted into a new page: the same node
+    expect(page.get_by_role("heading", level=1)).to_have_text("california-housing")
+    page.get_by_role("link", name=re.compile("housing-features-v1")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("housing-features-v1")
+
+
+def test_a_deployments_card_shows_what_stands_behind_it_and_how_it_served(page: Page, gateway: Server) -> None:
+    assert gateway.token is not None
+    sign_in(page, gateway.token)
+    page.get_by_role("link", name="housing-prod").click()
+    card = page.locator("section.card")
+    expect(card).to_contain_text("california-housing")
+    expect(card).to_contain_text("housing-features-v1")
+    expect(card).to_contain_text("housing-gbr")
+    expect(card).to_contain_text("gbr-trial-2")  # the run carrying its deployment tag
+    expect(card).to_contain_text('"max_depth": 5')
+    chart = card.get_by_role("img", name=re.compile("over serving periods"))
+    expect(chart.locator("circle")).to_have_count(3)
+    expect(card.locator("table.periods tbody tr")).to_have_count(3)
+
+
+def test_a_hostile_name_is_shown_as_the_characters_it_is(page: Page, gateway: Server) -> None:
+    assert gateway.token is not None
+    sign_in(page, gateway.token)
+    page.goto("/search?text=onerror")
+    link = page.locator("table.results").get_by_role("link")
+    expect(link).to_contain_text(HOSTILE)
+    link.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(HOSTILE)
+    expect(page.locator(".tags")).to_have_text(HOSTILE)
+    assert page.locator("img").count() == 0
+    page.wait_for_timeout(300)  # an onerror would have fired by now
+    assert page.seen.dialogs == []  # type: ignore[attr-defined]
+
+
+def test_graphiql_runs_offline_with_the_token_of_the_sign_in(page: Page, gateway: Server) -> None:
+    assert gateway.token is not None
+    sign_in(page, gateway.token)
+    page.get_by_role("link", name="GraphiQL").click()
+    page.get_by_role("button", name="Headers").click()
+    expect(page.locator(".graphiql-editor-tool")).to_contain_text(f"Bearer {gateway.token}")
+    page.get_by_role("button", name=re.compile("Execute query")).click()
+    expect(page.locator(".result-window")).to_contain_text("housing-prod", timeout=15000)

@@ -1,0 +1,234 @@
+import { Link, useParams } from "react-router-dom";
+
+import { Json, KindBadge, Loading, NodeLink, type NodeRef, Problem, Tags, Time, kindOf } from "../components";
+import { useQuery } from "../hooks";
+import { Metrics } from "./home";
+import { LineageGraph } from "./lineage";
+import { ServingChart } from "./serving";
+
+const REF = "id name __typename";
+const PAGE = `nodes { ${REF} } pageInfo { hasNextPage }`;
+
+// Every kind's fields and neighbours (a page of each list), in one read.
+const NODE = `query NodePage($id: ID!) {
+  node(id: $id) {
+    __typename id kind name createdAt tags attributes
+    ... on Project { models(first: 50) { ${PAGE} } }
+    ... on Dataset { featuresets(first: 50) { ${PAGE} } runs(first: 50) { ${PAGE} } }
+    ... on Featureset { dataset { ${REF} } runs(first: 50) { ${PAGE} } deployments(first: 50) { ${PAGE} } }
+    ... on Model { project { ${REF} } runs(first: 50) { ${PAGE} } deployments(first: 50) { ${PAGE} } }
+    ... on Run { status startTime endTime tag deploymentTag dataset { ${REF} } featureset { ${REF} } model { ${REF} }
+                 modelParams { ${REF} params } devPerf { ${REF} metrics } }
+    ... on ModelParams { params run { ${REF} } deployments(first: 50) { ${PAGE} } }
+    ... on DevPerf { metrics run { ${REF} } }
+    ... on ServingPerf { periodStart periodEnd metrics deployment { ${REF} } }
+    ... on Deployment {
+      tag model { ${REF} } modelParams { ${REF} params run { ${REF} devPerf { ${REF} metrics } } }
+      featureset { ${REF} dataset { ${REF} } }
+      servingPerf(first: 100) { nodes { ${REF} periodStart periodEnd metrics } pageInfo { hasNextPage } }
+    }
+  }
+}`;
+
+type Page = { nodes: NodeRef[]; pageInfo: { hasNextPage: boolean } };
+type Any = Record<string, unknown> & NodeRef & { createdAt: string; tags: string[]; attributes: unknown };
+
+// Neighbour fields as the page lists them, by kind.
+const NEIGHBOURS: Record<string, [string, string][]> = {
+  Project: [["models", "Models"]],
+  Dataset: [
+    ["featuresets", "Featuresets"],
+    ["runs", "Runs"],
+  ],
+  Featureset: [
+    ["dataset", "Dataset"],
+    ["runs", "Runs"],
+    ["deployments", "Deployments"],
+  ],
+  Model: [
+    ["project", "Project"],
+    ["deployments", "Deployments"],
+    ["runs", "Runs"],
+  ],
+  Run: [
+    ["model", "Model"],
+    ["dataset", "Dataset"],
+    ["featureset", "Featureset"],
+    ["modelParams", "Model params"],
+    ["devPerf", "Dev performance"],
+  ],
+  ModelParams: [
+    ["run", "Run"],
+    ["deployments", "Deployments"],
+  ],
+  DevPerf: [["run", "Run"]],
+  ServingPerf: [["deployment", "Deployment"]],
+  Deployment: [],
+};
+
+// Fields of a kind besides the common ones, with their labels.
+const FIELDS: Record<string, [string, string][]> = {
+  Run: [
+    ["status", "status"],
+    ["startTime", "started"],
+    ["endTime", "ended"],
+    ["tag", "tag"],
+    ["deploymentTag", "deployment tag"],
+  ],
+  ServingPerf: [
+    ["periodStart", "period start"],
+    ["periodEnd", "period end"],
+  ],
+  Deployment: [["tag", "deployment tag"]],
+};
+
+export function NodePage() {
+  const { id = "" } = useParams();
+  const found = useQuery<{ node: Any }>(NODE, { id }, [id]);
+  if (found.error) return <Problem error={found.error} />;
+  if (!found.data) return <Loading />;
+  const node = found.data.node;
+  const kind = kindOf(node);
+  return (
+    <article className="node-page">
+      <header className="node-head">
+        <KindBadge kind={kind} />
+        <h1>{node.name ?? "(unnamed)"}</h1>
+        <span className="node-links">
+          {kind === "Model" ? <Link to={`/node/${encodeURIComponent(node.id)}/runs`}>Runs</Link> : null}
+          <Link to={`/node/${encodeURIComponent(node.id)}/lineage`}>Lineage</Link>
+        </span>
+      </header>
+      <dl className="fields">
+        <dt>id</dt>
+        <dd>
+          <code>{node.id}</code>
+        </dd>
+        <dt>recorded</dt>
+        <dd>
+          <Time value={node.createdAt} />
+        </dd>
+        {(FIELDS[kind] ?? []).map(([field, label]) => (
+          <Field key={field} label={label} value={node[field]} time={field.endsWith("Time") || field.startsWith("period")} />
+        ))}
+        <dt>tags</dt>
+        <dd>
+          <Tags tags={node.tags} />
+        </dd>
+        <dt>attributes</dt>
+        <dd>
+          <Json value={node.attributes} label="attributes" />
+        </dd>
+        {"params" in node ? (
+          <>
+            <dt>params</dt>
+            <dd>
+              <Json value={node.params} label="params" />
+            </dd>
+          </>
+        ) : null}
+        {"metrics" in node ? (
+          <>
+            <dt>metrics</dt>
+            <dd>
+              <Metrics metrics={node.metrics as Record<string, unknown>} />
+            </dd>
+          </>
+        ) : null}
+      </dl>
+      {kind === "Deployment" ? <DeploymentCard node={node} /> : null}
+      <Neighbours node={node} kind={kind} />
+    </article>
+  );
+}
+
+function Field({ label, value, time }: { label: string; value: unknown; time: boolean }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd>{value == null ? <span className="none">none</span> : time ? <Time value={String(value)} /> : String(value)}</dd>
+    </>
+  );
+}
+
+function Neighbours({ node, kind }: { node: Any; kind: string }) {
+  const fields = NEIGHBOURS[kind] ?? [];
+  if (fields.length === 0) return null;
+  return (
+    <section className="neighbours">
+      <h2>Neighbours</h2>
+      <dl className="fields">
+        {fields.map(([field, label]) => {
+          const value = node[field] as NodeRef | Page | null | undefined;
+          return (
+            <div key={field} id={field}>
+              <dt>{label}</dt>
+              <dd>
+                {value && "nodes" in value ? (
+                  value.nodes.length === 0 ? (
+                    <span className="none">none</span>
+                  ) : (
+                    <ul className="refs">
+                      {value.nodes.map((n) => (
+                        <li key={n.id}>
+                          <NodeLink node={n} />
+                        </li>
+                      ))}
+                      {value.pageInfo.hasNextPage ? <li className="muted">and more</li> : null}
+                    </ul>
+                  )
+                ) : (
+                  <NodeLink node={value as NodeRef | null} />
+                )}
+              </dd>
+            </div>
+          );
+        })}
+      </dl>
+    </section>
+  );
+}
+
+type DeploymentNode = Any & {
+  model: NodeRef | null;
+  modelParams: (NodeRef & { params: unknown; run: (NodeRef & { devPerf: (NodeRef & { metrics: Record<string, unknown> }) | null }) | null }) | null;
+  featureset: (NodeRef & { dataset: NodeRef | null }) | null;
+  servingPerf: { nodes: (NodeRef & { periodStart: string | null; periodEnd: string | null; metrics: Record<string, number> })[]; pageInfo: { hasNextPage: boolean } };
+};
+
+/** What stands behind a deployment, as Arangopipe's lineage card showed it, and how it served. */
+function DeploymentCard({ node }: { node: Any }) {
+  const d = node as DeploymentNode;
+  const run = d.modelParams?.run ?? null;
+  return (
+    <section className="card">
+      <h2>Deployment card</h2>
+      <dl className="fields">
+        <dt>dataset</dt>
+        <dd>
+          <NodeLink node={d.featureset?.dataset} />
+        </dd>
+        <dt>featureset</dt>
+        <dd>
+          <NodeLink node={d.featureset} />
+        </dd>
+        <dt>model</dt>
+        <dd>
+          <NodeLink node={d.model} />
+        </dd>
+        <dt>run</dt>
+        <dd>
+          <NodeLink node={run} />
+        </dd>
+        <dt>model params</dt>
+        <dd>{d.modelParams ? <Json value={d.modelParams.params} label="params" /> : <span className="none">none</span>}</dd>
+        <dt>dev performance</dt>
+        <dd>{run?.devPerf ? <Metrics metrics={run.devPerf.metrics} /> : <span className="none">none</span>}</dd>
+      </dl>
+      <h3>Serving performance</h3>
+      <ServingChart periods={d.servingPerf.nodes} />
+      <h3>Lineage</h3>
+      <LineageGraph id={d.id} options={{ direction: "UPSTREAM", depth: 4, kinds: [], limit: 200 }} compact />
+    </section>
+  );
+}

@@ -1,0 +1,31 @@
+// The gateway's data dictionary, as the web UI knows it: written by `make vocabulary`
+// from the gateway's store/model.py (do not edit); the gateway's tests hold it to the
+// dictionary.
+
+// Each edge kind's upstream end: the node the other was derived from (null: grouping only).
+export const UPSTREAM_END: Record<string, "from" | "to" | null> = {
+  FEATURESET_DATASET: "to",
+  RUN_DATASET: "to",
+  RUN_FEATURESET: "to",
+  RUN_MODELPARAMS: "to",
+  RUN_MODEL: "from",
+  RUN_DEVPERF: "from",
+  DEPLOYMENT_MODEL: "to",
+  DEPLOYMENT_FEATURESET: "to",
+  DEPLOYMENT_MODELPARAMS: "to",
+  DEPLOYMENT_SERVINGPERF: "from",
+  PROJECT_MODEL: null,
+};
+
+// Each kind's GraphQL type.
+export const TYPES: Record<string, string> = {
+  PROJECT: "Project",
+  DATASET: "Dataset",
+  FEATURESET: "Featureset",
+  RUN: "Run",
+  MODEL: "Model",
+  MODELPARAMS: "ModelParams",
+  DEVPERF: "DevPerf",
+  DEPLOYMENT: "Deployment",
+  SERVINGPERF: "ServingPerf",
+};
