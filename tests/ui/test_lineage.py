@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.server import Server
-from tests.ui.conftest import sign_in
+from tests.ui.conftest import ARTIFACTS, sign_in
 
 
 def _open_deployment(page: Page, gateway: Server) -> None:
@@ -37,6 +37,9 @@ def test_a_deployments_page_draws_what_stands_behind_it(page: Page, gateway: Ser
 
     assert left("Dataset california-housing") < left("Featureset housing-features-v1") < left("Deployment housing-prod")
     expect(page.locator(".truncated")).to_have_count(0)
+    # The README's picture of the UI (ui/screenshot.png is a copy of this one).
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "readme.png"), full_page=True)
 
 
 def test_a_node_opens_from_the_picture_and_expands_in_place(page: Page, gateway: Server) -> None:

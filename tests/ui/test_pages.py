@@ -106,3 +106,31 @@ def test_graphiql_runs_offline_with_the_token_of_the_sign_in(page: Page, gateway
     expect(page.locator(".graphiql-editor-tool")).to_contain_text(f"Bearer {gateway.token}")
     page.get_by_role("button", name=re.compile("Execute query")).click()
     expect(page.locator(".result-window")).to_contain_text("housing-prod", timeout=15000)
+
+
+def test_a_kind_filtered_with_where_in_the_apis_language_and_a_bad_filter_says_why(page: Page, gateway: Server) -> None:
+    assert gateway.token is not None
+    sign_in(page, gateway.token)
+    page.get_by_role("link", name="Search", exact=True).click()
+    page.get_by_label("where kind").select_option("dataset")
+    # The hostile dataset is found by its tag, california-housing by its name: OR.
+    page.get_by_label("where", exact=True).fill(
+        '{"OR": [{"name": {"contains": "california"}}, {"tags": {"startsWith": "<img"}}]}'
+    )
+    page.get_by_role("button", name="Filter").click()
+    results = page.locator("section.where table.results tbody tr")
+    expect(results).to_have_count(2)
+    expect(page.locator("section.where")).to_contain_text("california-housing")
+    expect(page.locator("section.where")).to_contain_text(HOSTILE)
+
+    page.get_by_label("where", exact=True).fill('{"AND": [{"name": {"contains": "california"}}, {"tags": {"eq": "none"}}]}')
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("section.where")).to_contain_text("Nothing matches.")
+
+    page.get_by_label("where", exact=True).fill('{"colour": {"eq": "red"}}')
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("section.where").get_by_role("alert")).to_contain_text("BAD_USER_INPUT")
+
+    page.get_by_label("where", exact=True).fill("{not json")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("section.where").get_by_role("alert")).to_contain_text("where is not JSON")

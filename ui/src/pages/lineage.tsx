@@ -137,6 +137,17 @@ export function layout(graph: Graph): { positions: Map<string, { x: number; y: n
   return { positions, width, height };
 }
 
+// What a node without a name is called in the picture.
+const UNNAMED: Record<string, string> = {
+  ModelParams: "(model params)",
+  DevPerf: "(dev performance)",
+  ServingPerf: "(serving period)",
+};
+
+function label(node: GraphNode): string {
+  return node.name ?? UNNAMED[node.kind] ?? "(unnamed)";
+}
+
 function shorten(text: string, most = 22): string {
   return text.length > most ? `${text.slice(0, most - 1)}…` : text;
 }
@@ -146,7 +157,7 @@ export function toDot(graph: Graph): string {
   const quote = (text: string) => `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
   const lines = ["digraph lineage {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontcolor=white, fontname="Helvetica"];'];
   for (const n of graph.nodes.values()) {
-    lines.push(`  ${quote(n.id)} [label=${quote(`${n.kind}\n${n.name ?? "(unnamed)"}`)}, fillcolor=${quote(KIND_COLOURS[n.kind] ?? "#667085")}];`);
+    lines.push(`  ${quote(n.id)} [label=${quote(`${n.kind}\n${label(n)}`)}, fillcolor=${quote(KIND_COLOURS[n.kind] ?? "#667085")}];`);
   }
   for (const e of graph.edges.values()) {
     if (graph.nodes.has(e.from) && graph.nodes.has(e.to)) {
@@ -238,7 +249,7 @@ export function LineageGraph({ id, options, compact = false }: { id: string; opt
       </div>
       {chosen ? (
         <div className="lineage-selected" role="region" aria-label="selected node">
-          <KindBadge kind={chosen.kind} /> <strong>{chosen.name ?? "(unnamed)"}</strong>{" "}
+          <KindBadge kind={chosen.kind} /> <strong>{label(chosen)}</strong>{" "}
           <button type="button" onClick={() => navigate(`/node/${encodeURIComponent(chosen.id)}`)}>
             Open
           </button>{" "}
@@ -253,8 +264,9 @@ export function LineageGraph({ id, options, compact = false }: { id: string; opt
         <svg
           ref={svg}
           xmlns="http://www.w3.org/2000/svg"
-          width={drawn.width}
-          height={drawn.height}
+          // Compact (on a deployment's page), the picture is scaled to the page's width.
+          width={compact ? undefined : drawn.width}
+          height={compact ? undefined : drawn.height}
           viewBox={`0 0 ${drawn.width} ${drawn.height}`}
           role="img"
           aria-label="lineage graph"
@@ -302,7 +314,7 @@ export function LineageGraph({ id, options, compact = false }: { id: string; opt
                 transform={`translate(${p.x},${p.y})`}
                 onClick={() => setSelected(n.id)}
                 role="button"
-                aria-label={`${n.kind} ${n.name ?? "(unnamed)"}`}
+                aria-label={`${n.kind} ${label(n)}`}
                 tabIndex={0}
                 onKeyDown={(event) => event.key === "Enter" && setSelected(n.id)}
               >
@@ -318,9 +330,9 @@ export function LineageGraph({ id, options, compact = false }: { id: string; opt
                   {n.kind}
                 </text>
                 <text x={8} y={27} fontSize={12} fill="#ffffff" fontWeight={600}>
-                  {shorten(n.name ?? "(unnamed)")}
+                  {shorten(label(n))}
                 </text>
-                <title>{`${n.kind} ${n.name ?? "(unnamed)"}`}</title>
+                <title>{`${n.kind} ${label(n)}`}</title>
               </g>
             );
           })}

@@ -226,7 +226,7 @@ function DeploymentCard({ node }: { node: Any }) {
         <dd>{run?.devPerf ? <Metrics metrics={run.devPerf.metrics} /> : <span className="none">none</span>}</dd>
       </dl>
       <h3>Serving performance</h3>
-      <ServingChart periods={d.servingPerf.nodes} />
+      <ServingChart periods={d.servingPerf.nodes} prefer={Object.keys(run?.devPerf?.metrics ?? {})} />
       <h3>Lineage</h3>
       <LineageGraph id={d.id} options={{ direction: "UPSTREAM", depth: 4, kinds: [], limit: 200 }} compact />
     </section>

@@ -98,6 +98,7 @@ export function Search() {
         <button type="submit">Search</button>
       </form>
       {asked ? <Results given={given} after={after} onNext={(cursor) => { const n = new URLSearchParams(params); n.set("after", cursor); setParams(n); }} /> : null}
+      <WhereFilter />
     </div>
   );
 }
@@ -117,7 +118,12 @@ function Results({ given, after, onNext }: { given: Record<string, unknown> & { 
   const found = useQuery<SearchData>(SEARCH, variables, [JSON.stringify(variables)]);
   if (found.error) return <Problem error={found.error} />;
   if (!found.data) return <Loading />;
-  const { nodes, pageInfo } = found.data.search;
+  return <Found page={found.data.search} onNext={onNext} />;
+}
+
+/** A page of nodes found, with a link to the next page when there is one. */
+function Found({ page, onNext }: { page: SearchData["search"]; onNext: (cursor: string) => void }) {
+  const { nodes, pageInfo } = page;
   if (nodes.length === 0) return <p className="empty">Nothing matches.</p>;
   return (
     <>
@@ -150,4 +156,94 @@ function Results({ given, after, onNext }: { given: Record<string, unknown> & { 
       ) : null}
     </>
   );
+}
+
+// The lists that take the API's filter language (where: AND, OR, NOT, per-field
+// predicates, neighbours), by the kind they list and their input type.
+const LISTS: Record<string, [string, string]> = {
+  project: ["projects", "ProjectWhere"],
+  dataset: ["datasets", "DatasetWhere"],
+  featureset: ["featuresets", "FeaturesetWhere"],
+  model: ["models", "ModelWhere"],
+  run: ["runs", "RunWhere"],
+  deployment: ["deployments", "DeploymentWhere"],
+};
+const WHERE_EXAMPLE = '{"OR": [{"name": {"contains": "housing"}}, {"tags": {"eq": "tabular"}}]}';
+
+function whereQuery(kind: string): string {
+  const [field, type] = LISTS[kind];
+  return `query Where($where: ${type}, $first: Int, $after: String) {
+    found: ${field}(where: $where, first: $first, after: $after) {
+      nodes { __typename id name kind createdAt tags } pageInfo { hasNextPage endCursor }
+    }
+  }`;
+}
+
+/** One kind's list filtered with ``where``, written as JSON in the API's filter language. */
+export function WhereFilter() {
+  const [params, setParams] = useSearchParams();
+  const kind = LISTS[params.get("whereKind") ?? ""] ? params.get("whereKind")! : "dataset";
+  const asked = params.get("where");
+  const [text, setText] = useState(asked ?? "");
+  const [form, setForm] = useState(kind);
+  const [problem, setProblem] = useState<string | null>(null);
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      JSON.parse(text);
+    } catch (error) {
+      setProblem(`where is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    setProblem(null);
+    setParams(new URLSearchParams({ whereKind: form, where: text }));
+  };
+  return (
+    <section className="where">
+      <h3>Filter one kind with where</h3>
+      <p className="muted">
+        The API's filter language: <code>AND</code>, <code>OR</code>, <code>NOT</code>, a predicate per field (<code>eq</code>,{" "}
+        <code>in</code>, <code>contains</code>, <code>startsWith</code>; <code>lt</code> to <code>gte</code> on times and metrics),{" "}
+        <code>tags</code>, <code>attribute</code> and neighbours (GraphiQL's docs list each kind's fields).
+      </p>
+      <form onSubmit={submit} className="search-form">
+        <label>
+          Kind
+          <select aria-label="where kind" value={form} onChange={(e) => setForm(e.target.value)}>
+            {Object.keys(LISTS).map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="wide">
+          where
+          <textarea aria-label="where" rows={3} placeholder={WHERE_EXAMPLE} value={text} onChange={(e) => setText(e.target.value)} />
+        </label>
+        <button type="submit">Filter</button>
+      </form>
+      {problem ? (
+        <p className="problem" role="alert">
+          {problem}
+        </p>
+      ) : null}
+      {asked !== null && !problem ? <WhereResults key={`${kind} ${asked}`} kind={kind} where={asked} /> : null}
+    </section>
+  );
+}
+
+function WhereResults({ kind, where }: { kind: string; where: string }) {
+  const [after, setAfter] = useState<string | null>(null);
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(where);
+  } catch {
+    parsed = undefined;
+  }
+  const found = useQuery<{ found: SearchData["search"] }>(whereQuery(kind), { where: parsed, first: PAGE, after }, [kind, where, after]);
+  if (parsed === undefined) return <p className="problem">where is not JSON</p>;
+  if (found.error) return <Problem error={found.error} />;
+  if (!found.data) return <Loading />;
+  return <Found page={found.data.found} onNext={setAfter} />;
 }

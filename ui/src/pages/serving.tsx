@@ -13,11 +13,12 @@ interface Period {
 }
 
 /** One metric of a deployment's serving performance over its periods, as a line. */
-export function ServingChart({ periods }: { periods: Period[] }) {
+export function ServingChart({ periods, prefer = [] }: { periods: Period[]; prefer?: string[] }) {
   const names = [...new Set(periods.flatMap((p) => Object.keys(p.metrics).filter((k) => typeof p.metrics[k] === "number")))].sort();
   const [chosen, setChosen] = useState<string | null>(null);
   if (periods.length === 0) return <p className="empty">No serving performance recorded yet.</p>;
-  const metric = chosen && names.includes(chosen) ? chosen : names[0];
+  // First shown: a metric the model was also measured by in development, if there is one.
+  const metric = chosen && names.includes(chosen) ? chosen : (names.find((n) => prefer.includes(n)) ?? names[0]);
   const points = periods
     .filter((p) => typeof p.metrics[metric] === "number" && (p.periodEnd || p.periodStart))
     .map((p) => ({ period: p, at: Date.parse((p.periodEnd ?? p.periodStart)!), value: p.metrics[metric] }))
