@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-quick bench-load bench-workers bench-peers bench-dense
+.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense
 
 NPM := $(shell command -v npm)
 
@@ -95,6 +95,11 @@ bench: $(STAMP)
 
 bench-peers: $(STAMP)
 	$(BIN)/python -m bench.run --sizes 10000,100000,1000000 --peers required
+
+# A deployment's page in Debian's chromium on a ~1M-node store, against a ~10k-node one:
+# bench/results-ui.md (the stores are made once, in .bench/).
+bench-ui: $(STAMP) $(UI_BUILD) browser
+	$(BIN)/python -m bench.ui --nodes 1000000 --baseline 10000 --loads 20
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --sizes 10000 --seconds 2 --peers no --output bench/results-quick.md
