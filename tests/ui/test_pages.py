@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from playwright.sync_api import Page, expect
 
@@ -134,3 +135,13 @@ def test_a_kind_filtered_with_where_in_the_apis_language_and_a_bad_filter_says_w
     page.get_by_label("where", exact=True).fill("{not json")
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("section.where").get_by_role("alert")).to_contain_text("where is not JSON")
+
+
+def test_after_sign_in_only_a_path_of_this_site_is_followed(page: Page, gateway: Server) -> None:
+    assert gateway.token is not None
+    for elsewhere in ("//example.com/x", "/\\example.com/x", "https://example.com/"):
+        page.goto(f"/signin?next={quote(elsewhere)}")
+        page.get_by_label("API token").fill(gateway.token)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Projects").wait_for()
+        assert page.url == f"{gateway.url}/", page.url

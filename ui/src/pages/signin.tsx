@@ -11,7 +11,8 @@ export function SignIn() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const next = params.get("next");
-  const target = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  // A path of this site only (not //host or /\host, which browsers read as another site).
+  const target = next && /^\/(?![/\\])/.test(next) ? next : "/";
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
