@@ -34,6 +34,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     store = tmp_path_factory.mktemp("ui") / "metagate.db"
     subprocess.run([sys.executable, "-m", "metagate", "demo", "--store", str(store)], check=True, capture_output=True)
     server = Server(store)
+    server.store = store  # type: ignore[attr-defined]
     server.gql("mutation($n: String!) { registerDataset(input: {name: $n, tags: [$n]}) { dataset { id } } }", n=HOSTILE)
     yield server
     server.stop()

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from playwright.sync_api import Page, expect
 
-from tests.server import Server
+from tests.server import TOKEN, Server
 from tests.ui.conftest import HOSTILE, sign_in
 
 
@@ -145,3 +145,22 @@ def test_after_sign_in_only_a_path_of_this_site_is_followed(page: Page, gateway:
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("heading", name="Projects").wait_for()
         assert page.url == f"{gateway.url}/", page.url
+
+
+def test_a_reader_token_signs_in_and_reads_everything(page: Page, gateway: Server) -> None:
+    import subprocess
+    import sys
+
+    made = subprocess.run(
+        [sys.executable, "-m", "metagate", "token", "create", "--name", "ui-reader", "--role", "reader"]
+        + ["--store", str(gateway.store)],  # type: ignore[attr-defined]
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    reader = TOKEN.search(made.stdout)
+    assert reader is not None, made.stdout
+    sign_in(page, reader.group(0))
+    page.get_by_role("link", name="housing-prod").click()
+    expect(page.locator("section.card")).to_contain_text("california-housing")
+    expect(page.locator("section.card").get_by_role("img", name="lineage graph")).to_be_visible()
