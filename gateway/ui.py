@@ -27,11 +27,11 @@ UI_POLICY = _POLICY.format(styles="")
 GRAPHIQL_POLICY = _POLICY.format(styles=" 'unsafe-inline'")
 _NOT_BUILT = (
     "<!doctype html><html lang=en><meta charset=utf-8><title>Metagate</title>"
-    "<p>The web UI is not built: install Node.js 20 with npm, run <code>make ui</code> (or <code>make serve</code>)"
+    "<p>The web UI is not built: install Node.js 20.19 or newer with npm, run <code>make ui</code> (or <code>make serve</code>)"
     " and reload; the API answers at <code>POST /graphql</code> meanwhile.</p>"
 )
 # Paths the UI answers itself (a node's page can be pasted into a ticket).
-SPA_PATHS = ("/", "/signin", "/search", "/node/{rest:path}", "/compare")
+SPA_PATHS = ("/", "/signin", "/search", "/node/{rest:path}")
 
 
 def default_dir() -> Path:
@@ -71,6 +71,7 @@ class UI:
             return self.page("index.html")
 
         routes: list[BaseRoute] = [Route(path, index, methods=["GET", "HEAD"]) for path in SPA_PATHS]
-        if self.built and (self.folder / "assets").is_dir():
-            routes.append(Mount("/assets", _Assets(directory=self.folder / "assets")))
+        # Mounted even before a build exists: the pages say to build and reload, and then
+        # their files must be found without a restart.
+        routes.append(Mount("/assets", _Assets(directory=self.folder / "assets", check_dir=False)))
         return routes

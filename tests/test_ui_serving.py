@@ -69,10 +69,22 @@ async def test_without_a_build_the_api_serves_and_the_pages_say_how_to_get_the_u
         answer = await http.post("/graphql", json={"query": "{ __typename }"})
     for page in (home, graphiql):
         assert page.status_code == 200
-        assert "The web UI is not built: install Node.js 20 with npm, run <code>make ui</code>" in page.text
+        assert "The web UI is not built: install Node.js 20.19 or newer with npm, run <code>make ui</code>" in page.text
         assert "<script" not in page.text
     assert answer.json() == {"data": {"__typename": "Query"}}
 
 
 def test_by_default_the_ui_is_the_build_of_this_checkout() -> None:
     assert default_dir() == Path(__file__).resolve().parents[1] / "ui" / "dist"
+
+
+async def test_a_ui_built_while_the_gateway_serves_is_served_on_the_next_reload(
+    memory_store: SQLiteStore, tmp_path: Path
+) -> None:
+    async with _client(memory_store, UI_DIR=str(tmp_path)) as http:
+        before = await http.get("/")
+        _built(tmp_path)  # make ui, as the page says, without a restart
+        page = await http.get("/")
+        asset = await http.get("/assets/index-abc.js")
+    assert "not built" in before.text
+    assert "/assets/index-abc.js" in page.text and asset.status_code == 200

@@ -40,8 +40,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Per module: Playwright's sync API runs an event loop while it is open, which the
+    # suite's asyncio tests must not find running when they come after these.
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
         yield launched
@@ -83,6 +85,7 @@ def page(browser: Browser, gateway: Server, request: pytest.FixtureRequest) -> I
     context.close()
     assert seen.outside == [], f"requests that left the gateway: {seen.outside}"
     assert seen.dialogs == [], f"dialogs fired: {seen.dialogs}"
+    assert seen.errors == [], f"errors in the page (a policy violation among them?): {seen.errors}"
 
 
 def sign_in(page: Page, token: str) -> None:

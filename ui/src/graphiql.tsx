@@ -19,8 +19,9 @@ async function fetcher(params: Params, options?: { headers?: Record<string, unkn
   return response.json();
 }
 
-// The token from the UI's sign-in, in the headers editor; it is not kept by GraphiQL
-// (its headers are not persisted), only in this browser session.
+// The token from the UI's sign-in, in the headers editor. GraphiQL keeps its tabs and
+// its history (each query run, with its headers) in the storage it is given: this
+// tab's session storage, so the token is gone with the tab, as the sign-in promises.
 const secret = token.get();
 const headers = secret ? JSON.stringify({ Authorization: `Bearer ${secret}` }, null, 2) : "";
 
@@ -40,6 +41,6 @@ const EXAMPLE = `# Metagate: what your ML pipelines recorded. Ctrl-Enter runs th
 
 createRoot(document.getElementById("graphiql")!).render(
   <StrictMode>
-    <GraphiQL fetcher={fetcher} defaultQuery={EXAMPLE} initialHeaders={headers} defaultHeaders={headers} shouldPersistHeaders={false} />
+    <GraphiQL fetcher={fetcher} storage={sessionStorage} defaultQuery={EXAMPLE} initialHeaders={headers} defaultHeaders={headers} shouldPersistHeaders={false} />
   </StrictMode>,
 );

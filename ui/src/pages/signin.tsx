@@ -11,8 +11,10 @@ export function SignIn() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const next = params.get("next");
-  // A path of this site only (not //host or /\host, which browsers read as another site).
-  const target = next && /^\/(?![/\\])/.test(next) ? next : "/";
+  // A path of this site only: next read as the browser reads a URL (//host, /\host or a
+  // tab in between name another site).
+  const parsed = next ? new URL(next, window.location.origin) : null;
+  const target = parsed && parsed.origin === window.location.origin ? parsed.pathname + parsed.search + parsed.hash : "/";
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
