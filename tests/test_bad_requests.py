@@ -4,7 +4,6 @@ error that carries a code, logged with the request's id, and runs nothing."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -48,11 +47,8 @@ REFUSED = [
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[SQLiteStore]:
-    opened = SQLiteStore(":memory:")
-    await opened.open()
-    yield opened
-    await opened.close()
+def store(memory_store: SQLiteStore) -> SQLiteStore:
+    return memory_store
 
 
 def _client(store: SQLiteStore) -> httpx.AsyncClient:

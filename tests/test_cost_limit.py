@@ -59,11 +59,8 @@ def _objects(data: dict[str, Any]) -> int:
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(":memory:")
-    await s.open()
-    yield s
-    await s.close()
+def store(memory_store: SQLiteStore) -> SQLiteStore:
+    return memory_store
 
 
 @asynccontextmanager

@@ -18,11 +18,8 @@ from metagate.store.sqlite import SQLiteStore
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(":memory:")
-    await s.open()
-    yield s
-    await s.close()
+def store(memory_store: SQLiteStore) -> SQLiteStore:
+    return memory_store
 
 
 async def _post(store: SQLiteStore, body: Any, limits: Limits | None = None, **kwargs: Any) -> httpx.Response:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -39,11 +38,8 @@ ROOMY = Limits(max_query_cost=10**6, max_query_tokens=10**5)
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(":memory:")
-    await s.open()
-    yield s
-    await s.close()
+def store(memory_store: SQLiteStore) -> SQLiteStore:
+    return memory_store
 
 
 def _client(app: Starlette) -> httpx.AsyncClient:

@@ -293,7 +293,7 @@ export function RunsPage() {
                     <tr key={c.key} className={same(values) ? "" : "differs"}>
                       <th>{c.group === "run" ? c.label : `${c.group} ${c.label}`}</th>
                       {values.map((v, i) => (
-                        <td key={compared[i].id}>{v == null ? "" : formatValue(v)}</td>
+                        <td key={compared[i].id}>{c.key === "createdAt" ? <Time value={String(v)} /> : v == null ? "" : formatValue(v)}</td>
                       ))}
                     </tr>
                   );
