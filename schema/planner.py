@@ -211,7 +211,7 @@ class _Request:
         typed = spec.typed_field(name)
         if typed is not None:
             argument = self.arguments(spec.graphql, nodes)["name"] if typed.type is ValueType.METRIC else None
-            return p.Typed(key, typed.key, typed.type, argument)
+            return p.Typed(key, typed.key, typed.type, argument, typed.default)
         navigation = spec.navigation_field(name)
         if navigation is None:
             raise NotPlanned(f"{spec.graphql}.{name}")

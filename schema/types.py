@@ -17,7 +17,19 @@ from strawberry.utils.str_converters import to_camel_case
 from metagate.resolvers import queries
 from metagate.resolvers.ids import encode_id
 from metagate.schema.context import Info
-from metagate.store.model import EDGE_KINDS, KINDS, Direction, Kind, KindSpec, Navigation, Node, Step, ValueType, parse_time
+from metagate.store.model import (
+    EDGE_KINDS,
+    KINDS,
+    Direction,
+    Kind,
+    KindSpec,
+    Navigation,
+    Node,
+    Step,
+    TypedField,
+    ValueType,
+    parse_time,
+)
 from metagate.store.plan import typed_value
 
 # strawberry.enum registers the GraphQL enum on the class itself: fields annotated
@@ -121,9 +133,24 @@ class RunStatus(enum.Enum):
     FAILED = "FAILED"
 
 
-def _typed_resolver(key: str, type_: ValueType) -> Callable[..., object]:
+# The GraphQL enums of the data dictionary's ENUM fields, by name, made once each.
+ENUMS: dict[str, type[enum.Enum]] = {}
+
+
+def field_enum(f: TypedField) -> type[enum.Enum]:
+    assert f.enum is not None and f.choices, f"{f.graphql}: an ENUM field names its enum and choices"
+    made = ENUMS.get(f.enum)
+    if made is None:
+        made = ENUMS[f.enum] = strawberry.enum(cast(type[enum.Enum], enum.Enum(f.enum, {c: c for c in f.choices})))
+    elif tuple(m.value for m in made) != f.choices:
+        raise ValueError(f"enum {f.enum} is declared with two sets of values")
+    return made
+
+
+def _typed_resolver(f: TypedField) -> Callable[..., object]:
     """The resolver of a typed field kept under ``key``: typed_value's answer, as the
     Python value of the field's GraphQL type (the return annotation strawberry reads)."""
+    key, type_ = f.key, f.type
 
     def text(self: NodeType) -> str | None:
         value: str | None = typed_value(type_, self.record.fields.get(key))
@@ -147,6 +174,14 @@ def _typed_resolver(key: str, type_: ValueType) -> Callable[..., object]:
         value: float | None = typed_value(type_, metrics.get(name))
         return value
 
+    def integer(self: NodeType) -> int | None:
+        value = self.record.fields.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def choice(self: NodeType) -> Any:
+        value = typed_value(type_, self.record.fields.get(key), f.default)
+        return enum_type(value) if value is not None else None
+
     match type_:
         case ValueType.TEXT:
             return text
@@ -158,6 +193,12 @@ def _typed_resolver(key: str, type_: ValueType) -> Callable[..., object]:
             return run_status
         case ValueType.METRIC:
             return metric
+        case ValueType.INT:
+            return integer
+        case ValueType.ENUM:
+            enum_type = field_enum(f)
+            choice.__annotations__["return"] = enum_type if f.default is not None else enum_type | None
+            return choice
     assert_never(type_)
 
 
@@ -190,7 +231,7 @@ _NODE_FIELDS = frozenset(
 def _node_type(spec: KindSpec) -> type[NodeType]:
     """The GraphQL type of a kind: the Node fields, then its typed fields and its
     navigation, in the data dictionary's order."""
-    resolvers = [(f.graphql, f.description, _typed_resolver(f.key, f.type)) for f in spec.fields]
+    resolvers = [(f.graphql, f.description, _typed_resolver(f)) for f in spec.fields]
     resolvers += [(n.graphql, n.description, _navigation_resolver(n)) for n in spec.navigation]
     namespace: dict[str, Any] = {"__module__": __name__, "__qualname__": spec.graphql, "__annotations__": {}}
     for name, description, resolver in resolvers:
@@ -220,6 +261,8 @@ if TYPE_CHECKING:
     class Deployment(NodeType): ...
 
     class ServingPerf(NodeType): ...
+
+    class ModelVersion(NodeType): ...
 
 
 TYPES: dict[Kind, type[NodeType]] = {kind: _node_type(spec) for kind, spec in KINDS.items()}

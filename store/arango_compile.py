@@ -195,6 +195,8 @@ class _Compiler:
             return f"NOT_NULL({value}, {{}})"
         if f.type is ValueType.RUN_STATUS:
             return f"({value} || null)"
+        if f.type is ValueType.ENUM:
+            return f"({value} || {self.const(f.default)})"
         if f.type is ValueType.METRIC:
             return f"{value}[{self.const(f.argument)}]"  # as stored: ``finishing`` makes it a Float
         return value

@@ -28,12 +28,16 @@ VERTEX_COLLECTIONS: dict[Kind, str] = {
     Kind.DEVPERF: "devperf",
     Kind.SERVINGPERF: "servingperf",
     Kind.DEPLOYMENT: "deployment",
+    # Metagate's own kinds, beside Arangopipe's.
+    Kind.MODELVERSION: "modelversions",
 }
 KINDS_BY_COLLECTION = {name: kind for kind, name in VERTEX_COLLECTIONS.items()}
 # Metagate's own collection beside Arangopipe's: API tokens (hashes only).
 TOKENS_COLLECTION = "metagate_tokens"
 # The answers of keyed mutations, kept to answer their retries.
 IDEMPOTENCY_COLLECTION = "metagate_idempotency"
+# Every move of an alias, a deployment's served version or a project's traffic weights.
+HISTORY_COLLECTION = "metagate_history"
 # Serving-perf records that repeated a deployment's period, set aside by init-db before
 # it makes periods unique (the record kept is the oldest).
 SERVING_DUPLICATES_COLLECTION = "metagate_servingperf_duplicates"
@@ -70,6 +74,9 @@ EDGE_COLLECTIONS: dict[str, EdgeCollection] = {
     "deployment_modelparams": _edge_collection("deployment_modelparams", "deployment_modelparams"),
     "deployment_featureset": _edge_collection("deployment_featureset", "deployment_featureset"),
     "featureset_dataset": _edge_collection("featureset_dataset", "featureset_dataset"),
+    "modelversion_model": _edge_collection("modelversion_model", "modelversion_model"),
+    "modelversion_run": _edge_collection("modelversion_run", "modelversion_run"),
+    "deployment_modelversion": _edge_collection("deployment_modelversion", "deployment_modelversion"),
 }
 EDGE_KINDS_BY_COLLECTION = {c.name: logical for logical, c in EDGE_COLLECTIONS.items()}
 

@@ -30,10 +30,12 @@ class Kind(str, enum.Enum):
     DEVPERF = "devperf"
     DEPLOYMENT = "deployment"
     SERVINGPERF = "servingperf"
+    MODELVERSION = "modelversion"
 
 
 # Kinds whose nodes carry a name that is unique within a scope.
-NAMED_KINDS = frozenset({Kind.PROJECT, Kind.DATASET, Kind.FEATURESET, Kind.RUN, Kind.MODEL, Kind.DEPLOYMENT})
+# A model version's name is its number, unique within its model.
+NAMED_KINDS = frozenset({Kind.PROJECT, Kind.DATASET, Kind.FEATURESET, Kind.RUN, Kind.MODEL, Kind.DEPLOYMENT, Kind.MODELVERSION})
 
 
 class End(str, enum.Enum):
@@ -84,6 +86,11 @@ _TABLE = [
     ("deployment_modelparams", Kind.DEPLOYMENT, Kind.MODELPARAMS, End.TO),
     ("deployment_servingperf", Kind.DEPLOYMENT, Kind.SERVINGPERF, End.FROM),
     ("project_model", Kind.PROJECT, Kind.MODEL, None),
+    # A model version belongs to its model (grouping), was derived from the run that
+    # produced it, and a deployment from the version it serves now.
+    ("modelversion_model", Kind.MODELVERSION, Kind.MODEL, None),
+    ("modelversion_run", Kind.MODELVERSION, Kind.RUN, End.TO),
+    ("deployment_modelversion", Kind.DEPLOYMENT, Kind.MODELVERSION, End.TO),
 ]
 
 EDGE_KINDS: dict[str, EdgeKind] = {row[0]: EdgeKind(*row) for row in _TABLE}
@@ -139,16 +146,23 @@ class ValueType(str, enum.Enum):
     JSON = "json"  # an object, ``{}`` when absent
     RUN_STATUS = "run_status"  # RUNNING, COMPLETED or FAILED; null when absent or empty
     METRIC = "metric"  # ``metric(name)``: one number of the ``metrics`` object, as a Float
+    INT = "int"  # an integer, as stored
+    ENUM = "enum"  # one of the field's ``choices``; its ``default`` when absent or empty
 
 
 @dataclass(frozen=True)
 class TypedField:
-    """A field of a kind's own, kept under ``key`` in the node's ``fields``."""
+    """A field of a kind's own, kept under ``key`` in the node's ``fields``. An ENUM
+    field names its GraphQL enum (``enum``), its values (``choices``) and the value a
+    node without it answers (``default``; None: null)."""
 
     graphql: str
     key: str
     type: ValueType
     description: str | None = None
+    enum: str | None = None
+    choices: tuple[str, ...] = ()
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,11 +210,27 @@ def _many(graphql: str, edge_kind: str, step: Step, description: str | None = No
 
 _METRICS = TypedField("metrics", "metrics", ValueType.JSON)
 
+# The lifecycles of the information hub's parts.
+PROJECT_STATUSES = ("DEVELOPMENT", "STAGING", "PRODUCTION", "ARCHIVED")
+DEPLOYMENT_STATUSES = ("LIVE", "RETIRED")
+# MLflow's model version statuses.
+VERSION_STATUSES = ("PENDING_REGISTRATION", "FAILED_REGISTRATION", "READY")
+
+
+def _enum(graphql: str, enum: str, choices: tuple[str, ...], default: str, description: str) -> TypedField:
+    return TypedField(graphql, graphql, ValueType.ENUM, description, enum, choices, default)
+
+
 # Every kind, in the order of the schema's types; fields and navigation in field order.
 KINDS: dict[Kind, KindSpec] = {
     spec.kind: spec
     for spec in (
-        KindSpec(Kind.PROJECT, "Project", navigation=(_many("models", "project_model", Step.OUT),)),
+        KindSpec(
+            Kind.PROJECT,
+            "Project",
+            fields=(_enum("status", "ProjectStatus", PROJECT_STATUSES, "DEVELOPMENT", "Where the project is in its lifecycle."),),
+            navigation=(_many("models", "project_model", Step.OUT),),
+        ),
         KindSpec(
             Kind.DATASET,
             "Dataset",
@@ -234,15 +264,22 @@ KINDS: dict[Kind, KindSpec] = {
                 _one("modelParams", "run_modelparams", Step.OUT),
                 _one("devPerf", "run_devperf", Step.OUT),
                 _one("model", "run_model", Step.OUT, "The model this run trained."),
+                _many("modelVersions", "modelversion_run", Step.IN, "The model versions registered from this run."),
             ),
         ),
         KindSpec(
             Kind.MODEL,
             "Model",
+            fields=(
+                TypedField("task", "task", ValueType.TEXT, "What the model does (classification, ranking, ...)."),
+                TypedField("framework", "framework", ValueType.TEXT, "What it is built with (scikit-learn, PyTorch, ...)."),
+                TypedField("lastVersion", "lastVersion", ValueType.INT, "The highest version number given; null before any."),
+            ),
             navigation=(
                 _one("project", "project_model", Step.IN),
                 _many("runs", "run_model", Step.IN, "Runs that trained this model, newest first."),
                 _many("deployments", "deployment_model", Step.IN),
+                _many("versions", "modelversion_model", Step.IN, "The model's registered versions, newest first."),
             ),
         ),
         KindSpec(
@@ -266,9 +303,13 @@ KINDS: dict[Kind, KindSpec] = {
         KindSpec(
             Kind.DEPLOYMENT,
             "Deployment",
-            fields=(TypedField("tag", "tag", ValueType.TEXT),),
+            fields=(
+                TypedField("tag", "tag", ValueType.TEXT),
+                _enum("status", "DeploymentStatus", DEPLOYMENT_STATUSES, "LIVE", "LIVE serves traffic; RETIRED no longer does."),
+            ),
             navigation=(
                 _one("model", "deployment_model", Step.OUT),
+                _one("modelVersion", "deployment_modelversion", Step.OUT, "The model version it serves now."),
                 _one("featureset", "deployment_featureset", Step.OUT),
                 _one("modelParams", "deployment_modelparams", Step.OUT),
                 _many("servingPerf", "deployment_servingperf", Step.OUT, "Serving-performance records, newest first."),
@@ -283,6 +324,22 @@ KINDS: dict[Kind, KindSpec] = {
                 _METRICS,
             ),
             navigation=(_one("deployment", "deployment_servingperf", Step.IN),),
+        ),
+        KindSpec(
+            Kind.MODELVERSION,
+            "ModelVersion",
+            fields=(
+                TypedField("version", "version", ValueType.INT, "1, 2, 3, ... within its model; never given twice."),
+                _enum("status", "ModelVersionStatus", VERSION_STATUSES, "READY", "Whether the version is ready to serve."),
+                TypedField("source", "source", ValueType.TEXT, "Where the saved model is (a URI)."),
+                TypedField("description", "description", ValueType.TEXT),
+                TypedField("signature", "signature", ValueType.JSON, "Its inputs and outputs, as the pipeline gave them."),
+            ),
+            navigation=(
+                _one("model", "modelversion_model", Step.OUT),
+                _one("run", "modelversion_run", Step.OUT, "The run that produced this version."),
+                _many("deployments", "deployment_modelversion", Step.IN, "The deployments serving this version now."),
+            ),
         ),
     )
 }

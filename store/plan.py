@@ -48,12 +48,13 @@ class Base:
 @dataclass(frozen=True)
 class Typed:
     """A typed field of the node's kind, kept under ``stored`` in its fields. ``argument``
-    is ``metric(name:)``'s name."""
+    is ``metric(name:)``'s name; ``default`` an ENUM's value when there is none."""
 
     key: str
     stored: str
     type: ValueType
     argument: str | None = None
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,8 +261,9 @@ def api_time(stored: str) -> str:
     return parse_time(stored).isoformat()
 
 
-def typed_value(type_: ValueType, value: Any) -> Any:
-    """A typed field's answer from its stored value (None when absent)."""
+def typed_value(type_: ValueType, value: Any, default: str | None = None) -> Any:
+    """A typed field's answer from its stored value (None when absent; an ENUM's
+    ``default``)."""
     if type_ is ValueType.TIME:
         return api_time(value) if isinstance(value, str) else None
     if type_ is ValueType.JSON:
@@ -270,4 +272,6 @@ def typed_value(type_: ValueType, value: Any) -> Any:
         return value or None
     if type_ is ValueType.METRIC:
         return float(value) if value is not None else None
+    if type_ is ValueType.ENUM:
+        return value or default
     return value

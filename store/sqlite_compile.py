@@ -220,6 +220,8 @@ class _Compiler:
             return f"json(coalesce(n.fields -> {path}, '{{}}'))"
         if f.type is ValueType.RUN_STATUS:
             return f"nullif(n.fields ->> {path}, '')"
+        if f.type is ValueType.ENUM:
+            return f"coalesce(nullif(n.fields ->> {path}, ''), {self.bind(f.default)})"
         return f"n.fields ->> {path}"
 
     # -- pages ----------------------------------------------------------------------------

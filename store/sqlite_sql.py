@@ -66,26 +66,36 @@ def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep, fanned: bool) -> 
      WHERE {v["mask"]} & {1 << i} AND w.dir = '{s.direction.value}' AND w.kind = '{s.near.value}' AND w.depth < {v["depth"]}"""
 
 
-def _followed(t: str, v: dict[str, str], s: WalkStep) -> str:
-    """The ``s.edge`` edges an ``s`` step follows between two nodes kept, read from the
-    end with few edges of the kind (a node kept may have thousands at its other end, while
-    the nodes kept are at most the limit), or, when both ends may have many, looked up
-    pair by pair of nodes kept."""
-    walker = "a" if s.step is Step.OUT else "b"
-    ends = (
-        f"a.dir = '{s.direction.value}' AND a.kind = '{s.edge.from_kind.value}'"
-        f" AND b.dir = '{s.direction.value}' AND b.kind = '{s.edge.to_kind.value}' AND {walker}.depth < {v['depth']}"
-    )
-    pair = f"e.from_id = a.id AND e.kind = '{s.edge.name}' AND e.to_id = b.id"
-    sparse = sparse_step(s.edge)
-    joined = {
-        Step.OUT: f"{t}kept a CROSS JOIN edges e CROSS JOIN {t}kept b",
-        Step.IN: f"{t}kept b CROSS JOIN edges e CROSS JOIN {t}kept a",
-        None: f"{t}kept a CROSS JOIN {t}kept b CROSS JOIN edges e",
-    }[sparse]
-    return f"""
+def _followed(t: str, v: dict[str, str]) -> str:
+    """The edges the walk's steps follow between two nodes kept, read from the end with
+    few edges of the kind (a node kept may have thousands at its other end, while the
+    nodes kept are at most the limit), or, when both ends may have many, looked up pair by
+    pair of nodes kept. One select per way of reading, over a table of the steps read that
+    way (``kept`` is named six times, not twice per step: SQLite copies a table's
+    definition into the statement wherever it is named, and allows 65,535 references to
+    ``edges`` in one statement)."""
+    shapes: dict[Step | None, list[WalkStep]] = {}
+    for s in WALK_STEPS:
+        shapes.setdefault(sparse_step(s.edge), []).append(s)
+    selects = []
+    for sparse, steps in shapes.items():
+        rows = ", ".join(
+            f"('{s.edge.name}', '{s.direction.value}', '{s.edge.from_kind.value}', '{s.edge.to_kind.value}',"
+            f" {1 if s.step is Step.OUT else 0})"
+            for s in steps
+        )
+        table = f"(SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES {rows}))"
+        joined = {
+            Step.OUT: f"{t}kept a CROSS JOIN {table} s CROSS JOIN edges e CROSS JOIN {t}kept b",
+            Step.IN: f"{t}kept b CROSS JOIN {table} s CROSS JOIN edges e CROSS JOIN {t}kept a",
+            None: f"{t}kept a CROSS JOIN {t}kept b CROSS JOIN {table} s CROSS JOIN edges e",
+        }[sparse]
+        selects.append(f"""
     SELECT e.kind, e.from_id, e.to_id, e.created_at FROM {joined}
-     WHERE {ends} AND {pair}"""
+     WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
+       AND iif(s.wa, a.depth, b.depth) < {v["depth"]}
+       AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id""")
+    return " UNION".join(selects)
 
 
 # Lineage in one statement, its cost bounded by its answer. The walk is breadth-first
@@ -105,7 +115,7 @@ def _followed(t: str, v: dict[str, str], s: WalkStep) -> str:
 # start, dirs, cap, fan (when fanned), mask, kinds, limit, depth.
 def lineage_ctes(t: str, v: dict[str, str], fanned: bool) -> str:
     steps = " UNION".join(_walk_step(t, v, i, s, fanned) for i, s in enumerate(WALK_STEPS))
-    followed = " UNION".join(_followed(t, v, s) for s in WALK_STEPS)
+    followed = _followed(t, v)
     return f"""
   {t}walk(id, dir, depth, kind, created) AS (
     SELECT n.id, d.value, 0, n.kind, n.created_at FROM nodes n, json_each({v["dirs"]}) d WHERE n.id = {v["start"]}

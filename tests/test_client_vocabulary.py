@@ -20,7 +20,8 @@ UI_FILE = Path(__file__).parent.parent / "ui" / "src" / "vocabulary.ts"
 def test_the_clients_vocabulary_is_the_data_dictionarys() -> None:
     assert FILE.read_text() == client_vocabulary(), "run `make vocabulary`"
     assert CLIENT_KINDS == tuple(k.value for k in KINDS)
-    assert TYPES["modelparams"] == "ModelParams" and NAVIGATION["run"][-1] == "model"
+    assert TYPES["modelparams"] == "ModelParams" and "model" in NAVIGATION["run"]
+    assert TYPES["modelversion"] == "ModelVersion" and NAVIGATION["deployment"][:2] == ("model", "modelVersion")
 
 
 def test_the_client_refuses_a_kind_the_gateway_does_not_have_before_sending() -> None:

@@ -196,3 +196,15 @@ async def test_lineage_limits(gql: GraphQLClient) -> None:
         ("MODEL", "DOWNSTREAM"),
         ("DEVPERF", "DOWNSTREAM"),
     }
+
+
+async def test_many_lineage_walks_with_their_edges_in_one_operation(gql: GraphQLClient) -> None:
+    # SQLite allows 65,535 references to one table in a statement, and copies a named
+    # table's definition wherever it is named: the edges of 24 walks once went past it.
+    pipeline = await record_pipeline(gql, runs=2)
+    picked = "{ nodes { node { id } } edges { kind from to } }"
+    walks = " ".join(f"w{i}: lineage(id: $id, direction: BOTH, depth: {1 + i % 6}, limit: 10) {picked}" for i in range(24))
+    data = await gql(f"query($id: ID!) {{ {walks} }}", id=pipeline.runs[0])
+    one = await gql(f"query($id: ID!) {{ lineage(id: $id, direction: BOTH, depth: 6, limit: 10) {picked} }}", id=pipeline.runs[0])
+    assert data["w5"] == one["lineage"]
+    assert data["w5"]["edges"] and all(data[f"w{i}"]["edges"] for i in range(24))

@@ -12,6 +12,7 @@ KINDS = (
     "devperf",
     "deployment",
     "servingperf",
+    "modelversion",
 )
 EDGE_KINDS = (
     "featureset_dataset",
@@ -25,6 +26,9 @@ EDGE_KINDS = (
     "deployment_modelparams",
     "deployment_servingperf",
     "project_model",
+    "modelversion_model",
+    "modelversion_run",
+    "deployment_modelversion",
 )
 TYPES = {
     "project": "Project",
@@ -36,15 +40,17 @@ TYPES = {
     "devperf": "DevPerf",
     "deployment": "Deployment",
     "servingperf": "ServingPerf",
+    "modelversion": "ModelVersion",
 }
 NAVIGATION = {
     "project": ("models",),
     "dataset": ("featuresets", "runs"),
     "featureset": ("dataset", "runs", "deployments"),
-    "run": ("dataset", "featureset", "modelParams", "devPerf", "model"),
-    "model": ("project", "runs", "deployments"),
+    "run": ("dataset", "featureset", "modelParams", "devPerf", "model", "modelVersions"),
+    "model": ("project", "runs", "deployments", "versions"),
     "modelparams": ("run", "deployments"),
     "devperf": ("run",),
-    "deployment": ("model", "featureset", "modelParams", "servingPerf"),
+    "deployment": ("model", "modelVersion", "featureset", "modelParams", "servingPerf"),
     "servingperf": ("deployment",),
+    "modelversion": ("model", "run", "deployments"),
 }

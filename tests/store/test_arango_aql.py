@@ -253,41 +253,41 @@ def test_lineage_pushes_its_limit_into_the_walk() -> None:
     query = aql.lineage("deployment/d1", Direction.UPSTREAM, 5, 100, None)
     legs = (
         "OUTBOUND @@c{0}, OUTBOUND @@c{1}, INBOUND @@c{2}, OUTBOUND @@c{3}, INBOUND @@c{4}, OUTBOUND @@c{5},"
-        " OUTBOUND @@c{6}, OUTBOUND @@c{7}, OUTBOUND @@c{8}"
+        " OUTBOUND @@c{6}, OUTBOUND @@c{7}, OUTBOUND @@c{8}, OUTBOUND @@c{9}, OUTBOUND @@c{10}"
     )
 
     def walk(first: int) -> str:
-        return f"OUTBOUND {{start}} @@c{first}, " + legs.format(*range(first + 1, first + 10))
+        return f"OUTBOUND {{start}} @@c{first}, " + legs.format(*range(first + 1, first + 12))
 
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
     keep = " FILTER @collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections"
     assert query.text == (
         # The vertex collections a cluster needs named, then the depth of the
         # (limit + 1)-th node kept: the first walk stops there.
-        "WITH datasets, deployment, devperf, featuresets, modelparams, models, project, run, servingperf"
+        "WITH datasets, deployment, devperf, featuresets, modelparams, models, modelversions, project, run, servingperf"
         f" LET c0 = FIRST(FOR v, e, p IN 1..@depth {walk(4).format(start='@start')}{options}{keep}"
         " LIMIT @limit, 1 RETURN LENGTH(p.edges))"
         " LET reach = MIN([@depth, c0])"
         # The walk that collects the nodes goes no deeper.
-        f" LET w0 = (FOR v, e, p IN 1..@depth {walk(14).format(start='@start')}"
+        f" LET w0 = (FOR v, e, p IN 1..@depth {walk(16).format(start='@start')}"
         f" PRUNE LENGTH(p.edges) >= reach{options}{keep}"
-        " RETURN {v: v, depth: LENGTH(p.edges), dir: @v24})"
+        " RETURN {v: v, depth: LENGTH(p.edges), dir: @v28})"
         " LET hits = UNION(w0, [])"
         " LET cut = NTH((FOR h IN hits SORT h.depth RETURN h.depth), @limit)"
         " LET found = (FOR h IN hits FILTER cut == null OR h.depth <= cut RETURN h)"
         " LET ids = APPEND([@start], found[*].v._id)"
-        f" LET e0 = (FOR vid IN ids FOR v, e IN 1..1 {walk(25).format(start='vid')}"
+        f" LET e0 = (FOR vid IN ids FOR v, e IN 1..1 {walk(29).format(start='vid')}"
         " FILTER v._id IN ids RETURN DISTINCT {c: PARSE_IDENTIFIER(e._id).collection, d: e})"
         " RETURN {nodes: found, edges: UNION(e0, [])}"
     )
-    collections = [query.bind[f"@c{i}"] for i in range(4, 14)]
-    assert collections == [query.bind[f"@c{i}"] for i in range(14, 24)] == [query.bind[f"@c{i}"] for i in range(25, 35)]
+    collections = [query.bind[f"@c{i}"] for i in range(4, 16)]
+    assert collections == [query.bind[f"@c{i}"] for i in range(16, 28)] == [query.bind[f"@c{i}"] for i in range(29, 41)]
     assert {k: v for k, v in query.bind.items() if not k.startswith("@c")} == {
         "start": "deployment/d1",
         "depth": 5,
         "limit": 100,
         "collections": None,
-        "v24": "upstream",
+        "v28": "upstream",
     }
 
 

@@ -30,12 +30,15 @@ ARANGOPIPE_EDGES = {
     "deployment_featureset",
     "featureset_dataset",
 }
+# The information hub's collections, beside Arangopipe's (which keep their names).
+HUB_VERTICES = {"modelversions"}
+HUB_EDGES = {"modelversion_model", "modelversion_run", "deployment_modelversion"}
 
 
 def test_every_kind_and_edge_kind_has_its_arangopipe_collection() -> None:
     assert set(layout.VERTEX_COLLECTIONS) == set(Kind)
-    assert set(layout.VERTEX_COLLECTIONS.values()) == ARANGOPIPE_VERTICES
-    assert {e.name for e in layout.EDGE_COLLECTIONS.values()} == ARANGOPIPE_EDGES
+    assert set(layout.VERTEX_COLLECTIONS.values()) == ARANGOPIPE_VERTICES | HUB_VERTICES
+    assert {e.name for e in layout.EDGE_COLLECTIONS.values()} == ARANGOPIPE_EDGES | HUB_EDGES
     assert layout.GRAPH == "enterprise_ml_graph"
 
 
@@ -84,9 +87,13 @@ def test_traversal_directions_follow_the_direction_table() -> None:
         "deployment_featureset": "OUTBOUND",
         "deployment_modelparams": "OUTBOUND",
         "deployment_servingperf": "INBOUND",
+        # a model version's run; a deployment's version
+        "modelversion_run": "OUTBOUND",
+        "deployment_modelversion": "OUTBOUND",
     }
     assert downstream == {c: ("INBOUND" if d == "OUTBOUND" else "OUTBOUND") for c, d in upstream.items()}
     assert "project_models" not in upstream
+    assert "modelversion_model" not in upstream
 
 
 def test_ids_map_between_kinds_and_collections() -> None:

@@ -15,6 +15,9 @@ export const UPSTREAM_END: Record<string, "from" | "to" | null> = {
   DEPLOYMENT_MODELPARAMS: "to",
   DEPLOYMENT_SERVINGPERF: "from",
   PROJECT_MODEL: null,
+  MODELVERSION_MODEL: null,
+  MODELVERSION_RUN: "to",
+  DEPLOYMENT_MODELVERSION: "to",
 };
 
 // Each kind's GraphQL type.
@@ -28,4 +31,5 @@ export const TYPES: Record<string, string> = {
   DEVPERF: "DevPerf",
   DEPLOYMENT: "Deployment",
   SERVINGPERF: "ServingPerf",
+  MODELVERSION: "ModelVersion",
 };

@@ -64,7 +64,19 @@ WITH RECURSIVE
      WHERE :p10 & 262144 AND w.dir = 'upstream' AND w.kind = 'servingperf' AND w.depth < :p13 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'servingperf', e.to_created
       FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_servingperf' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'deployment_servingperf' ORDER BY x.to_created, x.to_id LIMIT :p9)
-     WHERE :p10 & 524288 AND w.dir = 'downstream' AND w.kind = 'deployment' AND w.depth < :p13
+     WHERE :p10 & 524288 AND w.dir = 'downstream' AND w.kind = 'deployment' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'run', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'modelversion_run' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'modelversion_run' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 1048576 AND w.dir = 'upstream' AND w.kind = 'modelversion' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'modelversion', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'modelversion_run' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'modelversion_run' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 2097152 AND w.dir = 'downstream' AND w.kind = 'run' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'modelversion', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_modelversion' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'deployment_modelversion' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 4194304 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_modelversion' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'deployment_modelversion' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 8388608 AND w.dir = 'downstream' AND w.kind = 'modelversion' AND w.depth < :p13
     ORDER BY 3, 4, 5, 1
     LIMIT :p8
   ),
@@ -89,46 +101,14 @@ WITH RECURSIVE
     SELECT id, dir, depth, kind FROM w4_walk WHERE depth = 0
   ),
   w4_followed(kind, from_id, to_id, created_at) AS (
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'upstream' AND a.kind = 'featureset' AND b.dir = 'upstream' AND b.kind = 'dataset' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'featureset_dataset' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'downstream' AND a.kind = 'featureset' AND b.dir = 'downstream' AND b.kind = 'dataset' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'featureset_dataset' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'upstream' AND a.kind = 'run' AND b.dir = 'upstream' AND b.kind = 'dataset' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_dataset' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'downstream' AND a.kind = 'run' AND b.dir = 'downstream' AND b.kind = 'dataset' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_dataset' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'upstream' AND a.kind = 'run' AND b.dir = 'upstream' AND b.kind = 'featureset' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_featureset' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'downstream' AND a.kind = 'run' AND b.dir = 'downstream' AND b.kind = 'featureset' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_featureset' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'upstream' AND a.kind = 'run' AND b.dir = 'upstream' AND b.kind = 'modelparams' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_modelparams' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'downstream' AND a.kind = 'run' AND b.dir = 'downstream' AND b.kind = 'modelparams' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_modelparams' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'upstream' AND a.kind = 'run' AND b.dir = 'upstream' AND b.kind = 'model' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_model' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'downstream' AND a.kind = 'run' AND b.dir = 'downstream' AND b.kind = 'model' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_model' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'upstream' AND a.kind = 'run' AND b.dir = 'upstream' AND b.kind = 'devperf' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_devperf' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'downstream' AND a.kind = 'run' AND b.dir = 'downstream' AND b.kind = 'devperf' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'run_devperf' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'upstream' AND a.kind = 'deployment' AND b.dir = 'upstream' AND b.kind = 'model' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_model' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'downstream' AND a.kind = 'deployment' AND b.dir = 'downstream' AND b.kind = 'model' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_model' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'upstream' AND a.kind = 'deployment' AND b.dir = 'upstream' AND b.kind = 'featureset' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_featureset' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'downstream' AND a.kind = 'deployment' AND b.dir = 'downstream' AND b.kind = 'featureset' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_featureset' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'upstream' AND a.kind = 'deployment' AND b.dir = 'upstream' AND b.kind = 'modelparams' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_modelparams' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN edges e CROSS JOIN w4_kept b
-     WHERE a.dir = 'downstream' AND a.kind = 'deployment' AND b.dir = 'downstream' AND b.kind = 'modelparams' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_modelparams' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept b CROSS JOIN edges e CROSS JOIN w4_kept a
-     WHERE a.dir = 'upstream' AND a.kind = 'deployment' AND b.dir = 'upstream' AND b.kind = 'servingperf' AND b.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_servingperf' AND e.to_id = b.id UNION
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept b CROSS JOIN edges e CROSS JOIN w4_kept a
-     WHERE a.dir = 'downstream' AND a.kind = 'deployment' AND b.dir = 'downstream' AND b.kind = 'servingperf' AND a.depth < :p13 AND e.from_id = a.id AND e.kind = 'deployment_servingperf' AND e.to_id = b.id
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN (SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES ('featureset_dataset', 'upstream', 'featureset', 'dataset', 1), ('featureset_dataset', 'downstream', 'featureset', 'dataset', 0), ('run_dataset', 'upstream', 'run', 'dataset', 1), ('run_dataset', 'downstream', 'run', 'dataset', 0), ('run_featureset', 'upstream', 'run', 'featureset', 1), ('run_featureset', 'downstream', 'run', 'featureset', 0), ('run_modelparams', 'upstream', 'run', 'modelparams', 1), ('run_modelparams', 'downstream', 'run', 'modelparams', 0), ('run_model', 'upstream', 'run', 'model', 0), ('run_model', 'downstream', 'run', 'model', 1), ('run_devperf', 'upstream', 'run', 'devperf', 0), ('run_devperf', 'downstream', 'run', 'devperf', 1), ('deployment_model', 'upstream', 'deployment', 'model', 1), ('deployment_model', 'downstream', 'deployment', 'model', 0), ('deployment_featureset', 'upstream', 'deployment', 'featureset', 1), ('deployment_featureset', 'downstream', 'deployment', 'featureset', 0), ('deployment_modelparams', 'upstream', 'deployment', 'modelparams', 1), ('deployment_modelparams', 'downstream', 'deployment', 'modelparams', 0), ('modelversion_run', 'upstream', 'modelversion', 'run', 1), ('modelversion_run', 'downstream', 'modelversion', 'run', 0), ('deployment_modelversion', 'upstream', 'deployment', 'modelversion', 1), ('deployment_modelversion', 'downstream', 'deployment', 'modelversion', 0))) s CROSS JOIN edges e CROSS JOIN w4_kept b
+     WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
+       AND iif(s.wa, a.depth, b.depth) < :p13
+       AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept b CROSS JOIN (SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES ('deployment_servingperf', 'upstream', 'deployment', 'servingperf', 0), ('deployment_servingperf', 'downstream', 'deployment', 'servingperf', 1))) s CROSS JOIN edges e CROSS JOIN w4_kept a
+     WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
+       AND iif(s.wa, a.depth, b.depth) < :p13
+       AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id
   ),
   o5 AS (SELECT n.id, json_object(:p14, mg_id(n.id)) AS j FROM nodes n WHERE n.id IN (SELECT id FROM w4_picked WHERE rn <= :p12))
 SELECT EXISTS (SELECT 1 FROM nodes WHERE id = :p0 AND kind = 'project') AND EXISTS (SELECT 1 FROM nodes WHERE id = :p6), json_object(:p17, json_object(:p2, json((SELECT j FROM o3 WHERE id = :p0)), :p3, (SELECT count(*) FROM m1), :p4, (SELECT count(*) FROM r2), :p5, (SELECT count(DISTINCT e.from_id) FROM m1 x JOIN edges e ON e.to_id = x.id AND e.kind = 'deployment_model')), :p18, json_object(:p16, json((SELECT json_group_array(json_object(:p15, json((SELECT j FROM o5 WHERE id = x.id)))) FROM (SELECT * FROM w4_picked WHERE rn <= :p12 ORDER BY rn) x)))), (SELECT rows FROM w4_walked), (SELECT count(*) FROM w4_picked)
