@@ -36,9 +36,10 @@ class Issued:
 
 
 async def issue(store: Store, *, name: str, role: Role, projects: Sequence[str] = ()) -> Issued:
-    """Creates a token. ``projects`` (project names) limit a writer to those projects."""
-    if projects and role is not Role.WRITER:
-        raise BadUserInput("only writer tokens are limited to projects")
+    """Creates a token. ``projects`` (project names) limit a writer or a deployer to
+    those projects."""
+    if projects and role not in (Role.WRITER, Role.DEPLOYER):
+        raise BadUserInput("only writer and deployer tokens are limited to projects")
     project_ids = []
     for project in projects:
         [found] = await store.find_named([NameKey(Kind.PROJECT, project, "")])

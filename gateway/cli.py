@@ -16,6 +16,7 @@ import click
 
 from metagate import __version__
 from metagate.gateway import config
+from metagate.resolvers.authz import Role
 from metagate.store.factory import redact, store_from_url
 from metagate.store.port import Store, Token
 
@@ -221,13 +222,12 @@ _store_option = click.option("--store", default=None, help="Store URL or SQLite 
 
 @token.command("create")
 @click.option("--name", required=True, help="Who or what holds the token, e.g. ci-training.")
-@click.option("--role", type=click.Choice(["admin", "writer", "reader"]), required=True)
-@click.option("--project", "projects", multiple=True, help="Limit a writer to this project (repeatable).")
+@click.option("--role", type=click.Choice([r.value for r in reversed(Role)]), required=True)
+@click.option("--project", "projects", multiple=True, help="Limit a writer or deployer to this project (repeatable).")
 @_store_option
 def token_create(name: str, role: str, projects: tuple[str, ...], store: str | None) -> None:
     """Create a token and print it (shown only this once)."""
     from metagate.gateway.auth import Issued, issue
-    from metagate.resolvers.authz import Role
     from metagate.store.errors import MetagateError
 
     settings = _settings(["STORE"], STORE=store)

@@ -1,5 +1,5 @@
-"""Who may do what. Roles rank reader < writer < admin; a writer may be limited to
-named projects. Every root field of the schema has an entry in ROOT_FIELDS: a field
+"""Who may do what. Roles rank reader < writer < deployer < admin; a writer or a
+deployer may be limited to named projects. Every root field of the schema has an entry in ROOT_FIELDS: a field
 without one is refused to everybody, so a new operation cannot slip through unchecked."""
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from metagate.store.port import NeighborRequest, Reader
 class Role(enum.StrEnum):
     READER = "reader"
     WRITER = "writer"
+    # A writer who also moves what serves: the versions deployments serve, their
+    # rollbacks, traffic weights, retirements. Like a writer, it may be limited to projects.
+    DEPLOYER = "deployer"
     ADMIN = "admin"
 
 
-_RANK = {Role.READER: 0, Role.WRITER: 1, Role.ADMIN: 2}
+_RANK = {Role.READER: 0, Role.WRITER: 1, Role.DEPLOYER: 2, Role.ADMIN: 3}
 
 # Introspection is public: the schema is published with the code.
 PUBLIC_FIELDS = frozenset({"__schema", "__type", "__typename"})
@@ -44,6 +47,7 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
             "search",
             "lineage",
             "projectSummary",
+            "modelVersion",
         )
     },
     "Mutation": {
@@ -57,6 +61,14 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
         "logServingPerf": Role.WRITER,
         "updateAttributes": Role.WRITER,
         "addTags": Role.WRITER,
+        "updateModel": Role.WRITER,
+        "registerModelVersion": Role.WRITER,
+        "setModelAlias": Role.WRITER,
+        "serveModelVersion": Role.DEPLOYER,
+        "rollbackDeployment": Role.DEPLOYER,
+        "setTrafficWeights": Role.DEPLOYER,
+        "retireDeployment": Role.DEPLOYER,
+        "setProjectStatus": Role.ADMIN,
     },
 }
 
@@ -73,7 +85,7 @@ class Principal:
     @property
     def allowed_projects(self) -> frozenset[str] | None:
         """The project ids this principal may write to; None when unlimited."""
-        return self.projects if self.role is Role.WRITER and self.projects else None
+        return self.projects if self.role in (Role.WRITER, Role.DEPLOYER) and self.projects else None
 
 
 LOCAL_ADMIN = Principal(token_id=None, role=Role.ADMIN)

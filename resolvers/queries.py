@@ -17,6 +17,8 @@ from metagate.store.errors import BadUserInput, NotFound
 from metagate.store.model import Direction, Kind, Node, Step
 from metagate.store.port import (
     AttributeEquals,
+    HistoryEntry,
+    HistoryQuery,
     LineageQuery,
     LineageResult,
     ListQuery,
@@ -64,11 +66,13 @@ class Loaders:
     def __init__(self, store: Store) -> None:
         self.nodes: DataLoader[str, Node | None] = DataLoader(load_fn=store.get_nodes)
         self.neighbors: DataLoader[NeighborRequest, Page] = DataLoader(load_fn=store.neighbors)
+        self.history: DataLoader[HistoryQuery, list[HistoryEntry]] = DataLoader(load_fn=store.history)
 
     def clear(self) -> None:
         """Forgets what was read: after a write, later fields must see it."""
         self.nodes.clear_all()
         self.neighbors.clear_all()
+        self.history.clear_all()
 
 
 @dataclass

@@ -23,7 +23,7 @@ from metagate.resolvers import validate
 from metagate.resolvers.authz import check_project
 from metagate.store.errors import BadUserInput, Conflict, NotFound, WriteConflict
 from metagate.store.model import Edge, JSONObject, Kind, Node, Step, new_id, utcnow
-from metagate.store.port import IdempotencyRecord, NameKey, NeighborRequest, ServingPeriod, Store, Tx, atomically
+from metagate.store.port import HistoryEntry, IdempotencyRecord, NameKey, NeighborRequest, ServingPeriod, Store, Tx, atomically
 
 RUN_STATUSES = ("RUNNING", "COMPLETED", "FAILED")
 T = TypeVar("T")
@@ -46,6 +46,17 @@ class RunLogged:
     created: bool
 
 
+@dataclass
+class Moved:
+    """What a move answers: the node moved (a model, a deployment), the version it points
+    at now, the one before (None: none), and whether anything changed."""
+
+    node: Node
+    version: Node | None
+    previous: Node | None
+    moved: bool
+
+
 def _inputs(arguments: dict[str, Any]) -> dict[str, Any]:
     """A mutation's input, as its idempotency fingerprint sees it."""
     return {k: v for k, v in arguments.items() if k not in ("store", "idempotency_key", "allowed_projects", "then")}
@@ -64,6 +75,9 @@ def _encode(result: Any) -> JSONObject:
         return {"type": "run", "ids": ids, "created": result.created}
     if isinstance(result, list):
         return {"type": "runs", "runs": [_encode(r) for r in result]}
+    if isinstance(result, Moved):
+        ids = [result.node.id, *(n.id if n else None for n in (result.version, result.previous))]
+        return {"type": "moved", "ids": ids, "moved": result.moved}
     return {"type": "node", "ids": [result.id]}
 
 
@@ -82,6 +96,8 @@ async def _decode(tx: Tx, record: JSONObject, by_id: dict[str, Node] | None = No
         return Registered(found[0], record["created"])
     if record["type"] == "run":
         return RunLogged(found[0], found[1], found[2], record["created"])
+    if record["type"] == "moved":
+        return Moved(found[0], found[1], found[2], record["moved"])
     return found[0]
 
 
@@ -253,22 +269,35 @@ async def register_model(
     project_id: str,
     tags: Any = None,
     attributes: Any = None,
+    variation: JSONObject | None = None,
     allowed_projects: frozenset[str] | None = None,
     idempotency_key: str | None = None,
     then: Then | None = None,
 ) -> Registered:
+    """``variation``: the model's task, framework and default hardware, checked (``hub.
+    variation``). A name the project has answers that model (created False); what the
+    input states of its variation must agree with it (a CONFLICT names what differs:
+    ``updateModel`` changes it)."""
     inputs = _inputs(locals())
     name = validate.name(name)
     tags = validate.tags(tags)
     attributes = validate.json_object(attributes)
+    stated = variation or {}
 
     async def work(tx: Tx) -> Registered:
         project = await require(tx, project_id, Kind.PROJECT, field="projectId")
         await check_project(tx, allowed_projects, project)
         existing = await _existing(tx, Kind.MODEL, name, project.id)
         if existing is not None:
+            differ = [k for k, v in stated.items() if not _same_json(v, existing.fields.get(k))]
+            if differ:
+                raise Conflict(
+                    f"model {name!r} exists with another {', '.join(differ)}: change it with updateModel",
+                    field=differ[0],
+                    fields=differ,
+                )
             return Registered(existing, created=False)
-        node = _node(Kind.MODEL, name, scope=project.id, tags=tags, attributes=attributes)
+        node = _node(Kind.MODEL, name, scope=project.id, tags=tags, attributes=attributes, fields=stated)
         await _insert_new(tx, [node])
         await tx.insert_edges([_edge("project_model", project, node)])
         return Registered(node, created=True)
@@ -619,13 +648,18 @@ async def register_deployment(
     model_id: str | None = None,
     featureset_id: str | None = None,
     model_params_id: str | None = None,
+    model_version_id: str | None = None,
     tag: str | None = None,
     tags: Any = None,
     attributes: Any = None,
+    actor: str | None = None,
     idempotency_key: str | None = None,
     then: Then | None = None,
 ) -> Registered:
+    """``model_version_id``: the version of the deployment's model it serves from the
+    start (its first move in the deployment's history)."""
     inputs = _inputs(locals())
+    inputs.pop("actor")
     explicit = (model_id, featureset_id, model_params_id)
     if deployment_tag is not None:
         if any(explicit) or tag is not None:
@@ -675,15 +709,24 @@ async def register_deployment(
             model = await require(tx, model_id, Kind.MODEL, field="modelId")
             featureset = await require(tx, featureset_id, Kind.FEATURESET, field="featuresetId")
             params = await require(tx, model_params_id, Kind.MODELPARAMS, field="modelParamsId")
-        node = _node(Kind.DEPLOYMENT, name, tags=tags, attributes=attributes, fields={"tag": tag})
+        version = None
+        if model_version_id is not None:
+            version = await require(tx, model_version_id, Kind.MODELVERSION, field="modelVersionId")
+            if version.scope != model.id:
+                raise BadUserInput("modelVersionId: a version of another model than the deployment's", field="modelVersionId")
+        node = _node(Kind.DEPLOYMENT, name, tags=tags, attributes=attributes, fields={"tag": tag, "status": "LIVE"})
         await _insert_new(tx, [node])
-        await tx.insert_edges(
-            [
-                _edge("deployment_model", node, model),
-                _edge("deployment_featureset", node, featureset),
-                _edge("deployment_modelparams", node, params),
-            ]
-        )
+        edges = [
+            _edge("deployment_model", node, model),
+            _edge("deployment_featureset", node, featureset),
+            _edge("deployment_modelparams", node, params),
+        ]
+        if version is not None:
+            edges.append(_edge("deployment_modelversion", node, version))
+        await tx.insert_edges(edges)
+        if version is not None:
+            served = {"version": version.id, "rollback": False}
+            await tx.insert_history([HistoryEntry(node.id, "servedVersion", 1, node.created_at, served, actor=actor)])
         return Registered(node, created=True)
 
     return await _commit(store, idempotency_key, "register_deployment", inputs, work, then)

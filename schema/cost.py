@@ -65,6 +65,7 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
+from metagate.resolvers import hub
 from metagate.resolvers.queries import Limits
 from metagate.store.errors import BadUserInput
 
@@ -83,6 +84,11 @@ class Sizing:
     length: bool
     default: int  # when the argument is absent or null
     maximum: int  # anything larger is refused on its own
+
+
+def _fixed(size: int) -> Sizing:
+    """The size of a list no argument sets: at most ``size``, always counted as that."""
+    return Sizing("", (), length=False, default=size, maximum=size)
 
 
 def _measure(value: Any, sizing: Sizing) -> int:
@@ -459,7 +465,20 @@ class QueryCosts:
         self.limit = limits.max_query_cost
         self._page = Sizing("first", (), length=False, default=limits.default_page, maximum=limits.max_page)
         # Lists sized by an argument of their own field.
-        self._lists = {("Query", "nodes"): Sizing("ids", (), length=True, default=0, maximum=limits.max_ids)}
+        self._lists = {
+            ("Query", "nodes"): Sizing("ids", (), length=True, default=0, maximum=limits.max_ids),
+            # The information hub's histories page by `first`; the rest are bounded by
+            # what the writes allow (hub.MAX_TRAFFIC weights, hub.MAX_ALIASES aliases) or
+            # by what the resolver answers (a page of live deployments).
+            ("Project", "trafficHistory"): self._page,
+            ("Model", "aliasHistory"): self._page,
+            ("Deployment", "versionHistory"): self._page,
+            ("Project", "traffic"): _fixed(hub.MAX_TRAFFIC),
+            ("Project", "trafficAt"): _fixed(hub.MAX_TRAFFIC),
+            ("TrafficChange", "weights"): _fixed(hub.MAX_TRAFFIC),
+            ("Model", "aliases"): _fixed(hub.MAX_ALIASES),
+            ("Project", "servingStatus"): _fixed(limits.max_page),
+        }
         # Fields whose argument sizes the lists of the object they return (as `first`
         # does for a connection's nodes and edges).
         self._items = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -165,12 +166,53 @@ class RegisterFeaturesetInput:
     )
 
 
+@strawberry.input(description="Hardware to run on; every field optional.")
+class HardwareSpecInput:
+    instance_type: str | None = None
+    cpu: float | None = None
+    memory_gb: float | None = None
+    gpu: int | None = None
+    gpu_type: str | None = None
+    count: int | None = None
+    extras: JSON | None = None
+
+
+@strawberry.input(description="The hardware a model is served and trained on by default.")
+class DefaultHardwareInput:
+    serving: HardwareSpecInput | None = None
+    training: HardwareSpecInput | None = None
+
+
+def hardware_values(given: DefaultHardwareInput | None) -> dict[str, Any] | None:
+    """The input as ``hub.default_hardware`` checks it (camelCase keys)."""
+    if given is None:
+        return None
+
+    def spec(h: HardwareSpecInput | None) -> dict[str, Any] | None:
+        if h is None:
+            return None
+        return {
+            "instanceType": h.instance_type,
+            "cpu": h.cpu,
+            "memoryGb": h.memory_gb,
+            "gpu": h.gpu,
+            "gpuType": h.gpu_type,
+            "count": h.count,
+            "extras": h.extras,
+        }
+
+    return {"serving": spec(given.serving), "training": spec(given.training)}
+
+
 @strawberry.input
 class RegisterModelInput:
     name: str
     project_id: strawberry.ID
     tags: list[str] | None = None
     attributes: JSON | None = None
+    task: str | None = strawberry.field(default=None, description="What the model does: classification, ranking, ...")
+    framework: str | None = strawberry.field(default=None, description="What it is built with: scikit-learn, PyTorch, ...")
+    default_hardware: DefaultHardwareInput | None = None
     idempotency_key: str | None = strawberry.field(
         default=None, description="A retry with the same key writes nothing and answers with what the first call wrote."
     )
@@ -226,6 +268,9 @@ class RegisterDeploymentInput:
     model_id: strawberry.ID | None = None
     featureset_id: strawberry.ID | None = None
     model_params_id: strawberry.ID | None = None
+    model_version_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The version of the deployment's model it serves from the start."
+    )
     tag: str | None = None
     tags: list[str] | None = None
     attributes: JSON | None = None

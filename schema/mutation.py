@@ -9,10 +9,11 @@ from typing import Any
 import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
-from metagate.resolvers import registry, validate
+from metagate.resolvers import hub, registry, validate
 from metagate.resolvers.ids import decode_id
 from metagate.resolvers.registry import Registered, RunLogged, Then
 from metagate.schema.context import Context, Info
+from metagate.schema.hub import HUB_WRITES, HubMutation
 from metagate.schema.inputs import (
     AddTagsInput,
     CreateProjectInput,
@@ -24,6 +25,7 @@ from metagate.schema.inputs import (
     RegisterFeaturesetInput,
     RegisterModelInput,
     UpdateAttributesInput,
+    hardware_values,
 )
 from metagate.schema.types import (
     Dataset,
@@ -213,6 +215,7 @@ async def _register_model(ctx: Context, input: RegisterModelInput, then: Then | 
         project_id=decode_id(input.project_id, Kind.PROJECT, field="projectId"),
         tags=input.tags,
         attributes=input.attributes,
+        variation=hub.variation(input.task, input.framework, hardware_values(input.default_hardware)) or None,
         allowed_projects=ctx.allowed_projects,
         idempotency_key=_key(ctx, input.idempotency_key),
         then=then,
@@ -232,9 +235,11 @@ async def _register_deployment(ctx: Context, input: RegisterDeploymentInput, the
         model_id=_opt_id(input.model_id, Kind.MODEL, "modelId"),
         featureset_id=_opt_id(input.featureset_id, Kind.FEATURESET, "featuresetId"),
         model_params_id=_opt_id(input.model_params_id, Kind.MODELPARAMS, "modelParamsId"),
+        model_version_id=_opt_id(input.model_version_id, Kind.MODELVERSION, "modelVersionId"),
         tag=input.tag,
         tags=input.tags,
         attributes=input.attributes,
+        actor=ctx.principal.token_id if ctx.principal else None,
         idempotency_key=_key(ctx, input.idempotency_key),
         then=then,
     )
@@ -332,11 +337,12 @@ WRITES: dict[str, Write] = {
     "logServingPerf": Write(_log_serving_perf, _registered("servingPerf")),
     "updateAttributes": Write(_update_attributes, lambda node: {"node": node.id}),
     "addTags": Write(_add_tags, lambda node: {"node": node.id}),
+    **{name: Write(write, values) for name, (write, values) in HUB_WRITES.items()},
 }
 
 
 @strawberry.type
-class Mutation:
+class Mutation(HubMutation):
     @strawberry.mutation
     async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectPayload:
         r = await _create_project(info.context, input)

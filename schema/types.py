@@ -14,9 +14,10 @@ from strawberry.scalars import JSON
 from strawberry.types.base import get_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
-from metagate.resolvers import queries
+from metagate.resolvers import hub, queries, validate
 from metagate.resolvers.ids import encode_id
 from metagate.schema.context import Info
+from metagate.store.errors import BadUserInput
 from metagate.store.model import (
     EDGE_KINDS,
     KINDS,
@@ -31,6 +32,7 @@ from metagate.store.model import (
     parse_time,
 )
 from metagate.store.plan import typed_value
+from metagate.store.port import HistoryEntry, HistoryQuery, NeighborRequest
 
 # strawberry.enum registers the GraphQL enum on the class itself: fields annotated
 # with Kind and Direction are served as NodeKind and LineageDirection.
@@ -233,6 +235,7 @@ def _node_type(spec: KindSpec) -> type[NodeType]:
     navigation, in the data dictionary's order."""
     resolvers = [(f.graphql, f.description, _typed_resolver(f)) for f in spec.fields]
     resolvers += [(n.graphql, n.description, _navigation_resolver(n)) for n in spec.navigation]
+    resolvers += _EXTRA.get(spec.kind, [])
     namespace: dict[str, Any] = {"__module__": __name__, "__qualname__": spec.graphql, "__annotations__": {}}
     for name, description, resolver in resolvers:
         if name in namespace or name in _NODE_FIELDS:
@@ -240,6 +243,257 @@ def _node_type(spec: KindSpec) -> type[NodeType]:
         resolver.__qualname__ = f"{spec.graphql}.{name}"
         namespace[name] = strawberry.field(resolver=resolver, name=name, description=description)
     return strawberry.type(type(spec.graphql, (NodeType,), namespace))
+
+
+# -- the information hub's fields: answered by the executor, from a node's fields and the
+# store's history (the planner plans no field outside the data dictionary) --------------
+
+
+@strawberry.type(description="Hardware a model runs on by default.")
+class HardwareSpec:
+    instance_type: str | None
+    cpu: float | None
+    memory_gb: float | None
+    gpu: int | None
+    gpu_type: str | None
+    count: int | None = strawberry.field(description="How many machines (replicas, workers).")
+    extras: JSON = strawberry.field(description="Anything else, free-form.")
+
+
+@strawberry.type
+class DefaultHardware:
+    serving: HardwareSpec | None
+    training: HardwareSpec | None
+
+
+def _hardware(stored: Any) -> HardwareSpec | None:
+    if not isinstance(stored, dict):
+        return None
+    return HardwareSpec(
+        instance_type=stored.get("instanceType"),
+        cpu=stored.get("cpu"),
+        memory_gb=stored.get("memoryGb"),
+        gpu=stored.get("gpu"),
+        gpu_type=stored.get("gpuType"),
+        count=stored.get("count"),
+        extras=JSON(stored.get("extras") or {}),
+    )
+
+
+async def _load(info: Info, node_id: Any) -> NodeType | None:
+    if not isinstance(node_id, str):
+        return None
+    found = await info.context.loaders.nodes.load(node_id)
+    return wrap(found) if found is not None else None
+
+
+@strawberry.type(description="An alias of a model and the version it points at.")
+class ModelAlias:
+    alias: str
+    version_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def model_version(self, info: Info) -> ModelVersion | None:
+        return await _load(info, self.version_id)  # type: ignore[return-value]
+
+
+@strawberry.type(description="One move: where it moved, when, why and by which token.")
+class Move:
+    entry: strawberry.Private[HistoryEntry]
+
+    @strawberry.field(description="1 for the first move of this subject and topic, then 2, 3, ...")
+    def seq(self) -> int:
+        return self.entry.seq
+
+    @strawberry.field
+    def at(self) -> dt.datetime:
+        return parse_time(self.entry.at)
+
+    @strawberry.field
+    def reason(self) -> str | None:
+        return self.entry.reason
+
+    @strawberry.field(description="The id of the API token that made the move (null: a local caller).")
+    def actor(self) -> str | None:
+        return self.entry.actor
+
+
+@strawberry.type(description="A move of a model's alias, or of the version a deployment serves.")
+class VersionMove(Move):
+    @strawberry.field(description="The version it moved to.")
+    async def model_version(self, info: Info) -> ModelVersion | None:
+        return await _load(info, (self.entry.value or {}).get("version"))  # type: ignore[return-value]
+
+    @strawberry.field(description="True when the move was a rollback.")
+    def rollback(self) -> bool:
+        return bool((self.entry.value or {}).get("rollback"))
+
+    @strawberry.field(description="The alias the version was chosen by, if it was.")
+    def alias(self) -> str | None:
+        return (self.entry.value or {}).get("alias")
+
+
+@strawberry.type(description="A deployment's share of its project's traffic.")
+class TrafficWeight:
+    deployment_id: strawberry.Private[str]
+    weight: int = strawberry.field(description="Percent, 0 to 100.")
+
+    @strawberry.field
+    async def deployment(self, info: Info) -> Deployment | None:
+        return await _load(info, self.deployment_id)  # type: ignore[return-value]
+
+
+def _weights(stored: Any) -> list[TrafficWeight]:
+    return [TrafficWeight(deployment_id=t["deployment"], weight=t["weight"]) for t in stored or []]
+
+
+@strawberry.type(description="A change of a project's traffic weights.")
+class TrafficChange(Move):
+    @strawberry.field
+    def weights(self) -> list[TrafficWeight]:
+        return _weights(self.entry.value)
+
+
+@strawberry.type(description="A live deployment of the project: its traffic and its latest serving performance.")
+class DeploymentServing:
+    deployment: Deployment
+    weight: int = strawberry.field(description="Its traffic weight (0 when the weights leave it out).")
+    latest: ServingPerf | None = strawberry.field(description="Its newest serving-performance record.")
+    age_seconds: float | None = strawberry.field(
+        description="Seconds from the end of that record's period to now: how old what is known of it is."
+    )
+
+
+def _history_args(info: Info, first: int | None, before: int | None) -> tuple[int, int | None]:
+    limits = info.context.limits
+    return validate.page_size(first, default=limits.default_page, maximum=limits.max_page), before
+
+
+async def _history(info: Info, subject: str, topic: str, first: int, before: int | None, at: str | None) -> list[HistoryEntry]:
+    return await info.context.loaders.history.load(HistoryQuery(subject, topic, first, before, at))
+
+
+def _instant(at: dt.datetime) -> str:
+    return validate.time(at, field="at") or ""
+
+
+async def _model_default_hardware(self: NodeType) -> DefaultHardware:
+    stored = self.record.fields.get("defaultHardware") or {}
+    return DefaultHardware(serving=_hardware(stored.get("serving")), training=_hardware(stored.get("training")))
+
+
+async def _model_aliases(self: NodeType) -> list[ModelAlias]:
+    aliases = self.record.fields.get("aliases") or {}
+    return [ModelAlias(alias=name, version_id=version) for name, version in sorted(aliases.items())]
+
+
+async def _model_alias_history(
+    self: NodeType, info: Info, alias: str, first: int | None = None, before: int | None = None
+) -> list[VersionMove]:
+    size, cursor = _history_args(info, first, before)
+    entries = await _history(info, self.record.id, hub.alias_topic(hub.alias(alias)), size, cursor, None)
+    return [VersionMove(entry=e) for e in entries]
+
+
+async def _model_alias_at(self: NodeType, info: Info, alias: str, at: dt.datetime) -> ModelVersion | None:
+    entries = await _history(info, self.record.id, hub.alias_topic(hub.alias(alias)), 1, None, _instant(at))
+    return await _load(info, entries[0].value.get("version")) if entries else None  # type: ignore[return-value]
+
+
+async def model_version_of(
+    self: NodeType, info: Info, version: int | None = None, alias: str | None = None
+) -> ModelVersion | None:
+    if (version is None) == (alias is None):
+        raise BadUserInput("give exactly one of version and alias", field="version")
+    if alias is not None:
+        return await _load(info, (self.record.fields.get("aliases") or {}).get(hub.alias(alias)))  # type: ignore[return-value]
+    found = await queries.by_name(info.context.store, Kind.MODELVERSION, str(version), self.record.id)
+    return wrap(found) if found is not None else None  # type: ignore[return-value]
+
+
+async def _version_aliases(self: NodeType, info: Info) -> list[str]:
+    model = await info.context.loaders.nodes.load(self.record.scope) if self.record.scope else None
+    aliases = (model.fields.get("aliases") or {}) if model is not None else {}
+    return sorted(name for name, version in aliases.items() if version == self.record.id)
+
+
+async def _deployment_version_history(
+    self: NodeType, info: Info, first: int | None = None, before: int | None = None
+) -> list[VersionMove]:
+    size, cursor = _history_args(info, first, before)
+    return [VersionMove(entry=e) for e in await _history(info, self.record.id, hub.SERVED, size, cursor, None)]
+
+
+async def _deployment_version_at(self: NodeType, info: Info, at: dt.datetime) -> ModelVersion | None:
+    entries = await _history(info, self.record.id, hub.SERVED, 1, None, _instant(at))
+    return await _load(info, entries[0].value.get("version")) if entries else None  # type: ignore[return-value]
+
+
+async def _project_traffic(self: NodeType) -> list[TrafficWeight]:
+    return _weights(self.record.fields.get("traffic"))
+
+
+async def _project_traffic_history(
+    self: NodeType, info: Info, first: int | None = None, before: int | None = None
+) -> list[TrafficChange]:
+    size, cursor = _history_args(info, first, before)
+    return [TrafficChange(entry=e) for e in await _history(info, self.record.id, hub.TRAFFIC, size, cursor, None)]
+
+
+async def _project_traffic_at(self: NodeType, info: Info, at: dt.datetime) -> list[TrafficWeight]:
+    entries = await _history(info, self.record.id, hub.TRAFFIC, 1, None, _instant(at))
+    return _weights(entries[0].value) if entries else []
+
+
+async def _project_serving_status(self: NodeType, info: Info) -> list[DeploymentServing]:
+    loaders, most = info.context.loaders, info.context.limits.max_page
+    models = await loaders.neighbors.load(NeighborRequest(self.record.id, "project_model", Step.OUT, most))
+    pages = await loaders.neighbors.load_many([NeighborRequest(m.id, "deployment_model", Step.IN, most) for m, _ in models.items])
+    live = [d for page in pages for d, _ in page.items if d.fields.get("status") != "RETIRED"][:most]
+    latest = await loaders.neighbors.load_many([NeighborRequest(d.id, "deployment_servingperf", Step.OUT, 1) for d in live])
+    weights = {t["deployment"]: t["weight"] for t in self.record.fields.get("traffic") or []}
+    now = dt.datetime.now(dt.UTC)
+    out = []
+    for deployment, page in zip(live, latest):
+        perf = page.items[0][0] if page.items else None
+        end = perf.fields.get("periodEnd") if perf is not None else None
+        out.append(
+            DeploymentServing(
+                deployment=wrap(deployment),  # type: ignore[arg-type]
+                weight=weights.get(deployment.id, 0),
+                latest=wrap(perf) if perf is not None else None,  # type: ignore[arg-type]
+                age_seconds=(now - parse_time(end)).total_seconds() if isinstance(end, str) else None,
+            )
+        )
+    return out
+
+
+def _extra(name: str, resolver: Callable[..., object], description: str) -> tuple[str, str, Callable[..., object]]:
+    return name, description, resolver
+
+
+_EXTRA: dict[Kind, list[tuple[str, str, Callable[..., object]]]] = {
+    Kind.PROJECT: [
+        _extra("traffic", _project_traffic, "How its traffic is shared between its live deployments now."),
+        _extra("trafficHistory", _project_traffic_history, "Every change of its traffic weights, newest first."),
+        _extra("trafficAt", _project_traffic_at, "The traffic weights at an instant (none: not set by then)."),
+        _extra("servingStatus", _project_serving_status, "Each live deployment's traffic and latest serving performance."),
+    ],
+    Kind.MODEL: [
+        _extra("defaultHardware", _model_default_hardware, "The hardware it is served and trained on by default."),
+        _extra("aliases", _model_aliases, "Its aliases (champion, fallback, ...) and the versions they point at."),
+        _extra("aliasHistory", _model_alias_history, "Every move of one of its aliases, newest first."),
+        _extra("aliasAt", _model_alias_at, "The version an alias pointed at, at an instant."),
+        _extra("version", model_version_of, "One of its versions, by number or by alias; null when there is none."),
+    ],
+    Kind.MODELVERSION: [
+        _extra("aliases", _version_aliases, "The aliases of its model that point at it."),
+    ],
+    Kind.DEPLOYMENT: [
+        _extra("versionHistory", _deployment_version_history, "Every move of the version it serves, newest first."),
+        _extra("modelVersionAt", _deployment_version_at, "The version it served at an instant (null: none by then)."),
+    ],
+}
 
 
 if TYPE_CHECKING:

@@ -45,6 +45,8 @@ from metagate.store.errors import (
 from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
 from metagate.store.plan import Plan
 from metagate.store.port import (
+    HistoryEntry,
+    HistoryQuery,
     IdempotencyRecord,
     LineageNode,
     LineageQuery,
@@ -328,6 +330,12 @@ class _Runner:
         groups = aql.neighbor_groups(requests)  # once, for the query and its answer
         return neighbor_pages(requests, await self.one(aql.neighbors(requests, groups)), groups)
 
+    async def history(self, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
+        if not queries:
+            return []
+        lists = await self.one(aql.history(queries))
+        return [[layout.from_history_document(d) for d in docs] for docs in lists]
+
 
 def neighbor_pages(
     requests: Sequence[NeighborRequest], answered: list[list[list[JSONObject]]], groups: list[list[int]] | None = None
@@ -373,14 +381,32 @@ class ArangoTx(_Runner):
         for query in aql.insert_edges(edges):
             await self.run(query)
 
-    async def update_node(self, node_id: str, *, attributes: JSONObject | None = None, tags: Sequence[str] | None = None) -> None:
+    async def update_node(
+        self,
+        node_id: str,
+        *,
+        attributes: JSONObject | None = None,
+        tags: Sequence[str] | None = None,
+        fields: JSONObject | None = None,
+    ) -> None:
         changes: JSONObject = {}
         if attributes is not None:
             changes["attributes"] = attributes
         if tags is not None:
             changes["tags"] = list(dict.fromkeys(tags))
+        if fields is not None:
+            changes.update(layout.field_changes(Kind(node_id.partition("/")[0]), fields))
         if changes:
             await self.run(aql.update_node(node_id, changes))
+
+    async def delete_edges(self, edges: Sequence[Edge]) -> None:
+        for query in aql.remove_edges(edges):
+            await self.run(query)
+
+    async def insert_history(self, entries: Sequence[HistoryEntry]) -> None:
+        if entries:
+            docs = [layout.to_history_document(e) for e in entries]
+            await self.run(aql.insert_documents(layout.HISTORY_COLLECTION, docs))
 
 
 class ArangoStore:
@@ -514,6 +540,7 @@ class ArangoStore:
             *layout.VERTEX_COLLECTIONS.values(),
             *(e.name for e in layout.EDGE_COLLECTIONS.values()),
             layout.IDEMPOTENCY_COLLECTION,
+            layout.HISTORY_COLLECTION,
         ]
         begun = asyncio.ensure_future(self._db.begin_transaction(write=collections))
         try:
@@ -581,6 +608,9 @@ class ArangoStore:
 
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
         return await self._reader().neighbors(requests)
+
+    async def history(self, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
+        return await self._reader().history(queries)
 
     async def list_nodes(self, query: ListQuery) -> Page:
         rows = await self._reader().run(aql.list_nodes(query))

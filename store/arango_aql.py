@@ -17,6 +17,7 @@ from metagate.store.port import (
     AllOf,
     AnyOf,
     Compare,
+    HistoryQuery,
     ListQuery,
     NameKey,
     NeighborRequest,
@@ -573,6 +574,37 @@ def update_node(node_id: str, changes: JSONObject) -> Query:
         "UPDATE {_key: @key} WITH @changes IN @@c OPTIONS {mergeObjects: false}",
         {"key": key, "changes": changes, "@c": layout.VERTEX_COLLECTIONS[Kind(kind)]},
     )
+
+
+def remove_edges(edges: Sequence[Edge]) -> list[Query]:
+    """One query per edge collection: its edges between these ends, whatever their keys."""
+    by_collection: dict[str, list[list[str]]] = {}
+    for edge in edges:
+        collection, doc = layout.to_edge_document(edge)
+        by_collection.setdefault(collection, []).append([doc["_from"], doc["_to"]])
+    return [
+        Query("FOR p IN @pairs FOR e IN @@c FILTER e._from == p[0] AND e._to == p[1] REMOVE e IN @@c", {"pairs": pairs, "@c": c})
+        for c, pairs in by_collection.items()
+    ]
+
+
+def history(queries: Sequence[HistoryQuery]) -> Query:
+    """Each query's moves newest first, as one list per query (LIMIT takes a bound value,
+    not a variable: one subquery per query)."""
+    b = Binder()
+    coll = b.collection(layout.HISTORY_COLLECTION)
+    lists = []
+    for q in queries:
+        cut = ""
+        if q.before is not None:
+            cut += f" AND h.seq < {b.value(q.before)}"
+        if q.at is not None:
+            cut += f" AND h.at <= {b.value(q.at)}"
+        lists.append(
+            f"(FOR h IN {coll} FILTER h.subject == {b.value(q.subject)} AND h.topic == {b.value(q.topic)}{cut}"
+            f" SORT h.seq DESC LIMIT {b.value(q.first)} RETURN h)"
+        )
+    return Query(f"RETURN [{', '.join(lists)}]", b.bind)
 
 
 def insert_token(document: JSONObject) -> Query:

@@ -93,6 +93,8 @@ def indexes() -> list[Index]:
             # One record per deployment and period; sparse, so Arangopipe's own records
             # (no scope, no period fields) are not constrained.
             out.append(Index(collection, layout.SERVING_PERIOD, "metagate_serving_period", unique=True, sparse=True))
+    # A subject's moves of a topic, by number: one move per number, read newest first.
+    out.append(Index(layout.HISTORY_COLLECTION, ("subject", "topic", "seq"), "metagate_history_seq", unique=True))
     return out
 
 
@@ -153,8 +155,9 @@ async def set_aside_repeated_periods(db: Any) -> int:
 
 def _checked(index: Index) -> bool:
     """Whether init-db looks for repeated values before building ``index``: every unique
-    index but the serving periods' (whose repeats it sets aside first)."""
-    return index.unique and index.name != "metagate_serving_period"
+    index but the serving periods' (whose repeats it sets aside first) and the history's
+    (a collection only Metagate writes, its keys made from the same fields)."""
+    return index.unique and index.name not in ("metagate_serving_period", "metagate_history_seq")
 
 
 def repeated_value_lines(index: Index, rows: list[dict[str, Any]]) -> list[str]:
@@ -223,7 +226,12 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 if not await db.has_collection(edge.name):
                     await db.create_collection(edge.name, col_type=CollectionType.EDGE)
                     done.append(f"created edge collection {edge.name}")
-            for own in (layout.TOKENS_COLLECTION, layout.IDEMPOTENCY_COLLECTION, layout.SERVING_DUPLICATES_COLLECTION):
+            for own in (
+                layout.TOKENS_COLLECTION,
+                layout.IDEMPOTENCY_COLLECTION,
+                layout.SERVING_DUPLICATES_COLLECTION,
+                layout.HISTORY_COLLECTION,
+            ):
                 if not await db.has_collection(own):
                     await db.create_collection(own)
                     done.append(f"created collection {own}")

@@ -132,6 +132,42 @@ def to_document(node: Node) -> JSONObject:
     return doc
 
 
+def field_changes(kind: Kind, fields: JSONObject) -> JSONObject:
+    """The document attributes that hold ``fields`` (the whole typed fields of a node of
+    ``kind``): ``fields``, and the mapped ones at the top level (null when not given)."""
+    mapped = _MAPPED_FIELDS.get(kind, {})
+    changes: JSONObject = {"fields": {k: v for k, v in fields.items() if k not in mapped}}
+    for typed, stored in mapped.items():
+        changes[stored] = fields.get(typed)
+    return changes
+
+
+def to_history_document(entry: Any) -> JSONObject:
+    """A history entry's document; its key is made from what makes it unique (subject,
+    topic, seq), so that two moves racing for one number conflict."""
+    import hashlib
+
+    unique = f"{entry.subject}\x00{entry.topic}\x00{entry.seq}"
+    return {
+        "_key": hashlib.sha256(unique.encode()).hexdigest(),
+        "subject": entry.subject,
+        "topic": entry.topic,
+        "seq": entry.seq,
+        "at": entry.at,
+        "value": entry.value,
+        "reason": entry.reason,
+        "actor": entry.actor,
+    }
+
+
+def from_history_document(doc: dict[str, Any]) -> Any:
+    from metagate.store.port import HistoryEntry
+
+    return HistoryEntry(
+        doc["subject"], doc["topic"], doc["seq"], doc["at"], doc.get("value"), doc.get("reason"), doc.get("actor")
+    )
+
+
 def from_document(doc: dict[str, Any]) -> Node:
     """A node from a stored document: Metagate's own, or one Arangopipe wrote (whose
     extra top-level fields become the node's attributes)."""

@@ -253,6 +253,39 @@ class Reader(Protocol):
         """``answer`` as JSON text, for a response to carry as it is."""
         ...
 
+    async def history(self, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
+        """Each query's moves, newest first, in the order of the queries."""
+        ...
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One move of something that moves: an alias of a model (topic ``alias:<name>``), the
+    version a deployment serves (``servedVersion``), a project's traffic weights
+    (``traffic``). ``seq`` counts the subject's moves of that topic from 1; ``value`` is
+    what it moved to (JSON), ``reason`` why, ``actor`` the token that moved it."""
+
+    subject: str
+    topic: str
+    seq: int
+    at: str
+    value: Any
+    reason: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """A subject's moves of a topic, newest (highest ``seq``) first: at most ``first``,
+    those before ``before`` (a seq) when given, and only those made at or before ``at``
+    (a ``format_time`` text) when given."""
+
+    subject: str
+    topic: str
+    first: int
+    before: int | None = None
+    at: str | None = None
+
 
 @dataclass(frozen=True)
 class IdempotencyRecord:
@@ -276,8 +309,25 @@ class Tx(Reader, Protocol):
     async def insert_edges(self, edges: Sequence[Edge]) -> None: ...
 
     async def update_node(
-        self, node_id: str, *, attributes: JSONObject | None = None, tags: Sequence[str] | None = None
-    ) -> None: ...
+        self,
+        node_id: str,
+        *,
+        attributes: JSONObject | None = None,
+        tags: Sequence[str] | None = None,
+        fields: JSONObject | None = None,
+    ) -> None:
+        """Replaces what is given of the node: its attributes, its tags, its typed fields
+        (the whole ``fields`` object)."""
+        ...
+
+    async def delete_edges(self, edges: Sequence[Edge]) -> None:
+        """Removes the edges of these kinds between these ends (their times are not compared)."""
+        ...
+
+    async def insert_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Records moves; one that repeats a subject's topic and seq is a Conflict (a
+        concurrent move took that number first)."""
+        ...
 
 
 class Store(Reader, Protocol):

@@ -42,6 +42,8 @@ from metagate.store.model import (
 from metagate.store.plan import Plan
 from metagate.store.port import (
     INDEXED_FIELDS,
+    HistoryEntry,
+    HistoryQuery,
     IdempotencyRecord,
     LineageNode,
     LineageQuery,
@@ -316,6 +318,36 @@ class _Reads:
             items[row[0]].append((node, (node.created_at, node.id)))
         return [Page(items=found[: r.first], has_next=len(found) > r.first) for r, found in zip(requests, items)]
 
+    async def history(self, conn: _Connection, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
+        if not queries:
+            return []
+        out: list[list[HistoryEntry]] = [[] for _ in queries]
+        rows = await self._rows(conn, _HISTORY_SQL, (_history_payload(queries),))
+        for i, subject, topic, seq, at, value, reason, actor in rows:
+            out[i].append(HistoryEntry(subject, topic, seq, at, orjson.loads(value), reason, actor))
+        return out
+
+
+# Each query's moves: a subject's history of a topic is short (a move is a person's or a
+# release's act), so its entries are numbered here rather than cut by an index (SQLite's
+# LIMIT cannot name the query's own row).
+_HISTORY_SQL = """
+WITH q(i, subject, topic, most, below, upto) AS (
+  SELECT key, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?)
+)
+SELECT i, subject, topic, seq, at, value, reason, actor FROM (
+  SELECT q.i, q.most, h.*, row_number() OVER (PARTITION BY q.i ORDER BY h.seq DESC) AS rn
+    FROM q JOIN history h ON h.subject = q.subject AND h.topic = q.topic
+   WHERE (q.below IS NULL OR h.seq < q.below) AND (q.upto IS NULL OR h.at <= q.upto)
+)
+ WHERE rn <= most
+ ORDER BY i, seq DESC
+"""
+
+
+def _history_payload(queries: Sequence[HistoryQuery]) -> str:
+    return _dumps([[q.subject, q.topic, q.first, q.before, q.at] for q in queries])
+
 
 def _on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
     """``fn`` on the connection's thread, in turn with its other calls: how aiosqlite
@@ -441,6 +473,9 @@ class SQLiteTx:
         text = await self._reads.answer_text(self, plan)
         return orjson.loads(text) if text is not None else None
 
+    async def history(self, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
+        return await self._reads.history(self, queries)
+
     async def answer_text(self, plan: Plan) -> bytes | None:
         return await self._reads.answer_text(self, plan)
 
@@ -502,14 +537,30 @@ class SQLiteTx:
         *,
         attributes: JSONObject | None = None,
         tags: Sequence[str] | None = None,
+        fields: JSONObject | None = None,
     ) -> None:
         if attributes is not None:
             await self._many("UPDATE nodes SET attributes = ? WHERE id = ?", [(_dumps(attributes), node_id)])
+        if fields is not None:
+            await self._many("UPDATE nodes SET fields = ? WHERE id = ?", [(_dumps(fields), node_id)])
         if tags is not None:
             unique = list(dict.fromkeys(tags))
             await self._many("UPDATE nodes SET tags = ? WHERE id = ?", [(_dumps(unique), node_id)])
             await self._many("DELETE FROM node_tags WHERE node_id = ?", [(node_id,)])
             await self._many("INSERT INTO node_tags (tag, node_id) VALUES (?, ?)", [(t, node_id) for t in unique])
+
+    async def delete_edges(self, edges: Sequence[Edge]) -> None:
+        if edges:
+            await self._many(
+                "DELETE FROM edges WHERE from_id = ? AND kind = ? AND to_id = ?", [(e.from_id, e.kind, e.to_id) for e in edges]
+            )
+
+    async def insert_history(self, entries: Sequence[HistoryEntry]) -> None:
+        if entries:
+            await self._many(
+                "INSERT INTO history (subject, topic, seq, at, value, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(h.subject, h.topic, h.seq, h.at, _dumps(h.value), h.reason, h.actor) for h in entries],
+            )
 
 
 def _create_private(file: Path) -> None:
@@ -794,6 +845,10 @@ class SQLiteStore:
     async def neighbors(self, requests: Sequence[NeighborRequest]) -> list[Page]:
         async with self._read() as conn:
             return await self._reads.neighbors(conn, requests)
+
+    async def history(self, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
+        async with self._read() as conn:
+            return await self._reads.history(conn, queries)
 
     async def list_nodes(self, query: ListQuery) -> Page:
         sql, params = _list_sql(query)

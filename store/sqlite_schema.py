@@ -142,6 +142,21 @@ MIGRATIONS: list[str] = [
     CREATE INDEX edges_from_order ON edges (from_id, kind, to_created, to_id);
     CREATE INDEX edges_to_order ON edges (to_id, kind, from_created, from_id);
     """,
+    # 7: every move of an alias, a deployment's served version, a project's traffic
+    # weights: numbered per subject and topic, the number unique (two moves racing for
+    # the same number conflict).
+    """
+    CREATE TABLE history (
+        subject  TEXT NOT NULL REFERENCES nodes (id),
+        topic    TEXT NOT NULL,
+        seq      INTEGER NOT NULL,
+        at       TEXT NOT NULL,
+        value    TEXT NOT NULL,
+        reason   TEXT,
+        actor    TEXT,
+        PRIMARY KEY (subject, topic, seq)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -25,7 +25,7 @@ from metagate_client._exceptions import (
     Unavailable,
     UnexpectedResponse,
 )
-from metagate_client._models import Asset, Lineage, LineageEntry, LoggedRun
+from metagate_client._models import Asset, Lineage, LineageEntry, LoggedRun, ModelVersion, Move
 from metagate_client._run import RunRecorder
 from metagate_client._version import __version__
 
@@ -41,6 +41,8 @@ __all__ = [
     "LineageEntry",
     "LoggedRun",
     "MetagateError",
+    "ModelVersion",
+    "Move",
     "NotFound",
     "RunRecorder",
     "Unauthenticated",

@@ -13,7 +13,7 @@ import httpx
 
 from metagate_client import _operations as ops
 from metagate_client._exceptions import DeadlineExceeded, Unavailable
-from metagate_client._models import Asset, Lineage, LoggedRun
+from metagate_client._models import Asset, Lineage, LoggedRun, ModelVersion, Move
 from metagate_client._operations import Call, Data, Ref, Request, Steps
 from metagate_client._run import RunRecorder, start_run
 from metagate_client._transport import Endpoint
@@ -73,10 +73,83 @@ class Client:
         return self._call(ops.register_featureset(name, dataset, tags=tags, attributes=attributes))
 
     def register_model(
-        self, name: str, project: Ref, *, tags: Sequence[str] = (), attributes: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        project: Ref,
+        *,
+        tags: Sequence[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+        task: str | None = None,
+        framework: str | None = None,
+        default_hardware: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Asset:
-        """The model named ``name`` in ``project``, registered unless it exists."""
-        return self._call(ops.register_model(name, project, tags=tags, attributes=attributes))
+        """The model named ``name`` in ``project``, registered unless it exists. A model is
+        a variation of its project: its ``task``, ``framework`` and ``default_hardware``
+        (``{"serving": {"instance_type": ..., "cpu": ..., "memory_gb": ..., "gpu": ...,
+        "gpu_type": ..., "count": ..., "extras": {...}}, "training": {...}}``)."""
+        return self._call(
+            ops.register_model(
+                name,
+                project,
+                tags=tags,
+                attributes=attributes,
+                task=task,
+                framework=framework,
+                default_hardware=default_hardware,
+            )
+        )
+
+    def register_model_version(
+        self,
+        model: Ref,
+        run: Ref,
+        source: str,
+        *,
+        signature: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        status: str | None = None,
+        tags: Sequence[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+    ) -> ModelVersion:
+        """The next version of ``model`` (1, 2, 3, ...), from ``run`` (a run of that model)
+        and the saved model at ``source``; the same run and source again answer the
+        version they registered (``created`` False)."""
+        return self._call(
+            ops.register_model_version(
+                model,
+                run,
+                source,
+                signature=signature,
+                description=description,
+                status=status,
+                tags=tags,
+                attributes=attributes,
+            )
+        )
+
+    def model_version(self, model: Ref, *, version: int | None = None, alias: str | None = None) -> ModelVersion | None:
+        """A version of ``model`` by number or by alias ("champion"); None when there is none."""
+        return self._call(ops.model_version(model, version=version, alias=alias))
+
+    def set_alias(self, model: Ref, alias: str, version: int, *, reason: str | None = None) -> Move:
+        """Points ``alias`` of ``model`` at its version numbered ``version``."""
+        return self._call(ops.set_alias(model, alias, version, reason=reason))
+
+    def serve_version(
+        self, deployment: Ref, *, version: int | None = None, alias: str | None = None, reason: str | None = None
+    ) -> Move:
+        """Points ``deployment`` at a version of its model, by number or by alias (needs the
+        deployer or admin role)."""
+        return self._call(ops.serve_version(deployment, version=version, alias=alias, reason=reason))
+
+    def rollback(self, deployment: Ref, *, reason: str, version: int | None = None, alias: str | None = None) -> Move:
+        """Moves ``deployment`` back to a version it served before, keeping ``reason``."""
+        return self._call(ops.serve_version(deployment, version=version, alias=alias, reason=reason, rollback=True))
+
+    def set_traffic(self, project: Ref, weights: Sequence[tuple[Ref, int]], *, reason: str | None = None) -> dict[str, int]:
+        """Shares ``project``'s traffic between its live deployments: (deployment, percent)
+        pairs summing to 100. Answers the weights by deployment id."""
+        return self._call(ops.set_traffic(project, weights, reason=reason))
 
     def log_run(
         self,

@@ -42,3 +42,28 @@ class Lineage:
     nodes: list[LineageEntry]
     edges: list[tuple[str, str, str]]  # (kind, from id, to id)
     truncated: bool  # the node limit or the gateway's depth limit cut the walk short
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A numbered version of a model: ``number`` 1, 2, 3, ... within its model; ``source``
+    where the saved model is; ``aliases`` its model's aliases pointing at it."""
+
+    id: str
+    model: str  # the model's global id
+    number: int
+    source: str | None
+    status: str
+    run: str | None  # the global id of the run that produced it
+    aliases: tuple[str, ...] = ()
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class Move:
+    """What a move of an alias or of a deployment's served version answers: the version
+    number it points at now, the one before (None: none), and whether anything changed."""
+
+    version: int
+    previous: int | None
+    moved: bool

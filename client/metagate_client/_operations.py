@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union
 
 from metagate_client._exceptions import BadInput, UnexpectedResponse
-from metagate_client._models import Asset, Lineage, LineageEntry, LoggedRun
+from metagate_client._models import Asset, Lineage, LineageEntry, LoggedRun, ModelVersion, Move
 from metagate_client._transport import encode
 from metagate_client._vocabulary import KINDS
 
@@ -178,9 +178,139 @@ def register_featureset(name: str, dataset: Ref, *, tags: Sequence[str], attribu
     return _registration("registerFeatureset", "featureset", values)
 
 
-def register_model(name: str, project: Ref, *, tags: Sequence[str], attributes: Mapping[str, Any] | None) -> Steps[Asset]:
-    values = {"name": name, "projectId": _id(project), "tags": _tags(tags), "attributes": _object(attributes, "attributes")}
+_HARDWARE_KEYS = {
+    "instance_type": "instanceType",
+    "cpu": "cpu",
+    "memory_gb": "memoryGb",
+    "gpu": "gpu",
+    "gpu_type": "gpuType",
+    "count": "count",
+    "extras": "extras",
+}
+
+
+def _hardware(value: Mapping[str, Mapping[str, Any]] | None) -> Data | None:
+    """``{"serving": {...}, "training": {...}}`` with each spec's keys as Python names
+    (instance_type, cpu, memory_gb, gpu, gpu_type, count, extras)."""
+    if value is None:
+        return None
+    out: Data = {}
+    for use, spec in value.items():
+        if use not in ("serving", "training"):
+            raise BadInput(f"default_hardware: {use!r} is neither serving nor training")
+        unknown = sorted(set(spec) - set(_HARDWARE_KEYS))
+        if unknown:
+            raise BadInput(f"default_hardware.{use}: no hardware field {unknown[0]!r}")
+        check_finite(dict(spec), f"default_hardware.{use}")
+        out[use] = {_HARDWARE_KEYS[k]: v for k, v in spec.items()}
+    return out
+
+
+def register_model(
+    name: str,
+    project: Ref,
+    *,
+    tags: Sequence[str],
+    attributes: Mapping[str, Any] | None,
+    task: str | None = None,
+    framework: str | None = None,
+    default_hardware: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Steps[Asset]:
+    values = {
+        "name": name,
+        "projectId": _id(project),
+        "tags": _tags(tags),
+        "attributes": _object(attributes, "attributes"),
+        "task": task,
+        "framework": framework,
+        "defaultHardware": _hardware(default_hardware),
+    }
     return _registration("registerModel", "model", values)
+
+
+_VERSION = "id version source status aliases model { id } run { id }"
+
+
+def _version(node: Data, created: bool = False) -> ModelVersion:
+    return ModelVersion(
+        id=node["id"],
+        model=node["model"]["id"],
+        number=node["version"],
+        source=node.get("source"),
+        status=node["status"],
+        run=node["run"]["id"] if node.get("run") else None,
+        aliases=tuple(node.get("aliases") or ()),
+        created=created,
+    )
+
+
+def register_model_version(
+    model: Ref,
+    run: Ref,
+    source: str,
+    *,
+    signature: Mapping[str, Any] | None,
+    description: str | None,
+    status: str | None,
+    tags: Sequence[str],
+    attributes: Mapping[str, Any] | None,
+) -> Steps[ModelVersion]:
+    values = {
+        "modelId": _id(model),
+        "runId": _id(run),
+        "source": source,
+        "signature": _object(signature, "signature"),
+        "description": description,
+        "status": status.upper() if status else None,
+        "tags": _tags(tags),
+        "attributes": _object(attributes, "attributes"),
+    }
+    data = yield _mutation("registerModelVersion", f"modelVersion {{ {_VERSION} }} created", values)
+    payload = data["registerModelVersion"]
+    return _version(payload["modelVersion"], payload["created"])
+
+
+def model_version(model: Ref, *, version: int | None, alias: str | None) -> Steps[ModelVersion | None]:
+    if (version is None) == (alias is None):
+        raise BadInput("give exactly one of version and alias")
+    data = yield _request(
+        f"query($m: ID!, $v: Int, $a: String) {{ modelVersion(modelId: $m, version: $v, alias: $a) {{ {_VERSION} }} }}",
+        {"m": _id(model), "v": version, "a": alias},
+    )
+    node = data["modelVersion"]
+    return None if node is None else _version(node)
+
+
+def _move(field: str, values: Data) -> Steps[Move]:
+    data = yield _mutation(field, "moved modelVersion { version } previous { version }", values)
+    payload = data[field]
+    previous = payload["previous"]
+    return Move(payload["modelVersion"]["version"], previous["version"] if previous else None, payload["moved"])
+
+
+def set_alias(model: Ref, alias: str, version: int, *, reason: str | None) -> Steps[Move]:
+    return _move("setModelAlias", {"modelId": _id(model), "alias": alias, "version": version, "reason": reason})
+
+
+def serve_version(
+    deployment: Ref, *, version: int | None, alias: str | None, reason: str | None, rollback: bool = False
+) -> Steps[Move]:
+    if (version is None) == (alias is None):
+        raise BadInput("give exactly one of version and alias")
+    if rollback and not (reason or "").strip():
+        raise BadInput("a rollback needs a reason: it is kept with the move")
+    values = {"deploymentId": _id(deployment), "version": version, "alias": alias, "reason": reason}
+    return _move("rollbackDeployment" if rollback else "serveModelVersion", values)
+
+
+def set_traffic(project: Ref, weights: Sequence[tuple[Ref, int]], *, reason: str | None) -> Steps[dict[str, int]]:
+    given = [{"deploymentId": _id(d), "weight": w} for d, w in weights]
+    data = yield _mutation(
+        "setTrafficWeights",
+        "project { traffic { weight deployment { id } } }",
+        {"projectId": _id(project), "weights": given, "reason": reason},
+    )
+    return {t["deployment"]["id"]: t["weight"] for t in data["setTrafficWeights"]["project"]["traffic"]}
 
 
 def _run_input(

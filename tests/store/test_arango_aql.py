@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metagate.store import arango_aql as aql
+from metagate.store import arango_layout as layout
 from metagate.store.arango_init import indexes
 from metagate.store.model import Direction, Edge, Kind, Node, Step
 from metagate.store.port import (
@@ -19,6 +20,7 @@ from metagate.store.port import (
     AnyOf,
     AttributeEquals,
     Compare,
+    HistoryQuery,
     ListQuery,
     MetricFilter,
     NameKey,
@@ -162,6 +164,50 @@ def test_writes_carry_documents_as_bind_variables(h: list[str], key: str) -> Non
     check(aql.get_token(h[2]), h[2])
     check(aql.revoke_token(h[3], h[4]), h[3], h[4])
     check(aql.list_tokens())
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.lists(HOSTILE, min_size=6, max_size=6), key=KEYS)
+def test_the_hubs_queries_carry_every_value_as_bind_variables(h: list[str], key: str) -> None:
+    check(
+        aql.history([HistoryQuery(f"model/{h[0]}", h[1], 5), HistoryQuery(f"deployment/{h[2]}", h[3], 1, 7, h[4])]),
+        h[0],
+        h[1],
+        h[2],
+        h[3],
+        h[4],
+    )
+    for query in aql.remove_edges([Edge("deployment_modelversion", f"deployment/{key}", f"modelversion/{key}{h[5]}", "")]):
+        check(query, h[5])
+    check(aql.update_node(f"deployment/{key}", layout.field_changes(Kind.DEPLOYMENT, {"tag": h[0], "status": h[1]})), h[0], h[1])
+
+
+def test_history_reads_each_subjects_topic_newest_first_within_its_bounds() -> None:
+    query = aql.history(
+        [HistoryQuery("model/m1", "alias:champion", 5), HistoryQuery("deployment/d1", "servedVersion", 1, 7, "T")]
+    )
+    assert query.text == (
+        "RETURN [(FOR h IN @@c0 FILTER h.subject == @v1 AND h.topic == @v2 SORT h.seq DESC LIMIT @v3 RETURN h),"
+        " (FOR h IN @@c0 FILTER h.subject == @v6 AND h.topic == @v7 AND h.seq < @v4 AND h.at <= @v5"
+        " SORT h.seq DESC LIMIT @v8 RETURN h)]"
+    )
+    assert query.bind == {
+        "@c0": "metagate_history",
+        "v1": "model/m1",
+        "v2": "alias:champion",
+        "v3": 5,
+        "v4": 7,
+        "v5": "T",
+        "v6": "deployment/d1",
+        "v7": "servedVersion",
+        "v8": 1,
+    }
+
+
+def test_removing_an_edge_finds_it_by_its_ends_whatever_its_key() -> None:
+    [query] = aql.remove_edges([Edge("deployment_modelversion", "deployment/d1", "modelversion/v1", "")])
+    assert query.text == "FOR p IN @pairs FOR e IN @@c FILTER e._from == p[0] AND e._to == p[1] REMOVE e IN @@c"
+    assert query.bind == {"pairs": [["deployment/d1", "modelversions/v1"]], "@c": "deployment_modelversion"}
 
 
 def test_a_query_binds_exactly_what_it_uses() -> None:

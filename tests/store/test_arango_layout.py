@@ -204,3 +204,23 @@ def test_every_collection_lists_in_the_order_of_an_index() -> None:
     # list_nodes sorts each kind's page by (createdAt, _key): an index in that order.
     paged = {i.collection for i in indexes() if i.fields == ("createdAt", "_key")}
     assert paged == set(layout.VERTEX_COLLECTIONS.values())
+
+
+def test_a_nodes_typed_fields_are_written_where_arangopipe_reads_them() -> None:
+    # A deployment's tag is Arangopipe's top-level field; its status is Metagate's own.
+    assert layout.field_changes(Kind.DEPLOYMENT, {"tag": "prod", "status": "RETIRED"}) == {
+        "fields": {"status": "RETIRED"},
+        "tag": "prod",
+    }
+    assert layout.field_changes(Kind.MODEL, {"lastVersion": 3}) == {"fields": {"lastVersion": 3}}
+
+
+def test_history_entries_keep_their_keys_unique_per_subject_topic_and_number() -> None:
+    from metagate.store.port import HistoryEntry
+
+    entry = HistoryEntry("deployment/d1", "servedVersion", 2, "2026-12-01T00:00:00.000000Z", {"version": "modelversion/v"})
+    doc = layout.to_history_document(entry)
+    assert layout.from_history_document(doc) == entry
+    assert doc["_key"] == layout.to_history_document(HistoryEntry("deployment/d1", "servedVersion", 2, "later", None))["_key"]
+    assert doc["_key"] != layout.to_history_document(HistoryEntry("deployment/d1", "servedVersion", 3, "x", None))["_key"]
+    assert any(i.collection == "metagate_history" and i.unique and i.fields == ("subject", "topic", "seq") for i in indexes())
