@@ -365,6 +365,10 @@ async def serve_version(
         if current is not None:
             await tx.delete_edges([Edge("deployment_modelversion", deployment.id, current.id, "")])
         await tx.insert_edges([_edge("deployment_modelversion", deployment, target)])
+        # The deployment is written too: a retirement racing this move writes it as well,
+        # so one of the two runs again (ArangoDB's snapshot isolation lets two writes
+        # that share no document both land).
+        deployment = await _updated(tx, deployment, fields={**deployment.fields, "servedVersion": target.id})
         value = {"version": target.id, "rollback": rollback, **({"alias": alias_name} if alias_name else {})}
         await _record(tx, deployment.id, SERVED, value, why, actor)
         return Moved(deployment, target, current, moved=True)
@@ -473,12 +477,14 @@ async def retire_deployment(
                 raise Conflict(
                     "the deployment carries traffic: set the project's traffic weights without it first", field="deploymentId"
                 )
-            if project is not None and carried:
-                # Weights name live deployments only: its 0 leaves with it, a change kept
-                # like any other.
+            if project is not None:
+                # Weights name live deployments only: its 0 leaves with them, a change kept
+                # like any other. The project is written either way, so that weights set
+                # at the same time (which write it too) conflict with this, not miss it.
                 kept = [t for t in project.fields.get("traffic") or [] if t["deployment"] != deployment.id]
                 await tx.update_node(project.id, fields={**project.fields, "traffic": kept})
-                await _record(tx, project.id, TRAFFIC, kept, f"deployment {deployment.name} retired", actor)
+                if carried:
+                    await _record(tx, project.id, TRAFFIC, kept, f"deployment {deployment.name} retired", actor)
         return await _updated(tx, deployment, fields={**deployment.fields, "status": "RETIRED"})
 
     return await _commit(store, idempotency_key, "retire_deployment", inputs, work, then)

@@ -161,7 +161,9 @@ def translate(error: BaseException) -> BaseException:
     """The one mapping from driver errors to Metagate's errors."""
     if isinstance(error, ArangoServerError) and not isinstance(error, ServerConnectionError):
         code = error.error_code
-        if code == errno.CONFLICT:
+        if code in (errno.CONFLICT, errno.DEADLOCK, errno.LOCK_TIMEOUT):
+            # A write-write conflict, or RocksDB's deadlock or key-lock timeout (which its
+            # status conversion reports as 29 and 18): the write is run again.
             return WriteConflict("a concurrent write changed the same data; try again")
         if code == errno.UNIQUE_CONSTRAINT_VIOLATED:
             return Conflict("the write would duplicate an existing node, edge or name")

@@ -32,6 +32,9 @@ def _server_error(status: int, error_num: int, message: str) -> AQLQueryExecuteE
     ("status", "errno", "expected", "code"),
     [
         (409, errno.CONFLICT, WriteConflict, "CONFLICT"),
+        # RocksDB's deadlock and lock timeout: the write is run again, as after a conflict.
+        (500, errno.DEADLOCK, WriteConflict, "CONFLICT"),
+        (500, errno.LOCK_TIMEOUT, WriteConflict, "CONFLICT"),
         (409, errno.UNIQUE_CONSTRAINT_VIOLATED, Conflict, "CONFLICT"),
         (404, errno.DOCUMENT_NOT_FOUND, NotFound, "NOT_FOUND"),
         (404, errno.DATA_SOURCE_NOT_FOUND, Unavailable, "UNAVAILABLE"),
