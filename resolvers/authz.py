@@ -48,6 +48,7 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
             "lineage",
             "projectSummary",
             "modelVersion",
+            "jobs",
         )
     },
     "Mutation": {
@@ -69,6 +70,9 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
         "setTrafficWeights": Role.DEPLOYER,
         "retireDeployment": Role.DEPLOYER,
         "setProjectStatus": Role.ADMIN,
+        "createJob": Role.WRITER,
+        "replayJob": Role.WRITER,
+        "updateJobStatus": Role.WRITER,
     },
 }
 

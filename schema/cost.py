@@ -473,6 +473,7 @@ class QueryCosts:
             ("Project", "trafficHistory"): self._page,
             ("Model", "aliasHistory"): self._page,
             ("Deployment", "versionHistory"): self._page,
+            ("Job", "statusHistory"): self._page,
             ("Project", "traffic"): _fixed(hub.MAX_TRAFFIC),
             ("Project", "trafficAt"): _fixed(hub.MAX_TRAFFIC),
             ("TrafficChange", "weights"): _fixed(hub.MAX_TRAFFIC),

@@ -8,16 +8,30 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from metagate.resolvers import hub
+from metagate.resolvers import hub, jobs, queries
 from metagate.resolvers.ids import decode_id
 from metagate.resolvers.registry import Moved, Registered, Then
 from metagate.schema.context import Context, Info
-from metagate.schema.inputs import DefaultHardwareInput, hardware_values
-from metagate.schema.types import ENUMS, Deployment, Model, ModelVersion, Project, model_version_of, wrap
+from metagate.schema.inputs import DefaultHardwareInput, HardwareSpecInput, hardware_values, spec_values
+from metagate.schema.types import (
+    ENUMS,
+    Connection,
+    Deployment,
+    Job,
+    Model,
+    ModelVersion,
+    Project,
+    connection,
+    model_version_of,
+    wrap,
+)
 from metagate.store.model import Kind
+from metagate.store.port import AllOf, Compare, Op, Subject
 
 ProjectStatus = ENUMS["ProjectStatus"]
 ModelVersionStatus = ENUMS["ModelVersionStatus"]
+JobType = ENUMS["JobType"]
+JobStatus = ENUMS["JobStatus"]
 _KEY_HELP = "A retry with the same key writes nothing and answers with what the first call wrote."
 
 
@@ -111,6 +125,50 @@ class SetProjectStatusInput:
 class RetireDeploymentInput:
     deployment_id: strawberry.ID
     idempotency_key: str | None = strawberry.field(default=None, description=_KEY_HELP)
+
+
+@strawberry.input(
+    description="A job of a project and the snapshot it runs from (spec, env, image, modelPath, hardware), kept"
+    " frozen so that the job can be replayed exactly. A TRAIN job names the model it trains, a SERVE job the"
+    " deployment it serves. An env variable whose name says it is a secret (TOKEN, PASSWORD, SECRET, API_KEY, ...)"
+    " takes a secret:<name> reference, never the secret."
+)
+class CreateJobInput:
+    project_id: strawberry.ID
+    type: JobType  # type: ignore[valid-type]
+    model_id: strawberry.ID | None = None
+    deployment_id: strawberry.ID | None = None
+    spec: JSON | None = None
+    env: JSON | None = None
+    image: str | None = None
+    model_path: str | None = None
+    hardware: HardwareSpecInput | None = None
+    tags: list[str] | None = None
+    attributes: JSON | None = None
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY_HELP)
+
+
+@strawberry.input(description="A new PENDING job with exactly the snapshot of another; that job is not changed.")
+class ReplayJobInput:
+    job_id: strawberry.ID
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY_HELP)
+
+
+@strawberry.input(
+    description="An executor's report: PENDING -> RUNNING -> SUCCEEDED or FAILED, or CANCELLED before the end. A TRAIN"
+    " job that SUCCEEDED names the run it produced."
+)
+class UpdateJobStatusInput:
+    job_id: strawberry.ID
+    status: JobStatus  # type: ignore[valid-type]
+    run_id: strawberry.ID | None = None
+    message: str | None = None
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY_HELP)
+
+
+@strawberry.type
+class JobPayload:
+    job: Job
 
 
 @strawberry.type
@@ -263,6 +321,52 @@ async def _retire_deployment(ctx: Context, input: RetireDeploymentInput, then: T
     )
 
 
+async def _create_job(ctx: Context, input: CreateJobInput, then: Then | None = None) -> Any:
+    return await jobs.create_job(
+        ctx.store,
+        project_id=_id(input.project_id, Kind.PROJECT, "projectId"),
+        type_=_enum_value(input.type),
+        spec=input.spec,
+        env_=input.env,
+        image=input.image,
+        model_path=input.model_path,
+        hardware_=spec_values(input.hardware),
+        model_id=_id(input.model_id, Kind.MODEL, "modelId") if input.model_id else None,
+        deployment_id=_id(input.deployment_id, Kind.DEPLOYMENT, "deploymentId") if input.deployment_id else None,
+        tags=input.tags,
+        attributes=input.attributes,
+        actor=_actor(ctx),
+        allowed_projects=ctx.allowed_projects,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _replay_job(ctx: Context, input: ReplayJobInput, then: Then | None = None) -> Any:
+    return await jobs.replay_job(
+        ctx.store,
+        job_id=_id(input.job_id, Kind.JOB, "jobId"),
+        actor=_actor(ctx),
+        allowed_projects=ctx.allowed_projects,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
+async def _update_job_status(ctx: Context, input: UpdateJobStatusInput, then: Then | None = None) -> Any:
+    return await jobs.update_job_status(
+        ctx.store,
+        job_id=_id(input.job_id, Kind.JOB, "jobId"),
+        status=_enum_value(input.status),
+        run_id=_id(input.run_id, Kind.RUN, "runId") if input.run_id else None,
+        message=input.message,
+        actor=_actor(ctx),
+        allowed_projects=ctx.allowed_projects,
+        idempotency_key=_key(ctx, input.idempotency_key),
+        then=then,
+    )
+
+
 def _moved(field: str) -> Any:
     return lambda m: {
         field: m.node.id,
@@ -282,6 +386,9 @@ HUB_WRITES: dict[str, tuple[Any, Any]] = {
     "setTrafficWeights": (_set_traffic_weights, lambda node: {"project": node.id}),
     "setProjectStatus": (_set_project_status, lambda node: {"project": node.id}),
     "retireDeployment": (_retire_deployment, lambda node: {"deployment": node.id}),
+    "createJob": (_create_job, lambda node: {"job": node.id}),
+    "replayJob": (_replay_job, lambda node: {"job": node.id}),
+    "updateJobStatus": (_update_job_status, lambda node: {"job": node.id}),
 }
 
 
@@ -356,6 +463,24 @@ class HubMutation:
         info.context.loaders.clear()
         return DeploymentPayload(deployment=_node(node))
 
+    @strawberry.mutation(description="Records a PENDING train or serve job with the frozen snapshot it runs from.")
+    async def create_job(self, info: Info, input: CreateJobInput) -> JobPayload:
+        node = await _create_job(info.context, input)
+        info.context.loaders.clear()
+        return JobPayload(job=_node(node))
+
+    @strawberry.mutation(description="Replays a job: a new PENDING job with exactly its snapshot, linked to it (replayOf).")
+    async def replay_job(self, info: Info, input: ReplayJobInput) -> JobPayload:
+        node = await _replay_job(info.context, input)
+        info.context.loaders.clear()
+        return JobPayload(job=_node(node))
+
+    @strawberry.mutation(description="An executor reports a job's status; each change is kept in statusHistory.")
+    async def update_job_status(self, info: Info, input: UpdateJobStatusInput) -> JobPayload:
+        node = await _update_job_status(info.context, input)
+        info.context.loaders.clear()
+        return JobPayload(job=_node(node))
+
 
 def _serve_payload(m: Moved) -> ServeModelVersionPayload:
     return ServeModelVersionPayload(
@@ -373,3 +498,36 @@ class HubQuery:
         if model is None or model.kind is not Kind.MODEL:
             return None
         return await model_version_of(wrap(model), info, version, alias)
+
+    @strawberry.field(
+        description="Jobs, oldest first: an executor asks for jobs(status: PENDING) and reports with updateJobStatus."
+        " Optionally of one type and one project."
+    )
+    async def jobs(
+        self,
+        info: Info,
+        status: JobStatus | None = None,  # type: ignore[valid-type]
+        type: JobType | None = None,  # type: ignore[valid-type]
+        project_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Job]:
+        args = jobs_args(status, type, project_id, first, after)
+        return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
+
+
+def jobs_args(status: Any, type_: Any, project_id: strawberry.ID | None, first: int | None, after: str | None) -> Any:
+    """The list ``jobs(...)`` reads: oldest first, status and type as compared in the store."""
+    tests = [
+        Compare(Subject.TEXT, Op.EQ, _enum_value(value), key=key)
+        for key, value in (("status", status), ("type", type_))
+        if value is not None
+    ]
+    return queries.ListArgs(
+        kinds=(Kind.JOB,),
+        filter=queries.Filter(scope=_id(project_id, Kind.PROJECT, "projectId") if project_id else None),
+        order=queries.Order(descending=False),
+        first=first,
+        after=after,
+        where=(tests[0] if len(tests) == 1 else AllOf(tuple(tests))) if tests else None,
+    )

@@ -183,25 +183,26 @@ class DefaultHardwareInput:
     training: HardwareSpecInput | None = None
 
 
+def spec_values(h: HardwareSpecInput | None) -> dict[str, Any] | None:
+    """A hardware spec as ``hub.hardware`` checks it (camelCase keys)."""
+    if h is None:
+        return None
+    return {
+        "instanceType": h.instance_type,
+        "cpu": h.cpu,
+        "memoryGb": h.memory_gb,
+        "gpu": h.gpu,
+        "gpuType": h.gpu_type,
+        "count": h.count,
+        "extras": h.extras,
+    }
+
+
 def hardware_values(given: DefaultHardwareInput | None) -> dict[str, Any] | None:
-    """The input as ``hub.default_hardware`` checks it (camelCase keys)."""
+    """The input as ``hub.default_hardware`` checks it."""
     if given is None:
         return None
-
-    def spec(h: HardwareSpecInput | None) -> dict[str, Any] | None:
-        if h is None:
-            return None
-        return {
-            "instanceType": h.instance_type,
-            "cpu": h.cpu,
-            "memoryGb": h.memory_gb,
-            "gpu": h.gpu,
-            "gpuType": h.gpu_type,
-            "count": h.count,
-            "extras": h.extras,
-        }
-
-    return {"serving": spec(given.serving), "training": spec(given.training)}
+    return {"serving": spec_values(given.serving), "training": spec_values(given.training)}
 
 
 @strawberry.input

@@ -468,6 +468,24 @@ async def _project_serving_status(self: NodeType, info: Info) -> list[Deployment
     return out
 
 
+@strawberry.type(description="A change of a job's status.")
+class StatusChange(Move):
+    @strawberry.field
+    def status(self) -> str:
+        return str((self.entry.value or {}).get("status"))
+
+
+async def _job_hardware(self: NodeType) -> HardwareSpec | None:
+    return _hardware(self.record.fields.get("hardware"))
+
+
+async def _job_status_history(
+    self: NodeType, info: Info, first: int | None = None, before: int | None = None
+) -> list[StatusChange]:
+    size, cursor = _history_args(info, first, before)
+    return [StatusChange(entry=e) for e in await _history(info, self.record.id, "status", size, cursor, None)]
+
+
 def _extra(name: str, resolver: Callable[..., object], description: str) -> tuple[str, str, Callable[..., object]]:
     return name, description, resolver
 
@@ -488,6 +506,10 @@ _EXTRA: dict[Kind, list[tuple[str, str, Callable[..., object]]]] = {
     ],
     Kind.MODELVERSION: [
         _extra("aliases", _version_aliases, "The aliases of its model that point at it."),
+    ],
+    Kind.JOB: [
+        _extra("hardware", _job_hardware, "The hardware it runs on."),
+        _extra("statusHistory", _job_status_history, "Every change of its status with its time, newest first."),
     ],
     Kind.DEPLOYMENT: [
         _extra("versionHistory", _deployment_version_history, "Every move of the version it serves, newest first."),
@@ -517,6 +539,8 @@ if TYPE_CHECKING:
     class ServingPerf(NodeType): ...
 
     class ModelVersion(NodeType): ...
+
+    class Job(NodeType): ...
 
 
 TYPES: dict[Kind, type[NodeType]] = {kind: _node_type(spec) for kind, spec in KINDS.items()}

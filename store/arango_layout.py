@@ -30,6 +30,7 @@ VERTEX_COLLECTIONS: dict[Kind, str] = {
     Kind.DEPLOYMENT: "deployment",
     # Metagate's own kinds, beside Arangopipe's.
     Kind.MODELVERSION: "modelversions",
+    Kind.JOB: "jobs",
 }
 KINDS_BY_COLLECTION = {name: kind for kind, name in VERTEX_COLLECTIONS.items()}
 # Metagate's own collection beside Arangopipe's: API tokens (hashes only).
@@ -77,6 +78,11 @@ EDGE_COLLECTIONS: dict[str, EdgeCollection] = {
     "modelversion_model": _edge_collection("modelversion_model", "modelversion_model"),
     "modelversion_run": _edge_collection("modelversion_run", "modelversion_run"),
     "deployment_modelversion": _edge_collection("deployment_modelversion", "deployment_modelversion"),
+    "job_project": _edge_collection("job_project", "job_project"),
+    "job_model": _edge_collection("job_model", "job_model"),
+    "job_deployment": _edge_collection("job_deployment", "job_deployment"),
+    "job_replayof": _edge_collection("job_replayof", "job_replayof"),
+    "run_job": _edge_collection("run_job", "run_job"),
 }
 EDGE_KINDS_BY_COLLECTION = {c.name: logical for logical, c in EDGE_COLLECTIONS.items()}
 

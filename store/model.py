@@ -31,6 +31,7 @@ class Kind(str, enum.Enum):
     DEPLOYMENT = "deployment"
     SERVINGPERF = "servingperf"
     MODELVERSION = "modelversion"
+    JOB = "job"
 
 
 # Kinds whose nodes carry a name that is unique within a scope.
@@ -91,6 +92,13 @@ _TABLE = [
     ("modelversion_model", Kind.MODELVERSION, Kind.MODEL, None),
     ("modelversion_run", Kind.MODELVERSION, Kind.RUN, End.TO),
     ("deployment_modelversion", Kind.DEPLOYMENT, Kind.MODELVERSION, End.TO),
+    # A job belongs to its project and trains a model or serves a deployment (grouping);
+    # the run a train job produced was derived from it, and a replay from its original.
+    ("job_project", Kind.JOB, Kind.PROJECT, None),
+    ("job_model", Kind.JOB, Kind.MODEL, None),
+    ("job_deployment", Kind.JOB, Kind.DEPLOYMENT, None),
+    ("job_replayof", Kind.JOB, Kind.JOB, End.TO),
+    ("run_job", Kind.RUN, Kind.JOB, End.TO),
 ]
 
 EDGE_KINDS: dict[str, EdgeKind] = {row[0]: EdgeKind(*row) for row in _TABLE}
@@ -215,9 +223,11 @@ PROJECT_STATUSES = ("DEVELOPMENT", "STAGING", "PRODUCTION", "ARCHIVED")
 DEPLOYMENT_STATUSES = ("LIVE", "RETIRED")
 # MLflow's model version statuses.
 VERSION_STATUSES = ("PENDING_REGISTRATION", "FAILED_REGISTRATION", "READY")
+JOB_TYPES = ("TRAIN", "SERVE")
+JOB_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 
 
-def _enum(graphql: str, enum: str, choices: tuple[str, ...], default: str, description: str) -> TypedField:
+def _enum(graphql: str, enum: str, choices: tuple[str, ...], default: str | None, description: str) -> TypedField:
     return TypedField(graphql, graphql, ValueType.ENUM, description, enum, choices, default)
 
 
@@ -229,7 +239,10 @@ KINDS: dict[Kind, KindSpec] = {
             Kind.PROJECT,
             "Project",
             fields=(_enum("status", "ProjectStatus", PROJECT_STATUSES, "DEVELOPMENT", "Where the project is in its lifecycle."),),
-            navigation=(_many("models", "project_model", Step.OUT),),
+            navigation=(
+                _many("models", "project_model", Step.OUT),
+                _many("jobs", "job_project", Step.IN, "Its train and serve jobs, newest first."),
+            ),
         ),
         KindSpec(
             Kind.DATASET,
@@ -265,6 +278,7 @@ KINDS: dict[Kind, KindSpec] = {
                 _one("devPerf", "run_devperf", Step.OUT),
                 _one("model", "run_model", Step.OUT, "The model this run trained."),
                 _many("modelVersions", "modelversion_run", Step.IN, "The model versions registered from this run."),
+                _one("job", "run_job", Step.OUT, "The train job that produced this run."),
             ),
         ),
         KindSpec(
@@ -280,6 +294,7 @@ KINDS: dict[Kind, KindSpec] = {
                 _many("runs", "run_model", Step.IN, "Runs that trained this model, newest first."),
                 _many("deployments", "deployment_model", Step.IN),
                 _many("versions", "modelversion_model", Step.IN, "The model's registered versions, newest first."),
+                _many("jobs", "job_model", Step.IN, "The jobs that train it."),
             ),
         ),
         KindSpec(
@@ -310,6 +325,7 @@ KINDS: dict[Kind, KindSpec] = {
             navigation=(
                 _one("model", "deployment_model", Step.OUT),
                 _one("modelVersion", "deployment_modelversion", Step.OUT, "The model version it serves now."),
+                _many("jobs", "job_deployment", Step.IN, "The jobs that serve it."),
                 _one("featureset", "deployment_featureset", Step.OUT),
                 _one("modelParams", "deployment_modelparams", Step.OUT),
                 _many("servingPerf", "deployment_servingperf", Step.OUT, "Serving-performance records, newest first."),
@@ -339,6 +355,28 @@ KINDS: dict[Kind, KindSpec] = {
                 _one("model", "modelversion_model", Step.OUT),
                 _one("run", "modelversion_run", Step.OUT, "The run that produced this version."),
                 _many("deployments", "deployment_modelversion", Step.IN, "The deployments serving this version now."),
+            ),
+        ),
+        KindSpec(
+            Kind.JOB,
+            "Job",
+            fields=(
+                _enum("type", "JobType", JOB_TYPES, None, "TRAIN produces a run; SERVE serves a deployment."),
+                _enum("status", "JobStatus", JOB_STATUSES, "PENDING", "SUCCEEDED, FAILED and CANCELLED are final."),
+                TypedField("spec", "spec", ValueType.JSON, "What the executor runs, as the pipeline gave it."),
+                TypedField("env", "env", ValueType.JSON, "Environment variables; a secret's is a secret:<name> reference."),
+                TypedField("image", "image", ValueType.TEXT, "The container image."),
+                TypedField("modelPath", "modelPath", ValueType.TEXT, "Where the saved model is read or written."),
+                TypedField("startedAt", "startedAt", ValueType.TIME),
+                TypedField("endedAt", "endedAt", ValueType.TIME),
+            ),
+            navigation=(
+                _one("project", "job_project", Step.OUT),
+                _one("model", "job_model", Step.OUT, "The model a TRAIN job trains."),
+                _one("deployment", "job_deployment", Step.OUT, "The deployment a SERVE job serves."),
+                _one("replayOf", "job_replayof", Step.OUT, "The job this one replays."),
+                _many("replays", "job_replayof", Step.IN, "The jobs that replay this one."),
+                _one("run", "run_job", Step.IN, "The run a TRAIN job produced."),
             ),
         ),
     )

@@ -25,7 +25,7 @@ from metagate_client._exceptions import (
     Unavailable,
     UnexpectedResponse,
 )
-from metagate_client._models import Asset, Lineage, LineageEntry, LoggedRun, ModelVersion, Move
+from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, ModelVersion, Move
 from metagate_client._run import RunRecorder
 from metagate_client._version import __version__
 
@@ -37,6 +37,7 @@ __all__ = [
     "Conflict",
     "DeadlineExceeded",
     "Forbidden",
+    "Job",
     "Lineage",
     "LineageEntry",
     "LoggedRun",

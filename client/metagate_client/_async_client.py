@@ -13,7 +13,7 @@ import httpx
 
 from metagate_client import _operations as ops
 from metagate_client._exceptions import DeadlineExceeded, Unavailable
-from metagate_client._models import Asset, Lineage, LoggedRun, ModelVersion, Move
+from metagate_client._models import Asset, Job, Lineage, LoggedRun, ModelVersion, Move
 from metagate_client._operations import Call, Data, Ref, Request, Steps
 from metagate_client._run import RunRecorder, start_run
 from metagate_client._transport import Endpoint
@@ -155,6 +155,50 @@ class AsyncClient:
         """Shares ``project``'s traffic between its live deployments: (deployment, percent)
         pairs summing to 100. Answers the weights by deployment id."""
         return await self._call(ops.set_traffic(project, weights, reason=reason))
+
+    async def create_job(
+        self,
+        project: Ref,
+        type: str,
+        *,
+        model: Ref | None = None,
+        deployment: Ref | None = None,
+        spec: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        image: str | None = None,
+        model_path: str | None = None,
+        hardware: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """A PENDING "train" job of ``model`` or "serve" job of ``deployment``, with the
+        snapshot it runs from (a secret's env value is a ``secret:<name>`` reference)."""
+        return await self._call(
+            ops.create_job(
+                project,
+                type,
+                model=model,
+                deployment=deployment,
+                spec=spec,
+                env=env,
+                image=image,
+                model_path=model_path,
+                hardware=hardware,
+            )
+        )
+
+    async def replay_job(self, job: Ref | Job) -> Job:
+        """A new PENDING job with exactly ``job``'s snapshot; ``job`` is not changed."""
+        return await self._call(ops.replay_job(job))
+
+    async def update_job_status(self, job: Ref | Job, status: str, *, run: Ref | None = None, message: str | None = None) -> Job:
+        """Reports a job's status (running, succeeded, failed, cancelled); a train job that
+        succeeded names the ``run`` it produced."""
+        return await self._call(ops.update_job_status(job, status, run=run, message=message))
+
+    async def jobs(
+        self, *, status: str | None = None, type: str | None = None, project: Ref | None = None, first: int = 100
+    ) -> list[Job]:
+        """Jobs oldest first, e.g. ``jobs(status="pending")``: the work an executor takes."""
+        return await self._call(ops.jobs(status=status, type=type, project=project, first=first))
 
     async def log_run(
         self,

@@ -67,3 +67,24 @@ class Move:
     version: int
     previous: int | None
     moved: bool
+
+
+@dataclass(frozen=True)
+class Job:
+    """A train or serve job and the frozen snapshot it runs from: ``spec``, ``env``,
+    ``image``, ``model_path``, ``hardware`` (Python names: instance_type, cpu, memory_gb,
+    gpu, gpu_type, count, extras). ``replay_of``: the id of the job it replays."""
+
+    id: str
+    type: str
+    status: str
+    spec: dict[str, Any]
+    env: dict[str, str]
+    image: str | None
+    model_path: str | None
+    hardware: dict[str, Any] | None
+    project: str
+    model: str | None = None
+    deployment: str | None = None
+    replay_of: str | None = None
+    run: str | None = None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union
 
 from metagate_client._exceptions import BadInput, UnexpectedResponse
-from metagate_client._models import Asset, Lineage, LineageEntry, LoggedRun, ModelVersion, Move
+from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, ModelVersion, Move
 from metagate_client._transport import encode
 from metagate_client._vocabulary import KINDS
 
@@ -198,12 +198,16 @@ def _hardware(value: Mapping[str, Mapping[str, Any]] | None) -> Data | None:
     for use, spec in value.items():
         if use not in ("serving", "training"):
             raise BadInput(f"default_hardware: {use!r} is neither serving nor training")
-        unknown = sorted(set(spec) - set(_HARDWARE_KEYS))
-        if unknown:
-            raise BadInput(f"default_hardware.{use}: no hardware field {unknown[0]!r}")
-        check_finite(dict(spec), f"default_hardware.{use}")
-        out[use] = {_HARDWARE_KEYS[k]: v for k, v in spec.items()}
+        out[use] = _hardware_spec(spec, f"default_hardware.{use}")
     return out
+
+
+def _hardware_spec(spec: Mapping[str, Any], path: str) -> Data:
+    unknown = sorted(set(spec) - set(_HARDWARE_KEYS))
+    if unknown:
+        raise BadInput(f"{path}: no hardware field {unknown[0]!r}")
+    check_finite(dict(spec), path)
+    return {_HARDWARE_KEYS[k]: v for k, v in spec.items()}
 
 
 def register_model(
@@ -494,3 +498,91 @@ def execute(document: str, variables: Mapping[str, Any] | None) -> Steps[Data]:
 
 def _execute(document: str, variables: Data) -> Steps[Data]:
     return (yield _request(document, variables))
+
+
+_JOB = (
+    "id type status spec env image modelPath hardware { instanceType cpu memoryGb gpu gpuType count extras }"
+    " project { id } model { id } deployment { id } replayOf { id } run { id }"
+)
+_PY_HARDWARE = {graphql: python for python, graphql in _HARDWARE_KEYS.items()}
+
+
+def _job(node: Data) -> Job:
+    def linked(name: str) -> str | None:
+        return node[name]["id"] if node.get(name) else None
+
+    hardware = node.get("hardware")
+    return Job(
+        id=node["id"],
+        type=node["type"],
+        status=node["status"],
+        spec=node.get("spec") or {},
+        env=node.get("env") or {},
+        image=node.get("image"),
+        model_path=node.get("modelPath"),
+        hardware=None if hardware is None else {_PY_HARDWARE[k]: v for k, v in hardware.items() if v is not None},
+        project=node["project"]["id"],
+        model=linked("model"),
+        deployment=linked("deployment"),
+        replay_of=linked("replayOf"),
+        run=linked("run"),
+    )
+
+
+def _job_call(field: str, values: Data) -> Steps[Job]:
+    data = yield _mutation(field, f"job {{ {_JOB} }}", values)
+    return _job(data[field]["job"])
+
+
+def create_job(
+    project: Ref,
+    type: str,
+    *,
+    model: Ref | None,
+    deployment: Ref | None,
+    spec: Mapping[str, Any] | None,
+    env: Mapping[str, str] | None,
+    image: str | None,
+    model_path: str | None,
+    hardware: Mapping[str, Any] | None,
+) -> Steps[Job]:
+    values = {
+        "projectId": _id(project),
+        "type": type.upper(),
+        "modelId": _id(model),
+        "deploymentId": _id(deployment),
+        "spec": _object(spec, "spec"),
+        "env": dict(env) if env is not None else None,
+        "image": image,
+        "modelPath": model_path,
+        "hardware": _hardware_spec(hardware, "hardware") if hardware is not None else None,
+    }
+    return _job_call("createJob", values)
+
+
+def replay_job(job: Ref | Job) -> Steps[Job]:
+    return _job_call("replayJob", {"jobId": job.id if isinstance(job, Job) else _id(job)})
+
+
+def update_job_status(job: Ref | Job, status: str, *, run: Ref | None, message: str | None) -> Steps[Job]:
+    values = {
+        "jobId": job.id if isinstance(job, Job) else _id(job),
+        "status": status.upper(),
+        "runId": _id(run),
+        "message": message,
+    }
+    return _job_call("updateJobStatus", values)
+
+
+def jobs(*, status: str | None, type: str | None, project: Ref | None, first: int) -> Steps[list[Job]]:
+    data = yield _request(
+        "query($s: JobStatus, $t: JobType, $p: ID, $first: Int) {"
+        f" jobs(status: $s, type: $t, projectId: $p, first: $first) {{ nodes {{ {_JOB} }} }} }}",
+        {
+            "s": status.upper() if status else None,
+            "t": type.upper() if type else None,
+            "p": _id(project),
+            "first": first,
+        },
+    )
+    return [_job(node) for node in data["jobs"]["nodes"]]

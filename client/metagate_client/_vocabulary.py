@@ -13,6 +13,7 @@ KINDS = (
     "deployment",
     "servingperf",
     "modelversion",
+    "job",
 )
 EDGE_KINDS = (
     "featureset_dataset",
@@ -29,6 +30,11 @@ EDGE_KINDS = (
     "modelversion_model",
     "modelversion_run",
     "deployment_modelversion",
+    "job_project",
+    "job_model",
+    "job_deployment",
+    "job_replayof",
+    "run_job",
 )
 TYPES = {
     "project": "Project",
@@ -41,16 +47,18 @@ TYPES = {
     "deployment": "Deployment",
     "servingperf": "ServingPerf",
     "modelversion": "ModelVersion",
+    "job": "Job",
 }
 NAVIGATION = {
-    "project": ("models",),
+    "project": ("models", "jobs"),
     "dataset": ("featuresets", "runs"),
     "featureset": ("dataset", "runs", "deployments"),
-    "run": ("dataset", "featureset", "modelParams", "devPerf", "model", "modelVersions"),
-    "model": ("project", "runs", "deployments", "versions"),
+    "run": ("dataset", "featureset", "modelParams", "devPerf", "model", "modelVersions", "job"),
+    "model": ("project", "runs", "deployments", "versions", "jobs"),
     "modelparams": ("run", "deployments"),
     "devperf": ("run",),
-    "deployment": ("model", "modelVersion", "featureset", "modelParams", "servingPerf"),
+    "deployment": ("model", "modelVersion", "jobs", "featureset", "modelParams", "servingPerf"),
     "servingperf": ("deployment",),
     "modelversion": ("model", "run", "deployments"),
+    "job": ("project", "model", "deployment", "replayOf", "replays", "run"),
 }

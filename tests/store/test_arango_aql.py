@@ -297,43 +297,48 @@ def test_init_db_finds_values_that_repeat_where_an_index_would_make_them_unique(
 
 def test_lineage_pushes_its_limit_into_the_walk() -> None:
     query = aql.lineage("deployment/d1", Direction.UPSTREAM, 5, 100, None)
-    legs = (
-        "OUTBOUND @@c{0}, OUTBOUND @@c{1}, INBOUND @@c{2}, OUTBOUND @@c{3}, INBOUND @@c{4}, OUTBOUND @@c{5},"
-        " OUTBOUND @@c{6}, OUTBOUND @@c{7}, OUTBOUND @@c{8}, OUTBOUND @@c{9}, OUTBOUND @@c{10}"
-    )
+    # Each walk names every lineage edge collection with its direction upstream, in the
+    # layout's order (the directions themselves are held to DESIGN.md in test_arango_layout).
+    directions = [d for _, d in layout.traversal(Direction.UPSTREAM)]
+    n = len(directions)
 
     def walk(first: int) -> str:
-        return f"OUTBOUND {{start}} @@c{first}, " + legs.format(*range(first + 1, first + 12))
+        legs = [f"{d} @@c{first + i}" for i, d in enumerate(directions)]
+        return f"{directions[0]} {{start}} @@c{first}, " + ", ".join(legs[1:])
 
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
     keep = " FILTER @collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections"
+    vertices = ", ".join(sorted(set(layout.VERTEX_COLLECTIONS.values())))
+    second, direction_value, third = 4 + n, f"v{4 + 2 * n}", 5 + 2 * n
     assert query.text == (
         # The vertex collections a cluster needs named, then the depth of the
         # (limit + 1)-th node kept: the first walk stops there.
-        "WITH datasets, deployment, devperf, featuresets, modelparams, models, modelversions, project, run, servingperf"
+        f"WITH {vertices}"
         f" LET c0 = FIRST(FOR v, e, p IN 1..@depth {walk(4).format(start='@start')}{options}{keep}"
         " LIMIT @limit, 1 RETURN LENGTH(p.edges))"
         " LET reach = MIN([@depth, c0])"
         # The walk that collects the nodes goes no deeper.
-        f" LET w0 = (FOR v, e, p IN 1..@depth {walk(16).format(start='@start')}"
+        f" LET w0 = (FOR v, e, p IN 1..@depth {walk(second).format(start='@start')}"
         f" PRUNE LENGTH(p.edges) >= reach{options}{keep}"
-        " RETURN {v: v, depth: LENGTH(p.edges), dir: @v28})"
+        f" RETURN {{v: v, depth: LENGTH(p.edges), dir: @{direction_value}}})"
         " LET hits = UNION(w0, [])"
         " LET cut = NTH((FOR h IN hits SORT h.depth RETURN h.depth), @limit)"
         " LET found = (FOR h IN hits FILTER cut == null OR h.depth <= cut RETURN h)"
         " LET ids = APPEND([@start], found[*].v._id)"
-        f" LET e0 = (FOR vid IN ids FOR v, e IN 1..1 {walk(29).format(start='vid')}"
+        f" LET e0 = (FOR vid IN ids FOR v, e IN 1..1 {walk(third).format(start='vid')}"
         " FILTER v._id IN ids RETURN DISTINCT {c: PARSE_IDENTIFIER(e._id).collection, d: e})"
         " RETURN {nodes: found, edges: UNION(e0, [])}"
     )
-    collections = [query.bind[f"@c{i}"] for i in range(4, 16)]
-    assert collections == [query.bind[f"@c{i}"] for i in range(16, 28)] == [query.bind[f"@c{i}"] for i in range(29, 41)]
+    collections = [query.bind[f"@c{i}"] for i in range(4, 4 + n)]
+    assert collections == [c for c, _ in layout.traversal(Direction.UPSTREAM)]
+    assert collections == [query.bind[f"@c{i}"] for i in range(second, second + n)]
+    assert collections == [query.bind[f"@c{i}"] for i in range(third, third + n)]
     assert {k: v for k, v in query.bind.items() if not k.startswith("@c")} == {
         "start": "deployment/d1",
         "depth": 5,
         "limit": 100,
         "collections": None,
-        "v28": "upstream",
+        direction_value: "upstream",
     }
 
 

@@ -31,8 +31,17 @@ ARANGOPIPE_EDGES = {
     "featureset_dataset",
 }
 # The information hub's collections, beside Arangopipe's (which keep their names).
-HUB_VERTICES = {"modelversions"}
-HUB_EDGES = {"modelversion_model", "modelversion_run", "deployment_modelversion"}
+HUB_VERTICES = {"modelversions", "jobs"}
+HUB_EDGES = {
+    "modelversion_model",
+    "modelversion_run",
+    "deployment_modelversion",
+    "job_project",
+    "job_model",
+    "job_deployment",
+    "job_replayof",
+    "run_job",
+}
 
 
 def test_every_kind_and_edge_kind_has_its_arangopipe_collection() -> None:
@@ -90,6 +99,9 @@ def test_traversal_directions_follow_the_direction_table() -> None:
         # a model version's run; a deployment's version
         "modelversion_run": "OUTBOUND",
         "deployment_modelversion": "OUTBOUND",
+        # a replay's original job; a run's train job
+        "job_replayof": "OUTBOUND",
+        "run_job": "OUTBOUND",
     }
     assert downstream == {c: ("INBOUND" if d == "OUTBOUND" else "OUTBOUND") for c, d in upstream.items()}
     assert "project_models" not in upstream

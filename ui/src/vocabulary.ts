@@ -18,6 +18,11 @@ export const UPSTREAM_END: Record<string, "from" | "to" | null> = {
   MODELVERSION_MODEL: null,
   MODELVERSION_RUN: "to",
   DEPLOYMENT_MODELVERSION: "to",
+  JOB_PROJECT: null,
+  JOB_MODEL: null,
+  JOB_DEPLOYMENT: null,
+  JOB_REPLAYOF: "to",
+  RUN_JOB: "to",
 };
 
 // Each kind's GraphQL type.
@@ -32,4 +37,5 @@ export const TYPES: Record<string, string> = {
   DEPLOYMENT: "Deployment",
   SERVINGPERF: "ServingPerf",
   MODELVERSION: "ModelVersion",
+  JOB: "Job",
 };

@@ -73,7 +73,19 @@ WITH RECURSIVE
      WHERE :p3 & 4194304 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_modelversion'
-     WHERE :p3 & 8388608 AND w.dir = 'downstream' AND w.kind = 'modelversion' AND w.depth < :p6
+     WHERE :p3 & 8388608 AND w.dir = 'downstream' AND w.kind = 'modelversion' AND w.depth < :p6 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'job', e.to_created
+      FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'job_replayof'
+     WHERE :p3 & 16777216 AND w.dir = 'upstream' AND w.kind = 'job' AND w.depth < :p6 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'job', e.from_created
+      FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'job_replayof'
+     WHERE :p3 & 33554432 AND w.dir = 'downstream' AND w.kind = 'job' AND w.depth < :p6 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'job', e.to_created
+      FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_job'
+     WHERE :p3 & 67108864 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p6 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
+      FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_job'
+     WHERE :p3 & 134217728 AND w.dir = 'downstream' AND w.kind = 'job' AND w.depth < :p6
     ORDER BY 3, 4, 5, 1
     LIMIT :p2
   ),
@@ -98,7 +110,7 @@ WITH RECURSIVE
     SELECT id, dir, depth, kind FROM w1_walk WHERE depth = 0
   ),
   w1_followed(kind, from_id, to_id, created_at) AS (
-    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w1_kept a CROSS JOIN (SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES ('featureset_dataset', 'upstream', 'featureset', 'dataset', 1), ('featureset_dataset', 'downstream', 'featureset', 'dataset', 0), ('run_dataset', 'upstream', 'run', 'dataset', 1), ('run_dataset', 'downstream', 'run', 'dataset', 0), ('run_featureset', 'upstream', 'run', 'featureset', 1), ('run_featureset', 'downstream', 'run', 'featureset', 0), ('run_modelparams', 'upstream', 'run', 'modelparams', 1), ('run_modelparams', 'downstream', 'run', 'modelparams', 0), ('run_model', 'upstream', 'run', 'model', 0), ('run_model', 'downstream', 'run', 'model', 1), ('run_devperf', 'upstream', 'run', 'devperf', 0), ('run_devperf', 'downstream', 'run', 'devperf', 1), ('deployment_model', 'upstream', 'deployment', 'model', 1), ('deployment_model', 'downstream', 'deployment', 'model', 0), ('deployment_featureset', 'upstream', 'deployment', 'featureset', 1), ('deployment_featureset', 'downstream', 'deployment', 'featureset', 0), ('deployment_modelparams', 'upstream', 'deployment', 'modelparams', 1), ('deployment_modelparams', 'downstream', 'deployment', 'modelparams', 0), ('modelversion_run', 'upstream', 'modelversion', 'run', 1), ('modelversion_run', 'downstream', 'modelversion', 'run', 0), ('deployment_modelversion', 'upstream', 'deployment', 'modelversion', 1), ('deployment_modelversion', 'downstream', 'deployment', 'modelversion', 0))) s CROSS JOIN edges e CROSS JOIN w1_kept b
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w1_kept a CROSS JOIN (SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES ('featureset_dataset', 'upstream', 'featureset', 'dataset', 1), ('featureset_dataset', 'downstream', 'featureset', 'dataset', 0), ('run_dataset', 'upstream', 'run', 'dataset', 1), ('run_dataset', 'downstream', 'run', 'dataset', 0), ('run_featureset', 'upstream', 'run', 'featureset', 1), ('run_featureset', 'downstream', 'run', 'featureset', 0), ('run_modelparams', 'upstream', 'run', 'modelparams', 1), ('run_modelparams', 'downstream', 'run', 'modelparams', 0), ('run_model', 'upstream', 'run', 'model', 0), ('run_model', 'downstream', 'run', 'model', 1), ('run_devperf', 'upstream', 'run', 'devperf', 0), ('run_devperf', 'downstream', 'run', 'devperf', 1), ('deployment_model', 'upstream', 'deployment', 'model', 1), ('deployment_model', 'downstream', 'deployment', 'model', 0), ('deployment_featureset', 'upstream', 'deployment', 'featureset', 1), ('deployment_featureset', 'downstream', 'deployment', 'featureset', 0), ('deployment_modelparams', 'upstream', 'deployment', 'modelparams', 1), ('deployment_modelparams', 'downstream', 'deployment', 'modelparams', 0), ('modelversion_run', 'upstream', 'modelversion', 'run', 1), ('modelversion_run', 'downstream', 'modelversion', 'run', 0), ('deployment_modelversion', 'upstream', 'deployment', 'modelversion', 1), ('deployment_modelversion', 'downstream', 'deployment', 'modelversion', 0), ('job_replayof', 'upstream', 'job', 'job', 1), ('job_replayof', 'downstream', 'job', 'job', 0), ('run_job', 'upstream', 'run', 'job', 1), ('run_job', 'downstream', 'run', 'job', 0))) s CROSS JOIN edges e CROSS JOIN w1_kept b
      WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
        AND iif(s.wa, a.depth, b.depth) < :p6
        AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id UNION
