@@ -49,6 +49,7 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
             "projectSummary",
             "modelVersion",
             "jobs",
+            "modelZoo",
         )
     },
     "Mutation": {

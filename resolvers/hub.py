@@ -57,6 +57,7 @@ HARDWARE_NUMBERS = {"cpu": float, "memoryGb": float, "gpu": int, "count": int}
 HARDWARE_TEXTS = ("instanceType", "gpuType")
 SERVED = "servedVersion"
 TRAFFIC = "traffic"
+CHAMPION = "champion"
 
 
 def alias_topic(alias: str) -> str:
@@ -175,6 +176,29 @@ async def _version(tx: Tx, model: Node, *, version: int | None, alias_name: str 
     if not matches:
         raise NotFound(f"version: model {model.name!r} has no version {version}", field=field)
     return matches[0]
+
+
+async def _relist(tx: Tx, version_ids: Sequence[str | None], *, retiring: str | None = None) -> None:
+    """Puts each version in the model zoo or takes it out, as it is production-ready now:
+    its model's champion, or served by a live deployment (``retiring`` counts as retired).
+    A version whose listing changes is written, so that two moves deciding it race."""
+    for version in await tx.get_nodes([v for v in dict.fromkeys(version_ids) if v]):
+        if version is None:
+            continue
+        [model] = await tx.get_nodes([version.scope])
+        champion = model is not None and (model.fields.get("aliases") or {}).get(CHAMPION) == version.id
+        [serving] = await tx.neighbors([NeighborRequest(version.id, "deployment_modelversion", Step.IN, 1000)])
+        live = any(d.fields.get("status") != "RETIRED" and d.id != retiring for d, _ in serving.items)
+        listing = "LISTED" if champion or live else "UNLISTED"
+        if (version.fields.get("zoo") or "UNLISTED") != listing:
+            await tx.update_node(version.id, fields={**version.fields, "zoo": listing})
+
+
+async def _fresh(tx: Tx, *nodes: Node | None) -> list[Node | None]:
+    """The nodes as the transaction holds them now (a move may have relisted them)."""
+    found = await tx.get_nodes([n.id for n in nodes if n is not None])
+    by_id = {n.id: n for n in found if n is not None}
+    return [by_id.get(n.id) if n is not None else None for n in nodes]
 
 
 async def _deployment_model(tx: Tx, deployment: Node) -> Node:
@@ -316,7 +340,10 @@ async def set_model_alias(
         aliases[name] = target.id
         updated = await _updated(tx, model, fields={**model.fields, "aliases": aliases})
         await _record(tx, model.id, alias_topic(name), {"version": target.id}, why, actor)
-        return Moved(updated, target, previous, moved=True)
+        if name == CHAMPION:
+            await _relist(tx, [before, target.id])
+        now, before_node = await _fresh(tx, target, previous)
+        return Moved(updated, now, before_node, moved=True)
 
     return await _commit(store, idempotency_key, "set_model_alias", inputs, work, then)
 
@@ -369,9 +396,11 @@ async def serve_version(
         # so one of the two runs again (ArangoDB's snapshot isolation lets two writes
         # that share no document both land).
         deployment = await _updated(tx, deployment, fields={**deployment.fields, "servedVersion": target.id})
+        await _relist(tx, [current.id if current else None, target.id])
+        now, current = await _fresh(tx, target, current)
         value = {"version": target.id, "rollback": rollback, **({"alias": alias_name} if alias_name else {})}
         await _record(tx, deployment.id, SERVED, value, why, actor)
-        return Moved(deployment, target, current, moved=True)
+        return Moved(deployment, now, current, moved=True)
 
     operation = "rollback_deployment" if rollback else "serve_model_version"
     return await _commit(store, idempotency_key, operation, inputs, work, then)
@@ -485,6 +514,8 @@ async def retire_deployment(
                 await tx.update_node(project.id, fields={**project.fields, "traffic": kept})
                 if carried:
                     await _record(tx, project.id, TRAFFIC, kept, f"deployment {deployment.name} retired", actor)
+        served = await _one_neighbor(tx, deployment.id, "deployment_modelversion", Step.OUT)
+        await _relist(tx, [served.id if served else None], retiring=deployment.id)
         return await _updated(tx, deployment, fields={**deployment.fields, "status": "RETIRED"})
 
     return await _commit(store, idempotency_key, "retire_deployment", inputs, work, then)

@@ -727,6 +727,8 @@ async def register_deployment(
         if version is not None:
             served = {"version": version.id, "rollback": False}
             await tx.insert_history([HistoryEntry(node.id, "servedVersion", 1, node.created_at, served, actor=actor)])
+            if version.fields.get("zoo") != "LISTED":  # served by a live deployment: in the model zoo
+                await tx.update_node(version.id, fields={**version.fields, "zoo": "LISTED"})
         return Registered(node, created=True)
 
     return await _commit(store, idempotency_key, "register_deployment", inputs, work, then)

@@ -25,6 +25,7 @@ from metagate.schema.types import (
     model_version_of,
     wrap,
 )
+from metagate.schema.where import ModelVersionWhere, to_where
 from metagate.store.model import Kind
 from metagate.store.port import AllOf, Compare, Op, Subject
 
@@ -500,6 +501,18 @@ class HubQuery:
         return await model_version_of(wrap(model), info, version, alias)
 
     @strawberry.field(
+        description="The model zoo: production-ready model versions (their model's champion, or served by a live"
+        ' deployment), newest first, e.g. where {model: {task: {eq: "ranking"}}, run: {devPerf: {metric:'
+        ' {name: "ndcg", gt: 0.7}}}}. Each answers its source, signature, model (task, framework), run (dev'
+        " metrics, lineage) and deployments (serving metrics)."
+    )
+    async def model_zoo(
+        self, info: Info, where: ModelVersionWhere | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[ModelVersion]:
+        args = zoo_args(where, first, after)
+        return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
+
+    @strawberry.field(
         description="Jobs, oldest first: an executor asks for jobs(status: PENDING) and reports with updateJobStatus."
         " Optionally of one type and one project."
     )
@@ -514,6 +527,15 @@ class HubQuery:
     ) -> Connection[Job]:
         args = jobs_args(status, type, project_id, first, after)
         return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
+
+
+def zoo_args(where: Any, first: int | None, after: str | None) -> Any:
+    """The list ``modelZoo(...)`` reads: the LISTED versions that match ``where``, newest first."""
+    listed = Compare(Subject.TEXT, Op.EQ, "LISTED", key="zoo")
+    given = to_where(Kind.MODELVERSION, where) if where is not None else None
+    return queries.ListArgs(
+        kinds=(Kind.MODELVERSION,), first=first, after=after, where=AllOf((listed, given)) if given else listed
+    )
 
 
 def jobs_args(status: Any, type_: Any, project_id: strawberry.ID | None, first: int | None, after: str | None) -> Any:

@@ -41,7 +41,7 @@ from strawberry.types.arguments import convert_arguments
 from metagate.resolvers import queries, validate
 from metagate.resolvers.authz import Principal, required_role
 from metagate.resolvers.ids import decode_id
-from metagate.schema.hub import jobs_args
+from metagate.schema.hub import jobs_args, zoo_args
 from metagate.schema.mutation import WRITES
 from metagate.schema.query import list_args, search_args
 from metagate.store import plan as p
@@ -294,8 +294,10 @@ class _Request:
             field_name = "projectId" if scope_argument == "project_id" else "modelId"
             scope = decode_id(given, scope_kind, field=field_name) if given and scope_kind else None
             return p.NamedRoot(key, NameKey(kind, validate.name(args["name"]), scope), self.selection([kind], nodes))
-        if name in _LISTS or name in ("search", "jobs"):
-            if name == "jobs":
+        if name in _LISTS or name in ("search", "jobs", "modelZoo"):
+            if name == "modelZoo":
+                list_arguments = zoo_args(args.get("where"), args.get("first"), args.get("after"))
+            elif name == "jobs":
                 list_arguments = jobs_args(
                     args.get("status"), args.get("type"), args.get("project_id"), args.get("first"), args.get("after")
                 )

@@ -136,6 +136,7 @@ if TYPE_CHECKING:
     ModelWhere = Any
     RunWhere = Any
     DeploymentWhere = Any
+    ModelVersionWhere = Any
 
 WHERES: dict[Kind, type] = {kind: _where_type(spec) for kind, spec in KINDS.items()}
 # Module globals under their GraphQL names: the inputs refer to each other by name.

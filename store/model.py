@@ -223,6 +223,9 @@ PROJECT_STATUSES = ("DEVELOPMENT", "STAGING", "PRODUCTION", "ARCHIVED")
 DEPLOYMENT_STATUSES = ("LIVE", "RETIRED")
 # MLflow's model version statuses.
 VERSION_STATUSES = ("PENDING_REGISTRATION", "FAILED_REGISTRATION", "READY")
+# A version is in the model zoo (LISTED) while it is production-ready: its model's
+# champion, or served by a live deployment.
+ZOO_LISTINGS = ("LISTED", "UNLISTED")
 JOB_TYPES = ("TRAIN", "SERVE")
 JOB_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 
@@ -350,6 +353,7 @@ KINDS: dict[Kind, KindSpec] = {
                 TypedField("source", "source", ValueType.TEXT, "Where the saved model is (a URI)."),
                 TypedField("description", "description", ValueType.TEXT),
                 TypedField("signature", "signature", ValueType.JSON, "Its inputs and outputs, as the pipeline gave them."),
+                _enum("zoo", "ZooListing", ZOO_LISTINGS, "UNLISTED", "LISTED in the model zoo: champion, or served live."),
             ),
             navigation=(
                 _one("model", "modelversion_model", Step.OUT),

@@ -430,3 +430,54 @@ async def test_moving_what_serves_needs_the_deployer_role_within_its_projects(st
             p=pipeline.project,
         )
         assert status["extensions"]["code"] == "FORBIDDEN"
+
+
+ZOO = """query($w: ModelVersionWhere) { modelZoo(where: $w, first: 10) { nodes { version zoo source signature
+  model { name task framework } run { devPerf { metrics } }
+  deployments { nodes { name status servingPerf(first: 1) { nodes { metrics } } } } } } }"""
+
+
+async def _zoo(client: GraphQLClient, where: dict[str, Any] | None = None) -> list[int]:
+    return [n["version"] for n in (await client(ZOO, w=where))["modelZoo"]["nodes"]]
+
+
+async def test_the_model_zoo_lists_champions_and_versions_served_live(gql: GraphQLClient, store: Store) -> None:
+    pipeline = await record_pipeline(gql, runs=3)  # runs' rmse: 0.5, 0.4, 0.3
+    await gql(
+        'mutation($m: ID!) { updateModel(input: {id: $m, task: "regression", framework: "scikit-learn"}) { model { id } } }',
+        m=pipeline.model,
+    )
+    versions = await _versions(gql, pipeline, 3)
+    assert await _zoo(gql) == []
+    await gql(ALIAS, m=pipeline.model, a="champion", v=1)
+    live = await _deployment(gql, pipeline, "gbr-live", versions[1]["modelVersion"]["id"])
+    await gql(ALIAS, m=pipeline.model, a="fallback", v=3)  # only the champion lists a version
+    assert await _zoo(gql) == [2, 1]
+
+    [served, champion] = (await gql(ZOO))["modelZoo"]["nodes"]
+    assert served["zoo"] == "LISTED" and served["source"] == "s3://models/gbr/1" and served["signature"] == {"inputs": ["x"]}
+    assert served["model"] == {"name": "gbr", "task": "regression", "framework": "scikit-learn"}
+    assert served["run"]["devPerf"]["metrics"] == {"rmse": 0.4}
+    assert served["deployments"]["nodes"] == [{"name": "gbr-live", "status": "LIVE", "servingPerf": {"nodes": []}}]
+    assert champion["deployments"]["nodes"] == []
+
+    # Searchable by the model's task and framework and by a dev metric.
+    assert await _zoo(gql, {"model": {"task": {"eq": "regression"}}}) == [2, 1]
+    assert await _zoo(gql, {"model": {"framework": {"eq": "pytorch"}}}) == []
+    assert await _zoo(gql, {"run": {"devPerf": {"metric": {"name": "rmse", "lt": 0.45}}}}) == [2]
+
+    # The champion moves on; a retired deployment's version leaves unless it is champion.
+    await gql(ALIAS, m=pipeline.model, a="champion", v=3)
+    assert await _zoo(gql) == [3, 2]
+    await gql("mutation($d: ID!) { retireDeployment(input: {deploymentId: $d}) { deployment { id } } }", d=live)
+    assert await _zoo(gql) == [3]
+    await gql(SERVE, d=pipeline.deployment, v=3)  # serving the champion keeps it listed once
+    assert await _zoo(gql) == [3]
+
+    # Readers browse it; the executor's answer (aliases makes it) is the store's one-query answer.
+    reader = await issue(store, name="zoo-reader", role=Role.READER)
+    as_reader = GraphQLClient(gql.http, reader.secret)
+    compiled = (await as_reader(ZOO))["modelZoo"]["nodes"]
+    executed = (await as_reader(ZOO.replace("version zoo", "version aliases zoo")))["modelZoo"]["nodes"]
+    assert [{k: v for k, v in n.items() if k != "aliases"} for n in executed] == compiled
+    assert executed[0]["aliases"] == ["champion", "fallback"]

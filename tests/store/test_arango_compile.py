@@ -282,7 +282,24 @@ def runs_after_a_cursor_of_another_kind() -> Plan:
     return Plan((NodeRoot("model", "model/m1", select(Kind.MODEL, *base("id"), runs)),))
 
 
+def model_zoo() -> Plan:
+    """The model zoo: listed versions whose model and run's dev perf match, with their
+    model, run and deployments' latest serving perf (the planner's plan of the query)."""
+    from tests.store.test_sqlite_compile import OPERATIONS, plan_of
+
+    return plan_of(*OPERATIONS["model_zoo"])
+
+
+def pending_jobs() -> Plan:
+    """An executor's look-up of work: pending train jobs, oldest first."""
+    from tests.store.test_sqlite_compile import OPERATIONS, plan_of
+
+    return plan_of(*OPERATIONS["pending_jobs"])
+
+
 PLANS = {
+    "model_zoo": model_zoo,
+    "pending_jobs": pending_jobs,
     "nested_node": nested_node,
     "nodes_by_ids": nodes_by_ids,
     "named_in_scope": named_in_scope,

@@ -64,6 +64,17 @@ OPERATIONS = {
              nodes { depth direction node { id kind name } } edges { id kind from to createdAt } truncated } }""",
         {"id": DEPLOYMENT},
     ),
+    "model_zoo": (
+        """{ modelZoo(first: 5, where: {model: {task: {eq: "ranking"}}, run: {devPerf: {metric: {name: "ndcg", gt: 0.7}}}}) {
+             nodes { id version source signature model { name framework } run { devPerf { metrics } }
+               deployments(first: 3) { nodes { name servingPerf(first: 1) { nodes { metrics } } } } } } }""",
+        {},
+    ),
+    "pending_jobs": (
+        "{ jobs(status: PENDING, type: TRAIN, first: 10) {"
+        " nodes { id status spec env image modelPath } pageInfo { endCursor } } }",
+        {},
+    ),
     "two_roots": (
         """query($p: ID!, $d: ID!) { projectSummary(projectId: $p) { project { name } models runs deployments }
              impact: lineage(id: $d, direction: BOTH, limit: 10) { nodes { node { id } } } }""",
