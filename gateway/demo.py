@@ -1,6 +1,8 @@
 """A small, realistic pipeline recorded through the public GraphQL API: a housing-price
 regression with a three-trial hyper-parameter search, the best trial deployed, and three
-weeks of serving performance."""
+weeks of serving performance; in the information hub, the model's two versions (the
+champion served, a fallback), the project's traffic, the train job that produced the
+best trial and a replay of it waiting for an executor."""
 
 from __future__ import annotations
 
@@ -25,16 +27,43 @@ mutation Featureset($name: String!, $datasetId: ID!, $attributes: JSON) {
   }
 }
 mutation Model($name: String!, $projectId: ID!) {
-  registerModel(input: {name: $name, projectId: $projectId,
-                        attributes: {framework: "scikit-learn", estimator: "GradientBoostingRegressor"}}) {
+  registerModel(input: {name: $name, projectId: $projectId, task: "regression", framework: "scikit-learn",
+                        defaultHardware: {serving: {instanceType: "m5.large", cpu: 2, memoryGb: 8, count: 2},
+                                          training: {instanceType: "c5.2xlarge", cpu: 8, memoryGb: 16}},
+                        attributes: {estimator: "GradientBoostingRegressor"}}) {
     model { id }
   }
 }
 mutation Run($input: LogRunInput!) {
   logRun(input: $input) { run { id } created }
 }
-mutation Deployment($tag: String!) {
-  registerDeployment(input: {name: "housing-prod", deploymentTag: $tag}) { deployment { id } created }
+mutation Version($modelId: ID!, $runId: ID!, $source: String!) {
+  registerModelVersion(input: {modelId: $modelId, runId: $runId, source: $source,
+                               signature: {inputs: ["MedInc", "HouseAge", "AveRooms", "AveBedrms", "Population",
+                                                    "AveOccup", "Latitude", "Longitude"], outputs: ["MedHouseVal"]}}) {
+    modelVersion { id }
+  }
+}
+mutation Alias($modelId: ID!, $alias: String!, $version: Int!, $reason: String) {
+  setModelAlias(input: {modelId: $modelId, alias: $alias, version: $version, reason: $reason}) { moved }
+}
+mutation Deployment($tag: String!, $versionId: ID) {
+  registerDeployment(input: {name: "housing-prod", deploymentTag: $tag, modelVersionId: $versionId}) {
+    deployment { id } created
+  }
+}
+mutation Traffic($projectId: ID!, $deploymentId: ID!) {
+  setTrafficWeights(input: {projectId: $projectId, weights: [{deploymentId: $deploymentId, weight: 100}],
+                            reason: "first release"}) { project { id } }
+}
+mutation Job($input: CreateJobInput!) {
+  createJob(input: $input) { job { id } }
+}
+mutation JobStatus($jobId: ID!, $status: JobState!, $runId: ID) {
+  updateJobStatus(input: {jobId: $jobId, status: $status, runId: $runId}) { job { id } }
+}
+mutation Replay($jobId: ID!) {
+  replayJob(input: {jobId: $jobId}) { job { id } }
 }
 mutation Serving($input: LogServingPerfInput!) {
   logServingPerf(input: $input) { servingPerf { id } }
@@ -88,10 +117,11 @@ async def load_demo(settings: Settings) -> str:
         )["registerFeatureset"]["featureset"]["id"]
         model_id = (await run("Model", name="housing-gbr", projectId=project_id))["registerModel"]["model"]["id"]
         start = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+        runs = []
         for number, (params, metrics) in enumerate(TRIALS, start=1):
             best = metrics["rmse"] == min(m["rmse"] for _, m in TRIALS)
             began = start + dt.timedelta(minutes=20 * number)
-            await run(
+            logged = await run(
                 "Run",
                 input={
                     "name": f"gbr-trial-{number}",
@@ -106,7 +136,36 @@ async def load_demo(settings: Settings) -> str:
                     "metrics": metrics,
                 },
             )
-        deployment = await run("Deployment", tag=DEPLOYMENT_TAG)
+            runs.append(logged["logRun"]["run"]["id"])
+        # Versions of the last trial (the fallback) and of the best (the champion, served).
+        versions = [
+            (await run("Version", modelId=model_id, runId=runs[i], source=f"s3://models/housing-gbr/trial-{i + 1}/"))[
+                "registerModelVersion"
+            ]["modelVersion"]["id"]
+            for i in (2, 1)
+        ]
+        await run("Alias", modelId=model_id, alias="fallback", version=1, reason="the runner-up")
+        await run("Alias", modelId=model_id, alias="champion", version=2, reason="best rmse of the search")
+        deployment = await run("Deployment", tag=DEPLOYMENT_TAG, versionId=versions[1])
+        await run("Traffic", projectId=project_id, deploymentId=deployment["registerDeployment"]["deployment"]["id"])
+        job = (
+            await run(
+                "Job",
+                input={
+                    "projectId": project_id,
+                    "type": "TRAIN",
+                    "modelId": model_id,
+                    "spec": {"estimator": "GradientBoostingRegressor", "params": TRIALS[1][0], "random_state": 7},
+                    "env": {"PYTHONHASHSEED": "0", "REGISTRY_TOKEN": "secret:model-registry"},
+                    "image": "python:3.11-slim",
+                    "modelPath": "s3://models/housing-gbr/",
+                    "hardware": {"instanceType": "c5.2xlarge", "cpu": 8, "memoryGb": 16},
+                },
+            )
+        )["createJob"]["job"]["id"]
+        await run("JobStatus", jobId=job, status="RUNNING")
+        await run("JobStatus", jobId=job, status="SUCCEEDED", runId=runs[1])
+        await run("Replay", jobId=job)
         week = dt.timedelta(days=7)
         served = dt.datetime(2026, 11, 3, tzinfo=dt.UTC)
         for number, rmse in enumerate((0.48, 0.51, 0.57)):
@@ -121,7 +180,7 @@ async def load_demo(settings: Settings) -> str:
             )
         deployment_id = deployment["registerDeployment"]["deployment"]["id"]
         return (
-            "Loaded the demo pipeline: project housing-prices, 3 runs, deployment housing-prod"
+            "Loaded the demo pipeline: project housing-prices, 3 runs, 2 model versions, deployment housing-prod"
             f" (id {deployment_id}).\nRun `make serve` and open http://127.0.0.1:8000/ to see it."
         )
     finally:

@@ -31,7 +31,7 @@ _NOT_BUILT = (
     " and reload; the API answers at <code>POST /graphql</code> meanwhile.</p>"
 )
 # Paths the UI answers itself (a node's page can be pasted into a ticket).
-SPA_PATHS = ("/", "/signin", "/search", "/node/{rest:path}")
+SPA_PATHS = ("/", "/signin", "/search", "/zoo", "/node/{rest:path}")
 
 
 def default_dir() -> Path:

@@ -70,7 +70,7 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
         "rollbackDeployment": Role.DEPLOYER,
         "setTrafficWeights": Role.DEPLOYER,
         "retireDeployment": Role.DEPLOYER,
-        "setProjectStatus": Role.ADMIN,
+        "setProjectStage": Role.ADMIN,
         "createJob": Role.WRITER,
         "replayJob": Role.WRITER,
         "updateJobStatus": Role.WRITER,

@@ -271,7 +271,7 @@ async def register_model_version(
     uri = source(source_)
     checked_signature = validate.json_object(signature, field="signature") if signature is not None else None
     checked_description = _text(description, MAX_DESCRIPTION, field="description")
-    checked_status = _choice(status, VERSION_STATUSES, field="status")
+    checked_status = _choice(status, VERSION_STATUSES, field="registration")
     checked_tags = validate.tags(tags)
     checked_attributes = validate.json_object(attributes)
 
@@ -463,11 +463,11 @@ async def set_traffic_weights(
     return await _commit(store, idempotency_key, "set_traffic_weights", inputs, work, then)
 
 
-async def set_project_status(
-    store: Store, *, project_id: str, status: str, idempotency_key: str | None = None, then: Then | None = None
+async def set_project_stage(
+    store: Store, *, project_id: str, stage: str, idempotency_key: str | None = None, then: Then | None = None
 ) -> Node:
     inputs = _inputs(locals())
-    checked = _choice(status, PROJECT_STATUSES, field="status")
+    checked = _choice(stage, PROJECT_STATUSES, field="stage")
 
     async def work(tx: Tx) -> Node:
         project = await require(tx, project_id, Kind.PROJECT, field="projectId")
@@ -475,7 +475,7 @@ async def set_project_status(
             return project
         return await _updated(tx, project, fields={**project.fields, "status": checked})
 
-    return await _commit(store, idempotency_key, "set_project_status", inputs, work, then)
+    return await _commit(store, idempotency_key, "set_project_stage", inputs, work, then)
 
 
 async def retire_deployment(

@@ -29,10 +29,10 @@ from metagate.schema.where import ModelVersionWhere, to_where
 from metagate.store.model import Kind
 from metagate.store.port import AllOf, Compare, Op, Subject
 
-ProjectStatus = ENUMS["ProjectStatus"]
+ProjectStage = ENUMS["ProjectStage"]
 ModelVersionStatus = ENUMS["ModelVersionStatus"]
 JobType = ENUMS["JobType"]
-JobStatus = ENUMS["JobStatus"]
+JobState = ENUMS["JobState"]
 _KEY_HELP = "A retry with the same key writes nothing and answers with what the first call wrote."
 
 
@@ -65,7 +65,7 @@ class RegisterModelVersionInput:
     source: str
     signature: JSON | None = None
     description: str | None = None
-    status: ModelVersionStatus | None = None  # type: ignore[valid-type]
+    registration: ModelVersionStatus | None = None  # type: ignore[valid-type]
     tags: list[str] | None = None
     attributes: JSON | None = None
     idempotency_key: str | None = strawberry.field(default=None, description=_KEY_HELP)
@@ -116,13 +116,13 @@ class SetTrafficWeightsInput:
 
 
 @strawberry.input
-class SetProjectStatusInput:
+class SetProjectStageInput:
     project_id: strawberry.ID
-    status: ProjectStatus  # type: ignore[valid-type]
+    stage: ProjectStage  # type: ignore[valid-type]
     idempotency_key: str | None = strawberry.field(default=None, description=_KEY_HELP)
 
 
-@strawberry.input(description="Marks a deployment RETIRED: it takes no traffic and serves no new version.")
+@strawberry.input(description="Marks a deployment RETIRED (its lifecycle): it takes no traffic and serves no new version.")
 class RetireDeploymentInput:
     deployment_id: strawberry.ID
     idempotency_key: str | None = strawberry.field(default=None, description=_KEY_HELP)
@@ -156,12 +156,12 @@ class ReplayJobInput:
 
 
 @strawberry.input(
-    description="An executor's report: PENDING -> RUNNING -> SUCCEEDED or FAILED, or CANCELLED before the end. A TRAIN"
-    " job that SUCCEEDED names the run it produced."
+    description="An executor's report of a job's status (Job.state): PENDING -> RUNNING -> SUCCEEDED or FAILED, or"
+    " CANCELLED before the end. A TRAIN job that SUCCEEDED names the run it produced."
 )
 class UpdateJobStatusInput:
     job_id: strawberry.ID
-    status: JobStatus  # type: ignore[valid-type]
+    status: JobState  # type: ignore[valid-type]
     run_id: strawberry.ID | None = None
     message: str | None = None
     idempotency_key: str | None = strawberry.field(default=None, description=_KEY_HELP)
@@ -238,7 +238,7 @@ async def _register_model_version(ctx: Context, input: RegisterModelVersionInput
         source_=input.source,
         signature=input.signature,
         description=input.description,
-        status=_enum_value(input.status),
+        status=_enum_value(input.registration),
         tags=input.tags,
         attributes=input.attributes,
         allowed_projects=ctx.allowed_projects,
@@ -301,11 +301,11 @@ async def _set_traffic_weights(ctx: Context, input: SetTrafficWeightsInput, then
     )
 
 
-async def _set_project_status(ctx: Context, input: SetProjectStatusInput, then: Then | None = None) -> Any:
-    return await hub.set_project_status(
+async def _set_project_stage(ctx: Context, input: SetProjectStageInput, then: Then | None = None) -> Any:
+    return await hub.set_project_stage(
         ctx.store,
         project_id=_id(input.project_id, Kind.PROJECT, "projectId"),
-        status=_enum_value(input.status),
+        stage=_enum_value(input.stage),
         idempotency_key=_key(ctx, input.idempotency_key),
         then=then,
     )
@@ -385,7 +385,7 @@ HUB_WRITES: dict[str, tuple[Any, Any]] = {
     "serveModelVersion": (_serve_model_version, _moved("deployment")),
     "rollbackDeployment": (_rollback_deployment, _moved("deployment")),
     "setTrafficWeights": (_set_traffic_weights, lambda node: {"project": node.id}),
-    "setProjectStatus": (_set_project_status, lambda node: {"project": node.id}),
+    "setProjectStage": (_set_project_stage, lambda node: {"project": node.id}),
     "retireDeployment": (_retire_deployment, lambda node: {"deployment": node.id}),
     "createJob": (_create_job, lambda node: {"job": node.id}),
     "replayJob": (_replay_job, lambda node: {"job": node.id}),
@@ -452,9 +452,9 @@ class HubMutation:
         info.context.loaders.clear()
         return ProjectPayload(project=_node(node))
 
-    @strawberry.mutation(description="Moves a project through its lifecycle. Needs the admin role.")
-    async def set_project_status(self, info: Info, input: SetProjectStatusInput) -> ProjectPayload:
-        node = await _set_project_status(info.context, input)
+    @strawberry.mutation(description="Moves a project through its lifecycle (its stage). Needs the admin role.")
+    async def set_project_stage(self, info: Info, input: SetProjectStageInput) -> ProjectPayload:
+        node = await _set_project_stage(info.context, input)
         info.context.loaders.clear()
         return ProjectPayload(project=_node(node))
 
@@ -519,7 +519,7 @@ class HubQuery:
     async def jobs(
         self,
         info: Info,
-        status: JobStatus | None = None,  # type: ignore[valid-type]
+        status: JobState | None = None,  # type: ignore[valid-type]
         type: JobType | None = None,  # type: ignore[valid-type]
         project_id: strawberry.ID | None = None,
         first: int | None = None,

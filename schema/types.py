@@ -502,10 +502,10 @@ _EXTRA: dict[Kind, list[tuple[str, str, Callable[..., object]]]] = {
         _extra("aliases", _model_aliases, "Its aliases (champion, fallback, ...) and the versions they point at."),
         _extra("aliasHistory", _model_alias_history, "Every move of one of its aliases, newest first."),
         _extra("aliasAt", _model_alias_at, "The version an alias pointed at, at an instant."),
-        _extra("version", model_version_of, "One of its versions, by number or by alias; null when there is none."),
+        _extra("modelVersion", model_version_of, "One of its versions, by number or by alias; null when there is none."),
     ],
     Kind.MODELVERSION: [
-        _extra("aliases", _version_aliases, "The aliases of its model that point at it."),
+        _extra("aliasNames", _version_aliases, "The aliases of its model that point at it."),
     ],
     Kind.JOB: [
         _extra("hardware", _job_hardware, "The hardware it runs on."),

@@ -218,7 +218,10 @@ def _many(graphql: str, edge_kind: str, step: Step, description: str | None = No
 
 _METRICS = TypedField("metrics", "metrics", ValueType.JSON)
 
-# The lifecycles of the information hub's parts.
+# The lifecycles of the information hub's parts. Each is stored as ``status`` but named
+# apart in GraphQL (a project's stage, a deployment's lifecycle, a version's registration,
+# a job's state): fields of one name on several node types must have one type, or a
+# selection of ``... on Run { status } ... on Job { status }`` could not be merged.
 PROJECT_STATUSES = ("DEVELOPMENT", "STAGING", "PRODUCTION", "ARCHIVED")
 DEPLOYMENT_STATUSES = ("LIVE", "RETIRED")
 # MLflow's model version statuses.
@@ -230,8 +233,8 @@ JOB_TYPES = ("TRAIN", "SERVE")
 JOB_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 
 
-def _enum(graphql: str, enum: str, choices: tuple[str, ...], default: str | None, description: str) -> TypedField:
-    return TypedField(graphql, graphql, ValueType.ENUM, description, enum, choices, default)
+def _enum(graphql: str, key: str, enum: str, choices: tuple[str, ...], default: str | None, description: str) -> TypedField:
+    return TypedField(graphql, key, ValueType.ENUM, description, enum, choices, default)
 
 
 # Every kind, in the order of the schema's types; fields and navigation in field order.
@@ -241,7 +244,7 @@ KINDS: dict[Kind, KindSpec] = {
         KindSpec(
             Kind.PROJECT,
             "Project",
-            fields=(_enum("status", "ProjectStatus", PROJECT_STATUSES, "DEVELOPMENT", "Where the project is in its lifecycle."),),
+            fields=(_enum("stage", "status", "ProjectStage", PROJECT_STATUSES, "DEVELOPMENT", "Where it is in its lifecycle."),),
             navigation=(
                 _many("models", "project_model", Step.OUT),
                 _many("jobs", "job_project", Step.IN, "Its train and serve jobs, newest first."),
@@ -323,7 +326,7 @@ KINDS: dict[Kind, KindSpec] = {
             "Deployment",
             fields=(
                 TypedField("tag", "tag", ValueType.TEXT),
-                _enum("status", "DeploymentStatus", DEPLOYMENT_STATUSES, "LIVE", "LIVE serves traffic; RETIRED no longer does."),
+                _enum("lifecycle", "status", "DeploymentLifecycle", DEPLOYMENT_STATUSES, "LIVE", "RETIRED serves no more."),
             ),
             navigation=(
                 _one("model", "deployment_model", Step.OUT),
@@ -349,11 +352,11 @@ KINDS: dict[Kind, KindSpec] = {
             "ModelVersion",
             fields=(
                 TypedField("version", "version", ValueType.INT, "1, 2, 3, ... within its model; never given twice."),
-                _enum("status", "ModelVersionStatus", VERSION_STATUSES, "READY", "Whether the version is ready to serve."),
+                _enum("registration", "status", "ModelVersionStatus", VERSION_STATUSES, "READY", "Whether it is ready to serve."),
                 TypedField("source", "source", ValueType.TEXT, "Where the saved model is (a URI)."),
                 TypedField("description", "description", ValueType.TEXT),
                 TypedField("signature", "signature", ValueType.JSON, "Its inputs and outputs, as the pipeline gave them."),
-                _enum("zoo", "ZooListing", ZOO_LISTINGS, "UNLISTED", "LISTED in the model zoo: champion, or served live."),
+                _enum("zoo", "zoo", "ZooListing", ZOO_LISTINGS, "UNLISTED", "LISTED in the model zoo: champion, or served live."),
             ),
             navigation=(
                 _one("model", "modelversion_model", Step.OUT),
@@ -365,8 +368,8 @@ KINDS: dict[Kind, KindSpec] = {
             Kind.JOB,
             "Job",
             fields=(
-                _enum("type", "JobType", JOB_TYPES, None, "TRAIN produces a run; SERVE serves a deployment."),
-                _enum("status", "JobStatus", JOB_STATUSES, "PENDING", "SUCCEEDED, FAILED and CANCELLED are final."),
+                _enum("type", "type", "JobType", JOB_TYPES, None, "TRAIN produces a run; SERVE serves a deployment."),
+                _enum("state", "status", "JobState", JOB_STATUSES, "PENDING", "SUCCEEDED, FAILED, CANCELLED are final."),
                 TypedField("spec", "spec", ValueType.JSON, "What the executor runs, as the pipeline gave it."),
                 TypedField("env", "env", ValueType.JSON, "Environment variables; a secret's is a secret:<name> reference."),
                 TypedField("image", "image", ValueType.TEXT, "The container image."),

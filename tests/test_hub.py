@@ -22,10 +22,10 @@ from tests.pipeline import Pipeline, record_pipeline
 
 REGISTER = """mutation($m: ID!, $r: ID!, $s: String!) {
   registerModelVersion(input: {modelId: $m, runId: $r, source: $s, signature: {inputs: ["x"]}}) {
-    created modelVersion { id name version status source signature model { id } run { id } } } }"""
+    created modelVersion { id name version registration source signature model { id } run { id } } } }"""
 ALIAS = """mutation($m: ID!, $a: String!, $v: Int!, $why: String) {
   setModelAlias(input: {modelId: $m, alias: $a, version: $v, reason: $why}) {
-    moved model { id } modelVersion { version aliases } previous { version } } }"""
+    moved model { id } modelVersion { version aliasNames } previous { version } } }"""
 SERVE = """mutation($d: ID!, $v: Int, $a: String) {
   serveModelVersion(input: {deploymentId: $d, version: $v, alias: $a}) {
     moved deployment { id } modelVersion { version } previous { version } } }"""
@@ -74,7 +74,7 @@ async def test_versions_are_numbered_per_model_and_lineage_passes_through_them(g
     pipeline = await record_pipeline(gql, runs=2)
     v1, v2 = await _versions(gql, pipeline, 2)
     assert [v1["modelVersion"]["version"], v2["modelVersion"]["version"]] == [1, 2]
-    assert v1["created"] and v1["modelVersion"]["name"] == "1" and v1["modelVersion"]["status"] == "READY"
+    assert v1["created"] and v1["modelVersion"]["name"] == "1" and v1["modelVersion"]["registration"] == "READY"
     assert v1["modelVersion"]["run"]["id"] == pipeline.runs[0] and v1["modelVersion"]["signature"] == {"inputs": ["x"]}
 
     # The same run and source again: the version they made, nothing written.
@@ -140,7 +140,7 @@ async def test_aliases_move_atomically_and_their_history_answers_every_instant(g
     pipeline = await record_pipeline(gql, runs=2)
     await _versions(gql, pipeline, 3)
     first = (await gql(ALIAS, m=pipeline.model, a="champion", v=1, why="first"))["setModelAlias"]
-    assert first["moved"] and first["previous"] is None and first["modelVersion"] == {"version": 1, "aliases": ["champion"]}
+    assert first["moved"] and first["previous"] is None and first["modelVersion"] == {"version": 1, "aliasNames": ["champion"]}
     moved = (await gql(ALIAS, m=pipeline.model, a="champion", v=3, why="better rmse"))["setModelAlias"]
     assert moved["previous"] == {"version": 1} and moved["modelVersion"]["version"] == 3
     before = await store.count_all()
@@ -150,15 +150,15 @@ async def test_aliases_move_atomically_and_their_history_answers_every_instant(g
 
     read = await gql(
         """query($m: ID!) {
-             champion: modelVersion(modelId: $m, alias: "champion") { version aliases }
-             second: modelVersion(modelId: $m, version: 2) { version aliases }
+             champion: modelVersion(modelId: $m, alias: "champion") { version aliasNames }
+             second: modelVersion(modelId: $m, version: 2) { version aliasNames }
              none: modelVersion(modelId: $m, version: 9) { version }
              node(id: $m) { ... on Model { aliases { alias modelVersion { version } }
                aliasHistory(alias: "champion") { seq at reason modelVersion { version } } } } }""",
         m=pipeline.model,
     )
-    assert read["champion"] == {"version": 3, "aliases": ["champion"]}
-    assert read["second"] == {"version": 2, "aliases": []} and read["none"] is None
+    assert read["champion"] == {"version": 3, "aliasNames": ["champion"]}
+    assert read["second"] == {"version": 2, "aliasNames": []} and read["none"] is None
     assert read["node"]["aliases"] == [
         {"alias": "champion", "modelVersion": {"version": 3}},
         {"alias": "fallback", "modelVersion": {"version": 1}},
@@ -208,12 +208,12 @@ async def test_deployments_serve_versions_roll_back_and_answer_which_version_ser
     assert back == {"moved": True, "modelVersion": {"version": 1}, "previous": {"version": 3}}
 
     read = await gql(
-        """query($d: ID!) { node(id: $d) { ... on Deployment { status modelVersion { version }
+        """query($d: ID!) { node(id: $d) { ... on Deployment { lifecycle modelVersion { version }
              versionHistory { seq at rollback alias reason modelVersion { version } } } } }""",
         d=deployment,
     )
     node = read["node"]
-    assert node["status"] == "LIVE" and node["modelVersion"] == {"version": 1}
+    assert node["lifecycle"] == "LIVE" and node["modelVersion"] == {"version": 1}
     history = node["versionHistory"]
     assert [(h["seq"], h["modelVersion"]["version"], h["rollback"], h["alias"], h["reason"]) for h in history] == [
         (4, 1, True, None, "latency regression"),
@@ -312,7 +312,7 @@ async def test_traffic_weights_are_validated_set_atomically_and_kept(gql: GraphQ
         {"weight": 10, "deployment": {"name": "gbr-canary"}},
     ]
     # A deployment carrying traffic is not retired; at 0 it is, and leaves the weights.
-    retire = "mutation($d: ID!) { retireDeployment(input: {deploymentId: $d}) { deployment { status } } }"
+    retire = "mutation($d: ID!) { retireDeployment(input: {deploymentId: $d}) { deployment { lifecycle } } }"
     carrying = await gql.error(retire, d=canary)
     assert carrying["extensions"]["code"] == "CONFLICT"
     await gql(
@@ -320,18 +320,18 @@ async def test_traffic_weights_are_validated_set_atomically_and_kept(gql: GraphQ
         p=pipeline.project,
         w=[{"deploymentId": pipeline.deployment, "weight": 100}, {"deploymentId": canary, "weight": 0}],
     )
-    assert (await gql(retire, d=canary))["retireDeployment"]["deployment"]["status"] == "RETIRED"
+    assert (await gql(retire, d=canary))["retireDeployment"]["deployment"]["lifecycle"] == "RETIRED"
     retired = await gql.error(TRAFFIC, p=pipeline.project, w=[{"deploymentId": canary, "weight": 100}])
     assert (retired["extensions"]["code"], retired["extensions"]["field"]) == ("BAD_USER_INPUT", "weights[0].deploymentId")
 
     read = await gql(
-        """query($p: ID!) { node(id: $p) { ... on Project { status traffic { weight deployment { name } }
+        """query($p: ID!) { node(id: $p) { ... on Project { stage traffic { weight deployment { name } }
              trafficHistory { seq at reason weights { weight deployment { name } } }
              servingStatus { weight deployment { name } latest { periodEnd } ageSeconds } } } }""",
         p=pipeline.project,
     )
     node = read["node"]
-    assert node["status"] == "DEVELOPMENT"
+    assert node["stage"] == "DEVELOPMENT"
     assert node["traffic"] == [{"weight": 100, "deployment": {"name": "prod"}}]
     history = node["trafficHistory"]
     assert [(h["seq"], h["reason"]) for h in history] == [(3, "deployment gbr-canary retired"), (2, "canary"), (1, "canary")]
@@ -349,10 +349,10 @@ async def test_traffic_weights_are_validated_set_atomically_and_kept(gql: GraphQ
         assert (await gql(at, p=pipeline.project, t=instant))["node"]["trafficAt"] == expected, instant
 
     status = await gql(
-        "mutation($p: ID!) { setProjectStatus(input: {projectId: $p, status: PRODUCTION}) { project { status } } }",
+        "mutation($p: ID!) { setProjectStage(input: {projectId: $p, stage: PRODUCTION}) { project { stage } } }",
         p=pipeline.project,
     )
-    assert status["setProjectStatus"]["project"]["status"] == "PRODUCTION"
+    assert status["setProjectStage"]["project"]["stage"] == "PRODUCTION"
 
 
 async def test_a_models_variation_is_typed_registered_once_and_updated(gql: GraphQLClient, store: Store) -> None:
@@ -426,7 +426,7 @@ async def test_moving_what_serves_needs_the_deployer_role_within_its_projects(st
         elsewhere = await deployer.error(TRAFFIC, p=other.project, w=[{"deploymentId": other.deployment, "weight": 100}])
         assert elsewhere["extensions"]["code"] == "FORBIDDEN"
         status = await deployer.error(
-            "mutation($p: ID!) { setProjectStatus(input: {projectId: $p, status: ARCHIVED}) { project { status } } }",
+            "mutation($p: ID!) { setProjectStage(input: {projectId: $p, stage: ARCHIVED}) { project { stage } } }",
             p=pipeline.project,
         )
         assert status["extensions"]["code"] == "FORBIDDEN"
@@ -434,7 +434,7 @@ async def test_moving_what_serves_needs_the_deployer_role_within_its_projects(st
 
 ZOO = """query($w: ModelVersionWhere) { modelZoo(where: $w, first: 10) { nodes { version zoo source signature
   model { name task framework } run { devPerf { metrics } }
-  deployments { nodes { name status servingPerf(first: 1) { nodes { metrics } } } } } } }"""
+  deployments { nodes { name lifecycle servingPerf(first: 1) { nodes { metrics } } } } } } }"""
 
 
 async def _zoo(client: GraphQLClient, where: dict[str, Any] | None = None) -> list[int]:
@@ -458,7 +458,7 @@ async def test_the_model_zoo_lists_champions_and_versions_served_live(gql: Graph
     assert served["zoo"] == "LISTED" and served["source"] == "s3://models/gbr/1" and served["signature"] == {"inputs": ["x"]}
     assert served["model"] == {"name": "gbr", "task": "regression", "framework": "scikit-learn"}
     assert served["run"]["devPerf"]["metrics"] == {"rmse": 0.4}
-    assert served["deployments"]["nodes"] == [{"name": "gbr-live", "status": "LIVE", "servingPerf": {"nodes": []}}]
+    assert served["deployments"]["nodes"] == [{"name": "gbr-live", "lifecycle": "LIVE", "servingPerf": {"nodes": []}}]
     assert champion["deployments"]["nodes"] == []
 
     # Searchable by the model's task and framework and by a dev metric.
@@ -478,6 +478,6 @@ async def test_the_model_zoo_lists_champions_and_versions_served_live(gql: Graph
     reader = await issue(store, name="zoo-reader", role=Role.READER)
     as_reader = GraphQLClient(gql.http, reader.secret)
     compiled = (await as_reader(ZOO))["modelZoo"]["nodes"]
-    executed = (await as_reader(ZOO.replace("version zoo", "version aliases zoo")))["modelZoo"]["nodes"]
-    assert [{k: v for k, v in n.items() if k != "aliases"} for n in executed] == compiled
-    assert executed[0]["aliases"] == ["champion", "fallback"]
+    executed = (await as_reader(ZOO.replace("version zoo", "version aliasNames zoo")))["modelZoo"]["nodes"]
+    assert [{k: v for k, v in n.items() if k != "aliasNames"} for n in executed] == compiled
+    assert executed[0]["aliasNames"] == ["champion", "fallback"]

@@ -9,11 +9,11 @@ from metagate.store.port import Store
 from tests.conftest import GraphQLClient
 from tests.pipeline import Pipeline, record_pipeline
 
-SNAPSHOT = "type status spec env image modelPath hardware { instanceType cpu gpu count extras }"
+SNAPSHOT = "type state spec env image modelPath hardware { instanceType cpu gpu count extras }"
 CREATE = f"""mutation($i: CreateJobInput!) {{ createJob(input: $i) {{ job {{ id {SNAPSHOT} startedAt endedAt
   project {{ id }} model {{ id }} deployment {{ id }} }} }} }}"""
-STATUS = """mutation($j: ID!, $s: JobStatus!, $r: ID, $m: String) {
-  updateJobStatus(input: {jobId: $j, status: $s, runId: $r, message: $m}) { job { status startedAt endedAt run { id } } } }"""
+STATUS = """mutation($j: ID!, $s: JobState!, $r: ID, $m: String) {
+  updateJobStatus(input: {jobId: $j, status: $s, runId: $r, message: $m}) { job { state startedAt endedAt run { id } } } }"""
 REPLAY = (
     f"""mutation($j: ID!) {{ replayJob(input: {{jobId: $j}}) {{ job {{ id {SNAPSHOT} replayOf {{ id }} model {{ id }} }} }} }}"""
 )
@@ -36,16 +36,16 @@ def _train(pipeline: Pipeline, **extra: Any) -> dict[str, Any]:
 async def test_a_job_moves_through_its_statuses_and_keeps_each_change(gql: GraphQLClient) -> None:
     pipeline = await record_pipeline(gql, runs=2)
     job = (await gql(CREATE, i=_train(pipeline)))["createJob"]["job"]
-    assert (job["type"], job["status"], job["startedAt"], job["endedAt"]) == ("TRAIN", "PENDING", None, None)
+    assert (job["type"], job["state"], job["startedAt"], job["endedAt"]) == ("TRAIN", "PENDING", None, None)
     assert job["env"] == {"SEED": "7", "DB_PASSWORD": "secret:prod-db"} and job["hardware"]["extras"] == {"spot": True}
     assert (job["project"]["id"], job["model"]["id"], job["deployment"]) == (pipeline.project, pipeline.model, None)
 
     running = (await gql(STATUS, j=job["id"], s="RUNNING"))["updateJobStatus"]["job"]
-    assert running["status"] == "RUNNING" and running["startedAt"] and running["endedAt"] is None
+    assert running["state"] == "RUNNING" and running["startedAt"] and running["endedAt"] is None
     again = (await gql(STATUS, j=job["id"], s="RUNNING"))["updateJobStatus"]["job"]
     assert again == running  # reporting the status it has changes nothing
     done = (await gql(STATUS, j=job["id"], s="SUCCEEDED", r=pipeline.runs[1], m="rmse 0.4"))["updateJobStatus"]["job"]
-    assert done["status"] == "SUCCEEDED" and done["endedAt"] >= done["startedAt"] and done["run"] == {"id": pipeline.runs[1]}
+    assert done["state"] == "SUCCEEDED" and done["endedAt"] >= done["startedAt"] and done["run"] == {"id": pipeline.runs[1]}
 
     final = await gql.error(STATUS, j=job["id"], s="RUNNING")
     assert (final["extensions"]["code"], final["extensions"]["field"]) == ("CONFLICT", "status")
@@ -75,12 +75,12 @@ async def test_a_replay_has_exactly_the_snapshot_and_leaves_the_original_alone(g
     before = (await gql(read, j=original["id"]))["node"]
 
     replay = (await gql(REPLAY, j=original["id"]))["replayJob"]["job"]
-    snapshot = {k: v for k, v in replay.items() if k not in ("id", "replayOf", "model", "status")}
+    snapshot = {k: v for k, v in replay.items() if k not in ("id", "replayOf", "model", "state")}
     assert snapshot == {k: original[k] for k in snapshot}
-    assert replay["status"] == "PENDING" and replay["replayOf"] == {"id": original["id"]}
+    assert replay["state"] == "PENDING" and replay["replayOf"] == {"id": original["id"]}
     assert replay["model"] == {"id": pipeline.model}
     after = (await gql(read, j=original["id"]))["node"]
-    assert {**after, "replays": None} == {**before, "replays": None} and after["status"] == "FAILED"
+    assert {**after, "replays": None} == {**before, "replays": None} and after["state"] == "FAILED"
     assert after["replays"] == {"nodes": [{"id": replay["id"]}]}
     upstream = await gql(
         "query($j: ID!) { lineage(id: $j, direction: UPSTREAM, kinds: [JOB]) { nodes { node { id } } } }", j=replay["id"]
@@ -121,7 +121,7 @@ async def test_an_executor_finds_pending_jobs_oldest_first(gql: GraphQLClient) -
     serving = serve["createJob"]["job"]["id"]
     await gql(STATUS, j=made[1], s="RUNNING")
 
-    query = """query($s: JobStatus, $t: JobType, $p: ID, $after: String) {
+    query = """query($s: JobState, $t: JobType, $p: ID, $after: String) {
       jobs(status: $s, type: $t, projectId: $p, first: 2, after: $after) {
         nodes { id } pageInfo { hasNextPage endCursor } } }"""
     first = (await gql(query, s="PENDING"))["jobs"]

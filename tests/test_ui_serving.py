@@ -31,7 +31,10 @@ async def test_the_ui_is_served_at_its_paths_with_a_policy_that_allows_no_inline
     memory_store: SQLiteStore, tmp_path: Path
 ) -> None:
     async with _client(memory_store, UI_DIR=str(_built(tmp_path))) as http:
-        pages = [await http.get(path) for path in ("/", "/search?text=x", "/node/ZGF0YXNldC8x", "/signin")]
+        pages = [
+            await http.get(path)
+            for path in ("/", "/search?text=x", "/zoo", "/node/ZGF0YXNldC8x", "/node/ZGF0YXNldC8x/hub", "/signin")
+        ]
         asset = await http.get("/assets/index-abc.js")
         missing = await http.get("/assets/nothing.js")
         other = await http.get("/favicon.ico")

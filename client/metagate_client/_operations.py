@@ -232,7 +232,7 @@ def register_model(
     return _registration("registerModel", "model", values)
 
 
-_VERSION = "id version source status aliases model { id } run { id }"
+_VERSION = "id version source registration aliasNames model { id } run { id }"
 
 
 def _version(node: Data, created: bool = False) -> ModelVersion:
@@ -241,9 +241,9 @@ def _version(node: Data, created: bool = False) -> ModelVersion:
         model=node["model"]["id"],
         number=node["version"],
         source=node.get("source"),
-        status=node["status"],
+        status=node["registration"],
         run=node["run"]["id"] if node.get("run") else None,
-        aliases=tuple(node.get("aliases") or ()),
+        aliases=tuple(node.get("aliasNames") or ()),
         created=created,
     )
 
@@ -265,7 +265,7 @@ def register_model_version(
         "source": source,
         "signature": _object(signature, "signature"),
         "description": description,
-        "status": status.upper() if status else None,
+        "registration": status.upper() if status else None,
         "tags": _tags(tags),
         "attributes": _object(attributes, "attributes"),
     }
@@ -501,7 +501,7 @@ def _execute(document: str, variables: Data) -> Steps[Data]:
 
 
 _JOB = (
-    "id type status spec env image modelPath hardware { instanceType cpu memoryGb gpu gpuType count extras }"
+    "id type state spec env image modelPath hardware { instanceType cpu memoryGb gpu gpuType count extras }"
     " project { id } model { id } deployment { id } replayOf { id } run { id }"
 )
 _PY_HARDWARE = {graphql: python for python, graphql in _HARDWARE_KEYS.items()}
@@ -515,7 +515,7 @@ def _job(node: Data) -> Job:
     return Job(
         id=node["id"],
         type=node["type"],
-        status=node["status"],
+        status=node["state"],
         spec=node.get("spec") or {},
         env=node.get("env") or {},
         image=node.get("image"),
@@ -576,7 +576,7 @@ def update_job_status(job: Ref | Job, status: str, *, run: Ref | None, message: 
 
 def jobs(*, status: str | None, type: str | None, project: Ref | None, first: int) -> Steps[list[Job]]:
     data = yield _request(
-        "query($s: JobStatus, $t: JobType, $p: ID, $first: Int) {"
+        "query($s: JobState, $t: JobType, $p: ID, $first: Int) {"
         f" jobs(status: $s, type: $t, projectId: $p, first: $first) {{ nodes {{ {_JOB} }} }} }}",
         {
             "s": status.upper() if status else None,

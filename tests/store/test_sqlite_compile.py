@@ -72,7 +72,7 @@ OPERATIONS = {
     ),
     "pending_jobs": (
         "{ jobs(status: PENDING, type: TRAIN, first: 10) {"
-        " nodes { id status spec env image modelPath } pageInfo { endCursor } } }",
+        " nodes { id state spec env image modelPath } pageInfo { endCursor } } }",
         {},
     ),
     "two_roots": (

@@ -4,11 +4,13 @@ import { Link, Navigate, Route, Routes, useLocation, useNavigate } from "react-r
 import { token } from "./api";
 import { useQuery } from "./hooks";
 import { Home } from "./pages/home";
+import { HubPage } from "./pages/hub";
 import { LineagePage } from "./pages/lineage";
 import { NodePage } from "./pages/node";
 import { RunsPage } from "./pages/runs";
 import { Search } from "./pages/search";
 import { SignIn } from "./pages/signin";
+import { ZooPage } from "./pages/zoo";
 
 // Whether this session may read: answered by the gateway, with the token kept (if any).
 const PROBE = "query Probe { projects(first: 1) { nodes { id } } }";
@@ -33,6 +35,8 @@ export function App() {
           <Route path="/node/:id" element={<NodePage />} />
           <Route path="/node/:id/lineage" element={<LineagePage />} />
           <Route path="/node/:id/runs" element={<RunsPage />} />
+          <Route path="/node/:id/hub" element={<HubPage />} />
+          <Route path="/zoo" element={<ZooPage />} />
           <Route path="*" element={<p className="empty">There is no page here.</p>} />
         </Routes>
       </main>
@@ -55,6 +59,7 @@ function Header() {
       <nav>
         <Link to="/">Home</Link>
         <Link to="/search">Search</Link>
+        <Link to="/zoo">Model zoo</Link>
         {/* A page of its own, loaded whole: GraphiQL is the gateway's page at /graphql. */}
         <a href="/graphql">GraphiQL</a>
       </nav>

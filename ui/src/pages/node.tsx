@@ -13,17 +13,21 @@ const PAGE = `nodes { ${REF} } pageInfo { hasNextPage }`;
 const NODE = `query NodePage($id: ID!) {
   node(id: $id) {
     __typename id kind name createdAt tags attributes
-    ... on Project { models(first: 50) { ${PAGE} } }
+    ... on Project { stage models(first: 50) { ${PAGE} } jobs(first: 50) { ${PAGE} } }
     ... on Dataset { featuresets(first: 50) { ${PAGE} } runs(first: 50) { ${PAGE} } }
     ... on Featureset { dataset { ${REF} } runs(first: 50) { ${PAGE} } deployments(first: 50) { ${PAGE} } }
-    ... on Model { project { ${REF} } runs(first: 50) { ${PAGE} } deployments(first: 50) { ${PAGE} } }
+    ... on Model { task framework project { ${REF} } runs(first: 50) { ${PAGE} } deployments(first: 50) { ${PAGE} }
+                   versions(first: 50) { ${PAGE} } }
+    ... on ModelVersion { version registration source zoo model { ${REF} } run { ${REF} } deployments(first: 50) { ${PAGE} } }
+    ... on Job { type state image modelPath startedAt endedAt project { ${REF} } model { ${REF} } deployment { ${REF} }
+                 replayOf { ${REF} } run { ${REF} } replays(first: 50) { ${PAGE} } }
     ... on Run { status startTime endTime tag deploymentTag dataset { ${REF} } featureset { ${REF} } model { ${REF} }
                  modelParams { ${REF} params } devPerf { ${REF} metrics } }
     ... on ModelParams { params run { ${REF} } deployments(first: 50) { ${PAGE} } }
     ... on DevPerf { metrics run { ${REF} } }
     ... on ServingPerf { periodStart periodEnd metrics deployment { ${REF} } }
     ... on Deployment {
-      tag model { ${REF} } modelParams { ${REF} params run { ${REF} devPerf { ${REF} metrics } } }
+      tag lifecycle modelVersion { ${REF} } jobs(first: 50) { ${PAGE} } model { ${REF} } modelParams { ${REF} params run { ${REF} devPerf { ${REF} metrics } } }
       featureset { ${REF} dataset { ${REF} } }
       servingPerf(first: 100) { nodes { ${REF} periodStart periodEnd metrics } pageInfo { hasNextPage } }
     }
@@ -35,7 +39,10 @@ type Any = Record<string, unknown> & NodeRef & { createdAt: string; tags: string
 
 // Neighbour fields as the page lists them, by kind.
 const NEIGHBOURS: Record<string, [string, string][]> = {
-  Project: [["models", "Models"]],
+  Project: [
+    ["models", "Models"],
+    ["jobs", "Jobs"],
+  ],
   Dataset: [
     ["featuresets", "Featuresets"],
     ["runs", "Runs"],
@@ -47,8 +54,22 @@ const NEIGHBOURS: Record<string, [string, string][]> = {
   ],
   Model: [
     ["project", "Project"],
+    ["versions", "Versions"],
     ["deployments", "Deployments"],
     ["runs", "Runs"],
+  ],
+  ModelVersion: [
+    ["model", "Model"],
+    ["run", "Run"],
+    ["deployments", "Served by"],
+  ],
+  Job: [
+    ["project", "Project"],
+    ["model", "Model"],
+    ["deployment", "Deployment"],
+    ["replayOf", "Replay of"],
+    ["replays", "Replays"],
+    ["run", "Run produced"],
   ],
   Run: [
     ["model", "Model"],
@@ -63,7 +84,10 @@ const NEIGHBOURS: Record<string, [string, string][]> = {
   ],
   DevPerf: [["run", "Run"]],
   ServingPerf: [["deployment", "Deployment"]],
-  Deployment: [],
+  Deployment: [
+    ["modelVersion", "Serves version"],
+    ["jobs", "Jobs"],
+  ],
 };
 
 // Fields of a kind besides the common ones, with their labels.
@@ -79,7 +103,29 @@ const FIELDS: Record<string, [string, string][]> = {
     ["periodStart", "period start"],
     ["periodEnd", "period end"],
   ],
-  Deployment: [["tag", "deployment tag"]],
+  Deployment: [
+    ["tag", "deployment tag"],
+    ["lifecycle", "lifecycle"],
+  ],
+  Project: [["stage", "stage"]],
+  Model: [
+    ["task", "task"],
+    ["framework", "framework"],
+  ],
+  ModelVersion: [
+    ["version", "version"],
+    ["registration", "registration"],
+    ["source", "source"],
+    ["zoo", "model zoo"],
+  ],
+  Job: [
+    ["type", "type"],
+    ["state", "state"],
+    ["image", "image"],
+    ["modelPath", "model path"],
+    ["startedAt", "started"],
+    ["endedAt", "ended"],
+  ],
 };
 
 export function NodePage() {
@@ -96,6 +142,7 @@ export function NodePage() {
         <h1>{node.name ?? "(unnamed)"}</h1>
         <span className="node-links">
           {kind === "Model" ? <Link to={`/node/${encodeURIComponent(node.id)}/runs`}>Runs</Link> : null}
+          {kind === "Project" ? <Link to={`/node/${encodeURIComponent(node.id)}/hub`}>Hub</Link> : null}
           <Link to={`/node/${encodeURIComponent(node.id)}/lineage`}>Lineage</Link>
         </span>
       </header>
@@ -109,7 +156,12 @@ export function NodePage() {
           <Time value={node.createdAt} />
         </dd>
         {(FIELDS[kind] ?? []).map(([field, label]) => (
-          <Field key={field} label={label} value={node[field]} time={field.endsWith("Time") || field.startsWith("period")} />
+          <Field
+            key={field}
+            label={label}
+            value={node[field]}
+            time={field.endsWith("Time") || field.startsWith("period") || field.endsWith("edAt")}
+          />
         ))}
         <dt>tags</dt>
         <dd>
