@@ -189,9 +189,12 @@ async def _relist(tx: Tx, version_ids: Sequence[str | None], *, retiring: str | 
         champion = model is not None and (model.fields.get("aliases") or {}).get(CHAMPION) == version.id
         [serving] = await tx.neighbors([NeighborRequest(version.id, "deployment_modelversion", Step.IN, 1000)])
         live = any(d.fields.get("status") != "RETIRED" and d.id != retiring for d, _ in serving.items)
-        listing = "LISTED" if champion or live else "UNLISTED"
-        if (version.fields.get("zoo") or "UNLISTED") != listing:
-            await tx.update_node(version.id, fields={**version.fields, "zoo": listing})
+        ready = (version.fields.get("status") or "READY") == "READY"
+        listing = "LISTED" if ready and (champion or live) else "UNLISTED"
+        # Written even when the listing stays: on ArangoDB two moves that each leave a
+        # version listed for the other's reason would otherwise share no document, and
+        # both land (snapshot isolation), leaving the listing stale.
+        await tx.update_node(version.id, fields={**version.fields, "zoo": listing})
 
 
 async def _fresh(tx: Tx, *nodes: Node | None) -> list[Node | None]:
@@ -231,7 +234,10 @@ async def update_model(
     async def work(tx: Tx) -> Node:
         model = await require(tx, model_id, Kind.MODEL, field="id")
         await check_project(tx, allowed_projects, model)
-        return await _updated(tx, model, fields={**model.fields, **changes})
+        merged = dict(changes)
+        if "defaultHardware" in changes:  # one use given leaves the other as it was
+            merged["defaultHardware"] = {**(model.fields.get("defaultHardware") or {}), **changes["defaultHardware"]}
+        return await _updated(tx, model, fields={**model.fields, **merged})
 
     return await _commit(store, idempotency_key, "update_model", inputs, work, then)
 
@@ -284,6 +290,15 @@ async def register_model_version(
         [page] = await tx.neighbors([NeighborRequest(run.id, "modelversion_run", Step.IN, 1000)])
         for existing, _ in page.items:
             if existing.scope == model.id and existing.fields.get("source") == uri:
+                stated = {"signature": checked_signature, "description": checked_description, "registration": checked_status}
+                held = {**existing.fields, "registration": existing.fields.get("status")}
+                differ = [k for k, v in stated.items() if v is not None and held.get(k) != v]
+                if differ:
+                    raise Conflict(
+                        f"version {existing.name} of this run and source was registered with another {', '.join(differ)}",
+                        field=differ[0],
+                        fields=differ,
+                    )
                 return Registered(existing, created=False)
         number = int(model.fields.get("lastVersion") or 0) + 1
         node = _node(
@@ -378,6 +393,10 @@ async def serve_version(
         target = await _version(tx, model, version=version, alias_name=alias_name)
         if target.scope != model.id:
             raise Conflict("that version belongs to another model than the deployment's", field="version")
+        if (target.fields.get("status") or "READY") != "READY":
+            raise Conflict(
+                f"version {target.name} is {target.fields.get('status')}: only a READY version serves", field="version"
+            )
         current = await _one_neighbor(tx, deployment.id, "deployment_modelversion", Step.OUT)
         if current is not None and current.id == target.id:
             return Moved(deployment, target, current, moved=False)
@@ -516,6 +535,9 @@ async def retire_deployment(
                     await _record(tx, project.id, TRAFFIC, kept, f"deployment {deployment.name} retired", actor)
         served = await _one_neighbor(tx, deployment.id, "deployment_modelversion", Step.OUT)
         await _relist(tx, [served.id if served else None], retiring=deployment.id)
+        if served is not None:
+            # Its lineage keeps the version it served last; its history says it serves none now.
+            await _record(tx, deployment.id, SERVED, {"version": None, "retired": True}, "retired", actor)
         return await _updated(tx, deployment, fields={**deployment.fields, "status": "RETIRED"})
 
     return await _commit(store, idempotency_key, "retire_deployment", inputs, work, then)

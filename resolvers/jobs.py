@@ -106,6 +106,8 @@ async def create_job(
         raise BadUserInput("a SERVE job names the deployment it serves", field="deploymentId")
     if type_ == "TRAIN" and deployment_id is not None:
         raise BadUserInput("a TRAIN job serves no deployment: give modelId", field="deploymentId")
+    if type_ == "TRAIN" and model_id is None:
+        raise BadUserInput("a TRAIN job names the model it trains", field="modelId")
     frozen = snapshot(spec=spec, env_=env_, image=image, model_path=model_path, hardware_=hardware_)
     checked_tags = validate.tags(tags)
     checked_attributes = validate.json_object(attributes)
@@ -121,6 +123,10 @@ async def create_job(
             served = await _one_neighbor(tx, deployment.id, "deployment_model", Step.OUT)
             if served is None or served.scope != project.id:
                 raise BadUserInput("deploymentId: a deployment of another project", field="deploymentId")
+            if deployment.fields.get("status") == "RETIRED":
+                raise Conflict("deploymentId: the deployment is retired: it serves nothing", field="deploymentId")
+            if model is not None and model.id != served.id:
+                raise BadUserInput("modelId: the deployment serves another model", field="modelId")
         job = _new_job(project, type_, frozen, checked_tags, checked_attributes)
         await _insert_new(tx, [job])
         edges = [_edge("job_project", job, project)]
@@ -166,6 +172,9 @@ async def replay_job(
         [project] = await tx.get_nodes([original.scope])
         if project is None:
             raise Conflict("the job's project no longer exists", field="jobId")
+        deployment = await _one_neighbor(tx, original.id, "job_deployment", Step.OUT)
+        if deployment is not None and deployment.fields.get("status") == "RETIRED":
+            raise Conflict("the deployment this job serves is retired: a replay would serve nothing", field="jobId")
         frozen = {k: original.fields.get(k) for k in SNAPSHOT}
         job = _new_job(project, original.fields["type"], frozen, original.tags, original.attributes)
         await _insert_new(tx, [job])
@@ -206,8 +215,9 @@ async def update_job_status(
         job = await require(tx, job_id, Kind.JOB, field="jobId")
         await check_project(tx, allowed_projects, job)
         current = job.fields.get("status") or "PENDING"
-        if current == status and run_id is None:
-            return job
+        produced = await _one_neighbor(tx, job.id, "run_job", Step.IN)
+        if current == status and (run_id is None or (produced is not None and produced.id == run_id)):
+            return job  # a report repeated (an executor's retry): nothing changes
         if status not in MOVES.get(current, ()):
             raise Conflict(f"a {current} job cannot become {status}", field="status")
         fields = {**job.fields, "status": status}
@@ -222,8 +232,10 @@ async def update_job_status(
                 raise BadUserInput("runId: only a TRAIN job that SUCCEEDED names the run it produced", field="runId")
             run = await require(tx, run_id, Kind.RUN, field="runId")
             model = await _one_neighbor(tx, job.id, "job_model", Step.OUT)
-            if model is not None and run.scope != model.id:
+            if model is None or run.scope != model.id:
                 raise BadUserInput("runId: a run of another model than the job's", field="runId")
+            if produced is not None or await _one_neighbor(tx, run.id, "run_job", Step.OUT) is not None:
+                raise Conflict("runId: the run, or this job, is already linked to a job's run", field="runId")
             edges.append(_edge("run_job", run, job))
         updated = await _updated(tx, job, fields=fields)
         await tx.insert_edges(edges)

@@ -686,6 +686,13 @@ async def register_deployment(
         if existing is not None:
             if tag is not None and existing.fields.get("tag") != tag:
                 raise Conflict(f"deployment {name!r} exists with another tag", field="name")
+            if model_version_id is not None:
+                serves = await _one_neighbor(tx, existing.id, "deployment_modelversion", Step.OUT)
+                if serves is None or serves.id != model_version_id:
+                    raise Conflict(
+                        f"deployment {name!r} exists serving another version: move it with serveModelVersion",
+                        field="modelVersionId",
+                    )
             return Registered(existing, created=False)
         if tag is not None and await tx.find_by_field(Kind.DEPLOYMENT, "tag", tag):
             raise Conflict(f"tag {tag!r} belongs to another deployment", field="tag")
@@ -714,6 +721,8 @@ async def register_deployment(
             version = await require(tx, model_version_id, Kind.MODELVERSION, field="modelVersionId")
             if version.scope != model.id:
                 raise BadUserInput("modelVersionId: a version of another model than the deployment's", field="modelVersionId")
+            if (version.fields.get("status") or "READY") != "READY":
+                raise Conflict("modelVersionId: only a READY version serves", field="modelVersionId")
         node = _node(Kind.DEPLOYMENT, name, tags=tags, attributes=attributes, fields={"tag": tag, "status": "LIVE"})
         await _insert_new(tx, [node])
         edges = [
@@ -727,8 +736,9 @@ async def register_deployment(
         if version is not None:
             served = {"version": version.id, "rollback": False}
             await tx.insert_history([HistoryEntry(node.id, "servedVersion", 1, node.created_at, served, actor=actor)])
-            if version.fields.get("zoo") != "LISTED":  # served by a live deployment: in the model zoo
-                await tx.update_node(version.id, fields={**version.fields, "zoo": "LISTED"})
+            # Served by a live deployment: in the model zoo. Written whatever it was, so that
+            # a move racing this one on ArangoDB conflicts with it (see hub._relist).
+            await tx.update_node(version.id, fields={**version.fields, "zoo": "LISTED"})
         return Registered(node, created=True)
 
     return await _commit(store, idempotency_key, "register_deployment", inputs, work, then)

@@ -330,7 +330,7 @@ KINDS: dict[Kind, KindSpec] = {
             ),
             navigation=(
                 _one("model", "deployment_model", Step.OUT),
-                _one("modelVersion", "deployment_modelversion", Step.OUT, "The model version it serves now."),
+                _one("modelVersion", "deployment_modelversion", Step.OUT, "The version it serves (retired: it served last)."),
                 _many("jobs", "job_deployment", Step.IN, "The jobs that serve it."),
                 _one("featureset", "deployment_featureset", Step.OUT),
                 _one("modelParams", "deployment_modelparams", Step.OUT),
@@ -361,7 +361,7 @@ KINDS: dict[Kind, KindSpec] = {
             navigation=(
                 _one("model", "modelversion_model", Step.OUT),
                 _one("run", "modelversion_run", Step.OUT, "The run that produced this version."),
-                _many("deployments", "deployment_modelversion", Step.IN, "The deployments serving this version now."),
+                _many("deployments", "deployment_modelversion", Step.IN, "Deployments serving it (retired: served it last)."),
             ),
         ),
         KindSpec(

@@ -481,3 +481,73 @@ async def test_the_model_zoo_lists_champions_and_versions_served_live(gql: Graph
     executed = (await as_reader(ZOO.replace("version zoo", "version aliasNames zoo")))["modelZoo"]["nodes"]
     assert [{k: v for k, v in n.items() if k != "aliasNames"} for n in executed] == compiled
     assert executed[0]["aliasNames"] == ["champion", "fallback"]
+
+
+async def test_only_ready_versions_serve_and_a_redeclared_deployment_keeps_its_version(gql: GraphQLClient) -> None:
+    pipeline = await record_pipeline(gql, runs=2)
+    v1, _ = await _versions(gql, pipeline, 2)
+    failed = await gql(
+        """mutation($m: ID!, $r: ID!) { registerModelVersion(input: {modelId: $m, runId: $r, source: "s3://broken",
+             registration: FAILED_REGISTRATION}) { modelVersion { version } } }""",
+        m=pipeline.model,
+        r=pipeline.runs[1],
+    )
+    number = failed["registerModelVersion"]["modelVersion"]["version"]
+    refused = await gql.error(SERVE, d=pipeline.deployment, v=number)
+    assert (refused["extensions"]["code"], refused["extensions"]["field"]) == ("CONFLICT", "version")
+    await gql(ALIAS, m=pipeline.model, a="champion", v=number)
+    assert await _zoo(gql) == []  # a champion that is not READY is not production-ready
+
+    deployment = await _deployment(gql, pipeline, "gbr-live", v1["modelVersion"]["id"])
+    other = (await _versions(gql, pipeline, 3))[2]["modelVersion"]["id"]
+    again = await gql.error(
+        """mutation($m: ID!, $f: ID!, $p: ID!, $v: ID) { registerDeployment(input: {name: "gbr-live", modelId: $m,
+             featuresetId: $f, modelParamsId: $p, modelVersionId: $v}) { deployment { id } } }""",
+        m=pipeline.model,
+        f=pipeline.featureset,
+        p=pipeline.params[0],
+        v=other,
+    )
+    assert (again["extensions"]["code"], again["extensions"]["field"]) == ("CONFLICT", "modelVersionId")
+    assert deployment
+
+
+async def test_a_retired_deployment_served_nothing_since_its_retirement(gql: GraphQLClient) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    v1 = (await _versions(gql, pipeline, 1))[0]
+    deployment = await _deployment(gql, pipeline, "gbr-live", v1["modelVersion"]["id"])
+    await gql("mutation($d: ID!) { retireDeployment(input: {deploymentId: $d}) { deployment { id } } }", d=deployment)
+    read = await gql(
+        """query($d: ID!) { node(id: $d) { ... on Deployment { lifecycle modelVersion { version }
+             versionHistory { seq at reason modelVersion { version } } } } }""",
+        d=deployment,
+    )
+    node = read["node"]
+    # Its lineage keeps the version it last served; its history says it serves none since.
+    assert node["lifecycle"] == "RETIRED" and node["modelVersion"] == {"version": 1}
+    [retired, served] = node["versionHistory"]
+    assert (retired["modelVersion"], retired["reason"], served["modelVersion"]) == (None, "retired", {"version": 1})
+    at = "query($d: ID!, $t: DateTime!) { node(id: $d) { ... on Deployment { modelVersionAt(at: $t) { version } } } }"
+    assert (await gql(at, d=deployment, t=retired["at"]))["node"]["modelVersionAt"] is None
+    assert (await gql(at, d=deployment, t=_before(retired["at"])))["node"]["modelVersionAt"] == {"version": 1}
+
+
+async def test_a_model_version_registered_again_with_other_content_is_a_conflict(gql: GraphQLClient) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    await _versions(gql, pipeline, 1)
+    again = await gql.error(
+        """mutation($m: ID!, $r: ID!) { registerModelVersion(input: {modelId: $m, runId: $r, source: "s3://models/gbr/0",
+             description: "other"}) { modelVersion { version } } }""",
+        m=pipeline.model,
+        r=pipeline.runs[0],
+    )
+    assert (again["extensions"]["code"], again["extensions"]["field"]) == ("CONFLICT", "description")
+
+
+async def test_updating_one_use_of_a_models_hardware_keeps_the_other(gql: GraphQLClient) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    update = """mutation($m: ID!, $hw: DefaultHardwareInput) { updateModel(input: {id: $m, defaultHardware: $hw}) {
+      model { defaultHardware { serving { cpu } training { gpu } } } } }"""
+    await gql(update, m=pipeline.model, hw={"training": {"gpu": 2}})
+    both = await gql(update, m=pipeline.model, hw={"serving": {"cpu": 4}})
+    assert both["updateModel"]["model"]["defaultHardware"] == {"serving": {"cpu": 4.0}, "training": {"gpu": 2}}

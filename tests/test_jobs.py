@@ -134,3 +134,39 @@ async def test_an_executor_finds_pending_jobs_oldest_first(gql: GraphQLClient) -
     executed = await gql("query { jobs(status: PENDING, first: 10) { nodes { id hardware { cpu } } } }")
     compiled = await gql("query { jobs(status: PENDING, first: 10) { nodes { id } } }")
     assert [n["id"] for n in executed["jobs"]["nodes"]] == [n["id"] for n in compiled["jobs"]["nodes"]]
+
+
+async def test_a_train_job_names_only_an_unclaimed_run_of_its_own_model(gql: GraphQLClient, store: Store) -> None:
+    pipeline = await record_pipeline(gql, runs=2)
+    other = await record_pipeline(gql, runs=1, prefix="b-")
+    no_model = await gql.error(CREATE, i=_train(pipeline, modelId=None))
+    assert (no_model["extensions"]["code"], no_model["extensions"]["field"]) == ("BAD_USER_INPUT", "modelId")
+    first = (await gql(CREATE, i=_train(pipeline)))["createJob"]["job"]["id"]
+    second = (await gql(CREATE, i=_train(pipeline)))["createJob"]["job"]["id"]
+    for job in (first, second):
+        await gql(STATUS, j=job, s="RUNNING")
+    before = await store.count_all()
+    foreign = await gql.error(STATUS, j=first, s="SUCCEEDED", r=other.runs[0])
+    assert (foreign["extensions"]["code"], foreign["extensions"]["field"]) == ("BAD_USER_INPUT", "runId")
+    assert await store.count_all() == before
+
+    await gql(STATUS, j=first, s="SUCCEEDED", r=pipeline.runs[0])
+    # The executor's retry of its report changes nothing; another job cannot claim the run.
+    again = (await gql(STATUS, j=first, s="SUCCEEDED", r=pipeline.runs[0]))["updateJobStatus"]["job"]
+    assert again["state"] == "SUCCEEDED" and again["run"] == {"id": pipeline.runs[0]}
+    claimed = await gql.error(STATUS, j=second, s="SUCCEEDED", r=pipeline.runs[0])
+    assert (claimed["extensions"]["code"], claimed["extensions"]["field"]) == ("CONFLICT", "runId")
+
+
+async def test_a_serve_job_serves_a_live_deployment_of_its_model(gql: GraphQLClient) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    other = await record_pipeline(gql, runs=1, prefix="b-")
+    serve = _train(pipeline, type="SERVE", modelId=other.model, deploymentId=pipeline.deployment)
+    mismatched = await gql.error(CREATE, i=serve)
+    assert (mismatched["extensions"]["code"], mismatched["extensions"]["field"]) == ("BAD_USER_INPUT", "modelId")
+    job = (await gql(CREATE, i={**serve, "modelId": None}))["createJob"]["job"]["id"]
+    await gql("mutation($d: ID!) { retireDeployment(input: {deploymentId: $d}) { deployment { id } } }", d=pipeline.deployment)
+    retired = await gql.error(CREATE, i={**serve, "modelId": None})
+    assert (retired["extensions"]["code"], retired["extensions"]["field"]) == ("CONFLICT", "deploymentId")
+    replay = await gql.error(REPLAY, j=job)
+    assert (replay["extensions"]["code"], replay["extensions"]["field"]) == ("CONFLICT", "jobId")
