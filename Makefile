@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense
+.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub
 
 NPM := $(shell command -v npm)
 
@@ -100,6 +100,10 @@ bench-peers: $(STAMP)
 # bench/results-ui.md (the stores are made once, in .bench/).
 bench-ui: $(STAMP) $(UI_BUILD) browser
 	$(BIN)/python -m bench.ui --nodes 1000000 --baseline 10000 --loads 20
+
+# The model zoo and setTrafficWeights beside the read and write paths: bench/results-hub.md.
+bench-hub: $(STAMP)
+	$(BIN)/python -m bench.hub
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --sizes 10000 --seconds 2 --peers no --output bench/results-quick.md
