@@ -531,7 +531,7 @@ class HubQuery:
 
 def zoo_args(where: Any, first: int | None, after: str | None) -> Any:
     """The list ``modelZoo(...)`` reads: the LISTED versions that match ``where``, newest first."""
-    listed = Compare(Subject.TEXT, Op.EQ, "LISTED", key="zoo")
+    listed = Compare(Subject.CHOICE, Op.EQ, "LISTED", key="zoo", default="UNLISTED")
     given = to_where(Kind.MODELVERSION, where) if where is not None else None
     return queries.ListArgs(
         kinds=(Kind.MODELVERSION,), first=first, after=after, where=AllOf((listed, given)) if given else listed
@@ -541,8 +541,8 @@ def zoo_args(where: Any, first: int | None, after: str | None) -> Any:
 def jobs_args(status: Any, type_: Any, project_id: strawberry.ID | None, first: int | None, after: str | None) -> Any:
     """The list ``jobs(...)`` reads: oldest first, status and type as compared in the store."""
     tests = [
-        Compare(Subject.TEXT, Op.EQ, _enum_value(value), key=key)
-        for key, value in (("status", status), ("type", type_))
+        Compare(Subject.CHOICE, Op.EQ, _enum_value(value), key=key, default=default)
+        for key, value, default in (("status", status, "PENDING"), ("type", type_, None))
         if value is not None
     ]
     return queries.ListArgs(

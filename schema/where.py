@@ -7,6 +7,7 @@ checked and bounded, and both adapters compile that tree into the list's one que
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from metagate.resolvers import validate
-from metagate.schema.types import RunStatus
+from metagate.schema.types import RunStatus, field_enum
 from metagate.store.errors import BadUserInput
-from metagate.store.model import KINDS, Kind, KindSpec, ValueType
+from metagate.store.model import KINDS, Kind, KindSpec, TypedField, ValueType
 from metagate.store.port import AllOf, AnyOf, Compare, NotOf, Op, Related, Subject, Where
 
 MAX_WHERE_TERMS = 64  # tests, neighbours and AND/OR/NOT in one where
@@ -89,6 +90,24 @@ _SUBJECTS = {
 _OPS = (Op.EQ, Op.IN, Op.CONTAINS, Op.STARTS_WITH, Op.LT, Op.LTE, Op.GT, Op.GTE)
 
 
+def _choice_predicate(f: TypedField) -> str:
+    """The name of ``<Enum>Predicate`` (eq, in) for an ENUM field, made once per enum and
+    kept in this module's globals, where the where types' annotations are resolved."""
+    name = f"{f.enum}Predicate"
+    if name not in globals():
+        choice = field_enum(f)
+        namespace = {
+            "__module__": __name__,
+            "__qualname__": name,
+            "__annotations__": {"eq": choice | None, "in_": list[choice] | None},  # type: ignore[valid-type]
+            "eq": None,
+            "in_": strawberry.field(default=None, name="in"),
+        }
+        described = f"A {f.enum} compared (a node without one has {f.default})." if f.default else f"A {f.enum} compared."
+        globals()[name] = strawberry.input(type(name, (), namespace), description=described)
+    return name
+
+
 def _where_type(spec: KindSpec) -> type:
     """``<Type>Where``: AND, OR, NOT, the Node fields, the kind's typed fields (but JSON
     ones) and its navigation, each an optional input; all given must hold."""
@@ -113,8 +132,9 @@ def _where_type(spec: KindSpec) -> type:
     for f in spec.fields:
         if f.graphql in annotations:
             raise ValueError(f"{name}.{f.graphql}: the input has a field of that name already")
-        if f.type in _PREDICATES:
-            annotations[f.graphql] = f"{_PREDICATES[f.type].__name__} | None"
+        if f.type in _PREDICATES or f.type is ValueType.ENUM:
+            predicate = _choice_predicate(f) if f.type is ValueType.ENUM else _PREDICATES[f.type].__name__
+            annotations[f.graphql] = f"{predicate} | None"
             namespace[f.graphql] = strawberry.field(default=None, name=f.graphql)
     for n in spec.navigation:
         target = KINDS[n.target].graphql
@@ -185,12 +205,15 @@ def _where(kind: Kind, given: Any, at: str, budget: _Budget, depth: int, nesting
     if given.attribute is not None:
         parts += _attribute(given.attribute, f"{at}.attribute", budget)
     for f in spec.fields:
-        value = getattr(given, f.graphql, None) if f.type in _PREDICATES else None
+        value = getattr(given, f.graphql, None) if f.type in _PREDICATES or f.type is ValueType.ENUM else None
         if value is not None:
             key = f.key
             if f.type is ValueType.METRIC:
                 key = validate.metric_name(value.name, field=f"{at}.{f.graphql}.name")
-            parts += _tests(_SUBJECTS[f.type], key, value, f"{at}.{f.graphql}", budget)
+            if f.type is ValueType.ENUM:
+                parts += _tests(Subject.CHOICE, key, value, f"{at}.{f.graphql}", budget, f.default)
+            else:
+                parts += _tests(_SUBJECTS[f.type], key, value, f"{at}.{f.graphql}", budget)
     for n in spec.navigation:
         value = getattr(given, n.graphql, None)
         if value is not None:
@@ -201,7 +224,9 @@ def _where(kind: Kind, given: Any, at: str, budget: _Budget, depth: int, nesting
     return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
 
-def _tests(subject: Subject, key: str | None, predicate: Any, at: str, budget: _Budget) -> list[Where]:
+def _tests(
+    subject: Subject, key: str | None, predicate: Any, at: str, budget: _Budget, default: str | None = None
+) -> list[Where]:
     """The comparisons of one predicate; one without an operator says nothing to compare."""
     tests: list[Where] = []
     for op in _OPS:
@@ -218,7 +243,7 @@ def _tests(subject: Subject, key: str | None, predicate: Any, at: str, budget: _
             value = _operand(subject, value, field)
             if op in (Op.CONTAINS, Op.STARTS_WITH) and value == "":
                 raise BadUserInput(f"{field}: give at least one character", field=field)
-        tests.append(Compare(subject, op, value, key))
+        tests.append(Compare(subject, op, value, key, default))
     if not tests:
         raise BadUserInput(f"{at}: give at least one operator", field=at)
     return tests
@@ -231,7 +256,7 @@ def _python_name(op: Op) -> str:
 def _operand(subject: Subject, value: Any, field: str) -> Any:
     if isinstance(value, dt.datetime):
         return validate.time(value, field=field)
-    if isinstance(value, RunStatus):
+    if isinstance(value, enum.Enum):  # RunStatus, and the data dictionary's ENUM fields
         return value.value
     if isinstance(value, str):
         # Composed (NFC) and no longer than a name, as names are kept.

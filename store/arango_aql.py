@@ -679,6 +679,9 @@ def _comparison(b: Binder, kind: Kind, t: Compare, doc: str, depth: int) -> str:
         value = f"NOT_NULL({doc}[{b.const(layout.field_path(kind, t.key))}], {value})"
     except ValueError:
         pass  # not a field the layout keeps at the top level
+    if t.subject is Subject.CHOICE:
+        # As the field answers: its text, or its default when absent or empty.
+        value = f"((IS_STRING({value}) AND {value} != '') ? {value} : {b.value(t.default)})"
     return f"(IS_STRING({value}) AND {_compare(b, value, t.op, t.value)})"
 
 

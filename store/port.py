@@ -117,6 +117,7 @@ class Subject(str, enum.Enum):
     TEXT = "text"  # the typed field ``key`` (TEXT, or RUN_STATUS)
     TIME = "time"  # the typed field ``key`` (TIME)
     METRIC = "metric"  # the number ``key`` of the node's ``metrics``
+    CHOICE = "choice"  # the ENUM typed field ``key``; ``Compare.default`` when absent or empty
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class Compare:
     op: Op
     value: Any
     key: str | None = None
+    default: str | None = None  # CHOICE: the value of a node without one
 
 
 @dataclass(frozen=True)

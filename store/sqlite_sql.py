@@ -301,6 +301,10 @@ def _comparison(t: Compare, alias: str, bind: Params) -> str:
         return f"IFNULL(json_type({alias}.fields, {path}) IN {kinds} AND {_compare(value, t.op, t.value, bind)}, 0)"
     path = bind(f"$.{t.key}")
     value = f"json_extract({alias}.fields, {path})"
+    if t.subject is Subject.CHOICE:
+        # As the field answers: its text, or its default when absent or empty.
+        chosen = f"coalesce(nullif(CASE WHEN json_type({alias}.fields, {path}) = 'text' THEN {value} END, ''), {bind(t.default)})"
+        return f"IFNULL({_compare(chosen, t.op, t.value, bind)}, 0)"
     return f"IFNULL(json_type({alias}.fields, {path}) = 'text' AND {_compare(value, t.op, t.value, bind)}, 0)"
 
 

@@ -16,6 +16,7 @@ from metagate.gateway.app import create_app
 from metagate.gateway.auth import issue
 from metagate.gateway.config import Settings
 from metagate.resolvers.authz import Role
+from metagate.resolvers.ids import decode_id
 from metagate.store.port import Store
 from tests.conftest import GraphQLClient
 from tests.pipeline import Pipeline, record_pipeline
@@ -551,3 +552,24 @@ async def test_updating_one_use_of_a_models_hardware_keeps_the_other(gql: GraphQ
     await gql(update, m=pipeline.model, hw={"training": {"gpu": 2}})
     both = await gql(update, m=pipeline.model, hw={"serving": {"cpu": 4}})
     assert both["updateModel"]["model"]["defaultHardware"] == {"serving": {"cpu": 4.0}, "training": {"gpu": 2}}
+
+
+async def test_lists_filter_on_the_hubs_enum_fields_a_missing_value_as_its_default(gql: GraphQLClient, store: Store) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    canary = await _deployment(gql, pipeline, "gbr-canary")
+    await gql("mutation($d: ID!) { retireDeployment(input: {deploymentId: $d}) { deployment { id } } }", d=canary)
+    # A deployment recorded before deployments had a lifecycle holds none: it is LIVE.
+    [old] = await store.get_nodes([decode_id(pipeline.deployment)])
+    assert old is not None
+    fields = {k: v for k, v in old.fields.items() if k != "status"}
+    await store.transact(lambda tx: tx.update_node(old.id, fields=fields))
+
+    query = "query($w: DeploymentWhere) { deployments(where: $w) { nodes { name lifecycle } } }"
+    live = (await gql(query, w={"lifecycle": {"eq": "LIVE"}}))["deployments"]["nodes"]
+    retired = (await gql(query, w={"lifecycle": {"in": ["RETIRED"]}}))["deployments"]["nodes"]
+    assert live == [{"name": "prod", "lifecycle": "LIVE"}]
+    assert retired == [{"name": "gbr-canary", "lifecycle": "RETIRED"}]
+    not_live = (await gql(query, w={"NOT": {"lifecycle": {"eq": "LIVE"}}}))["deployments"]["nodes"]
+    assert not_live == retired
+    staged = await gql("query { projects(where: {stage: {eq: DEVELOPMENT}}) { nodes { name } } }")
+    assert staged["projects"]["nodes"] == [{"name": "housing"}]

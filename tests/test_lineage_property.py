@@ -43,6 +43,16 @@ UPSTREAM_END: dict[str, str | None] = {
     "DEPLOYMENT_MODELPARAMS": "to",
     "DEPLOYMENT_SERVINGPERF": "from",
     "PROJECT_MODEL": None,
+    # The information hub: a version from its run, a deployment from the version it
+    # serves; a train job's run from the job, a replay from its original.
+    "MODELVERSION_MODEL": None,
+    "MODELVERSION_RUN": "to",
+    "DEPLOYMENT_MODELVERSION": "to",
+    "JOB_PROJECT": None,
+    "JOB_MODEL": None,
+    "JOB_DEPLOYMENT": None,
+    "JOB_REPLAYOF": "to",
+    "RUN_JOB": "to",
 }
 
 NODE_KINDS = (
@@ -55,12 +65,15 @@ NODE_KINDS = (
     "DEVPERF",
     "DEPLOYMENT",
     "SERVINGPERF",
+    "MODELVERSION",
+    "JOB",
 )
 
 DIRECTIONS = ("UPSTREAM", "DOWNSTREAM", "BOTH")
 DEPTHS = (1, 2, 3, 4, 5, 6)
 # The longest lineage path these graphs can hold is 5 edges (dataset -> featureset ->
-# run -> model -> deployment -> servingperf), so depth 6 and the server default (10)
+# run -> model -> deployment -> servingperf; job -> replay -> run -> version ->
+# deployment -> servingperf, replays being of original jobs), so depth 6 and the server default (10)
 # must both give the full closure; depth 6 checks that asking for more changes nothing.
 SERVER_DEFAULT_DEPTH = 10
 
@@ -162,6 +175,9 @@ class Plan:
     runs: tuple[RunPlan, ...]
     deployments: tuple[DeploymentPlan, ...]
     serving: tuple[tuple[int, bool], ...]  # (deployment, logged through its tag)
+    versions: tuple[int, ...] = ()  # the run each model version is registered from
+    serves: tuple[tuple[int, int], ...] = ()  # (deployment, version) moves, in order
+    jobs: tuple[tuple[int, bool, int | None], ...] = ()  # (model, replayed, the run it produced)
 
 
 @st.composite
@@ -197,6 +213,9 @@ def plans(draw: st.DrawFn) -> Plan:
         )
     )
     serving = draw(st.lists(st.tuples(st.integers(0, 2), st.booleans()), max_size=4))
+    versions = draw(st.lists(st.integers(0, 7), max_size=4))
+    serves = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3)), max_size=4))
+    jobs = draw(st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.none() | st.integers(0, 7)), max_size=3))
     return Plan(
         projects,
         datasets,
@@ -205,6 +224,9 @@ def plans(draw: st.DrawFn) -> Plan:
         tuple(runs),
         tuple(deployments),
         tuple(serving),
+        tuple(versions),
+        tuple(serves),
+        tuple(jobs),
     )
 
 
@@ -220,6 +242,11 @@ REGISTER_MODEL = "mutation($i: RegisterModelInput!) { registerModel(input: $i) {
 LOG_RUN = "mutation($i: LogRunInput!) { logRun(input: $i) { run { id } modelParams { id } devPerf { id } created } }"
 REGISTER_DEPLOYMENT = "mutation($i: RegisterDeploymentInput!) { registerDeployment(input: $i) { deployment { id } created } }"
 LOG_SERVING_PERF = "mutation($i: LogServingPerfInput!) { logServingPerf(input: $i) { servingPerf { id } } }"
+REGISTER_VERSION = "mutation($i: RegisterModelVersionInput!) { registerModelVersion(input: $i) { modelVersion { id } } }"
+SERVE = "mutation($i: ServeModelVersionInput!) { serveModelVersion(input: $i) { moved } }"
+CREATE_JOB = "mutation($i: CreateJobInput!) { createJob(input: $i) { job { id } } }"
+JOB_STATUS = "mutation($i: UpdateJobStatusInput!) { updateJobStatus(input: $i) { job { id } } }"
+REPLAY_JOB = "mutation($i: ReplayJobInput!) { replayJob(input: $i) { job { id } } }"
 
 
 @dataclass
@@ -361,6 +388,8 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
         serving = g.node(out["logServingPerf"]["servingPerf"]["id"], "SERVINGPERF")
         g.edge("DEPLOYMENT_SERVINGPERF", deployment, serving)
 
+    await record_hub(gql, plan, g, projects, models, runs, deployments, plan.models)
+
     # Registering again is idempotent: same node, and (what matters here) no new edge
     # that our record would not know about.
     again = (await gql(REGISTER_FEATURESET, i={"name": "features-0", "datasetId": datasets[plan.featuresets[0]]}))[
@@ -370,6 +399,66 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
     again = (await gql(REGISTER_MODEL, i={"name": "model-0", "projectId": projects[plan.models[0]]}))["registerModel"]
     assert again == {"model": {"id": models[0]}, "created": False}
     return g
+
+
+async def record_hub(
+    gql: GraphQLClient,
+    plan: Plan,
+    g: Graph,
+    projects: list[str],
+    models: list[str],
+    runs: list[LoggedRun],
+    deployments: list[tuple[str, str]],
+    project_of: tuple[int, ...],
+) -> None:
+    """Versions of some runs, deployments moved between versions of their model, and
+    train jobs (some replayed, some naming the run they produced)."""
+    versions: list[tuple[str, str]] = []  # (id, its model)
+    for v, which in enumerate(plan.versions):
+        if not runs:
+            break
+        run = runs[which % len(runs)]
+        out = await gql(REGISTER_VERSION, i={"modelId": run.model, "runId": run.run, "source": f"s3://v/{v}"})
+        version = g.node(out["registerModelVersion"]["modelVersion"]["id"], "MODELVERSION")
+        g.edge("MODELVERSION_MODEL", version, run.model)
+        g.edge("MODELVERSION_RUN", version, run.run)
+        versions.append((version, run.model))
+    model_of = {}
+    for deployment, _ in deployments:
+        model_of[deployment] = next(e[2] for e in g.edges if e[0] == "DEPLOYMENT_MODEL" and e[1] == deployment)
+    for which, version_index in plan.serves:
+        if not deployments or not versions:
+            break
+        deployment, _ = deployments[which % len(deployments)]
+        version, model = versions[version_index % len(versions)]
+        if model != model_of[deployment]:
+            continue  # a deployment serves versions of its own model only
+        number = [m for _, m in versions[: version_index % len(versions) + 1]].count(model)  # 1, 2, ... per model
+        await gql(SERVE, i={"deploymentId": deployment, "version": number})
+        g.edges = {e for e in g.edges if not (e[0] == "DEPLOYMENT_MODELVERSION" and e[1] == deployment)}
+        g.edge("DEPLOYMENT_MODELVERSION", deployment, version)
+    claimed: set[str] = set()
+    for m, replayed, produced in plan.jobs:
+        model = models[m % len(models)]
+        project = projects[project_of[m % len(models)]]
+        job = g.node(
+            (await gql(CREATE_JOB, i={"projectId": project, "type": "TRAIN", "modelId": model}))["createJob"]["job"]["id"], "JOB"
+        )
+        g.edge("JOB_PROJECT", job, project)
+        g.edge("JOB_MODEL", job, model)
+        if replayed:
+            replay = g.node((await gql(REPLAY_JOB, i={"jobId": job}))["replayJob"]["job"]["id"], "JOB")
+            g.edge("JOB_PROJECT", replay, project)
+            g.edge("JOB_MODEL", replay, model)
+            g.edge("JOB_REPLAYOF", replay, job)
+            job = replay  # the replay produced the run, if any
+        mine = [r for r in runs if r.model == model and r.run not in claimed]
+        if produced is not None and mine:
+            run = mine[produced % len(mine)]
+            await gql(JOB_STATUS, i={"jobId": job, "status": "RUNNING"})
+            await gql(JOB_STATUS, i={"jobId": job, "status": "SUCCEEDED", "runId": run.run})
+            claimed.add(run.run)
+            g.edge("RUN_JOB", run.run, job)
 
 
 # --------------------------------------------------------------------------------------

@@ -462,6 +462,7 @@ def hostile_where(h: list[str]) -> Where:
             Compare(Subject.CREATED_AT, Op.LT, h[8]),
             Related("run_model", Step.OUT, Related("project_model", Step.IN, Compare(Subject.NAME, Op.EQ, h[9]))),
             Related("run_devperf", Step.OUT, Compare(Subject.METRIC, Op.LT, 0.5, key="rmse")),
+            Related("run_job", Step.OUT, Compare(Subject.CHOICE, Op.IN, (h[0], h[1]), key="status", default=h[2])),
         )
     )
 
