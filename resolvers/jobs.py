@@ -28,13 +28,20 @@ MOVES = {
     "RUNNING": ("SUCCEEDED", "FAILED", "CANCELLED"),
 }
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-# Names that say their value is a secret: such a value is given as a reference to where
-# the executor finds it (``secret:<name>``), never as itself.
-SECRET_NAME = re.compile(r"(?i).*(secret|token|passw(or)?d|credential|private|api_?key|access_?key).*")
+# Names that say their value is a secret, word by word (HF_TOKEN, DB_PASSWORD,
+# AWS_SECRET_ACCESS_KEY, OPENAI_API_KEY; not TOKENIZER_PATH): such a value is given as a
+# reference to where the executor finds it (``secret:<name>``), never as itself.
+SECRET_WORDS = frozenset({"SECRET", "SECRETS", "TOKEN", "PASSWORD", "PASSWD", "PWD", "CREDENTIAL", "CREDENTIALS", "APIKEY"})
+SECRET_PAIRS = frozenset({("API", "KEY"), ("ACCESS", "KEY"), ("PRIVATE", "KEY"), ("SECRET", "KEY")})
 SECRET_REF = re.compile(r"secret:[A-Za-z0-9_./\-]{1,200}")
 MAX_ENV = 200
 MAX_VALUE = 4096
 SNAPSHOT = ("spec", "env", "image", "modelPath", "hardware")
+
+
+def _secret(name: str) -> bool:
+    words = [w for w in name.upper().split("_") if w]
+    return any(w in SECRET_WORDS for w in words) or any(pair in SECRET_PAIRS for pair in zip(words, words[1:]))
 
 
 def env(value: Any) -> dict[str, str]:
@@ -53,7 +60,7 @@ def env(value: Any) -> dict[str, str]:
             raise BadUserInput(f"{at}: a variable name is letters, digits and _, not starting with a digit", field="env")
         if not isinstance(text, str) or "\x00" in text or len(text) > MAX_VALUE:
             raise BadUserInput(f"{at}: a text of at most {MAX_VALUE} characters", field=at)
-        if SECRET_NAME.fullmatch(name) and text and not SECRET_REF.fullmatch(text):
+        if _secret(name) and text and not SECRET_REF.fullmatch(text):
             raise BadUserInput(
                 f"{at}: its name says it is a secret: give where the executor finds it (secret:<name>), not its value;"
                 " nothing of it was kept",

@@ -131,7 +131,7 @@ class RetireDeploymentInput:
 @strawberry.input(
     description="A job of a project and the snapshot it runs from (spec, env, image, modelPath, hardware), kept"
     " frozen so that the job can be replayed exactly. A TRAIN job names the model it trains, a SERVE job the"
-    " deployment it serves. An env variable whose name says it is a secret (TOKEN, PASSWORD, SECRET, API_KEY, ...)"
+    " deployment it serves. An env variable whose name says it is a secret (HF_TOKEN, DB_PASSWORD, OPENAI_API_KEY, ...)"
     " takes a secret:<name> reference, never the secret."
 )
 class CreateJobInput:

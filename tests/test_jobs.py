@@ -170,3 +170,13 @@ async def test_a_serve_job_serves_a_live_deployment_of_its_model(gql: GraphQLCli
     assert (retired["extensions"]["code"], retired["extensions"]["field"]) == ("CONFLICT", "deploymentId")
     replay = await gql.error(REPLAY, j=job)
     assert (replay["extensions"]["code"], replay["extensions"]["field"]) == ("CONFLICT", "jobId")
+
+
+async def test_secrets_are_told_from_their_names_word_by_word(gql: GraphQLClient) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    for name in ("HF_TOKEN", "db_password", "AWS_SECRET_ACCESS_KEY", "OPENAI_API_KEY", "SSH_PRIVATE_KEY", "GCP_CREDENTIALS"):
+        refused = await gql.error(CREATE, i=_train(pipeline, env={name: "plain-value"}))
+        assert refused["extensions"]["field"] == f"env.{name}", name
+    plain = {"TOKENIZER_PATH": "/models/tok", "KEYSPACE": "ml", "PASSTHROUGH": "1", "MONKEY": "x"}
+    job = (await gql(CREATE, i=_train(pipeline, env=plain)))["createJob"]["job"]
+    assert job["env"] == plain
