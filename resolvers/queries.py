@@ -4,6 +4,7 @@ per-request loaders that batch nested navigation into one store call per level."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,13 +67,19 @@ class Loaders:
     def __init__(self, store: Store) -> None:
         self.nodes: DataLoader[str, Node | None] = DataLoader(load_fn=store.get_nodes)
         self.neighbors: DataLoader[NeighborRequest, Page] = DataLoader(load_fn=store.neighbors)
-        self.history: DataLoader[HistoryQuery, list[HistoryEntry]] = DataLoader(load_fn=store.history)
+        self._store = store
+
+    @functools.cached_property
+    def history(self) -> DataLoader[HistoryQuery, list[HistoryEntry]]:
+        # Made when a history field is asked for: most requests never read one.
+        return DataLoader(load_fn=self._store.history)
 
     def clear(self) -> None:
         """Forgets what was read: after a write, later fields must see it."""
         self.nodes.clear_all()
         self.neighbors.clear_all()
-        self.history.clear_all()
+        if "history" in self.__dict__:
+            self.history.clear_all()
 
 
 @dataclass
