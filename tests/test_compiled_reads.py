@@ -851,6 +851,12 @@ async def _check(adapter: str, g: Graph, queries: list[Operation]) -> None:
                     # Answered in one statement: the compiled path, not the resolvers.
                     assert store.statements - before == 1, text  # type: ignore[attr-defined]
                 executed = await graphql.graphql(schema._schema, text, context_value=make_context(store, limits, "test"))
+                # An error that bubbles to a non-null parent leaves its sibling fields
+                # settling in the background (graphql-core's settle_in_background): let
+                # them end here, before the store and this example's event loop close,
+                # which would leave their resolvers' coroutines never awaited.
+                settling = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                await asyncio.gather(*settling, return_exceptions=True)
                 # The executor alone, without the schema's extensions: each error's code
                 # is that of the error its resolver raised, as the gateway reports it.
                 errors = [
