@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import uuid
+import secrets
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -423,8 +425,23 @@ def parse_time(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
 
 
+_last_stamp = 0
+_stamp_lock = threading.Lock()
+
+
 def new_id(kind: Kind) -> str:
-    return f"{kind.value}/{uuid.uuid4().hex}"
+    """A new node's id: its kind and an RFC 9562 version 7 UUID, whose first 48 bits are
+    the Unix time in milliseconds and next 12 (after the version) the fraction of that
+    millisecond (section 6.2, method 3), made strictly increasing within the process;
+    the last 62 bits are random. Time-ordered ids go in at the end of the stores' indexes
+    on ids, not at random places in them (bench/notes.md)."""
+    global _last_stamp
+    now = time.time_ns()
+    stamp = (now // 1_000_000) << 12 | (now % 1_000_000) * 4096 // 1_000_000
+    with _stamp_lock:
+        stamp = _last_stamp = max(stamp, _last_stamp + 1)
+    value = (stamp >> 12) << 80 | 0x7 << 76 | (stamp & 0xFFF) << 64 | 0b10 << 62 | secrets.randbits(62)
+    return f"{kind.value}/{value:032x}"
 
 
 def kind_of(node_id: str) -> Kind | None:
