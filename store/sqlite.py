@@ -30,7 +30,7 @@ except ImportError:  # Windows: writers wait on SQLite's busy timeout alone
     fcntl = None  # type: ignore[assignment]
 
 from metagate.store import sqlite_compile, sqlite_schema
-from metagate.store.errors import Conflict, NotFound, Unavailable, WriteRefusal
+from metagate.store.errors import Conflict, MetagateError, NotFound, Unavailable, WriteRefusal
 from metagate.store.model import (
     EDGE_KINDS,
     Direction,
@@ -161,6 +161,14 @@ _FILE_LOST = "the SQLite store file was deleted or renamed over while serving: w
 BUSY_SECONDS = 5.0
 # How often a writer asks again for the writers' lock file while another process holds it.
 _LOCK_POLL_SECONDS = 0.0005
+# The rows written between WAL checkpoints (a logRun writes about a dozen). SQLite's own
+# checkpoint, at 1,000 pages, ran in the COMMIT that crossed them, in the writers' lock.
+CHECKPOINT_ROWS = 500
+# WAL pages past which a checkpoint copies the tail the writes appended meanwhile with
+# them held off, so that the WAL begins again (2 MB of 4 KB pages).
+CHECKPOINT_TAIL_FRAMES = 512
+# The size the WAL file is cut back to when it begins again after a larger burst.
+WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 # What a store that cannot take writes says, by the primary code of the failure.
 _CANNOT_WRITE = {
     _READONLY: "the SQLite store is read-only (a read-only mount, file permissions, or its file moved): writes are refused",
@@ -622,6 +630,10 @@ class SQLiteStore:
         self._refusal = WriteRefusal()  # why the last write failed, if the store takes none
         self._file_lost = False  # for good: writes are refused until a restart
         self.statements = 0  # SQL statements sent: the store's round trips
+        self.checkpoints = 0  # WAL checkpoints run beside the writes
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self._checkpointed_at = 0  # the writer's total_changes when the last checkpoint began
         self.lineage_rows = 0  # rows lineage walks produced: their cost, for tests and the bench
         self.lineage_first_cap = lineage_first_cap
 
@@ -665,6 +677,10 @@ class SQLiteStore:
             await self._writer.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             await sqlite_schema.apply(self._writer)
             if not self.memory:
+                # Commits only append to the WAL; _checkpoint writes it back, beside them.
+                await self._writer.execute("PRAGMA wal_autocheckpoint = 0")
+                await self._writer.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+                self._checkpointer = await self._connect()
                 self._file_path = os.path.abspath(self.path)  # a later chdir does not move it
                 found = os.stat(self._file_path)
                 self._file = (found.st_dev, found.st_ino)
@@ -682,6 +698,15 @@ class SQLiteStore:
             raise
 
     async def close(self) -> None:
+        # No checkpoint starts from here on (a write finishing meanwhile asks for one).
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if self._checkpoint_task is not None:
+            self._checkpoint_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoint_task
+            self._checkpoint_task = None
+        if checkpointer is not None:
+            await checkpointer.close()  # before the writer: the last to close writes the WAL back
         for conn in self._all_readers:
             await conn.close()
         self._all_readers.clear()
@@ -793,6 +818,40 @@ class SQLiteStore:
                 await asyncio.shield(self._rollback(conn))
                 raise
             self._refusal.succeeded()
+        self._checkpoint_soon()
+
+    def _checkpoint_soon(self) -> None:
+        """After a write, with the locks freed: a checkpoint of the WAL when
+        ``CHECKPOINT_ROWS`` rows were written since the last began, unless one runs."""
+        if self._checkpointer is None or self._checkpoint_task is not None or self._writer is None:
+            return
+        changes = self._writer.total_changes
+        if changes - self._checkpointed_at < CHECKPOINT_ROWS:
+            return
+        self._checkpointed_at = changes
+        self._checkpoint_task = asyncio.get_running_loop().create_task(self._checkpoint(self._checkpointer))
+
+    async def _checkpoint(self, conn: aiosqlite.Connection) -> None:
+        """Copies what the WAL holds into the database without waiting for anyone
+        (PASSIVE). The writes go on meanwhile, and the WAL begins again only at a write
+        that finds all of it copied, which with writes that never pause is never: past
+        ``CHECKPOINT_TAIL_FRAMES``, what they appended meanwhile is copied with the
+        writers' locks held (a small tail, the bulk having been copied without them).
+        Another process's checkpoint running (busy) makes this one needless; a failure
+        is logged and tried again once ``CHECKPOINT_ROWS`` more rows were written (the
+        WAL keeps what it holds meanwhile)."""
+        try:
+            with mapped_errors():
+                busy, frames, _ = next(iter(await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")))
+            self.checkpoints += 1
+            if not busy and frames >= CHECKPOINT_TAIL_FRAMES:
+                async with self._write_lock, self._other_writers_done():
+                    with mapped_errors():
+                        await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except MetagateError as error:
+            log.warning("checkpointing the SQLite store's WAL at %s failed: %s", self.path, error)
+        finally:
+            self._checkpoint_task = None
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[SQLiteTx]:
