@@ -14,11 +14,12 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn, Protocol, TypeVar, cast
+from typing import Any, NoReturn, Protocol, TypeVar
 from urllib.parse import quote
 
 import aiosqlite
@@ -357,11 +358,57 @@ def _history_payload(queries: Sequence[HistoryQuery]) -> str:
     return _dumps([[q.subject, q.topic, q.first, q.before, q.at] for q in queries])
 
 
-def _on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
-    """``fn`` on the connection's thread, in turn with its other calls: how aiosqlite
-    runs each of its own (its public calls take one statement each)."""
-    run = cast(Callable[..., Awaitable[T]], conn._execute)
-    return run(fn, conn._conn)
+def _on_thread(conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+    """``fn`` queued on the connection's thread at once, in turn with its other calls:
+    what aiosqlite's ``_execute`` does for each of its own (its public calls take one
+    statement each) before it waits. The answer is a future, which can be shielded
+    from a cancelled wait without a task of its own (whose first step would queue it later)."""
+    if not conn._running:
+        raise Unavailable("the store is not open")
+    db = conn._conn
+    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    conn._tx.put_nowait((future, lambda: fn(db)))
+    return future
+
+
+def _take_lock_file(fd: int | None, deadline: float, abandoned: threading.Event) -> bool:
+    """On the writer's thread: the writers' lock file's exclusive lock, which every
+    process writing to the store takes first, asked again every ``_LOCK_POLL_SECONDS``
+    while another process holds it. SQLite's own lock alone serialises them too, but a
+    writer that finds it taken sleeps (1, 2, 5, 10 ms ... up to 100) before it looks
+    again (two workers logging one run per request over HTTP: 284-289 runs/s with the
+    lock file, 192-240 without; see bench/notes.md). It is asked without blocking, so
+    that a write given up (busy past ``deadline``, or ``abandoned``: cancelled) stops
+    asking: a thread left blocked on it would take it later, together with the next
+    writer (flock locks belong to the open file, not to a thread), and let it go under
+    it. False where there is no lock file."""
+    if fd is None or fcntl is None:
+        return False
+    while True:
+        if abandoned.is_set():
+            raise asyncio.CancelledError
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise Unavailable("the SQLite store is busy with another writer; try again") from None
+        time.sleep(_LOCK_POLL_SECONDS)
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """On the writer's thread, after a write failed or was abandoned: its transaction
+    rolled back, if one is open. SQLite rolls back itself what it cannot go on with."""
+    if not db.in_transaction:
+        return
+    try:
+        db.execute("ROLLBACK")
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF in _CANNOT_WRITE:
+            # The write's own error says what happened.
+            log.warning("rolling back a failed write: %s", error)
+            return
+        raise
 
 
 def _to_end(work: Awaitable[T]) -> T:
@@ -374,10 +421,6 @@ def _to_end(work: Awaitable[T]) -> T:
         return result
     steps.close()
     raise RuntimeError("a write transaction's work awaited something other than the transaction")
-
-
-def _nothing(db: sqlite3.Connection) -> None:
-    return None
 
 
 class _Connection(Protocol):
@@ -433,34 +476,23 @@ class SQLiteTx:
         if self._begun:
             await self._send(None, commit=True)
 
-    async def _whole(self, work: Callable[[SQLiteTx], Awaitable[T]]) -> T:
-        """``work`` and its COMMIT on SQLite's thread, in one hand-off. ``work`` may await
-        nothing but this transaction, whose calls then never suspend, so its coroutine is
-        run to its end there. Cancelled, it is told so: a statement running is
-        interrupted, and the work is not committed if it has not been yet."""
-        abandoned = threading.Event()
-        context = contextvars.copy_context()  # the request's (its id in log lines)
-
-        def whole(db: sqlite3.Connection) -> T:
-            self._db = db
-            try:
-                result = context.run(_to_end, work(self))
-                if abandoned.is_set():
-                    raise asyncio.CancelledError
-                context.run(_to_end, self._commit())
-                return result
-            finally:
-                self._db = None
-
+    def _whole(self, db: sqlite3.Connection, work: Callable[[SQLiteTx], Awaitable[T]], abandoned: threading.Event) -> T:
+        """On SQLite's thread: ``work`` and its COMMIT. ``work`` may await nothing but this
+        transaction, whose calls then never suspend, so its coroutine is run to its end
+        here. Abandoned (the request cancelled) before the COMMIT, or failed, it is rolled
+        back here."""
+        self._db = db
         try:
-            return await _on_thread(self._conn, whole)
-        except asyncio.CancelledError:
-            abandoned.set()
-            await self._conn.interrupt()
-            # The thread takes its calls in turn: this one runs when the work is done
-            # there, before the locks are freed.
-            await asyncio.shield(_on_thread(self._conn, _nothing))
+            result = _to_end(work(self))
+            if abandoned.is_set():
+                raise asyncio.CancelledError
+            _to_end(self._commit())
+            return result
+        except BaseException:
+            _rollback(db)
             raise
+        finally:
+            self._db = None
 
     async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
         return await self._reads.get_nodes(self, ids)
@@ -624,6 +656,8 @@ class SQLiteStore:
         self._all_readers: list[aiosqlite.Connection] = []
         self._write_lock = asyncio.Lock()
         self._lock_file: int | None = None  # the writers' lock file, shared by every process on the store
+        self._turn_guard = threading.Lock()  # over which writers' turn runs on the writer's thread
+        self._running_turn: object | None = None
         self._reads = _Reads(self)
         self._file: tuple[int, int] | None = None  # the store file's (device, inode) when opened
         self._file_path = self.path
@@ -639,13 +673,16 @@ class SQLiteStore:
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self._uri, uri=not self.memory, isolation_level=None)
-        await conn.execute("PRAGMA foreign_keys = ON")
-        await conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+        # Every statement's rows are read to their end (a PRAGMA's too): one left with a
+        # row pending stays active, and SQLite keeps an interrupt in force until no
+        # statement is, so a cancelled write's ROLLBACK would be interrupted as well.
+        await conn.execute_fetchall("PRAGMA foreign_keys = ON")
+        await conn.execute_fetchall(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
         await sqlite_compile.register(conn)
         if not self.memory:
-            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute_fetchall("PRAGMA journal_mode = WAL")
             # In WAL mode NORMAL keeps every committed transaction through a process crash.
-            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute_fetchall("PRAGMA synchronous = NORMAL")
         return conn
 
     async def open(self) -> None:
@@ -674,12 +711,12 @@ class SQLiteStore:
             # Writes update several indexes keyed by random ids; with SQLite's default
             # 2 MB page cache a large store re-reads those pages for every batch (bulk
             # load of 200k nodes: 6.2k -> 9.7k nodes/s with 64 MB). Readers keep the default.
-            await self._writer.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
+            await self._writer.execute_fetchall(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             await sqlite_schema.apply(self._writer)
             if not self.memory:
                 # Commits only append to the WAL; _checkpoint writes it back, beside them.
-                await self._writer.execute("PRAGMA wal_autocheckpoint = 0")
-                await self._writer.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+                await self._writer.execute_fetchall("PRAGMA wal_autocheckpoint = 0")
+                await self._writer.execute_fetchall(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
                 self._checkpointer = await self._connect()
                 self._file_path = os.path.abspath(self.path)  # a later chdir does not move it
                 found = os.stat(self._file_path)
@@ -687,7 +724,7 @@ class SQLiteStore:
                 self._lock_file = _open_lock_file(self._file_path + ".lock")
                 for _ in range(self._reader_count):
                     conn = await self._connect()
-                    await conn.execute("PRAGMA query_only = ON")
+                    await conn.execute_fetchall("PRAGMA query_only = ON")
                     self._all_readers.append(conn)
                     self._readers.put_nowait(conn)
         except sqlite3.Error as error:
@@ -717,36 +754,6 @@ class SQLiteStore:
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None
-
-    @asynccontextmanager
-    async def _other_writers_done(self) -> AsyncIterator[None]:
-        """Held while this process writes: the lock file's exclusive lock, which every
-        process writing to the store takes first. SQLite's own lock alone serialises
-        them too, but a writer that finds it taken sleeps (1, 2, 5, 10 ms ... up to
-        100) before it looks again; the lock file is asked again every half
-        millisecond (two workers logging one run per request over HTTP: 284-289 runs/s
-        with it, 192-240 without; see bench/notes.md). It is asked without blocking, from the event loop: a writer that
-        gives up (busy, or cancelled) leaves nothing behind that could take the lock
-        later (a thread blocked on it would, and would share it with the next writer:
-        flock locks belong to the open file, not to a thread)."""
-        fd = self._lock_file
-        if fd is None or fcntl is None:
-            yield
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + BUSY_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if loop.time() > deadline:
-                    raise Unavailable("the SQLite store is busy with another writer; try again") from None
-            await asyncio.sleep(_LOCK_POLL_SECONDS)
-        try:
-            yield
-        finally:
-            _unlock(fd)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -794,29 +801,86 @@ class SQLiteStore:
         async with self._read() as conn:
             await self._reads._rows(conn, "SELECT 1")
 
+    def _failed(self, error: BaseException) -> None:
+        """What a failed write says about the store, recorded: why it cannot take writes."""
+        cause = error if isinstance(error, sqlite3.Error) else error.__cause__
+        code = getattr(cause, "sqlite_errorcode", 0) & 0xFF
+        if code in _CANNOT_WRITE:
+            self._refusal.failed(_CANNOT_WRITE[code])
+            log.error("a write to the SQLite store at %s failed: %s", self.path, _CANNOT_WRITE[code])
+
+    async def _turn(self, fn: Callable[[sqlite3.Connection, threading.Event], T]) -> T:
+        """``fn`` on the writer's thread, with the writers' lock file taken and let go
+        there too: a write holds it for its work alone, and not until the event loop,
+        busy with readers, comes round to the finished write (9 ms on average, against
+        0.6 ms of work, under 16 readers; see bench/notes.md). In this process the turns
+        take their turn by ``_write_lock``, one on the thread at a time: between two,
+        the lock file is free for other processes' writers. Cancelled, the turn is told
+        so (``fn`` is handed the event), a statement of its running is interrupted, and
+        this waits for the turn to end there."""
+        writer = self._writer
+        if writer is None:
+            raise Unavailable("the store is not open")
+        fd, deadline = self._lock_file, time.monotonic() + BUSY_SECONDS
+        abandoned = threading.Event()
+        mine = object()
+
+        def turn(db: sqlite3.Connection) -> T:
+            locked = False
+            with self._turn_guard:
+                self._running_turn = mine
+            try:
+                locked = _take_lock_file(fd, deadline, abandoned)
+                return fn(db, abandoned)
+            finally:
+                with self._turn_guard:
+                    self._running_turn = None
+                if locked and fd is not None:
+                    _unlock(fd)
+
+        async with self._write_lock:
+            future = _on_thread(writer, turn)
+            try:
+                return await asyncio.shield(future)
+            except asyncio.CancelledError:
+                if future.done():
+                    raise
+                abandoned.set()
+                with self._turn_guard:
+                    if self._running_turn is mine:
+                        writer._conn.interrupt()
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(future)
+                raise
+
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Held while a write runs: the writers' locks; the file checked first; what a
-        failed write says about the store recorded, and the write rolled back."""
+        """Held while a ``write`` runs, one statement at a time: the writers' locks (the
+        lock file taken and let go on the writer's thread, in turn with the other writes
+        there); the file checked first; what a failed write says about the store
+        recorded, and the write rolled back."""
         if self._writer is None:
             raise Unavailable("the store is not open")
-        async with self._write_lock, self._other_writers_done():
+        async with self._write_lock:
             self._check_file()
             conn = self._writer
+            fd, deadline = self._lock_file, time.monotonic() + BUSY_SECONDS
+            abandoned = threading.Event()
             try:
+                await _on_thread(conn, lambda db: _take_lock_file(fd, deadline, abandoned))
                 yield conn
             except BaseException as error:
-                # SQLite's error, translated where it was raised: why the store cannot
-                # take writes, recorded before the rollback (which may fail the same way).
-                cause = error if isinstance(error, sqlite3.Error) else error.__cause__
-                code = getattr(cause, "sqlite_errorcode", 0) & 0xFF
-                if code in _CANNOT_WRITE:
-                    self._refusal.failed(_CANNOT_WRITE[code])
-                    log.error("a write to the SQLite store at %s failed: %s", self.path, _CANNOT_WRITE[code])
+                self._failed(error)
                 # Cancelled (a deadline) or failed anywhere, BEGIN and COMMIT included:
                 # what SQLite's thread started is rolled back before the lock is freed.
-                await asyncio.shield(self._rollback(conn))
+                await asyncio.shield(_on_thread(conn, _rollback))
                 raise
+            finally:
+                # After the lock was taken, or the asking for it stopped: the thread takes
+                # its calls in turn. Let go when not held, the lock is left as it was.
+                abandoned.set()
+                if fd is not None:
+                    await asyncio.shield(_on_thread(conn, lambda db: _unlock(fd)))
             self._refusal.succeeded()
         self._checkpoint_soon()
 
@@ -835,19 +899,22 @@ class SQLiteStore:
         """Copies what the WAL holds into the database without waiting for anyone
         (PASSIVE). The writes go on meanwhile, and the WAL begins again only at a write
         that finds all of it copied, which with writes that never pause is never: past
-        ``CHECKPOINT_TAIL_FRAMES``, what they appended meanwhile is copied with the
-        writers' locks held (a small tail, the bulk having been copied without them).
+        ``CHECKPOINT_TAIL_FRAMES``, what they appended meanwhile is copied in a writers'
+        turn (a small tail, the bulk having been copied without them).
         Another process's checkpoint running (busy) makes this one needless; a failure
         is logged and tried again once ``CHECKPOINT_ROWS`` more rows were written (the
         WAL keeps what it holds meanwhile)."""
+
+        def tail(db: sqlite3.Connection, abandoned: threading.Event) -> None:
+            with mapped_errors():
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
         try:
             with mapped_errors():
                 busy, frames, _ = next(iter(await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")))
             self.checkpoints += 1
             if not busy and frames >= CHECKPOINT_TAIL_FRAMES:
-                async with self._write_lock, self._other_writers_done():
-                    with mapped_errors():
-                        await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                await self._turn(tail)
         except MetagateError as error:
             log.warning("checkpointing the SQLite store's WAL at %s failed: %s", self.path, error)
         finally:
@@ -861,29 +928,24 @@ class SQLiteStore:
             await tx._commit()
 
     async def transact(self, work: Callable[[SQLiteTx], Awaitable[T]]) -> T:
-        """``work`` in one write transaction, run whole on SQLite's thread: the locks are
-        held for the work itself, not for the event loop's turns between its statements
-        (which, with readers keeping the loop busy, were most of a write's time; see
-        bench/notes.md)."""
-        async with self._writing() as conn:
-            return await SQLiteTx(self, conn)._whole(work)
-
-    @staticmethod
-    async def _rollback(conn: aiosqlite.Connection) -> None:
-        # aiosqlite runs statements in order on one thread, so this ROLLBACK runs after
-        # a BEGIN or COMMIT whose wait was cancelled has finished there; when there is
-        # nothing left to roll back, SQLite says so, and that is fine.
+        """``work`` in one write transaction, run whole on SQLite's thread in one writers'
+        turn (``_turn``): the locks are held for the work itself, not for the event loop's
+        turns between its statements or after its COMMIT (which, with readers keeping
+        the loop busy, were most of a write's time; see bench/notes.md)."""
+        self._check_file()
+        writer = self._writer
+        if writer is None:
+            raise Unavailable("the store is not open")
+        tx = SQLiteTx(self, writer)
+        context = contextvars.copy_context()  # the request's (its id in log lines)
         try:
-            await conn.execute("ROLLBACK")
-        except sqlite3.OperationalError as error:
-            if "no transaction is active" in str(error):
-                return
-            if getattr(error, "sqlite_errorcode", 0) & 0xFF in _CANNOT_WRITE:
-                # The write's own error says what happened; SQLite rolls the open
-                # transaction back itself when it cannot go on.
-                log.warning("rolling back a failed write: %s", error)
-                return
+            result = await self._turn(lambda db, abandoned: context.run(tx._whole, db, work, abandoned))
+        except BaseException as error:
+            self._failed(error)
             raise
+        self._refusal.succeeded()
+        self._checkpoint_soon()
+        return result
 
     async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
         async with self._read() as conn:
