@@ -117,9 +117,16 @@ def start_line(settings: config.Settings) -> str:
     return f"Metagate on http://{_url_host(settings.HOST)}:{settings.PORT}/graphql (store {redact(settings.STORE)})"
 
 
-def _listen(host: str, port: int) -> socket.socket:
+# Where several sockets listening on one port have the kernel share new connections out
+# between them (on Linux; BSD's and macOS's SO_REUSEPORT does not share them out).
+SHARED_PORT = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def _listen(host: str, port: int, *, shared: bool = False) -> socket.socket:
     """The listening socket, made here (uvicorn serves it) so that a port in use is one
-    clear line, found before anything else is done."""
+    clear line, found before anything else is done. ``shared``: one of several on the
+    port (SO_REUSEPORT), one for each worker; a socket bound without it, as the first
+    one asked for is, fails where anything listens on the port already, those included."""
     where = "(--host or METAGATE_HOST)"
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
@@ -127,6 +134,8 @@ def _listen(host: str, port: int) -> socket.socket:
         raise _Failed(f"cannot listen on {host} {where}: {error.strerror}") from None
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
         # Listening at once: a socket only bound could share the port with another
@@ -168,7 +177,7 @@ def serve(
     from metagate.gateway.app import admin_token_file, create_app
     from metagate.gateway.auth import announce_admin_token, bootstrap_admin
     from metagate.gateway.observability import configure_logging
-    from metagate.gateway.server import AppFactory, server_config
+    from metagate.gateway.server import AppFactory, Workers, server_config
 
     settings = _settings(HOST=host, PORT=port, STORE=store, LOG_LEVEL=log_level, WORKERS=workers, AUTH=False if no_auth else None)
     if not settings.AUTH and not _is_loopback(settings.HOST):
@@ -177,6 +186,12 @@ def serve(
         raise _Failed("an in-memory store lives in one process: serve it with one worker, or give a store file")
     _store(settings.STORE)  # a store URL of no known kind, before anything is done
     sock = _listen(settings.HOST, settings.PORT)
+    shared = settings.WORKERS > 1 and SHARED_PORT
+    if shared:
+        # The port is free (nothing, another gateway's workers included, listens there):
+        # now the first of the workers' sockets.
+        sock.close()
+        sock = _listen(settings.HOST, settings.PORT, shared=True)
 
     async def first_start(opened: Store) -> None:
         # Made here, once, before any worker starts: workers that each found no token
@@ -204,7 +219,14 @@ def serve(
     if settings.WORKERS == 1:
         uvicorn.Server(server_config(settings, create_app(settings))).run(sockets=[sock])
         return
-    supervisor = Multiprocess(server_config(settings, AppFactory(settings)), sockets=[sock])
+    worker_config = server_config(settings, AppFactory(settings))
+    if shared:
+        first = [sock]
+        supervisor: Multiprocess = Workers(
+            worker_config, lambda: first.pop() if first else _listen(settings.HOST, settings.PORT, shared=True)
+        )
+    else:
+        supervisor = Multiprocess(worker_config, sockets=[sock])
     supervisor.run()
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         # A worker could not start (the supervisor stopped then): the exit status says

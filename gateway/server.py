@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
 from metagate.gateway import config
 from metagate.gateway.middleware import error_body
@@ -138,6 +141,51 @@ class AppFactory:
             # A start-up failure, which the supervisor stops on, not a death it restarts.
             log.exception("the gateway could not be made in a worker")
             sys.exit(STARTUP_FAILURE)
+
+
+class Workers(Multiprocess):
+    """uvicorn's supervisor of worker processes, each listening on a socket of its own
+    on the port (SO_REUSEPORT), between which the kernel shares new connections out.
+    Handed one socket for all, as uvicorn does, every worker waits on it and the first
+    to wake accepts every connection pending: a client that opened its pool of
+    connections at once had it served by one process while the others stood idle
+    (bench/notes.md).
+
+    uvicorn hands each worker it starts (at first, in place of one that died, on SIGHUP
+    or SIGTTIN) ``self.sockets``: here a socket made for that worker by ``listen``. The
+    supervisor's copy is closed once the worker has its own (at the supervisor's next
+    look at its workers, every half second), so that when a worker ends its socket
+    leaves the kernel's share."""
+
+    def __init__(self, config: uvicorn.Config, listen: Callable[[], socket.socket]) -> None:
+        self._listen = listen
+        self._handed: list[socket.socket] = []
+        super().__init__(config, sockets=[])
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        sock = self._listen()
+        self._handed.append(sock)
+        return [sock]
+
+    @sockets.setter
+    def sockets(self, value: list[socket.socket]) -> None:
+        """Set by uvicorn's constructor: each worker's is made when it starts."""
+
+    def _close_handed(self) -> None:
+        """Every socket handed to a worker started since: the worker has its own copy."""
+        while self._handed:
+            self._handed.pop().close()
+
+    def keep_subprocess_alive(self) -> None:
+        self._close_handed()
+        super().keep_subprocess_alive()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self._close_handed()
 
 
 def server_config(settings: config.Settings, app: Any) -> ServerConfig:
