@@ -154,7 +154,7 @@ def _node(row: Sequence[Any]) -> Node:
 
 # SQLite's result codes (https://sqlite.org/rescode.html): primary ones, and the
 # extended ones of constraint failures.
-_BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN = 5, 6, 8, 10, 13, 14
+_BUSY, _LOCKED, _READONLY, _INTERRUPT, _IOERR, _FULL, _CANTOPEN = 5, 6, 8, 9, 10, 13, 14
 _CONSTRAINT_UNIQUE, _CONSTRAINT_PRIMARYKEY, _CONSTRAINT_FOREIGNKEY = 2067, 1555, 787
 _FILE_LOST = "the SQLite store file was deleted or renamed over while serving: writes are refused until a restart"
 # How long a write waits for another process's write to finish (SQLite's busy timeout
@@ -382,11 +382,11 @@ def _take_lock_file(fd: int | None, deadline: float, abandoned: threading.Event)
     asking: a thread left blocked on it would take it later, together with the next
     writer (flock locks belong to the open file, not to a thread), and let it go under
     it. False where there is no lock file."""
-    if fd is None or fcntl is None:
-        return False
     while True:
         if abandoned.is_set():
             raise asyncio.CancelledError
+        if fd is None or fcntl is None:
+            return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
@@ -398,17 +398,25 @@ def _take_lock_file(fd: int | None, deadline: float, abandoned: threading.Event)
 
 def _rollback(db: sqlite3.Connection) -> None:
     """On the writer's thread, after a write failed or was abandoned: its transaction
-    rolled back, if one is open. SQLite rolls back itself what it cannot go on with."""
-    if not db.in_transaction:
-        return
-    try:
-        db.execute("ROLLBACK")
-    except sqlite3.OperationalError as error:
-        if getattr(error, "sqlite_errorcode", 0) & 0xFF in _CANNOT_WRITE:
-            # The write's own error says what happened.
-            log.warning("rolling back a failed write: %s", error)
+    rolled back, if one is open. SQLite rolls back itself what it cannot go on with; a
+    connection closed meanwhile (the store closing) has nothing left open."""
+    for attempt in (1, 2):
+        try:
+            if not db.in_transaction:
+                return
+            db.execute("ROLLBACK")
             return
-        raise
+        except sqlite3.ProgrammingError:
+            return
+        except sqlite3.OperationalError as error:
+            code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+            if code in _CANNOT_WRITE:
+                # The write's own error says what happened.
+                log.warning("rolling back a failed write: %s", error)
+                return
+            if code != _INTERRUPT or attempt == 2:
+                raise
+            # The cancellation's interrupt came as the ROLLBACK began: once more.
 
 
 def _to_end(work: Awaitable[T]) -> T:
@@ -443,6 +451,7 @@ class SQLiteTx:
         self._conn = conn
         self._begun = False
         self._db: sqlite3.Connection | None = None  # set while the work runs on SQLite's thread
+        self._abandoned: threading.Event | None = None  # set there when the write is cancelled
 
     async def _send(self, sql: str | None, parameters: Any = (), *, many: bool = False, commit: bool = False) -> list[Any]:
         """BEGIN IMMEDIATE if the transaction has not begun, then ``sql`` (its rows are
@@ -463,6 +472,8 @@ class SQLiteTx:
                 return found
 
         if self._db is not None:
+            if self._abandoned is not None and self._abandoned.is_set():
+                raise asyncio.CancelledError  # between two statements: no more is sent
             return send(self._db)
         return await _on_thread(self._conn, send)
 
@@ -480,8 +491,8 @@ class SQLiteTx:
         """On SQLite's thread: ``work`` and its COMMIT. ``work`` may await nothing but this
         transaction, whose calls then never suspend, so its coroutine is run to its end
         here. Abandoned (the request cancelled) before the COMMIT, or failed, it is rolled
-        back here."""
-        self._db = db
+        back here; its own error is the one raised, a failed ROLLBACK logged."""
+        self._db, self._abandoned = db, abandoned
         try:
             result = _to_end(work(self))
             if abandoned.is_set():
@@ -489,10 +500,13 @@ class SQLiteTx:
             _to_end(self._commit())
             return result
         except BaseException:
-            _rollback(db)
+            try:
+                _rollback(db)
+            except sqlite3.Error as error:
+                log.warning("rolling back a failed write failed: %s", error)
             raise
         finally:
-            self._db = None
+            self._db, self._abandoned = None, None
 
     async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
         return await self._reads.get_nodes(self, ids)
@@ -809,7 +823,7 @@ class SQLiteStore:
             self._refusal.failed(_CANNOT_WRITE[code])
             log.error("a write to the SQLite store at %s failed: %s", self.path, _CANNOT_WRITE[code])
 
-    async def _turn(self, fn: Callable[[sqlite3.Connection, threading.Event], T]) -> T:
+    async def _turn(self, fn: Callable[[sqlite3.Connection, threading.Event], T], *, check_file: bool = True) -> T:
         """``fn`` on the writer's thread, with the writers' lock file taken and let go
         there too: a write holds it for its work alone, and not until the event loop,
         busy with readers, comes round to the finished write (9 ms on average, against
@@ -817,11 +831,12 @@ class SQLiteStore:
         take their turn by ``_write_lock``, one on the thread at a time: between two,
         the lock file is free for other processes' writers. Cancelled, the turn is told
         so (``fn`` is handed the event), a statement of its running is interrupted, and
-        this waits for the turn to end there."""
+        this waits for the turn to end there, however often it is cancelled again. With
+        ``check_file``, the store's file is checked first (``_check_file``)."""
         writer = self._writer
         if writer is None:
             raise Unavailable("the store is not open")
-        fd, deadline = self._lock_file, time.monotonic() + BUSY_SECONDS
+        fd = self._lock_file
         abandoned = threading.Event()
         mine = object()
 
@@ -830,7 +845,7 @@ class SQLiteStore:
             with self._turn_guard:
                 self._running_turn = mine
             try:
-                locked = _take_lock_file(fd, deadline, abandoned)
+                locked = _take_lock_file(fd, time.monotonic() + BUSY_SECONDS, abandoned)
                 return fn(db, abandoned)
             finally:
                 with self._turn_guard:
@@ -839,6 +854,8 @@ class SQLiteStore:
                     _unlock(fd)
 
         async with self._write_lock:
+            if check_file:
+                self._check_file()
             future = _on_thread(writer, turn)
             try:
                 return await asyncio.shield(future)
@@ -849,8 +866,11 @@ class SQLiteStore:
                 with self._turn_guard:
                     if self._running_turn is mine:
                         writer._conn.interrupt()
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(future)
+                while not future.done():
+                    with contextlib.suppress(BaseException):
+                        await asyncio.shield(future)
+                if not future.cancelled():
+                    future.exception()  # retrieved: its failure is the cancellation's doing
                 raise
 
     @asynccontextmanager
@@ -870,6 +890,7 @@ class SQLiteStore:
                 await _on_thread(conn, lambda db: _take_lock_file(fd, deadline, abandoned))
                 yield conn
             except BaseException as error:
+                abandoned.set()  # a take of the lock file still asking stops
                 self._failed(error)
                 # Cancelled (a deadline) or failed anywhere, BEGIN and COMMIT included:
                 # what SQLite's thread started is rolled back before the lock is freed.
@@ -914,7 +935,7 @@ class SQLiteStore:
                 busy, frames, _ = next(iter(await conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")))
             self.checkpoints += 1
             if not busy and frames >= CHECKPOINT_TAIL_FRAMES:
-                await self._turn(tail)
+                await self._turn(tail, check_file=False)
         except MetagateError as error:
             log.warning("checkpointing the SQLite store's WAL at %s failed: %s", self.path, error)
         finally:
@@ -932,7 +953,6 @@ class SQLiteStore:
         turn (``_turn``): the locks are held for the work itself, not for the event loop's
         turns between its statements or after its COMMIT (which, with readers keeping
         the loop busy, were most of a write's time; see bench/notes.md)."""
-        self._check_file()
         writer = self._writer
         if writer is None:
             raise Unavailable("the store is not open")

@@ -669,6 +669,37 @@ async def test_a_cancelled_write_is_interrupted_on_sqlites_thread_and_leaves_not
         await store.close()
 
 
+async def test_a_write_cancelled_between_two_statements_sends_no_more(tmp_path: Path) -> None:
+    """Cancelled while its work computes between statements (no statement running to
+    interrupt), a write sends nothing more: it is rolled back at its next statement
+    instead of running to its end with the writers' lock held."""
+    import time
+
+    store = SQLiteStore(str(tmp_path / "metagate.db"))
+    await store.open()
+    sent: list[str] = []
+    assert store._writer is not None
+    await store._writer._execute(store._writer._conn.set_trace_callback, sent.append)
+    first, second = _dataset("first"), _dataset("second")
+
+    async def work(tx: Any) -> None:
+        await tx.insert_nodes([first])
+        time.sleep(0.5)  # the work computing, on SQLite's thread
+        await tx.insert_nodes([second])
+
+    try:
+        writing = asyncio.ensure_future(store.transact(work))
+        await asyncio.sleep(0.2)
+        writing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(writing, 10)
+        assert await store.get_nodes([first.id, second.id]) == [None, None]
+        inserts = [sql for sql in sent if sql.startswith("INSERT INTO nodes")]
+        assert len(inserts) == 1 and "ROLLBACK" in sent, sent
+    finally:
+        await store.close()
+
+
 async def test_a_writes_work_that_awaits_anything_else_is_refused_and_writes_nothing(tmp_path: Path) -> None:
     store = SQLiteStore(str(tmp_path / "metagate.db"))
     await store.open()
