@@ -36,7 +36,7 @@ from metagate.gateway.observability import Metrics, Observe
 from metagate.gateway.ui import UI
 from metagate.resolvers.authz import LOCAL_ADMIN, Principal
 from metagate.resolvers.validate import INT64_RANGE, fits_int64
-from metagate.schema import build_schema
+from metagate.schema import MetagateSchema, build_schema
 from metagate.schema.context import Context, make_context
 from metagate.schema.errors import masked, unexpected
 from metagate.store.errors import BadUserInput, DeadlineExceeded, MetagateError
@@ -200,6 +200,8 @@ class _Answer(dict[str, Any]):
 
 
 class MetagateGraphQL(GraphQL[Context, None]):
+    schema: MetagateSchema
+
     def __init__(self, settings: Settings, verified: VerifiedTokens, ui: UI, **options: Any) -> None:
         super().__init__(build_schema(settings.LIMITS), **options)
         self.ui = ui
@@ -232,6 +234,11 @@ class MetagateGraphQL(GraphQL[Context, None]):
         request.state.graphql_request = request_data
         try:
             async with asyncio.timeout_at(deadline):
+                query, variables = request_data.query, request_data.variables
+                if isinstance(query, str) and (variables is None or isinstance(variables, dict)):
+                    fast = await self.schema.fast.answer(query, request_data.operation_name, variables, context)
+                    if fast is not None:
+                        return ExecutionResult(data=fast.data, errors=fast.errors)
                 return await super().execute_operation(request, request_adapter, request_data, context, root_value, sub_response)
         except TimeoutError:
             request.state.deadline = None  # the refusal itself is answered
@@ -456,6 +463,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         lifespan=lifespan,
     )
     holder["app"] = app
+    app.state.graphql = graphql
     app.state.metrics = metrics
     app.state.verified_tokens = verified
     if store is not None:

@@ -14,7 +14,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types import ExecutionContext
 
 from metagate.resolvers.queries import Limits
-from metagate.schema.compiled import CompiledOperations
+from metagate.schema.compiled import CompiledOperations, FastPath
 from metagate.schema.cost import CostLimit, QueryCosts
 from metagate.schema.errors import CodedErrors
 from metagate.schema.guard import guard
@@ -27,13 +27,15 @@ SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
 
 class MetagateSchema(strawberry.Schema):
+    fast: FastPath  # the compiled path for documents seen before (set by build_schema)
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # CodedErrors logs the errors that need it (internal ones) with the request id;
         # expected errors are answers, not incidents.
         return None
 
 
-def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Schema:
+def build_schema(limits: Limits | None = None, **options: Any) -> MetagateSchema:
     limits = limits or Limits()
     # strawberry's own depth and alias rules, made once: the validation cache knows a
     # document by its rules too, so rules made anew per request would never hit it.
@@ -51,7 +53,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
             # `costs` reads the built schema, so it is made just below; extensions are
             # made per request, by when it is there.
             lambda: CostLimit(costs),
-            lambda: CompiledOperations(planner),
+            lambda: CompiledOperations(fast),
         ],
         **options,
     )
@@ -60,7 +62,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> strawberry.Sch
     mutation_type.fields["logRuns"].resolve = resolve_log_runs
     guard(schema._schema)  # after every resolver is in place
     costs = QueryCosts(schema._schema, limits)
-    planner = Planner(schema, limits)
+    fast = schema.fast = FastPath(Planner(schema, limits), costs)
     return schema
 
 

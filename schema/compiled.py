@@ -6,6 +6,7 @@ answer needs an error, goes to the executor."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from inspect import isawaitable
 from typing import Any, cast
@@ -25,6 +26,8 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from metagate.schema.context import Context
+from metagate.schema.cost import QueryCosts
+from metagate.schema.errors import coded, request_id_of
 from metagate.schema.mutation import WRITES
 from metagate.schema.planner import MutationField, MutationPlan, PayloadList, PayloadNode, Planner
 from metagate.store import plan as p
@@ -37,66 +40,123 @@ class _NotAnswered(Exception):
     """The store could not answer a payload: the write is rolled back and the executor runs it."""
 
 
-class CompiledOperations(SchemaExtension):
-    def __init__(self, planner: Planner) -> None:
+class FastPath:
+    """The compiled path for a document strawberry's pipeline has parsed, validated and
+    let through (the cost limit included) before: answered again straight from its plan,
+    without that pipeline around it (its extensions' hooks and its parse and validation
+    caches took about a third of a logRun request's time in process; see bench/notes.md).
+    A document is remembered by its text, which is what validation judged (against a
+    schema that does not change); the cost limit, which depends on the variables, is
+    asked again every time. What the compiled path cannot answer (a refusal, a plan it
+    does not make, a payload the store cannot read, which rolls its write back) goes to
+    strawberry instead, so that the answer is the one strawberry gives."""
+
+    def __init__(self, planner: Planner, costs: QueryCosts, size: int = 256) -> None:
         self.planner = planner
+        self.costs = costs
+        self.size = size
+        self._known: OrderedDict[str, DocumentNode] = OrderedDict()
+        self.taken = 0  # operations answered here: for tests and the bench
+
+    def remember(self, query: str, document: DocumentNode) -> None:
+        self._known[query] = document
+        self._known.move_to_end(query)
+        if len(self._known) > self.size:
+            self._known.popitem(last=False)
+
+    async def answer(
+        self, query: str, operation_name: str | None, variables: dict[str, Any] | None, ctx: Context
+    ) -> GraphQLExecutionResult | None:
+        """The operation's result, or None when strawberry must answer it."""
+        document = self._known.get(query)
+        if document is None or self.costs.refusal(document, operation_name, variables, query) is not None:
+            return None
+        self._known.move_to_end(query)
+        result = await compiled_result(self.planner, ctx, query, document, operation_name, variables)
+        if result is None:
+            return None
+        self.taken += 1
+        if result.errors:
+            request_id = request_id_of(ctx)
+            result.errors = [coded(e, request_id) for e in result.errors]
+        return result
+
+
+class CompiledOperations(SchemaExtension):
+    def __init__(self, fast: FastPath) -> None:
+        self.fast = fast
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
         if context.graphql_document is not None and context.result is None:
             ctx: Context = context.context
             document, name, variables = context.graphql_document, context.operation_name, context.variables
-            data: JSONObject | None = None
-            plan = self.planner.cached(context.query or "", document, name, variables, ctx.principal)
-            if plan is not None:
-                try:
-                    data = await self._answer(ctx, plan)
-                except MetagateError:
-                    data = None  # the executor meets the same failure and reports it per field
-            elif ctx.store.compiled_reads:
-                mutation = self.planner.mutation(document, name, variables, ctx.principal)
-                if mutation is not None:
-                    context.result = await _mutate(ctx, mutation, self._rest(document, name, variables, ctx))
-            if data is not None:
-                context.result = GraphQLExecutionResult(data=data, errors=None)
+            if isinstance(context.query, str):
+                self.fast.remember(context.query, document)
+            context.result = await compiled_result(self.fast.planner, ctx, context.query or "", document, name, variables)
         yield
 
-    def _rest(
-        self, document: DocumentNode, name: str | None, variables: dict[str, Any] | None, ctx: Context
-    ) -> Callable[[list[FieldNode]], Awaitable[GraphQLExecutionResult]]:
-        """The executor's run of some of the operation's root fields, for the fields after a
-        written one whose payload the store could not answer."""
 
-        async def rest(fields: list[FieldNode]) -> GraphQLExecutionResult:
-            operation = get_operation_ast(document, name)
-            assert operation is not None
-            only = OperationDefinitionNode(
-                operation=operation.operation,
-                name=operation.name,
-                variable_definitions=operation.variable_definitions,
-                directives=operation.directives,
-                selection_set=SelectionSetNode(selections=tuple(fields)),
-            )
-            fragments = tuple(d for d in document.definitions if isinstance(d, FragmentDefinitionNode))
-            executed = execute(
-                self.planner.graphql_schema,
-                DocumentNode(definitions=(only, *fragments)),
-                context_value=ctx,
-                variable_values=variables,
-                operation_name=name,
-            )
-            return await executed if isawaitable(executed) else executed
+async def compiled_result(
+    planner: Planner,
+    ctx: Context,
+    query: str,
+    document: DocumentNode,
+    name: str | None,
+    variables: dict[str, Any] | None,
+) -> GraphQLExecutionResult | None:
+    """A validated operation's result on the compiled path, or None when the executor
+    must run it (nothing written then)."""
+    plan = planner.cached(query, document, name, variables, ctx.principal)
+    if plan is not None:
+        try:
+            data = await _answer(ctx, plan)
+        except MetagateError:
+            return None  # the executor meets the same failure and reports it per field
+        return GraphQLExecutionResult(data=data, errors=None) if data is not None else None
+    if ctx.store.compiled_reads:
+        mutation = planner.mutation(document, name, variables, ctx.principal)
+        if mutation is not None:
+            return await _mutate(ctx, mutation, _rest(planner, document, name, variables, ctx))
+    return None
 
-        return rest
 
-    @staticmethod
-    async def _answer(ctx: Context, plan: p.Plan) -> JSONObject | None:
-        if not ctx.encoded_answers:
-            return await ctx.store.answer(plan)
-        # The store's JSON text goes into the response as it is: not parsed here to be
-        # encoded again there.
-        text = await ctx.store.answer_text(plan)
-        return cast(JSONObject, orjson.Fragment(text)) if text is not None else None
+def _rest(
+    planner: Planner, document: DocumentNode, name: str | None, variables: dict[str, Any] | None, ctx: Context
+) -> Callable[[list[FieldNode]], Awaitable[GraphQLExecutionResult]]:
+    """The executor's run of some of the operation's root fields, for the fields after a
+    written one whose payload the store could not answer."""
+
+    async def rest(fields: list[FieldNode]) -> GraphQLExecutionResult:
+        operation = get_operation_ast(document, name)
+        assert operation is not None
+        only = OperationDefinitionNode(
+            operation=operation.operation,
+            name=operation.name,
+            variable_definitions=operation.variable_definitions,
+            directives=operation.directives,
+            selection_set=SelectionSetNode(selections=tuple(fields)),
+        )
+        fragments = tuple(d for d in document.definitions if isinstance(d, FragmentDefinitionNode))
+        executed = execute(
+            planner.graphql_schema,
+            DocumentNode(definitions=(only, *fragments)),
+            context_value=ctx,
+            variable_values=variables,
+            operation_name=name,
+        )
+        return await executed if isawaitable(executed) else executed
+
+    return rest
+
+
+async def _answer(ctx: Context, plan: p.Plan) -> JSONObject | None:
+    if not ctx.encoded_answers:
+        return await ctx.store.answer(plan)
+    # The store's JSON text goes into the response as it is: not parsed here to be
+    # encoded again there.
+    text = await ctx.store.answer_text(plan)
+    return cast(JSONObject, orjson.Fragment(text)) if text is not None else None
 
 
 async def _mutate(

@@ -18,7 +18,7 @@ from metagate.store.errors import MetagateError
 log = logging.getLogger("metagate.errors")
 
 
-def _request_id(context: object) -> str:
+def request_id_of(context: object) -> str:
     return str(getattr(context, "request_id", "-"))
 
 
@@ -36,26 +36,29 @@ class CodedErrors(SchemaExtension):
         yield
         result = self.execution_context.result
         if isinstance(result, (GraphQLExecutionResult, ExecutionResult)) and result.errors:
-            request_id = _request_id(self.execution_context.context)
-            result.errors = [self._coded(e, request_id) for e in result.errors]
+            request_id = request_id_of(self.execution_context.context)
+            result.errors = [coded(e, request_id) for e in result.errors]
 
-    def _coded(self, error: GraphQLError, request_id: str) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, MetagateError):
-            return GraphQLError(
-                original.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                original_error=original,
-                extensions={"code": original.code, **original.details},
-            )
-        if error.path is None and not unexpected(error):
-            # Raised before execution (syntax, validation, variables): the client's
-            # document is at fault; the HTTP layer gives it its code with every other.
-            return error
-        return masked(error, request_id)
+
+def coded(error: GraphQLError, request_id: str) -> GraphQLError:
+    """The error as the operation answers it: Metagate's own with its code, the client's
+    document's as it is, anything else masked."""
+    original = error.original_error
+    if isinstance(original, MetagateError):
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=original,
+            extensions={"code": original.code, **original.details},
+        )
+    if error.path is None and not unexpected(error):
+        # Raised before execution (syntax, validation, variables): the client's
+        # document is at fault; the HTTP layer gives it its code with every other.
+        return error
+    return masked(error, request_id)
 
 
 def masked(error: GraphQLError, request_id: str) -> GraphQLError:
