@@ -49,16 +49,22 @@ class FastPath:
     schema that does not change); the cost limit, which depends on the variables, is
     asked again every time. What the compiled path cannot answer (a refusal, a plan it
     does not make, a payload the store cannot read, which rolls its write back) goes to
-    strawberry instead, so that the answer is the one strawberry gives."""
+    strawberry instead, so that the answer is the one strawberry gives. Documents longer
+    than ``longest`` characters (a write's large values written into its text, rather
+    than sent as variables) are not remembered: each would hold its text and syntax tree
+    here, beside strawberry's own parse cache."""
 
-    def __init__(self, planner: Planner, costs: QueryCosts, size: int = 256) -> None:
+    def __init__(self, planner: Planner, costs: QueryCosts, size: int = 256, longest: int = 16_384) -> None:
         self.planner = planner
         self.costs = costs
         self.size = size
+        self.longest = longest
         self._known: OrderedDict[str, DocumentNode] = OrderedDict()
         self.taken = 0  # operations answered here: for tests and the bench
 
     def remember(self, query: str, document: DocumentNode) -> None:
+        if len(query) > self.longest:
+            return
         self._known[query] = document
         self._known.move_to_end(query)
         if len(self._known) > self.size:

@@ -96,3 +96,14 @@ async def test_what_fails_fails_the_same_way_again(
     assert responses[0].json().get("errors") or responses[0].json()["data"] == {"node": None}
     names = await app.gql("{ runs(first: 100) { nodes { name } } }")
     assert "refused" not in {run["name"] for run in names["runs"]["nodes"]}
+
+
+async def test_a_long_document_is_not_remembered(served: tuple[_App, Store, Pipeline]) -> None:
+    """Its text and syntax tree would be held beside strawberry's parse cache: the 256
+    remembered could each be as long as a request body may be (1 MB)."""
+    app, _, p = served
+    padded = "#" + "x" * app.fast.longest + "\n" + LINEAGE
+    taken = app.fast.taken
+    first, second, _ = await app.twice(padded, id=p.deployment)
+    assert first == second and b'"errors"' not in first
+    assert app.fast.taken == taken and padded not in app.fast._known
