@@ -235,7 +235,10 @@ class MetagateGraphQL(GraphQL[Context, None]):
         try:
             async with asyncio.timeout_at(deadline):
                 query, variables = request_data.query, request_data.variables
-                if isinstance(query, str) and (variables is None or isinstance(variables, dict)):
+                # POST only: over GET strawberry runs nothing here (queries over GET are off),
+                # and neither may a remembered document, or a link on any site would write.
+                post = request_adapter.method == "POST"
+                if post and isinstance(query, str) and (variables is None or isinstance(variables, dict)):
                     fast = await self.schema.fast.answer(query, request_data.operation_name, variables, context)
                     if fast is not None:
                         return ExecutionResult(data=fast.data, errors=fast.errors)

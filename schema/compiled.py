@@ -16,6 +16,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    GraphQLError,
     OperationDefinitionNode,
     SelectionSetNode,
     execute,
@@ -27,7 +28,7 @@ from strawberry.extensions import SchemaExtension
 
 from metagate.schema.context import Context
 from metagate.schema.cost import QueryCosts
-from metagate.schema.errors import coded, request_id_of
+from metagate.schema.errors import coded, masked, request_id_of
 from metagate.schema.mutation import WRITES
 from metagate.schema.planner import MutationField, MutationPlan, PayloadList, PayloadNode, Planner
 from metagate.store import plan as p
@@ -52,9 +53,11 @@ class FastPath:
     strawberry instead, so that the answer is the one strawberry gives. Documents longer
     than ``longest`` characters (a write's large values written into its text, rather
     than sent as variables) are not remembered: each would hold its text and syntax tree
-    here, beside strawberry's own parse cache."""
+    here, beside strawberry's own parse cache. A short text can still make a large tree
+    (thousands of fields, ~1.5 MB): ``size`` is kept to the documents a client's calls
+    are, 64."""
 
-    def __init__(self, planner: Planner, costs: QueryCosts, size: int = 256, longest: int = 16_384) -> None:
+    def __init__(self, planner: Planner, costs: QueryCosts, size: int = 64, longest: int = 16_384) -> None:
         self.planner = planner
         self.costs = costs
         self.size = size
@@ -78,7 +81,13 @@ class FastPath:
         if document is None or self.costs.refusal(document, operation_name, variables, query) is not None:
             return None
         self._known.move_to_end(query)
-        result = await compiled_result(self.planner, ctx, query, document, operation_name, variables)
+        try:
+            result = await compiled_result(self.planner, ctx, query, document, operation_name, variables)
+        except Exception as error:
+            # What strawberry answers for a failure of its own: INTERNAL, masked, logged
+            # with the request id. Not handed to strawberry: a write may have landed.
+            unexpected = GraphQLError(str(error), original_error=error)
+            return GraphQLExecutionResult(data=None, errors=[masked(unexpected, request_id_of(ctx))])
         if result is None:
             return None
         self.taken += 1

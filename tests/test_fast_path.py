@@ -107,3 +107,40 @@ async def test_a_long_document_is_not_remembered(served: tuple[_App, Store, Pipe
     first, second, _ = await app.twice(padded, id=p.deployment)
     assert first == second and b'"errors"' not in first
     assert app.fast.taken == taken and padded not in app.fast._known
+
+
+CREATE = "mutation($n: String!) { createProject(input: {name: $n}) { project { name } } }"
+
+
+async def test_a_remembered_document_is_refused_over_get_as_before(served: tuple[_App, Store, Pipeline]) -> None:
+    """GET runs nothing here (queries over GET are off): a document sent once by POST must
+    not become runnable by a link or an image on another site."""
+    app, _, _ = served
+    await app.gql(CREATE, n="by-post")
+    await app.gql("{ projects(first: 50) { nodes { name } } }")
+    for query, variables in ((CREATE, '{"n": "by-get"}'), ("{ projects(first: 50) { nodes { name } } }", "{}")):
+        answer = await app.http.get(
+            "/graphql", params={"query": query, "variables": variables}, headers={"accept": "application/json"}
+        )
+        assert answer.status_code == 400, answer.text
+    names = {n["name"] for n in (await app.gql("{ projects(first: 50) { nodes { name } } }"))["projects"]["nodes"]}
+    assert "by-get" not in names
+
+
+async def test_an_unexpected_failure_is_answered_as_a_masked_internal_error(
+    served: tuple[_App, Store, Pipeline], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, store, p = served
+    through_strawberry = await app.http.post("/graphql", json={"query": LINEAGE, "variables": {"id": p.deployment}})
+    assert through_strawberry.status_code == 200
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    from metagate.schema import compiled
+
+    monkeypatch.setattr(compiled, "compiled_result", broken)
+    answer = await app.http.post("/graphql", json={"query": LINEAGE, "variables": {"id": p.deployment}})
+    assert answer.status_code == 200, answer.text
+    [error] = answer.json()["errors"]
+    assert error["extensions"]["code"] == "INTERNAL" and "a bug" not in error["message"]
