@@ -238,6 +238,10 @@ class MetagateGraphQL(GraphQL[Context, None]):
                 # POST only: over GET strawberry runs nothing here (queries over GET are off),
                 # and neither may a remembered document, or a link on any site would write.
                 post = request_adapter.method == "POST"
+                if asyncio.get_running_loop().time() >= deadline:
+                    # Past it already: nothing is started. (The timeout cancels at the
+                    # first await, which may come only once a write is on SQLite's thread.)
+                    raise TimeoutError
                 if post and isinstance(query, str) and (variables is None or isinstance(variables, dict)):
                     fast = await self.schema.fast.answer(query, request_data.operation_name, variables, context)
                     if fast is not None:
