@@ -146,9 +146,9 @@ class AppFactory:
 class Workers(Multiprocess):
     """uvicorn's supervisor of worker processes, each listening on a socket of its own
     on the port (SO_REUSEPORT), between which the kernel shares new connections out.
-    Handed one socket for all, as uvicorn does, every worker waits on it and the first
-    to wake accepts every connection pending: a client that opened its pool of
-    connections at once had it served by one process while the others stood idle
+    Handed one socket for all, as uvicorn does, connections opened at once mostly went
+    to one worker (30 of 32 in a test, two tries in three): a client that opened its
+    pool at once had it served by one process while the others stood idle
     (bench/notes.md).
 
     uvicorn hands each worker it starts (at first, in place of one that died, on SIGHUP

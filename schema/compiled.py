@@ -106,9 +106,11 @@ class CompiledOperations(SchemaExtension):
         if context.graphql_document is not None and context.result is None:
             ctx: Context = context.context
             document, name, variables = context.graphql_document, context.operation_name, context.variables
-            if isinstance(context.query, str):
-                self.fast.remember(context.query, document)
             context.result = await compiled_result(self.fast.planner, ctx, context.query or "", document, name, variables)
+            if context.result is not None and isinstance(context.query, str):
+                # Only what the compiled path answered: a document it does not plan would
+                # be planned twice per request, by the fast path and again here.
+                self.fast.remember(context.query, document)
         yield
 
 

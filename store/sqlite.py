@@ -670,8 +670,6 @@ class SQLiteStore:
         self._all_readers: list[aiosqlite.Connection] = []
         self._write_lock = asyncio.Lock()
         self._lock_file: int | None = None  # the writers' lock file, shared by every process on the store
-        self._turn_guard = threading.Lock()  # over which writers' turn runs on the writer's thread
-        self._running_turn: object | None = None
         self._reads = _Reads(self)
         self._file: tuple[int, int] | None = None  # the store file's (device, inode) when opened
         self._file_path = self.path
@@ -838,18 +836,13 @@ class SQLiteStore:
             raise Unavailable("the store is not open")
         fd = self._lock_file
         abandoned = threading.Event()
-        mine = object()
 
         def turn(db: sqlite3.Connection) -> T:
             locked = False
-            with self._turn_guard:
-                self._running_turn = mine
             try:
                 locked = _take_lock_file(fd, time.monotonic() + BUSY_SECONDS, abandoned)
                 return fn(db, abandoned)
             finally:
-                with self._turn_guard:
-                    self._running_turn = None
                 if locked and fd is not None:
                     _unlock(fd)
 
@@ -863,9 +856,9 @@ class SQLiteStore:
                 if future.done():
                     raise
                 abandoned.set()
-                with self._turn_guard:
-                    if self._running_turn is mine:
-                        writer._conn.interrupt()
+                # With _write_lock held, nothing but this turn runs on the writer's thread:
+                # a statement of it running is interrupted (none running, this does nothing).
+                writer._conn.interrupt()
                 while not future.done():
                     with contextlib.suppress(BaseException):
                         await asyncio.shield(future)
