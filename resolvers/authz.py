@@ -74,6 +74,9 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
         "createJob": Role.WRITER,
         "replayJob": Role.WRITER,
         "updateJobStatus": Role.WRITER,
+        "logStep": Role.WRITER,
+        "logSteps": Role.WRITER,
+        "updateStep": Role.WRITER,
     },
 }
 
@@ -104,7 +107,7 @@ def required_role(parent_type: str, field: str) -> Role | None:
 async def project_of(reader: Reader, node: Node) -> str | None:
     """The project a node belongs to; None for shared kinds (datasets, featuresets)."""
     current: Node | None = node
-    for _ in range(4):
+    for _ in range(8):
         if current is None:
             return None
         if current.kind is Kind.PROJECT:
@@ -113,6 +116,13 @@ async def project_of(reader: Reader, node: Node) -> str | None:
             return current.scope or None
         if current.kind in (Kind.DATASET, Kind.FEATURESET):
             return None
+        if current.kind is Kind.STEP:
+            # A step is of the project of the job or run it ran in, or of its pipeline run's.
+            pages = await reader.neighbors(
+                [NeighborRequest(current.id, e, Step.OUT, 1) for e in ("step_job", "step_run", "step_parent")]
+            )
+            current = next((page.items[0][0] for page in pages if page.items), None)
+            continue
         if current.kind is Kind.DEPLOYMENT:
             [page] = await reader.neighbors([NeighborRequest(current.id, "deployment_model", Step.OUT, 1)])
             current = page.items[0][0] if page.items else None

@@ -65,7 +65,7 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
-from metagate.resolvers import hub
+from metagate.resolvers import hub, steps
 from metagate.resolvers.queries import Limits
 from metagate.store.errors import BadUserInput
 
@@ -487,6 +487,7 @@ class QueryCosts:
                 "limit", (), length=False, default=limits.default_lineage_nodes, maximum=limits.max_lineage_nodes
             ),
             ("Mutation", "logRuns"): Sizing("input", ("runs",), length=True, default=0, maximum=limits.max_batch_runs),
+            ("Mutation", "logSteps"): Sizing("input", ("steps",), length=True, default=0, maximum=steps.MAX_STEPS),
         }
         self._cache_size = cache_size
         self._estimates: OrderedDict[tuple[str, str | None], Estimate | None] = OrderedDict()

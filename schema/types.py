@@ -26,11 +26,11 @@ from metagate.store.model import (
     KindSpec,
     Navigation,
     Node,
-    Step,
     TypedField,
     ValueType,
     parse_time,
 )
+from metagate.store.model import Step as Way
 from metagate.store.plan import typed_value
 from metagate.store.port import HistoryEntry, HistoryQuery, NeighborRequest
 
@@ -117,12 +117,12 @@ class NodeType:
         return JSON(self.record.attributes)
 
 
-async def _one(info: Info, node: Node, edge_kind: str, step: Step) -> NodeType | None:
+async def _one(info: Info, node: Node, edge_kind: str, step: Way) -> NodeType | None:
     found = await queries.neighbor(info.context.loaders, node.id, edge_kind, step)
     return wrap(found) if found is not None else None
 
 
-async def _many(info: Info, node: Node, edge_kind: str, step: Step, first: int | None, after: str | None) -> Connection[Any]:
+async def _many(info: Info, node: Node, edge_kind: str, step: Way, first: int | None, after: str | None) -> Connection[Any]:
     ctx = info.context
     page = await queries.neighbor_page(ctx.loaders, ctx.limits, node.id, edge_kind, step, first, after)
     return connection(page)
@@ -447,10 +447,10 @@ async def _project_traffic_at(self: NodeType, info: Info, at: dt.datetime) -> li
 
 async def _project_serving_status(self: NodeType, info: Info) -> list[DeploymentServing]:
     loaders, most = info.context.loaders, info.context.limits.max_page
-    models = await loaders.neighbors.load(NeighborRequest(self.record.id, "project_model", Step.OUT, most))
-    pages = await loaders.neighbors.load_many([NeighborRequest(m.id, "deployment_model", Step.IN, most) for m, _ in models.items])
+    models = await loaders.neighbors.load(NeighborRequest(self.record.id, "project_model", Way.OUT, most))
+    pages = await loaders.neighbors.load_many([NeighborRequest(m.id, "deployment_model", Way.IN, most) for m, _ in models.items])
     live = [d for page in pages for d, _ in page.items if d.fields.get("status") != "RETIRED"][:most]
-    latest = await loaders.neighbors.load_many([NeighborRequest(d.id, "deployment_servingperf", Step.OUT, 1) for d in live])
+    latest = await loaders.neighbors.load_many([NeighborRequest(d.id, "deployment_servingperf", Way.OUT, 1) for d in live])
     weights = {t["deployment"]: t["weight"] for t in self.record.fields.get("traffic") or []}
     now = dt.datetime.now(dt.UTC)
     out = []
@@ -541,6 +541,8 @@ if TYPE_CHECKING:
     class ModelVersion(NodeType): ...
 
     class Job(NodeType): ...
+
+    class Step(NodeType): ...
 
 
 TYPES: dict[Kind, type[NodeType]] = {kind: _node_type(spec) for kind, spec in KINDS.items()}

@@ -31,6 +31,7 @@ VERTEX_COLLECTIONS: dict[Kind, str] = {
     # Metagate's own kinds, beside Arangopipe's.
     Kind.MODELVERSION: "modelversions",
     Kind.JOB: "jobs",
+    Kind.STEP: "steps",
 }
 KINDS_BY_COLLECTION = {name: kind for kind, name in VERTEX_COLLECTIONS.items()}
 # Metagate's own collection beside Arangopipe's: API tokens (hashes only).
@@ -83,6 +84,8 @@ EDGE_COLLECTIONS: dict[str, EdgeCollection] = {
     "job_deployment": _edge_collection("job_deployment", "job_deployment"),
     "job_replayof": _edge_collection("job_replayof", "job_replayof"),
     "run_job": _edge_collection("run_job", "run_job"),
+    # A step's inputs, outputs and parent: an edge collection per edge kind, named as it.
+    **{name: _edge_collection(name, name) for name in EDGE_KINDS if name.startswith("step_")},
 }
 EDGE_KINDS_BY_COLLECTION = {c.name: logical for logical, c in EDGE_COLLECTIONS.items()}
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 import secrets
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 JSONObject = dict[str, Any]
@@ -34,11 +35,16 @@ class Kind(str, enum.Enum):
     SERVINGPERF = "servingperf"
     MODELVERSION = "modelversion"
     JOB = "job"
+    STEP = "step"
 
 
 # Kinds whose nodes carry a name that is unique within a scope.
 # A model version's name is its number, unique within its model.
 NAMED_KINDS = frozenset({Kind.PROJECT, Kind.DATASET, Kind.FEATURESET, Kind.RUN, Kind.MODEL, Kind.DEPLOYMENT, Kind.MODELVERSION})
+
+
+# What a step reads and writes.
+STEP_ASSETS = (Kind.DATASET, Kind.FEATURESET, Kind.MODELVERSION, Kind.MODEL, Kind.DEPLOYMENT)
 
 
 class End(str, enum.Enum):
@@ -101,6 +107,15 @@ _TABLE = [
     ("job_deployment", Kind.JOB, Kind.DEPLOYMENT, None),
     ("job_replayof", Kind.JOB, Kind.JOB, End.TO),
     ("run_job", Kind.RUN, Kind.JOB, End.TO),
+    # A step (an execution of one phase of a pipeline) was derived from what it read and
+    # what it wrote from it: raw data -> clean -> cleaned data -> prepare -> ... -> deploy.
+    *((f"step_input_{kind.value}", Kind.STEP, kind, End.TO) for kind in STEP_ASSETS),
+    *((f"step_output_{kind.value}", Kind.STEP, kind, End.FROM) for kind in STEP_ASSETS),
+    # A step belongs to the job or run it ran in, or to the pipeline run (a step of phase
+    # PIPELINE) that groups it.
+    ("step_job", Kind.STEP, Kind.JOB, None),
+    ("step_run", Kind.STEP, Kind.RUN, None),
+    ("step_parent", Kind.STEP, Kind.STEP, None),
 ]
 
 EDGE_KINDS: dict[str, EdgeKind] = {row[0]: EdgeKind(*row) for row in _TABLE}
@@ -233,6 +248,34 @@ VERSION_STATUSES = ("PENDING_REGISTRATION", "FAILED_REGISTRATION", "READY")
 ZOO_LISTINGS = ("LISTED", "UNLISTED")
 JOB_TYPES = ("TRAIN", "SERVE")
 JOB_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+# The phases of a pipeline a step executes (Apache Liminal's), OTHER for any other, and
+# PIPELINE for a pipeline run that groups steps.
+STEP_PHASES = (
+    "FETCH",
+    "CLEAN",
+    "PREPARE",
+    "TRAIN",
+    "EVALUATE",
+    "VALIDATE",
+    "DEPLOY",
+    "INFERENCE",
+    "CONSUME",
+    "OTHER",
+    "PIPELINE",
+)
+# The GraphQL names of what a step reads and writes, by kind.
+STEP_ASSET_FIELDS = {
+    Kind.DATASET: "Datasets",
+    Kind.FEATURESET: "Featuresets",
+    Kind.MODELVERSION: "ModelVersions",
+    Kind.MODEL: "Models",
+    Kind.DEPLOYMENT: "Deployments",
+}
+
+
+def _words(camel: str) -> str:
+    """``ModelVersions`` -> ``model versions``."""
+    return re.sub(r"(?<!^)([A-Z])", r" \1", camel).lower()
 
 
 def _enum(graphql: str, key: str, enum: str, choices: tuple[str, ...], default: str | None, description: str) -> TypedField:
@@ -388,8 +431,42 @@ KINDS: dict[Kind, KindSpec] = {
                 _one("run", "run_job", Step.IN, "The run a TRAIN job produced."),
             ),
         ),
+        KindSpec(
+            Kind.STEP,
+            "Step",
+            fields=(
+                _enum("phase", "phase", "StepPhase", STEP_PHASES, "OTHER", "The phase of the pipeline it executed."),
+                _enum("state", "status", "JobState", JOB_STATUSES, "SUCCEEDED", "SUCCEEDED, FAILED, CANCELLED are final."),
+                TypedField("startedAt", "startedAt", ValueType.TIME),
+                TypedField("endedAt", "endedAt", ValueType.TIME),
+            ),
+            navigation=(
+                *(
+                    _many(f"{way}{plural}", f"step_{way}_{kind.value}", Step.OUT, f"The {_words(plural)} it {verb}.")
+                    for way, verb in (("input", "read"), ("output", "wrote"))
+                    for kind, plural in STEP_ASSET_FIELDS.items()
+                ),
+                _one("job", "step_job", Step.OUT, "The job it ran in."),
+                _one("run", "step_run", Step.OUT, "The run it ran in."),
+                _one("parent", "step_parent", Step.OUT, "The pipeline run it belongs to."),
+                _many("steps", "step_parent", Step.IN, "The steps of this pipeline run, newest first."),
+            ),
+        ),
     )
 }
+# What reads and writes an asset, and the steps of a job, a run: each at the end of its kind's fields.
+_STEP_LINKS = {
+    **{
+        kind: (
+            _many("producedBy", f"step_output_{kind.value}", Step.IN, "The steps that wrote it, newest first."),
+            _many("consumedBy", f"step_input_{kind.value}", Step.IN, "The steps that read it, newest first."),
+        )
+        for kind in STEP_ASSETS
+    },
+    Kind.JOB: (_many("steps", "step_job", Step.IN, "The steps that ran in this job, newest first."),),
+    Kind.RUN: (_many("steps", "step_run", Step.IN, "The steps that ran in this run, newest first."),),
+}
+KINDS.update({kind: replace(KINDS[kind], navigation=KINDS[kind].navigation + links) for kind, links in _STEP_LINKS.items()})
 KIND_OF_TYPE: dict[str, Kind] = {spec.graphql: kind for kind, spec in KINDS.items()}
 
 
@@ -500,6 +577,13 @@ def client_vocabulary() -> str:
     def rows(values: Iterable[str]) -> str:
         return "".join(f"    {v},\n" for v in values)
 
+    def navigation(kind: str, fields: list[str]) -> str:
+        line = f'    "{kind}": {strings(fields)},\n'
+        if len(line) <= 120:
+            return line
+        # As ruff formats a tuple too long for one line: one item a line.
+        return f'    "{kind}": (\n' + "".join(f'        "{f}",\n' for f in fields) + "    ),\n"
+
     return (
         '"""The gateway\'s data dictionary, as the client knows it: written by `make vocabulary`\n'
         "from the gateway's store/model.py (do not edit); the gateway's tests hold it to the\n"
@@ -508,7 +592,7 @@ def client_vocabulary() -> str:
         "EDGE_KINDS = (\n" + rows(f'"{e}"' for e in EDGE_KINDS) + ")\n"
         "TYPES = {\n" + rows(f'"{k.value}": "{spec.graphql}"' for k, spec in KINDS.items()) + "}\n"
         "NAVIGATION = {\n"
-        + rows(f'"{k.value}": {strings(n.graphql for n in spec.navigation)}' for k, spec in KINDS.items())
+        + "".join(navigation(k.value, [n.graphql for n in spec.navigation]) for k, spec in KINDS.items())
         + "}\n"
     )
 

@@ -53,6 +53,13 @@ UPSTREAM_END: dict[str, str | None] = {
     "JOB_DEPLOYMENT": None,
     "JOB_REPLAYOF": "to",
     "RUN_JOB": "to",
+    # Steps: a step from what it read, what it wrote from it; its job, run or pipeline
+    # run only groups it.
+    **{f"STEP_INPUT_{asset}": "to" for asset in ("DATASET", "FEATURESET", "MODELVERSION", "MODEL", "DEPLOYMENT")},
+    **{f"STEP_OUTPUT_{asset}": "from" for asset in ("DATASET", "FEATURESET", "MODELVERSION", "MODEL", "DEPLOYMENT")},
+    "STEP_JOB": None,
+    "STEP_RUN": None,
+    "STEP_PARENT": None,
 }
 
 NODE_KINDS = (
@@ -67,14 +74,15 @@ NODE_KINDS = (
     "SERVINGPERF",
     "MODELVERSION",
     "JOB",
+    "STEP",
 )
 
 DIRECTIONS = ("UPSTREAM", "DOWNSTREAM", "BOTH")
 DEPTHS = (1, 2, 3, 4, 5, 6)
-# The longest lineage path these graphs can hold is 5 edges (dataset -> featureset ->
-# run -> model -> deployment -> servingperf; job -> replay -> run -> version ->
-# deployment -> servingperf, replays being of original jobs), so depth 6 and the server default (10)
-# must both give the full closure; depth 6 checks that asking for more changes nothing.
+# Without steps the longest lineage path these graphs hold is 5 edges (dataset ->
+# featureset -> run -> model -> deployment -> servingperf); steps deriving datasets from
+# datasets make longer ones, so depths 1-6 also cut walks short. The server's default
+# depth is 10.
 SERVER_DEFAULT_DEPTH = 10
 
 EdgeKey = tuple[str, str, str]  # (kind, from id, to id), as the API spells them
@@ -178,6 +186,18 @@ class Plan:
     versions: tuple[int, ...] = ()  # the run each model version is registered from
     serves: tuple[tuple[int, int], ...] = ()  # (deployment, version) moves, in order
     jobs: tuple[tuple[int, bool, int | None], ...] = ()  # (model, replayed, the run it produced)
+    steps: tuple[StepPlan, ...] = ()
+    grouped: bool = False  # the steps are logged under a pipeline run
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """A step reading some assets that exist (those of the pipeline, and the datasets
+    earlier steps wrote), writing new datasets and perhaps one asset that exists."""
+
+    inputs: tuple[int, ...]
+    new_datasets: int
+    existing_output: int | None
 
 
 @st.composite
@@ -216,6 +236,13 @@ def plans(draw: st.DrawFn) -> Plan:
     versions = draw(st.lists(st.integers(0, 7), max_size=4))
     serves = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3)), max_size=4))
     jobs = draw(st.lists(st.tuples(st.integers(0, 2), st.booleans(), st.none() | st.integers(0, 7)), max_size=3))
+    step_plans = st.builds(
+        StepPlan,
+        inputs=st.lists(st.integers(0, 30), max_size=3).map(tuple),
+        new_datasets=st.integers(0, 2),
+        existing_output=st.none() | st.integers(0, 30),
+    )
+    steps = draw(st.lists(step_plans, max_size=5))
     return Plan(
         projects,
         datasets,
@@ -227,6 +254,8 @@ def plans(draw: st.DrawFn) -> Plan:
         tuple(versions),
         tuple(serves),
         tuple(jobs),
+        tuple(steps),
+        draw(st.booleans()),
     )
 
 
@@ -247,6 +276,12 @@ SERVE = "mutation($i: ServeModelVersionInput!) { serveModelVersion(input: $i) { 
 CREATE_JOB = "mutation($i: CreateJobInput!) { createJob(input: $i) { job { id } } }"
 JOB_STATUS = "mutation($i: UpdateJobStatusInput!) { updateJobStatus(input: $i) { job { id } } }"
 REPLAY_JOB = "mutation($i: ReplayJobInput!) { replayJob(input: $i) { job { id } } }"
+LOG_STEPS = """mutation($i: LogStepsInput!) { logSteps(input: $i) { steps { step { id
+  outputDatasets { nodes { id name } } } } } }"""
+# Where each kind a step may touch stands in the pipeline's order (what is derived comes
+# later): a step reads only what stands before what it writes, so that lineage stays
+# acyclic as the oracle's BOTH assumes.
+RANK = {"DATASET": 0.0, "FEATURESET": 1.0, "MODEL": 3.0, "MODELVERSION": 4.0, "DEPLOYMENT": 5.0}
 
 
 @dataclass
@@ -389,6 +424,7 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
         g.edge("DEPLOYMENT_SERVINGPERF", deployment, serving)
 
     await record_hub(gql, plan, g, projects, models, runs, deployments, plan.models)
+    await record_steps(gql, plan, g)
 
     # Registering again is idempotent: same node, and (what matters here) no new edge
     # that our record would not know about.
@@ -459,6 +495,52 @@ async def record_hub(
             await gql(JOB_STATUS, i={"jobId": job, "status": "SUCCEEDED", "runId": run.run})
             claimed.add(run.run)
             g.edge("RUN_JOB", run.run, job)
+
+
+async def record_steps(gql: GraphQLClient, plan: Plan, g: Graph) -> None:
+    """The plan's steps in one logSteps batch (under a pipeline run when grouped); a
+    dataset an earlier step of the batch wrote is read by its name."""
+    if not plan.steps:
+        return
+    rank = {i: RANK[g.kind[i]] for i in g.order if g.kind[i] in RANK}
+    assets: list[tuple[str | None, str | None, float]] = [(i, None, r) for i, r in rank.items()]  # (id, name, rank)
+    entries: list[dict[str, Any]] = [{"name": "pipeline", "phase": "PIPELINE"}] if plan.grouped else []
+    wanted: list[tuple[list[tuple[str | None, str | None]], list[str], str | None]] = []
+    for s, sp in enumerate(plan.steps):
+        inputs = list(dict.fromkeys(assets[i % len(assets)] for i in sp.inputs))
+        here = max((r for _, _, r in inputs), default=-1.0) + 0.01
+        existing = assets[sp.existing_output % len(assets)] if sp.existing_output is not None else None
+        if existing is not None and (existing[0] is None or existing[2] <= here):
+            existing = None  # only what stands after all it read, and only what is there before the batch
+        names = [f"derived-{s}-{k}" for k in range(sp.new_datasets)]
+        entry: dict[str, Any] = {
+            "name": f"step-{s}",
+            "phase": ("FETCH", "CLEAN", "PREPARE", "TRAIN", "OTHER")[s % 5],
+            "inputs": [{"id": i} if i is not None else {"dataset": n} for i, n, _ in inputs],
+            "outputs": [{"dataset": n} for n in names] + ([{"id": existing[0]}] if existing else []),
+        }
+        if plan.grouped:
+            entry["parentIndex"] = 0
+        entries.append(entry)
+        wanted.append(([(i, n) for i, n, _ in inputs], names, existing[0] if existing else None))
+        assets += [(None, n, here + 0.001) for n in names]
+    logged = [e["step"] for e in (await gql(LOG_STEPS, i={"steps": entries}))["logSteps"]["steps"]]
+    if plan.grouped:
+        parent = g.node(logged.pop(0)["id"], "STEP")
+    by_name: dict[str, str] = {}
+    for step, (inputs_, names, existing_id) in zip(logged, wanted):
+        step_id = g.node(step["id"], "STEP")
+        if plan.grouped:
+            g.edge("STEP_PARENT", step_id, parent)
+        written = {n["name"]: n["id"] for n in step["outputDatasets"]["nodes"]}
+        for name in names:
+            by_name[name] = g.node(written[name], "DATASET")
+            g.edge("STEP_OUTPUT_DATASET", step_id, by_name[name])
+        for node_id, name in inputs_:
+            target = node_id if node_id is not None else by_name[name or ""]
+            g.edge(f"STEP_INPUT_{g.kind[target]}", step_id, target)
+        if existing_id is not None:
+            g.edge(f"STEP_OUTPUT_{g.kind[existing_id]}", step_id, existing_id)
 
 
 # --------------------------------------------------------------------------------------

@@ -25,8 +25,9 @@ from metagate_client._exceptions import (
     Unavailable,
     UnexpectedResponse,
 )
-from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, ModelVersion, Move
+from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, LoggedStep, ModelVersion, Move
 from metagate_client._run import RunRecorder
+from metagate_client._step import StepRecorder
 from metagate_client._version import __version__
 
 __all__ = [
@@ -41,11 +42,13 @@ __all__ = [
     "Lineage",
     "LineageEntry",
     "LoggedRun",
+    "LoggedStep",
     "MetagateError",
     "ModelVersion",
     "Move",
     "NotFound",
     "RunRecorder",
+    "StepRecorder",
     "Unauthenticated",
     "Unavailable",
     "UnexpectedResponse",

@@ -13,9 +13,10 @@ import httpx
 
 from metagate_client import _operations as ops
 from metagate_client._exceptions import DeadlineExceeded, Unavailable
-from metagate_client._models import Asset, Job, Lineage, LoggedRun, ModelVersion, Move
-from metagate_client._operations import Call, Data, Ref, Request, Steps
+from metagate_client._models import Asset, Job, Lineage, LoggedRun, LoggedStep, ModelVersion, Move
+from metagate_client._operations import Call, Data, Ref, Request, StepAsset, Steps
 from metagate_client._run import RunRecorder, start_run
+from metagate_client._step import StepRecorder, finish_pipeline, start_pipeline
 from metagate_client._transport import Endpoint
 
 T = TypeVar("T")
@@ -361,6 +362,96 @@ class AsyncClient:
             recorder.logged = await self._call(recorder._finish(error))
             raise
         recorder.logged = await self._call(recorder._finish(None))
+
+    @asynccontextmanager
+    async def step(
+        self,
+        name: str,
+        phase: str = "other",
+        *,
+        inputs: Sequence[StepAsset] = (),
+        outputs: Sequence[StepAsset] = (),
+        parent: LoggedStep | Ref | None = None,
+        tags: Sequence[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[StepRecorder]:
+        """Records one step of a pipeline around a ``with`` block: its times, what it read
+        and wrote (``inputs``, ``outputs``, and ``read``/``wrote`` inside the block; a
+        ``str`` is a dataset's name, registered when the step writes it new), the
+        attributes it logs, and SUCCEEDED, or FAILED with the error when the block raises
+        (the error goes on). ``phase``: fetch, clean, prepare, train, evaluate, validate,
+        deploy, inference, consume or other. ``parent``: the pipeline run (from
+        ``pipeline``), job or run it belongs to. ``logged`` holds the step after the block,
+        recorded with all its edges in one write."""
+        recorder = StepRecorder(name, phase, inputs=inputs, outputs=outputs, parent=parent, tags=tags, attributes=attributes)
+        try:
+            yield recorder
+        except BaseException as error:
+            recorder.logged = await self._call(recorder._finish(error))
+            raise
+        recorder.logged = await self._call(recorder._finish(None))
+
+    @asynccontextmanager
+    async def pipeline(
+        self, name: str, *, parent: Ref | None = None, tags: Sequence[str] = (), attributes: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[LoggedStep]:
+        """A pipeline run around a ``with`` block: RUNNING from the start of the block,
+        SUCCEEDED at its end, or FAILED with the error when it raises (the error goes on).
+        Give what it yields as the ``parent`` of the block's steps."""
+        pipeline = await self._call(start_pipeline(name, parent=parent, tags=tags, attributes=attributes))
+        try:
+            yield pipeline
+        except BaseException as error:
+            await self._call(finish_pipeline(pipeline, error))
+            raise
+        await self._call(finish_pipeline(pipeline, None))
+
+    async def log_step(
+        self,
+        name: str,
+        phase: str = "other",
+        *,
+        state: str | None = None,
+        started_at: dt.datetime | None = None,
+        ended_at: dt.datetime | None = None,
+        parent: LoggedStep | Ref | None = None,
+        inputs: Sequence[StepAsset] = (),
+        outputs: Sequence[StepAsset] = (),
+        tags: Sequence[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+    ) -> LoggedStep:
+        """Records a step in one write (``step`` does so around a block). ``state`` defaults
+        to succeeded; a running one is moved on with ``update_step``."""
+        return await self._call(
+            ops.log_step(
+                name,
+                phase,
+                state=state,
+                started_at=started_at,
+                ended_at=ended_at,
+                parent=parent,
+                inputs=inputs,
+                outputs=outputs,
+                tags=tags,
+                attributes=attributes,
+            )
+        )
+
+    async def update_step(
+        self,
+        step: LoggedStep | Ref,
+        *,
+        state: str | None = None,
+        ended_at: dt.datetime | None = None,
+        inputs: Sequence[StepAsset] = (),
+        outputs: Sequence[StepAsset] = (),
+        attributes: Mapping[str, Any] | None = None,
+    ) -> LoggedStep:
+        """Moves a step on (running -> succeeded, failed or cancelled) with what it read and
+        wrote since, and attributes merged into its own."""
+        return await self._call(
+            ops.update_step(step, state=state, ended_at=ended_at, inputs=inputs, outputs=outputs, attributes=attributes)
+        )
 
     async def _call(self, steps: Steps[T]) -> T:
         call = Call(steps, self.url)

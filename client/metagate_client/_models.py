@@ -88,3 +88,22 @@ class Job:
     deployment: str | None = None
     replay_of: str | None = None
     run: str | None = None
+
+
+@dataclass(frozen=True)
+class LoggedStep:
+    """An execution of one phase of a pipeline: ``phase`` (fetch, clean, ..., pipeline for
+    a pipeline run), ``state`` (succeeded, failed, running, ...), its times as the gateway
+    gives them, what it read (``inputs``) and wrote (``outputs``), and the global id of the
+    pipeline run, job or run it belongs to (``parent``)."""
+
+    id: str
+    name: str
+    phase: str
+    state: str
+    started_at: str | None
+    ended_at: str | None
+    inputs: tuple[Asset, ...] = ()
+    outputs: tuple[Asset, ...] = ()
+    parent: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)

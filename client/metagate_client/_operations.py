@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union
 
 from metagate_client._exceptions import BadInput, UnexpectedResponse
-from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, ModelVersion, Move
+from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, LoggedStep, ModelVersion, Move
 from metagate_client._transport import encode
 from metagate_client._vocabulary import KINDS
 
@@ -586,3 +586,97 @@ def jobs(*, status: str | None, type: str | None, project: Ref | None, first: in
         },
     )
     return [_job(node) for node in data["jobs"]["nodes"]]
+
+
+# -- steps ----------------------------------------------------------------------------------
+
+_STEP_ASSETS = ("Datasets", "Featuresets", "ModelVersions", "Models", "Deployments")
+_STEP = "id name phase state startedAt endedAt attributes parent { id } job { id } run { id } " + " ".join(
+    f"{way}{kind}(first: 100) {{ nodes {{ {_NODE} }} }}" for way in ("input", "output") for kind in _STEP_ASSETS
+)
+StepAsset = Union[Asset, str]  # a node, or a dataset's name
+
+
+def _asset_refs(values: Sequence[StepAsset], path: str) -> list[Data]:
+    refs: list[Data] = []
+    for i, value in enumerate([values] if isinstance(values, (str, Asset)) else values):
+        if isinstance(value, Asset):
+            refs.append({"id": value.id})
+        elif isinstance(value, str):
+            refs.append({"dataset": value})
+        else:
+            raise BadInput(f"{path}[{i}]: an Asset, or a dataset's name")
+    return refs
+
+
+def _parent(value: LoggedStep | Ref | None) -> str | None:
+    return value.id if isinstance(value, LoggedStep) else _id(value)
+
+
+def _step(node: Data) -> LoggedStep:
+    def linked(way: str) -> tuple[Asset, ...]:
+        return tuple(_asset(n) for kind in _STEP_ASSETS for n in node[f"{way}{kind}"]["nodes"])
+
+    parent = next((node[k]["id"] for k in ("parent", "job", "run") if node.get(k)), None)
+    return LoggedStep(
+        id=node["id"],
+        name=node["name"],
+        phase=node["phase"].lower(),
+        state=node["state"].lower(),
+        started_at=node["startedAt"],
+        ended_at=node["endedAt"],
+        inputs=linked("input"),
+        outputs=linked("output"),
+        parent=parent,
+        attributes=node.get("attributes") or {},
+    )
+
+
+def log_step(
+    name: str,
+    phase: str,
+    *,
+    state: str | None = None,
+    started_at: dt.datetime | None = None,
+    ended_at: dt.datetime | None = None,
+    parent: LoggedStep | Ref | None = None,
+    inputs: Sequence[StepAsset] = (),
+    outputs: Sequence[StepAsset] = (),
+    tags: Sequence[str] = (),
+    attributes: Mapping[str, Any] | None = None,
+) -> Steps[LoggedStep]:
+    values = {
+        "name": name,
+        "phase": phase.upper(),
+        "state": state.upper() if state else None,
+        "startedAt": _time(started_at),
+        "endedAt": _time(ended_at),
+        "parentId": _parent(parent),
+        "inputs": _asset_refs(inputs, "inputs"),
+        "outputs": _asset_refs(outputs, "outputs"),
+        "tags": _tags(tags),
+        "attributes": _object(attributes, "attributes"),
+    }
+    data = yield _mutation("logStep", f"step {{ {_STEP} }}", values)
+    return _step(data["logStep"]["step"])
+
+
+def update_step(
+    step: LoggedStep | Ref,
+    *,
+    state: str | None = None,
+    ended_at: dt.datetime | None = None,
+    inputs: Sequence[StepAsset] = (),
+    outputs: Sequence[StepAsset] = (),
+    attributes: Mapping[str, Any] | None = None,
+) -> Steps[LoggedStep]:
+    values = {
+        "stepId": _parent(step),
+        "state": state.upper() if state else None,
+        "endedAt": _time(ended_at),
+        "inputs": _asset_refs(inputs, "inputs"),
+        "outputs": _asset_refs(outputs, "outputs"),
+        "attributes": _object(attributes, "attributes"),
+    }
+    data = yield _mutation("updateStep", f"step {{ {_STEP} }}", values)
+    return _step(data["updateStep"]["step"])

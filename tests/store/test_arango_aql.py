@@ -356,9 +356,9 @@ def test_a_kinds_filter_walks_only_the_edge_collections_that_lead_to_a_kind_aske
     assert layout.EDGE_COLLECTIONS["run_devperf"].name not in walked(deployments, "c0")
     assert layout.EDGE_COLLECTIONS["run_model"].name in walked(deployments, "c0")
     assert walked(deployments, "c0") == walked(deployments, "w0")
-    # Nothing downstream is a dataset: that way walks nothing, and every bound value is
-    # still used (ArangoDB refuses one that is not).
-    datasets = aql.lineage("run/r1", Direction.BOTH, 5, 10, [Kind.DATASET])
+    # Model params are downstream of nothing: that way walks nothing, and every bound
+    # value is still used (ArangoDB refuses one that is not).
+    datasets = aql.lineage("run/r1", Direction.BOTH, 5, 10, [Kind.MODELPARAMS])
     check(datasets)
     assert "LET c1 = null" in datasets.text and "LET w1 = (FOR v IN [] FILTER" in datasets.text
     assert walked(datasets, "c0") and "downstream" not in datasets.bind.values()

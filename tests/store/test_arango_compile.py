@@ -737,9 +737,9 @@ async def test_a_plan_whose_query_would_exceed_the_plan_node_limit_is_left_to_th
     reader = _Reader({"ok": True, "data": {}})
     assert await _store(reader).answer(plan) is None
     assert reader.queries == []  # not sent: the server would refuse it
-    # Fewer such roots are within the bound, and answered in one query (four: each kind the
+    # Fewer such roots are within the bound, and answered in one query (two: each kind the
     # dictionary gains adds to every root that selects every kind).
-    fewer = lineage_of_every_kind(4)
+    fewer = lineage_of_every_kind(2)
     estimated = compile_plan(fewer).nodes
     assert estimated is not None and estimated <= MAX_EXECUTION_NODES
     reader = _Reader({"ok": True, "data": {"l0": {}}})

@@ -31,7 +31,7 @@ ARANGOPIPE_EDGES = {
     "featureset_dataset",
 }
 # The information hub's collections, beside Arangopipe's (which keep their names).
-HUB_VERTICES = {"modelversions", "jobs"}
+HUB_VERTICES = {"modelversions", "jobs", "steps"}
 HUB_EDGES = {
     "modelversion_model",
     "modelversion_run",
@@ -42,12 +42,16 @@ HUB_EDGES = {
     "job_replayof",
     "run_job",
 }
+# A step's edges: what it read and wrote of each kind, and what it belongs to.
+STEP_ASSETS = ("dataset", "featureset", "modelversion", "model", "deployment")
+STEP_EDGES = {f"step_{way}_{asset}" for way in ("input", "output") for asset in STEP_ASSETS}
+STEP_EDGES |= {"step_job", "step_run", "step_parent"}
 
 
 def test_every_kind_and_edge_kind_has_its_arangopipe_collection() -> None:
     assert set(layout.VERTEX_COLLECTIONS) == set(Kind)
     assert set(layout.VERTEX_COLLECTIONS.values()) == ARANGOPIPE_VERTICES | HUB_VERTICES
-    assert {e.name for e in layout.EDGE_COLLECTIONS.values()} == ARANGOPIPE_EDGES | HUB_EDGES
+    assert {e.name for e in layout.EDGE_COLLECTIONS.values()} == ARANGOPIPE_EDGES | HUB_EDGES | STEP_EDGES
     assert layout.GRAPH == "enterprise_ml_graph"
 
 
@@ -102,10 +106,15 @@ def test_traversal_directions_follow_the_direction_table() -> None:
         # a replay's original job; a run's train job
         "job_replayof": "OUTBOUND",
         "run_job": "OUTBOUND",
+        # a step's inputs are upstream of it (stored step -> input); it is upstream of its
+        # outputs (stored step -> output)
+        **{f"step_input_{asset}": "OUTBOUND" for asset in STEP_ASSETS},
+        **{f"step_output_{asset}": "INBOUND" for asset in STEP_ASSETS},
     }
     assert downstream == {c: ("INBOUND" if d == "OUTBOUND" else "OUTBOUND") for c, d in upstream.items()}
     assert "project_models" not in upstream
     assert "modelversion_model" not in upstream
+    assert not {"step_job", "step_run", "step_parent"} & set(upstream)
 
 
 def test_ids_map_between_kinds_and_collections() -> None:

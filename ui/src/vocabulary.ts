@@ -23,6 +23,19 @@ export const UPSTREAM_END: Record<string, "from" | "to" | null> = {
   JOB_DEPLOYMENT: null,
   JOB_REPLAYOF: "to",
   RUN_JOB: "to",
+  STEP_INPUT_DATASET: "to",
+  STEP_INPUT_FEATURESET: "to",
+  STEP_INPUT_MODELVERSION: "to",
+  STEP_INPUT_MODEL: "to",
+  STEP_INPUT_DEPLOYMENT: "to",
+  STEP_OUTPUT_DATASET: "from",
+  STEP_OUTPUT_FEATURESET: "from",
+  STEP_OUTPUT_MODELVERSION: "from",
+  STEP_OUTPUT_MODEL: "from",
+  STEP_OUTPUT_DEPLOYMENT: "from",
+  STEP_JOB: null,
+  STEP_RUN: null,
+  STEP_PARENT: null,
 };
 
 // Each kind's GraphQL type.
@@ -38,4 +51,5 @@ export const TYPES: Record<string, string> = {
   SERVINGPERF: "ServingPerf",
   MODELVERSION: "ModelVersion",
   JOB: "Job",
+  STEP: "Step",
 };

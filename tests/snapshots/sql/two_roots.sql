@@ -88,7 +88,67 @@ WITH RECURSIVE
      WHERE :p10 & 67108864 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p13 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
       FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_job' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'run_job' ORDER BY x.from_created, x.from_id LIMIT :p9)
-     WHERE :p10 & 134217728 AND w.dir = 'downstream' AND w.kind = 'job' AND w.depth < :p13
+     WHERE :p10 & 134217728 AND w.dir = 'downstream' AND w.kind = 'job' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'dataset', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_input_dataset' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'step_input_dataset' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 268435456 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_input_dataset' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'step_input_dataset' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 536870912 AND w.dir = 'downstream' AND w.kind = 'dataset' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'featureset', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_input_featureset' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'step_input_featureset' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 1073741824 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_input_featureset' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'step_input_featureset' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 2147483648 AND w.dir = 'downstream' AND w.kind = 'featureset' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'modelversion', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_input_modelversion' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'step_input_modelversion' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 4294967296 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_input_modelversion' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'step_input_modelversion' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 8589934592 AND w.dir = 'downstream' AND w.kind = 'modelversion' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'model', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_input_model' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'step_input_model' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 17179869184 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_input_model' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'step_input_model' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 34359738368 AND w.dir = 'downstream' AND w.kind = 'model' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'deployment', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_input_deployment' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'step_input_deployment' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 68719476736 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_input_deployment' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'step_input_deployment' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 137438953472 AND w.dir = 'downstream' AND w.kind = 'deployment' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_output_dataset' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'step_output_dataset' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 274877906944 AND w.dir = 'upstream' AND w.kind = 'dataset' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'dataset', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_output_dataset' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'step_output_dataset' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 549755813888 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_output_featureset' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'step_output_featureset' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 1099511627776 AND w.dir = 'upstream' AND w.kind = 'featureset' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'featureset', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_output_featureset' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'step_output_featureset' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 2199023255552 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_output_modelversion' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'step_output_modelversion' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 4398046511104 AND w.dir = 'upstream' AND w.kind = 'modelversion' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'modelversion', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_output_modelversion' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'step_output_modelversion' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 8796093022208 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_output_model' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'step_output_model' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 17592186044416 AND w.dir = 'upstream' AND w.kind = 'model' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'model', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_output_model' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'step_output_model' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 35184372088832 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p13 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
+      FROM w4_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_output_deployment' AND e.from_id IN (SELECT x.from_id FROM edges x WHERE x.to_id = w.id AND x.kind = 'step_output_deployment' ORDER BY x.from_created, x.from_id LIMIT :p9)
+     WHERE :p10 & 70368744177664 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p13 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, 'deployment', e.to_created
+      FROM w4_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_output_deployment' AND e.to_id IN (SELECT x.to_id FROM edges x WHERE x.from_id = w.id AND x.kind = 'step_output_deployment' ORDER BY x.to_created, x.to_id LIMIT :p9)
+     WHERE :p10 & 140737488355328 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p13
     ORDER BY 3, 4, 5, 1
     LIMIT :p8
   ),
@@ -118,6 +178,10 @@ WITH RECURSIVE
        AND iif(s.wa, a.depth, b.depth) < :p13
        AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id UNION
     SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept b CROSS JOIN (SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES ('deployment_servingperf', 'upstream', 'deployment', 'servingperf', 0), ('deployment_servingperf', 'downstream', 'deployment', 'servingperf', 1))) s CROSS JOIN edges e CROSS JOIN w4_kept a
+     WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
+       AND iif(s.wa, a.depth, b.depth) < :p13
+       AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w4_kept a CROSS JOIN w4_kept b CROSS JOIN (SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES ('step_input_dataset', 'upstream', 'step', 'dataset', 1), ('step_input_dataset', 'downstream', 'step', 'dataset', 0), ('step_input_featureset', 'upstream', 'step', 'featureset', 1), ('step_input_featureset', 'downstream', 'step', 'featureset', 0), ('step_input_modelversion', 'upstream', 'step', 'modelversion', 1), ('step_input_modelversion', 'downstream', 'step', 'modelversion', 0), ('step_input_model', 'upstream', 'step', 'model', 1), ('step_input_model', 'downstream', 'step', 'model', 0), ('step_input_deployment', 'upstream', 'step', 'deployment', 1), ('step_input_deployment', 'downstream', 'step', 'deployment', 0), ('step_output_dataset', 'upstream', 'step', 'dataset', 0), ('step_output_dataset', 'downstream', 'step', 'dataset', 1), ('step_output_featureset', 'upstream', 'step', 'featureset', 0), ('step_output_featureset', 'downstream', 'step', 'featureset', 1), ('step_output_modelversion', 'upstream', 'step', 'modelversion', 0), ('step_output_modelversion', 'downstream', 'step', 'modelversion', 1), ('step_output_model', 'upstream', 'step', 'model', 0), ('step_output_model', 'downstream', 'step', 'model', 1), ('step_output_deployment', 'upstream', 'step', 'deployment', 0), ('step_output_deployment', 'downstream', 'step', 'deployment', 1))) s CROSS JOIN edges e
      WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
        AND iif(s.wa, a.depth, b.depth) < :p13
        AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id
