@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub
+.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage
 
 NPM := $(shell command -v npm)
 
@@ -87,6 +87,11 @@ bench-load: $(STAMP)
 # logRun and logRuns against 1 and 2 gateway processes in one run: bench/results-workers.md.
 bench-workers: $(STAMP)
 	$(BIN)/python -m bench.ingest --workers 1,2 --seconds 10 --output bench/results-workers.md
+
+# OpenLineage events one per request and batched, beside logRun in the same run:
+# bench/results-openlineage.md.
+bench-openlineage: $(STAMP)
+	$(BIN)/python -m bench.openlineage --seconds 10 --output bench/results-openlineage.md
 
 # ML Metadata and MLflow are measured in their own virtual environments (.bench/venvs):
 # skipped with a message by `bench` when those cannot be built, an error in `bench-peers`.

@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql (with GraphiQL), /healthz and /readyz."""
+"""The Starlette application: /graphql (with GraphiQL), /api/v1/lineage (OpenLineage events), /healthz and /readyz."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from metagate.gateway import openlineage
 from metagate.gateway.auth import VerifiedTokens, announce_admin_token, authenticate, bootstrap_admin
 from metagate.gateway.config import Settings
 from metagate.gateway.middleware import BodyLimit, LoopbackHosts, RequestId, error_body, mark_refused
@@ -459,6 +460,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),
+            Route(openlineage.PATH, openlineage.LineageEndpoint(settings, verified).handle, methods=["POST"]),
             *ui.routes(),
         ],
         middleware=[

@@ -48,6 +48,7 @@ from metagate.store.port import (
     HistoryEntry,
     HistoryQuery,
     IdempotencyRecord,
+    LineageEvent,
     LineageNode,
     LineageQuery,
     LineageResult,
@@ -375,6 +376,16 @@ class ArangoTx(_Runner):
             )
         )
 
+    async def known_lineage_events(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        hashed = {_event_key(k): k for k in keys}
+        return {hashed[k] for k in await self.run(aql.known_lineage_events(list(hashed)))}
+
+    async def insert_lineage_events(self, events: Sequence[LineageEvent]) -> None:
+        if events:
+            await self.run(aql.insert_lineage_events([layout.to_lineage_event_document(_event_key(e.key), e) for e in events]))
+
     async def insert_nodes(self, nodes: Sequence[Node]) -> None:
         for query in aql.insert_nodes(nodes):
             await self.run(query)
@@ -543,6 +554,7 @@ class ArangoStore:
             *(e.name for e in layout.EDGE_COLLECTIONS.values()),
             layout.IDEMPOTENCY_COLLECTION,
             layout.HISTORY_COLLECTION,
+            layout.OPENLINEAGE_COLLECTION,
         ]
         begun = asyncio.ensure_future(self._db.begin_transaction(write=collections))
         try:
@@ -663,11 +675,21 @@ class ArangoStore:
         doc = await self._reader().one(aql.get_token(token_id))
         return layout.from_token_document(doc) if doc else None
 
+    async def lineage_events(self, first: int, after: tuple[str, str] | None = None) -> list[LineageEvent]:
+        after_key = (after[0], _event_key(after[1])) if after is not None else None
+        docs = await self._reader().run(aql.lineage_events(first, after_key))
+        return [layout.from_lineage_event_document(d) for d in docs]
+
     async def list_tokens(self) -> list[Token]:
         return [layout.from_token_document(d) for d in await self._reader().run(aql.list_tokens())]
 
     async def revoke_token(self, token_id: str, at: str) -> bool:
         return bool(await self._reader().run(aql.revoke_token(token_id, at)))
+
+
+def _event_key(key: str) -> str:
+    # Document keys are limited in length and characters: the event's key is hashed.
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _walked(edge: Edge, query: LineageQuery, kept: dict[str, LineageNode]) -> bool:

@@ -634,6 +634,26 @@ def put_idempotency(document: JSONObject) -> Query:
     return Query("INSERT @doc INTO @@c", {"doc": document, "@c": layout.IDEMPOTENCY_COLLECTION})
 
 
+def known_lineage_events(document_keys: list[str]) -> Query:
+    return Query(
+        "FOR e IN @@c FILTER e._key IN @keys RETURN e._key", {"keys": document_keys, "@c": layout.OPENLINEAGE_COLLECTION}
+    )
+
+
+def insert_lineage_events(documents: list[JSONObject]) -> Query:
+    return Query("FOR doc IN @docs INSERT doc INTO @@c", {"docs": documents, "@c": layout.OPENLINEAGE_COLLECTION})
+
+
+def lineage_events(first: int, after: tuple[str, str] | None) -> Query:
+    """Kept events in the order received: (receivedAt, _key) after ``after``, by the index on both."""
+    bind: JSONObject = {"first": first, "@c": layout.OPENLINEAGE_COLLECTION}
+    where = ""
+    if after is not None:
+        where = " FILTER e.receivedAt > @at OR (e.receivedAt == @at AND e._key > @key)"
+        bind.update(at=after[0], key=after[1])
+    return Query(f"FOR e IN @@c{where} SORT e.receivedAt, e._key LIMIT @first RETURN e", bind)
+
+
 _COMPARE = {Op.EQ: "==", Op.LT: "<", Op.LTE: "<=", Op.GT: ">", Op.GTE: ">="}
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, key_of
+from metagate.store.port import LineageEvent
 
 GRAPH = "enterprise_ml_graph"
 
@@ -40,6 +41,8 @@ TOKENS_COLLECTION = "metagate_tokens"
 IDEMPOTENCY_COLLECTION = "metagate_idempotency"
 # Every move of an alias, a deployment's served version or a project's traffic weights.
 HISTORY_COLLECTION = "metagate_history"
+# OpenLineage events as they were received (their key hashed into _key).
+OPENLINEAGE_COLLECTION = "metagate_openlineage_events"
 # Serving-perf records that repeated a deployment's period, set aside by init-db before
 # it makes periods unique (the record kept is the oldest).
 SERVING_DUPLICATES_COLLECTION = "metagate_servingperf_duplicates"
@@ -272,3 +275,18 @@ def from_token_document(doc: dict[str, Any]) -> Any:
         created_at=doc["createdAt"],
         revoked_at=doc.get("revokedAt"),
     )
+
+
+def to_lineage_event_document(document_key: str, event: LineageEvent) -> JSONObject:
+    return {
+        "_key": document_key,
+        "key": event.key,
+        "kind": event.kind,
+        "eventTime": event.event_time,
+        "receivedAt": event.received_at,
+        "event": event.event,
+    }
+
+
+def from_lineage_event_document(doc: JSONObject) -> LineageEvent:
+    return LineageEvent(doc["key"], doc["kind"], doc["eventTime"], doc["receivedAt"], doc["event"])

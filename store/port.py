@@ -299,8 +299,28 @@ class IdempotencyRecord:
     created_at: str
 
 
+@dataclass(frozen=True)
+class LineageEvent:
+    """An OpenLineage event as it was received, kept whole so that the graph it made can
+    be made again from the kept events. ``key`` identifies it (a run's id, its event type
+    and time; a dataset's or job's namespace, name and time): one received again is the
+    same event."""
+
+    key: str
+    kind: str  # RunEvent, DatasetEvent or JobEvent
+    event_time: str  # format_time text
+    received_at: str
+    event: JSONObject
+
+
 class Tx(Reader, Protocol):
     """Reads and writes inside one atomic write; reads see the writes made so far."""
+
+    async def known_lineage_events(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` whose events are kept."""
+        ...
+
+    async def insert_lineage_events(self, events: Sequence[LineageEvent]) -> None: ...
 
     async def get_idempotency(self, key: str) -> IdempotencyRecord | None: ...
 
@@ -358,6 +378,11 @@ class Store(Reader, Protocol):
 
     async def count_all(self) -> dict[str, int]:
         """Nodes per kind and edges per edge kind: what the store holds."""
+        ...
+
+    async def lineage_events(self, first: int, after: tuple[str, str] | None = None) -> list[LineageEvent]:
+        """Kept OpenLineage events in the order they were received (received_at, then
+        key): at most ``first``, those after ``after`` (received_at, key) when given."""
         ...
 
     async def add_token(self, token: Token) -> None: ...

@@ -46,6 +46,7 @@ from metagate.store.port import (
     HistoryEntry,
     HistoryQuery,
     IdempotencyRecord,
+    LineageEvent,
     LineageNode,
     LineageQuery,
     LineageResult,
@@ -550,6 +551,19 @@ class SQLiteTx:
             [(record.key, record.fingerprint, _dumps(record.result), record.created_at)],
         )
 
+    async def known_lineage_events(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        sql = "SELECT key FROM openlineage_events WHERE key IN (SELECT value FROM json_each(?))"
+        return {r[0] for r in await self._reads._rows(self, sql, (_dumps(list(keys)),))}
+
+    async def insert_lineage_events(self, events: Sequence[LineageEvent]) -> None:
+        if events:
+            await self._many(
+                "INSERT INTO openlineage_events (key, kind, event_time, received_at, event) VALUES (?, ?, ?, ?, ?)",
+                [(e.key, e.kind, e.event_time, e.received_at, _dumps(e.event)) for e in events],
+            )
+
     async def insert_nodes(self, nodes: Sequence[Node]) -> None:
         if not nodes:
             return
@@ -1031,6 +1045,16 @@ class SQLiteStore:
                 " UNION ALL SELECT 'tags', count(*) FROM node_tags",
             )
         return {kind: count for kind, count in rows}
+
+    async def lineage_events(self, first: int, after: tuple[str, str] | None = None) -> list[LineageEvent]:
+        sql = "SELECT key, kind, event_time, received_at, event FROM openlineage_events"
+        params: tuple[Any, ...] = ()
+        if after is not None:
+            sql += " WHERE (received_at, key) > (?, ?)"
+            params = after
+        async with self._read() as conn:
+            rows = await self._reads._rows(conn, sql + " ORDER BY received_at, key LIMIT ?", (*params, first))
+        return [LineageEvent(k, kind, t, r, orjson.loads(e)) for k, kind, t, r, e in rows]
 
     async def add_token(self, token: Token) -> None:
         async with self.write() as tx:

@@ -157,6 +157,18 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (subject, topic, seq)
     ) WITHOUT ROWID;
     """,
+    # 8: OpenLineage events as they were received, so that the graph they made can be
+    # made again; one received again (the same key) is the same event.
+    """
+    CREATE TABLE openlineage_events (
+        key          TEXT PRIMARY KEY,
+        kind         TEXT NOT NULL,
+        event_time   TEXT NOT NULL,
+        received_at  TEXT NOT NULL,
+        event        TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX openlineage_events_received ON openlineage_events (received_at, key);
+    """,
 ]
 
 
