@@ -77,6 +77,7 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
         "logStep": Role.WRITER,
         "logSteps": Role.WRITER,
         "updateStep": Role.WRITER,
+        "logMetrics": Role.WRITER,
     },
 }
 

@@ -24,6 +24,8 @@ from metagate.store.port import (
     LineageResult,
     ListQuery,
     MetricFilter,
+    MetricHistoryQuery,
+    MetricPoint,
     NameKey,
     NeighborRequest,
     OrderField,
@@ -74,12 +76,18 @@ class Loaders:
         # Made when a history field is asked for: most requests never read one.
         return DataLoader(load_fn=self._store.history)
 
+    @functools.cached_property
+    def metric_history(self) -> DataLoader[MetricHistoryQuery, list[MetricPoint]]:
+        # One store call for every run's history a level of the query asks for.
+        return DataLoader(load_fn=self._store.metric_history)
+
     def clear(self) -> None:
         """Forgets what was read: after a write, later fields must see it."""
         self.nodes.clear_all()
         self.neighbors.clear_all()
-        if "history" in self.__dict__:
-            self.history.clear_all()
+        for made in ("history", "metric_history"):
+            if made in self.__dict__:
+                getattr(self, made).clear_all()
 
 
 @dataclass

@@ -67,6 +67,7 @@ from strawberry.extensions import SchemaExtension
 
 from metagate.resolvers import hub, steps
 from metagate.resolvers.queries import Limits
+from metagate.schema.types import MAX_CURVE_POINTS
 from metagate.store.errors import BadUserInput
 
 # --------------------------------------------------------------------------------------
@@ -474,6 +475,7 @@ class QueryCosts:
             ("Model", "aliasHistory"): self._page,
             ("Deployment", "versionHistory"): self._page,
             ("Job", "statusHistory"): self._page,
+            ("Run", "metricCurve"): Sizing("maxPoints", (), length=False, default=500, maximum=MAX_CURVE_POINTS),
             ("Project", "traffic"): _fixed(hub.MAX_TRAFFIC),
             ("Project", "trafficAt"): _fixed(hub.MAX_TRAFFIC),
             ("TrafficChange", "weights"): _fixed(hub.MAX_TRAFFIC),
@@ -487,6 +489,7 @@ class QueryCosts:
                 "limit", (), length=False, default=limits.default_lineage_nodes, maximum=limits.max_lineage_nodes
             ),
             ("Mutation", "logRuns"): Sizing("input", ("runs",), length=True, default=0, maximum=limits.max_batch_runs),
+            ("Run", "metricHistory"): Sizing("first", (), length=False, default=limits.default_page, maximum=MAX_CURVE_POINTS),
             ("Mutation", "logSteps"): Sizing("input", ("steps",), length=True, default=0, maximum=steps.MAX_STEPS),
         }
         self._cache_size = cache_size

@@ -15,8 +15,9 @@ from strawberry.types.base import get_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
 from metagate.resolvers import hub, queries, validate
-from metagate.resolvers.ids import encode_id
+from metagate.resolvers.ids import decode_cursor, encode_cursor, encode_id
 from metagate.schema.context import Info
+from metagate.store import port
 from metagate.store.errors import BadUserInput
 from metagate.store.model import (
     EDGE_KINDS,
@@ -468,6 +469,65 @@ async def _project_serving_status(self: NodeType, info: Info) -> list[Deployment
     return out
 
 
+@strawberry.type(description="One point of a run's metric history.")
+class MetricPoint:
+    key: str
+    value: float
+    step: int = strawberry.field(description="The training step it was logged at (0 when none was given).")
+    timestamp: dt.datetime
+
+
+@strawberry.type(description="A page of a run's metric history, in step, then timestamp, then logging order.")
+class MetricHistory:
+    points: list[MetricPoint]
+    has_next_page: bool
+    end_cursor: str | None
+
+
+MAX_CURVE_POINTS = 10_000
+
+
+def _point(p: port.MetricPoint) -> MetricPoint:
+    return MetricPoint(key=p.key, value=p.value, step=p.step, timestamp=parse_time(p.timestamp))
+
+
+def _point_cursor(p: port.MetricPoint) -> str:
+    return encode_cursor((p.step, f"{p.timestamp} {p.id}"))
+
+
+def _after_point(after: str | None) -> tuple[int, str, str] | None:
+    key = decode_cursor(after)
+    if key is None:
+        return None
+    step, (stamp, _, point) = key[0], key[1].partition(" ")
+    if not isinstance(step, int) or not point:
+        raise BadUserInput("after: not a cursor returned by this gateway", field="after")
+    return step, stamp, point
+
+
+async def _run_metric_history(
+    self: NodeType, info: Info, key: str, first: int | None = None, after: str | None = None
+) -> MetricHistory:
+    limits = info.context.limits
+    size = validate.page_size(first, default=limits.default_page, maximum=MAX_CURVE_POINTS)
+    query = port.MetricHistoryQuery(self.record.id, validate.metric_name(key, field="key"), size + 1, _after_point(after))
+    points = await info.context.loaders.metric_history.load(query)
+    shown = points[:size]
+    return MetricHistory(
+        points=[_point(p) for p in shown],
+        has_next_page=len(points) > size,
+        end_cursor=_point_cursor(shown[-1]) if shown else None,
+    )
+
+
+async def _run_metric_curve(self: NodeType, info: Info, key: str, max_points: int | None = 500) -> list[MetricPoint]:
+    most = 500 if max_points is None else max_points
+    if not 1 <= most <= MAX_CURVE_POINTS:
+        raise BadUserInput(f"maxPoints must be between 1 and {MAX_CURVE_POINTS}", field="maxPoints")
+    query = port.MetricHistoryQuery(self.record.id, validate.metric_name(key, field="key"), 0, most=most)
+    return [_point(p) for p in await info.context.loaders.metric_history.load(query)]
+
+
 @strawberry.type(description="A change of a job's status.")
 class StatusChange(Move):
     @strawberry.field
@@ -506,6 +566,15 @@ _EXTRA: dict[Kind, list[tuple[str, str, Callable[..., object]]]] = {
     ],
     Kind.MODELVERSION: [
         _extra("aliasNames", _version_aliases, "The aliases of its model that point at it."),
+    ],
+    Kind.RUN: [
+        _extra("metricHistory", _run_metric_history, "A metric's points over training, a page at a time."),
+        _extra(
+            "metricCurve",
+            _run_metric_curve,
+            "A metric's points over training, downsampled by row to at most maxPoints (the first and last kept);"
+            " ask it of several runs at once (nodes(ids:)) to overlay their curves.",
+        ),
     ],
     Kind.JOB: [
         _extra("hardware", _job_hardware, "The hardware it runs on."),

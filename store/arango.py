@@ -53,6 +53,8 @@ from metagate.store.port import (
     LineageQuery,
     LineageResult,
     ListQuery,
+    MetricHistoryQuery,
+    MetricPoint,
     NameKey,
     NeighborRequest,
     OrderField,
@@ -339,6 +341,12 @@ class _Runner:
         lists = await self.one(aql.history(queries))
         return [[layout.from_history_document(d) for d in docs] for docs in lists]
 
+    async def metric_history(self, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
+        if not queries:
+            return []
+        lists = await self.one(aql.metric_history(queries))
+        return [[layout.from_metric_point_document(d) for d in docs] for docs in lists]
+
 
 def neighbor_pages(
     requests: Sequence[NeighborRequest], answered: list[list[list[JSONObject]]], groups: list[list[int]] | None = None
@@ -375,6 +383,12 @@ class ArangoTx(_Runner):
                 }
             )
         )
+
+    async def insert_metric_points(self, points: Sequence[MetricPoint]) -> None:
+        # In batches: a bind value is held whole in the server's memory.
+        for start in range(0, len(points), 5000):
+            chunk = points[start : start + 5000]
+            await self.run(aql.insert_metric_points([layout.to_metric_point_document(p) for p in chunk]))
 
     async def known_lineage_events(self, keys: Sequence[str]) -> set[str]:
         if not keys:
@@ -555,6 +569,7 @@ class ArangoStore:
             layout.IDEMPOTENCY_COLLECTION,
             layout.HISTORY_COLLECTION,
             layout.OPENLINEAGE_COLLECTION,
+            layout.METRIC_POINTS_COLLECTION,
         ]
         begun = asyncio.ensure_future(self._db.begin_transaction(write=collections))
         try:
@@ -625,6 +640,9 @@ class ArangoStore:
 
     async def history(self, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
         return await self._reader().history(queries)
+
+    async def metric_history(self, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
+        return await self._reader().metric_history(queries)
 
     async def list_nodes(self, query: ListQuery) -> Page:
         rows = await self._reader().run(aql.list_nodes(query))

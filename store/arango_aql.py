@@ -19,6 +19,7 @@ from metagate.store.port import (
     Compare,
     HistoryQuery,
     ListQuery,
+    MetricHistoryQuery,
     NameKey,
     NeighborRequest,
     NotOf,
@@ -605,6 +606,41 @@ def history(queries: Sequence[HistoryQuery]) -> Query:
             f" SORT h.seq DESC LIMIT {b.value(q.first)} RETURN h)"
         )
     return Query(f"RETURN [{', '.join(lists)}]", b.bind)
+
+
+def metric_history(queries: Sequence[MetricHistoryQuery]) -> Query:
+    """Each query's points, one list per query: a page in (step, timestamp, _key) order
+    (after a point; newest first), or every point sampled by row to at most ``most``
+    (resolvers.metrics.downsampled is the reference): the first of each of most - 1 even
+    runs, and the last point. Each reads the index on (run, key, step, timestamp)."""
+    b = Binder()
+    coll = b.collection(layout.METRIC_POINTS_COLLECTION)
+    lists = []
+    for q in queries:
+        match = f"p.run == {b.value(q.run_id)} AND p.key == {b.value(q.key)}"
+        if q.after is not None:
+            step, time, key = (b.value(v) for v in q.after)
+            match += (
+                f" AND (p.step > {step} OR (p.step == {step} AND (p.timestamp > {time}"
+                f" OR (p.timestamp == {time} AND p._key > {key}))))"
+            )
+        order = "DESC" if q.newest_first else "ASC"
+        sort = f"SORT p.step {order}, p.timestamp {order}, p._key {order}"
+        if q.most is None:
+            lists.append(f"(FOR p IN {coll} FILTER {match} {sort} LIMIT {b.value(q.first)} RETURN p)")
+            continue
+        most = b.value(q.most)
+        points = f"(FOR p IN {coll} FILTER {match} {sort} RETURN p)"
+        lists.append(
+            f"(LET pts = {points} LET n = LENGTH(pts) RETURN n <= {most} ? pts : ({most} == 1 ? [LAST(pts)] :"
+            f" APPEND((FOR r IN 0..(n - 2) FILTER r == 0 OR FLOOR(r * ({most} - 1) / (n - 1))"
+            f" != FLOOR((r - 1) * ({most} - 1) / (n - 1)) RETURN pts[r]), [LAST(pts)])))[0]"
+        )
+    return Query(f"RETURN [{', '.join(lists)}]", b.bind)
+
+
+def insert_metric_points(documents: list[JSONObject]) -> Query:
+    return Query("FOR doc IN @docs INSERT doc INTO @@c", {"docs": documents, "@c": layout.METRIC_POINTS_COLLECTION})
 
 
 def insert_token(document: JSONObject) -> Query:

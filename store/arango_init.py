@@ -95,6 +95,8 @@ def indexes() -> list[Index]:
             out.append(Index(collection, layout.SERVING_PERIOD, "metagate_serving_period", unique=True, sparse=True))
     # A subject's moves of a topic, by number: one move per number, read newest first.
     out.append(Index(layout.HISTORY_COLLECTION, ("subject", "topic", "seq"), "metagate_history_seq", unique=True))
+    # A run's points of a key, in (step, timestamp) order.
+    out.append(Index(layout.METRIC_POINTS_COLLECTION, ("run", "key", "step", "timestamp"), "metagate_metric_order"))
     # Kept OpenLineage events, in the order they were received.
     out.append(Index(layout.OPENLINEAGE_COLLECTION, ("receivedAt", "_key"), "metagate_openlineage_received"))
     return out
@@ -234,6 +236,7 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 layout.SERVING_DUPLICATES_COLLECTION,
                 layout.HISTORY_COLLECTION,
                 layout.OPENLINEAGE_COLLECTION,
+                layout.METRIC_POINTS_COLLECTION,
             ):
                 if not await db.has_collection(own):
                     await db.create_collection(own)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, key_of
-from metagate.store.port import LineageEvent
+from metagate.store.port import LineageEvent, MetricPoint
 
 GRAPH = "enterprise_ml_graph"
 
@@ -41,6 +41,8 @@ TOKENS_COLLECTION = "metagate_tokens"
 IDEMPOTENCY_COLLECTION = "metagate_idempotency"
 # Every move of an alias, a deployment's served version or a project's traffic weights.
 HISTORY_COLLECTION = "metagate_history"
+# Runs' metric histories, one document a point (its id as _key).
+METRIC_POINTS_COLLECTION = "metagate_metric_points"
 # OpenLineage events as they were received (their key hashed into _key).
 OPENLINEAGE_COLLECTION = "metagate_openlineage_events"
 # Serving-perf records that repeated a deployment's period, set aside by init-db before
@@ -290,3 +292,19 @@ def to_lineage_event_document(document_key: str, event: LineageEvent) -> JSONObj
 
 def from_lineage_event_document(doc: JSONObject) -> LineageEvent:
     return LineageEvent(doc["key"], doc["kind"], doc["eventTime"], doc["receivedAt"], doc["event"])
+
+
+def to_metric_point_document(point: MetricPoint) -> JSONObject:
+    return {
+        "_key": point.id,
+        "run": point.run_id,
+        "key": point.key,
+        "step": point.step,
+        "timestamp": point.timestamp,
+        "value": point.value,
+    }
+
+
+def from_metric_point_document(doc: JSONObject) -> MetricPoint:
+    # A value is a Float (float(value), as SQLite's REAL): JSON writes 3.0 as 3.
+    return MetricPoint(doc["run"], doc["key"], float(doc["value"]), doc["step"], doc["timestamp"], doc["_key"])

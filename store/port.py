@@ -259,6 +259,10 @@ class Reader(Protocol):
         """Each query's moves, newest first, in the order of the queries."""
         ...
 
+    async def metric_history(self, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
+        """Each query's points, in the order of the queries."""
+        ...
+
 
 @dataclass(frozen=True)
 class HistoryEntry:
@@ -313,8 +317,38 @@ class LineageEvent:
     event: JSONObject
 
 
+@dataclass(frozen=True)
+class MetricPoint:
+    """One point of a run's metric history. ``id`` grows with each point logged and breaks
+    ties: a history is in (step, timestamp, id) order."""
+
+    run_id: str
+    key: str
+    value: float
+    step: int
+    timestamp: str  # format_time text
+    id: str
+
+
+@dataclass(frozen=True)
+class MetricHistoryQuery:
+    """A run's points of one key in (step, timestamp, id) order: at most ``first``, those
+    after ``after`` (a point's (step, timestamp, id)) when given; newest first with
+    ``newest_first``; or, with ``most``, all of them downsampled to at most ``most``
+    by row (``most - 1`` even runs' first points, and the last point)."""
+
+    run_id: str
+    key: str
+    first: int
+    after: tuple[int, str, str] | None = None
+    newest_first: bool = False
+    most: int | None = None
+
+
 class Tx(Reader, Protocol):
     """Reads and writes inside one atomic write; reads see the writes made so far."""
+
+    async def insert_metric_points(self, points: Sequence[MetricPoint]) -> None: ...
 
     async def known_lineage_events(self, keys: Sequence[str]) -> set[str]:
         """Those of ``keys`` whose events are kept."""

@@ -51,6 +51,8 @@ from metagate.store.port import (
     LineageQuery,
     LineageResult,
     ListQuery,
+    MetricHistoryQuery,
+    MetricPoint,
     NameKey,
     NeighborRequest,
     Page,
@@ -328,6 +330,15 @@ class _Reads:
             items[row[0]].append((node, (node.created_at, node.id)))
         return [Page(items=found[: r.first], has_next=len(found) > r.first) for r, found in zip(requests, items)]
 
+    async def metric_history(self, conn: _Connection, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
+        if not queries:
+            return []
+        out: list[list[MetricPoint]] = [[] for _ in queries]
+        payload = [[q.run_id, q.key, q.first, *(q.after or (None, None, None)), int(q.newest_first), q.most] for q in queries]
+        for i, run_id, key, value, step, timestamp, point_id in await self._rows(conn, _METRIC_SQL, (_dumps(payload),)):
+            out[i].append(MetricPoint(run_id, key, value, step, timestamp, point_id))
+        return out
+
     async def history(self, conn: _Connection, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
         if not queries:
             return []
@@ -336,6 +347,33 @@ class _Reads:
         for i, subject, topic, seq, at, value, reason, actor in rows:
             out[i].append(HistoryEntry(subject, topic, seq, at, orjson.loads(value), reason, actor))
         return out
+
+
+# Each query's points: a page in (step, timestamp, id) order (after a point, newest
+# first), or all of them sampled by row to at most ``most`` (resolvers.metrics.downsampled
+# is the reference): the first point of each of most - 1 even runs, and the last point.
+_METRIC_SQL = """
+WITH q(i, run_id, key, first, a_step, a_time, a_id, newest, most) AS (
+  SELECT key, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7
+    FROM json_each(?)
+),
+p AS (
+  SELECT q.i, q.first, q.most, m.*,
+         row_number() OVER (PARTITION BY q.i ORDER BY
+           CASE WHEN q.newest THEN NULL ELSE m.step END, CASE WHEN q.newest THEN NULL ELSE m.timestamp END,
+           CASE WHEN q.newest THEN NULL ELSE m.id END, m.step DESC, m.timestamp DESC, m.id DESC) - 1 AS r,
+         count(*) OVER (PARTITION BY q.i) AS n
+    FROM q JOIN metric_points m ON m.run_id = q.run_id AND m.key = q.key
+   WHERE q.a_step IS NULL OR (m.step, m.timestamp, m.id) > (q.a_step, q.a_time, q.a_id)
+)
+SELECT i, run_id, key, value, step, timestamp, id FROM p
+ WHERE CASE WHEN most IS NULL THEN r < first
+            WHEN n <= most THEN 1
+            WHEN most = 1 THEN r = n - 1
+            ELSE r = n - 1 OR (r < n - 1 AND (r = 0 OR (r * (most - 1)) / (n - 1) != ((r - 1) * (most - 1)) / (n - 1)))
+       END
+ ORDER BY i, r
+"""
 
 
 # Each query's moves: a subject's history of a topic is short (a move is a person's or a
@@ -530,6 +568,16 @@ class SQLiteTx:
 
     async def history(self, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
         return await self._reads.history(self, queries)
+
+    async def metric_history(self, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
+        return await self._reads.metric_history(self, queries)
+
+    async def insert_metric_points(self, points: Sequence[MetricPoint]) -> None:
+        if points:
+            await self._many(
+                "INSERT INTO metric_points (run_id, key, step, timestamp, id, value) VALUES (?, ?, ?, ?, ?, ?)",
+                [(p.run_id, p.key, p.step, p.timestamp, p.id, p.value) for p in points],
+            )
 
     async def answer_text(self, plan: Plan) -> bytes | None:
         return await self._reads.answer_text(self, plan)
@@ -997,6 +1045,10 @@ class SQLiteStore:
     async def history(self, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
         async with self._read() as conn:
             return await self._reads.history(conn, queries)
+
+    async def metric_history(self, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
+        async with self._read() as conn:
+            return await self._reads.metric_history(conn, queries)
 
     async def list_nodes(self, query: ListQuery) -> Page:
         sql, params = _list_sql(query)

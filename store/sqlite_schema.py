@@ -169,6 +169,26 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX openlineage_events_received ON openlineage_events (received_at, key);
     """,
+    # 9: runs' metric histories, appended and never changed, in (step, timestamp, id)
+    # order per run and key; and run_metrics kept up to date when a dev perf's metrics
+    # move (a history's latest values), not only when the dev perf is linked.
+    """
+    CREATE TABLE metric_points (
+        run_id     TEXT NOT NULL REFERENCES nodes (id),
+        key        TEXT NOT NULL,
+        step       INTEGER NOT NULL,
+        timestamp  TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        value      REAL NOT NULL,
+        PRIMARY KEY (run_id, key, step, timestamp, id)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER run_metrics_from_devperf_update AFTER UPDATE OF fields ON nodes WHEN NEW.kind = 'devperf'
+    BEGIN
+        INSERT OR REPLACE INTO run_metrics (run_id, name, value)
+        SELECT e.from_id, m.key, m.value FROM edges e, json_each(NEW.fields, '$.metrics') m
+         WHERE e.to_id = NEW.id AND e.kind = 'run_devperf' AND m.type IN ('integer', 'real');
+    END;
+    """,
 ]
 
 

@@ -23,6 +23,7 @@ from metagate.store.port import (
     HistoryQuery,
     ListQuery,
     MetricFilter,
+    MetricHistoryQuery,
     NameKey,
     NeighborRequest,
     NotOf,
@@ -180,6 +181,32 @@ def test_the_hubs_queries_carry_every_value_as_bind_variables(h: list[str], key:
     for query in aql.remove_edges([Edge("deployment_modelversion", f"deployment/{key}", f"modelversion/{key}{h[5]}", "")]):
         check(query, h[5])
     check(aql.update_node(f"deployment/{key}", layout.field_changes(Kind.DEPLOYMENT, {"tag": h[0], "status": h[1]})), h[0], h[1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.lists(HOSTILE, min_size=8, max_size=8), key=KEYS)
+def test_metric_and_openlineage_queries_carry_every_value_as_bind_variables(h: list[str], key: str) -> None:
+    check(
+        aql.metric_history(
+            [MetricHistoryQuery(f"run/{key}{h[0]}", h[1], 3, (7, h[2], h[3])), MetricHistoryQuery("run/r", h[4], 0, most=9)]
+        ),
+        *h[:5],
+    )
+    check(aql.known_lineage_events([h[5]]), h[5])
+    check(aql.lineage_events(5, (h[6], h[7])), h[6], h[7])
+    check(aql.insert_lineage_events([{"_key": key, "event": {"x": h[0]}}]), h[0])
+    check(aql.insert_metric_points([{"_key": key, "key": h[1]}]), h[1])
+
+
+def test_a_downsampled_history_keeps_the_first_point_of_each_even_run_and_the_last() -> None:
+    query = aql.metric_history([MetricHistoryQuery("run/r2", "loss", 0, most=500)])
+    assert query.text == (
+        "RETURN [(LET pts = (FOR p IN @@c0 FILTER p.run == @v1 AND p.key == @v2 SORT p.step ASC, p.timestamp ASC,"
+        " p._key ASC RETURN p) LET n = LENGTH(pts) RETURN n <= @v3 ? pts : (@v3 == 1 ? [LAST(pts)] :"
+        " APPEND((FOR r IN 0..(n - 2) FILTER r == 0 OR FLOOR(r * (@v3 - 1) / (n - 1)) != FLOOR((r - 1) * (@v3 - 1) / (n - 1))"
+        " RETURN pts[r]), [LAST(pts)])))[0]]"
+    )
+    assert query.bind == {"@c0": "metagate_metric_points", "v1": "run/r2", "v2": "loss", "v3": 500}
 
 
 def test_history_reads_each_subjects_topic_newest_first_within_its_bounds() -> None:

@@ -1,0 +1,129 @@
+"""Metric history: a run's metrics over its training, point by point (key, value, step,
+timestamp), appended in batches and never changed.
+
+The latest point of each key (the highest step, then the latest timestamp, then the
+last logged) is also the key's value in the run's dev performance, so that runs are
+filtered and ordered by a metric through the same index as before; a run without dev
+performance gets one.
+
+Long histories are read downsampled to at most N points, sampled by row: the points in
+order are cut into N - 1 runs of about equal length, the first of each kept, and the
+last point always (MLflow's sampler by distinct step collapsed when many points share a
+step, mlflow PR #24305).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from metagate.resolvers import validate
+from metagate.resolvers.authz import check_project
+from metagate.resolvers.registry import Then, _commit, _edge, _inputs, _insert_new, _node, _one_neighbor, _updated, require
+from metagate.store.errors import BadUserInput
+from metagate.store.model import Kind, Node, Step, key_of, new_id, utcnow
+from metagate.store.port import MetricHistoryQuery, MetricPoint, Store, Tx
+
+MAX_POINTS = 10_000  # points of one logMetrics call
+MAX_KEYS = 100  # keys of one logMetrics call
+MAX_STEP = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class PointInput:
+    key: str
+    value: float
+    step: int | None = None  # None: 0
+    timestamp: dt.datetime | None = None  # None: now
+
+
+@dataclass
+class MetricsLogged:
+    run: Node
+    points: int
+
+
+def _order(p: MetricPoint) -> tuple[int, str, str]:
+    return (p.step, p.timestamp, p.id)
+
+
+def check_points(run_id: str, points: Sequence[PointInput]) -> list[MetricPoint]:
+    if not points:
+        raise BadUserInput("metrics: give at least one point", field="metrics")
+    if len(points) > MAX_POINTS:
+        raise BadUserInput(f"metrics: at most {MAX_POINTS} points in one call", field="metrics")
+    now = utcnow()
+    out = []
+    for i, p in enumerate(points):
+        at = f"metrics[{i}]"
+        key = validate.metric_name(p.key, field=f"{at}.key")
+        if isinstance(p.value, bool) or not isinstance(p.value, (int, float)) or not math.isfinite(p.value):
+            raise BadUserInput(f"{at}.value must be a finite number", field=f"{at}.value")
+        step = 0 if p.step is None else p.step
+        if not 0 <= step <= MAX_STEP:
+            raise BadUserInput(f"{at}.step must be between 0 and 2^63 - 1", field=f"{at}.step")
+        stamp = validate.time(p.timestamp, field=f"{at}.timestamp") or now
+        # Ids grow with each point: points of one step and time keep the order they came in.
+        out.append(MetricPoint(run_id, key, float(p.value), step, stamp, key_of(new_id(Kind.DEVPERF))))
+    if len({p.key for p in out}) > MAX_KEYS:
+        raise BadUserInput(f"metrics: at most {MAX_KEYS} keys in one call", field="metrics")
+    return out
+
+
+async def log_metrics(
+    store: Store,
+    *,
+    run_id: str,
+    points: Sequence[PointInput],
+    allowed_projects: frozenset[str] | None = None,
+    idempotency_key: str | None = None,
+    then: Then | None = None,
+) -> MetricsLogged:
+    """Appends points to a run's metric history and moves each key's latest value into
+    its dev performance, in one transaction."""
+    inputs = _inputs(locals())
+    checked = check_points(run_id, points)
+
+    async def work(tx: Tx) -> Node:
+        run = await require(tx, run_id, Kind.RUN, field="runId")
+        await check_project(tx, allowed_projects, run)
+        await tx.insert_metric_points(checked)
+        newest: dict[str, MetricPoint] = {}
+        for p in checked:
+            if p.key not in newest or _order(p) > _order(newest[p.key]):
+                newest[p.key] = p
+        keys = sorted(newest)
+        held = await tx.metric_history([MetricHistoryQuery(run.id, k, 1, newest_first=True) for k in keys])
+        latest = {k: (page[0] if page else newest[k]) for k, page in zip(keys, held)}
+        perf = await _one_neighbor(tx, run.id, "run_devperf", Step.OUT)
+        if perf is None:
+            perf = _node(Kind.DEVPERF, None, scope=run.id, fields={"metrics": {k: p.value for k, p in latest.items()}})
+            await _insert_new(tx, [perf])
+            await tx.insert_edges([_edge("run_devperf", run, perf)])
+        else:
+            metrics = {**(perf.fields.get("metrics") or {}), **{k: p.value for k, p in latest.items()}}
+            if metrics != perf.fields.get("metrics"):
+                await _updated(tx, perf, fields={**perf.fields, "metrics": metrics})
+        return run
+
+    async def logged(tx: Tx, run: Node) -> None:
+        if then is not None:
+            await then(tx, MetricsLogged(run, len(checked)))
+
+    run = await _commit(store, idempotency_key, "log_metrics", inputs, work, logged)
+    return MetricsLogged(run, len(checked))
+
+
+def downsampled(points: Sequence[MetricPoint], most: int) -> list[MetricPoint]:
+    """At most ``most`` of the points (in order), sampled by row: ``most - 1`` even runs'
+    first points, and the last point. The stores do the same in their queries; this is
+    their reference."""
+    n = len(points)
+    if n <= most:
+        return list(points)
+    if most == 1:
+        return [points[-1]]
+    tiles = most - 1
+    return [p for i, p in enumerate(points[:-1]) if i * tiles // (n - 1) != (i - 1) * tiles // (n - 1) or i == 0] + [points[-1]]
