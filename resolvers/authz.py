@@ -108,9 +108,9 @@ def required_role(parent_type: str, field: str) -> Role | None:
 async def project_of(reader: Reader, node: Node) -> str | None:
     """The project a node belongs to; None for shared kinds (datasets, featuresets)."""
     current: Node | None = node
-    for _ in range(8):
-        if current is None:
-            return None
+    seen: set[str] = set()
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
         if current.kind is Kind.PROJECT:
             return current.id
         if current.kind is Kind.MODEL:
@@ -118,7 +118,10 @@ async def project_of(reader: Reader, node: Node) -> str | None:
         if current.kind in (Kind.DATASET, Kind.FEATURESET):
             return None
         if current.kind is Kind.STEP:
-            # A step is of the project of the job or run it ran in, or of its pipeline run's.
+            # A step is of the project it was logged in (see resolvers.steps); else, of the
+            # job or run it ran in, or of its pipeline run's.
+            if isinstance(current.fields.get("project"), str):
+                return str(current.fields["project"])
             pages = await reader.neighbors(
                 [NeighborRequest(current.id, e, Step.OUT, 1) for e in ("step_job", "step_run", "step_parent")]
             )

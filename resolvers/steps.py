@@ -20,18 +20,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from metagate.resolvers import validate
-from metagate.resolvers.authz import check_project
-from metagate.resolvers.registry import Then, _commit, _edge, _existing, _inputs, _insert_new, _node, _updated, require
+from metagate.resolvers.authz import check_project, project_of
+from metagate.resolvers.registry import Then, _commit, _edge, _inputs, _insert_new, _node, _updated, require
 from metagate.store.errors import BadUserInput, Conflict, NotFound
 from metagate.store.model import JOB_STATUSES, STEP_ASSETS, STEP_PHASES, Edge, JSONObject, Kind, Node, Step, utcnow
-from metagate.store.port import NeighborRequest, Store, Tx
+from metagate.store.port import NameKey, NeighborRequest, Store, Tx
 
 FINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 # Where a step goes from each state; SUCCEEDED, FAILED and CANCELLED are final.
 MOVES = {"PENDING": ("RUNNING", *FINAL), "RUNNING": FINAL}
 MAX_LINKS = 1000  # inputs and outputs of one step
 MAX_STEPS = 1000  # steps of one batch
+MAX_BATCH_LINKS = 10_000  # inputs and outputs of all the steps of one batch
 PARENT_EDGES = {Kind.JOB: "step_job", Kind.RUN: "step_run", Kind.STEP: "step_parent"}
+_BOTH = "an asset is also an input: a step writes what it derives, not what it read"
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,7 @@ def check(spec: StepSpec, index: int, at: str = "") -> _Checked:
         raise BadUserInput(f"{at}parentIndex: the index of an earlier step of this batch", field=f"{at}parentIndex")
     inputs, outputs = _refs(spec.inputs, f"{at}inputs"), _refs(spec.outputs, f"{at}outputs")
     if set(inputs) & set(outputs):
-        raise BadUserInput(
-            f"{at}outputs: an asset is also an input: a step writes what it derives, not what it read", field=f"{at}outputs"
-        )
+        raise BadUserInput(f"{at}outputs: {_BOTH}", field=f"{at}outputs")
     return _Checked(
         name=validate.name(spec.name, field=f"{at}name"),
         fields={"phase": phase, "status": state, **_times(state, spec.started_at, spec.ended_at, at)},
@@ -129,33 +129,60 @@ def check(spec: StepSpec, index: int, at: str = "") -> _Checked:
     )
 
 
-async def _asset(tx: Tx, ref: AssetRef, *, writes: bool, at: str, allowed_projects: frozenset[str] | None) -> Node:
-    if ref.dataset is not None:
-        found = await _existing(tx, Kind.DATASET, ref.dataset, "")
-        if found is not None:
-            return found
-        if not writes:
-            raise NotFound(f"{at}: no dataset named {ref.dataset!r}", field=at)
-        dataset = _node(Kind.DATASET, ref.dataset)
-        await _insert_new(tx, [dataset])
-        return dataset
-    assert ref.id is not None
-    [node] = await tx.get_nodes([ref.id])
-    if node is None or node.kind not in STEP_ASSETS:
-        raise NotFound(f"{at}: no dataset, featureset, model version, model or deployment with this id", field=at)
-    await check_project(tx, allowed_projects, node)
-    return node
-
-
 async def _links(
     tx: Tx, step: Node, inputs: Sequence[AssetRef], outputs: Sequence[AssetRef], at: str, allowed: frozenset[str] | None
-) -> list[Edge]:
+) -> list[tuple[Edge, Node]]:
+    """The edges from a step to what it read and wrote, each with its asset: one per
+    asset however often and however it was named (by id, a dataset by name); an asset
+    both read and written is refused. A dataset written by a name no dataset has is
+    registered. Every id is looked up in one store call, every name in one more."""
+    ways = (("input", inputs), ("output", outputs))
+    ids = list(dict.fromkeys(r.id for _, refs in ways for r in refs if r.id is not None))
+    names = list(dict.fromkeys(r.dataset for _, refs in ways for r in refs if r.dataset is not None))
+    by_id = dict(zip(ids, await tx.get_nodes(ids))) if ids else {}
+    by_name: dict[str, Node] = {}
+    if names:
+        found = await tx.find_named([NameKey(Kind.DATASET, n, "") for n in names])
+        by_name = {n: f[0] for n, f in zip(names, found) if f}
+    new: list[Node] = []
+    way_of: dict[str, str] = {}
     edges = []
-    for direction, refs in (("input", inputs), ("output", outputs)):
+    for direction, refs in ways:
         for i, ref in enumerate(refs):
-            asset = await _asset(tx, ref, writes=direction == "output", at=f"{at}{direction}s[{i}]", allowed_projects=allowed)
-            edges.append(_edge(f"step_{direction}_{asset.kind.value}", step, asset))
+            here = f"{at}{direction}s[{i}]"
+            if ref.dataset is not None:
+                asset = by_name.get(ref.dataset)
+                if asset is None:
+                    if direction == "input":
+                        raise NotFound(f"{here}: no dataset named {ref.dataset!r}", field=here)
+                    asset = by_name[ref.dataset] = _node(Kind.DATASET, ref.dataset)
+                    new.append(asset)
+            else:
+                found_node = by_id[ref.id] if ref.id is not None else None
+                if found_node is None or found_node.kind not in STEP_ASSETS:
+                    raise NotFound(f"{here}: no dataset, featureset, model version, model or deployment with this id", field=here)
+                await check_project(tx, allowed, found_node)
+                asset = found_node
+            if asset.id in way_of:
+                if way_of[asset.id] != direction:
+                    raise BadUserInput(f"{at}outputs: {_BOTH}", field=f"{at}outputs")
+                continue
+            way_of[asset.id] = direction
+            edges.append((_edge(f"step_{direction}_{asset.kind.value}", step, asset), asset))
+    if new:
+        await _insert_new(tx, new)
     return edges
+
+
+async def _project(tx: Tx, parent: Node | None, assets: Sequence[Node]) -> str | None:
+    """The project a step is logged in: its parent's, else that of the first model, model
+    version or deployment it read or wrote; None when it touched shared datasets and
+    featuresets only (such a step is shared as they are)."""
+    for node in (parent,) if parent is not None else assets:
+        project = await project_of(tx, node)
+        if project is not None:
+            return project
+    return None
 
 
 def _new_step(checked: _Checked) -> Node:
@@ -182,8 +209,12 @@ async def _log(tx: Tx, checked: list[_Checked], allowed: frozenset[str] | None, 
         if parent is not None and parent.kind is Kind.STEP and parent.fields.get("phase") != "PIPELINE":
             field = f"{at}parentIndex" if c.parent_index is not None else f"{at}parentId"
             raise BadUserInput(f"{field}: a step belongs to a pipeline run, a step of phase PIPELINE", field=field)
+        links = await _links(tx, step, c.inputs, c.outputs, at, allowed)
+        project = await _project(tx, parent, [asset for _, asset in links])
+        if project is not None:
+            step = replace(step, fields={**step.fields, "project": project})
         await _insert_new(tx, [step])
-        edges = await _links(tx, step, c.inputs, c.outputs, at, allowed)
+        edges = [e for e, _ in links]
         if parent is not None:
             edges.append(_edge(PARENT_EDGES[parent.kind], step, parent))
         await tx.insert_edges(edges)
@@ -210,6 +241,8 @@ async def log_steps(
         raise BadUserInput(f"steps: at most {MAX_STEPS} steps in one batch", field="steps")
     prefix = "steps" if batch else None
     checked = [check(s, i, f"{prefix}[{i}]." if prefix else "") for i, s in enumerate(steps)]
+    if sum(len(c.inputs) + len(c.outputs) for c in checked) > MAX_BATCH_LINKS:
+        raise BadUserInput(f"steps: at most {MAX_BATCH_LINKS} inputs and outputs in one batch", field="steps")
 
     async def work(tx: Tx) -> list[Node]:
         return await _log(tx, checked, allowed_projects, prefix)
@@ -269,7 +302,7 @@ async def update_step(
     new_state = _choice(state, JOB_STATUSES, "", field="state") if state is not None else None
     checked_inputs, checked_outputs = _refs(inputs, "inputs"), _refs(outputs, "outputs")
     if set(checked_inputs) & set(checked_outputs):
-        raise BadUserInput("outputs: an asset is also an input: a step writes what it derives, not what it read", field="outputs")
+        raise BadUserInput(f"outputs: {_BOTH}", field="outputs")
     extra = validate.json_object(attributes)
     end = validate.time(ended_at, field="endedAt")
 
@@ -278,6 +311,8 @@ async def update_step(
         await check_project(tx, allowed_projects, step)
         fields = dict(step.fields)
         current = fields.get("status") or "SUCCEEDED"
+        if end is not None and (new_state or current) not in FINAL:
+            raise BadUserInput(f"endedAt: a {new_state or current} step has not ended", field="endedAt")
         if new_state is not None and new_state != current:
             if new_state not in MOVES.get(current, ()):
                 raise Conflict(f"a {current} step cannot become {new_state}", field="state")
@@ -293,7 +328,8 @@ async def update_step(
             raise BadUserInput("endedAt: given only with the state that ends the step", field="endedAt")
         have = await _linked(tx, step)
         edges = []
-        for e in await _links(tx, step, checked_inputs, checked_outputs, "", allowed_projects):
+        links = await _links(tx, step, checked_inputs, checked_outputs, "", allowed_projects)
+        for e, _ in links:
             way = "input" if e.kind.startswith("step_input_") else "output"
             if have.get(e.to_id, way) != way:
                 raise BadUserInput(
@@ -302,6 +338,14 @@ async def update_step(
             if e.to_id not in have:
                 edges.append(e)
                 have[e.to_id] = way
+        if len(have) > MAX_LINKS:
+            raise BadUserInput(f"a step reads and writes at most {MAX_LINKS} assets", field="outputs" if outputs else "inputs")
+        if "project" not in fields and edges:
+            # A shared step that now touches a project's model is of that project.
+            added = {e.to_id for e in edges}
+            project = await _project(tx, None, [asset for _, asset in links if asset.id in added])
+            if project is not None:
+                fields["project"] = project
         merged = {**step.attributes, **extra}
         if fields == step.fields and not edges and merged == step.attributes:
             return step

@@ -109,7 +109,9 @@ def step_spec(input: LogStepInput, at: str = "") -> steps.StepSpec:
         state=_value(input.state),
         started_at=input.started_at,
         ended_at=input.ended_at,
-        parent_id=decode_id(input.parent_id, tuple(steps.PARENT_EDGES), field=f"{at}parentId") if input.parent_id else None,
+        parent_id=decode_id(input.parent_id, tuple(steps.PARENT_EDGES), field=f"{at}parentId")
+        if input.parent_id is not None
+        else None,
         parent_index=input.parent_index,
         inputs=_assets(input.inputs, f"{at}inputs"),
         outputs=_assets(input.outputs, f"{at}outputs"),

@@ -458,7 +458,8 @@ def lineage_walk(
     steps = {w: {s.edge.name for s in useful if s.direction is w} for w in walks(direction)}
     ways = walks(direction)
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
-    keep = f" FILTER {collections} == null OR PARSE_IDENTIFIER(v._id).collection IN {collections}"
+    # The start is no node of its own lineage, even where a loop leads back to it.
+    keep = f" FILTER v._id != {start} AND ({collections} == null OR PARSE_IDENTIFIER(v._id).collection IN {collections})"
     lets = []
     for i, walk in enumerate(ways):
         if not steps[walk]:

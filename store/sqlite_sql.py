@@ -69,14 +69,16 @@ def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep, fanned: bool) -> 
 def _followed(t: str, v: dict[str, str]) -> str:
     """The edges the walk's steps follow between two nodes kept, read from the end with
     few edges of the kind (a node kept may have thousands at its other end, while the
-    nodes kept are at most the limit), or, when both ends may have many, looked up pair by
-    pair of nodes kept. One select per way of reading, over a table of the steps read that
+    nodes kept are at most the limit; never pair by pair of nodes kept, which is kept
+    times kept). One select per way of reading, over a table of the steps read that
     way (``kept`` is named six times, not twice per step: SQLite copies a table's
     definition into the statement wherever it is named, and allows 65,535 references to
     ``edges`` in one statement)."""
-    shapes: dict[Step | None, list[WalkStep]] = {}
+    shapes: dict[Step, list[WalkStep]] = {}
     for s in WALK_STEPS:
-        shapes.setdefault(sparse_step(s.edge), []).append(s)
+        # Both ends may have many (a step's inputs, a dataset's readers): read from the
+        # from end, a step, which has few (at most resolvers.steps.MAX_LINKS a call).
+        shapes.setdefault(sparse_step(s.edge) or Step.OUT, []).append(s)
     selects = []
     for sparse, steps in shapes.items():
         rows = ", ".join(
@@ -88,7 +90,6 @@ def _followed(t: str, v: dict[str, str]) -> str:
         joined = {
             Step.OUT: f"{t}kept a CROSS JOIN {table} s CROSS JOIN edges e CROSS JOIN {t}kept b",
             Step.IN: f"{t}kept b CROSS JOIN {table} s CROSS JOIN edges e CROSS JOIN {t}kept a",
-            None: f"{t}kept a CROSS JOIN {t}kept b CROSS JOIN {table} s CROSS JOIN edges e",
         }[sparse]
         selects.append(f"""
     SELECT e.kind, e.from_id, e.to_id, e.created_at FROM {joined}
@@ -128,7 +129,7 @@ def lineage_ctes(t: str, v: dict[str, str], fanned: bool) -> str:
   ),
   {t}ranked(id, dir, depth, rn) AS (
     SELECT id, dir, depth, ROW_NUMBER() OVER (ORDER BY depth, kind, created, id) FROM (
-      SELECT id, dir, MIN(depth) AS depth, kind, created FROM {t}walk WHERE depth > 0 GROUP BY id, dir
+      SELECT id, dir, MIN(depth) AS depth, kind, created FROM {t}walk WHERE depth > 0 AND id != {v["start"]} GROUP BY id, dir
     )
      WHERE {v["kinds"]} IS NULL OR kind IN (SELECT value FROM json_each({v["kinds"]}))
      ORDER BY 4

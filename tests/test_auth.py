@@ -133,6 +133,40 @@ async def test_a_writer_limited_to_a_project_writes_only_there(memory_store: SQL
     await limited.http.aclose()
 
 
+async def test_a_writer_limited_to_a_project_moves_on_only_its_projects_steps(memory_store: SQLiteStore) -> None:
+    admin = await _client(memory_store, (await issue(memory_store, name="admin", role=Role.ADMIN)).secret)
+    a = await record_pipeline(admin, runs=1, prefix="a-")
+    b = await record_pipeline(admin, runs=1, prefix="b-")
+    limited = await _client(memory_store, (await issue(memory_store, name="ci", role=Role.WRITER, projects=["a-housing"])).secret)
+    log = "mutation($i: LogStepInput!) { logStep(input: $i) { step { id } } }"
+    update = "mutation($id: ID!) { updateStep(input: {stepId: $id, state: FAILED}) { step { state } } }"
+
+    async def step(**fields: Any) -> str:
+        logged = await admin(log, i={"name": "s", "phase": "TRAIN", "state": "RUNNING", **fields})
+        return str(logged["logStep"]["step"]["id"])
+
+    async def code(query: str, **variables: Any) -> str | None:
+        body = await limited.raw(query, **variables)
+        return body["errors"][0]["extensions"]["code"] if body.get("errors") else None
+
+    # A step without a parent is of the project of the model it wrote...
+    of_b = await step(outputs=[{"id": b.model}])
+    # ...and one deep in pipeline runs of a run of b's, of b's, however deep.
+    parent = await step(phase="PIPELINE", parentId=b.runs[0])
+    for _ in range(10):
+        parent = await step(phase="PIPELINE", parentId=parent)
+    deep_in_b = await step(parentId=parent)
+    before = await memory_store.count_all()
+    assert await code(update, id=of_b) == "FORBIDDEN"
+    assert await code(update, id=deep_in_b) == "FORBIDDEN"
+    assert await memory_store.count_all() == before
+    # Its own project's steps, and steps of shared datasets only, it moves on.
+    assert await code(update, id=await step(outputs=[{"id": a.model}])) is None
+    assert await code(update, id=await step(inputs=[{"id": b.dataset}])) is None
+    await admin.http.aclose()
+    await limited.http.aclose()
+
+
 async def test_revoked_tokens_are_refused_within_a_second(memory_store: SQLiteStore) -> None:
     issued = await issue(memory_store, name="old", role=Role.READER)
     app = create_app(Settings(), store=memory_store)

@@ -239,3 +239,57 @@ async def test_a_bad_step_in_a_batch_writes_nothing_and_names_its_field(gql: Gra
     error = await gql.error(LOG, i={"name": "a", "phase": "CLEAN", "outputs": [{"id": encode_id("run/" + "f" * 32)}]})
     assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "outputs[0].id")
     assert await _count(gql) == before
+
+
+async def test_an_asset_is_an_input_or_an_output_however_it_is_named(gql: GraphQLClient) -> None:
+    raw = await _dataset(gql, "sales")
+    # Read by name and written by id (or the other way round) is the same dataset: refused.
+    for inputs, outputs in (([{"dataset": "sales"}], [{"id": raw}]), ([{"id": raw}], [{"dataset": "sales"}])):
+        error = await gql.error(LOG, i={"name": "x", "phase": "CLEAN", "inputs": inputs, "outputs": outputs})
+        assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "outputs"), inputs
+    # Written by name and by id in one step: one edge.
+    step = (await gql(LOG, i={"name": "fix", "phase": "CLEAN", "outputs": [{"dataset": "sales"}, {"id": raw}]}))["logStep"][
+        "step"
+    ]
+    assert _ids(step["outputDatasets"]) == [raw]
+    moved = (await gql(UPDATE, i={"stepId": step["id"], "outputs": [{"id": raw}, {"dataset": "sales"}]}))["updateStep"]["step"]
+    assert _ids(moved["outputDatasets"]) == [raw]
+
+
+async def test_lineage_through_a_feedback_loop_answers_each_node_once_and_never_the_start(gql: GraphQLClient) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    data = await _dataset(gql, "clicks")
+    # A model trained on the clicks writes its predictions back into them: a loop.
+    await gql(LOG, i={"name": "train", "phase": "TRAIN", "inputs": [{"id": data}], "outputs": [{"id": pipeline.model}]})
+    await gql(LOG, i={"name": "score", "phase": "INFERENCE", "inputs": [{"id": pipeline.model}], "outputs": [{"id": data}]})
+    for direction in ("UPSTREAM", "DOWNSTREAM"):
+        found = (await gql(LINEAGE, id=data, d=direction, k=None))["lineage"]["nodes"]
+        ids = [n["node"]["id"] for n in found]
+        assert data not in ids, direction
+        assert len(ids) == len(set(ids)), direction
+        assert pipeline.model in ids, direction
+
+
+async def test_a_step_that_is_still_running_has_no_end(gql: GraphQLClient) -> None:
+    step = (await gql(LOG, i={"name": "fetch", "phase": "FETCH", "state": "PENDING"}))["logStep"]["step"]
+    error = await gql.error(UPDATE, i={"stepId": step["id"], "state": "RUNNING", "endedAt": "2030-01-01T00:00:00Z"})
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "endedAt")
+    again = (await gql("query($id: ID!) { node(id: $id) { ... on Step { state endedAt } } }", id=step["id"]))["node"]
+    assert again == {"state": "PENDING", "endedAt": None}
+
+
+async def test_a_batch_of_steps_is_bounded_in_steps_and_in_links(gql: GraphQLClient) -> None:
+    raw = await _dataset(gql, "wide")
+    wide = {"name": "fan", "phase": "PREPARE", "inputs": [{"id": raw}], "outputs": [{"dataset": f"part-{i}"} for i in range(999)]}
+    error = await gql.error(LOG_MANY, i={"steps": [wide] * 11})
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "steps")
+    assert "10000" in error["message"]
+    light = "mutation($i: LogStepsInput!) { logSteps(input: $i) { steps { step { id } } } }"
+    error = await gql.error(light, i={"steps": [{"name": "s", "phase": "OTHER"}] * 1001})
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "steps")
+    assert (await gql("{ datasets(first: 5) { nodes { name } } }"))["datasets"]["nodes"] == [{"name": "wide"}]
+
+
+async def test_an_empty_parent_id_is_a_bad_id_not_no_parent(gql: GraphQLClient) -> None:
+    error = await gql.error(LOG, i={"name": "x", "phase": "OTHER", "parentId": ""})
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "parentId")

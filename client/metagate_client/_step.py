@@ -8,12 +8,20 @@ import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from metagate_client._models import LoggedStep
+from metagate_client._models import Asset, LoggedStep
 from metagate_client._operations import Ref, StepAsset, Steps, _object, check_finite, log_step, update_step
 
 
 def _error(error: BaseException | None) -> dict[str, Any]:
     return {} if error is None else {"error": "".join(traceback.format_exception_only(type(error), error)).strip()}
+
+
+def _state(error: BaseException | None) -> str:
+    """SUCCEEDED; FAILED on an exception; CANCELLED when interrupted (KeyboardInterrupt,
+    a cancelled task, an exit)."""
+    if error is None:
+        return "SUCCEEDED"
+    return "FAILED" if isinstance(error, Exception) else "CANCELLED"
 
 
 class StepRecorder:
@@ -35,8 +43,8 @@ class StepRecorder:
     ) -> None:
         self.name = name
         self.phase = phase
-        self.inputs: list[StepAsset] = [inputs] if isinstance(inputs, str) else list(inputs)
-        self.outputs: list[StepAsset] = [outputs] if isinstance(outputs, str) else list(outputs)
+        self.inputs: list[StepAsset] = [inputs] if isinstance(inputs, (str, Asset)) else list(inputs)
+        self.outputs: list[StepAsset] = [outputs] if isinstance(outputs, (str, Asset)) else list(outputs)
         self.attributes: dict[str, Any] = dict(_object(attributes, "attributes") or {})
         self.logged: LoggedStep | None = None
         self._parent = parent
@@ -58,18 +66,26 @@ class StepRecorder:
         self.attributes.update(given)
 
     def _finish(self, error: BaseException | None) -> Steps[LoggedStep]:
-        """The logStep call for what was recorded: SUCCEEDED, or FAILED with the error."""
+        """The logStep call for what was recorded: SUCCEEDED, or FAILED (CANCELLED when
+        interrupted) with the error. A step that did not succeed may not have written its
+        outputs: they are kept in the attribute ``unwritten`` (ids, and names, which so
+        register no dataset), not as outputs."""
+        unwritten = (
+            {}
+            if error is None or not self.outputs
+            else {"unwritten": [o.id if isinstance(o, Asset) else o for o in self.outputs]}
+        )
         return log_step(
             self.name,
             self.phase,
-            state="SUCCEEDED" if error is None else "FAILED",
+            state=_state(error),
             started_at=self._started,
             ended_at=dt.datetime.now(dt.timezone.utc),
             parent=self._parent,
             inputs=self.inputs,
-            outputs=self.outputs,
+            outputs=self.outputs if error is None else (),
             tags=self._tags,
-            attributes={**self.attributes, **_error(error)},
+            attributes={**self.attributes, **_error(error), **unwritten},
         )
 
 
@@ -81,4 +97,4 @@ def start_pipeline(
 
 
 def finish_pipeline(pipeline: LoggedStep, error: BaseException | None) -> Steps[LoggedStep]:
-    return update_step(pipeline, state="SUCCEEDED" if error is None else "FAILED", attributes=_error(error) or None)
+    return update_step(pipeline, state=_state(error), attributes=_error(error) or None)

@@ -54,3 +54,23 @@ async def test_the_async_client_records_steps_too(gateway: Server, unique: str) 
                 fetch.log({"bytes": 10})
         assert fetch.logged is not None and fetch.logged.parent == pipeline.id
         assert [a.name for a in fetch.logged.outputs] == [f"a-fetched-{unique}"]
+
+
+def test_a_failed_step_registers_no_dataset_it_only_named_and_an_interrupted_one_is_cancelled(mg: Client, unique: str) -> None:
+    raw = mg.register_dataset(f"f-raw-{unique}")
+    with pytest.raises(RuntimeError):
+        with mg.step("split", "prepare", inputs=raw, outputs=[f"f-train-{unique}", raw]) as split:
+            raise RuntimeError("disk full")
+    assert split.logged is not None and split.logged.state == "failed"
+    # Named outputs it may never have written stay unregistered; what it was given stays named.
+    assert split.logged.outputs == () and split.logged.attributes["unwritten"] == [f"f-train-{unique}", raw.id]
+    assert [a.id for a in split.logged.inputs] == [raw.id]
+    found = mg.execute("query($n: String!) { dataset(name: $n) { id } }", {"n": f"f-train-{unique}"})
+    assert found["dataset"] is None
+    with pytest.raises(KeyboardInterrupt):
+        with mg.pipeline(f"f-pipeline-{unique}") as pipeline:
+            with mg.step("train", "train", parent=pipeline) as train:
+                raise KeyboardInterrupt
+    assert train.logged is not None and train.logged.state == "cancelled"
+    again = mg.execute("query($id: ID!) { node(id: $id) { ... on Step { state } } }", {"id": pipeline.id})
+    assert again["node"] == {"state": "CANCELLED"}

@@ -334,7 +334,7 @@ def test_lineage_pushes_its_limit_into_the_walk() -> None:
         return f"{directions[0]} {{start}} @@c{first}, " + ", ".join(legs[1:])
 
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
-    keep = " FILTER @collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections"
+    keep = " FILTER v._id != @start AND (@collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections)"
     vertices = ", ".join(sorted(set(layout.VERTEX_COLLECTIONS.values())))
     second, direction_value, third = 4 + n, f"v{4 + 2 * n}", 5 + 2 * n
     assert query.text == (
