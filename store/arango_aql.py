@@ -621,10 +621,9 @@ def metric_history(queries: Sequence[MetricHistoryQuery]) -> Query:
         match = f"p.run == {b.value(q.run_id)} AND p.key == {b.value(q.key)}"
         if q.after is not None:
             step, time, key = (b.value(v) for v in q.after)
-            match += (
-                f" AND (p.step > {step} OR (p.step == {step} AND (p.timestamp > {time}"
-                f" OR (p.timestamp == {time} AND p._key > {key}))))"
-            )
+            # One index range (step >=) and an array comparison, position by position: an
+            # OR of branches would keep the optimizer from reading the index in order.
+            match += f" AND p.step >= {step} AND [p.step, p.timestamp, p._key] > [{step}, {time}, {key}]"
         order = "DESC" if q.newest_first else "ASC"
         sort = f"SORT p.step {order}, p.timestamp {order}, p._key {order}"
         if q.most is None:

@@ -96,7 +96,9 @@ def indexes() -> list[Index]:
     # A subject's moves of a topic, by number: one move per number, read newest first.
     out.append(Index(layout.HISTORY_COLLECTION, ("subject", "topic", "seq"), "metagate_history_seq", unique=True))
     # A run's points of a key, in (step, timestamp) order.
-    out.append(Index(layout.METRIC_POINTS_COLLECTION, ("run", "key", "step", "timestamp"), "metagate_metric_order"))
+    # With _key last, as the history's SORT names it, so that the index delivers the order
+    # and a page's LIMIT stops the read.
+    out.append(Index(layout.METRIC_POINTS_COLLECTION, ("run", "key", "step", "timestamp", "_key"), "metagate_metric_order_key"))
     # Kept OpenLineage events, in the order they were received.
     out.append(Index(layout.OPENLINEAGE_COLLECTION, ("receivedAt", "_key"), "metagate_openlineage_received"))
     return out

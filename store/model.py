@@ -499,6 +499,10 @@ def format_time(value: dt.datetime) -> str:
 
 
 def parse_time(value: str) -> dt.datetime:
+    """A stored time (format_time's form) as a datetime in UTC; ValueError otherwise."""
+    if len(value) == 27 and value[10] == "T" and value[-1] == "Z":
+        # fromisoformat is C, strptime Python: ten times faster, for a page of 500 points.
+        return dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.UTC)
     return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
 
 

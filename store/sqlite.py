@@ -331,12 +331,27 @@ class _Reads:
         return [Page(items=found[: r.first], has_next=len(found) > r.first) for r, found in zip(requests, items)]
 
     async def metric_history(self, conn: _Connection, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
-        if not queries:
-            return []
-        out: list[list[MetricPoint]] = [[] for _ in queries]
-        payload = [[q.run_id, q.key, q.first, *(q.after or (None, None, None)), int(q.newest_first), q.most] for q in queries]
-        for i, run_id, key, value, step, timestamp, point_id in await self._rows(conn, _METRIC_SQL, (_dumps(payload),)):
-            out[i].append(MetricPoint(run_id, key, value, step, timestamp, point_id))
+        """One statement per query, each read in the primary key's order: a page stops
+        at its size; a downsampled history reads the points' columns once and keeps every
+        (n - 1) / (most - 1)-th row here (SQLite's window functions sorted the whole
+        history again and again)."""
+        out: list[list[MetricPoint]] = []
+        for q in queries:
+            order = "DESC" if q.newest_first else ""
+            where = "run_id = ? AND key = ?"
+            params: list[Any] = [q.run_id, q.key]
+            if q.after is not None:
+                where += " AND (step, timestamp, id) > (?, ?, ?)"
+                params += list(q.after)
+            ordered = f"ORDER BY step {order}, timestamp {order}, id {order}"
+            sql = f"SELECT value, step, timestamp, id FROM metric_points WHERE {where} {ordered}"
+            if q.most is None:
+                sql += " LIMIT ?"
+                params.append(q.first)
+            rows = await self._rows(conn, sql, tuple(params))
+            if q.most is not None:
+                rows = [rows[r] for r in _sampled(len(rows), q.most)]
+            out.append([MetricPoint(q.run_id, q.key, value, step, stamp, point_id) for value, step, stamp, point_id in rows])
         return out
 
     async def history(self, conn: _Connection, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
@@ -349,31 +364,16 @@ class _Reads:
         return out
 
 
-# Each query's points: a page in (step, timestamp, id) order (after a point, newest
-# first), or all of them sampled by row to at most ``most`` (resolvers.metrics.downsampled
-# is the reference): the first point of each of most - 1 even runs, and the last point.
-_METRIC_SQL = """
-WITH q(i, run_id, key, first, a_step, a_time, a_id, newest, most) AS (
-  SELECT key, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7
-    FROM json_each(?)
-),
-p AS (
-  SELECT q.i, q.first, q.most, m.*,
-         row_number() OVER (PARTITION BY q.i ORDER BY
-           CASE WHEN q.newest THEN NULL ELSE m.step END, CASE WHEN q.newest THEN NULL ELSE m.timestamp END,
-           CASE WHEN q.newest THEN NULL ELSE m.id END, m.step DESC, m.timestamp DESC, m.id DESC) - 1 AS r,
-         count(*) OVER (PARTITION BY q.i) AS n
-    FROM q JOIN metric_points m ON m.run_id = q.run_id AND m.key = q.key
-   WHERE q.a_step IS NULL OR (m.step, m.timestamp, m.id) > (q.a_step, q.a_time, q.a_id)
-)
-SELECT i, run_id, key, value, step, timestamp, id FROM p
- WHERE CASE WHEN most IS NULL THEN r < first
-            WHEN n <= most THEN 1
-            WHEN most = 1 THEN r = n - 1
-            ELSE r = n - 1 OR (r < n - 1 AND (r = 0 OR (r * (most - 1)) / (n - 1) != ((r - 1) * (most - 1)) / (n - 1)))
-       END
- ORDER BY i, r
-"""
+def _sampled(n: int, most: int) -> list[int]:
+    """The rows kept of ``n`` when at most ``most`` are (resolvers.metrics.downsampled is
+    the reference): the first of each of most - 1 even runs of the first n - 1 rows, and
+    the last row."""
+    if n <= most:
+        return list(range(n))
+    if most == 1:
+        return [n - 1]
+    tiles = most - 1
+    return [r for r in range(n - 1) if r == 0 or r * tiles // (n - 1) != (r - 1) * tiles // (n - 1)] + [n - 1]
 
 
 # Each query's moves: a subject's history of a topic is short (a move is a person's or a
