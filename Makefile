@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage
+.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage bench-metrics
 
 NPM := $(shell command -v npm)
 
@@ -92,6 +92,11 @@ bench-workers: $(STAMP)
 # bench/results-openlineage.md.
 bench-openlineage: $(STAMP)
 	$(BIN)/python -m bench.openlineage --seconds 10 --output bench/results-openlineage.md
+
+# logMetrics batched beside logRun, and a 10,000-point curve read as 500 beside the run
+# alone, in the same run: bench/results-metrics.md.
+bench-metrics: $(STAMP)
+	$(BIN)/python -m bench.metrics --seconds 10 --output bench/results-metrics.md
 
 # ML Metadata and MLflow are measured in their own virtual environments (.bench/venvs):
 # skipped with a message by `bench` when those cannot be built, an error in `bench-peers`.

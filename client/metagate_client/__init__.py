@@ -25,7 +25,7 @@ from metagate_client._exceptions import (
     Unavailable,
     UnexpectedResponse,
 )
-from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, LoggedStep, ModelVersion, Move
+from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, LoggedStep, MetricPoint, ModelVersion, Move
 from metagate_client._run import RunRecorder
 from metagate_client._step import StepRecorder
 from metagate_client._version import __version__
@@ -44,6 +44,7 @@ __all__ = [
     "LoggedRun",
     "LoggedStep",
     "MetagateError",
+    "MetricPoint",
     "ModelVersion",
     "Move",
     "NotFound",

@@ -13,7 +13,7 @@ import httpx
 
 from metagate_client import _operations as ops
 from metagate_client._exceptions import DeadlineExceeded, Unavailable
-from metagate_client._models import Asset, Job, Lineage, LoggedRun, LoggedStep, ModelVersion, Move
+from metagate_client._models import Asset, Job, Lineage, LoggedRun, LoggedStep, MetricPoint, ModelVersion, Move
 from metagate_client._operations import Call, Data, Ref, Request, StepAsset, Steps
 from metagate_client._run import RunRecorder, start_run
 from metagate_client._step import StepRecorder, finish_pipeline, start_pipeline
@@ -452,6 +452,17 @@ class AsyncClient:
         return await self._call(
             ops.update_step(step, state=state, ended_at=ended_at, inputs=inputs, outputs=outputs, attributes=attributes)
         )
+
+    async def log_metrics(self, run: Ref, points: Sequence[Mapping[str, Any]]) -> int:
+        """Appends points (mappings of key, value, and step and timestamp when known) to a
+        run's metric history, 10,000 a request; answers how many were appended. Each key's
+        latest point becomes its value in the run's dev performance."""
+        return await self._call(ops.log_metrics(run, points))
+
+    async def metric_history(self, run: Ref, key: str, *, max_points: int | None = None) -> list[MetricPoint]:
+        """A metric's points over training, in order: all of them, or at most ``max_points``
+        downsampled by the gateway (the first and the last kept)."""
+        return await self._call(ops.metric_history(run, key, max_points=max_points))
 
     async def _call(self, steps: Steps[T]) -> T:
         call = Call(steps, self.url)

@@ -107,3 +107,13 @@ class LoggedStep:
     outputs: tuple[Asset, ...] = ()
     parent: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    """One point of a run's metric history: a value at a training step and a time."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: str  # ISO 8601, UTC

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union
 
 from metagate_client._exceptions import BadInput, UnexpectedResponse
-from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, LoggedStep, ModelVersion, Move
+from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, LoggedStep, MetricPoint, ModelVersion, Move
 from metagate_client._transport import encode
 from metagate_client._vocabulary import KINDS
 
@@ -680,3 +680,75 @@ def update_step(
     }
     data = yield _mutation("updateStep", f"step {{ {_STEP} }}", values)
     return _step(data["updateStep"]["step"])
+
+
+# -- metric history ---------------------------------------------------------------------------
+
+MAX_POINTS = 10_000  # points per logMetrics request: the gateway's limit
+
+
+def _points(points: Sequence[Mapping[str, Any]]) -> list[Data]:
+    given: list[Data] = []
+    for i, point in enumerate(points):
+        where = f"metrics[{i}]"
+        if not isinstance(point, Mapping) or "key" not in point or "value" not in point:
+            raise BadInput(f"{where}: a mapping with key and value (and step, timestamp when known)")
+        unknown = sorted(set(point) - {"key", "value", "step", "timestamp"})
+        if unknown:
+            raise BadInput(f"{where}: no field {unknown[0]!r}")
+        check_finite(point["value"], f"{where}.value")
+        stamp = point.get("timestamp")
+        given.append(
+            {
+                "key": point["key"],
+                "value": point["value"],
+                "step": point.get("step"),
+                "timestamp": _time(stamp) if isinstance(stamp, dt.datetime) else stamp,
+            }
+        )
+    return given
+
+
+def log_metrics(run: Ref, points: Sequence[Mapping[str, Any]]) -> Steps[int]:
+    """Appends points to a run's metric history, MAX_POINTS a request (each request is
+    atomic; a retry of one writes nothing twice). Answers how many were appended."""
+    given = _points(points)
+    if not given:
+        raise BadInput("metrics: give at least one point")
+    written = 0
+    for start in range(0, len(given), MAX_POINTS):
+        data = yield _mutation("logMetrics", "points", {"runId": _id(run), "metrics": given[start : start + MAX_POINTS]})
+        written += data["logMetrics"]["points"]
+    return written
+
+
+def _point(node: Data) -> MetricPoint:
+    return MetricPoint(node["key"], node["value"], node["step"], node["timestamp"])
+
+
+def metric_history(run: Ref, key: str, *, max_points: int | None) -> Steps[list[MetricPoint]]:
+    """A metric's whole history in order, page by page; or, with ``max_points``, at most
+    that many points, downsampled by the gateway (the first and the last kept)."""
+    if max_points is not None:
+        data = yield _request(
+            "query($id: ID!, $key: String!, $most: Int) { node(id: $id) { ... on Run {"
+            " metricCurve(key: $key, maxPoints: $most) { key value step timestamp } } } }",
+            {"id": _id(run), "key": key, "most": max_points},
+        )
+        return [_point(p) for p in (data["node"] or {}).get("metricCurve", [])]
+    found: list[MetricPoint] = []
+    after = None
+    while True:
+        data = yield _request(
+            "query($id: ID!, $key: String!, $after: String) { node(id: $id) { ... on Run {"
+            " metricHistory(key: $key, first: 1000, after: $after) { points { key value step timestamp }"
+            " hasNextPage endCursor } } } }",
+            {"id": _id(run), "key": key, "after": after},
+        )
+        page = (data["node"] or {}).get("metricHistory")
+        if page is None:
+            return found
+        found += [_point(p) for p in page["points"]]
+        if not page["hasNextPage"]:
+            return found
+        after = page["endCursor"]

@@ -13,6 +13,7 @@ from metagate_client._operations import (
     Steps,
     check_finite,
     create_project,
+    log_metrics,
     log_run,
     lookup,
     register_dataset,
@@ -30,6 +31,7 @@ class RunRecorder:
     ) -> None:
         self.params: dict[str, Any] = {}
         self.metrics: dict[str, float] = {}
+        self.history: list[dict[str, Any]] = []
         self.logged: LoggedRun | None = None
         self._assets = {"model": model, "dataset": dataset, "featureset": featureset}
         self._labels = {"name": name, "tag": tag, "deployment_tag": deployment_tag}
@@ -48,12 +50,19 @@ class RunRecorder:
         check_finite(given, "metrics")
         self.metrics.update(given)
 
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        """Adds a point to the metric's history (sent when the block ends, with the run);
+        its latest point becomes its value in the run's dev performance."""
+        check_finite(value, f"metric {key}")
+        self.history.append({"key": key, "value": value, "step": step, "timestamp": dt.datetime.now(dt.timezone.utc)})
+
     def _finish(self, error: BaseException | None) -> Steps[LoggedRun]:
-        """The log_run call for what was recorded: COMPLETED, or FAILED with the error."""
+        """The log_run call for what was recorded: COMPLETED, or FAILED with the error;
+        then the metric history, 10,000 points a call."""
         attributes = None
         if error is not None:
             attributes = {"error": "".join(traceback.format_exception_only(type(error), error)).strip()}
-        return log_run(
+        logged = yield from log_run(
             **self._assets,
             **self._labels,
             params=self.params,
@@ -63,6 +72,9 @@ class RunRecorder:
             end_time=dt.datetime.now(dt.timezone.utc),
             attributes=attributes,
         )
+        if self.history:
+            yield from log_metrics(logged.run, self.history)
+        return logged
 
 
 def start_run(
