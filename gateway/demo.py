@@ -2,7 +2,10 @@
 regression with a three-trial hyper-parameter search, the best trial deployed, and three
 weeks of serving performance; in the information hub, the model's two versions (the
 champion served, a fallback), the project's traffic, the train job that produced the
-best trial and a replay of it waiting for an executor."""
+best trial and a replay of it waiting for an executor; each trial's training curve (its
+rmse over 50 boosting stages); and the nightly pipeline run that made the champion, its
+fetch, clean, prepare, train, evaluate, validate and deploy steps from the raw census
+extract to the deployment."""
 
 from __future__ import annotations
 
@@ -68,6 +71,12 @@ mutation Replay($jobId: ID!) {
 mutation Serving($input: LogServingPerfInput!) {
   logServingPerf(input: $input) { servingPerf { id } }
 }
+mutation Metrics($input: LogMetricsInput!) {
+  logMetrics(input: $input) { points }
+}
+mutation Steps($input: LogStepsInput!) {
+  logSteps(input: $input) { steps { step { id } } }
+}
 """
 
 TRIALS = [
@@ -76,6 +85,60 @@ TRIALS = [
     ({"n_estimators": 500, "learning_rate": 0.01, "max_depth": 4}, {"rmse": 0.498, "r2": 0.815}),
 ]
 DEPLOYMENT_TAG = "housing-gbr-2026-11"
+
+
+def _curve(final: float, params: dict[str, Any], began: dt.datetime) -> list[dict[str, Any]]:
+    """A trial's rmse over 50 boosting stages, falling from 1.15 to its final value as
+    fast as its learning rate lets it."""
+    rate = 1 + 40 * float(params["learning_rate"])
+    stages = range(1, 51)
+    return [
+        {
+            "key": "rmse",
+            "value": round(final + (1.15 - final) * (1 - stage / 50) ** rate, 4),
+            "step": stage,
+            "timestamp": (began + dt.timedelta(seconds=16 * stage)).isoformat(),
+        }
+        for stage in stages
+    ]
+
+
+def _pipeline_steps(dataset: str, featureset: str, version: str, deployment: str, start: dt.datetime) -> list[dict[str, Any]]:
+    """The nightly pipeline run that made the champion: a step per phase, each reading
+    what the one before it wrote (the raw extract is registered by the fetch step)."""
+
+    def at(minutes: int, length: int) -> dict[str, str]:
+        began = start + dt.timedelta(minutes=minutes)
+        return {"startedAt": began.isoformat(), "endedAt": (began + dt.timedelta(minutes=length)).isoformat()}
+
+    def step(name: str, phase: str, minutes: int, length: int, **more: Any) -> dict[str, Any]:
+        return {"name": name, "phase": phase, "parentIndex": 0, **at(minutes, length), **more}
+
+    return [
+        {"name": "housing-nightly", "phase": "PIPELINE", "attributes": {"orchestrator": "liminal"}, **at(-20, 150)},
+        step(
+            "fetch-census",
+            "FETCH",
+            -20,
+            4,
+            outputs=[{"dataset": "california-housing-raw"}],
+            attributes={"source": "https://www.dcc.fc.up.pt/~ltorgo/Regression/cal_housing.html", "rows": 20640},
+        ),
+        step(
+            "clean",
+            "CLEAN",
+            -16,
+            6,
+            inputs=[{"dataset": "california-housing-raw"}],
+            outputs=[{"id": dataset}],
+            attributes={"dropped_rows": 0, "capped": ["MedHouseVal"]},
+        ),
+        step("prepare-features", "PREPARE", -10, 8, inputs=[{"id": dataset}], outputs=[{"id": featureset}]),
+        step("train", "TRAIN", 20, 74, inputs=[{"id": featureset}], outputs=[{"id": version}], attributes={"trials": 3}),
+        step("evaluate", "EVALUATE", 95, 5, inputs=[{"id": version}], attributes={"rmse": 0.471, "r2": 0.834}),
+        step("validate", "VALIDATE", 100, 3, inputs=[{"id": version}], attributes={"checks": ["rmse < 0.5", "no drift"]}),
+        step("deploy", "DEPLOY", 125, 5, inputs=[{"id": version}], outputs=[{"id": deployment}]),
+    ]
 
 
 async def load_demo(settings: Settings) -> str:
@@ -137,6 +200,7 @@ async def load_demo(settings: Settings) -> str:
                 },
             )
             runs.append(logged["logRun"]["run"]["id"])
+            await run("Metrics", input={"runId": runs[-1], "metrics": _curve(metrics["rmse"], params, began)})
         # Versions of the last trial (the fallback) and of the best (the champion, served).
         versions = [
             (await run("Version", modelId=model_id, runId=runs[i], source=f"s3://models/housing-gbr/trial-{i + 1}/"))[
@@ -179,8 +243,10 @@ async def load_demo(settings: Settings) -> str:
                 },
             )
         deployment_id = deployment["registerDeployment"]["deployment"]["id"]
+        await run("Steps", input={"steps": _pipeline_steps(dataset_id, featureset_id, versions[1], deployment_id, start)})
         return (
-            "Loaded the demo pipeline: project housing-prices, 3 runs, 2 model versions, deployment housing-prod"
+            "Loaded the demo pipeline: project housing-prices, 3 runs with their training curves, 2 model versions,"
+            " deployment housing-prod, the 7 steps of the pipeline run that made it"
             f" (id {deployment_id}).\nRun `make serve` and open http://127.0.0.1:8000/ to see it."
         )
     finally:

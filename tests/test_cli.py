@@ -29,6 +29,13 @@ def test_demo_loads_a_pipeline_once(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         counts = dict(conn.execute("SELECT kind, count(*) FROM nodes GROUP BY kind").fetchall())
     assert counts["run"] == 3 and counts["deployment"] == 1 and counts["servingperf"] == 3
+    # The pipeline run and its seven steps, fetch to deploy, each a phase of its own.
+    with sqlite3.connect(db) as conn:
+        phases = [p for (p,) in conn.execute("SELECT json_extract(fields, '$.phase') FROM nodes WHERE kind = 'step' ORDER BY id")]
+        points = dict(conn.execute("SELECT key, count(*) FROM metric_points GROUP BY key").fetchall())
+        raw = conn.execute("SELECT count(*) FROM nodes WHERE kind = 'dataset' AND name = 'california-housing-raw'").fetchone()
+    assert phases == ["PIPELINE", "FETCH", "CLEAN", "PREPARE", "TRAIN", "EVALUATE", "VALIDATE", "DEPLOY"]
+    assert raw == (1,) and points["rmse"] == 3 * 50  # each trial's training curve
 
 
 def test_loopback_detection() -> None:

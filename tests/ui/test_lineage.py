@@ -27,11 +27,11 @@ def test_a_deployments_page_draws_what_stands_behind_it(page: Page, gateway: Ser
         "Dataset california-housing",
         "Run gbr-trial-2",
     ):
-        expect(graph.get_by_role("button", name=label)).to_be_visible()
+        expect(graph.get_by_role("button", name=label, exact=True)).to_be_visible()
 
     # Laid out in layers by depth: the deployment rightmost, its dataset further left than its featureset.
     def left(label: str) -> float:
-        box = graph.get_by_role("button", name=label).bounding_box()
+        box = graph.get_by_role("button", name=label, exact=True).bounding_box()
         assert box is not None
         return box["x"]
 
@@ -49,13 +49,15 @@ def test_a_node_opens_from_the_picture_and_expands_in_place(page: Page, gateway:
     page.get_by_label("Direction").select_option("upstream")
     page.get_by_label("Depth").fill("1")
     graph = page.get_by_role("img", name="lineage graph")
-    expect(graph.get_by_role("button", name="Dataset california-housing")).to_have_count(0)
+    expect(graph.get_by_role("button", name="Dataset california-housing", exact=True)).to_have_count(0)
     featureset = graph.get_by_role("button", name="Featureset housing-features-v1")
     featureset.click()
     page.get_by_role("button", name="Expand here").click()
-    expect(graph.get_by_role("button", name="Dataset california-housing")).to_be_visible()  # the featureset's own upstream
+    expect(
+        graph.get_by_role("button", name="Dataset california-housing", exact=True)
+    ).to_be_visible()  # the featureset's own upstream
 
-    graph.get_by_role("button", name="Dataset california-housing").click()
+    graph.get_by_role("button", name="Dataset california-housing", exact=True).click()
     page.get_by_role("button", name="Open").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("california-housing")
 

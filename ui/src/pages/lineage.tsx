@@ -5,7 +5,20 @@ import { ApiError, gql } from "../api";
 import { KindBadge, Loading, Problem, kindOf } from "../components";
 import { UPSTREAM_END } from "../vocabulary";
 
-const KINDS = ["PROJECT", "DATASET", "FEATURESET", "MODEL", "RUN", "MODELPARAMS", "DEVPERF", "DEPLOYMENT", "SERVINGPERF"];
+const KINDS = [
+  "PROJECT",
+  "DATASET",
+  "FEATURESET",
+  "MODEL",
+  "MODELVERSION",
+  "RUN",
+  "MODELPARAMS",
+  "DEVPERF",
+  "DEPLOYMENT",
+  "SERVINGPERF",
+  "JOB",
+  "STEP",
+];
 const DIRECTIONS = ["UPSTREAM", "DOWNSTREAM", "BOTH"] as const;
 type Direction = (typeof DIRECTIONS)[number];
 
@@ -21,6 +34,9 @@ export const KIND_COLOURS: Record<string, string> = {
   DevPerf: "#9e3a8c",
   Deployment: "#c01048",
   ServingPerf: "#a15c07",
+  ModelVersion: "#8a5a00",
+  Job: "#3a6e2f",
+  Step: "#475467",
 };
 
 const LINEAGE = `query Lineage($id: ID!, $direction: LineageDirection!, $depth: Int, $kinds: [NodeKind!], $limit: Int) {

@@ -1,28 +1,40 @@
+import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 
 import { Json, KindBadge, Loading, NodeLink, type NodeRef, Problem, Tags, Time, kindOf } from "../components";
 import { useQuery } from "../hooks";
 import { Metrics } from "./home";
-import { LineageGraph } from "./lineage";
+import { CurvesChart, Timeline } from "../chart";
+import { KIND_COLOURS, LineageGraph } from "./lineage";
 import { ServingChart } from "./serving";
 
 const REF = "id name __typename";
 const PAGE = `nodes { ${REF} } pageInfo { hasNextPage }`;
+// The steps that wrote and read an asset.
+const MADE = `producedBy(first: 50) { ${PAGE} } consumedBy(first: 50) { ${PAGE} }`;
+const ASSETS = ["Datasets", "Featuresets", "ModelVersions", "Models", "Deployments"];
+const MADE_BY: [string, string][] = [
+  ["producedBy", "Written by steps"],
+  ["consumedBy", "Read by steps"],
+];
 
 // Every kind's fields and neighbours (a page of each list), in one read.
 const NODE = `query NodePage($id: ID!) {
   node(id: $id) {
     __typename id kind name createdAt tags attributes
     ... on Project { stage models(first: 50) { ${PAGE} } jobs(first: 50) { ${PAGE} } }
-    ... on Dataset { featuresets(first: 50) { ${PAGE} } runs(first: 50) { ${PAGE} } }
-    ... on Featureset { dataset { ${REF} } runs(first: 50) { ${PAGE} } deployments(first: 50) { ${PAGE} } }
+    ... on Dataset { featuresets(first: 50) { ${PAGE} } runs(first: 50) { ${PAGE} } ${MADE} }
+    ... on Featureset { dataset { ${REF} } runs(first: 50) { ${PAGE} } deployments(first: 50) { ${PAGE} } ${MADE} }
     ... on Model { task framework project { ${REF} } runs(first: 50) { ${PAGE} } deployments(first: 50) { ${PAGE} }
-                   versions(first: 50) { ${PAGE} } }
-    ... on ModelVersion { version registration source zoo model { ${REF} } run { ${REF} } deployments(first: 50) { ${PAGE} } }
+                   versions(first: 50) { ${PAGE} } ${MADE} }
+    ... on ModelVersion { version registration source zoo model { ${REF} } run { ${REF} } deployments(first: 50) { ${PAGE} } ${MADE} }
     ... on Job { type state image modelPath startedAt endedAt project { ${REF} } model { ${REF} } deployment { ${REF} }
-                 replayOf { ${REF} } run { ${REF} } replays(first: 50) { ${PAGE} } }
+                 replayOf { ${REF} } run { ${REF} } replays(first: 50) { ${PAGE} } steps(first: 50) { ${PAGE} } }
     ... on Run { status startTime endTime tag deploymentTag dataset { ${REF} } featureset { ${REF} } model { ${REF} }
-                 modelParams { ${REF} params } devPerf { ${REF} metrics } }
+                 modelParams { ${REF} params } devPerf { ${REF} metrics } steps(first: 50) { ${PAGE} } }
+    ... on Step { phase state startedAt endedAt parent { ${REF} } job { ${REF} } run { ${REF} }
+                  ${["input", "output"].flatMap((way) => ASSETS.map((a) => `${way}${a}(first: 50) { ${PAGE} }`)).join(" ")}
+                  steps(first: 100) { nodes { ${REF} phase state startedAt endedAt } pageInfo { hasNextPage } } }
     ... on ModelParams { params run { ${REF} } deployments(first: 50) { ${PAGE} } }
     ... on DevPerf { metrics run { ${REF} } }
     ... on ServingPerf { periodStart periodEnd metrics deployment { ${REF} } }
@@ -30,6 +42,7 @@ const NODE = `query NodePage($id: ID!) {
       tag lifecycle modelVersion { ${REF} } jobs(first: 50) { ${PAGE} } model { ${REF} } modelParams { ${REF} params run { ${REF} devPerf { ${REF} metrics } } }
       featureset { ${REF} dataset { ${REF} } }
       servingPerf(first: 100) { nodes { ${REF} periodStart periodEnd metrics } pageInfo { hasNextPage } }
+      ${MADE}
     }
   }
 }`;
@@ -43,25 +56,17 @@ const NEIGHBOURS: Record<string, [string, string][]> = {
     ["models", "Models"],
     ["jobs", "Jobs"],
   ],
-  Dataset: [
-    ["featuresets", "Featuresets"],
-    ["runs", "Runs"],
-  ],
-  Featureset: [
-    ["dataset", "Dataset"],
-    ["runs", "Runs"],
-    ["deployments", "Deployments"],
-  ],
-  Model: [
-    ["project", "Project"],
-    ["versions", "Versions"],
-    ["deployments", "Deployments"],
-    ["runs", "Runs"],
-  ],
-  ModelVersion: [
-    ["model", "Model"],
+  Dataset: [["featuresets", "Featuresets"], ["runs", "Runs"], ...MADE_BY],
+  Featureset: [["dataset", "Dataset"], ["runs", "Runs"], ["deployments", "Deployments"], ...MADE_BY],
+  Model: [["project", "Project"], ["versions", "Versions"], ["deployments", "Deployments"], ["runs", "Runs"], ...MADE_BY],
+  ModelVersion: [["model", "Model"], ["run", "Run"], ["deployments", "Served by"], ...MADE_BY],
+  Step: [
+    ["parent", "Pipeline run"],
+    ["job", "Job"],
     ["run", "Run"],
-    ["deployments", "Served by"],
+    ...ASSETS.map((a): [string, string] => [`input${a}`, `Read ${a.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase()}`]),
+    ...ASSETS.map((a): [string, string] => [`output${a}`, `Wrote ${a.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase()}`]),
+    ["steps", "Steps"],
   ],
   Job: [
     ["project", "Project"],
@@ -70,6 +75,7 @@ const NEIGHBOURS: Record<string, [string, string][]> = {
     ["replayOf", "Replay of"],
     ["replays", "Replays"],
     ["run", "Run produced"],
+    ["steps", "Steps"],
   ],
   Run: [
     ["model", "Model"],
@@ -77,6 +83,7 @@ const NEIGHBOURS: Record<string, [string, string][]> = {
     ["featureset", "Featureset"],
     ["modelParams", "Model params"],
     ["devPerf", "Dev performance"],
+    ["steps", "Steps"],
   ],
   ModelParams: [
     ["run", "Run"],
@@ -84,10 +91,7 @@ const NEIGHBOURS: Record<string, [string, string][]> = {
   ],
   DevPerf: [["run", "Run"]],
   ServingPerf: [["deployment", "Deployment"]],
-  Deployment: [
-    ["modelVersion", "Serves version"],
-    ["jobs", "Jobs"],
-  ],
+  Deployment: [["modelVersion", "Serves version"], ["jobs", "Jobs"], ...MADE_BY],
 };
 
 // Fields of a kind besides the common ones, with their labels.
@@ -117,6 +121,12 @@ const FIELDS: Record<string, [string, string][]> = {
     ["registration", "registration"],
     ["source", "source"],
     ["zoo", "model zoo"],
+  ],
+  Step: [
+    ["phase", "phase"],
+    ["state", "state"],
+    ["startedAt", "started"],
+    ["endedAt", "ended"],
   ],
   Job: [
     ["type", "type"],
@@ -189,6 +199,10 @@ export function NodePage() {
         ) : null}
       </dl>
       {kind === "Deployment" ? <DeploymentCard node={node} /> : null}
+      {kind === "Run" && Object.keys((node.devPerf as { metrics?: object } | null)?.metrics ?? {}).length > 0 ? (
+        <RunCurves node={node} />
+      ) : null}
+      {kind === "Step" && node.phase === "PIPELINE" ? <PipelineTimeline node={node} /> : null}
       <Neighbours node={node} kind={kind} />
     </article>
   );
@@ -204,7 +218,11 @@ function Field({ label, value, time }: { label: string; value: unknown; time: bo
 }
 
 function Neighbours({ node, kind }: { node: Any; kind: string }) {
-  const fields = NEIGHBOURS[kind] ?? [];
+  // A step reads and writes a few kinds of assets: the others are left out, not listed as none.
+  const fields = (NEIGHBOURS[kind] ?? []).filter(([field]) => {
+    const value = node[field] as Page | null | undefined;
+    return !(kind === "Step" && /^(input|output)/.test(field) && value != null && value.nodes.length === 0);
+  });
   if (fields.length === 0) return null;
   return (
     <section className="neighbours">
@@ -281,6 +299,88 @@ function DeploymentCard({ node }: { node: Any }) {
       <ServingChart periods={d.servingPerf.nodes} prefer={Object.keys(run?.devPerf?.metrics ?? {})} />
       <h3>Lineage</h3>
       <LineageGraph id={d.id} options={{ direction: "UPSTREAM", depth: 4, kinds: [], limit: 200 }} compact />
+    </section>
+  );
+}
+
+const CURVE = `query RunCurve($id: ID!, $key: String!) {
+  node(id: $id) { ... on Run { metricCurve(key: $key, maxPoints: 500) { step value } } }
+}`;
+
+/** A run's training curve of one of its metrics (chosen), downsampled by the gateway. */
+function RunCurves({ node }: { node: Any }) {
+  const metrics = ((node.devPerf as { metrics?: Record<string, unknown> } | null)?.metrics ?? {}) as Record<string, unknown>;
+  const keys = Object.keys(metrics).sort();
+  const [key, setKey] = useState(keys[0] ?? "");
+  const curve = useQuery<{ node: { metricCurve: { step: number; value: number }[] } | null }>(CURVE, { id: node.id, key }, [
+    node.id,
+    key,
+  ]);
+  const points = curve.data?.node?.metricCurve ?? [];
+  return (
+    <section className="card">
+      <h2>
+        Training curve{" "}
+        <select aria-label="curve metric" value={key} onChange={(e) => setKey(e.target.value)}>
+          {keys.map((k) => (
+            <option key={k}>{k}</option>
+          ))}
+        </select>
+      </h2>
+      {curve.error ? (
+        <Problem error={curve.error} />
+      ) : !curve.data ? (
+        <Loading />
+      ) : (
+        <div className="chart">
+          <CurvesChart
+            label={`${key} over training`}
+            xLabel="step"
+            series={[{ name: node.name ?? node.id, points: points.map((p) => ({ x: p.step, y: p.value })) }]}
+          />
+        </div>
+      )}
+    </section>
+  );
+}
+
+type StepRow = NodeRef & { phase: string; state: string; startedAt: string | null; endedAt: string | null };
+
+const STATE_COLOURS: Record<string, string> = {
+  SUCCEEDED: KIND_COLOURS.Featureset,
+  FAILED: KIND_COLOURS.Deployment,
+  CANCELLED: "#98a2b3",
+  RUNNING: KIND_COLOURS.Run,
+  PENDING: "#d0d5dd",
+};
+
+/** A pipeline run's steps on a time line, in the order they started; a step still
+ * running reaches to now. */
+function PipelineTimeline({ node }: { node: Any }) {
+  const steps = (node.steps as { nodes: StepRow[] }).nodes;
+  const now = Date.now();
+  const bars = steps
+    .filter((s) => s.startedAt != null)
+    .map((s) => {
+      const start = Date.parse(s.startedAt as string);
+      const end = s.endedAt ? Date.parse(s.endedAt) : now;
+      const minutes = Math.round((end - start) / 60_000);
+      return {
+        key: s.id,
+        name: s.name ?? s.phase.toLowerCase(),
+        start,
+        end,
+        colour: STATE_COLOURS[s.state] ?? "#667085",
+        title: `${s.name}: ${s.phase.toLowerCase()}, ${s.state.toLowerCase()}, ${minutes} min`,
+      };
+    })
+    .sort((a, b) => a.start - b.start);
+  return (
+    <section className="card">
+      <h2>Timeline</h2>
+      <div className="chart">
+        <Timeline bars={bars} label="the pipeline run's steps over time" />
+      </div>
     </section>
   );
 }

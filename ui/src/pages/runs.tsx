@@ -2,7 +2,8 @@ import { useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 
 import { ApiError, gql } from "../api";
-import { LineChart } from "../chart";
+import { useQuery } from "../hooks";
+import { CurvesChart, LineChart } from "../chart";
 import { Loading, NodeLink, Problem, Time, formatValue } from "../components";
 
 const RUNS = `query ModelRuns($id: ID!, $after: String) {
@@ -300,9 +301,38 @@ export function RunsPage() {
                 })}
             </tbody>
           </table>
+          {charted ? <CompareCurves runs={compared} metric={charted} /> : null}
         </section>
       ) : null}
     </div>
+  );
+}
+
+const CURVES = `query RunCurves($ids: [ID!]!, $key: String!) {
+  nodes(ids: $ids) { ... on Run { id name metricCurve(key: $key, maxPoints: 500) { step value } } }
+}`;
+
+/** The compared runs' training curves of the charted metric, overlaid: one request for
+ * all of them, each downsampled by the gateway. */
+function CompareCurves({ runs, metric }: { runs: RunRow[]; metric: string }) {
+  const ids = runs.map((r) => r.id);
+  const curves = useQuery<{ nodes: ({ id: string; name: string | null; metricCurve: { step: number; value: number }[] } | null)[] }>(
+    CURVES,
+    { ids, key: metric },
+    [ids.join(","), metric],
+  );
+  if (curves.error) return <Problem error={curves.error} />;
+  if (!curves.data) return <Loading />;
+  const series = curves.data.nodes
+    .filter((n): n is NonNullable<typeof n> => n != null && n.metricCurve.length > 0)
+    .map((n) => ({ name: n.name ?? n.id, points: n.metricCurve.map((p) => ({ x: p.step, y: p.value })) }));
+  return (
+    <>
+      <h3>{metric} over training</h3>
+      <div className="chart">
+        <CurvesChart label={`${metric} over training, compared`} xLabel="step" series={series} />
+      </div>
+    </>
   );
 }
 
