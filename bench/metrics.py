@@ -5,7 +5,8 @@ one-run-per-request ``logRun`` for writing, and reading the same run without its
 (``node(id:) { ... on Run { id name } }``) for reading.
 
 Each of 8 clients appends to its own run: 5,000 points a request over 10 keys, steps
-rising, as a training loop flushing its metrics would.
+rising, as a training loop flushing its metrics would; as a point each
+(``metrics``), and as a series per key (``series``).
 
     .venv/bin/python -m bench.metrics --seconds 10 --output bench/results-metrics.md
 """
@@ -40,6 +41,21 @@ CURVE_QUERY = (
 PLAIN_QUERY = "query($id: ID!) { node(id: $id) { ... on Run { id name } } }"
 
 
+def _series(first_step: int, count: int) -> list[dict[str, Any]]:
+    """The same points as ``_points``, a series per key."""
+    now = dt.datetime.now(dt.UTC).isoformat()
+    per = count // KEYS
+    return [
+        {
+            "key": f"m{k}",
+            "values": [1.0 / (first_step + i * KEYS + k + 1) for i in range(per)],
+            "steps": [(first_step + i * KEYS + k) // KEYS for i in range(per)],
+            "timestamp": now,
+        }
+        for k in range(KEYS)
+    ]
+
+
 def _points(first_step: int, count: int) -> list[dict[str, Any]]:
     now = dt.datetime.now(dt.UTC).isoformat()
     return [
@@ -48,7 +64,7 @@ def _points(first_step: int, count: int) -> list[dict[str, Any]]:
     ]
 
 
-async def append(url: str, token: str | None, *, seconds: float) -> Row:
+async def append(url: str, token: str | None, *, seconds: float, series: bool) -> Row:
     headers = {"authorization": f"Bearer {token}"} if token else {}
     async with client_session(url.removesuffix("/graphql"), headers, CLIENTS + 1) as http:
         target = await setup(http, "metrics")
@@ -63,7 +79,9 @@ async def append(url: str, token: str | None, *, seconds: float) -> Row:
         async def client(run: str) -> None:
             step = 0
             while time.perf_counter() < deadline:
-                body = {"runId": run, "metrics": _points(step, BATCH)}
+                body = (
+                    {"runId": run, "series": _series(step, BATCH)} if series else {"runId": run, "metrics": _points(step, BATCH)}
+                )
                 begin = time.perf_counter()
                 answer = await gql(http, LOG_METRICS, i=body)
                 latencies.append(time.perf_counter() - begin)
@@ -74,7 +92,7 @@ async def append(url: str, token: str | None, *, seconds: float) -> Row:
         elapsed = time.perf_counter() - started
     return Row(
         0,
-        f"logMetrics, {BATCH:,} points per request, {CLIENTS} clients",
+        f"logMetrics, {BATCH:,} points per request as {'10 series' if series else 'points'}, {CLIENTS} clients",
         percentile(latencies, 0.5),
         percentile(latencies, 0.95),
         percentile(latencies, 0.99),
@@ -137,7 +155,7 @@ def report(seconds: float, workers: int) -> str:
             baseline = asyncio.run(
                 ingest(server.url, server.token, size=0, clients=CLIENTS, batch=1, seconds=seconds, label="baseline")
             )
-            appended = asyncio.run(append(server.url, server.token, seconds=seconds))
+            appended = [asyncio.run(append(server.url, server.token, seconds=seconds, series=s)) for s in (False, True)]
             plain, curve = asyncio.run(read(server.url, server.token))
         finally:
             server.stop()
@@ -156,7 +174,7 @@ def report(seconds: float, workers: int) -> str:
         "| scenario | p50 (ms) | p99 (ms) | throughput | ratio to the baseline |",
         "|---|---:|---:|---:|---:|",
     ]
-    for row in (baseline, appended):
+    for row in (baseline, *appended):
         unit = "runs" if row is baseline else "points"
         lines.append(
             f"| {row.scenario.removeprefix('ingestion over HTTP, ')} | {row.p50:.2f} | {row.p99:.2f} |"

@@ -39,6 +39,17 @@ class PointInput:
     timestamp: dt.datetime | None = None  # None: now
 
 
+@dataclass(frozen=True)
+class SeriesInput:
+    """One key's values at their steps (0 for each when not given), logged at one time
+    (now when not given): a training loop's buffer, cheaper to send than a point each."""
+
+    key: str
+    values: Sequence[float]
+    steps: Sequence[int] | None = None
+    timestamp: dt.datetime | None = None
+
+
 @dataclass
 class MetricsLogged:
     run: Node
@@ -49,17 +60,41 @@ def _order(p: MetricPoint) -> tuple[int, str, str]:
     return (p.step, p.timestamp, p.id)
 
 
-def check_points(run_id: str, points: Sequence[PointInput]) -> list[MetricPoint]:
-    if not points:
-        raise BadUserInput("metrics: give at least one point", field="metrics")
-    if len(points) > MAX_POINTS:
-        raise BadUserInput(f"metrics: at most {MAX_POINTS} points in one call", field="metrics")
+def _finite(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _series(run_id: str, series: Sequence[SeriesInput], now: str) -> list[MetricPoint]:
+    out = []
+    for j, s in enumerate(series):
+        at = f"series[{j}]"
+        key = validate.metric_name(s.key, field=f"{at}.key")
+        steps = [0] * len(s.values) if s.steps is None else list(s.steps)
+        if len(steps) != len(s.values):
+            raise BadUserInput(f"{at}.steps: one step per value ({len(s.values)})", field=f"{at}.steps")
+        bad = next((i for i, v in enumerate(s.values) if not _finite(v)), None)
+        if bad is not None:
+            raise BadUserInput(f"{at}.values[{bad}] must be a finite number", field=f"{at}.values[{bad}]")
+        bad = next((i for i, n in enumerate(steps) if not 0 <= n <= MAX_STEP), None)
+        if bad is not None:
+            raise BadUserInput(f"{at}.steps[{bad}] must be between 0 and 2^63 - 1", field=f"{at}.steps[{bad}]")
+        stamp = validate.time(s.timestamp, field=f"{at}.timestamp") or now
+        out += [MetricPoint(run_id, key, float(v), n, stamp, key_of(new_id(Kind.DEVPERF))) for v, n in zip(s.values, steps)]
+    return out
+
+
+def check_points(run_id: str, points: Sequence[PointInput], series: Sequence[SeriesInput] = ()) -> list[MetricPoint]:
+    total = len(points) + sum(len(s.values) for s in series)
+    if total == 0:
+        raise BadUserInput("metrics: give at least one point (metrics or series)", field="metrics")
+    if total > MAX_POINTS:
+        raise BadUserInput(f"metrics: at most {MAX_POINTS} points in one call, metrics and series together", field="metrics")
     now = utcnow()
     out = []
     for i, p in enumerate(points):
         at = f"metrics[{i}]"
         key = validate.metric_name(p.key, field=f"{at}.key")
-        if isinstance(p.value, bool) or not isinstance(p.value, (int, float)) or not math.isfinite(p.value):
+        if not _finite(p.value):
             raise BadUserInput(f"{at}.value must be a finite number", field=f"{at}.value")
         step = 0 if p.step is None else p.step
         if not 0 <= step <= MAX_STEP:
@@ -67,6 +102,7 @@ def check_points(run_id: str, points: Sequence[PointInput]) -> list[MetricPoint]
         stamp = validate.time(p.timestamp, field=f"{at}.timestamp") or now
         # Ids grow with each point: points of one step and time keep the order they came in.
         out.append(MetricPoint(run_id, key, float(p.value), step, stamp, key_of(new_id(Kind.DEVPERF))))
+    out += _series(run_id, series, now)
     if len({p.key for p in out}) > MAX_KEYS:
         raise BadUserInput(f"metrics: at most {MAX_KEYS} keys in one call", field="metrics")
     return out
@@ -76,7 +112,8 @@ async def log_metrics(
     store: Store,
     *,
     run_id: str,
-    points: Sequence[PointInput],
+    points: Sequence[PointInput] = (),
+    series: Sequence[SeriesInput] = (),
     allowed_projects: frozenset[str] | None = None,
     idempotency_key: str | None = None,
     then: Then | None = None,
@@ -84,7 +121,7 @@ async def log_metrics(
     """Appends points to a run's metric history and moves each key's latest value into
     its dev performance, in one transaction."""
     inputs = _inputs(locals())
-    checked = check_points(run_id, points)
+    checked = check_points(run_id, points, series)
 
     async def work(tx: Tx) -> Node:
         run = await require(tx, run_id, Kind.RUN, field="runId")

@@ -93,3 +93,39 @@ async def test_a_bad_point_refuses_the_whole_call(gql: GraphQLClient, point: dic
     assert page["points"] == []
     error = await gql.error(LOG, i={"runId": pipeline.runs[0], "metrics": []})
     assert error["extensions"]["field"] == "metrics"
+
+
+async def test_a_series_gives_a_keys_values_at_once_beside_single_points(gql: GraphQLClient) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    run = pipeline.runs[0]
+    logged = await gql(
+        LOG,
+        i={
+            "runId": run,
+            "series": [
+                {"key": "loss", "values": [0.9, 0.7, 0.6], "steps": [10, 11, 12], "timestamp": "2026-12-01T08:00:00Z"},
+                {"key": "lr", "values": [0.1, 0.1]},
+            ],
+            "metrics": _points("loss", [(13, 0.55)]),
+        },
+    )
+    assert logged["logMetrics"]["points"] == 6
+    assert logged["logMetrics"]["run"]["devPerf"]["metrics"]["loss"] == 0.55
+    page = (await gql(HISTORY, r=run, k="loss", first=10))["node"]["metricHistory"]["points"]
+    assert [(p["step"], p["value"]) for p in page] == [(10, 0.9), (11, 0.7), (12, 0.6), (13, 0.55)]
+    assert page[0]["timestamp"] == "2026-12-01T08:00:00+00:00"
+    lr = (await gql(HISTORY, r=run, k="lr", first=10))["node"]["metricHistory"]["points"]
+    assert [(p["step"], p["value"]) for p in lr] == [(0, 0.1), (0, 0.1)]
+
+    before = (await gql(HISTORY, r=run, k="loss", first=100))["node"]["metricHistory"]["points"]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"series": [{"key": "loss", "values": [1.0, 2.0], "steps": [1]}]}, "series[0].steps"),
+        ({"series": [{"key": "loss", "values": [1.0, 2.0], "steps": [1, -1]}]}, "series[0].steps[1]"),
+        ({"series": [{"key": " ", "values": [1.0]}]}, "series[0].key"),
+        ({"series": [{"key": "loss", "values": [0.0] * 9_000}], "metrics": _points("loss", [(1, 1.0)] * 1_001)}, "metrics"),
+        ({}, "metrics"),
+    ]
+    for bad, field in cases:
+        error = await gql.error(LOG, i={"runId": run, **bad})
+        assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", field), field
+    assert (await gql(HISTORY, r=run, k="loss", first=100))["node"]["metricHistory"]["points"] == before

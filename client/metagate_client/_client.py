@@ -452,6 +452,20 @@ class Client:
         latest point becomes its value in the run's dev performance."""
         return self._call(ops.log_metrics(run, points))
 
+    def log_series(
+        self,
+        run: Ref,
+        key: str,
+        values: Sequence[float],
+        *,
+        steps: Sequence[int] | None = None,
+        timestamp: dt.datetime | None = None,
+    ) -> int:
+        """Appends one key's values at ``steps`` (one per value; 0 when not given), logged
+        at ``timestamp`` (now), as series of 10,000 a request: a training loop's buffer,
+        far cheaper to send than ``log_metrics``'s point each. Answers how many."""
+        return self._call(ops.log_series(run, key, values, steps=steps, timestamp=timestamp))
+
     def metric_history(self, run: Ref, key: str, *, max_points: int | None = None) -> list[MetricPoint]:
         """A metric's points over training, in order: all of them, or at most ``max_points``
         downsampled by the gateway (the first and the last kept)."""

@@ -722,6 +722,27 @@ def log_metrics(run: Ref, points: Sequence[Mapping[str, Any]]) -> Steps[int]:
     return written
 
 
+def log_series(
+    run: Ref, key: str, values: Sequence[float], *, steps: Sequence[int] | None, timestamp: dt.datetime | None
+) -> Steps[int]:
+    """Appends one key's values (at ``steps``, one per value) to a run's metric history,
+    MAX_POINTS a request, each a series: far cheaper for the gateway than a point each."""
+    values = list(values)
+    check_finite(values, "values")
+    if not values:
+        raise BadInput("values: give at least one value")
+    if steps is not None and len(steps) != len(values):
+        raise BadInput(f"steps: one step per value ({len(values)})")
+    written = 0
+    for start in range(0, len(values), MAX_POINTS):
+        chunk: Data = {"key": key, "values": values[start : start + MAX_POINTS], "timestamp": _time(timestamp)}
+        if steps is not None:
+            chunk["steps"] = list(steps[start : start + MAX_POINTS])
+        data = yield _mutation("logMetrics", "points", {"runId": _id(run), "series": [chunk]})
+        written += data["logMetrics"]["points"]
+    return written
+
+
 def _point(node: Data) -> MetricPoint:
     return MetricPoint(node["key"], node["value"], node["step"], node["timestamp"])
 

@@ -49,3 +49,17 @@ async def test_the_async_client_logs_and_reads_metrics_too(gateway: Server, uniq
         history = await amg.metric_history(r.logged.run, "acc")
         assert [(p.value, p.step) for p in history] == [(0.5, 0), (0.7, 1)]
         assert history[1].timestamp.startswith("2026-12-01T00:00:00")
+
+
+def test_a_buffer_of_one_metric_is_sent_as_series(mg: Client, unique: str) -> None:
+    with mg.run(project="housing", model=f"s-{unique}", dataset=f"d-{unique}", featureset=f"f-{unique}") as r:
+        r.log_perf(rmse=1.0)
+    assert r.logged is not None
+    stamp = dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC)
+    assert (
+        mg.log_series(r.logged.run, "loss", [1 / (s + 1) for s in range(15_000)], steps=range(15_000), timestamp=stamp) == 15_000
+    )
+    history = mg.metric_history(r.logged.run, "loss")
+    assert len(history) == 15_000 and history[-1].step == 14_999 and history[0].timestamp.startswith("2026-12-01T08:00:00")
+    with pytest.raises(BadInput, match="steps: one step per value"):
+        mg.log_series(r.logged.run, "loss", [1.0, 2.0], steps=[1])
