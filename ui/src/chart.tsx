@@ -12,17 +12,14 @@ const W = 640;
 const H = 210;
 const PAD = { left: 56, right: 16, top: 12, bottom: 30 };
 
-/** A line through ``points`` (in order of x), the y range and the two ends of x labelled. */
-export function LineChart({ points, label, ends }: { points: Point[]; label: string; ends: [string, string] }) {
-  const xs = points.map((p) => p.x);
-  const ys = points.map((p) => p.y);
+/** The scales of a chart of ``xs`` and ``ys``, and its axes with the y range labelled. */
+function frame(xs: number[], ys: number[]) {
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   const x = (v: number) => PAD.left + (x1 === x0 ? 0.5 : (v - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
   const y = (v: number) => H - PAD.bottom - (y1 === y0 ? 0.5 : (v - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
-  const line = points.map((p, i) => `${i ? "L" : "M"}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(" ");
-  return (
-    <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label}>
+  const axes = (
+    <>
       <line className="axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
       <line className="axis" x1={PAD.left} y1={PAD.top} x2={PAD.left} y2={H - PAD.bottom} />
       <text className="tick" x={PAD.left - 6} y={y(y1) + 4} textAnchor="end">
@@ -33,6 +30,21 @@ export function LineChart({ points, label, ends }: { points: Point[]; label: str
           {formatValue(y0)}
         </text>
       ) : null}
+    </>
+  );
+  return { x, y, x0, x1, axes };
+}
+
+/** A line through ``points`` (in order of x), the y range and the two ends of x labelled. */
+export function LineChart({ points, label, ends }: { points: Point[]; label: string; ends: [string, string] }) {
+  const { x, y, axes } = frame(
+    points.map((p) => p.x),
+    points.map((p) => p.y),
+  );
+  const line = points.map((p, i) => `${i ? "L" : "M"}${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(" ");
+  return (
+    <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label}>
+      {axes}
       <path className="series" d={line} />
       {points.map((p) => (
         <circle key={p.key} className={p.marked ? "point marked" : "point"} cx={x(p.x)} cy={y(p.y)} r={p.marked ? 6 : 4}>
@@ -62,23 +74,14 @@ export const SERIES_COLOURS = ["#2f5bd3", "#c01048", "#1f8a4c", "#b54708", "#5b3
 export function CurvesChart({ series, label, xLabel }: { series: Series[]; label: string; xLabel: string }) {
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return <p className="empty">No history of this metric was logged.</p>;
-  const [x0, x1] = [Math.min(...all.map((p) => p.x)), Math.max(...all.map((p) => p.x))];
-  const [y0, y1] = [Math.min(...all.map((p) => p.y)), Math.max(...all.map((p) => p.y))];
-  const x = (v: number) => PAD.left + (x1 === x0 ? 0.5 : (v - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
-  const y = (v: number) => H - PAD.bottom - (y1 === y0 ? 0.5 : (v - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
+  const { x, y, x0, x1, axes } = frame(
+    all.map((p) => p.x),
+    all.map((p) => p.y),
+  );
   return (
     <figure className="curves">
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label}>
-        <line className="axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
-        <line className="axis" x1={PAD.left} y1={PAD.top} x2={PAD.left} y2={H - PAD.bottom} />
-        <text className="tick" x={PAD.left - 6} y={y(y1) + 4} textAnchor="end">
-          {formatValue(y1)}
-        </text>
-        {y1 !== y0 ? (
-          <text className="tick" x={PAD.left - 6} y={y(y0) + 4} textAnchor="end">
-            {formatValue(y0)}
-          </text>
-        ) : null}
+        {axes}
         {series.map((s, i) => (
           <path
             key={s.name}
