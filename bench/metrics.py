@@ -38,6 +38,12 @@ LOG_METRICS = "mutation($i: LogMetricsInput!) { logMetrics(input: $i) { points }
 CURVE_QUERY = (
     'query($id: ID!, $n: Int) { node(id: $id) { ... on Run { id name metricCurve(key: "loss", maxPoints: $n) { step value } } } }'
 )
+SERIES_QUERY = " ".join(
+    [
+        "query($id: ID!, $n: Int) { node(id: $id) { ... on Run { id name",
+        'metricSeries(key: "loss", maxPoints: $n) { steps values } } } }',
+    ]
+)
 PLAIN_QUERY = "query($id: ID!) { node(id: $id) { ... on Run { id name } } }"
 
 
@@ -103,7 +109,7 @@ async def append(url: str, token: str | None, *, seconds: float, series: bool) -
     )
 
 
-async def read(url: str, token: str | None) -> tuple[Row, Row]:
+async def read(url: str, token: str | None) -> tuple[Row, Row, Row]:
     """The plain read of a run, then its 10,000-point curve as 500, one client, one
     request at a time (latency, not throughput, is what a chart waits for)."""
     headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -119,7 +125,12 @@ async def read(url: str, token: str | None) -> tuple[Row, Row]:
         rows = []
         for label, query, variables in (
             ("the run alone (baseline)", PLAIN_QUERY, {"id": run}),
-            (f"the run with its {HISTORY:,}-point curve as {CURVE}", CURVE_QUERY, {"id": run, "n": CURVE}),
+            (f"the run with its {HISTORY:,}-point curve as {CURVE} points (metricCurve)", CURVE_QUERY, {"id": run, "n": CURVE}),
+            (
+                f"the run with its {HISTORY:,}-point curve as {CURVE} columns (metricSeries)",
+                SERIES_QUERY,
+                {"id": run, "n": CURVE},
+            ),
         ):
             for _ in range(20):  # warm
                 await gql(http, query, **variables)
@@ -143,7 +154,7 @@ async def read(url: str, token: str | None) -> tuple[Row, Row]:
                     count=READS,
                 )
             )
-    return rows[0], rows[1]
+    return rows[0], rows[1], rows[2]
 
 
 def report(seconds: float, workers: int) -> str:
@@ -156,7 +167,7 @@ def report(seconds: float, workers: int) -> str:
                 ingest(server.url, server.token, size=0, clients=CLIENTS, batch=1, seconds=seconds, label="baseline")
             )
             appended = [asyncio.run(append(server.url, server.token, seconds=seconds, series=s)) for s in (False, True)]
-            plain, curve = asyncio.run(read(server.url, server.token))
+            plain, curve, series = asyncio.run(read(server.url, server.token))
         finally:
             server.stop()
     head = (
@@ -187,7 +198,7 @@ def report(seconds: float, workers: int) -> str:
         "| scenario | p50 (ms) | p95 (ms) | p99 (ms) | p50 ratio to the baseline |",
         "|---|---:|---:|---:|---:|",
     ]
-    for row in (plain, curve):
+    for row in (plain, curve, series):
         lines.append(f"| {row.scenario} | {row.p50:.2f} | {row.p95:.2f} | {row.p99:.2f} | {row.p50 / plain.p50:.2f} |")
     return "\n".join(lines) + "\n"
 

@@ -129,3 +129,26 @@ async def test_a_series_gives_a_keys_values_at_once_beside_single_points(gql: Gr
         error = await gql.error(LOG, i={"runId": run, **bad})
         assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", field), field
     assert (await gql(HISTORY, r=run, k="loss", first=100))["node"]["metricHistory"]["points"] == before
+
+
+async def test_a_curve_as_columns_is_the_same_points(gql: GraphQLClient) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    run = pipeline.runs[0]
+    await gql(
+        LOG,
+        i={"runId": run, "series": [{"key": "loss", "values": [1 / (s + 1) for s in range(3000)], "steps": list(range(3000))}]},
+    )
+    found = await gql(
+        """query($r: ID!) { node(id: $r) { ... on Run { metricCurve(key: "loss", maxPoints: 40) { step value timestamp }
+             metricSeries(key: "loss", maxPoints: 40) { key steps values timestamps } } } }""",
+        r=run,
+    )
+    curve, series = found["node"]["metricCurve"], found["node"]["metricSeries"]
+    assert len(curve) == 40 and series["key"] == "loss"
+    assert list(zip(series["steps"], series["values"], series["timestamps"])) == [
+        (p["step"], p["value"], p["timestamp"]) for p in curve
+    ]
+    error = await gql.error(
+        'query($r: ID!) { node(id: $r) { ... on Run { metricSeries(key: "loss", maxPoints: 0) { key } } } }', r=run
+    )
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "maxPoints")

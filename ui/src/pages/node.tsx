@@ -304,7 +304,7 @@ function DeploymentCard({ node }: { node: Any }) {
 }
 
 const CURVE = `query RunCurve($id: ID!, $key: String!) {
-  node(id: $id) { ... on Run { metricCurve(key: $key, maxPoints: 500) { step value } } }
+  node(id: $id) { ... on Run { metricSeries(key: $key, maxPoints: 500) { steps values } } }
 }`;
 
 /** A run's training curve of one of its metrics (chosen), downsampled by the gateway. */
@@ -312,11 +312,12 @@ function RunCurves({ node }: { node: Any }) {
   const metrics = ((node.devPerf as { metrics?: Record<string, unknown> } | null)?.metrics ?? {}) as Record<string, unknown>;
   const keys = Object.keys(metrics).sort();
   const [key, setKey] = useState(keys[0] ?? "");
-  const curve = useQuery<{ node: { metricCurve: { step: number; value: number }[] } | null }>(CURVE, { id: node.id, key }, [
+  const curve = useQuery<{ node: { metricSeries: { steps: number[]; values: number[] } } | null }>(CURVE, { id: node.id, key }, [
     node.id,
     key,
   ]);
-  const points = curve.data?.node?.metricCurve ?? [];
+  const columns = curve.data?.node?.metricSeries ?? { steps: [], values: [] };
+  const points = columns.steps.map((step, i) => ({ x: step, y: columns.values[i] }));
   return (
     <section className="card">
       <h2>
@@ -336,7 +337,7 @@ function RunCurves({ node }: { node: Any }) {
           <CurvesChart
             label={`${key} over training`}
             xLabel="step"
-            series={[{ name: node.name ?? node.id, points: points.map((p) => ({ x: p.step, y: p.value })) }]}
+            series={[{ name: node.name ?? node.id, points }]}
           />
         </div>
       )}

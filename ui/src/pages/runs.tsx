@@ -309,14 +309,14 @@ export function RunsPage() {
 }
 
 const CURVES = `query RunCurves($ids: [ID!]!, $key: String!) {
-  nodes(ids: $ids) { ... on Run { id name metricCurve(key: $key, maxPoints: 500) { step value } } }
+  nodes(ids: $ids) { ... on Run { id name metricSeries(key: $key, maxPoints: 500) { steps values } } }
 }`;
 
 /** The compared runs' training curves of the charted metric, overlaid: one request for
  * all of them, each downsampled by the gateway. */
 function CompareCurves({ runs, metric }: { runs: RunRow[]; metric: string }) {
   const ids = runs.map((r) => r.id);
-  const curves = useQuery<{ nodes: ({ id: string; name: string | null; metricCurve: { step: number; value: number }[] } | null)[] }>(
+  const curves = useQuery<{ nodes: ({ id: string; name: string | null; metricSeries: { steps: number[]; values: number[] } } | null)[] }>(
     CURVES,
     { ids, key: metric },
     [ids.join(","), metric],
@@ -324,8 +324,8 @@ function CompareCurves({ runs, metric }: { runs: RunRow[]; metric: string }) {
   if (curves.error) return <Problem error={curves.error} />;
   if (!curves.data) return <Loading />;
   const series = curves.data.nodes
-    .filter((n): n is NonNullable<typeof n> => n != null && n.metricCurve.length > 0)
-    .map((n) => ({ name: n.name ?? n.id, points: n.metricCurve.map((p) => ({ x: p.step, y: p.value })) }));
+    .filter((n): n is NonNullable<typeof n> => n != null && n.metricSeries.steps.length > 0)
+    .map((n) => ({ name: n.name ?? n.id, points: n.metricSeries.steps.map((step, i) => ({ x: step, y: n.metricSeries.values[i] })) }));
   return (
     <>
       <h3>{metric} over training</h3>
