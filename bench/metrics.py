@@ -73,7 +73,7 @@ def _points(first_step: int, count: int) -> list[dict[str, Any]]:
 async def append(url: str, token: str | None, *, seconds: float, series: bool) -> Row:
     headers = {"authorization": f"Bearer {token}"} if token else {}
     async with client_session(url.removesuffix("/graphql"), headers, CLIENTS + 1) as http:
-        target = await setup(http, "metrics")
+        target = await setup(http, "metrics-series" if series else "metrics-points")
         runs = [
             (await gql(http, LOG_RUN, i=_run_input(target, f"training-{n}", n)))["logRun"]["run"]["id"] for n in range(CLIENTS)
         ]
