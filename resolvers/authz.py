@@ -50,6 +50,9 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
             "modelVersion",
             "jobs",
             "modelZoo",
+            "nodeKinds",
+            "edgeKinds",
+            "customNodes",
         )
     },
     "Mutation": {
@@ -78,6 +81,10 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
         "logSteps": Role.WRITER,
         "updateStep": Role.WRITER,
         "logMetrics": Role.WRITER,
+        "declareNodeKind": Role.ADMIN,
+        "declareEdgeKind": Role.ADMIN,
+        "logCustomNode": Role.WRITER,
+        "linkNodes": Role.WRITER,
     },
 }
 
@@ -115,7 +122,8 @@ async def project_of(reader: Reader, node: Node) -> str | None:
             return current.id
         if current.kind is Kind.MODEL:
             return current.scope or None
-        if current.kind in (Kind.DATASET, Kind.FEATURESET):
+        if current.kind in (Kind.DATASET, Kind.FEATURESET, Kind.CUSTOM):
+            # Shared: a node of a declared kind belongs to no project (its scope is its kind).
             return None
         if current.kind is Kind.STEP:
             # A step is of the project it was logged in (see resolvers.steps); else, of the

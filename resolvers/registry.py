@@ -846,8 +846,12 @@ async def update_attributes(
 
     async def work(tx: Tx) -> Node:
         node = await _writable(tx, node_id, allowed_projects)
-        merged = dict(attributes) if replace else {**node.attributes, **attributes}
-        return await _updated(tx, node, attributes=validate.json_object(merged))
+        merged = validate.json_object(dict(attributes) if replace else {**node.attributes, **attributes})
+        if node.kind is Kind.CUSTOM:
+            from metagate.resolvers.kinds import check_custom_attributes  # kinds builds on this module
+
+            await check_custom_attributes(tx, node, merged)
+        return await _updated(tx, node, attributes=merged)
 
     return await _commit(store, idempotency_key, "update_attributes", inputs, work, then)
 

@@ -65,7 +65,7 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
-from metagate.resolvers import hub, steps
+from metagate.resolvers import hub, kinds, steps
 from metagate.resolvers.queries import Limits
 from metagate.schema.types import MAX_CURVE_POINTS
 from metagate.store.errors import BadUserInput
@@ -481,6 +481,8 @@ class QueryCosts:
             ("TrafficChange", "weights"): _fixed(hub.MAX_TRAFFIC),
             ("Model", "aliases"): _fixed(hub.MAX_ALIASES),
             ("Project", "servingStatus"): _fixed(limits.max_page),
+            ("Query", "nodeKinds"): _fixed(kinds.MAX_KINDS),
+            ("Query", "edgeKinds"): _fixed(kinds.MAX_KINDS),
         }
         # Fields whose argument sizes the lists of the object they return (as `first`
         # does for a connection's nodes and edges).

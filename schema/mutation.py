@@ -27,6 +27,7 @@ from metagate.schema.inputs import (
     UpdateAttributesInput,
     hardware_values,
 )
+from metagate.schema.kinds import KIND_WRITES, KindMutation
 from metagate.schema.metrics import METRIC_WRITES, MetricMutation
 from metagate.schema.steps import STEP_WRITES, StepMutation
 from metagate.schema.types import (
@@ -339,12 +340,12 @@ WRITES: dict[str, Write] = {
     "logServingPerf": Write(_log_serving_perf, _registered("servingPerf")),
     "updateAttributes": Write(_update_attributes, lambda node: {"node": node.id}),
     "addTags": Write(_add_tags, lambda node: {"node": node.id}),
-    **{name: Write(write, values) for name, (write, values) in (HUB_WRITES | STEP_WRITES | METRIC_WRITES).items()},
+    **{name: Write(write, values) for name, (write, values) in (HUB_WRITES | STEP_WRITES | METRIC_WRITES | KIND_WRITES).items()},
 }
 
 
 @strawberry.type
-class Mutation(HubMutation, StepMutation, MetricMutation):
+class Mutation(HubMutation, StepMutation, MetricMutation, KindMutation):
     @strawberry.mutation
     async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectPayload:
         r = await _create_project(info.context, input)

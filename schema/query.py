@@ -19,6 +19,7 @@ from metagate.schema.inputs import (
     RunFilter,
     RunOrder,
 )
+from metagate.schema.kinds import KindQuery
 from metagate.schema.types import (
     Connection,
     Dataset,
@@ -89,7 +90,7 @@ async def _list(
 
 
 @strawberry.type
-class Query(HubQuery):
+class Query(HubQuery, KindQuery):
     @strawberry.field(description="A node by its global id; NOT_FOUND if there is none.")
     async def node(self, info: Info, id: strawberry.ID) -> NodeType:
         return wrap(await queries.get_node(info.context.loaders, decode_id(id)))

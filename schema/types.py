@@ -20,6 +20,7 @@ from metagate.schema.context import Info
 from metagate.store import port
 from metagate.store.errors import BadUserInput
 from metagate.store.model import (
+    CUSTOM_EDGE_PREFIX,
     EDGE_KINDS,
     KINDS,
     Direction,
@@ -46,9 +47,9 @@ strawberry.enum(
 
 # Made from the data dictionary at import time (the functional API returns a class).
 EdgeKindEnum = strawberry.enum(
-    cast(type[enum.Enum], enum.Enum("EdgeKind", {name.upper(): name for name in EDGE_KINDS})),
+    cast(type[enum.Enum], enum.Enum("EdgeKind", {**{name.upper(): name for name in EDGE_KINDS}, "CUSTOM": "custom"})),
     name="EdgeKind",
-    description="The kinds of edge in the data dictionary, named from_to.",
+    description="The kinds of edge in the data dictionary, named from_to; CUSTOM: of a declared edge kind.",
 )
 
 T = TypeVar("T")
@@ -639,6 +640,8 @@ if TYPE_CHECKING:
 
     class Step(NodeType): ...
 
+    class CustomNode(NodeType): ...
+
 
 TYPES: dict[Kind, type[NodeType]] = {kind: _node_type(spec) for kind, spec in KINDS.items()}
 # Module globals under their GraphQL names: the navigation fields' return annotations
@@ -661,6 +664,7 @@ class LineageNode:
 class LineageEdge:
     id: strawberry.ID
     kind: enum.Enum = strawberry.field(graphql_type=EdgeKindEnum)
+    custom_kind: str | None = strawberry.field(description="The declared edge kind of a CUSTOM edge; else null.")
     from_id: strawberry.ID = strawberry.field(name="from")
     to_id: strawberry.ID = strawberry.field(name="to")
     created_at: dt.datetime
@@ -681,7 +685,8 @@ def lineage(result: queries.Lineage) -> Lineage:
         edges=[
             LineageEdge(
                 id=strawberry.ID(encode_id(e.id)),
-                kind=EdgeKindEnum(e.kind),
+                kind=EdgeKindEnum("custom" if e.kind.startswith(CUSTOM_EDGE_PREFIX) else e.kind),
+                custom_kind=e.kind.removeprefix(CUSTOM_EDGE_PREFIX) if e.kind.startswith(CUSTOM_EDGE_PREFIX) else None,
                 from_id=strawberry.ID(encode_id(e.from_id)),
                 to_id=strawberry.ID(encode_id(e.to_id)),
                 created_at=parse_time(e.created_at),

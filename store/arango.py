@@ -42,7 +42,7 @@ from metagate.store.errors import (
     WriteConflict,
     WriteRefusal,
 )
-from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step
+from metagate.store.model import EDGE_KINDS, Direction, Edge, EdgeKindDecl, JSONObject, Kind, Node, NodeKindDecl, Step
 from metagate.store.plan import Plan
 from metagate.store.port import (
     HistoryEntry,
@@ -347,6 +347,18 @@ class _Runner:
         lists = await self.one(aql.metric_history(queries))
         return [[layout.from_metric_point_document(d) for d in docs] for docs in lists]
 
+    async def declared_kinds(self) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
+        found = await self.one(aql.declared_kinds())
+        return (
+            [layout.from_node_kind_document(d) for d in found["nodes"]],
+            [layout.from_edge_kind_document(d) for d in found["edges"]],
+        )
+
+    async def existing_edges(self, edges: Sequence[Edge]) -> list[bool]:
+        if not edges:
+            return []
+        return [bool(b) for b in await self.run(aql.existing_edges([layout.edge_document_id(e) for e in edges]))]
+
 
 def neighbor_pages(
     requests: Sequence[NeighborRequest], answered: list[list[list[JSONObject]]], groups: list[list[int]] | None = None
@@ -389,6 +401,15 @@ class ArangoTx(_Runner):
         for start in range(0, len(points), 5000):
             chunk = points[start : start + 5000]
             await self.run(aql.insert_metric_points([layout.to_metric_point_document(p) for p in chunk]))
+
+    async def insert_kinds(self, node_kinds: Sequence[NodeKindDecl], edge_kinds: Sequence[EdgeKindDecl]) -> None:
+        # The name is the _key: a name declared twice is a unique-constraint Conflict.
+        if node_kinds:
+            docs = [layout.to_node_kind_document(k) for k in node_kinds]
+            await self.run(aql.insert_documents(layout.NODE_KINDS_COLLECTION, docs))
+        if edge_kinds:
+            docs = [layout.to_edge_kind_document(k) for k in edge_kinds]
+            await self.run(aql.insert_documents(layout.EDGE_KINDS_COLLECTION, docs))
 
     async def known_lineage_events(self, keys: Sequence[str]) -> set[str]:
         if not keys:
@@ -570,6 +591,9 @@ class ArangoStore:
             layout.HISTORY_COLLECTION,
             layout.OPENLINEAGE_COLLECTION,
             layout.METRIC_POINTS_COLLECTION,
+            layout.NODE_KINDS_COLLECTION,
+            layout.EDGE_KINDS_COLLECTION,
+            *layout.CUSTOM_EDGE_COLLECTIONS,
         ]
         begun = asyncio.ensure_future(self._db.begin_transaction(write=collections))
         try:
@@ -643,6 +667,12 @@ class ArangoStore:
 
     async def metric_history(self, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
         return await self._reader().metric_history(queries)
+
+    async def declared_kinds(self) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
+        return await self._reader().declared_kinds()
+
+    async def existing_edges(self, edges: Sequence[Edge]) -> list[bool]:
+        return await self._reader().existing_edges(edges)
 
     async def list_nodes(self, query: ListQuery) -> Page:
         rows = await self._reader().run(aql.list_nodes(query))

@@ -12,7 +12,7 @@ from typing import Any
 
 from metagate.store import arango_layout as layout
 from metagate.store.errors import BadUserInput
-from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, steps_toward
+from metagate.store.model import CUSTOM_EDGE_PREFIX, EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, steps_toward
 from metagate.store.port import (
     AllOf,
     AnyOf,
@@ -427,7 +427,11 @@ def _hop(b: Binder, edge_kind: str, step: Step, start: str) -> str:
 def traversal(b: Binder, direction: Direction, start: str, steps: Collection[str] | None = None) -> str:
     """``DIR @start coll, DIR2 coll2, ...`` for one walk, along the edge kinds ``steps``
     (None: every one); the first collection takes the traversal's default direction."""
-    legs = [(c, way) for c, way in layout.traversal(direction) if steps is None or layout.EDGE_KINDS_BY_COLLECTION[c] in steps]
+    legs = [
+        (c, way)
+        for c, way in layout.traversal(direction)
+        if steps is None or layout.EDGE_KINDS_BY_COLLECTION.get(c, CUSTOM_EDGE_PREFIX) in steps
+    ]
     first_direction = legs[0][1]
     rendered = []
     for i, (collection, way) in enumerate(legs):
@@ -454,34 +458,48 @@ def lineage_walk(
     that node's depth, and the walk that collects the nodes is pruned there, so that its
     cost follows the answer and the last level's frontier, not everything the start
     reaches."""
-    useful = steps_toward(kinds)
-    steps = {w: {s.edge.name for s in useful if s.direction is w} for w in walks(direction)}
     ways = walks(direction)
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
     # The start is no node of its own lineage, even where a loop leads back to it.
     keep = f" FILTER v._id != {start} AND ({collections} == null OR PARSE_IDENTIFIER(v._id).collection IN {collections})"
     lets = []
-    for i, walk in enumerate(ways):
-        if not steps[walk]:
-            # No kind asked for can be reached this way: nothing to walk (a traversal
-            # needs an edge collection), and no node, over the same filter.
-            lets.append(f"LET c{i} = null")
-            continue
+    # With a kinds filter, the edge collections that cannot lead to a wanted kind are
+    # left out: steps_toward knows the built-in edge kinds, so the walk left so is taken
+    # only while no lineage edge kind is declared (``declared``, read here); else every
+    # collection is walked. Each form runs in a loop over [1] or [] that says which.
+    forms: list[tuple[str, Collection[str] | None]] = [("", None)]
+    if kinds is not None:
+        useful = steps_toward(kinds)
         lets.append(
-            f"LET c{i} = FIRST(FOR v, e, p IN 1..{depth} {traversal(b, walk, start, steps[walk])}{options}{keep}"
-            f" LIMIT {limit}, 1 RETURN LENGTH(p.edges))"
+            f"LET declared = LENGTH(FOR k IN {b.collection(layout.EDGE_KINDS_COLLECTION)} FILTER k.upstream != null"
+            " LIMIT 1 RETURN 1) > 0"
         )
+        forms = [("FOR g IN (declared ? [] : [1]) ", "pruned"), ("FOR g IN (declared ? [1] : []) ", None)]
+
+    def steps(walk: Direction, form: Collection[str] | None) -> Collection[str] | None:
+        if form is None:
+            return None
+        return {s.edge.name for s in useful if s.direction is walk} | {CUSTOM_EDGE_PREFIX}
+
+    def each(walk: Direction, body: Callable[[str], str]) -> str:
+        """The walk's subquery; with two forms, the union of theirs (one is empty)."""
+        parts = [f"{gate}FOR v, e, p IN 1..{depth} {body(traversal(b, walk, start, steps(walk, form)))}" for gate, form in forms]
+        return f"({parts[0]})" if len(parts) == 1 else f"UNION({', '.join(f'({p})' for p in parts)})"
+
+    for i, walk in enumerate(ways):
+        first = each(walk, lambda t: f"{t}{options}{keep} LIMIT {limit}, 1 RETURN LENGTH(p.edges)")
+        # FIRST((FOR ...)) is FIRST(FOR ...): the subquery's own parentheses serve.
+        lets.append(f"LET c{i} = FIRST{first}" if len(forms) == 1 else f"LET c{i} = FIRST({first})")
     # The union's (limit + 1)-th node is no deeper than any one walk's: MIN skips nulls.
     lets.append(f"LET reach = MIN([{depth}, {', '.join(f'c{i}' for i in range(len(ways)))}])")
     for i, walk in enumerate(ways):
-        if not steps[walk]:
-            lets.append(f"LET w{i} = (FOR v IN []{keep} RETURN {{v: v, depth: 0, dir: null}})")
-            continue
-        lets.append(
-            f"LET w{i} = (FOR v, e, p IN 1..{depth} {traversal(b, walk, start, steps[walk])}"
-            f" PRUNE LENGTH(p.edges) >= reach{options}{keep}"
-            f" RETURN {{v: v, depth: LENGTH(p.edges), dir: {b.value(walk.value)}}})"
-        )
+        way: list[str] = []  # the direction's value, bound once, after the first traversal
+
+        def collect(t: str, walk: Direction = walk, way: list[str] = way) -> str:
+            way[:] = way or [b.value(walk.value)]
+            return f"{t} PRUNE LENGTH(p.edges) >= reach{options}{keep} RETURN {{v: v, depth: LENGTH(p.edges), dir: {way[0]}}}"
+
+        lets.append(f"LET w{i} = {each(walk, collect)}")
     # BFS order within one depth is arbitrary: keep every node up to the depth of the
     # (limit + 1)-th, so that the caller's sort and cut choose as the SQLite adapter does.
     hits = f"UNION({', '.join(f'w{i}' for i in range(len(ways)))}, [])"
@@ -641,6 +659,19 @@ def metric_history(queries: Sequence[MetricHistoryQuery]) -> Query:
 
 def insert_metric_points(documents: list[JSONObject]) -> Query:
     return Query("FOR doc IN @docs INSERT doc INTO @@c", {"docs": documents, "@c": layout.METRIC_POINTS_COLLECTION})
+
+
+def declared_kinds() -> Query:
+    """``{nodes, edges}``: the declarations, each in name order (_key is the name)."""
+    return Query(
+        "RETURN {nodes: (FOR k IN @@n SORT k._key RETURN k), edges: (FOR k IN @@e SORT k._key RETURN k)}",
+        {"@n": layout.NODE_KINDS_COLLECTION, "@e": layout.EDGE_KINDS_COLLECTION},
+    )
+
+
+def existing_edges(document_ids: list[str]) -> Query:
+    """Whether each edge document is stored."""
+    return Query("FOR d IN @ids RETURN DOCUMENT(d) != null", {"ids": document_ids})
 
 
 def insert_token(document: JSONObject) -> Query:

@@ -40,7 +40,7 @@ from typing import Any
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango_aql import Binder, Query
-from metagate.store.model import EDGE_KINDS, KINDS, Direction, Kind, Step, ValueType, kind_of
+from metagate.store.model import CUSTOM_EDGE_PREFIX, EDGE_KINDS, KINDS, Direction, Kind, Step, ValueType, kind_of
 from metagate.store.plan import (
     Base,
     Const,
@@ -359,8 +359,13 @@ class _Compiler:
         key, name = f
         if name == "id":  # Edge.id: kind/fromKey-toKey
             return key, _b64url(f'CONCAT({y}.kind, "/", PARSE_IDENTIFIER({y}.src).key, "-", PARSE_IDENTIFIER({y}.dst).key)')
-        if name == "kind":
-            return key, f"UPPER({y}.kind)"
+        if name in ("kind", "customKind"):
+            # A declared edge's kind is CUSTOM, and its customKind the name declared.
+            prefix = self.const(CUSTOM_EDGE_PREFIX)
+            custom = f"STARTS_WITH({y}.kind, {prefix})"
+            if name == "kind":
+                return key, f"({custom} ? {self.const('CUSTOM')} : UPPER({y}.kind))"
+            return key, f"({custom} ? SUBSTRING({y}.kind, LENGTH({prefix})) : null)"
         if name in ("from", "to"):
             return key, _b64url(f"{y}.src" if name == "from" else f"{y}.dst")
         return key, _api_time(f"{y}.at")
@@ -403,11 +408,21 @@ class _Compiler:
                 f" LET e{i} = (FOR vid IN {near} FOR v, e IN 1..1 {aql.traversal(self.b, way, 'vid')}"
                 " FILTER v._id IN ids RETURN e)"
             )
-        ends = self.const({name: _ends(logical) for logical, name in _edge_collections()})
+        ends = self.const(
+            {name: _ends(logical) for logical, name in _edge_collections()}
+            # A declared edge: its kind and way round are its own, and its ends of any kind.
+            | {layout.CUSTOM_LINEAGE_COLLECTION: {"custom": True}}
+        )
+        kinds = self.const({c: k.value + "/" for k, c in layout.VERTEX_COLLECTIONS.items()})
         logical = (
             f"LET q = {ends}[PARSE_IDENTIFIER(e).collection]"
-            " RETURN {kind: q.kind, src: CONCAT(q.src, PARSE_IDENTIFIER(q.flip ? e._to : e._from).key),"
-            f" dst: CONCAT(q.dst, PARSE_IDENTIFIER(q.flip ? e._from : e._to).key), at: e.createdAt || {self.unknown}}}"
+            " LET flip = q.custom ? e.reversed == true : q.flip"
+            " LET a = PARSE_IDENTIFIER(flip ? e._to : e._from) LET z = PARSE_IDENTIFIER(flip ? e._from : e._to)"
+            f" RETURN q.custom ? {{kind: CONCAT({self.const(CUSTOM_EDGE_PREFIX)}, e.kind),"
+            f" src: CONCAT({kinds}[a.collection], a.key),"
+            f" dst: CONCAT({kinds}[z.collection], z.key), at: e.createdAt || {self.unknown}}}"
+            " : {kind: q.kind, src: CONCAT(q.src, a.key),"
+            f" dst: CONCAT(q.dst, z.key), at: e.createdAt || {self.unknown}}}"
         )
         union = f"UNION({', '.join(f'e{i}' for i in range(len(ways)))}, [])"
         lets.append(

@@ -105,8 +105,11 @@ def indexes() -> list[Index]:
 
 
 def edge_definitions() -> list[dict[str, Any]]:
+    vertices = sorted(set(layout.VERTEX_COLLECTIONS.values()))
     return [
-        {"collection": e.name, "from": [e.from_collection], "to": [e.to_collection]} for e in layout.EDGE_COLLECTIONS.values()
+        *({"collection": e.name, "from": [e.from_collection], "to": [e.to_collection]} for e in layout.EDGE_COLLECTIONS.values()),
+        # A declared edge kind may join any two kinds.
+        *({"collection": name, "from": vertices, "to": vertices} for name in layout.CUSTOM_EDGE_COLLECTIONS),
     ]
 
 
@@ -228,10 +231,10 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 if not await db.has_collection(collection):
                     await db.create_collection(collection)
                     done.append(f"created vertex collection {collection}")
-            for edge in layout.EDGE_COLLECTIONS.values():
-                if not await db.has_collection(edge.name):
-                    await db.create_collection(edge.name, col_type=CollectionType.EDGE)
-                    done.append(f"created edge collection {edge.name}")
+            for name in (*(e.name for e in layout.EDGE_COLLECTIONS.values()), *layout.CUSTOM_EDGE_COLLECTIONS):
+                if not await db.has_collection(name):
+                    await db.create_collection(name, col_type=CollectionType.EDGE)
+                    done.append(f"created edge collection {name}")
             for own in (
                 layout.TOKENS_COLLECTION,
                 layout.IDEMPOTENCY_COLLECTION,
@@ -239,6 +242,8 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 layout.HISTORY_COLLECTION,
                 layout.OPENLINEAGE_COLLECTION,
                 layout.METRIC_POINTS_COLLECTION,
+                layout.NODE_KINDS_COLLECTION,
+                layout.EDGE_KINDS_COLLECTION,
             ):
                 if not await db.has_collection(own):
                     await db.create_collection(own)

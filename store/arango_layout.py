@@ -14,7 +14,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from metagate.store.model import EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, key_of
+from metagate.store.model import (
+    CUSTOM_EDGE_PREFIX,
+    EDGE_KINDS,
+    Direction,
+    Edge,
+    EdgeKindDecl,
+    End,
+    JSONObject,
+    Kind,
+    Node,
+    NodeKindDecl,
+    Step,
+    key_of,
+)
 from metagate.store.port import LineageEvent, MetricPoint
 
 GRAPH = "enterprise_ml_graph"
@@ -33,6 +46,8 @@ VERTEX_COLLECTIONS: dict[Kind, str] = {
     Kind.MODELVERSION: "modelversions",
     Kind.JOB: "jobs",
     Kind.STEP: "steps",
+    # The nodes of every user-defined kind, each with its kind's name as fields.kind.
+    Kind.CUSTOM: "metagate_custom_nodes",
 }
 KINDS_BY_COLLECTION = {name: kind for kind, name in VERTEX_COLLECTIONS.items()}
 # Metagate's own collection beside Arangopipe's: API tokens (hashes only).
@@ -45,6 +60,15 @@ HISTORY_COLLECTION = "metagate_history"
 METRIC_POINTS_COLLECTION = "metagate_metric_points"
 # OpenLineage events as they were received (their key hashed into _key).
 OPENLINEAGE_COLLECTION = "metagate_openlineage_events"
+# User-defined kinds: the declarations, and the edges of the declared edge kinds. A
+# lineage edge is stored from the end derived to its upstream end (``reversed`` when
+# that is the logical to -> from), so that one direction of one collection walks every
+# declared kind upstream; grouping edges are stored from -> to, apart, never walked.
+NODE_KINDS_COLLECTION = "metagate_node_kinds"
+EDGE_KINDS_COLLECTION = "metagate_edge_kinds"
+CUSTOM_LINEAGE_COLLECTION = "metagate_custom_lineage"
+CUSTOM_LINKS_COLLECTION = "metagate_custom_links"
+CUSTOM_EDGE_COLLECTIONS = (CUSTOM_LINEAGE_COLLECTION, CUSTOM_LINKS_COLLECTION)
 # Serving-perf records that repeated a deployment's period, set aside by init-db before
 # it makes periods unique (the record kept is the oldest).
 SERVING_DUPLICATES_COLLECTION = "metagate_servingperf_duplicates"
@@ -212,6 +236,8 @@ def from_document(doc: dict[str, Any]) -> Node:
 
 def to_edge_document(edge: Edge) -> tuple[str, JSONObject]:
     """The collection and document of a logical edge."""
+    if edge.kind.startswith(CUSTOM_EDGE_PREFIX):
+        return _custom_edge_document(edge)
     collection = EDGE_COLLECTIONS[edge.kind]
     key = f"{key_of(edge.from_id)}-{key_of(edge.to_id)}"
     src, dst = document_id(edge.from_id), document_id(edge.to_id)
@@ -225,7 +251,26 @@ def to_edge_document(edge: Edge) -> tuple[str, JSONObject]:
     }
 
 
+def _custom_edge_document(edge: Edge) -> tuple[str, JSONObject]:
+    name = edge.kind.removeprefix(CUSTOM_EDGE_PREFIX)
+    src, dst = document_id(edge.from_id), document_id(edge.to_id)
+    reversed_ = edge.upstream is End.FROM
+    if reversed_:
+        src, dst = dst, src
+    collection = CUSTOM_LINKS_COLLECTION if edge.upstream is None else CUSTOM_LINEAGE_COLLECTION
+    # Declared names are [a-z0-9_]: the key stays unique per kind and pair of ends.
+    key = f"{name}-{key_of(edge.from_id)}-{key_of(edge.to_id)}"
+    return collection, {"_key": key, "_from": src, "_to": dst, "kind": name, "reversed": reversed_, "createdAt": edge.created_at}
+
+
 def from_edge_document(collection: str, doc: dict[str, Any]) -> Edge:
+    if collection in CUSTOM_EDGE_COLLECTIONS:
+        src, dst = node_id(doc["_from"]), node_id(doc["_to"])
+        upstream = None if collection == CUSTOM_LINKS_COLLECTION else End.TO
+        if doc.get("reversed"):
+            src, dst, upstream = dst, src, End.FROM
+        kind = CUSTOM_EDGE_PREFIX + doc["kind"]
+        return Edge(kind=kind, from_id=src, to_id=dst, created_at=doc.get("createdAt") or UNKNOWN_TIME, upstream=upstream)
     logical = EDGE_KINDS_BY_COLLECTION[collection]
     src, dst = node_id(doc["_from"]), node_id(doc["_to"])
     if EDGE_COLLECTIONS[logical].reversed:
@@ -250,7 +295,38 @@ def traversal(direction: Direction) -> list[tuple[str, str]]:
         if kind.upstream is None:
             continue
         out.append((collection.name, physical_direction(logical, kind.step(direction))))
+    # Declared lineage edges point from what was derived to what it was derived from.
+    out.append((CUSTOM_LINEAGE_COLLECTION, "OUTBOUND" if direction is Direction.UPSTREAM else "INBOUND"))
     return out
+
+
+def to_node_kind_document(k: NodeKindDecl) -> JSONObject:
+    return {"_key": k.name, "description": k.description, "schema": k.schema, "createdAt": k.created_at}
+
+
+def from_node_kind_document(doc: JSONObject) -> NodeKindDecl:
+    return NodeKindDecl(doc["_key"], doc.get("description"), doc.get("schema"), doc["createdAt"])
+
+
+def to_edge_kind_document(k: EdgeKindDecl) -> JSONObject:
+    return {
+        "_key": k.name,
+        "fromKind": k.from_kind,
+        "toKind": k.to_kind,
+        "upstream": k.upstream.value if k.upstream is not None else None,
+        "description": k.description,
+        "createdAt": k.created_at,
+    }
+
+
+def from_edge_kind_document(doc: JSONObject) -> EdgeKindDecl:
+    upstream = End(doc["upstream"]) if doc.get("upstream") is not None else None
+    return EdgeKindDecl(doc["_key"], doc["fromKind"], doc["toKind"], upstream, doc.get("description"), doc["createdAt"])
+
+
+def edge_document_id(edge: Edge) -> str:
+    collection, doc = to_edge_document(edge)
+    return f"{collection}/{doc['_key']}"
 
 
 def to_token_document(token: Any) -> JSONObject:

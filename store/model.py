@@ -36,11 +36,17 @@ class Kind(str, enum.Enum):
     MODELVERSION = "modelversion"
     JOB = "job"
     STEP = "step"
+    # A node of a kind an admin declared (its ``fields["kind"]``; see NodeKindDecl).
+    CUSTOM = "custom"
 
 
 # Kinds whose nodes carry a name that is unique within a scope.
 # A model version's name is its number, unique within its model.
-NAMED_KINDS = frozenset({Kind.PROJECT, Kind.DATASET, Kind.FEATURESET, Kind.RUN, Kind.MODEL, Kind.DEPLOYMENT, Kind.MODELVERSION})
+NAMED_KINDS = frozenset(
+    {Kind.PROJECT, Kind.DATASET, Kind.FEATURESET, Kind.RUN, Kind.MODEL, Kind.DEPLOYMENT, Kind.MODELVERSION, Kind.CUSTOM}
+)
+# The kinds of the data dictionary itself (a declared kind may not take one's name).
+BUILTIN_KINDS = frozenset(k.value for k in Kind if k is not Kind.CUSTOM)
 
 
 # What a step reads and writes.
@@ -144,11 +150,70 @@ class WalkStep:
 WALK_STEPS = tuple(WalkStep(e, d, e.step(d)) for e in LINEAGE_EDGE_KINDS for d in (Direction.UPSTREAM, Direction.DOWNSTREAM))
 
 
+# User-defined kinds (Arangopipe's schema extension) are data, not entries of the tables
+# above: an admin declares node kinds, and edge kinds between any two kinds with their
+# upstream end (NodeKindDecl, EdgeKindDecl). A node of a declared kind is a Kind.CUSTOM
+# node whose fields["kind"] and scope are the kind's name (a name is unique within its
+# kind); an edge of a declared kind has the logical kind CUSTOM_EDGE_PREFIX + its name.
+# A walk follows declared lineage edges by four steps of its own (CUSTOM_WALKS), read
+# with the declarations from the store in the walk's own query: the direction of each
+# is its declaration's.
+CUSTOM_EDGE_PREFIX = "custom:"
+DECLARED_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True)
+class NodeKindDecl:
+    name: str
+    description: str | None
+    schema: JSONObject | None  # a JSON Schema its nodes' attributes must meet
+    created_at: str
+
+
+@dataclass(frozen=True)
+class EdgeKindDecl:
+    name: str
+    from_kind: str  # a built-in kind's value, or a declared kind's name
+    to_kind: str
+    upstream: End | None  # None: grouping only, not lineage
+    description: str | None
+    created_at: str
+
+    @property
+    def edge_kind(self) -> str:
+        return CUSTOM_EDGE_PREFIX + self.name
+
+
+def stored_kind(kind: str) -> Kind:
+    """The kind a declared edge's end is stored as: a built-in kind, or CUSTOM."""
+    return Kind(kind) if kind in BUILTIN_KINDS else Kind.CUSTOM
+
+
+@dataclass(frozen=True)
+class CustomWalk:
+    """A walk's step along declared edges: those whose upstream end is ``upstream``,
+    followed in ``step``, go ``direction``."""
+
+    direction: Direction
+    step: Step
+    upstream: End
+
+
+CUSTOM_WALKS = (
+    CustomWalk(Direction.UPSTREAM, Step.OUT, End.TO),
+    CustomWalk(Direction.UPSTREAM, Step.IN, End.FROM),
+    CustomWalk(Direction.DOWNSTREAM, Step.OUT, End.FROM),
+    CustomWalk(Direction.DOWNSTREAM, Step.IN, End.TO),
+)
+
+
 def steps_toward(wanted: Iterable[Kind] | None) -> tuple[WalkStep, ...]:
     """The steps a walk that answers only nodes of the ``wanted`` kinds (None: every kind)
     needs: those to a kind from which a wanted one can be reached in the step's direction.
     The others lead only to nodes the answer leaves out (a run's dev perf, looking for
-    deployments downstream)."""
+    deployments downstream). This knows the built-in edge kinds only: where declared
+    lineage edges exist, a walk with a kinds filter takes every step (each adapter
+    tests that in the walk's query)."""
     if wanted is None:
         return WALK_STEPS
     kinds = frozenset(wanted)
@@ -467,6 +532,11 @@ _STEP_LINKS = {
     Kind.RUN: (_many("steps", "step_run", Step.IN, "The steps that ran in this run, newest first."),),
 }
 KINDS.update({kind: replace(KINDS[kind], navigation=KINDS[kind].navigation + links) for kind, links in _STEP_LINKS.items()})
+KINDS[Kind.CUSTOM] = KindSpec(
+    Kind.CUSTOM,
+    "CustomNode",
+    fields=(TypedField("customKind", "kind", ValueType.TEXT, "The user-defined kind it is of (its kind is CUSTOM)."),),
+)
 KIND_OF_TYPE: dict[str, Kind] = {spec.graphql: kind for kind, spec in KINDS.items()}
 
 
@@ -562,6 +632,9 @@ class Edge:
     from_id: str
     to_id: str
     created_at: str
+    # A declared edge's upstream end, where the store needs it to write the edge (the
+    # ArangoDB layout keeps lineage edges apart from grouping ones); not part of its identity.
+    upstream: End | None = field(default=None, compare=False)
 
     @property
     def id(self) -> str:

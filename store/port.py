@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from metagate.store.errors import WriteConflict
-from metagate.store.model import Direction, Edge, JSONObject, Kind, Node, Step
+from metagate.store.model import Direction, Edge, EdgeKindDecl, JSONObject, Kind, Node, NodeKindDecl, Step
 
 T = TypeVar("T")
 
@@ -263,6 +263,14 @@ class Reader(Protocol):
         """Each query's points, in the order of the queries."""
         ...
 
+    async def declared_kinds(self) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
+        """The declared node kinds and edge kinds, each in name order."""
+        ...
+
+    async def existing_edges(self, edges: Sequence[Edge]) -> list[bool]:
+        """Whether each edge (its kind and ends; not its time) is stored."""
+        ...
+
 
 @dataclass(frozen=True)
 class HistoryEntry:
@@ -349,6 +357,10 @@ class Tx(Reader, Protocol):
     """Reads and writes inside one atomic write; reads see the writes made so far."""
 
     async def insert_metric_points(self, points: Sequence[MetricPoint]) -> None: ...
+
+    async def insert_kinds(self, node_kinds: Sequence[NodeKindDecl], edge_kinds: Sequence[EdgeKindDecl]) -> None:
+        """Records declarations; a name declared before is a Conflict."""
+        ...
 
     async def known_lineage_events(self, keys: Sequence[str]) -> set[str]:
         """Those of ``keys`` whose events are kept."""

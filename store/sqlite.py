@@ -33,12 +33,17 @@ except ImportError:  # Windows: writers wait on SQLite's busy timeout alone
 from metagate.store import sqlite_compile, sqlite_schema
 from metagate.store.errors import Conflict, MetagateError, NotFound, Unavailable, WriteRefusal
 from metagate.store.model import (
+    CUSTOM_EDGE_PREFIX,
     EDGE_KINDS,
     Direction,
     Edge,
+    EdgeKindDecl,
+    End,
     JSONObject,
     Kind,
     Node,
+    NodeKindDecl,
+    stored_kind,
 )
 from metagate.store.plan import Plan
 from metagate.store.port import (
@@ -309,7 +314,7 @@ class _Reads:
         if not requests:
             return []
         for r in requests:
-            if r.edge_kind not in EDGE_KINDS:
+            if r.edge_kind not in EDGE_KINDS and not r.edge_kind.startswith(CUSTOM_EDGE_PREFIX):
                 raise ValueError(f"unknown edge kind {r.edge_kind}")
         payload = [
             [
@@ -353,6 +358,30 @@ class _Reads:
                 rows = [rows[r] for r in _sampled(len(rows), q.most)]
             out.append([MetricPoint(q.run_id, q.key, value, step, stamp, point_id) for value, step, stamp, point_id in rows])
         return out
+
+    async def existing_edges(self, conn: _Connection, edges: Sequence[Edge]) -> list[bool]:
+        if not edges:
+            return []
+        payload = _dumps([[e.from_id, e.kind, e.to_id] for e in edges])
+        rows = await self._rows(
+            conn,
+            "SELECT j.key FROM json_each(?) j JOIN edges e"
+            " ON e.from_id = j.value ->> 0 AND e.kind = j.value ->> 1 AND e.to_id = j.value ->> 2",
+            (payload,),
+        )
+        held = {row[0] for row in rows}
+        return [i in held for i in range(len(edges))]
+
+    async def declared_kinds(self, conn: _Connection) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
+        rows = await self._rows(
+            conn,
+            "SELECT 'n', name, description, schema, created_at, NULL, NULL, NULL FROM node_kinds"
+            " UNION ALL SELECT 'e', name, description, NULL, created_at, from_kind, to_kind, upstream FROM edge_kinds"
+            " ORDER BY 1, 2",
+        )
+        nodes = [NodeKindDecl(r[1], r[2], orjson.loads(r[3]) if r[3] is not None else None, r[4]) for r in rows if r[0] == "n"]
+        edges = [EdgeKindDecl(r[1], r[5], r[6], End(r[7]) if r[7] is not None else None, r[2], r[4]) for r in rows if r[0] == "e"]
+        return nodes, edges
 
     async def history(self, conn: _Connection, queries: Sequence[HistoryQuery]) -> list[list[HistoryEntry]]:
         if not queries:
@@ -571,6 +600,38 @@ class SQLiteTx:
 
     async def metric_history(self, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
         return await self._reads.metric_history(self, queries)
+
+    async def declared_kinds(self) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
+        return await self._reads.declared_kinds(self)
+
+    async def existing_edges(self, edges: Sequence[Edge]) -> list[bool]:
+        return await self._reads.existing_edges(self, edges)
+
+    async def insert_kinds(self, node_kinds: Sequence[NodeKindDecl], edge_kinds: Sequence[EdgeKindDecl]) -> None:
+        if node_kinds:
+            await self._many(
+                "INSERT INTO node_kinds (name, description, schema, created_at) VALUES (?, ?, ?, ?)",
+                [(k.name, k.description, _dumps(k.schema) if k.schema is not None else None, k.created_at) for k in node_kinds],
+            )
+        if edge_kinds:
+            await self._many(
+                "INSERT INTO edge_kinds (name, edge, from_kind, to_kind, from_store, to_store, upstream, description,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        k.name,
+                        k.edge_kind,
+                        k.from_kind,
+                        k.to_kind,
+                        stored_kind(k.from_kind).value,
+                        stored_kind(k.to_kind).value,
+                        k.upstream.value if k.upstream is not None else None,
+                        k.description,
+                        k.created_at,
+                    )
+                    for k in edge_kinds
+                ],
+            )
 
     async def insert_metric_points(self, points: Sequence[MetricPoint]) -> None:
         if points:
@@ -1049,6 +1110,14 @@ class SQLiteStore:
     async def metric_history(self, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
         async with self._read() as conn:
             return await self._reads.metric_history(conn, queries)
+
+    async def declared_kinds(self) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
+        async with self._read() as conn:
+            return await self._reads.declared_kinds(conn)
+
+    async def existing_edges(self, edges: Sequence[Edge]) -> list[bool]:
+        async with self._read() as conn:
+            return await self._reads.existing_edges(conn, edges)
 
     async def list_nodes(self, query: ListQuery) -> Page:
         sql, params = _list_sql(query)

@@ -23,7 +23,7 @@ import aiosqlite
 import orjson
 
 from metagate.store import plan as p
-from metagate.store.model import KINDS, Kind, Step, ValueType
+from metagate.store.model import CUSTOM_EDGE_PREFIX, KINDS, Kind, Step, ValueType
 from metagate.store.port import SortKey
 from metagate.store.sqlite_sql import LINEAGE_VALUES, Params, lineage_ctes, lineage_values, list_source
 
@@ -337,7 +337,9 @@ class _Compiler:
         key = "substr(x.from_id, instr(x.from_id, '/') + 1) || '-' || substr(x.to_id, instr(x.to_id, '/') + 1)"
         exprs = {
             "id": f"mg_id(x.kind || '/' || {key})",
-            "kind": "upper(x.kind)",
+            # A declared edge's kind is CUSTOM, and its customKind the name declared.
+            "kind": f"iif(x.kind LIKE '{CUSTOM_EDGE_PREFIX}%', 'CUSTOM', upper(x.kind))",
+            "customKind": f"iif(x.kind LIKE '{CUSTOM_EDGE_PREFIX}%', substr(x.kind, {len(CUSTOM_EDGE_PREFIX) + 1}), NULL)",
             "from": "mg_id(x.from_id)",
             "to": "mg_id(x.to_id)",
             "createdAt": "mg_time(x.created_at)",

@@ -189,6 +189,29 @@ MIGRATIONS: list[str] = [
          WHERE e.to_id = NEW.id AND e.kind = 'run_devperf' AND m.type IN ('integer', 'real');
     END;
     """,
+    # 10: user-defined kinds. An edge kind's ends are named as declared (a built-in
+    # kind's value or a declared kind's name) and as stored (a declared kind's nodes are
+    # of kind 'custom'); ``edge`` is the kind its edges have in ``edges``. A lineage walk
+    # joins this table: each declared lineage edge kind is followed its own way.
+    """
+    CREATE TABLE node_kinds (
+        name         TEXT PRIMARY KEY,
+        description  TEXT,
+        schema       TEXT,
+        created_at   TEXT NOT NULL
+    );
+    CREATE TABLE edge_kinds (
+        name         TEXT PRIMARY KEY,
+        edge         TEXT NOT NULL UNIQUE,
+        from_kind    TEXT NOT NULL,
+        to_kind      TEXT NOT NULL,
+        from_store   TEXT NOT NULL,
+        to_store     TEXT NOT NULL,
+        upstream     TEXT CHECK (upstream IN ('from', 'to')),
+        description  TEXT,
+        created_at   TEXT NOT NULL
+    );
+    """,
 ]
 
 

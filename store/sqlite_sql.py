@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from metagate.store.errors import BadUserInput
-from metagate.store.model import WALK_STEPS, Direction, Step, WalkStep, sparse_step, steps_toward
+from metagate.store.model import CUSTOM_WALKS, WALK_STEPS, CustomWalk, Direction, End, Step, WalkStep, sparse_step, steps_toward
 from metagate.store.port import (
     METRIC_NAME,
     AllOf,
@@ -52,7 +52,7 @@ def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep, fanned: bool) -> 
     ``fan`` per row, the first in the order of the answer (the far kind is the step's,
     and the edge holds the far end's creation time: an index gives them in order, however
     many edges the node has); otherwise all of them. A step the walk does not need is off
-    in ``mask`` (a bound value, tested before the step's join)."""
+    in ``mask`` (tested before the step's join)."""
     near, far, created = _columns(s)
     first = ""
     if fanned:
@@ -63,7 +63,33 @@ def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep, fanned: bool) -> 
     return f"""
     SELECT e.{far}, w.dir, w.depth + 1, '{s.far.value}', e.{created}
       FROM {t}walk w JOIN edges e ON e.{near} = w.id AND e.kind = '{s.edge.name}'{first}
-     WHERE {v["mask"]} & {1 << i} AND w.dir = '{s.direction.value}' AND w.kind = '{s.near.value}' AND w.depth < {v["depth"]}"""
+     WHERE {_mask(t)} & {1 << i} AND w.dir = '{s.direction.value}' AND w.kind = '{s.near.value}' AND w.depth < {v["depth"]}"""
+
+
+def _mask(t: str) -> str:
+    """The walk's mask, as its steps test it."""
+    return f"(SELECT m FROM {t}mask)"
+
+
+def _custom_walk(t: str, v: dict[str, str], i: int, c: CustomWalk, fanned: bool) -> str:
+    """The walk's rows one step along the declared edge kinds whose upstream end is
+    ``c.upstream``, followed ``c.step``: as ``_walk_step``, the kinds read from each
+    declaration (``edge_kinds``) instead of the text. In this order (CROSS JOIN keeps
+    it): a node's edges of each declared kind by index, never all of its edges (a model
+    has thousands of runs) to find the declared ones among them."""
+    near, far, created = ("from_id", "to_id", "to_created") if c.step is Step.OUT else ("to_id", "from_id", "from_created")
+    near_end, far_end = (End.FROM, End.TO) if c.step is Step.OUT else (End.TO, End.FROM)
+    first = ""
+    if fanned:
+        first = (
+            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = k.edge"
+            f" ORDER BY x.{created}, x.{far} LIMIT {v['fan']})"
+        )
+    return f"""
+    SELECT e.{far}, w.dir, w.depth + 1, k.{far_end.value}_store, e.{created}
+      FROM {t}walk w CROSS JOIN edge_kinds k CROSS JOIN edges e
+        ON k.{near_end.value}_store = w.kind AND k.upstream = '{c.upstream.value}' AND e.{near} = w.id AND e.kind = k.edge{first}
+     WHERE {_mask(t)} & {1 << i} AND w.dir = '{c.direction.value}' AND w.depth < {v["depth"]}"""
 
 
 def _followed(t: str, v: dict[str, str]) -> str:
@@ -96,6 +122,14 @@ def _followed(t: str, v: dict[str, str]) -> str:
      WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
        AND iif(s.wa, a.depth, b.depth) < {v["depth"]}
        AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id""")
+    # The declared lineage edges: a step reads at most MAX_LINKS a call of them from
+    # its from end, as it does steps'.
+    selects.append(f"""
+    SELECT e.kind, e.from_id, e.to_id, e.created_at
+      FROM {t}kept a CROSS JOIN edge_kinds k CROSS JOIN edges e CROSS JOIN {t}kept b
+     WHERE k.upstream IS NOT NULL AND a.kind = k.from_store AND b.dir = a.dir AND b.kind = k.to_store
+       AND iif((a.dir = 'upstream') = (k.upstream = 'to'), a.depth, b.depth) < {v["depth"]}
+       AND e.from_id = a.id AND e.kind = k.edge AND e.to_id = b.id""")
     return " UNION".join(selects)
 
 
@@ -115,9 +149,20 @@ def _followed(t: str, v: dict[str, str]) -> str:
 # statement may walk more than once) and `v` names the placeholders of its values:
 # start, dirs, cap, fan (when fanned), mask, kinds, limit, depth.
 def lineage_ctes(t: str, v: dict[str, str], fanned: bool) -> str:
-    steps = " UNION".join(_walk_step(t, v, i, s, fanned) for i, s in enumerate(WALK_STEPS))
+    steps = " UNION".join(
+        [
+            *(_walk_step(t, v, i, s, fanned) for i, s in enumerate(WALK_STEPS)),
+            *(_custom_walk(t, v, len(WALK_STEPS) + i, c, fanned) for i, c in enumerate(CUSTOM_WALKS)),
+        ]
+    )
     followed = _followed(t, v)
     return f"""
+  -- A kinds filter's mask knows the built-in edge kinds only: with declared lineage
+  -- edges (which may lead from any kind to any), every step is taken.
+  {t}mask(m) AS (
+    SELECT CASE WHEN {v["kinds"]} IS NOT NULL AND EXISTS (SELECT 1 FROM edge_kinds WHERE upstream IS NOT NULL)
+                THEN -1 ELSE {v["mask"]} END
+  ),
   {t}walk(id, dir, depth, kind, created) AS (
     SELECT n.id, d.value, 0, n.kind, n.created_at FROM nodes n, json_each({v["dirs"]}) d WHERE n.id = {v["start"]}
     UNION{steps}
@@ -166,7 +211,9 @@ def lineage_values(query: LineageQuery, first_cap: int) -> dict[str, Any]:
         "dirs": orjson.dumps(dirs).decode(),
         "cap": (first_cap + 4 * (query.limit + 1)) if filtered else min(first_cap, 16) + 2 * (query.limit + 2),
         "fan": query.limit + 2,
-        "mask": sum(1 << i for i, s in enumerate(WALK_STEPS) if s in wanted),
+        # The declared edges' steps are always on: their declarations decide what they follow.
+        "mask": sum(1 << i for i, s in enumerate(WALK_STEPS) if s in wanted)
+        + sum(1 << (len(WALK_STEPS) + i) for i in range(len(CUSTOM_WALKS))),
         "kinds": orjson.dumps([k.value for k in query.kinds]).decode() if query.kinds is not None else None,
         "limit": query.limit,
         "depth": query.depth,

@@ -15,6 +15,7 @@ KINDS = (
     "modelversion",
     "job",
     "step",
+    "custom",
 )
 EDGE_KINDS = (
     "featureset_dataset",
@@ -63,6 +64,7 @@ TYPES = {
     "modelversion": "ModelVersion",
     "job": "Job",
     "step": "Step",
+    "custom": "CustomNode",
 }
 NAVIGATION = {
     "project": ("models", "jobs"),
@@ -101,4 +103,5 @@ NAVIGATION = {
         "parent",
         "steps",
     ),
+    "custom": (),
 }

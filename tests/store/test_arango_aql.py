@@ -383,12 +383,20 @@ def test_a_kinds_filter_walks_only_the_edge_collections_that_lead_to_a_kind_aske
     assert layout.EDGE_COLLECTIONS["run_devperf"].name not in walked(deployments, "c0")
     assert layout.EDGE_COLLECTIONS["run_model"].name in walked(deployments, "c0")
     assert walked(deployments, "c0") == walked(deployments, "w0")
-    # Model params are downstream of nothing: that way walks nothing, and every bound
-    # value is still used (ArangoDB refuses one that is not).
-    datasets = aql.lineage("run/r1", Direction.BOTH, 5, 10, [Kind.MODELPARAMS])
-    check(datasets)
-    assert "LET c1 = null" in datasets.text and "LET w1 = (FOR v IN [] FILTER" in datasets.text
-    assert walked(datasets, "c0") and "downstream" not in datasets.bind.values()
+    # Model params are downstream of nothing built-in: that way walks only the declared
+    # edges while none is declared, and every collection once one is (the second form,
+    # behind the gate); every bound value is used (ArangoDB refuses one that is not).
+    params = aql.lineage("run/r1", Direction.BOTH, 5, 10, [Kind.MODELPARAMS])
+    check(params)
+    assert walked(params, "c1") == {layout.CUSTOM_LINEAGE_COLLECTION}
+    assert "LET declared = LENGTH(FOR k IN @@" in params.text
+    full = params.text.split("LET c1 = ", 1)[1].split("FOR g IN (declared ? [1] : []) ", 1)[1].split(" OPTIONS ", 1)[0]
+    assert {params.bind[name[1:]] for name in re.findall(r"@@c\d+", full)} == {
+        c for c, _ in layout.traversal(Direction.DOWNSTREAM)
+    }
+    # Without a kinds filter, nothing is gated: one form, every collection.
+    assert "declared" not in aql.lineage("run/r1", Direction.BOTH, 5, 10, None).text
+    assert walked(params, "c0")
 
 
 def test_every_query_that_traverses_names_the_vertex_collections_first() -> None:

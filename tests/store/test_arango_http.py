@@ -20,9 +20,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from metagate.store import arango_layout as layout
 from metagate.store.arango import ArangoSettings, ArangoStore
-from metagate.store.arango_init import RepeatedValues, indexes, init_db
+from metagate.store.arango_init import RepeatedValues, edge_definitions, indexes, init_db
 from metagate.store.errors import BadUserInput, Unavailable
 from metagate.store.model import Direction, Kind, Node, utcnow
 from metagate.store.port import LineageQuery
@@ -104,10 +103,7 @@ class FakeArango:
         if method == "GET" and parts[:2] == ["_api", "collection"]:
             return 200, {"name": parts[2], "error": False, "code": 200}
         if method == "GET" and parts[:2] == ["_api", "gharial"]:
-            definitions = [
-                {"collection": e.name, "from": [e.from_collection], "to": [e.to_collection]}
-                for e in layout.EDGE_COLLECTIONS.values()
-            ]
+            definitions = edge_definitions()
             return 200, {"graph": {"name": parts[2], "edgeDefinitions": definitions}}
         if path == "/_api/index":
             collection = request.query["collection"]

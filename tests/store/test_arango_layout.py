@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from metagate.store import arango_layout as layout
 from metagate.store.arango_init import indexes
-from metagate.store.model import Direction, Edge, Kind, Node, Step
+from metagate.store.model import Direction, Edge, EdgeKindDecl, End, Kind, Node, NodeKindDecl, Step
 
 ARANGOPIPE_VERTICES = {
     "project",
@@ -31,7 +31,7 @@ ARANGOPIPE_EDGES = {
     "featureset_dataset",
 }
 # The information hub's collections, beside Arangopipe's (which keep their names).
-HUB_VERTICES = {"modelversions", "jobs", "steps"}
+HUB_VERTICES = {"modelversions", "jobs", "steps", "metagate_custom_nodes"}
 HUB_EDGES = {
     "modelversion_model",
     "modelversion_run",
@@ -110,11 +110,52 @@ def test_traversal_directions_follow_the_direction_table() -> None:
         # outputs (stored step -> output)
         **{f"step_input_{asset}": "OUTBOUND" for asset in STEP_ASSETS},
         **{f"step_output_{asset}": "INBOUND" for asset in STEP_ASSETS},
+        # every declared lineage edge, stored from the end derived to the upstream end
+        "metagate_custom_lineage": "OUTBOUND",
     }
     assert downstream == {c: ("INBOUND" if d == "OUTBOUND" else "OUTBOUND") for c, d in upstream.items()}
     assert "project_models" not in upstream
     assert "modelversion_model" not in upstream
     assert not {"step_job", "step_run", "step_parent"} & set(upstream)
+    assert "metagate_custom_links" not in upstream
+
+
+def test_a_declared_lineage_edge_is_stored_from_the_end_derived_and_read_back_as_logged() -> None:
+    at = "2026-12-02T00:00:00.000000Z"
+    # A dataset derived from a source system (upstream: TO): stored as it is.
+    source = Edge("custom:dataset_source", "dataset/d1", "custom/s1", at, upstream=End.TO)
+    collection, doc = layout.to_edge_document(source)
+    assert collection == "metagate_custom_lineage"
+    assert (doc["_from"], doc["_to"], doc["_key"]) == ("datasets/d1", "metagate_custom_nodes/s1", "dataset_source-d1-s1")
+    assert (doc["kind"], doc["reversed"]) == ("dataset_source", False)
+    assert layout.from_edge_document(collection, doc) == source
+    # A report of a deployment declared deployment -> report with the deployment upstream
+    # (upstream: FROM): stored report -> deployment, reversed, and read back as declared.
+    report = Edge("custom:monitors", "deployment/p1", "custom/r1", at, upstream=End.FROM)
+    collection, doc = layout.to_edge_document(report)
+    assert collection == "metagate_custom_lineage"
+    assert (doc["_from"], doc["_to"], doc["reversed"]) == ("metagate_custom_nodes/r1", "deployment/p1", True)
+    back = layout.from_edge_document(collection, doc)
+    assert (back, back.upstream) == (report, End.FROM)
+    # Grouping only: apart, as logged, never walked.
+    owned = Edge("custom:owned_by", "custom/s1", "custom/t1", at)
+    collection, doc = layout.to_edge_document(owned)
+    assert (collection, doc["_from"], doc["_to"]) == (
+        "metagate_custom_links",
+        "metagate_custom_nodes/s1",
+        "metagate_custom_nodes/t1",
+    )
+    assert layout.from_edge_document(collection, doc) == owned
+    assert layout.edge_document_id(owned) == "metagate_custom_links/owned_by-s1-t1"
+
+
+def test_declarations_round_trip_under_their_names() -> None:
+    node_kind = NodeKindDecl("source_system", "raw data", {"type": "object"}, "2026-12-02T00:00:00.000000Z")
+    edge_kind = EdgeKindDecl("monitors", "deployment", "drift_report", End.FROM, None, "2026-12-02T00:00:00.000000Z")
+    assert layout.to_node_kind_document(node_kind)["_key"] == "source_system"
+    assert layout.from_node_kind_document(layout.to_node_kind_document(node_kind)) == node_kind
+    assert layout.to_edge_kind_document(edge_kind)["upstream"] == "from"
+    assert layout.from_edge_kind_document(layout.to_edge_kind_document(edge_kind)) == edge_kind
 
 
 def test_ids_map_between_kinds_and_collections() -> None:

@@ -52,4 +52,5 @@ export const TYPES: Record<string, string> = {
   MODELVERSION: "ModelVersion",
   JOB: "Job",
   STEP: "Step",
+  CUSTOM: "CustomNode",
 };

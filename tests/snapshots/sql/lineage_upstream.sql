@@ -1,151 +1,173 @@
 WITH RECURSIVE 
+  -- A kinds filter's mask knows the built-in edge kinds only: with declared lineage
+  -- edges (which may lead from any kind to any), every step is taken.
+  w1_mask(m) AS (
+    SELECT CASE WHEN :p4 IS NOT NULL AND EXISTS (SELECT 1 FROM edge_kinds WHERE upstream IS NOT NULL)
+                THEN -1 ELSE :p3 END
+  ),
   w1_walk(id, dir, depth, kind, created) AS (
     SELECT n.id, d.value, 0, n.kind, n.created_at FROM nodes n, json_each(:p1) d WHERE n.id = :p0
     UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'dataset', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'featureset_dataset'
-     WHERE :p3 & 1 AND w.dir = 'upstream' AND w.kind = 'featureset' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 1 AND w.dir = 'upstream' AND w.kind = 'featureset' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'featureset', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'featureset_dataset'
-     WHERE :p3 & 2 AND w.dir = 'downstream' AND w.kind = 'dataset' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 2 AND w.dir = 'downstream' AND w.kind = 'dataset' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'dataset', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_dataset'
-     WHERE :p3 & 4 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 4 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_dataset'
-     WHERE :p3 & 8 AND w.dir = 'downstream' AND w.kind = 'dataset' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 8 AND w.dir = 'downstream' AND w.kind = 'dataset' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'featureset', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_featureset'
-     WHERE :p3 & 16 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 16 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_featureset'
-     WHERE :p3 & 32 AND w.dir = 'downstream' AND w.kind = 'featureset' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 32 AND w.dir = 'downstream' AND w.kind = 'featureset' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'modelparams', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_modelparams'
-     WHERE :p3 & 64 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 64 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_modelparams'
-     WHERE :p3 & 128 AND w.dir = 'downstream' AND w.kind = 'modelparams' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 128 AND w.dir = 'downstream' AND w.kind = 'modelparams' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_model'
-     WHERE :p3 & 256 AND w.dir = 'upstream' AND w.kind = 'model' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 256 AND w.dir = 'upstream' AND w.kind = 'model' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'model', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_model'
-     WHERE :p3 & 512 AND w.dir = 'downstream' AND w.kind = 'run' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 512 AND w.dir = 'downstream' AND w.kind = 'run' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_devperf'
-     WHERE :p3 & 1024 AND w.dir = 'upstream' AND w.kind = 'devperf' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 1024 AND w.dir = 'upstream' AND w.kind = 'devperf' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'devperf', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_devperf'
-     WHERE :p3 & 2048 AND w.dir = 'downstream' AND w.kind = 'run' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 2048 AND w.dir = 'downstream' AND w.kind = 'run' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'model', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_model'
-     WHERE :p3 & 4096 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 4096 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_model'
-     WHERE :p3 & 8192 AND w.dir = 'downstream' AND w.kind = 'model' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 8192 AND w.dir = 'downstream' AND w.kind = 'model' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'featureset', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_featureset'
-     WHERE :p3 & 16384 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 16384 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_featureset'
-     WHERE :p3 & 32768 AND w.dir = 'downstream' AND w.kind = 'featureset' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 32768 AND w.dir = 'downstream' AND w.kind = 'featureset' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'modelparams', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_modelparams'
-     WHERE :p3 & 65536 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 65536 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_modelparams'
-     WHERE :p3 & 131072 AND w.dir = 'downstream' AND w.kind = 'modelparams' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 131072 AND w.dir = 'downstream' AND w.kind = 'modelparams' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_servingperf'
-     WHERE :p3 & 262144 AND w.dir = 'upstream' AND w.kind = 'servingperf' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 262144 AND w.dir = 'upstream' AND w.kind = 'servingperf' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'servingperf', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_servingperf'
-     WHERE :p3 & 524288 AND w.dir = 'downstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 524288 AND w.dir = 'downstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'run', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'modelversion_run'
-     WHERE :p3 & 1048576 AND w.dir = 'upstream' AND w.kind = 'modelversion' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 1048576 AND w.dir = 'upstream' AND w.kind = 'modelversion' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'modelversion', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'modelversion_run'
-     WHERE :p3 & 2097152 AND w.dir = 'downstream' AND w.kind = 'run' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 2097152 AND w.dir = 'downstream' AND w.kind = 'run' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'modelversion', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'deployment_modelversion'
-     WHERE :p3 & 4194304 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 4194304 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'deployment', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'deployment_modelversion'
-     WHERE :p3 & 8388608 AND w.dir = 'downstream' AND w.kind = 'modelversion' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 8388608 AND w.dir = 'downstream' AND w.kind = 'modelversion' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'job', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'job_replayof'
-     WHERE :p3 & 16777216 AND w.dir = 'upstream' AND w.kind = 'job' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 16777216 AND w.dir = 'upstream' AND w.kind = 'job' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'job', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'job_replayof'
-     WHERE :p3 & 33554432 AND w.dir = 'downstream' AND w.kind = 'job' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 33554432 AND w.dir = 'downstream' AND w.kind = 'job' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'job', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'run_job'
-     WHERE :p3 & 67108864 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 67108864 AND w.dir = 'upstream' AND w.kind = 'run' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'run', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'run_job'
-     WHERE :p3 & 134217728 AND w.dir = 'downstream' AND w.kind = 'job' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 134217728 AND w.dir = 'downstream' AND w.kind = 'job' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'dataset', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_input_dataset'
-     WHERE :p3 & 268435456 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 268435456 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_input_dataset'
-     WHERE :p3 & 536870912 AND w.dir = 'downstream' AND w.kind = 'dataset' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 536870912 AND w.dir = 'downstream' AND w.kind = 'dataset' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'featureset', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_input_featureset'
-     WHERE :p3 & 1073741824 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 1073741824 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_input_featureset'
-     WHERE :p3 & 2147483648 AND w.dir = 'downstream' AND w.kind = 'featureset' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 2147483648 AND w.dir = 'downstream' AND w.kind = 'featureset' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'modelversion', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_input_modelversion'
-     WHERE :p3 & 4294967296 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 4294967296 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_input_modelversion'
-     WHERE :p3 & 8589934592 AND w.dir = 'downstream' AND w.kind = 'modelversion' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 8589934592 AND w.dir = 'downstream' AND w.kind = 'modelversion' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'model', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_input_model'
-     WHERE :p3 & 17179869184 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 17179869184 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_input_model'
-     WHERE :p3 & 34359738368 AND w.dir = 'downstream' AND w.kind = 'model' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 34359738368 AND w.dir = 'downstream' AND w.kind = 'model' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'deployment', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_input_deployment'
-     WHERE :p3 & 68719476736 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 68719476736 AND w.dir = 'upstream' AND w.kind = 'step' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_input_deployment'
-     WHERE :p3 & 137438953472 AND w.dir = 'downstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 137438953472 AND w.dir = 'downstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_output_dataset'
-     WHERE :p3 & 274877906944 AND w.dir = 'upstream' AND w.kind = 'dataset' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 274877906944 AND w.dir = 'upstream' AND w.kind = 'dataset' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'dataset', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_output_dataset'
-     WHERE :p3 & 549755813888 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 549755813888 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_output_featureset'
-     WHERE :p3 & 1099511627776 AND w.dir = 'upstream' AND w.kind = 'featureset' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 1099511627776 AND w.dir = 'upstream' AND w.kind = 'featureset' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'featureset', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_output_featureset'
-     WHERE :p3 & 2199023255552 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 2199023255552 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_output_modelversion'
-     WHERE :p3 & 4398046511104 AND w.dir = 'upstream' AND w.kind = 'modelversion' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 4398046511104 AND w.dir = 'upstream' AND w.kind = 'modelversion' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'modelversion', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_output_modelversion'
-     WHERE :p3 & 8796093022208 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 8796093022208 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_output_model'
-     WHERE :p3 & 17592186044416 AND w.dir = 'upstream' AND w.kind = 'model' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 17592186044416 AND w.dir = 'upstream' AND w.kind = 'model' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'model', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_output_model'
-     WHERE :p3 & 35184372088832 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 35184372088832 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p6 UNION
     SELECT e.from_id, w.dir, w.depth + 1, 'step', e.from_created
       FROM w1_walk w JOIN edges e ON e.to_id = w.id AND e.kind = 'step_output_deployment'
-     WHERE :p3 & 70368744177664 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
+     WHERE (SELECT m FROM w1_mask) & 70368744177664 AND w.dir = 'upstream' AND w.kind = 'deployment' AND w.depth < :p6 UNION
     SELECT e.to_id, w.dir, w.depth + 1, 'deployment', e.to_created
       FROM w1_walk w JOIN edges e ON e.from_id = w.id AND e.kind = 'step_output_deployment'
-     WHERE :p3 & 140737488355328 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p6
+     WHERE (SELECT m FROM w1_mask) & 140737488355328 AND w.dir = 'downstream' AND w.kind = 'step' AND w.depth < :p6 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, k.to_store, e.to_created
+      FROM w1_walk w CROSS JOIN edge_kinds k CROSS JOIN edges e
+        ON k.from_store = w.kind AND k.upstream = 'to' AND e.from_id = w.id AND e.kind = k.edge
+     WHERE (SELECT m FROM w1_mask) & 281474976710656 AND w.dir = 'upstream' AND w.depth < :p6 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, k.from_store, e.from_created
+      FROM w1_walk w CROSS JOIN edge_kinds k CROSS JOIN edges e
+        ON k.to_store = w.kind AND k.upstream = 'from' AND e.to_id = w.id AND e.kind = k.edge
+     WHERE (SELECT m FROM w1_mask) & 562949953421312 AND w.dir = 'upstream' AND w.depth < :p6 UNION
+    SELECT e.to_id, w.dir, w.depth + 1, k.to_store, e.to_created
+      FROM w1_walk w CROSS JOIN edge_kinds k CROSS JOIN edges e
+        ON k.from_store = w.kind AND k.upstream = 'from' AND e.from_id = w.id AND e.kind = k.edge
+     WHERE (SELECT m FROM w1_mask) & 1125899906842624 AND w.dir = 'downstream' AND w.depth < :p6 UNION
+    SELECT e.from_id, w.dir, w.depth + 1, k.from_store, e.from_created
+      FROM w1_walk w CROSS JOIN edge_kinds k CROSS JOIN edges e
+        ON k.to_store = w.kind AND k.upstream = 'to' AND e.to_id = w.id AND e.kind = k.edge
+     WHERE (SELECT m FROM w1_mask) & 2251799813685248 AND w.dir = 'downstream' AND w.depth < :p6
     ORDER BY 3, 4, 5, 1
     LIMIT :p2
   ),
@@ -177,8 +199,13 @@ WITH RECURSIVE
     SELECT e.kind, e.from_id, e.to_id, e.created_at FROM w1_kept b CROSS JOIN (SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES ('deployment_servingperf', 'upstream', 'deployment', 'servingperf', 0), ('deployment_servingperf', 'downstream', 'deployment', 'servingperf', 1))) s CROSS JOIN edges e CROSS JOIN w1_kept a
      WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
        AND iif(s.wa, a.depth, b.depth) < :p6
-       AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id
+       AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id UNION
+    SELECT e.kind, e.from_id, e.to_id, e.created_at
+      FROM w1_kept a CROSS JOIN edge_kinds k CROSS JOIN edges e CROSS JOIN w1_kept b
+     WHERE k.upstream IS NOT NULL AND a.kind = k.from_store AND b.dir = a.dir AND b.kind = k.to_store
+       AND iif((a.dir = 'upstream') = (k.upstream = 'to'), a.depth, b.depth) < :p6
+       AND e.from_id = a.id AND e.kind = k.edge AND e.to_id = b.id
   ),
   o2 AS (SELECT n.id, json_object(:p7, mg_id(n.id)) AS j FROM nodes n WHERE n.id IN (SELECT :p0)),
   o3 AS (SELECT n.id, json_object(:p8, mg_id(n.id), :p9, upper(n.kind), :p10, n.name) AS j FROM nodes n WHERE n.id IN (SELECT id FROM w1_picked WHERE rn <= :p5))
-SELECT EXISTS (SELECT 1 FROM nodes WHERE id = :p0), json_object(:p23, json_object(:p19, json((SELECT j FROM o2 WHERE id = :p0)), :p20, json((SELECT json_group_array(json_object(:p11, x.depth, :p12, upper(x.dir), :p13, json((SELECT j FROM o3 WHERE id = x.id)))) FROM (SELECT * FROM w1_picked WHERE rn <= :p5 ORDER BY rn) x)), :p21, json((SELECT json_group_array(json_object(:p14, mg_id(x.kind || '/' || substr(x.from_id, instr(x.from_id, '/') + 1) || '-' || substr(x.to_id, instr(x.to_id, '/') + 1)), :p15, upper(x.kind), :p16, mg_id(x.from_id), :p17, mg_id(x.to_id), :p18, mg_time(x.created_at))) FROM (SELECT * FROM w1_followed ORDER BY kind, from_id, to_id) x)), :p22, json(iif(0 OR (SELECT count(*) FROM w1_picked) > :p5, 'true', 'false')))), (SELECT rows FROM w1_walked), (SELECT count(*) FROM w1_picked)
+SELECT EXISTS (SELECT 1 FROM nodes WHERE id = :p0), json_object(:p23, json_object(:p19, json((SELECT j FROM o2 WHERE id = :p0)), :p20, json((SELECT json_group_array(json_object(:p11, x.depth, :p12, upper(x.dir), :p13, json((SELECT j FROM o3 WHERE id = x.id)))) FROM (SELECT * FROM w1_picked WHERE rn <= :p5 ORDER BY rn) x)), :p21, json((SELECT json_group_array(json_object(:p14, mg_id(x.kind || '/' || substr(x.from_id, instr(x.from_id, '/') + 1) || '-' || substr(x.to_id, instr(x.to_id, '/') + 1)), :p15, iif(x.kind LIKE 'custom:%', 'CUSTOM', upper(x.kind)), :p16, mg_id(x.from_id), :p17, mg_id(x.to_id), :p18, mg_time(x.created_at))) FROM (SELECT * FROM w1_followed ORDER BY kind, from_id, to_id) x)), :p22, json(iif(0 OR (SELECT count(*) FROM w1_picked) > :p5, 'true', 'false')))), (SELECT rows FROM w1_walked), (SELECT count(*) FROM w1_picked)
