@@ -25,7 +25,18 @@ from metagate_client._exceptions import (
     Unavailable,
     UnexpectedResponse,
 )
-from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, LoggedStep, MetricPoint, ModelVersion, Move
+from metagate_client._models import (
+    Asset,
+    Job,
+    Lineage,
+    LineageEntry,
+    Link,
+    LoggedRun,
+    LoggedStep,
+    MetricPoint,
+    ModelVersion,
+    Move,
+)
 from metagate_client._run import RunRecorder
 from metagate_client._step import StepRecorder
 from metagate_client._version import __version__
@@ -41,6 +52,7 @@ __all__ = [
     "Job",
     "Lineage",
     "LineageEntry",
+    "Link",
     "LoggedRun",
     "LoggedStep",
     "MetagateError",

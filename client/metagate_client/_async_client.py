@@ -13,7 +13,7 @@ import httpx
 
 from metagate_client import _operations as ops
 from metagate_client._exceptions import DeadlineExceeded, Unavailable
-from metagate_client._models import Asset, Job, Lineage, LoggedRun, LoggedStep, MetricPoint, ModelVersion, Move
+from metagate_client._models import Asset, Job, Lineage, Link, LoggedRun, LoggedStep, MetricPoint, ModelVersion, Move
 from metagate_client._operations import Call, Data, Ref, Request, StepAsset, Steps
 from metagate_client._run import RunRecorder, start_run
 from metagate_client._step import StepRecorder, finish_pipeline, start_pipeline
@@ -65,6 +65,38 @@ class AsyncClient:
     async def create_project(self, name: str, *, tags: Sequence[str] = (), attributes: Mapping[str, Any] | None = None) -> Asset:
         """The project named ``name``, created unless it exists (needs the admin role)."""
         return await self._call(ops.create_project(name, tags=tags, attributes=attributes))
+
+    async def declare_node_kind(
+        self, name: str, *, description: str | None = None, schema: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Declares a node kind (an admin's token): its nodes' attributes meet ``schema``, a
+        JSON Schema. True when declared now, False when the same declaration was there."""
+        return await self._call(ops.declare_node_kind(name, description=description, schema=schema))
+
+    async def declare_edge_kind(
+        self, name: str, from_kind: str, to_kind: str, *, upstream: str | None, description: str | None = None
+    ) -> bool:
+        """Declares an edge kind from ``from_kind`` to ``to_kind`` (built-in kinds such as
+        "dataset", or declared ones), ``upstream`` the end the other was derived from
+        ("from" or "to"; None: grouping only, not lineage)."""
+        return await self._call(ops.declare_edge_kind(name, from_kind, to_kind, upstream=upstream, description=description))
+
+    async def log_custom_node(
+        self,
+        kind: str,
+        name: str,
+        *,
+        links: Sequence[Link] = (),
+        tags: Sequence[str] = (),
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Asset:
+        """The node of the declared ``kind`` named ``name``, logged unless it exists, with
+        its ``links`` (those it lacks are added)."""
+        return await self._call(ops.log_custom_node(kind, name, links=links, tags=tags, attributes=attributes))
+
+    async def link_nodes(self, edge_kind: str, source: Ref, target: Ref) -> bool:
+        """Links ``source`` to ``target`` by a declared edge kind; True when the edge is new."""
+        return await self._call(ops.link_nodes(edge_kind, source, target))
 
     async def register_dataset(
         self, name: str, *, tags: Sequence[str] = (), attributes: Mapping[str, Any] | None = None

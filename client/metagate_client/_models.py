@@ -20,6 +20,16 @@ class Asset:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A link of a node of a declared kind (``log_custom_node``): along the declared edge
+    kind ``edge_kind``, from ``source`` to the node logged, or from it to ``target``."""
+
+    edge_kind: str
+    source: Asset | str | None = None
+    target: Asset | str | None = None
+
+
+@dataclass(frozen=True)
 class LoggedRun:
     """A run with the model parameters and development performance logged with it."""
 

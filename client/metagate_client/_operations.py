@@ -17,7 +17,18 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union
 
 from metagate_client._exceptions import BadInput, UnexpectedResponse
-from metagate_client._models import Asset, Job, Lineage, LineageEntry, LoggedRun, LoggedStep, MetricPoint, ModelVersion, Move
+from metagate_client._models import (
+    Asset,
+    Job,
+    Lineage,
+    LineageEntry,
+    Link,
+    LoggedRun,
+    LoggedStep,
+    MetricPoint,
+    ModelVersion,
+    Move,
+)
 from metagate_client._transport import encode
 from metagate_client._vocabulary import KINDS
 
@@ -176,6 +187,45 @@ def register_dataset(name: str, *, tags: Sequence[str], attributes: Mapping[str,
 def register_featureset(name: str, dataset: Ref, *, tags: Sequence[str], attributes: Mapping[str, Any] | None) -> Steps[Asset]:
     values = {"name": name, "datasetId": _id(dataset), "tags": _tags(tags), "attributes": _object(attributes, "attributes")}
     return _registration("registerFeatureset", "featureset", values)
+
+
+def declare_node_kind(name: str, *, description: str | None, schema: Mapping[str, Any] | None) -> Steps[bool]:
+    values = {"name": name, "description": description, "schema": _object(schema, "schema")}
+    document = "mutation($input: DeclareNodeKindInput!) { declareNodeKind(input: $input) { created } }"
+    data = yield _request(document, {"input": {k: v for k, v in values.items() if v is not None}})
+    return bool(data["declareNodeKind"]["created"])
+
+
+def declare_edge_kind(name: str, from_kind: str, to_kind: str, *, upstream: str | None, description: str | None) -> Steps[bool]:
+    if upstream not in ("from", "to", None):
+        raise BadInput("upstream: 'from', 'to' or None (grouping only)")
+    values = {"name": name, "fromKind": from_kind, "toKind": to_kind, "upstream": (upstream or "none").upper()}
+    if description is not None:
+        values["description"] = description
+    document = "mutation($input: DeclareEdgeKindInput!) { declareEdgeKind(input: $input) { created } }"
+    data = yield _request(document, {"input": values})
+    return bool(data["declareEdgeKind"]["created"])
+
+
+def log_custom_node(
+    kind: str, name: str, *, links: Sequence[Link], tags: Sequence[str], attributes: Mapping[str, Any] | None
+) -> Steps[Asset]:
+    given = [{"edgeKind": link.edge_kind, "fromId": _id(link.source), "toId": _id(link.target)} for link in links]
+    values = {
+        "kind": kind,
+        "name": name,
+        "tags": _tags(tags),
+        "attributes": _object(attributes, "attributes"),
+        "links": [{k: v for k, v in link.items() if v is not None} for link in given],
+    }
+    data = yield _mutation("logCustomNode", f"node {{ {_NODE} }} created", values)
+    return _asset(data["logCustomNode"]["node"], data["logCustomNode"]["created"])
+
+
+def link_nodes(edge_kind: str, source: Ref, target: Ref) -> Steps[bool]:
+    document = "mutation($input: LinkNodesInput!) { linkNodes(input: $input) { created } }"
+    data = yield _request(document, {"input": {"edgeKind": edge_kind, "fromId": _id(source), "toId": _id(target)}})
+    return bool(data["linkNodes"]["created"])
 
 
 _HARDWARE_KEYS = {
