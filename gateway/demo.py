@@ -5,7 +5,8 @@ champion served, a fallback), the project's traffic, the train job that produced
 best trial and a replay of it waiting for an executor; each trial's training curve (its
 rmse over 50 boosting stages); and the nightly pipeline run that made the champion, its
 fetch, clean, prepare, train, evaluate, validate and deploy steps from the raw census
-extract to the deployment."""
+extract to the deployment; and two kinds of the team's own, declared: the source system
+the extract came from, and weekly drift reports of the deployment."""
 
 from __future__ import annotations
 
@@ -75,9 +76,31 @@ mutation Metrics($input: LogMetricsInput!) {
   logMetrics(input: $input) { points }
 }
 mutation Steps($input: LogStepsInput!) {
-  logSteps(input: $input) { steps { step { id } } }
+  logSteps(input: $input) { steps { step { id outputDatasets { nodes { id name } } } } }
+}
+mutation NodeKind($input: DeclareNodeKindInput!) {
+  declareNodeKind(input: $input) { created }
+}
+mutation EdgeKind($input: DeclareEdgeKindInput!) {
+  declareEdgeKind(input: $input) { created }
+}
+mutation Custom($input: LogCustomNodeInput!) {
+  logCustomNode(input: $input) { node { id } }
 }
 """
+
+# Kinds of the pricing team's own: where raw data comes from, and the drift reports of
+# what serves (each derived from the deployment it watched).
+SOURCE_SCHEMA = {
+    "type": "object",
+    "properties": {"system": {"enum": ["http", "s3", "postgres"]}, "location": {"type": "string"}},
+    "required": ["system", "location"],
+}
+DRIFT_SCHEMA = {
+    "type": "object",
+    "properties": {"psi": {"type": "number", "minimum": 0}, "week": {"type": "string"}, "alert": {"type": "boolean"}},
+    "required": ["psi"],
+}
 
 TRIALS = [
     ({"n_estimators": 100, "learning_rate": 0.1, "max_depth": 3}, {"rmse": 0.542, "r2": 0.781}),
@@ -139,6 +162,36 @@ def _pipeline_steps(dataset: str, featureset: str, version: str, deployment: str
         step("validate", "VALIDATE", 100, 3, inputs=[{"id": version}], attributes={"checks": ["rmse < 0.5", "no drift"]}),
         step("deploy", "DEPLOY", 125, 5, inputs=[{"id": version}], outputs=[{"id": deployment}]),
     ]
+
+
+async def _own_kinds(run: Any, raw: str, deployment: str, served: dt.datetime, week: dt.timedelta) -> None:
+    """The team's kinds declared, the census bureau as the raw extract's source, and a
+    drift report of each week served."""
+    await run("NodeKind", input={"name": "source_system", "description": "Where raw data comes from", "schema": SOURCE_SCHEMA})
+    await run("NodeKind", input={"name": "drift_report", "description": "A week of input drift", "schema": DRIFT_SCHEMA})
+    await run("EdgeKind", input={"name": "extracted_from", "fromKind": "dataset", "toKind": "source_system", "upstream": "TO"})
+    await run("EdgeKind", input={"name": "monitors", "fromKind": "deployment", "toKind": "drift_report", "upstream": "FROM"})
+    census = {"system": "http", "location": "https://www.dcc.fc.up.pt/~ltorgo/Regression/cal_housing.html"}
+    await run(
+        "Custom",
+        input={
+            "kind": "source_system",
+            "name": "us-census-1990",
+            "attributes": census,
+            "links": [{"edgeKind": "extracted_from", "fromId": raw}],
+        },
+    )
+    for number, psi in enumerate((0.04, 0.09, 0.23)):
+        monday = served + (number + 1) * week
+        await run(
+            "Custom",
+            input={
+                "kind": "drift_report",
+                "name": f"housing-prod-{monday.date().isoformat()}",
+                "attributes": {"psi": psi, "week": monday.date().isoformat(), "alert": psi > 0.2},
+                "links": [{"edgeKind": "monitors", "fromId": deployment}],
+            },
+        )
 
 
 async def load_demo(settings: Settings) -> str:
@@ -243,10 +296,13 @@ async def load_demo(settings: Settings) -> str:
                 },
             )
         deployment_id = deployment["registerDeployment"]["deployment"]["id"]
-        await run("Steps", input={"steps": _pipeline_steps(dataset_id, featureset_id, versions[1], deployment_id, start)})
+        steps = await run("Steps", input={"steps": _pipeline_steps(dataset_id, featureset_id, versions[1], deployment_id, start)})
+        [raw] = steps["logSteps"]["steps"][1]["step"]["outputDatasets"]["nodes"]  # the fetch step's
+        await _own_kinds(run, raw["id"], deployment_id, served, week)
         return (
             "Loaded the demo pipeline: project housing-prices, 3 runs with their training curves, 2 model versions,"
-            " deployment housing-prod, the 7 steps of the pipeline run that made it"
+            " deployment housing-prod, the 7 steps of the pipeline run that made it, the census source it came from"
+            " and three weekly drift reports (kinds of the team's own)"
             f" (id {deployment_id}).\nRun `make serve` and open http://127.0.0.1:8000/ to see it."
         )
     finally:

@@ -18,6 +18,7 @@ const KINDS = [
   "SERVINGPERF",
   "JOB",
   "STEP",
+  "CUSTOM",
 ];
 const DIRECTIONS = ["UPSTREAM", "DOWNSTREAM", "BOTH"] as const;
 type Direction = (typeof DIRECTIONS)[number];
@@ -37,46 +38,73 @@ export const KIND_COLOURS: Record<string, string> = {
   ModelVersion: "#8a5a00",
   Job: "#3a6e2f",
   Step: "#475467",
+  CustomNode: "#7a5af8",
 };
 
 const LINEAGE = `query Lineage($id: ID!, $direction: LineageDirection!, $depth: Int, $kinds: [NodeKind!], $limit: Int) {
   lineage(id: $id, direction: $direction, depth: $depth, kinds: $kinds, limit: $limit) {
-    root { __typename id name }
-    nodes { depth direction node { __typename id name } }
-    edges { id kind from to }
+    root { __typename id name ... on CustomNode { customKind } }
+    nodes { depth direction node { __typename id name ... on CustomNode { customKind } } }
+    edges { id kind customKind from to }
     truncated
   }
+  edgeKinds { name upstream }
 }`;
+
+interface LineageNodeRef {
+  __typename: string;
+  id: string;
+  name: string | null;
+  customKind?: string | null;
+}
 
 interface LineageData {
   lineage: {
-    root: { __typename: string; id: string; name: string | null };
-    nodes: { depth: number; direction: Direction; node: { __typename: string; id: string; name: string | null } }[];
-    edges: { id: string; kind: string; from: string; to: string }[];
+    root: LineageNodeRef;
+    nodes: { depth: number; direction: Direction; node: LineageNodeRef }[];
+    edges: { id: string; kind: string; customKind: string | null; from: string; to: string }[];
     truncated: boolean;
   };
+  edgeKinds: { name: string; upstream: "FROM" | "TO" | "NONE" }[];
+}
+
+export interface GraphEdge {
+  id: string;
+  kind: string;
+  customKind: string | null;
+  from: string;
+  to: string;
+  /** Which end is upstream: the data dictionary's, or a declared edge kind's (null: grouping). */
+  upstream: "from" | "to" | null;
 }
 
 export interface GraphNode {
   id: string;
   name: string | null;
   kind: string;
+  /** What its box says it is: its kind, or a node of a declared kind's kind name. */
+  caption: string;
 }
 
 export interface Graph {
   nodes: Map<string, GraphNode>;
-  edges: Map<string, { id: string; kind: string; from: string; to: string }>;
+  edges: Map<string, GraphEdge>;
   truncated: boolean;
 }
 
 /** The graph with the walk's nodes and edges added (those it has already kept). */
-function merge(graph: Graph, data: LineageData["lineage"]): Graph {
+function merge(graph: Graph, data: LineageData["lineage"], declared: LineageData["edgeKinds"]): Graph {
   const nodes = new Map(graph.nodes);
   const edges = new Map(graph.edges);
   for (const node of [data.root, ...data.nodes.map((n) => n.node)]) {
-    if (!nodes.has(node.id)) nodes.set(node.id, { id: node.id, name: node.name, kind: kindOf(node) });
+    const kind = kindOf(node);
+    if (!nodes.has(node.id)) nodes.set(node.id, { id: node.id, name: node.name, kind, caption: node.customKind ?? kind });
   }
-  for (const edge of data.edges) edges.set(edge.id, edge);
+  const ends = new Map(declared.map((k) => [k.name, k.upstream === "NONE" ? null : (k.upstream.toLowerCase() as "from" | "to")]));
+  for (const edge of data.edges) {
+    const upstream = edge.customKind !== null ? (ends.get(edge.customKind) ?? null) : UPSTREAM_END[edge.kind];
+    edges.set(edge.id, { ...edge, upstream });
+  }
   return { nodes, edges, truncated: graph.truncated || data.truncated };
 }
 
@@ -89,7 +117,7 @@ export function columns(graph: Graph): Map<string, number> {
   const flows: [string, string][] = []; // [upstream, downstream]
   for (const e of graph.edges.values()) {
     if (!graph.nodes.has(e.from) || !graph.nodes.has(e.to)) continue;
-    flows.push(UPSTREAM_END[e.kind] === "to" ? [e.to, e.from] : [e.from, e.to]);
+    flows.push(e.upstream === "to" ? [e.to, e.from] : [e.from, e.to]);
   }
   const column = new Map([...graph.nodes.keys()].map((id) => [id, 0]));
   // Longest paths; a lineage graph has no cycle, and the bound keeps a bad one finite.
@@ -173,7 +201,7 @@ export function toDot(graph: Graph): string {
   const quote = (text: string) => `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
   const lines = ["digraph lineage {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontcolor=white, fontname="Helvetica"];'];
   for (const n of graph.nodes.values()) {
-    lines.push(`  ${quote(n.id)} [label=${quote(`${n.kind}\n${label(n)}`)}, fillcolor=${quote(KIND_COLOURS[n.kind] ?? "#667085")}];`);
+    lines.push(`  ${quote(n.id)} [label=${quote(`${n.caption}\n${label(n)}`)}, fillcolor=${quote(KIND_COLOURS[n.kind] ?? "#667085")}];`);
   }
   for (const e of graph.edges.values()) {
     if (graph.nodes.has(e.from) && graph.nodes.has(e.to)) {
@@ -218,7 +246,7 @@ export function LineageGraph({ id, options, compact = false }: { id: string; opt
     setError(null);
     setSelected(null);
     ask(id, options).then(
-      (data) => current && setGraph(merge(EMPTY, data.lineage)),
+      (data) => current && setGraph(merge(EMPTY, data.lineage, data.edgeKinds)),
       (e: unknown) => current && setError(e instanceof ApiError ? e : new ApiError(String(e), "INTERNAL")),
     );
     return () => {
@@ -235,7 +263,7 @@ export function LineageGraph({ id, options, compact = false }: { id: string; opt
     setExpanding(true);
     try {
       const data = await ask(nodeId, { ...options, depth: 1 });
-      setGraph((g) => merge(g, data.lineage));
+      setGraph((g) => merge(g, data.lineage, data.edgeKinds));
     } catch (e) {
       setError(e instanceof ApiError ? e : new ApiError(String(e), "INTERNAL"));
     } finally {
@@ -314,7 +342,7 @@ export function LineageGraph({ id, options, compact = false }: { id: string; opt
                 strokeWidth={1.5}
                 markerEnd="url(#arrow)"
               >
-                <title>{e.kind.toLowerCase()}</title>
+                <title>{e.customKind ?? e.kind.toLowerCase()}</title>
               </path>
             );
           })}
@@ -343,12 +371,12 @@ export function LineageGraph({ id, options, compact = false }: { id: string; opt
                   strokeWidth={n.id === selected || root ? 3 : 0}
                 />
                 <text x={8} y={13} fontSize={9} fill="#ffffff" opacity={0.85}>
-                  {n.kind}
+                  {n.caption}
                 </text>
                 <text x={8} y={27} fontSize={12} fill="#ffffff" fontWeight={600}>
                   {shorten(label(n))}
                 </text>
-                <title>{`${n.kind} ${label(n)}`}</title>
+                <title>{`${n.caption} ${label(n)}`}</title>
               </g>
             );
           })}

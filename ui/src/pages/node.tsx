@@ -37,6 +37,7 @@ const NODE = `query NodePage($id: ID!) {
                   steps(first: 100) { nodes { ${REF} phase state startedAt endedAt } pageInfo { hasNextPage } } }
     ... on ModelParams { params run { ${REF} } deployments(first: 50) { ${PAGE} } }
     ... on DevPerf { metrics run { ${REF} } }
+    ... on CustomNode { customKind }
     ... on ServingPerf { periodStart periodEnd metrics deployment { ${REF} } }
     ... on Deployment {
       tag lifecycle modelVersion { ${REF} } jobs(first: 50) { ${PAGE} } model { ${REF} } modelParams { ${REF} params run { ${REF} devPerf { ${REF} metrics } } }
@@ -128,6 +129,7 @@ const FIELDS: Record<string, [string, string][]> = {
     ["startedAt", "started"],
     ["endedAt", "ended"],
   ],
+  CustomNode: [["customKind", "declared kind"]],
   Job: [
     ["type", "type"],
     ["state", "state"],
