@@ -133,6 +133,8 @@ async def test_the_graphql_walk_through_runs_in_order(gateway: httpx.AsyncClient
     assert {"german-credit", "german-credit-encoded", "credit-gbm", "trial-1"} <= upstream
     assert [n["node"]["name"] for n in answers["Lineage"]["impact"]["nodes"]] == ["credit-prod"]
     assert [r["name"] for r in answers["BestRuns"]["runs"]["nodes"]] == ["trial-1", "trial-3"]
+    # A declared vendor's data feeds the deployment, found through the declared edge.
+    assert [n["node"]["name"] for n in answers["VendorImpact"]["lineage"]["nodes"]] == ["credit-prod"]
     story = answers["DeploymentStory"]["node"]
     assert story["model"]["project"]["name"] == "credit-risk" and len(story["servingPerf"]["nodes"]) == 1
 
