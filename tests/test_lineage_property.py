@@ -60,6 +60,14 @@ UPSTREAM_END: dict[str, str | None] = {
     "STEP_JOB": None,
     "STEP_RUN": None,
     "STEP_PARENT": None,
+    # Declared by the test (record_custom): a dataset from its source, a report from the
+    # deployment it watched (declared deployment -> report), a report from a source, a
+    # featureset also from a dataset, and a grouping. Spelt CUSTOM:<name> here.
+    "CUSTOM:source_of": "to",
+    "CUSTOM:reports": "from",
+    "CUSTOM:report_source": "to",
+    "CUSTOM:twin": "to",
+    "CUSTOM:grouped": None,
 }
 
 NODE_KINDS = (
@@ -75,6 +83,7 @@ NODE_KINDS = (
     "MODELVERSION",
     "JOB",
     "STEP",
+    "CUSTOM",
 )
 
 DIRECTIONS = ("UPSTREAM", "DOWNSTREAM", "BOTH")
@@ -188,6 +197,19 @@ class Plan:
     jobs: tuple[tuple[int, bool, int | None], ...] = ()  # (model, replayed, the run it produced)
     steps: tuple[StepPlan, ...] = ()
     grouped: bool = False  # the steps are logged under a pipeline run
+    custom: tuple[CustomPlan, ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomPlan:
+    """A node of a declared kind (a source, or a report) and what it links to: a
+    source's datasets, a report's deployments and sources; or, with ``twin``, a
+    featureset linked to another dataset it was derived from."""
+
+    report: bool
+    links: tuple[int, ...]
+    grouped_with: int | None = None
+    twin: bool = False
 
 
 @dataclass(frozen=True)
@@ -243,6 +265,18 @@ def plans(draw: st.DrawFn) -> Plan:
         existing_output=st.none() | st.integers(0, 30),
     )
     steps = draw(st.lists(step_plans, max_size=5))
+    custom = draw(
+        st.lists(
+            st.builds(
+                CustomPlan,
+                report=st.booleans(),
+                links=st.lists(st.integers(0, 30), max_size=3).map(tuple),
+                grouped_with=st.none() | st.integers(0, 5),
+                twin=st.booleans(),
+            ),
+            max_size=4,
+        )
+    )
     return Plan(
         projects,
         datasets,
@@ -256,6 +290,7 @@ def plans(draw: st.DrawFn) -> Plan:
         tuple(jobs),
         tuple(steps),
         draw(st.booleans()),
+        tuple(custom),
     )
 
 
@@ -425,6 +460,7 @@ async def record(gql: GraphQLClient, plan: Plan) -> Graph:
 
     await record_hub(gql, plan, g, projects, models, runs, deployments, plan.models)
     await record_steps(gql, plan, g)
+    await record_custom(gql, plan, g, datasets, featuresets)
 
     # Registering again is idempotent: same node, and (what matters here) no new edge
     # that our record would not know about.
@@ -543,11 +579,73 @@ async def record_steps(gql: GraphQLClient, plan: Plan, g: Graph) -> None:
             g.edge(f"STEP_OUTPUT_{g.kind[existing_id]}", step_id, existing_id)
 
 
+DECLARE_NODE_KIND = "mutation($i: DeclareNodeKindInput!) { declareNodeKind(input: $i) { created } }"
+DECLARE_EDGE_KIND = "mutation($i: DeclareEdgeKindInput!) { declareEdgeKind(input: $i) { created } }"
+LOG_CUSTOM = "mutation($i: LogCustomNodeInput!) { logCustomNode(input: $i) { node { id } created } }"
+LINK_NODES = "mutation($i: LinkNodesInput!) { linkNodes(input: $i) { created } }"
+DECLARED = (
+    ("source_of", "dataset", "source", "TO"),
+    ("reports", "deployment", "report", "FROM"),
+    ("report_source", "report", "source", "TO"),
+    ("twin", "featureset", "dataset", "TO"),
+    ("grouped", "source", "report", "NONE"),
+)
+
+
+async def record_custom(gql: GraphQLClient, plan: Plan, g: Graph, datasets: list[str], featuresets: list[str]) -> None:
+    """Declared kinds (a source stands before all data, a report after what it watched,
+    so lineage stays acyclic) and the plan's nodes of them with their links; a twin
+    links a featureset to one of the datasets registered first (before every derived one)."""
+    if not plan.custom:
+        return
+    for kind in ("source", "report"):
+        assert (await gql(DECLARE_NODE_KIND, i={"name": kind}))["declareNodeKind"]["created"] is True
+    for name, from_kind, to_kind, upstream in DECLARED:
+        await gql(DECLARE_EDGE_KIND, i={"name": name, "fromKind": from_kind, "toKind": to_kind, "upstream": upstream})
+    all_datasets = [i for i in g.order if g.kind[i] == "DATASET"]
+    deployments = [i for i in g.order if g.kind[i] == "DEPLOYMENT"]
+    sources: list[str] = []
+    reports: list[str] = []
+    for c, cp in enumerate(plan.custom):
+        if cp.twin:
+            featureset, dataset = (
+                featuresets[c % len(featuresets)],
+                datasets[cp.links[0] % len(datasets)] if cp.links else datasets[0],
+            )
+            out = await gql(LINK_NODES, i={"edgeKind": "twin", "fromId": featureset, "toId": dataset})
+            if ("CUSTOM:twin", featureset, dataset) not in g.edges:
+                assert out["linkNodes"]["created"] is True
+            g.edge("CUSTOM:twin", featureset, dataset)
+        links: list[dict[str, str]] = []
+        wanted: list[tuple[str, str, str | None]] = []  # (edge kind, other end, the end it is: from/to)
+        for i in cp.links:
+            if cp.report and i % 2 == 0 and deployments:
+                wanted.append(("reports", deployments[i % len(deployments)], "from"))
+            elif cp.report and sources:
+                wanted.append(("report_source", sources[i % len(sources)], "to"))
+            elif not cp.report:
+                wanted.append(("source_of", all_datasets[i % len(all_datasets)], "from"))
+        if cp.grouped_with is not None and cp.report and sources:
+            wanted.append(("grouped", sources[cp.grouped_with % len(sources)], "from"))
+        for edge, other, end in wanted:
+            links.append({"edgeKind": edge, "fromId" if end == "from" else "toId": other})
+        kind = "report" if cp.report else "source"
+        out = (await gql(LOG_CUSTOM, i={"kind": kind, "name": f"{kind}-{c}", "links": links}))["logCustomNode"]
+        node = g.node(out["node"]["id"], "CUSTOM")
+        (reports if cp.report else sources).append(node)
+        for edge, other, end in wanted:
+            g.edge(f"CUSTOM:{edge}", other, node) if end == "from" else g.edge(f"CUSTOM:{edge}", node, other)
+
+
+def _edge_kind(e: dict[str, Any]) -> str:
+    return f"CUSTOM:{e['customKind']}" if e["kind"] == "CUSTOM" else str(e["kind"])
+
+
 # --------------------------------------------------------------------------------------
 # Querying and comparing.
 # --------------------------------------------------------------------------------------
 
-LINEAGE_SELECTION = "root { id } nodes { depth direction node { id kind } } edges { kind from to } truncated"
+LINEAGE_SELECTION = "root { id } nodes { depth direction node { id kind } } edges { kind customKind from to } truncated"
 
 
 def _sweep_query() -> str:
@@ -621,9 +719,9 @@ def check_lineage(
     # the root or a returned node within the depth, to a returned node.
     kept = {i: (d, w) for i, d, w in returned}
     for e in got["edges"]:
-        key = (e["kind"], e["from"], e["to"])
+        key = (_edge_kind(e), e["from"], e["to"])
         assert key in g.edges, f"{where}: edge {key} was never created"
-        up = UPSTREAM_END[e["kind"]]
+        up = UPSTREAM_END[key[0]]
         assert up is not None, f"{where}: grouping edge {key} returned as lineage"
         upstream_id, downstream_id = (e["to"], e["from"]) if up == "to" else (e["from"], e["to"])
         fits = False
@@ -645,8 +743,8 @@ def check_lineage(
         # edges: each has an edge to the root or to a returned node one step nearer.
         by_node: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for e in got["edges"]:
-            by_node[e["from"]].append((e["to"], e["kind"]))
-            by_node[e["to"]].append((e["from"], e["kind"]))
+            by_node[e["from"]].append((e["to"], _edge_kind(e)))
+            by_node[e["to"]].append((e["from"], _edge_kind(e)))
         for node_id, (d, way) in kept.items():
             nearer = {start} if d == 1 else {i for i, (dd, ww) in kept.items() if dd == d - 1 and ww == way}
             assert any(other in nearer for other, _ in by_node[node_id]), (
