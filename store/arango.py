@@ -42,7 +42,19 @@ from metagate.store.errors import (
     WriteConflict,
     WriteRefusal,
 )
-from metagate.store.model import EDGE_KINDS, Direction, Edge, EdgeKindDecl, JSONObject, Kind, Node, NodeKindDecl, Step
+from metagate.store.model import (
+    CUSTOM_EDGE_PREFIX,
+    EDGE_KINDS,
+    Direction,
+    Edge,
+    EdgeKindDecl,
+    JSONObject,
+    Kind,
+    Node,
+    NodeKindDecl,
+    Step,
+    step_toward_end,
+)
 from metagate.store.plan import Plan
 from metagate.store.port import (
     HistoryEntry,
@@ -746,11 +758,14 @@ def _walked(edge: Edge, query: LineageQuery, kept: dict[str, LineageNode]) -> bo
     edges the SQLite adapter's walk records)."""
     if {edge.from_id, edge.to_id} - kept.keys() - {query.start}:
         return False
-    kind = EDGE_KINDS[edge.kind]
+    # A declared edge carries its upstream end as read back from its collection.
+    upstream = edge.upstream if edge.kind.startswith(CUSTOM_EDGE_PREFIX) else EDGE_KINDS[edge.kind].upstream
+    if upstream is None:
+        return False
     for walk in (Direction.UPSTREAM, Direction.DOWNSTREAM):
         if query.direction not in (walk, Direction.BOTH):
             continue
-        step = kind.step(walk)
+        step = step_toward_end(upstream, walk)
         near = edge.from_id if step is Step.OUT else edge.to_id
         if near == query.start:
             return True

@@ -85,8 +85,14 @@ class EdgeKind:
         """The way to follow this edge to walk in ``direction`` (UPSTREAM or DOWNSTREAM)."""
         if self.upstream is None or direction is Direction.BOTH:
             raise ValueError(f"{self.name} has no single step for {direction.value}")
-        up = Step.OUT if self.upstream is End.TO else Step.IN
-        return up if direction is Direction.UPSTREAM else up.reverse()
+        return step_toward_end(self.upstream, direction)
+
+
+def step_toward_end(upstream: End, direction: Direction) -> Step:
+    """The way to follow an edge whose ``upstream`` end is that one to walk in
+    ``direction`` (UPSTREAM or DOWNSTREAM): built-in and declared edges alike."""
+    up = Step.OUT if upstream is End.TO else Step.IN
+    return up if direction is Direction.UPSTREAM else up.reverse()
 
 
 _TABLE = [

@@ -286,3 +286,26 @@ def test_history_entries_keep_their_keys_unique_per_subject_topic_and_number() -
     assert doc["_key"] == layout.to_history_document(HistoryEntry("deployment/d1", "servedVersion", 2, "later", None))["_key"]
     assert doc["_key"] != layout.to_history_document(HistoryEntry("deployment/d1", "servedVersion", 3, "x", None))["_key"]
     assert any(i.collection == "metagate_history" and i.unique and i.fields == ("subject", "topic", "seq") for i in indexes())
+
+
+def test_lineage_keeps_the_declared_edges_the_walk_stepped_along() -> None:
+    from metagate.store.arango import _walked
+    from metagate.store.port import LineageNode, LineageQuery
+
+    at = "2026-12-02T00:00:00.000000Z"
+
+    def reached(node_id: str, kind: Kind, depth: int, direction: Direction) -> LineageNode:
+        return LineageNode(Node(id=node_id, kind=kind, name=node_id, created_at=at), depth, direction)
+
+    # Upstream of a dataset: its source system (declared dataset -> source, upstream TO)
+    # and the report that watches a deployment (declared deployment -> report, upstream FROM).
+    source = Edge("custom:dataset_source", "dataset/d1", "custom/s1", at, upstream=End.TO)
+    report = Edge("custom:monitors", "deployment/p1", "custom/r1", at, upstream=End.FROM)
+    owned = Edge("custom:owned_by", "dataset/d1", "custom/t1", at)
+    up = LineageQuery(start="dataset/d1", direction=Direction.UPSTREAM, depth=3, limit=10)
+    kept = {"custom/s1": reached("custom/s1", Kind.CUSTOM, 1, Direction.UPSTREAM)}
+    assert _walked(source, up, kept)
+    kept["custom/t1"] = reached("custom/t1", Kind.CUSTOM, 1, Direction.UPSTREAM)
+    assert not _walked(owned, up, kept)  # grouping only: never walked
+    down = LineageQuery(start="deployment/p1", direction=Direction.DOWNSTREAM, depth=1, limit=10)
+    assert _walked(report, down, {"custom/r1": reached("custom/r1", Kind.CUSTOM, 1, Direction.DOWNSTREAM)})
