@@ -17,11 +17,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import orjson
+import referencing
+import referencing.jsonschema
 from jsonschema.exceptions import SchemaError, ValidationError
+from jsonschema_specifications import REGISTRY as SPECIFICATIONS
+from referencing.exceptions import Unresolvable
 
 from metagate.resolvers import validate
 from metagate.resolvers.authz import check_project
@@ -40,6 +44,9 @@ from metagate.store.model import (
     utcnow,
 )
 from metagate.store.port import NameKey, Reader, Store, Tx, atomically
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver  # the type resolver_with_root returns
 
 MAX_KINDS = 1000  # node kinds, and edge kinds, a store may declare
 MAX_LINKS = 1000  # links of one call
@@ -80,23 +87,77 @@ def _description(value: str | None) -> str | None:
     return value
 
 
+# A schema's references resolve within it (and to the JSON Schema meta-schemas): the
+# registry retrieves nothing, so a reference to another document is refused, not fetched.
+_LOCAL = referencing.Registry()
+
+
+def _validator_class(schema: JSONObject) -> Any:
+    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+
+
 def _check_schema(schema: Any) -> JSONObject | None:
     if schema is None:
         return None
     schema = validate.json_object(schema, field="schema")
+    cls = _validator_class(schema)
     try:
-        jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator).check_schema(schema)
+        cls.check_schema(schema)
     except SchemaError as error:
         where = "/".join(str(p) for p in error.absolute_path)
         at = f" at {where}" if where else ""
         raise BadUserInput(f"schema is not a valid JSON Schema{at}: {error.message}", field="schema") from None
+    dialect = referencing.jsonschema.specification_with(
+        cls.ID_OF(cls.META_SCHEMA) or "urn:unknown-dialect", default=referencing.Specification.OPAQUE
+    )
+    root = dialect.create_resource(schema)
+    _check_references(SPECIFICATIONS.combine(_LOCAL).resolver_with_root(root), root, ())
     return dict(schema)
+
+
+def _check_references(resolver: Resolver[Any], resource: referencing.Resource[Any], at: tuple[str, ...]) -> None:
+    """BAD_USER_INPUT for the first ``$ref`` or ``$dynamicRef`` in ``resource`` or its
+    subschemas that does not resolve within the schema."""
+    contents = resource.contents
+    if not isinstance(contents, dict):
+        return
+    for keyword in ("$ref", "$dynamicRef"):
+        ref = contents.get(keyword)
+        if isinstance(ref, str):
+            try:
+                resolver.lookup(ref)
+            except Unresolvable:
+                where = f" at {'/'.join(at)}" if at else ""
+                raise BadUserInput(
+                    f"schema: the reference {ref!r}{where} does not resolve within the schema"
+                    " (references to other documents are not fetched)",
+                    field="schema",
+                ) from None
+    # The dialect's subschemas (not every object below a keyword: an enum or a default may
+    # hold objects with a "$ref" member that are data), each with its path for the message.
+    subschemas = {id(sub.contents): sub for sub in resource.subresources()}
+    for path, value in _below(contents, at):
+        sub = subschemas.get(id(value))
+        if sub is not None:
+            _check_references(resolver.in_subresource(sub), sub, path)
+
+
+def _below(contents: JSONObject, at: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+    # The objects one or two levels below each keyword (items, properties/x, allOf/0).
+    found: list[tuple[tuple[str, ...], Any]] = []
+    for key, value in contents.items():
+        found.append(((*at, key), value))
+        if isinstance(value, dict):
+            found += [((*at, key, k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            found += [((*at, key, str(i)), v) for i, v in enumerate(value)]
+    return found
 
 
 @functools.lru_cache(maxsize=256)
 def _validator(schema_text: str) -> Any:
     schema = orjson.loads(schema_text)
-    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)(schema)
+    return _validator_class(schema)(schema, registry=_LOCAL)
 
 
 def check_attributes(kind: NodeKindDecl, attributes: JSONObject, *, field: str = "attributes") -> None:
@@ -105,7 +166,13 @@ def check_attributes(kind: NodeKindDecl, attributes: JSONObject, *, field: str =
     if kind.schema is None:
         return
     validator = _validator(orjson.dumps(kind.schema, option=orjson.OPT_SORT_KEYS).decode())
-    error: ValidationError | None = jsonschema.exceptions.best_match(validator.iter_errors(attributes))
+    try:
+        error: ValidationError | None = jsonschema.exceptions.best_match(validator.iter_errors(attributes))
+    except Unresolvable as unresolvable:
+        raise BadUserInput(
+            f"{field}: the {kind.name} kind's schema has a reference that does not resolve within it ({unresolvable})",
+            field=field,
+        ) from None
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
         at = f"{field}/{where}" if where else field

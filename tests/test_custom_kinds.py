@@ -6,8 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from metagate.gateway.auth import issue
 from metagate.resolvers.authz import Role
+from metagate.resolvers.kinds import check_attributes
+from metagate.store.errors import BadUserInput
+from metagate.store.model import NodeKindDecl
 from metagate.store.port import Store
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
@@ -99,6 +104,29 @@ async def test_a_bad_declaration_is_refused_with_the_field_named_and_nothing_is_
         error = await gql.error(EDGE_KIND, i=i)
         assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["extensions"]["field"] == field, (i, error)
     assert await gql("{ nodeKinds { name } edgeKinds { name } }") == {"nodeKinds": [], "edgeKinds": []}
+
+
+async def test_a_schemas_references_resolve_within_it_and_nothing_is_fetched(gql: GraphQLClient) -> None:
+    with_defs = {
+        "$defs": {"owner": {"$anchor": "owner", "type": "string", "minLength": 2}},
+        "properties": {"owner": {"$ref": "#/$defs/owner"}, "backup": {"$ref": "#owner"}},
+    }
+    await _declare(gql, "team", with_defs)
+    refused = await gql.error(LOG, i={"kind": "team", "name": "ml", "attributes": {"backup": "x"}})
+    assert refused["extensions"]["code"] == "BAD_USER_INPUT" and "attributes/backup" in refused["message"]
+    for ref in ("#/$defs/missing", "#nowhere", "http://127.0.0.1:9/owner.json", "other.json#/owner"):
+        schema = {"properties": {"owner": {"items": {"$ref": ref}}}}
+        error = await gql.error(NODE_KIND, i={"name": "report", "schema": schema})
+        assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["extensions"]["field"] == "schema", (ref, error)
+        assert ref in error["message"] and "properties/owner/items" in error["message"], error
+    assert [k["name"] for k in (await gql("{ nodeKinds { name } }"))["nodeKinds"]] == ["team"]
+
+
+def test_a_stored_schema_whose_reference_leaves_it_refuses_attributes_without_fetching() -> None:
+    # A declaration stored before references were checked: writing is refused, not fetched.
+    kind = NodeKindDecl("legacy", None, {"properties": {"s": {"$ref": "http://127.0.0.1:9/s.json"}}}, "2026-12-01T00:00:00Z")
+    with pytest.raises(BadUserInput, match="does not resolve"):
+        check_attributes(kind, {"s": 1})
 
 
 async def test_declaring_takes_an_admin(gql: GraphQLClient, store: Store) -> None:
