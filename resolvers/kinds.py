@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
@@ -29,7 +29,7 @@ from referencing.exceptions import Unresolvable
 
 from metagate.resolvers import validate
 from metagate.resolvers.authz import check_project
-from metagate.resolvers.registry import Registered, Then, _commit, _inputs, _insert_new, _node
+from metagate.resolvers.registry import Registered, Then, _commit, _inputs, _insert_new, _node, found_free
 from metagate.store.errors import BadUserInput, Conflict, NotFound
 from metagate.store.model import (
     BUILTIN_KINDS,
@@ -210,7 +210,7 @@ async def declare_node_kind(
         if len(nodes) >= MAX_KINDS:
             raise BadUserInput(f"at most {MAX_KINDS} node kinds can be declared", field="name")
         declared = NodeKindDecl(name, description, schema, utcnow())
-        await tx.insert_kinds([declared], [])
+        await found_free(tx.insert_kinds([declared], []))
         return Declared(declared, created=True)
 
     return await atomically(store, work)
@@ -253,7 +253,7 @@ async def declare_edge_kind(
         if len(edges) >= MAX_KINDS:
             raise BadUserInput(f"at most {MAX_KINDS} edge kinds can be declared", field="name")
         declared = EdgeKindDecl(name, ends[0], ends[1], upstream, description, utcnow())
-        await tx.insert_kinds([], [declared])
+        await found_free(tx.insert_kinds([], [declared]))
         return Declared(declared, created=True)
 
     return await atomically(store, work)
@@ -282,16 +282,17 @@ def _edge(declared: EdgeKindDecl, from_node: Node, to_node: Node) -> Edge:
     return Edge(declared.edge_kind, from_node.id, to_node.id, utcnow(), upstream=declared.upstream)
 
 
-async def _new_edges(tx: Tx, edges: Sequence[Edge]) -> list[bool]:
-    """Writes those of ``edges`` that are not stored yet (each once); whether each was new."""
-    held = await tx.existing_edges(edges)
+async def _new_edges(tx: Tx, edges: Sequence[Edge]) -> list[Linked]:
+    """Writes those of ``edges`` that are not stored yet (each once); each edge as stored,
+    and whether it is new."""
+    held = await tx.stored_edges(edges)
     fresh: dict[tuple[str, str, str], Edge] = {}
-    for edge, there in zip(edges, held):
-        if not there:
+    for edge, at in zip(edges, held):
+        if at is None:
             fresh.setdefault((edge.kind, edge.from_id, edge.to_id), edge)
     if fresh:
-        await tx.insert_edges(list(fresh.values()))
-    return [not there for there in held]
+        await found_free(tx.insert_edges(list(fresh.values())))
+    return [Linked(edge, True) if at is None else Linked(replace(edge, created_at=at), False) for edge, at in zip(edges, held)]
 
 
 async def log_custom_node(
@@ -374,9 +375,8 @@ async def link_nodes(
         for node in (from_node, to_node):
             await check_project(tx, allowed_projects, node)
         _fits(declared, from_node, to_node, field="edgeKind")
-        edge = _edge(declared, from_node, to_node)
-        [created] = await _new_edges(tx, [edge])
-        return Linked(edge, created)
+        [linked] = await _new_edges(tx, [_edge(declared, from_node, to_node)])
+        return linked
 
     return await atomically(store, work)
 

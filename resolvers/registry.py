@@ -468,15 +468,20 @@ def _same_run(spec: RunSpec, held: _Run) -> None:
 async def _insert_new(tx: Tx, nodes: Sequence[Node]) -> None:
     """Inserts nodes whose names (or serving periods) this transaction found free: every
     registration and log does, so that a racing writer never turns a re-run into an error."""
+    await found_free(tx.insert_nodes(nodes))
+
+
+async def found_free(write: Awaitable[None]) -> None:
+    """Runs a write of what this transaction's own look-up found missing (a node by its
+    name, a declaration, an edge). A unique index refusing it means a concurrent writer
+    committed the same in between: WriteConflict, so that the transaction runs again and
+    answers as if it had come second (what is stored, or CONFLICT)."""
     try:
-        await tx.insert_nodes(nodes)
+        await write
     except WriteConflict:
         raise
     except Conflict as error:
-        # A unique index refused what this transaction's own look-up did not find: a
-        # concurrent writer committed the same run or period in between. Running the
-        # write again answers as if it had come second (the stored node, or CONFLICT).
-        raise WriteConflict("a concurrent write recorded the same name or period first; try again") from error
+        raise WriteConflict("a concurrent write recorded the same first; try again") from error
 
 
 async def _log_runs(tx: Tx, specs: list[RunSpec], allowed_projects: frozenset[str] | None) -> list[RunLogged]:

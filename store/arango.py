@@ -361,15 +361,19 @@ class _Runner:
 
     async def declared_kinds(self) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
         found = await self.one(aql.declared_kinds())
+        # In name order as SQLite gives it, by code point: AQL's SORT collates by ICU,
+        # which puts "_" before digits.
         return (
-            [layout.from_node_kind_document(d) for d in found["nodes"]],
-            [layout.from_edge_kind_document(d) for d in found["edges"]],
+            sorted((layout.from_node_kind_document(d) for d in found["nodes"]), key=lambda k: k.name),
+            sorted((layout.from_edge_kind_document(d) for d in found["edges"]), key=lambda k: k.name),
         )
 
-    async def existing_edges(self, edges: Sequence[Edge]) -> list[bool]:
+    async def stored_edges(self, edges: Sequence[Edge]) -> list[str | None]:
         if not edges:
             return []
-        return [bool(b) for b in await self.run(aql.existing_edges([layout.edge_document_id(e) for e in edges]))]
+        found = await self.run(aql.stored_edges([layout.edge_document_id(e) for e in edges]))
+        # Arangopipe's edges carry no createdAt: stored, at a time not known.
+        return [None if d is None else d.get("createdAt") or layout.UNKNOWN_TIME for d in found]
 
 
 def neighbor_pages(
@@ -683,8 +687,8 @@ class ArangoStore:
     async def declared_kinds(self) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
         return await self._reader().declared_kinds()
 
-    async def existing_edges(self, edges: Sequence[Edge]) -> list[bool]:
-        return await self._reader().existing_edges(edges)
+    async def stored_edges(self, edges: Sequence[Edge]) -> list[str | None]:
+        return await self._reader().stored_edges(edges)
 
     async def list_nodes(self, query: ListQuery) -> Page:
         rows = await self._reader().run(aql.list_nodes(query))

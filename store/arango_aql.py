@@ -597,15 +597,23 @@ def update_node(node_id: str, changes: JSONObject) -> Query:
 
 
 def remove_edges(edges: Sequence[Edge]) -> list[Query]:
-    """One query per edge collection: its edges between these ends, whatever their keys."""
+    """One query per edge collection: its edges between these ends, whatever their keys
+    (Arangopipe's are its own); in a collection of declared edges, those of the kind only."""
     by_collection: dict[str, list[list[str]]] = {}
     for edge in edges:
         collection, doc = layout.to_edge_document(edge)
-        by_collection.setdefault(collection, []).append([doc["_from"], doc["_to"]])
-    return [
-        Query("FOR p IN @pairs FOR e IN @@c FILTER e._from == p[0] AND e._to == p[1] REMOVE e IN @@c", {"pairs": pairs, "@c": c})
-        for c, pairs in by_collection.items()
-    ]
+        ends = [doc["_from"], doc["_to"]]
+        by_collection.setdefault(collection, []).append([*ends, doc["kind"]] if "kind" in doc else ends)
+    queries = []
+    for c, pairs in by_collection.items():
+        of_kind = " AND e.kind == p[2]" if c in layout.CUSTOM_EDGE_COLLECTIONS else ""
+        queries.append(
+            Query(
+                f"FOR p IN @pairs FOR e IN @@c FILTER e._from == p[0] AND e._to == p[1]{of_kind} REMOVE e IN @@c",
+                {"pairs": pairs, "@c": c},
+            )
+        )
+    return queries
 
 
 def history(queries: Sequence[HistoryQuery]) -> Query:
@@ -662,16 +670,16 @@ def insert_metric_points(documents: list[JSONObject]) -> Query:
 
 
 def declared_kinds() -> Query:
-    """``{nodes, edges}``: the declarations, each in name order (_key is the name)."""
+    """``{nodes, edges}``: the declarations (_key is the name; the adapter orders them)."""
     return Query(
-        "RETURN {nodes: (FOR k IN @@n SORT k._key RETURN k), edges: (FOR k IN @@e SORT k._key RETURN k)}",
+        "RETURN {nodes: (FOR k IN @@n RETURN k), edges: (FOR k IN @@e RETURN k)}",
         {"@n": layout.NODE_KINDS_COLLECTION, "@e": layout.EDGE_KINDS_COLLECTION},
     )
 
 
-def existing_edges(document_ids: list[str]) -> Query:
-    """Whether each edge document is stored."""
-    return Query("FOR d IN @ids RETURN DOCUMENT(d) != null", {"ids": document_ids})
+def stored_edges(document_ids: list[str]) -> Query:
+    """Each edge document's createdAt field, as {createdAt}, or null where it is not stored."""
+    return Query("FOR d IN @ids LET e = DOCUMENT(d) RETURN e == null ? null : {createdAt: e.createdAt}", {"ids": document_ids})
 
 
 def insert_token(document: JSONObject) -> Query:

@@ -267,8 +267,8 @@ class Reader(Protocol):
         """The declared node kinds and edge kinds, each in name order."""
         ...
 
-    async def existing_edges(self, edges: Sequence[Edge]) -> list[bool]:
-        """Whether each edge (its kind and ends; not its time) is stored."""
+    async def stored_edges(self, edges: Sequence[Edge]) -> list[str | None]:
+        """When each edge (by its kind and ends) was stored, or None where it is not."""
         ...
 
 

@@ -359,18 +359,18 @@ class _Reads:
             out.append([MetricPoint(q.run_id, q.key, value, step, stamp, point_id) for value, step, stamp, point_id in rows])
         return out
 
-    async def existing_edges(self, conn: _Connection, edges: Sequence[Edge]) -> list[bool]:
+    async def stored_edges(self, conn: _Connection, edges: Sequence[Edge]) -> list[str | None]:
         if not edges:
             return []
         payload = _dumps([[e.from_id, e.kind, e.to_id] for e in edges])
         rows = await self._rows(
             conn,
-            "SELECT j.key FROM json_each(?) j JOIN edges e"
+            "SELECT j.key, e.created_at FROM json_each(?) j JOIN edges e"
             " ON e.from_id = j.value ->> 0 AND e.kind = j.value ->> 1 AND e.to_id = j.value ->> 2",
             (payload,),
         )
-        held = {row[0] for row in rows}
-        return [i in held for i in range(len(edges))]
+        held = dict(rows)
+        return [held.get(i) for i in range(len(edges))]
 
     async def declared_kinds(self, conn: _Connection) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
         rows = await self._rows(
@@ -604,8 +604,8 @@ class SQLiteTx:
     async def declared_kinds(self) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
         return await self._reads.declared_kinds(self)
 
-    async def existing_edges(self, edges: Sequence[Edge]) -> list[bool]:
-        return await self._reads.existing_edges(self, edges)
+    async def stored_edges(self, edges: Sequence[Edge]) -> list[str | None]:
+        return await self._reads.stored_edges(self, edges)
 
     async def insert_kinds(self, node_kinds: Sequence[NodeKindDecl], edge_kinds: Sequence[EdgeKindDecl]) -> None:
         if node_kinds:
@@ -1115,9 +1115,9 @@ class SQLiteStore:
         async with self._read() as conn:
             return await self._reads.declared_kinds(conn)
 
-    async def existing_edges(self, edges: Sequence[Edge]) -> list[bool]:
+    async def stored_edges(self, edges: Sequence[Edge]) -> list[str | None]:
         async with self._read() as conn:
-            return await self._reads.existing_edges(conn, edges)
+            return await self._reads.stored_edges(conn, edges)
 
     async def list_nodes(self, query: ListQuery) -> Page:
         sql, params = _list_sql(query)

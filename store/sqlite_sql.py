@@ -122,8 +122,9 @@ def _followed(t: str, v: dict[str, str]) -> str:
      WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
        AND iif(s.wa, a.depth, b.depth) < {v["depth"]}
        AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id""")
-    # The declared lineage edges: a step reads at most MAX_LINKS a call of them from
-    # its from end, as it does steps'.
+    # The declared lineage edges, read from their from end (nothing bounds how many a
+    # node has at either end: a declared node is logged with at most 1,000 links a call,
+    # but linkNodes adds more one by one).
     selects.append(f"""
     SELECT e.kind, e.from_id, e.to_id, e.created_at
       FROM {t}kept a CROSS JOIN edge_kinds k CROSS JOIN edges e CROSS JOIN {t}kept b

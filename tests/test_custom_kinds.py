@@ -4,18 +4,21 @@ nodes by them, and lineage walks a declared edge the way its declaration says.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from metagate.gateway.auth import issue
+from metagate.resolvers import kinds, registry
 from metagate.resolvers.authz import Role
 from metagate.resolvers.kinds import check_attributes
 from metagate.store.errors import BadUserInput
-from metagate.store.model import NodeKindDecl
-from metagate.store.port import Store
+from metagate.store.model import Edge, EdgeKindDecl, End, NodeKindDecl
+from metagate.store.port import Store, Tx
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
+from tests.test_relogging_runs import FirstWriteMisses
 
 NODE_KIND = """mutation($i: DeclareNodeKindInput!) {
   declareNodeKind(input: $i) { created kind { name description schema createdAt } } }"""
@@ -127,6 +130,13 @@ def test_a_stored_schema_whose_reference_leaves_it_refuses_attributes_without_fe
     kind = NodeKindDecl("legacy", None, {"properties": {"s": {"$ref": "http://127.0.0.1:9/s.json"}}}, "2026-12-01T00:00:00Z")
     with pytest.raises(BadUserInput, match="does not resolve"):
         check_attributes(kind, {"s": 1})
+
+
+async def test_declarations_are_listed_in_name_order_by_code_point(gql: GraphQLClient) -> None:
+    for name in ("report_2", "report_a", "report2", "report"):
+        await _declare(gql, name)
+    listed = await gql("{ nodeKinds { name } }")
+    assert [k["name"] for k in listed["nodeKinds"]] == ["report", "report2", "report_2", "report_a"]
 
 
 async def test_declaring_takes_an_admin(gql: GraphQLClient, store: Store) -> None:
@@ -269,3 +279,57 @@ async def test_a_declared_edge_from_a_kind_a_filter_would_skip_is_walked(gql: Gr
     await gql(LINK, i={"edgeKind": "exported_from", "fromId": export_id, "toId": pipeline.perfs[0]})
     found = await _lineage(gql, pipeline.runs[0], "DOWNSTREAM", ["DATASET"])
     assert [n["node"]["id"] for n in found["nodes"]] == [export_id]
+
+
+class _MissesDeclared:
+    """A transaction that does not find the declarations named, nor (with ``edges``) any
+    stored edge, as one that read before a concurrent writer committed them would."""
+
+    def __init__(self, tx: Tx, names: set[str], *, edges: bool = False) -> None:
+        self.tx = tx
+        self.names = names
+        self.edges = edges
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.tx, name)
+
+    async def declared_kinds(self) -> tuple[list[NodeKindDecl], list[EdgeKindDecl]]:
+        nodes, edges = await self.tx.declared_kinds()
+        return [k for k in nodes if k.name not in self.names], [k for k in edges if k.name not in self.names]
+
+    async def stored_edges(self, edges: Sequence[Edge]) -> list[str | None]:
+        return [None] * len(edges) if self.edges else await self.tx.stored_edges(edges)
+
+
+async def test_a_declaration_or_link_a_racing_writer_made_first_is_answered_as_existing(store: Store) -> None:
+    source = await kinds.declare_node_kind(store, name="source_system")
+    lineage = await kinds.declare_edge_kind(
+        store, name="dataset_source", from_kind="dataset", to_kind="source_system", upstream=End.TO
+    )
+    dataset = await registry.register_dataset(store, name="raw")
+    warehouse = await kinds.log_custom_node(store, kind="source_system", name="warehouse")
+    link = await kinds.link_nodes(store, edge_kind="dataset_source", from_id=dataset.node.id, to_id=warehouse.node.id)
+    before = await store.count_all()
+
+    def racing(names: set[str], *, edges: bool = False) -> FirstWriteMisses:
+        return FirstWriteMisses(store, lambda tx: _MissesDeclared(tx, names, edges=edges))
+
+    # Each first transaction meets the unique index the racing writer filled and is run
+    # again, which finds what the racer wrote.
+    raced = racing({"source_system"})
+    node_kind = await kinds.declare_node_kind(raced, name="source_system")
+    assert (raced.transactions, node_kind.created, node_kind.kind) == (2, False, source.kind)
+    raced = racing({"dataset_source"})
+    edge_kind = await kinds.declare_edge_kind(
+        raced, name="dataset_source", from_kind="dataset", to_kind="source_system", upstream=End.TO
+    )
+    assert (raced.transactions, edge_kind.created, edge_kind.kind) == (2, False, lineage.kind)
+    raced = racing(set(), edges=True)
+    linked = await kinds.link_nodes(raced, edge_kind="dataset_source", from_id=dataset.node.id, to_id=warehouse.node.id)
+    assert (raced.transactions, linked.created, linked.edge) == (2, False, link.edge)
+    raced = racing(set(), edges=True)
+    relogged = await kinds.log_custom_node(
+        raced, kind="source_system", name="warehouse", links=[kinds.LinkSpec("dataset_source", from_id=dataset.node.id)]
+    )
+    assert (raced.transactions, relogged.created, relogged.node) == (2, False, warehouse.node)
+    assert await store.count_all() == before

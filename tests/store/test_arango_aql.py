@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango_init import indexes
-from metagate.store.model import Direction, Edge, Kind, Node, Step
+from metagate.store.model import Direction, Edge, End, Kind, Node, Step
 from metagate.store.port import (
     AllOf,
     AnyOf,
@@ -235,6 +235,15 @@ def test_removing_an_edge_finds_it_by_its_ends_whatever_its_key() -> None:
     [query] = aql.remove_edges([Edge("deployment_modelversion", "deployment/d1", "modelversion/v1", "")])
     assert query.text == "FOR p IN @pairs FOR e IN @@c FILTER e._from == p[0] AND e._to == p[1] REMOVE e IN @@c"
     assert query.bind == {"pairs": [["deployment/d1", "modelversions/v1"]], "@c": "deployment_modelversion"}
+    # Declared edges of several kinds share a collection: only the edge's own kind goes.
+    [query] = aql.remove_edges([Edge("custom:monitors", "deployment/d1", "custom/r1", "", upstream=End.FROM)])
+    assert query.text == (
+        "FOR p IN @pairs FOR e IN @@c FILTER e._from == p[0] AND e._to == p[1] AND e.kind == p[2] REMOVE e IN @@c"
+    )
+    assert query.bind == {
+        "pairs": [["metagate_custom_nodes/r1", "deployment/d1", "monitors"]],
+        "@c": "metagate_custom_lineage",
+    }
 
 
 def test_a_query_binds_exactly_what_it_uses() -> None:
