@@ -9,7 +9,9 @@ Declaring is idempotent: the same declaration again returns the stored one; the 
 name declared otherwise is a CONFLICT (a declaration never changes: nodes and edges were
 written and walked under it). A node of a declared kind is named uniquely within its
 kind; logging a name the kind has returns the stored node and adds the links it does not
-have yet. Attributes are checked against the kind's schema on every write.
+have yet. That is registration's rule, not a run's: the node is a named thing, not a
+record of one execution, so tags and attributes stated again are not compared (addTags
+and updateAttributes change them). Attributes are checked against the kind's schema on every write.
 """
 
 from __future__ import annotations
