@@ -16,17 +16,28 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from metagate.resolvers import validate
 from metagate.resolvers.authz import check_project
-from metagate.resolvers.registry import Then, _commit, _edge, _inputs, _insert_new, _node, _one_neighbor, _updated, require
+from metagate.resolvers.registry import (
+    Then,
+    _commit,
+    _edge,
+    _inputs,
+    _insert_new,
+    _node,
+    _one_neighbor,
+    _updated,
+    found_free,
+    require,
+)
 from metagate.store.errors import BadUserInput
 from metagate.store.model import Kind, Node, Step, key_of, new_id, utcnow
-from metagate.store.port import MetricHistoryQuery, MetricPoint, Store, Tx
+from metagate.store.port import MetricHistoryQuery, MetricPoint, Store, Tx, metric_order
 
-MAX_POINTS = 10_000  # points of one logMetrics call
+MAX_POINTS = 10_000  # points of one logMetrics call (numbered in 4 hex digits after the call's id)
 MAX_KEYS = 100  # keys of one logMetrics call
 MAX_STEP = 2**63 - 1
 
@@ -56,15 +67,11 @@ class MetricsLogged:
     points: int
 
 
-def _order(p: MetricPoint) -> tuple[int, str, str]:
-    return (p.step, p.timestamp, p.id)
-
-
 def _finite(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def _series(run_id: str, series: Sequence[SeriesInput], now: str) -> list[MetricPoint]:
+def _series(run_id: str, series: Sequence[SeriesInput], now: str, ids: Iterator[str]) -> list[MetricPoint]:
     out = []
     for j, s in enumerate(series):
         at = f"series[{j}]"
@@ -79,7 +86,7 @@ def _series(run_id: str, series: Sequence[SeriesInput], now: str) -> list[Metric
         if bad is not None:
             raise BadUserInput(f"{at}.steps[{bad}] must be between 0 and 2^63 - 1", field=f"{at}.steps[{bad}]")
         stamp = validate.time(s.timestamp, field=f"{at}.timestamp") or now
-        out += [MetricPoint(run_id, key, float(v), n, stamp, key_of(new_id(Kind.DEVPERF))) for v, n in zip(s.values, steps)]
+        out += [MetricPoint(run_id, key, float(v), n, stamp, i) for v, n, i in zip(s.values, steps, ids)]
     return out
 
 
@@ -90,6 +97,10 @@ def check_points(run_id: str, points: Sequence[PointInput], series: Sequence[Ser
     if total > MAX_POINTS:
         raise BadUserInput(f"metrics: at most {MAX_POINTS} points in one call, metrics and series together", field="metrics")
     now = utcnow()
+    # Ids grow with each point (a call's, then the next call's: ids are time-ordered), so
+    # points of one step and time keep the order they came in; one id a call, numbered.
+    call = key_of(new_id(Kind.DEVPERF))
+    ids = (f"{call}{n:04x}" for n in range(MAX_POINTS))
     out = []
     for i, p in enumerate(points):
         at = f"metrics[{i}]"
@@ -100,9 +111,8 @@ def check_points(run_id: str, points: Sequence[PointInput], series: Sequence[Ser
         if not 0 <= step <= MAX_STEP:
             raise BadUserInput(f"{at}.step must be between 0 and 2^63 - 1", field=f"{at}.step")
         stamp = validate.time(p.timestamp, field=f"{at}.timestamp") or now
-        # Ids grow with each point: points of one step and time keep the order they came in.
-        out.append(MetricPoint(run_id, key, float(p.value), step, stamp, key_of(new_id(Kind.DEVPERF))))
-    out += _series(run_id, series, now)
+        out.append(MetricPoint(run_id, key, float(p.value), step, stamp, next(ids)))
+    out += _series(run_id, series, now, ids)
     if len({p.key for p in out}) > MAX_KEYS:
         raise BadUserInput(f"metrics: at most {MAX_KEYS} keys in one call", field="metrics")
     return out
@@ -126,10 +136,12 @@ async def log_metrics(
     async def work(tx: Tx) -> Node:
         run = await require(tx, run_id, Kind.RUN, field="runId")
         await check_project(tx, allowed_projects, run)
-        await tx.insert_metric_points(checked)
+        # Two writers appending to one history at once: the store's unique position
+        # refuses the second, which runs again after the first.
+        await found_free(tx.insert_metric_points(checked))
         newest: dict[str, MetricPoint] = {}
         for p in checked:
-            if p.key not in newest or _order(p) > _order(newest[p.key]):
+            if p.key not in newest or metric_order(p) > metric_order(newest[p.key]):
                 newest[p.key] = p
         keys = sorted(newest)
         held = await tx.metric_history([MetricHistoryQuery(run.id, k, 1, newest_first=True) for k in keys])

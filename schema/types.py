@@ -504,17 +504,18 @@ def _point(p: port.MetricPoint) -> MetricPoint:
 
 
 def _point_cursor(p: port.MetricPoint) -> str:
-    return encode_cursor((p.step, f"{p.timestamp} {p.id}"))
+    # The point, and its position then: where the next page's read starts.
+    return encode_cursor((p.step, f"{p.timestamp} {p.id} {p.seq}"))
 
 
-def _after_point(after: str | None) -> tuple[int, str, str] | None:
+def _after_point(after: str | None) -> tuple[tuple[int, str, str], int] | None:
     key = decode_cursor(after)
     if key is None:
         return None
-    step, (stamp, _, point) = key[0], key[1].partition(" ")
-    if not isinstance(step, int) or not point:
+    step, parts = key[0], key[1].split(" ")
+    if not isinstance(step, int) or len(parts) != 3 or not parts[2].isdigit():
         raise BadUserInput("after: not a cursor returned by this gateway", field="after")
-    return step, stamp, point
+    return (step, parts[0], parts[1]), int(parts[2])
 
 
 async def _run_metric_history(
@@ -522,7 +523,14 @@ async def _run_metric_history(
 ) -> MetricHistory:
     limits = info.context.limits
     size = validate.page_size(first, default=limits.default_page, maximum=MAX_CURVE_POINTS)
-    query = port.MetricHistoryQuery(self.record.id, validate.metric_name(key, field="key"), size + 1, _after_point(after))
+    cursor = _after_point(after)
+    query = port.MetricHistoryQuery(
+        self.record.id,
+        validate.metric_name(key, field="key"),
+        size + 1,
+        cursor[0] if cursor else None,
+        after_seq=cursor[1] if cursor else -1,
+    )
     points = await info.context.loaders.metric_history.load(query)
     shown = points[:size]
     return MetricHistory(

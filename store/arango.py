@@ -57,6 +57,7 @@ from metagate.store.model import (
 )
 from metagate.store.plan import Plan
 from metagate.store.port import (
+    History,
     HistoryEntry,
     HistoryQuery,
     IdempotencyRecord,
@@ -74,6 +75,8 @@ from metagate.store.port import (
     ProjectCounts,
     ServingPeriod,
     Token,
+    metric_order,
+    placed_points,
 )
 
 log = logging.getLogger("metagate.store.arango")
@@ -413,9 +416,26 @@ class ArangoTx(_Runner):
         )
 
     async def insert_metric_points(self, points: Sequence[MetricPoint]) -> None:
+        """As the SQLite adapter does (port.placed_points): appended after each history's
+        last point, or its points from the first the new ones precede written again."""
+        if not points:
+            return
+
+        async def lasts(histories: list[History]) -> dict[History, MetricPoint]:
+            found = await self.run(aql.last_metric_points([list(h) for h in histories]))
+            return {h: layout.from_metric_point_document(d) for h, d in zip(histories, found) if d is not None}
+
+        async def after(history: History, first: MetricPoint) -> list[MetricPoint]:
+            found = await self.run(aql.metric_points_after(*history, metric_order(first)))
+            return [layout.from_metric_point_document(d) for d in found]
+
+        async def remove_from(history: History, seq: int) -> None:
+            await self.run(aql.remove_metric_points_from(*history, seq))
+
+        rows = await placed_points(points, lasts, after, remove_from)
         # In batches: a bind value is held whole in the server's memory.
-        for start in range(0, len(points), 5000):
-            chunk = points[start : start + 5000]
+        for start in range(0, len(rows), 5000):
+            chunk = rows[start : start + 5000]
             await self.run(aql.insert_metric_points([layout.to_metric_point_document(p) for p in chunk]))
 
     async def insert_kinds(self, node_kinds: Sequence[NodeKindDecl], edge_kinds: Sequence[EdgeKindDecl]) -> None:

@@ -636,37 +636,58 @@ def history(queries: Sequence[HistoryQuery]) -> Query:
 
 
 def metric_history(queries: Sequence[MetricHistoryQuery]) -> Query:
-    """Each query's points, one list per query: a page in (step, timestamp, _key) order
-    (after a point; newest first), or every point sampled by row to at most ``most``
-    (resolvers.metrics.downsampled is the reference): the first of each of most - 1 even
-    runs, and the last point. Each reads the index on (run, key, step, timestamp)."""
+    """Each query's points, one list per query, read by the (run, key, seq) index: a page
+    in position order from its cursor's position then (its point is there or further
+    on); or the points at the positions kept when the history is sampled to at most
+    ``most`` (port.sampled_positions: all when n <= most, else ceil(i * last / (most - 1))
+    for i from 0 to most - 1, the last position last)."""
     b = Binder()
     coll = b.collection(layout.METRIC_POINTS_COLLECTION)
     lists = []
     for q in queries:
         match = f"p.run == {b.value(q.run_id)} AND p.key == {b.value(q.key)}"
+        if q.most is not None:
+            most = b.value(q.most)
+            last = f"FIRST(FOR p IN {coll} FILTER {match} SORT p.seq DESC LIMIT 1 RETURN p.seq)"
+            at = f"(last < {most} ? i : ({most} == 1 ? last : FLOOR((i * last + {most} - 2) / ({most} - 1))))"
+            lists.append(
+                f"(LET last = {last} LET at = (last == null ? [] : (FOR i IN 0..MIN([{most} - 1, last]) RETURN {at}))"
+                f" FOR p IN {coll} FILTER {match} AND p.seq IN at SORT p.seq RETURN p)"
+            )
+            continue
         if q.after is not None:
             step, time, key = (b.value(v) for v in q.after)
-            # One index range (step >=) and an array comparison, position by position: an
-            # OR of branches would keep the optimizer from reading the index in order.
-            match += f" AND p.step >= {step} AND [p.step, p.timestamp, p._key] > [{step}, {time}, {key}]"
+            match += f" AND p.seq > {b.value(q.after_seq)} AND [p.step, p.timestamp, p._key] > [{step}, {time}, {key}]"
         order = "DESC" if q.newest_first else "ASC"
-        sort = f"SORT p.step {order}, p.timestamp {order}, p._key {order}"
-        if q.most is None:
-            lists.append(f"(FOR p IN {coll} FILTER {match} {sort} LIMIT {b.value(q.first)} RETURN p)")
-            continue
-        most = b.value(q.most)
-        points = f"(FOR p IN {coll} FILTER {match} {sort} RETURN p)"
-        lists.append(
-            f"(LET pts = {points} LET n = LENGTH(pts) RETURN n <= {most} ? pts : ({most} == 1 ? [LAST(pts)] :"
-            f" APPEND((FOR r IN 0..(n - 2) FILTER r == 0 OR FLOOR(r * ({most} - 1) / (n - 1))"
-            f" != FLOOR((r - 1) * ({most} - 1) / (n - 1)) RETURN pts[r]), [LAST(pts)])))[0]"
-        )
+        lists.append(f"(FOR p IN {coll} FILTER {match} SORT p.seq {order} LIMIT {b.value(q.first)} RETURN p)")
     return Query(f"RETURN [{', '.join(lists)}]", b.bind)
 
 
 def insert_metric_points(documents: list[JSONObject]) -> Query:
     return Query("FOR doc IN @docs INSERT doc INTO @@c", {"docs": documents, "@c": layout.METRIC_POINTS_COLLECTION})
+
+
+def last_metric_points(histories: list[list[str]]) -> Query:
+    """Each history's ([run, key]) last point, or null."""
+    return Query(
+        "FOR h IN @h RETURN FIRST(FOR p IN @@c FILTER p.run == h[0] AND p.key == h[1] SORT p.seq DESC LIMIT 1 RETURN p)",
+        {"h": histories, "@c": layout.METRIC_POINTS_COLLECTION},
+    )
+
+
+def metric_points_after(run_id: str, key: str, order: tuple[int, str, str]) -> Query:
+    """A history's points after one, by (step, timestamp, _key), in position order."""
+    return Query(
+        "FOR p IN @@c FILTER p.run == @r AND p.key == @k AND [p.step, p.timestamp, p._key] > @o SORT p.seq RETURN p",
+        {"r": run_id, "k": key, "o": list(order), "@c": layout.METRIC_POINTS_COLLECTION},
+    )
+
+
+def remove_metric_points_from(run_id: str, key: str, seq: int) -> Query:
+    return Query(
+        "FOR p IN @@c FILTER p.run == @r AND p.key == @k AND p.seq >= @s REMOVE p IN @@c",
+        {"r": run_id, "k": key, "s": seq, "@c": layout.METRIC_POINTS_COLLECTION},
+    )
 
 
 def declared_kinds() -> Query:

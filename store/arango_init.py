@@ -95,10 +95,10 @@ def indexes() -> list[Index]:
             out.append(Index(collection, layout.SERVING_PERIOD, "metagate_serving_period", unique=True, sparse=True))
     # A subject's moves of a topic, by number: one move per number, read newest first.
     out.append(Index(layout.HISTORY_COLLECTION, ("subject", "topic", "seq"), "metagate_history_seq", unique=True))
-    # A run's points of a key, in (step, timestamp) order.
-    # With _key last, as the history's SORT names it, so that the index delivers the order
-    # and a page's LIMIT stops the read.
-    out.append(Index(layout.METRIC_POINTS_COLLECTION, ("run", "key", "step", "timestamp", "_key"), "metagate_metric_order_key"))
+    # A run's points of a key by their position in (step, timestamp, _key) order: a page
+    # reads from its cursor's position, a sampled history only the positions it keeps;
+    # unique, so that two writers appending at one position cannot both commit.
+    out.append(Index(layout.METRIC_POINTS_COLLECTION, ("run", "key", "seq"), "metagate_metric_seq", unique=True))
     # Kept OpenLineage events, in the order they were received.
     out.append(Index(layout.OPENLINEAGE_COLLECTION, ("receivedAt", "_key"), "metagate_openlineage_received"))
     return out

@@ -378,9 +378,10 @@ def to_metric_point_document(point: MetricPoint) -> JSONObject:
         "step": point.step,
         "timestamp": point.timestamp,
         "value": point.value,
+        "seq": point.seq,
     }
 
 
 def from_metric_point_document(doc: JSONObject) -> MetricPoint:
     # A value is a Float (float(value), as SQLite's REAL): JSON writes 3.0 as 3.
-    return MetricPoint(doc["run"], doc["key"], float(doc["value"]), doc["step"], doc["timestamp"], doc["_key"])
+    return MetricPoint(doc["run"], doc["key"], float(doc["value"]), doc["step"], doc["timestamp"], doc["_key"], doc["seq"])

@@ -13,7 +13,7 @@ import random
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from metagate.store.errors import WriteConflict
@@ -328,7 +328,10 @@ class LineageEvent:
 @dataclass(frozen=True)
 class MetricPoint:
     """One point of a run's metric history. ``id`` grows with each point logged and breaks
-    ties: a history is in (step, timestamp, id) order."""
+    ties: a history is in (step, timestamp, id) order. ``seq`` is its position in that
+    order when read (from 0; -1 before it is stored): the stores keep it with the point,
+    so that a sampled history reads only the rows it keeps, and a point logged out of
+    order moves those after it up (a point's position never goes down)."""
 
     run_id: str
     key: str
@@ -336,6 +339,7 @@ class MetricPoint:
     step: int
     timestamp: str  # format_time text
     id: str
+    seq: int = field(default=-1, compare=False)
 
 
 @dataclass(frozen=True)
@@ -351,6 +355,67 @@ class MetricHistoryQuery:
     after: tuple[int, str, str] | None = None
     newest_first: bool = False
     most: int | None = None
+    # The position ``after`` had when read, where the store starts looking (its point is
+    # there or further on now); -1: from the start.
+    after_seq: int = -1
+
+
+def metric_order(point: MetricPoint) -> tuple[int, str, str]:
+    return (point.step, point.timestamp, point.id)
+
+
+def metric_groups(points: Sequence[MetricPoint]) -> dict[tuple[str, str], list[MetricPoint]]:
+    """The points of each history (run, key) they add to, each in history order."""
+    groups: dict[tuple[str, str], list[MetricPoint]] = {}
+    for p in points:
+        groups.setdefault((p.run_id, p.key), []).append(p)
+    for group in groups.values():
+        group.sort(key=metric_order)
+    return groups
+
+
+def numbered(points: Sequence[MetricPoint], start: int) -> list[MetricPoint]:
+    """``points`` (in history order) at the positions from ``start`` on."""
+    return [replace(p, seq=start + i) for i, p in enumerate(points)]
+
+
+History = tuple[str, str]  # (run id, key)
+
+
+async def placed_points(
+    points: Sequence[MetricPoint],
+    lasts: Callable[[list[History]], Awaitable[dict[History, MetricPoint]]],
+    after: Callable[[History, MetricPoint], Awaitable[list[MetricPoint]]],
+    remove_from: Callable[[History, int], Awaitable[None]],
+) -> list[MetricPoint]:
+    """The rows a store writes to add ``points``, numbered, for both adapters: a
+    history's points after its last (``lasts``: each history's last stored point) are
+    appended; otherwise its stored points ``after`` the first new one are removed from
+    their first position on (``remove_from``) and written again among the new ones."""
+    groups = metric_groups(points)
+    last = await lasts(list(groups))
+    rows: list[MetricPoint] = []
+    for history, group in groups.items():
+        held = last.get(history)
+        if held is None or metric_order(group[0]) > metric_order(held):
+            rows += numbered(group, held.seq + 1 if held else 0)
+            continue
+        tail = await after(history, group[0])
+        await remove_from(history, tail[0].seq)
+        rows += numbered(sorted([*tail, *group], key=metric_order), tail[0].seq)
+    return rows
+
+
+def sampled_positions(n: int, most: int) -> list[int]:
+    """The positions kept of a history of ``n`` points read as at most ``most`` (the
+    first of each of most - 1 even runs of the first n - 1 rows, and the last row;
+    resolvers.metrics.downsampled is the reference)."""
+    if n <= most:
+        return list(range(n))
+    if most == 1:
+        return [n - 1]
+    tiles = most - 1
+    return [-(-j * (n - 1) // tiles) for j in range(tiles)] + [n - 1]
 
 
 class Tx(Reader, Protocol):

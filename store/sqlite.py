@@ -48,6 +48,7 @@ from metagate.store.model import (
 from metagate.store.plan import Plan
 from metagate.store.port import (
     INDEXED_FIELDS,
+    History,
     HistoryEntry,
     HistoryQuery,
     IdempotencyRecord,
@@ -65,6 +66,8 @@ from metagate.store.port import (
     ServingPeriod,
     SortKey,
     Token,
+    metric_order,
+    placed_points,
 )
 from metagate.store.sqlite_sql import LINEAGE_VALUES, NODE_COLUMNS, Params, lineage_ctes, lineage_values, list_source
 
@@ -336,27 +339,24 @@ class _Reads:
         return [Page(items=found[: r.first], has_next=len(found) > r.first) for r, found in zip(requests, items)]
 
     async def metric_history(self, conn: _Connection, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
-        """One statement per query, each read in the primary key's order: a page stops
-        at its size; a downsampled history reads the points' columns once and keeps every
-        (n - 1) / (most - 1)-th row here (SQLite's window functions sorted the whole
-        history again and again)."""
+        """One statement per query, each read in the primary key's (position) order: a
+        page from the position its cursor had (its point is there or further on) to its
+        size; a downsampled history reads the rows at the positions it keeps, found from
+        the last position, and no other."""
         out: list[list[MetricPoint]] = []
         for q in queries:
-            order = "DESC" if q.newest_first else ""
-            where = "run_id = ? AND key = ?"
-            params: list[Any] = [q.run_id, q.key]
-            if q.after is not None:
-                where += " AND (step, timestamp, id) > (?, ?, ?)"
-                params += list(q.after)
-            ordered = f"ORDER BY step {order}, timestamp {order}, id {order}"
-            sql = f"SELECT value, step, timestamp, id FROM metric_points WHERE {where} {ordered}"
-            if q.most is None:
-                sql += " LIMIT ?"
-                params.append(q.first)
-            rows = await self._rows(conn, sql, tuple(params))
             if q.most is not None:
-                rows = [rows[r] for r in _sampled(len(rows), q.most)]
-            out.append([MetricPoint(q.run_id, q.key, value, step, stamp, point_id) for value, step, stamp, point_id in rows])
+                rows = await self._rows(conn, _SAMPLED_SQL, {"run": q.run_id, "key": q.key, "most": q.most})
+            else:
+                where = "run_id = ? AND key = ?"
+                params: list[Any] = [q.run_id, q.key]
+                if q.after is not None:
+                    where += " AND seq > ? AND (step, timestamp, id) > (?, ?, ?)"
+                    params += [q.after_seq, *q.after]
+                order = "DESC" if q.newest_first else ""
+                sql = f"SELECT value, step, timestamp, id, seq FROM metric_points WHERE {where} ORDER BY seq {order} LIMIT ?"
+                rows = await self._rows(conn, sql, (*params, q.first))
+            out.append([MetricPoint(q.run_id, q.key, v, step, stamp, point_id, seq) for v, step, stamp, point_id, seq in rows])
         return out
 
     async def stored_edges(self, conn: _Connection, edges: Sequence[Edge]) -> list[str | None]:
@@ -393,16 +393,23 @@ class _Reads:
         return out
 
 
-def _sampled(n: int, most: int) -> list[int]:
-    """The rows kept of ``n`` when at most ``most`` are (resolvers.metrics.downsampled is
-    the reference): the first of each of most - 1 even runs of the first n - 1 rows, and
-    the last row."""
-    if n <= most:
-        return list(range(n))
-    if most == 1:
-        return [n - 1]
-    tiles = most - 1
-    return [r for r in range(n - 1) if r == 0 or r * tiles // (n - 1) != (r - 1) * tiles // (n - 1)] + [n - 1]
+# A history of n points (positions 0 to last = n - 1) read as at most ``most``: all of
+# them when n <= most, else the first of each of most - 1 even runs of the first n - 1
+# (ceil(i * last / (most - 1)) for i < most - 1) and the last, which i = most - 1 gives:
+# port.sampled_positions, here as the positions' rows looked up by the primary key.
+_SAMPLED_SQL = """
+WITH RECURSIVE n(last) AS (SELECT max(seq) FROM metric_points WHERE run_id = :run AND key = :key),
+j(i) AS (SELECT 0 FROM n WHERE last IS NOT NULL UNION ALL SELECT i + 1 FROM j, n WHERE i < min(:most - 1, last))
+SELECT m.value, m.step, m.timestamp, m.id, m.seq FROM j CROSS JOIN n CROSS JOIN metric_points m
+ WHERE m.run_id = :run AND m.key = :key AND m.seq = CASE
+   WHEN n.last < :most THEN j.i WHEN :most = 1 THEN n.last ELSE (j.i * n.last + :most - 2) / (:most - 1) END
+ ORDER BY m.seq"""
+
+# Each history's last point: [[run, key], ...] in, (index, seq, step, timestamp, id) out.
+_LAST_POINTS_SQL = """
+SELECT j.key, m.seq, m.step, m.timestamp, m.id FROM json_each(?) j CROSS JOIN metric_points m
+ WHERE m.run_id = j.value ->> 0 AND m.key = j.value ->> 1
+   AND m.seq = (SELECT max(seq) FROM metric_points WHERE run_id = j.value ->> 0 AND key = j.value ->> 1)"""
 
 
 # Each query's moves: a subject's history of a topic is short (a move is a person's or a
@@ -634,11 +641,35 @@ class SQLiteTx:
             )
 
     async def insert_metric_points(self, points: Sequence[MetricPoint]) -> None:
-        if points:
-            await self._many(
-                "INSERT INTO metric_points (run_id, key, step, timestamp, id, value) VALUES (?, ?, ?, ?, ?, ?)",
-                [(p.run_id, p.key, p.step, p.timestamp, p.id, p.value) for p in points],
+        """Appends each history's points after its last (a training loop's steps rise); a
+        history they do not all follow has its points from the first they precede
+        renumbered: removed and written again with the new ones among them."""
+        if not points:
+            return
+
+        async def lasts(histories: list[History]) -> dict[History, MetricPoint]:
+            found = await self._send(_LAST_POINTS_SQL, (_dumps([list(h) for h in histories]),))
+            return {
+                histories[i]: MetricPoint(histories[i][0], histories[i][1], 0.0, step, stamp, pid, seq)
+                for i, seq, step, stamp, pid in found
+            }
+
+        async def after(history: History, first: MetricPoint) -> list[MetricPoint]:
+            found = await self._send(
+                "SELECT value, step, timestamp, id, seq FROM metric_points"
+                " WHERE run_id = ? AND key = ? AND (step, timestamp, id) > (?, ?, ?) ORDER BY seq",
+                (*history, *metric_order(first)),
             )
+            return [MetricPoint(history[0], history[1], v, step, stamp, pid, seq) for v, step, stamp, pid, seq in found]
+
+        async def remove_from(history: History, seq: int) -> None:
+            await self._send("DELETE FROM metric_points WHERE run_id = ? AND key = ? AND seq >= ?", (*history, seq))
+
+        rows = await placed_points(points, lasts, after, remove_from)
+        await self._many(
+            "INSERT INTO metric_points (run_id, key, seq, step, timestamp, id, value) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(p.run_id, p.key, p.seq, p.step, p.timestamp, p.id, p.value) for p in rows],
+        )
 
     async def answer_text(self, plan: Plan) -> bytes | None:
         return await self._reads.answer_text(self, plan)

@@ -212,6 +212,26 @@ MIGRATIONS: list[str] = [
         created_at   TEXT NOT NULL
     );
     """,
+    # 11: each metric point keeps its position in its history's (step, timestamp, id)
+    # order, the primary key: a history sampled to N points reads those N rows, not all.
+    """
+    CREATE TABLE metric_points_by_seq (
+        run_id     TEXT NOT NULL REFERENCES nodes (id),
+        key        TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        step       INTEGER NOT NULL,
+        timestamp  TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        value      REAL NOT NULL,
+        PRIMARY KEY (run_id, key, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO metric_points_by_seq (run_id, key, seq, step, timestamp, id, value)
+    SELECT run_id, key, row_number() OVER (PARTITION BY run_id, key ORDER BY step, timestamp, id) - 1,
+           step, timestamp, id, value
+      FROM metric_points;
+    DROP TABLE metric_points;
+    ALTER TABLE metric_points_by_seq RENAME TO metric_points;
+    """,
 ]
 
 

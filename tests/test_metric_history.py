@@ -5,6 +5,7 @@ it), and bad points refused whole."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -152,3 +153,32 @@ async def test_a_curve_as_columns_is_the_same_points(gql: GraphQLClient) -> None
         'query($r: ID!) { node(id: $r) { ... on Run { metricSeries(key: "loss", maxPoints: 0) { key } } } }', r=run
     )
     assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", "maxPoints")
+
+
+async def test_points_logged_out_of_order_take_their_place_and_a_cursor_still_follows_its_point(gql: GraphQLClient) -> None:
+    run = (await record_pipeline(gql, runs=1)).runs[0]
+    rng = random.Random(15)
+    logged: list[tuple[int, float]] = []
+    # Calls whose steps rise, and calls that reach back before points already stored.
+    for call in range(12):
+        base = call * 10 if call % 3 else rng.randrange(0, 100)
+        batch = [(base + rng.randrange(0, 15), float(call * 100 + i)) for i in range(rng.randrange(1, 30))]
+        await gql(LOG, i={"runId": run, "metrics": _points("loss", batch)})
+        logged += batch
+    # A history is in step order, points of a step in the order they came in.
+    expected = [v for _, v in sorted(logged, key=lambda p: p[0])]
+    page = (await gql(HISTORY, r=run, k="loss", first=1000))["node"]["metricHistory"]
+    assert [p["value"] for p in page["points"]] == expected
+    for n in (1, 2, 7, 50, len(logged) - 1, len(logged), 1000):
+        curve = (await gql(CURVES, ids=[run], k="loss", n=n))["nodes"][0]["metricCurve"]
+        reference = [MetricPoint(run, "loss", v, 0, "", f"{i:04d}") for i, v in enumerate(expected)]
+        assert [p["value"] for p in curve] == [p.value for p in downsampled(reference, n)], n
+
+    # A page's cursor, then points logged before its point: the next page starts right
+    # after the point it ended on, though that point has moved on.
+    first = (await gql(HISTORY, r=run, k="loss", first=40))["node"]["metricHistory"]
+    await gql(LOG, i={"runId": run, "metrics": _points("loss", [(0, -1.0), (1, -2.0), (200, -3.0)])})
+    rest = (await gql(HISTORY, r=run, k="loss", first=1000, after=first["endCursor"]))["node"]["metricHistory"]
+    assert [p["value"] for p in first["points"]] + [p["value"] for p in rest["points"]] == expected + [-3.0]
+    bad = await gql.error(HISTORY, r=run, k="loss", first=5, after="bm90IGEgY3Vyc29y")
+    assert bad["extensions"]["code"] == "BAD_USER_INPUT"

@@ -4,6 +4,7 @@ is bound (ArangoDB rejects unused or missing bind parameters). No server needed.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from metagate.resolvers.metrics import downsampled
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango_init import indexes
@@ -24,6 +26,7 @@ from metagate.store.port import (
     ListQuery,
     MetricFilter,
     MetricHistoryQuery,
+    MetricPoint,
     NameKey,
     NeighborRequest,
     NotOf,
@@ -34,6 +37,7 @@ from metagate.store.port import (
     Subject,
     Where,
     contains_pattern,
+    sampled_positions,
 )
 
 MARK = "\u2603MG"  # appears in no query text of ours
@@ -196,16 +200,33 @@ def test_metric_and_openlineage_queries_carry_every_value_as_bind_variables(h: l
     check(aql.lineage_events(5, (h[6], h[7])), h[6], h[7])
     check(aql.insert_lineage_events([{"_key": key, "event": {"x": h[0]}}]), h[0])
     check(aql.insert_metric_points([{"_key": key, "key": h[1]}]), h[1])
+    check(aql.last_metric_points([[f"run/{key}", h[1]]]), h[1])
+    check(aql.metric_points_after(f"run/{key}{h[0]}", h[1], (3, h[2], h[3])), h[0], h[1], h[2], h[3])
+    check(aql.remove_metric_points_from(f"run/{key}{h[0]}", h[1], 4), h[0], h[1])
 
 
 def test_a_downsampled_history_keeps_the_first_point_of_each_even_run_and_the_last() -> None:
     query = aql.metric_history([MetricHistoryQuery("run/r2", "loss", 0, most=500)])
+    # The positions kept, from the last one, and only their points read (by the index).
     assert query.text == (
-        "RETURN [(LET pts = (FOR p IN @@c0 FILTER p.run == @v1 AND p.key == @v2 SORT p.step ASC, p.timestamp ASC,"
-        " p._key ASC RETURN p) LET n = LENGTH(pts) RETURN n <= @v3 ? pts : (@v3 == 1 ? [LAST(pts)] :"
-        " APPEND((FOR r IN 0..(n - 2) FILTER r == 0 OR FLOOR(r * (@v3 - 1) / (n - 1)) != FLOOR((r - 1) * (@v3 - 1) / (n - 1))"
-        " RETURN pts[r]), [LAST(pts)])))[0]]"
+        "RETURN [(LET last = FIRST(FOR p IN @@c0 FILTER p.run == @v1 AND p.key == @v2 SORT p.seq DESC LIMIT 1"
+        " RETURN p.seq) LET at = (last == null ? [] : (FOR i IN 0..MIN([@v3 - 1, last]) RETURN (last < @v3 ? i :"
+        " (@v3 == 1 ? last : FLOOR((i * last + @v3 - 2) / (@v3 - 1)))))) FOR p IN @@c0 FILTER p.run == @v1"
+        " AND p.key == @v2 AND p.seq IN at SORT p.seq RETURN p)]"
     )
+
+    def positions(n: int, most: int) -> list[int]:
+        # The expression's arithmetic (AQL divides as floats), for a history of n points.
+        last = n - 1
+        top = min(most - 1, last)
+        return [
+            i if last < most else (last if most == 1 else math.floor((i * last + most - 2) / (most - 1))) for i in range(top + 1)
+        ]
+
+    for n, most in [(1, 1), (5, 1), (5, 5), (6, 5), (10_000, 500), (10_001, 500), (999_983, 10_000), (3, 2)]:
+        assert positions(n, most) == sampled_positions(n, most), (n, most)
+        reference = [MetricPoint("run/r2", "loss", float(i), 0, "", f"{i:07d}") for i in range(n)]
+        assert [reference[i] for i in sampled_positions(n, most)] == downsampled(reference, most), (n, most)
     assert query.bind == {"@c0": "metagate_metric_points", "v1": "run/r2", "v2": "loss", "v3": 500}
 
 

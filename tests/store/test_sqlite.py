@@ -20,7 +20,16 @@ from metagate.gateway.config import Settings
 from metagate.store import sqlite_schema
 from metagate.store.errors import Conflict, Unavailable
 from metagate.store.model import Direction, Edge, Kind, Node, new_id, utcnow
-from metagate.store.port import LineageQuery, ListQuery, MetricFilter, NameKey, OrderField, ServingPeriod
+from metagate.store.port import (
+    LineageQuery,
+    ListQuery,
+    MetricFilter,
+    MetricHistoryQuery,
+    MetricPoint,
+    NameKey,
+    OrderField,
+    ServingPeriod,
+)
 from metagate.store.sqlite import SERVING_PERF_SQL, SQLiteStore, _list_sql, serving_perf_params
 
 
@@ -356,6 +365,34 @@ async def test_migration_6_gives_older_edges_their_ends_times_and_lineage_reads_
     with sqlite3.connect(path) as conn:
         times = conn.execute("SELECT from_id, from_created, to_created FROM edges ORDER BY from_id").fetchall()
     assert times == sorted([(n.id, n.created_at, model.created_at) for n in [*old, new]])
+
+
+async def test_migration_11_numbers_each_history_in_its_order_and_appending_follows_on(tmp_path: Path) -> None:
+    path = tmp_path / "older.db"
+    run = Node(id=new_id(Kind.RUN), kind=Kind.RUN, name="r", created_at="2026-11-01T00:00:00.000000Z")
+    # Points stored in another order than their history's (step, timestamp, id).
+    points = [("loss", 3, "b", 0.3), ("loss", 1, "a", 0.1), ("loss", 1, "0", 0.05), ("acc", 2, "c", 0.8)]
+    with sqlite3.connect(path, isolation_level=None) as conn:  # the database as version 10 left it
+        for script in sqlite_schema.MIGRATIONS[:10]:
+            for statement in sqlite_schema._statements(script):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 10")
+        conn.execute("INSERT INTO nodes (id, kind, name, created_at) VALUES (?, 'run', 'r', ?)", (run.id, run.created_at))
+        for key, step, point_id, value in points:
+            conn.execute(
+                "INSERT INTO metric_points (run_id, key, step, timestamp, id, value) VALUES (?, ?, ?, 't', ?, ?)",
+                (run.id, key, step, point_id, value),
+            )
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        async with store.write() as tx:
+            await tx.insert_metric_points([MetricPoint(run.id, "loss", 0.4, 4, "t", "d")])
+        [loss, acc] = await store.metric_history([MetricHistoryQuery(run.id, "loss", 10), MetricHistoryQuery(run.id, "acc", 10)])
+    finally:
+        await store.close()
+    assert [(p.value, p.seq) for p in loss] == [(0.05, 0), (0.1, 1), (0.3, 2), (0.4, 3)]
+    assert [(p.value, p.seq) for p in acc] == [(0.8, 0)]
 
 
 async def test_a_new_store_and_its_wal_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
