@@ -649,10 +649,10 @@ def metric_history(queries: Sequence[MetricHistoryQuery]) -> Query:
         if q.most is not None:
             most = b.value(q.most)
             last = f"FIRST(FOR p IN {coll} FILTER {match} SORT p.seq DESC LIMIT 1 RETURN p.seq)"
-            at = f"(last < {most} ? i : ({most} == 1 ? last : FLOOR((i * last + {most} - 2) / ({most} - 1))))"
+            pos = f"(last < {most} ? i : ({most} == 1 ? last : FLOOR((i * last + {most} - 2) / ({most} - 1))))"
             lists.append(
-                f"(LET last = {last} LET at = (last == null ? [] : (FOR i IN 0..MIN([{most} - 1, last]) RETURN {at}))"
-                f" FOR p IN {coll} FILTER {match} AND p.seq IN at SORT p.seq RETURN p)"
+                f"(LET last = {last} LET kept = (last == null ? [] : (FOR i IN 0..MIN([{most} - 1, last]) RETURN {pos}))"
+                f" FOR p IN {coll} FILTER {match} AND p.seq IN kept SORT p.seq RETURN p)"
             )
             continue
         if q.after is not None:

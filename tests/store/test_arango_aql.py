@@ -210,9 +210,9 @@ def test_a_downsampled_history_keeps_the_first_point_of_each_even_run_and_the_la
     # The positions kept, from the last one, and only their points read (by the index).
     assert query.text == (
         "RETURN [(LET last = FIRST(FOR p IN @@c0 FILTER p.run == @v1 AND p.key == @v2 SORT p.seq DESC LIMIT 1"
-        " RETURN p.seq) LET at = (last == null ? [] : (FOR i IN 0..MIN([@v3 - 1, last]) RETURN (last < @v3 ? i :"
+        " RETURN p.seq) LET kept = (last == null ? [] : (FOR i IN 0..MIN([@v3 - 1, last]) RETURN (last < @v3 ? i :"
         " (@v3 == 1 ? last : FLOOR((i * last + @v3 - 2) / (@v3 - 1)))))) FOR p IN @@c0 FILTER p.run == @v1"
-        " AND p.key == @v2 AND p.seq IN at SORT p.seq RETURN p)]"
+        " AND p.key == @v2 AND p.seq IN kept SORT p.seq RETURN p)]"
     )
 
     def positions(n: int, most: int) -> list[int]:
