@@ -164,9 +164,10 @@ async def set_aside_repeated_periods(db: Any) -> int:
 
 def _checked(index: Index) -> bool:
     """Whether init-db looks for repeated values before building ``index``: every unique
-    index but the serving periods' (whose repeats it sets aside first) and the history's
-    (a collection only Metagate writes, its keys made from the same fields)."""
-    return index.unique and index.name not in ("metagate_serving_period", "metagate_history_seq")
+    index but the serving periods' (whose repeats it sets aside first), the history's
+    (a collection only Metagate writes, its keys made from the same fields) and the
+    metric points' positions (only Metagate writes them, each history numbered once)."""
+    return index.unique and index.name not in ("metagate_serving_period", "metagate_history_seq", "metagate_metric_seq")
 
 
 def repeated_value_lines(index: Index, rows: list[dict[str, Any]]) -> list[str]:
