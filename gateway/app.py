@@ -370,27 +370,61 @@ class MetagateGraphQL(GraphQL[Context, None]):
 
     def _decoded(self, data: str | bytes) -> object:
         raw = data.encode() if isinstance(data, str) else data
-        if _LONG_DIGITS.search(raw):
-            # orjson would read an integer beyond 64 bits as a float, silently changing
-            # it; the standard library sees it, and such a request is refused. It takes
-            # what orjson takes and no more: UTF-8 without a byte-order mark, finite
-            # numbers, no NaN or Infinity.
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise json.JSONDecodeError("not UTF-8", "", error.start) from error
-            if text.startswith("\ufeff"):
-                raise json.JSONDecodeError("a byte-order mark", text, 0)
-            try:
-                decoded = json.loads(text, parse_int=_int64, parse_float=_finite, parse_constant=_not_json)
-            except RecursionError as error:
-                raise json.JSONDecodeError("nested too deep", "", 0) from error
-            try:
-                orjson.dumps(decoded)  # what orjson refuses (lone surrogates) is not taken either
-            except TypeError as error:
-                raise json.JSONDecodeError(str(error), raw.decode(errors="replace"), 0) from error
-            return decoded
-        return orjson.loads(raw)
+        if not _LONG_DIGITS.search(raw):
+            return orjson.loads(raw)
+        # orjson would read an integer beyond 64 bits as a float, silently changing it;
+        # the standard library sees it, and such a request is refused. A long run of
+        # digits is most often a float's (a metric value's): the standard library reads
+        # the body only when orjson cannot, or has read a number that may have been such
+        # an integer.
+        try:
+            decoded = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return _strictly_decoded(raw)
+        return _strictly_decoded(raw) if _maybe_beyond_int64(decoded) else decoded
+
+
+def _maybe_beyond_int64(value: object) -> bool:
+    """Whether orjson's reading holds an int outside 64 bits signed, or an integral float
+    as large as 2^63: what an integer literal beyond them reads as."""
+    stack = [value]
+    while stack:
+        found = stack.pop()
+        items = found.values() if isinstance(found, dict) else found if isinstance(found, list) else (found,)
+        for item in items:
+            if isinstance(item, float):
+                if abs(item) >= _TWO_TO_63 and item.is_integer():
+                    return True
+            elif isinstance(item, int):  # a bool is one, and within the range
+                if not -_TWO_TO_63 <= item < _TWO_TO_63:
+                    return True
+            elif isinstance(item, (dict, list)):
+                stack.append(item)
+    return False
+
+
+_TWO_TO_63 = 2**63
+
+
+def _strictly_decoded(raw: bytes) -> object:
+    """The standard library's reading of a body orjson may not read faithfully. It takes
+    what orjson takes and no more: UTF-8 without a byte-order mark, finite numbers, no
+    NaN or Infinity; and it refuses an integer beyond 64 bits, signed."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise json.JSONDecodeError("not UTF-8", "", error.start) from error
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("a byte-order mark", text, 0)
+    try:
+        decoded = json.loads(text, parse_int=_int64, parse_float=_finite, parse_constant=_not_json)
+    except RecursionError as error:
+        raise json.JSONDecodeError("nested too deep", "", 0) from error
+    try:
+        orjson.dumps(decoded)  # what orjson refuses (lone surrogates) is not taken either
+    except TypeError as error:
+        raise json.JSONDecodeError(str(error), raw.decode(errors="replace"), 0) from error
+    return decoded
 
 
 def admin_token_file(store: Store) -> Path:

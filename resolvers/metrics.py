@@ -35,7 +35,7 @@ from metagate.resolvers.registry import (
 )
 from metagate.store.errors import BadUserInput
 from metagate.store.model import Kind, Node, Step, key_of, new_id, utcnow
-from metagate.store.port import MetricHistoryQuery, MetricPoint, Store, Tx, metric_order
+from metagate.store.port import MetricHistoryQuery, MetricPoint, Store, Tx
 
 MAX_POINTS = 10_000  # points of one logMetrics call (numbered in 4 hex digits after the call's id)
 MAX_KEYS = 100  # keys of one logMetrics call
@@ -139,13 +139,10 @@ async def log_metrics(
         # Two writers appending to one history at once: the store's unique position
         # refuses the second, which runs again after the first.
         await found_free(tx.insert_metric_points(checked))
-        newest: dict[str, MetricPoint] = {}
-        for p in checked:
-            if p.key not in newest or metric_order(p) > metric_order(newest[p.key]):
-                newest[p.key] = p
-        keys = sorted(newest)
+        # Each key's latest point, as stored now (the newest point of a call may not be it).
+        keys = sorted({p.key for p in checked})
         held = await tx.metric_history([MetricHistoryQuery(run.id, k, 1, newest_first=True) for k in keys])
-        latest = {k: (page[0] if page else newest[k]) for k, page in zip(keys, held)}
+        latest = {k: page[0] for k, page in zip(keys, held) if page}
         perf = await _one_neighbor(tx, run.id, "run_devperf", Step.OUT)
         if perf is None:
             perf = _node(Kind.DEVPERF, None, scope=run.id, fields={"metrics": {k: p.value for k, p in latest.items()}})

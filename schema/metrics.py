@@ -62,16 +62,28 @@ class LogMetricsPayload:
     points: int = strawberry.field(description="How many points were appended.")
 
 
-async def _log_metrics(ctx: Context, input: LogMetricsInput, then: Then | None = None) -> Any:
+async def _log_metrics(ctx: Context, input: dict[str, Any], then: Then | None = None) -> Any:
+    """logMetrics from graphql-core's coerced input (its field names, camelCase): a
+    batch's thousands of points are not made into strawberry input objects first."""
     return await metrics.log_metrics(
         ctx.store,
-        run_id=decode_id(input.run_id, Kind.RUN, field="runId"),
-        points=[metrics.PointInput(p.key, p.value, p.step, p.timestamp) for p in input.metrics],
-        series=[metrics.SeriesInput(s.key, s.values, s.steps, s.timestamp) for s in input.series],
+        run_id=decode_id(input["runId"], Kind.RUN, field="runId"),
+        points=[metrics.PointInput(p["key"], p["value"], p.get("step"), p.get("timestamp")) for p in input.get("metrics", ())],
+        series=[metrics.SeriesInput(s["key"], s["values"], s.get("steps"), s.get("timestamp")) for s in input.get("series", ())],
         allowed_projects=ctx.allowed_projects,
-        idempotency_key=_key(ctx, input.idempotency_key),
+        idempotency_key=_key(ctx, input.get("idempotencyKey")),
         then=then,
     )
+
+
+def _raw(input: LogMetricsInput) -> dict[str, Any]:
+    """The strawberry input as graphql-core's coerced value."""
+    return {
+        "runId": input.run_id,
+        "metrics": [{"key": p.key, "value": p.value, "step": p.step, "timestamp": p.timestamp} for p in input.metrics],
+        "series": [{"key": s.key, "values": s.values, "steps": s.steps, "timestamp": s.timestamp} for s in input.series],
+        "idempotencyKey": input.idempotency_key,
+    }
 
 
 METRIC_WRITES: dict[str, tuple[Any, Any]] = {
@@ -83,6 +95,6 @@ METRIC_WRITES: dict[str, tuple[Any, Any]] = {
 class MetricMutation:
     @strawberry.mutation(description="Appends points to a run's metric history, in one write.")
     async def log_metrics(self, info: Info, input: LogMetricsInput) -> LogMetricsPayload:
-        logged = await _log_metrics(info.context, input)
+        logged = await _log_metrics(info.context, _raw(input))
         info.context.loaders.clear()
         return LogMetricsPayload(run=wrap(logged.run), points=logged.points)  # type: ignore[arg-type]

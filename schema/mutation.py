@@ -340,7 +340,8 @@ WRITES: dict[str, Write] = {
     "logServingPerf": Write(_log_serving_perf, _registered("servingPerf")),
     "updateAttributes": Write(_update_attributes, lambda node: {"node": node.id}),
     "addTags": Write(_add_tags, lambda node: {"node": node.id}),
-    **{name: Write(write, values) for name, (write, values) in (HUB_WRITES | STEP_WRITES | METRIC_WRITES | KIND_WRITES).items()},
+    **{name: Write(write, values) for name, (write, values) in (HUB_WRITES | STEP_WRITES | KIND_WRITES).items()},
+    **{name: Write(write, values, raw_input=True) for name, (write, values) in METRIC_WRITES.items()},
 }
 
 

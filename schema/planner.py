@@ -35,7 +35,7 @@ from graphql import (
     get_operation_ast,
     is_abstract_type,
 )
-from graphql.execution.values import VariableValues, get_argument_values, get_directive_values, get_variable_values
+from graphql.execution.values import VariableValues, get_argument_values, get_directive_values
 from strawberry.types.arguments import convert_arguments
 
 from metagate.resolvers import queries, validate
@@ -44,6 +44,7 @@ from metagate.resolvers.ids import decode_id
 from metagate.schema.hub import jobs_args, zoo_args
 from metagate.schema.mutation import WRITES
 from metagate.schema.query import list_args, search_args
+from metagate.schema.variables import variable_values
 from metagate.store import plan as p
 from metagate.store.errors import MetagateError
 from metagate.store.model import KIND_OF_TYPE, KINDS, Kind, ValueType, kind_of
@@ -469,7 +470,7 @@ class Planner:
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation is not kind or principal is None:
             return None
-        coerced = get_variable_values(self.graphql_schema, operation.variable_definitions or (), dict(variables or {}))
+        coerced = variable_values(self.graphql_schema, operation.variable_definitions or (), variables or {})
         if not isinstance(coerced, VariableValues):
             return None
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}

@@ -76,6 +76,7 @@ from metagate.store.port import (
     ServingPeriod,
     Token,
     metric_order,
+    numbered,
     placed_points,
 )
 
@@ -432,11 +433,11 @@ class ArangoTx(_Runner):
         async def remove_from(history: History, seq: int) -> None:
             await self.run(aql.remove_metric_points_from(*history, seq))
 
-        rows = await placed_points(points, lasts, after, remove_from)
+        placed = await placed_points(points, lasts, after, remove_from)
+        docs = [layout.to_metric_point_document(p, seq) for p, seq in numbered(placed)]
         # In batches: a bind value is held whole in the server's memory.
-        for start in range(0, len(rows), 5000):
-            chunk = rows[start : start + 5000]
-            await self.run(aql.insert_metric_points([layout.to_metric_point_document(p) for p in chunk]))
+        for start in range(0, len(docs), 5000):
+            await self.run(aql.insert_metric_points(docs[start : start + 5000]))
 
     async def insert_kinds(self, node_kinds: Sequence[NodeKindDecl], edge_kinds: Sequence[EdgeKindDecl]) -> None:
         # The name is the _key: a name declared twice is a unique-constraint Conflict.

@@ -370,7 +370,8 @@ def from_lineage_event_document(doc: JSONObject) -> LineageEvent:
     return LineageEvent(doc["key"], doc["kind"], doc["eventTime"], doc["receivedAt"], doc["event"])
 
 
-def to_metric_point_document(point: MetricPoint) -> JSONObject:
+def to_metric_point_document(point: MetricPoint, seq: int) -> JSONObject:
+    """The document of ``point`` stored at position ``seq`` of its history."""
     return {
         "_key": point.id,
         "run": point.run_id,
@@ -378,7 +379,7 @@ def to_metric_point_document(point: MetricPoint) -> JSONObject:
         "step": point.step,
         "timestamp": point.timestamp,
         "value": point.value,
-        "seq": point.seq,
+        "seq": seq,
     }
 
 

@@ -67,6 +67,7 @@ from metagate.store.port import (
     SortKey,
     Token,
     metric_order,
+    numbered,
     placed_points,
 )
 from metagate.store.sqlite_sql import LINEAGE_VALUES, NODE_COLUMNS, Params, lineage_ctes, lineage_values, list_source
@@ -665,10 +666,10 @@ class SQLiteTx:
         async def remove_from(history: History, seq: int) -> None:
             await self._send("DELETE FROM metric_points WHERE run_id = ? AND key = ? AND seq >= ?", (*history, seq))
 
-        rows = await placed_points(points, lasts, after, remove_from)
+        placed = await placed_points(points, lasts, after, remove_from)
         await self._many(
             "INSERT INTO metric_points (run_id, key, seq, step, timestamp, id, value) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(p.run_id, p.key, p.seq, p.step, p.timestamp, p.id, p.value) for p in rows],
+            [(p.run_id, p.key, seq, p.step, p.timestamp, p.id, p.value) for p, seq in numbered(placed)],
         )
 
     async def answer_text(self, plan: Plan) -> bytes | None:

@@ -125,7 +125,7 @@ def test_one_integer_range_everywhere_signed_64_bits() -> None:
         answers = []
         try:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
-                for i, value in enumerate([2**63 - 1, -(2**63), 2**63, 2**64 - 1, -(2**63) - 1]):
+                for i, value in enumerate([2**63 - 1, -(2**63), 2**63, 2**64 - 1, -(2**63) - 1, 10**25]):
                     variable = await client.post("/graphql", json={"query": register % i, "variables": {"a": {"x": value}}})
                     written = f'mutation {{ registerDataset(input: {{name: "l{i}", attributes: {{x: {value}}}}}) {{ created }} }}'
                     literal = await client.post("/graphql", json={"query": written})
@@ -144,3 +144,31 @@ def test_one_integer_range_everywhere_signed_64_bits() -> None:
                 [error] = response["errors"]
                 assert error["extensions"]["code"] == "BAD_USER_INPUT", (value, error)
                 assert "64" in error["message"], (value, error)
+
+
+def test_numbers_with_long_runs_of_digits_that_are_floats_are_read_as_floats() -> None:
+    """A float's long fraction or exponent is not an integer beyond 64 bits: the body is
+    read, and each number is the float its text names."""
+    import asyncio
+
+    texts = ["0.12345678901234567890123", "1e19", "12345678901234567890.5", "-9223372036854775809.0", "9.3e18"]
+    body = (
+        '{"query": "mutation($a: JSON) { registerDataset(input: {name: \\"f\\", attributes: $a}) { dataset { attributes } } }",'
+        ' "variables": {"a": {%s}}}' % ", ".join(f'"x{i}": {t}' for i, t in enumerate(texts))
+    )
+
+    async def scenario() -> Any:
+        store = SQLiteStore(":memory:")
+        await store.open()
+        app = create_app(Settings(AUTH=False), store=store)
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
+                response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+                return response.json()
+        finally:
+            await store.close()
+
+    answer = asyncio.run(scenario())
+    assert "errors" not in answer, answer
+    attributes = answer["data"]["registerDataset"]["dataset"]["attributes"]
+    assert attributes == {f"x{i}": float(t) for i, t in enumerate(texts)}
