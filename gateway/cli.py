@@ -345,6 +345,31 @@ def init_db(store: str | None) -> None:
         click.echo(line)
 
 
+@main.command("rebuild-lineage")
+@click.option("--from", "source", required=True, help="The store whose kept OpenLineage events are read (URL or SQLite path).")
+@click.option("--store", default=None, help="The store the graph is made in (METAGATE_STORE; default ./metagate.db).")
+def rebuild_lineage(source: str, store: str | None) -> None:
+    """Make the graph the OpenLineage events kept in one store made, in another.
+
+    The events are applied in the order they were received, as ingesting them did, and
+    kept there too. Events the target holds already change nothing: a rebuild stopped
+    part way can be run again."""
+    from metagate.resolvers.openlineage import rebuild
+
+    settings = _settings(["STORE"], STORE=store)
+    if source == settings.STORE:
+        raise _Failed("--from and --store name the same store: it holds its events' graph already")
+
+    async def work(target: Store) -> str:
+        async def read(origin: Store) -> str:
+            done = await rebuild(origin, target)
+            return f"{done.events} kept events read from {redact(source)}; {done.applied} applied to {redact(settings.STORE)}"
+
+        return await _with_store(source, read, create=False)
+
+    click.echo(asyncio.run(_with_store(settings.STORE, work)))
+
+
 @main.command()
 @click.option("--store", default=None, help="Store URL or SQLite path (default ./metagate.db).")
 def demo(store: str | None) -> None:

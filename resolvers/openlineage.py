@@ -456,9 +456,10 @@ async def _apply(batch: _Batch, event: Event, at: str) -> str | None:
     return None
 
 
-async def ingest(store: Store, events: Sequence[Event], *, batch: bool) -> Ingested:
+async def ingest(store: Store, events: Sequence[Event], *, batch: bool, received_at: Sequence[str] | None = None) -> Ingested:
     """Makes the events into the graph in one transaction and keeps them; an event
-    already kept (or repeated in the batch) changes nothing."""
+    already kept (or repeated in the batch) changes nothing. ``received_at``: when each
+    was received (a rebuild's events keep theirs), one per event; now when not given."""
 
     async def work(tx: Tx) -> Ingested:
         known = await tx.known_lineage_events([e.key for e in events])
@@ -475,8 +476,32 @@ async def ingest(store: Store, events: Sequence[Event], *, batch: bool) -> Inges
             landed = await _apply(state, event, f"[{i}]." if batch else "")
             if landed is not None:
                 steps[landed] = None
-            kept.append(LineageEvent(event.key, event.kind, event.event_time, now, event.raw))
+            received = received_at[i] if received_at is not None else now
+            kept.append(LineageEvent(event.key, event.kind, event.event_time, received, event.raw))
         await tx.insert_lineage_events(kept)
         return Ingested(len(kept), duplicates, list(steps))
 
     return await atomically(store, work)
+
+
+@dataclass
+class Rebuilt:
+    events: int  # the kept events read
+    applied: int  # those the target did not hold yet
+
+
+async def rebuild(source: Store, target: Store, *, page: int = 500) -> Rebuilt:
+    """Makes the graph the events ``source`` keeps into ``target``, as ingesting them
+    made it: in the order they were received, a page of them per transaction, each
+    keeping when it was received. Events ``target`` holds already change nothing, so a
+    rebuild stopped part way can be run again."""
+    read = applied = 0
+    after: tuple[str, str] | None = None
+    while True:
+        kept = await source.lineage_events(page, after)
+        if not kept:
+            return Rebuilt(read, applied)
+        events = [check_event(e.event) for e in kept]
+        done = await ingest(target, events, batch=True, received_at=[e.received_at for e in kept])
+        read, applied = read + len(kept), applied + done.accepted
+        after = (kept[-1].received_at, kept[-1].key)
