@@ -427,8 +427,9 @@ class ArangoTx(_Runner):
             return {h: layout.from_metric_point_document(d) for h, d in zip(histories, found) if d is not None}
 
         async def after(history: History, first: MetricPoint) -> list[MetricPoint]:
-            found = await self.run(aql.metric_points_after(*history, metric_order(first)))
-            return [layout.from_metric_point_document(d) for d in found]
+            found = await self.run(aql.metric_points_from_step(*history, first.step))
+            points = (layout.from_metric_point_document(d) for d in found)
+            return [p for p in points if metric_order(p) > metric_order(first)]
 
         async def remove_from(history: History, seq: int) -> None:
             await self.run(aql.remove_metric_points_from(*history, seq))

@@ -675,11 +675,13 @@ def last_metric_points(histories: list[list[str]]) -> Query:
     )
 
 
-def metric_points_after(run_id: str, key: str, order: tuple[int, str, str]) -> Query:
-    """A history's points after one, by (step, timestamp, _key), in position order."""
+def metric_points_from_step(run_id: str, key: str, step: int) -> Query:
+    """A history's points from a step on, in position order. The adapter keeps those
+    after a point by (step, timestamp, _key) itself: AQL compares strings by ICU
+    collation, the positions were given in code-point order."""
     return Query(
-        "FOR p IN @@c FILTER p.run == @r AND p.key == @k AND [p.step, p.timestamp, p._key] > @o SORT p.seq RETURN p",
-        {"r": run_id, "k": key, "o": list(order), "@c": layout.METRIC_POINTS_COLLECTION},
+        "FOR p IN @@c FILTER p.run == @r AND p.key == @k AND p.step >= @s SORT p.seq RETURN p",
+        {"r": run_id, "k": key, "s": step, "@c": layout.METRIC_POINTS_COLLECTION},
     )
 
 

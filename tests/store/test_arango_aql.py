@@ -201,7 +201,7 @@ def test_metric_and_openlineage_queries_carry_every_value_as_bind_variables(h: l
     check(aql.insert_lineage_events([{"_key": key, "event": {"x": h[0]}}]), h[0])
     check(aql.insert_metric_points([{"_key": key, "key": h[1]}]), h[1])
     check(aql.last_metric_points([[f"run/{key}", h[1]]]), h[1])
-    check(aql.metric_points_after(f"run/{key}{h[0]}", h[1], (3, h[2], h[3])), h[0], h[1], h[2], h[3])
+    check(aql.metric_points_from_step(f"run/{key}{h[0]}", h[1], 3), h[0], h[1])
     check(aql.remove_metric_points_from(f"run/{key}{h[0]}", h[1], 4), h[0], h[1])
 
 
