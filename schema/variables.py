@@ -81,12 +81,14 @@ def _coerce(value: Any, type_: GraphQLInputType, depth: int, memo: dict[tuple[st
             raise _Invalid
         type_ = type_.of_type
     elif value is None or value is Undefined:
+        if isinstance(type_, GraphQLList) and depth + 1 > MAX_NESTING_DEPTH:
+            raise _Invalid  # graphql-core's depth check takes a null list for a list of one null
         return None
     if isinstance(type_, GraphQLList):
         item_type = type_.of_type
         if not is_iterable(value):
             return [_coerce(value, item_type, depth + 1, memo)]
-        numbers = _numbers(value, item_type)
+        numbers = _numbers(value, item_type) if depth + 1 <= MAX_NESTING_DEPTH else None
         if numbers is not None:
             return numbers
         return [_coerce(item, item_type, depth + 1, memo) for item in value]
@@ -116,6 +118,8 @@ def _object(value: Any, type_: GraphQLInputObjectType, depth: int, memo: dict[tu
     for name, field in fields.items():
         given = value.get(name, Undefined)
         if given is Undefined:
+            if name in value and depth + 1 > MAX_NESTING_DEPTH:
+                raise _Invalid  # graphql-core's depth check counts a field left Undefined too
             if is_required_input_field(field):
                 raise _Invalid
             default = coerce_default_value(field)

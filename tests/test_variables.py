@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -129,13 +130,52 @@ def test_a_missing_variable_and_a_default_are_graphql_core_s() -> None:
             assert not isinstance(ours, list) and ours == theirs
 
 
-def test_a_value_nested_too_deeply_is_refused_as_graphql_core_refuses_it() -> None:
+def _nested_type(levels: int) -> VariableDefinitionNode:
     type_node: Any = NamedTypeNode(name=NameNode(value="Float"))
-    value: Any = 1.0
-    for _ in range(250):
-        type_node, value = ListTypeNode(type=type_node), [value]
-    definition = VariableDefinitionNode(variable=VariableNode(name=NameNode(value="v")), type=type_node)
+    for _ in range(levels):
+        type_node = ListTypeNode(type=type_node)
+    return VariableDefinitionNode(variable=VariableNode(name=NameNode(value="v")), type=type_node)
+
+
+def _nested(levels: int, inner: Any) -> Any:
+    for _ in range(levels):
+        inner = [inner]
+    return inner
+
+
+TOO_DEEP = ["Variable values are nested too deeply."]
+
+
+def _deep_where(levels: int, inner: dict[str, Any]) -> dict[str, Any]:
+    for _ in range(levels):
+        inner = {"NOT": inner}
+    return inner
+
+
+@pytest.mark.parametrize(
+    ("what", "definition", "value"),
+    [
+        ("250 lists", _nested_type(250), _nested(250, 1.0)),
+        ("a list of floats below 200 lists", _nested_type(201), _nested(200, [1.0])),
+        ("a list of floats at 200 lists", _nested_type(200), _nested(199, [1.0])),
+        ("a null list at depth 200", None, _deep_where(199, {"AND": None})),
+        ("an empty list at depth 200", None, _deep_where(199, {"AND": []})),
+        ("a null list at depth 199", None, _deep_where(198, {"AND": None})),
+    ],
+)
+def test_a_value_nested_too_deeply_is_refused_as_graphql_core_refuses_it(
+    what: str, definition: VariableDefinitionNode | None, value: Any
+) -> None:
+    if definition is None:
+        [operation] = parse("query($v: ModelWhere) { __typename }").definitions
+        assert isinstance(operation, OperationDefinitionNode)
+        [definition] = operation.variable_definitions
     ours = variable_values(SCHEMA, [definition], {"v": value})
     theirs = get_variable_values(SCHEMA, [definition], {"v": value})
-    assert isinstance(ours, list) and isinstance(theirs, list)
-    assert [e.message for e in ours] == [e.message for e in theirs] == ["Variable values are nested too deeply."]
+    if isinstance(theirs, list):
+        assert isinstance(ours, list), what
+        assert [e.message for e in ours] == [e.message for e in theirs], what
+    else:
+        assert not isinstance(ours, list) and ours.coerced == theirs.coerced, what
+    accepted = ("a list of floats at 200 lists", "an empty list at depth 200", "a null list at depth 199")
+    assert isinstance(theirs, list) == (what not in accepted), what
