@@ -459,11 +459,14 @@ async def _apply(batch: _Batch, event: Event, at: str) -> str | None:
 async def ingest(store: Store, events: Sequence[Event], *, batch: bool, received_at: Sequence[str] | None = None) -> Ingested:
     """Makes the events into the graph in one transaction and keeps them; an event
     already kept (or repeated in the batch) changes nothing. ``received_at``: when each
-    was received (a rebuild's events keep theirs), one per event; now when not given."""
+    was received (a rebuild's events keep theirs), one per event. When not given, the
+    events are kept as received now, each a microsecond after the one before it, so
+    that the order they are kept in (received, then key) is the order they were applied
+    in: a later event's facets replace an earlier one's."""
 
     async def work(tx: Tx) -> Ingested:
         known = await tx.known_lineage_events([e.key for e in events])
-        now = utcnow()
+        now = dt.datetime.now(dt.UTC)
         state = _Batch(tx)
         kept: list[LineageEvent] = []
         steps: dict[str, None] = {}
@@ -476,7 +479,7 @@ async def ingest(store: Store, events: Sequence[Event], *, batch: bool, received
             landed = await _apply(state, event, f"[{i}]." if batch else "")
             if landed is not None:
                 steps[landed] = None
-            received = received_at[i] if received_at is not None else now
+            received = received_at[i] if received_at is not None else format_time(now + dt.timedelta(microseconds=len(kept)))
             kept.append(LineageEvent(event.key, event.kind, event.event_time, received, event.raw))
         await tx.insert_lineage_events(kept)
         return Ingested(len(kept), duplicates, list(steps))

@@ -252,6 +252,31 @@ async def test_the_graph_is_rebuilt_from_the_kept_events_in_another_store(ol: Li
         await target.close()
 
 
+async def test_a_rebuild_applies_the_events_of_one_request_in_their_order(ol: Lineage, store: Store, tmp_path: Path) -> None:
+    """A later event's facets replace an earlier one's: a request's events are kept in
+    the order they came, and rebuilt in it."""
+    runs = [str(uuid.uuid4()) for _ in range(8)]
+    for run in runs:
+        facets = [{"note": {"_producer": PRODUCER, "_schemaURL": f"{PRODUCER}#note", "text": t}} for t in ("first", "second")]
+        await ol.send(
+            [
+                run_event(run, "START", "2026-11-30T10:00:00Z", run_facets=facets[0], outputs=[dataset(f"d{run}")]),
+                run_event(run, "COMPLETE", "2026-11-30T10:01:00Z", run_facets=facets[1]),
+            ]
+        )
+    target = SQLiteStore(str(tmp_path / "rebuilt.db"))
+    await target.open()
+    try:
+        await rebuild(store, target)
+        async with lineage_of(target) as rebuilt:
+            for run in runs:
+                held, made = await ol.step(run), await rebuilt.step(run)
+                assert held["attributes"]["openlineage"]["runFacets"]["note"]["text"] == "second"
+                assert made == held, run
+    finally:
+        await target.close()
+
+
 def test_rebuild_lineage_makes_the_graph_in_the_store_it_is_given(tmp_path: Path) -> None:
     source, target = tmp_path / "kept.db", tmp_path / "rebuilt.db"
 
