@@ -6,6 +6,7 @@ import asyncio
 import errno
 import ipaddress
 import logging
+import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Collection
@@ -19,6 +20,7 @@ from metagate.gateway import config
 from metagate.resolvers.authz import Role
 from metagate.store.factory import redact, store_from_url
 from metagate.store.port import Store, Token
+from metagate.store.sqlite import SQLiteStore
 
 T = TypeVar("T")
 
@@ -345,6 +347,13 @@ def init_db(store: str | None) -> None:
         click.echo(line)
 
 
+def _one_file(a: Store, b: Store) -> bool:
+    """Whether two SQLite stores are one file, however their paths are written."""
+    if not all(isinstance(s, SQLiteStore) and not s.memory for s in (a, b)):
+        return False
+    return os.path.realpath(a.path) == os.path.realpath(b.path)
+
+
 @main.command("rebuild-lineage")
 @click.option("--from", "source", required=True, help="The store whose kept OpenLineage events are read (URL or SQLite path).")
 @click.option("--store", default=None, help="The store the graph is made in (METAGATE_STORE; default ./metagate.db).")
@@ -362,6 +371,8 @@ def rebuild_lineage(source: str, store: str | None) -> None:
 
     async def work(target: Store) -> str:
         async def read(origin: Store) -> str:
+            if _one_file(origin, target):
+                raise _Failed("--from and --store name the same store: it holds its events' graph already")
             done = await rebuild(origin, target)
             return f"{done.events} kept events read from {redact(source)}; {done.applied} applied to {redact(settings.STORE)}"
 

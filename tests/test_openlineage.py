@@ -296,6 +296,8 @@ def test_rebuild_lineage_makes_the_graph_in_the_store_it_is_given(tmp_path: Path
     assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
     assert first.output.splitlines()[-1] == f"1 kept events read from {source}; 1 applied to {target}"
     assert again.output.splitlines()[-1] == f"1 kept events read from {source}; 0 applied to {target}"
+    spelled = runner.invoke(main, ["rebuild-lineage", "--from", str(tmp_path / "." / "kept.db"), "--store", str(source)])
+    assert spelled.exit_code != 0 and "the same store" in spelled.output
     missing = runner.invoke(main, ["rebuild-lineage", "--from", str(tmp_path / "none.db"), "--store", str(target)])
     assert missing.exit_code != 0 and "none.db" in missing.output
 
