@@ -475,7 +475,11 @@ class MetricPoint:
     key: str
     value: float
     step: int = strawberry.field(description="The training step it was logged at (0 when none was given).")
-    timestamp: dt.datetime
+    stamp: strawberry.Private[str]  # the stored text, read as a time only when asked for
+
+    @strawberry.field
+    def timestamp(self) -> dt.datetime:
+        return parse_time(self.stamp)
 
 
 @strawberry.type(description="A page of a run's metric history, in step, then timestamp, then logging order.")
@@ -493,14 +497,18 @@ class MetricSeries:
     key: str
     steps: list[int]
     values: list[float]
-    timestamps: list[dt.datetime]
+    stamps: strawberry.Private[list[str]]  # the stored texts, read as times only when asked for
+
+    @strawberry.field
+    def timestamps(self) -> list[dt.datetime]:
+        return [parse_time(t) for t in self.stamps]
 
 
 MAX_CURVE_POINTS = 10_000
 
 
 def _point(p: port.MetricPoint) -> MetricPoint:
-    return MetricPoint(key=p.key, value=p.value, step=p.step, timestamp=parse_time(p.timestamp))
+    return MetricPoint(key=p.key, value=p.value, step=p.step, stamp=p.timestamp)
 
 
 def _point_cursor(p: port.MetricPoint) -> str:
@@ -558,7 +566,7 @@ async def _run_metric_series(self: NodeType, info: Info, key: str, max_points: i
         key=key,
         steps=[p.step for p in points],
         values=[p.value for p in points],
-        timestamps=[parse_time(p.timestamp) for p in points],
+        stamps=[p.timestamp for p in points],
     )
 
 
