@@ -349,9 +349,9 @@ def init_db(store: str | None) -> None:
 
 def _one_file(a: Store, b: Store) -> bool:
     """Whether two SQLite stores are one file, however their paths are written."""
-    if not all(isinstance(s, SQLiteStore) and not s.memory for s in (a, b)):
-        return False
-    return os.path.realpath(a.path) == os.path.realpath(b.path)
+    if isinstance(a, SQLiteStore) and isinstance(b, SQLiteStore) and not (a.memory or b.memory):
+        return os.path.realpath(a.path) == os.path.realpath(b.path)
+    return False
 
 
 @main.command("rebuild-lineage")
