@@ -366,12 +366,10 @@ def rebuild_lineage(source: str, store: str | None) -> None:
     from metagate.resolvers.openlineage import rebuild
 
     settings = _settings(["STORE"], STORE=store)
-    if source == settings.STORE:
-        raise _Failed("--from and --store name the same store: it holds its events' graph already")
 
     async def work(target: Store) -> str:
         async def read(origin: Store) -> str:
-            if _one_file(origin, target):
+            if source == settings.STORE or _one_file(origin, target):
                 raise _Failed("--from and --store name the same store: it holds its events' graph already")
             done = await rebuild(origin, target)
             return f"{done.events} kept events read from {redact(source)}; {done.applied} applied to {redact(settings.STORE)}"
