@@ -102,7 +102,7 @@ async def authenticate(store: Store, authorization: str | None, verified: Verifi
     matches = hmac.compare_digest(_hash(match.group(2)), expected)
     if token is None or not matches or token.revoked_at is not None:
         raise Unauthenticated("unknown or revoked API token")
-    principal = Principal(token_id=token.id, role=Role(token.role), projects=frozenset(token.projects))
+    principal = Principal(token_id=token.id, role=Role(token.role), projects=frozenset(token.projects), token_name=token.name)
     if verified is not None:
         verified.put(match.group(0), principal)
     return principal

@@ -27,6 +27,7 @@ from metagate.gateway.middleware import mark_refused
 from metagate.resolvers import openlineage
 from metagate.resolvers.authz import LOCAL_ADMIN, Role
 from metagate.resolvers.ids import encode_id
+from metagate.store.changes import origin
 from metagate.store.errors import BadUserInput, DeadlineExceeded, Forbidden, MetagateError, Unavailable
 
 log = logging.getLogger("metagate")
@@ -89,7 +90,8 @@ class LineageEndpoint:
         events = openlineage.check_body(parsed)
         try:
             async with asyncio.timeout(self.deadline):
-                done = await openlineage.ingest(store, events, batch=isinstance(parsed, list))
+                with origin(operation="openlineage", token_id=principal.token_id, token_name=principal.token_name):
+                    done = await openlineage.ingest(store, events, batch=isinstance(parsed, list))
         except OSError as error:
             raise Unavailable(f"the store is unreachable: {error}") from None
         answer = {"accepted": done.accepted, "duplicates": done.duplicates, "steps": [encode_id(s) for s in done.steps]}

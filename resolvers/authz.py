@@ -53,8 +53,10 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
             "nodeKinds",
             "edgeKinds",
             "customNodes",
+            "history",
         )
-    },
+    }
+    | {"changes": Role.ADMIN},
     "Mutation": {
         "createProject": Role.ADMIN,
         "registerDeployment": Role.ADMIN,
@@ -94,6 +96,7 @@ class Principal:
     token_id: str | None
     role: Role
     projects: frozenset[str] = frozenset()  # a writer's projects; empty = all
+    token_name: str | None = None  # what the change log names the writer by
 
     def may(self, needed: Role) -> bool:
         return _RANK[self.role] >= _RANK[needed]

@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 
 from metagate.resolvers.queries import Limits
 from metagate.schema.compiled import CompiledOperations, FastPath
+from metagate.schema.context import recorded
 from metagate.schema.cost import CostLimit, QueryCosts
 from metagate.schema.errors import CodedErrors
 from metagate.schema.guard import guard
@@ -60,6 +61,8 @@ def build_schema(limits: Limits | None = None, **options: Any) -> MetagateSchema
     mutation_type = schema._schema.mutation_type
     assert mutation_type is not None
     mutation_type.fields["logRuns"].resolve = resolve_log_runs
+    for name, field in mutation_type.fields.items():
+        field.resolve = recorded(name, field.resolve)
     guard(schema._schema)  # after every resolver is in place
     costs = QueryCosts(schema._schema, limits)
     fast = schema.fast = FastPath(Planner(schema, limits), costs)

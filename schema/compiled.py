@@ -26,7 +26,7 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
-from metagate.schema.context import Context
+from metagate.schema.context import Context, writing
 from metagate.schema.cost import QueryCosts
 from metagate.schema.errors import coded, masked, request_id_of
 from metagate.schema.mutation import WRITES
@@ -214,7 +214,8 @@ async def _write(ctx: Context, field: MutationField) -> JSONObject:
         # Run again when the transaction is (after a write conflict): the last one counts.
         answered[:] = [await _payload(tx, field.parts, write.values(result))]
 
-    await write.write(ctx, field.input, then)
+    with writing(ctx, field.name):
+        await write.write(ctx, field.input, then)
     return answered[0]
 
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any
 
 import strawberry
 
 from metagate.resolvers.authz import LOCAL_ADMIN, Principal
 from metagate.resolvers.queries import Limits, Loaders
+from metagate.store.changes import Origin, origin
 from metagate.store.errors import MetagateError
 from metagate.store.port import Store
 
@@ -48,3 +52,21 @@ def make_context(
         auth_error=auth_error,
         encoded_answers=encoded_answers,
     )
+
+
+def writing(ctx: Context, operation: str) -> AbstractContextManager[Origin]:
+    """The writes made inside are the mutation field ``operation``'s, by the caller's token."""
+    p = ctx.principal
+    return origin(operation=operation, token_id=p.token_id if p else None, token_name=p.token_name if p else None)
+
+
+def recorded(operation: str, resolve: Any) -> Any:
+    """The resolver of the mutation field ``operation``, its writes named after it."""
+
+    async def resolved(root: Any, info: Any, **arguments: Any) -> Any:
+        with writing(info.context, operation):
+            result = resolve(root, info, **arguments)
+            return await result if isawaitable(result) else result
+
+    resolved.__wrapped__ = resolve  # type: ignore[attr-defined]
+    return resolved

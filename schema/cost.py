@@ -67,6 +67,7 @@ from strawberry.extensions import SchemaExtension
 
 from metagate.resolvers import hub, kinds, steps
 from metagate.resolvers.queries import Limits
+from metagate.schema.changes import ITEMS_DEFAULT, ITEMS_MOST
 from metagate.schema.types import MAX_CURVE_POINTS
 from metagate.store.errors import BadUserInput
 
@@ -483,6 +484,7 @@ class QueryCosts:
             ("Project", "servingStatus"): _fixed(limits.max_page),
             ("Query", "nodeKinds"): _fixed(kinds.MAX_KINDS),
             ("Query", "edgeKinds"): _fixed(kinds.MAX_KINDS),
+            ("Change", "items"): Sizing("first", (), length=False, default=ITEMS_DEFAULT, maximum=ITEMS_MOST),
         }
         # Fields whose argument sizes the lists of the object they return (as `first`
         # does for a connection's nodes and edges).

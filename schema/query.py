@@ -8,6 +8,7 @@ import strawberry
 
 from metagate.resolvers import queries, validate
 from metagate.resolvers.ids import decode_id
+from metagate.schema.changes import AuditQuery
 from metagate.schema.context import Info
 from metagate.schema.hub import HubQuery
 from metagate.schema.inputs import (
@@ -90,7 +91,7 @@ async def _list(
 
 
 @strawberry.type
-class Query(HubQuery, KindQuery):
+class Query(HubQuery, KindQuery, AuditQuery):
     @strawberry.field(description="A node by its global id; NOT_FOUND if there is none.")
     async def node(self, info: Info, id: strawberry.ID) -> NodeType:
         return wrap(await queries.get_node(info.context.loaders, decode_id(id)))

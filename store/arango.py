@@ -33,6 +33,7 @@ from arangoasync.exceptions import ArangoClientError, ArangoServerError, ServerC
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango_compile import MAX_EXECUTION_NODES, NotAnswered, compile_plan, finishing
+from metagate.store.changes import ORIGIN, Change, ChangeQuery, Recorder, record_points, record_update, touches
 from metagate.store.errors import (
     BadUserInput,
     Conflict,
@@ -54,6 +55,7 @@ from metagate.store.model import (
     NodeKindDecl,
     Step,
     step_toward_end,
+    utcnow,
 )
 from metagate.store.plan import Plan
 from metagate.store.port import (
@@ -395,6 +397,18 @@ def neighbor_pages(
 
 
 class ArangoTx(_Runner):
+    def __init__(self, store: ArangoStore, db: Any) -> None:
+        super().__init__(store, db)
+        self.recorder: Recorder | None = Recorder() if store.change_log else None
+
+    async def log_changes(self) -> None:
+        """The transaction's change-log entry, when it wrote anything, numbered last."""
+        if not self.recorder:
+            return
+        items = self.recorder.items()
+        entry = layout.to_change_document(ORIGIN.get(), utcnow(), items)
+        await self.run(aql.log_change(entry, [layout.to_change_node_document(t) for t in touches(items)]))
+
     async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
         doc = await self.one(aql.get_idempotency(hashlib.sha256(key.encode()).hexdigest()))
         if not doc:
@@ -435,6 +449,8 @@ class ArangoTx(_Runner):
             await self.run(aql.remove_metric_points_from(*history, seq))
 
         placed = await placed_points(points, lasts, after, remove_from)
+        if self.recorder is not None:
+            record_points(self.recorder, points)
         docs = [layout.to_metric_point_document(p, seq) for p, seq in numbered(placed)]
         # In batches: a bind value is held whole in the server's memory.
         for start in range(0, len(docs), 5000):
@@ -442,6 +458,8 @@ class ArangoTx(_Runner):
 
     async def insert_kinds(self, node_kinds: Sequence[NodeKindDecl], edge_kinds: Sequence[EdgeKindDecl]) -> None:
         # The name is the _key: a name declared twice is a unique-constraint Conflict.
+        if self.recorder is not None:
+            self.recorder.declared(node_kinds, edge_kinds)
         if node_kinds:
             docs = [layout.to_node_kind_document(k) for k in node_kinds]
             await self.run(aql.insert_documents(layout.NODE_KINDS_COLLECTION, docs))
@@ -460,10 +478,14 @@ class ArangoTx(_Runner):
             await self.run(aql.insert_lineage_events([layout.to_lineage_event_document(_event_key(e.key), e) for e in events]))
 
     async def insert_nodes(self, nodes: Sequence[Node]) -> None:
+        if self.recorder is not None:
+            self.recorder.created(nodes)
         for query in aql.insert_nodes(nodes):
             await self.run(query)
 
     async def insert_edges(self, edges: Sequence[Edge]) -> None:
+        if self.recorder is not None:
+            self.recorder.edges_created(edges)
         for query in aql.insert_edges(edges):
             await self.run(query)
 
@@ -475,6 +497,8 @@ class ArangoTx(_Runner):
         tags: Sequence[str] | None = None,
         fields: JSONObject | None = None,
     ) -> None:
+        if self.recorder is not None:
+            await record_update(self.get_nodes, self.recorder, node_id, attributes, tags, fields)
         changes: JSONObject = {}
         if attributes is not None:
             changes["attributes"] = attributes
@@ -486,18 +510,24 @@ class ArangoTx(_Runner):
             await self.run(aql.update_node(node_id, changes))
 
     async def delete_edges(self, edges: Sequence[Edge]) -> None:
+        if edges and self.recorder is not None:
+            self.recorder.edges_deleted(edges, await self.stored_edges(edges))
         for query in aql.remove_edges(edges):
             await self.run(query)
 
     async def insert_history(self, entries: Sequence[HistoryEntry]) -> None:
+        if self.recorder is not None:
+            for h in entries:
+                self.recorder.moved(h.subject, h.topic, h.value)
         if entries:
             docs = [layout.to_history_document(e) for e in entries]
             await self.run(aql.insert_documents(layout.HISTORY_COLLECTION, docs))
 
 
 class ArangoStore:
-    def __init__(self, settings: ArangoSettings, *, max_runtime: float | None = None) -> None:
+    def __init__(self, settings: ArangoSettings, *, max_runtime: float | None = None, change_log: bool = True) -> None:
         self.settings = settings
+        self.change_log = change_log  # False: no change-log entries (the bench's measure of their cost)
         # Server-side bound on every query: a request's deadline stops the AQL too.
         self.max_runtime = max_runtime
         self._client: ArangoClient | None = None
@@ -632,8 +662,13 @@ class ArangoStore:
             layout.NODE_KINDS_COLLECTION,
             layout.EDGE_KINDS_COLLECTION,
             *layout.CUSTOM_EDGE_COLLECTIONS,
+            layout.CHANGES_COLLECTION,
+            layout.CHANGE_NODES_COLLECTION,
         ]
-        begun = asyncio.ensure_future(self._db.begin_transaction(write=collections))
+        # The change-log counter, exclusively: writers commit one at a time, in the order
+        # of their entries' numbers (arango_layout.CHANGES_COLLECTION).
+        exclusive = [layout.SEQUENCES_COLLECTION] if self.change_log else []
+        begun = asyncio.ensure_future(self._db.begin_transaction(write=collections, exclusive=exclusive))
         try:
             with map_errors():
                 trx = await asyncio.shield(begun)
@@ -647,6 +682,7 @@ class ArangoStore:
         tx = ArangoTx(self, trx)
         try:
             yield tx
+            await tx.log_changes()
         except BaseException:
             # Awaited so that a retry finds the transaction's writes gone; kept, so that a
             # second cancellation does not leave it half sent.
@@ -760,6 +796,9 @@ class ArangoStore:
     async def get_token(self, token_id: str) -> Token | None:
         doc = await self._reader().one(aql.get_token(token_id))
         return layout.from_token_document(doc) if doc else None
+
+    async def changes(self, query: ChangeQuery) -> list[Change]:
+        return [layout.from_change_document(d) for d in await self._reader().run(aql.changes(query))]
 
     async def lineage_events(self, first: int, after: tuple[str, str] | None = None) -> list[LineageEvent]:
         after_key = (after[0], _event_key(after[1])) if after is not None else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metagate.store import arango_layout as layout
+from metagate.store.changes import ChangeQuery
 from metagate.store.errors import BadUserInput
 from metagate.store.model import CUSTOM_EDGE_PREFIX, EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, steps_toward
 from metagate.store.port import (
@@ -750,6 +751,63 @@ def lineage_events(first: int, after: tuple[str, str] | None) -> Query:
         where = " FILTER e.receivedAt > @at OR (e.receivedAt == @at AND e._key > @key)"
         bind.update(at=after[0], key=after[1])
     return Query(f"FOR e IN @@c{where} SORT e.receivedAt, e._key LIMIT @first RETURN e", bind)
+
+
+def log_change(entry: JSONObject, marks: list[JSONObject]) -> Query:
+    """Takes the next number from the change-log counter (a document the transaction holds
+    exclusively, so that entries commit in the order of their numbers) and writes the
+    entry and its marks on the nodes it is about under it."""
+    return Query(
+        "LET seq = FIRST(UPSERT {_key: @counter} INSERT {_key: @counter, seq: 1} UPDATE {seq: OLD.seq + 1} IN @@seqs"
+        " RETURN NEW.seq)"
+        " LET marked = (FOR m IN @marks INSERT MERGE(m, {seq}) INTO @@marks RETURN 1)"
+        " INSERT MERGE(@entry, {_key: TO_STRING(seq), seq}) INTO @@changes"
+        " RETURN seq",
+        {
+            "counter": layout.CHANGES_COUNTER,
+            "entry": entry,
+            "marks": marks,
+            "@seqs": layout.SEQUENCES_COLLECTION,
+            "@marks": layout.CHANGE_NODES_COLLECTION,
+            "@changes": layout.CHANGES_COLLECTION,
+        },
+    )
+
+
+def changes(q: ChangeQuery) -> Query:
+    """The entries ``q`` asks for, in its order: those about a node by its marks' (node,
+    seq) index, the others by the entries' seq index, each filter applied before LIMIT."""
+    b = Binder()
+    order = "ASC" if q.ascending else "DESC"
+    past = ">" if q.ascending else "<"
+    text = ""
+    filters: list[str] = []
+    if q.node is not None:
+        marks = b.collection(layout.CHANGE_NODES_COLLECTION)
+        node = b.value(layout.document_id(q.node))
+        cut = f" AND m.seq {past} {b.value(q.after)}" if q.after is not None else ""
+        text = f"FOR m IN {marks} FILTER m.node == {node}{cut} SORT m.seq {order} "
+        filters.append("c.seq == m.seq")
+    text += f"FOR c IN {b.collection(layout.CHANGES_COLLECTION)}"
+    if q.node is None and q.after is not None:
+        filters.append(f"c.seq {past} {b.value(q.after)}")
+    if q.token is not None:
+        filters.append(f"c.tokenId == {b.value(q.token)}")
+    if q.operations:
+        filters.append(f"c.operation IN {b.value(list(q.operations))}")
+    if q.since is not None:
+        filters.append(f"c.at >= {b.value(q.since)}")
+    if q.until is not None:
+        filters.append(f"c.at < {b.value(q.until)}")
+    if q.kinds:
+        marks = b.collection(layout.CHANGE_NODES_COLLECTION)
+        kinds = b.value(list(q.kinds))
+        filters.append(f"LENGTH(FOR k IN {marks} FILTER k.seq == c.seq AND k.kind IN {kinds} LIMIT 1 RETURN 1) > 0")
+    if filters:
+        text += f" FILTER {' AND '.join(filters)}"
+    if q.node is None:
+        text += f" SORT c.seq {order}"
+    return Query(f"{text} LIMIT {b.value(q.first)} RETURN c", b.bind)
 
 
 _COMPARE = {Op.EQ: "==", Op.LT: "<", Op.LTE: "<=", Op.GT: ">", Op.GTE: ">="}

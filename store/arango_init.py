@@ -101,6 +101,17 @@ def indexes() -> list[Index]:
     out.append(Index(layout.METRIC_POINTS_COLLECTION, ("run", "key", "seq"), "metagate_metric_seq", unique=True))
     # Kept OpenLineage events, in the order they were received.
     out.append(Index(layout.OPENLINEAGE_COLLECTION, ("receivedAt", "_key"), "metagate_openlineage_received"))
+    # The change log: entries by number (a page, a subscription's cursor), by token and
+    # by operation (an audit's filters), by time; a node's marks by number (its history),
+    # and an entry's marks by kind (the kinds filter).
+    out += [
+        Index(layout.CHANGES_COLLECTION, ("seq",), "metagate_changes_seq", unique=True),
+        Index(layout.CHANGES_COLLECTION, ("tokenId", "seq"), "metagate_changes_token"),
+        Index(layout.CHANGES_COLLECTION, ("operation", "seq"), "metagate_changes_operation"),
+        Index(layout.CHANGES_COLLECTION, ("at",), "metagate_changes_at"),
+        Index(layout.CHANGE_NODES_COLLECTION, ("node", "seq"), "metagate_change_nodes_node", unique=True),
+        Index(layout.CHANGE_NODES_COLLECTION, ("seq", "kind"), "metagate_change_nodes_seq"),
+    ]
     return out
 
 
@@ -165,9 +176,21 @@ async def set_aside_repeated_periods(db: Any) -> int:
 def _checked(index: Index) -> bool:
     """Whether init-db looks for repeated values before building ``index``: every unique
     index but the serving periods' (whose repeats it sets aside first), the history's
-    (a collection only Metagate writes, its keys made from the same fields) and the
-    metric points' positions (only Metagate writes them, each history numbered once)."""
-    return index.unique and index.name not in ("metagate_serving_period", "metagate_history_seq", "metagate_metric_seq")
+    (a collection only Metagate writes, its keys made from the same fields), the
+    metric points' positions (only Metagate writes them, each history numbered once) and
+    the change log's (numbered by one counter)."""
+    return index.unique and index.name not in _UNCHECKED
+
+
+_UNCHECKED = frozenset(
+    {
+        "metagate_serving_period",
+        "metagate_history_seq",
+        "metagate_metric_seq",
+        "metagate_changes_seq",
+        "metagate_change_nodes_node",
+    }
+)
 
 
 def repeated_value_lines(index: Index, rows: list[dict[str, Any]]) -> list[str]:
@@ -245,6 +268,9 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 layout.METRIC_POINTS_COLLECTION,
                 layout.NODE_KINDS_COLLECTION,
                 layout.EDGE_KINDS_COLLECTION,
+                layout.CHANGES_COLLECTION,
+                layout.CHANGE_NODES_COLLECTION,
+                layout.SEQUENCES_COLLECTION,
             ):
                 if not await db.has_collection(own):
                     await db.create_collection(own)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from metagate.store.changes import Change, ChangeItem, Touch
 from metagate.store.model import (
     CUSTOM_EDGE_PREFIX,
     EDGE_KINDS,
@@ -72,6 +73,15 @@ CUSTOM_EDGE_COLLECTIONS = (CUSTOM_LINEAGE_COLLECTION, CUSTOM_LINKS_COLLECTION)
 # Serving-perf records that repeated a deployment's period, set aside by init-db before
 # it makes periods unique (the record kept is the oldest).
 SERVING_DUPLICATES_COLLECTION = "metagate_servingperf_duplicates"
+# The change log: an entry a mutation (its seq as _key), and each entry's mark on each
+# node it is about. Entries are numbered by the counter document in the sequences
+# collection, which every write transaction holds exclusively: they commit one at a
+# time, in the order of their numbers, so that a reader resuming after entry n misses
+# none committed later.
+CHANGES_COLLECTION = "metagate_changes"
+CHANGE_NODES_COLLECTION = "metagate_change_nodes"
+SEQUENCES_COLLECTION = "metagate_sequences"
+CHANGES_COUNTER = "changes"
 # The document attributes that identify a serving-perf record (its deployment, as the
 # scope, and its period): the fields of the unique index and of the look-up.
 SERVING_PERIOD = ("scope", "fields.periodStart", "fields.periodEnd")
@@ -386,3 +396,29 @@ def to_metric_point_document(point: MetricPoint, seq: int) -> JSONObject:
 def from_metric_point_document(doc: JSONObject) -> MetricPoint:
     # A value is a Float (float(value), as SQLite's REAL): JSON writes 3.0 as 3.
     return MetricPoint(doc["run"], doc["key"], float(doc["value"]), doc["step"], doc["timestamp"], doc["_key"], doc["seq"])
+
+
+def to_change_document(origin: Any, at: str, items: list[ChangeItem]) -> JSONObject:
+    """An entry's document, but for its number (given it in the query that takes one)."""
+    return {
+        "at": at,
+        "operation": origin.operation,
+        "tokenId": origin.token_id,
+        "tokenName": origin.token_name,
+        "items": [i.to_json() for i in items],
+    }
+
+
+def from_change_document(doc: JSONObject) -> Change:
+    items = tuple(ChangeItem.from_json(i) for i in doc["items"])
+    return Change(doc["seq"], doc["at"], doc.get("operation"), doc.get("tokenId"), doc.get("tokenName"), items)
+
+
+def to_change_node_document(touch: Touch) -> JSONObject:
+    """An entry's mark on a node, but for the entry's number."""
+    return {
+        "node": document_id(touch.node),
+        "kind": touch.kind,
+        "action": touch.action.value if touch.action else None,
+        "before": touch.before,
+    }

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from metagate.store.changes import Change, ChangeQuery
 from metagate.store.errors import WriteConflict
 from metagate.store.model import Direction, Edge, EdgeKindDecl, JSONObject, Kind, Node, NodeKindDecl, Step
 
@@ -496,6 +497,10 @@ class Store(Reader, Protocol):
 
     async def count_all(self) -> dict[str, int]:
         """Nodes per kind and edges per edge kind: what the store holds."""
+        ...
+
+    async def changes(self, query: ChangeQuery) -> list[Change]:
+        """Change-log entries, as ``query`` asks."""
         ...
 
     async def lineage_events(self, first: int, after: tuple[str, str] | None = None) -> list[LineageEvent]:

@@ -31,6 +31,7 @@ except ImportError:  # Windows: writers wait on SQLite's busy timeout alone
     fcntl = None  # type: ignore[assignment]
 
 from metagate.store import sqlite_compile, sqlite_schema
+from metagate.store.changes import ORIGIN, Change, ChangeItem, ChangeQuery, Recorder, record_points, record_update, touches
 from metagate.store.errors import Conflict, MetagateError, NotFound, Unavailable, WriteRefusal
 from metagate.store.model import (
     CUSTOM_EDGE_PREFIX,
@@ -44,6 +45,7 @@ from metagate.store.model import (
     Node,
     NodeKindDecl,
     stored_kind,
+    utcnow,
 )
 from metagate.store.plan import Plan
 from metagate.store.port import (
@@ -528,6 +530,7 @@ class SQLiteTx:
         self._begun = False
         self._db: sqlite3.Connection | None = None  # set while the work runs on SQLite's thread
         self._abandoned: threading.Event | None = None  # set there when the write is cancelled
+        self.recorder: Recorder | None = Recorder() if store.change_log else None
 
     async def _send(self, sql: str | None, parameters: Any = (), *, many: bool = False, commit: bool = False) -> list[Any]:
         """BEGIN IMMEDIATE if the transaction has not begun, then ``sql`` (its rows are
@@ -560,8 +563,25 @@ class SQLiteTx:
         await self._conn.interrupt()
 
     async def _commit(self) -> None:
+        if self.recorder:
+            await self._log(self.recorder.items())
         if self._begun:
             await self._send(None, commit=True)
+
+    async def _log(self, items: list[ChangeItem]) -> None:
+        """The transaction's change-log entry, numbered after the last (writers take turns)."""
+        by = ORIGIN.get()
+        [(seq,)] = await self._send(
+            "INSERT INTO changes (at, operation, token_id, token_name, items) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+            (utcnow(), by.operation, by.token_id, by.token_name, _dumps([i.to_json() for i in items])),
+        )
+        await self._many(
+            "INSERT INTO change_nodes (node_id, seq, kind, action, before) VALUES (?, ?, ?, ?, ?)",
+            [
+                (t.node, seq, t.kind, t.action.value if t.action else None, _dumps(t.before) if t.before is not None else None)
+                for t in touches(items)
+            ],
+        )
 
     def _whole(self, db: sqlite3.Connection, work: Callable[[SQLiteTx], Awaitable[T]], abandoned: threading.Event) -> T:
         """On SQLite's thread: ``work`` and its COMMIT. ``work`` may await nothing but this
@@ -616,6 +636,8 @@ class SQLiteTx:
         return await self._reads.stored_edges(self, edges)
 
     async def insert_kinds(self, node_kinds: Sequence[NodeKindDecl], edge_kinds: Sequence[EdgeKindDecl]) -> None:
+        if self.recorder is not None:
+            self.recorder.declared(node_kinds, edge_kinds)
         if node_kinds:
             await self._many(
                 "INSERT INTO node_kinds (name, description, schema, created_at) VALUES (?, ?, ?, ?)",
@@ -667,6 +689,8 @@ class SQLiteTx:
             await self._send("DELETE FROM metric_points WHERE run_id = ? AND key = ? AND seq >= ?", (*history, seq))
 
         placed = await placed_points(points, lasts, after, remove_from)
+        if self.recorder is not None:
+            record_points(self.recorder, points)
         await self._many(
             "INSERT INTO metric_points (run_id, key, seq, step, timestamp, id, value) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(p.run_id, p.key, seq, p.step, p.timestamp, p.id, p.value) for p, seq in numbered(placed)],
@@ -708,6 +732,8 @@ class SQLiteTx:
     async def insert_nodes(self, nodes: Sequence[Node]) -> None:
         if not nodes:
             return
+        if self.recorder is not None:
+            self.recorder.created(nodes)
         await self._many(
             "INSERT INTO nodes (id, kind, name, scope, created_at, tags, attributes, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -731,6 +757,8 @@ class SQLiteTx:
     async def insert_edges(self, edges: Sequence[Edge]) -> None:
         if not edges:
             return
+        if self.recorder is not None:
+            self.recorder.edges_created(edges)
         await self._many(
             # The ends' creation times, which lineage orders by (migration 6); a missing
             # end gives '' here and fails the foreign key.
@@ -748,6 +776,8 @@ class SQLiteTx:
         tags: Sequence[str] | None = None,
         fields: JSONObject | None = None,
     ) -> None:
+        if self.recorder is not None:
+            await record_update(self.get_nodes, self.recorder, node_id, attributes, tags, fields)
         if attributes is not None:
             await self._many("UPDATE nodes SET attributes = ? WHERE id = ?", [(_dumps(attributes), node_id)])
         if fields is not None:
@@ -759,12 +789,17 @@ class SQLiteTx:
             await self._many("INSERT INTO node_tags (tag, node_id) VALUES (?, ?)", [(t, node_id) for t in unique])
 
     async def delete_edges(self, edges: Sequence[Edge]) -> None:
+        if edges and self.recorder is not None:
+            self.recorder.edges_deleted(edges, await self.stored_edges(edges))
         if edges:
             await self._many(
                 "DELETE FROM edges WHERE from_id = ? AND kind = ? AND to_id = ?", [(e.from_id, e.kind, e.to_id) for e in edges]
             )
 
     async def insert_history(self, entries: Sequence[HistoryEntry]) -> None:
+        if self.recorder is not None:
+            for h in entries:
+                self.recorder.moved(h.subject, h.topic, h.value)
         if entries:
             await self._many(
                 "INSERT INTO history (subject, topic, seq, at, value, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -808,12 +843,20 @@ def _probe(uri: str) -> None:
 
 class SQLiteStore:
     """The embedded store. ``path`` is a file path or ``:memory:``. With ``create=False``
-    a missing file is an error instead of a new, empty store."""
+    a missing file is an error instead of a new, empty store. ``change_log=False`` writes
+    no change-log entries: for the bench's measure of what they cost, nowhere else."""
 
     def __init__(
-        self, path: str = "./metagate.db", *, readers: int = 4, create: bool = True, lineage_first_cap: int = LINEAGE_FIRST_CAP
+        self,
+        path: str = "./metagate.db",
+        *,
+        readers: int = 4,
+        create: bool = True,
+        lineage_first_cap: int = LINEAGE_FIRST_CAP,
+        change_log: bool = True,
     ) -> None:
         self.memory = path == ":memory:"
+        self.change_log = change_log
         self.compiled_reads = True  # every plan compiles into one statement
         self.path = path if self.memory else os.path.expanduser(path)
         self.create = create
@@ -1199,6 +1242,15 @@ class SQLiteStore:
             )
         return {kind: count for kind, count in rows}
 
+    async def changes(self, query: ChangeQuery) -> list[Change]:
+        sql, params = _changes_sql(query)
+        async with self._read() as conn:
+            rows = await self._reads._rows(conn, sql, params)
+        return [
+            Change(seq, at, op, tid, tname, tuple(ChangeItem.from_json(i) for i in orjson.loads(items)))
+            for seq, at, op, tid, tname, items in rows
+        ]
+
     async def lineage_events(self, first: int, after: tuple[str, str] | None = None) -> list[LineageEvent]:
         sql = "SELECT key, kind, event_time, received_at, event FROM openlineage_events"
         params: tuple[Any, ...] = ()
@@ -1250,6 +1302,44 @@ def _token(row: Sequence[Any]) -> Token:
 
 
 _TOKEN_COLUMNS = "id, name, role, projects, secret_hash, created_at, revoked_at"
+
+
+def _changes_sql(q: ChangeQuery) -> tuple[str, list[Any]]:
+    """The entries ``q`` asks for: those about a node by its marks' (node_id, seq) key,
+    the others by seq, each filter applied before the LIMIT."""
+    past = ">" if q.ascending else "<"
+    order = "ASC" if q.ascending else "DESC"
+    where: list[str] = []
+    params: list[Any] = []
+    if q.node is not None:
+        where.append("m.node_id = ?")
+        params.append(q.node)
+    # About a node: read in the order of its marks' key (node_id, seq).
+    seq = "m.seq" if q.node is not None else "c.seq"
+    if q.after is not None:
+        where.append(f"{seq} {past} ?")
+        params.append(q.after)
+    if q.token is not None:
+        where.append("c.token_id = ?")
+        params.append(q.token)
+    if q.operations:
+        where.append("c.operation IN (SELECT value FROM json_each(?))")
+        params.append(_dumps(list(q.operations)))
+    if q.since is not None:
+        where.append("c.at >= ?")
+        params.append(q.since)
+    if q.until is not None:
+        where.append("c.at < ?")
+        params.append(q.until)
+    if q.kinds:
+        where.append("EXISTS (SELECT 1 FROM change_nodes k WHERE k.seq = c.seq AND k.kind IN (SELECT value FROM json_each(?)))")
+        params.append(_dumps(list(q.kinds)))
+    source = "change_nodes m JOIN changes c ON c.seq = m.seq" if q.node is not None else "changes c"
+    sql = (
+        f"SELECT c.seq, c.at, c.operation, c.token_id, c.token_name, c.items FROM {source}"
+        f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY {seq} {order} LIMIT ?"
+    )
+    return sql, [*params, q.first]
 
 
 def _list_sql(q: ListQuery) -> tuple[str, dict[str, Any]]:

@@ -232,6 +232,32 @@ MIGRATIONS: list[str] = [
     DROP TABLE metric_points;
     ALTER TABLE metric_points_by_seq RENAME TO metric_points;
     """,
+    # 12: the change log, one entry per mutation in commit order (seq: AUTOINCREMENT never
+    # gives a number again, so a cursor held across a purge of old entries stays good),
+    # and each entry's mark on each node it is about: a node's history, by kind.
+    """
+    CREATE TABLE changes (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        operation   TEXT,
+        token_id    TEXT,
+        token_name  TEXT,
+        items       TEXT NOT NULL
+    );
+    CREATE INDEX changes_token ON changes (token_id, seq);
+    CREATE INDEX changes_operation ON changes (operation, seq);
+    CREATE INDEX changes_at ON changes (at);
+
+    CREATE TABLE change_nodes (
+        node_id  TEXT NOT NULL,
+        seq      INTEGER NOT NULL REFERENCES changes (seq),
+        kind     TEXT NOT NULL,
+        action   TEXT,
+        before   TEXT,
+        PRIMARY KEY (node_id, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX change_nodes_seq ON change_nodes (seq, kind);
+    """,
 ]
 
 

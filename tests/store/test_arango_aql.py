@@ -16,6 +16,7 @@ from metagate.resolvers.metrics import downsampled
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango_init import indexes
+from metagate.store.changes import Action, ChangeItem, ChangeQuery, Origin, touches
 from metagate.store.model import Direction, Edge, End, Kind, Node, Step
 from metagate.store.port import (
     AllOf,
@@ -541,3 +542,42 @@ def test_a_where_carries_hostile_values_only_as_bind_variables(h: list[str]) -> 
 def test_repeated_values_refuses_a_nested_attribute_it_would_read_as_one_name() -> None:
     with pytest.raises(ValueError, match="top-level"):
         aql.repeated_values("servingperf", ["fields.periodStart"], sparse=True, shown=10, most=100)
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.lists(HOSTILE, min_size=8, max_size=8), seq=st.integers(min_value=0, max_value=2**62), ascending=st.booleans())
+def test_the_change_logs_queries_carry_every_value_as_bind_variables(h: list[str], seq: int, ascending: bool) -> None:
+    items = [
+        ChangeItem(Action.CHANGED, f"dataset/{h[0]}", "dataset", before={"attributes": {h[1]: h[2]}}, after={"tags": [h[3]]})
+    ]
+    entry = layout.to_change_document(Origin(h[4], h[5], h[6]), "2026-12-03T00:00:00.000000Z", items)
+    check(aql.log_change(entry, [layout.to_change_node_document(t) for t in touches(items)]), *h[:7])
+    every = ChangeQuery(5, seq, ascending, None, h[0], (h[1],), (h[2],), h[3], h[4])
+    check(aql.changes(every), *h[:5])
+    check(aql.changes(ChangeQuery(5, seq, ascending, f"dataset/{h[5]}", h[0], (h[1],), (h[2],), h[3], h[4])), *h[:6])
+    check(aql.changes(ChangeQuery(1)))
+
+
+def test_the_change_logs_aql() -> None:
+    """The AQL the change log sends, as a snapshot: an entry takes its number from the
+    counter in the query that writes it; a node's history walks its marks by (node, seq)."""
+    entry = aql.log_change({"at": "t", "items": []}, [])
+    assert entry.text == (
+        "LET seq = FIRST(UPSERT {_key: @counter} INSERT {_key: @counter, seq: 1} UPDATE {seq: OLD.seq + 1} IN @@seqs"
+        " RETURN NEW.seq) LET marked = (FOR m IN @marks INSERT MERGE(m, {seq}) INTO @@marks RETURN 1)"
+        " INSERT MERGE(@entry, {_key: TO_STRING(seq), seq}) INTO @@changes RETURN seq"
+    )
+    assert entry.bind["@seqs"] == layout.SEQUENCES_COLLECTION
+    history = aql.changes(ChangeQuery(21, 40, node="model/k"))
+    assert history.text == (
+        "FOR m IN @@c0 FILTER m.node == @v1 AND m.seq < @v2 SORT m.seq DESC"
+        " FOR c IN @@c3 FILTER c.seq == m.seq LIMIT @v4 RETURN c"
+    )
+    assert history.bind["v1"] == "models/k"
+    audit = aql.changes(ChangeQuery(21, None, False, None, "tok", ("logRun",), ("run",)))
+    assert audit.text == (
+        "FOR c IN @@c0 FILTER c.tokenId == @v1 AND c.operation IN @v2 AND LENGTH(FOR k IN @@c3 FILTER k.seq == c.seq"
+        " AND k.kind IN @v4 LIMIT 1 RETURN 1) > 0 SORT c.seq DESC LIMIT @v5 RETURN c"
+    )
+    feed = aql.changes(ChangeQuery(100, 7, True))
+    assert feed.text == "FOR c IN @@c0 FILTER c.seq > @v1 SORT c.seq ASC LIMIT @v2 RETURN c"
