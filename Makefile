@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage bench-metrics
+.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage bench-metrics bench-changelog
 
 NPM := $(shell command -v npm)
 
@@ -97,6 +97,11 @@ bench-openlineage: $(STAMP)
 # alone, in the same run: bench/results-metrics.md.
 bench-metrics: $(STAMP)
 	$(BIN)/python -m bench.metrics --seconds 10 --output bench/results-metrics.md
+
+# logRun and logRuns against a gateway with the change log and one without, taking
+# turns in the same run: bench/results-changelog.md.
+bench-changelog: $(STAMP)
+	$(BIN)/python -m bench.changelog --seconds 10 --output bench/results-changelog.md
 
 # ML Metadata and MLflow are measured in their own virtual environments (.bench/venvs):
 # skipped with a message by `bench` when those cannot be built, an error in `bench-peers`.

@@ -101,14 +101,12 @@ def indexes() -> list[Index]:
     out.append(Index(layout.METRIC_POINTS_COLLECTION, ("run", "key", "seq"), "metagate_metric_seq", unique=True))
     # Kept OpenLineage events, in the order they were received.
     out.append(Index(layout.OPENLINEAGE_COLLECTION, ("receivedAt", "_key"), "metagate_openlineage_received"))
-    # The change log: entries by number (a page, a subscription's cursor), by token and
-    # by operation (an audit's filters), by time; a node's marks by number (its history),
-    # and an entry's marks by kind (the kinds filter).
+    # The change log: entries by number (a page, a subscription's cursor) and by token;
+    # a node's marks by number (its history), and an entry's marks by kind (the kinds
+    # filter). The filters by operation and by time read the log newest first.
     out += [
         Index(layout.CHANGES_COLLECTION, ("seq",), "metagate_changes_seq", unique=True),
         Index(layout.CHANGES_COLLECTION, ("tokenId", "seq"), "metagate_changes_token"),
-        Index(layout.CHANGES_COLLECTION, ("operation", "seq"), "metagate_changes_operation"),
-        Index(layout.CHANGES_COLLECTION, ("at",), "metagate_changes_at"),
         Index(layout.CHANGE_NODES_COLLECTION, ("node", "seq"), "metagate_change_nodes_node", unique=True),
         Index(layout.CHANGE_NODES_COLLECTION, ("seq", "kind"), "metagate_change_nodes_seq"),
     ]

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from metagate.store.model import Edge, EdgeKindDecl, JSONObject, Node, NodeKindDecl
 
@@ -40,14 +40,14 @@ class Action(enum.StrEnum):
     DECLARED = "declared"  # a node kind or an edge kind
 
 
-@dataclass(frozen=True)
-class ChangeItem:
+class ChangeItem(NamedTuple):
     """One thing a mutation did. ``node``: the node created, changed, deleted or restored,
     a move's subject, the run points were logged to; ``kind``: that node's kind (a declared
     kind's name for DECLARED); ``edge``: (edge kind, from id, to id) of an edge item.
     ``before`` and ``after``: of a changed node, the parts that changed (attributes, tags,
     fields) as they were and as they are; of a deleted edge, its ``createdAt``; of a move,
-    ``{topic, value}``; of logged points, ``{keys: {key: count}}``."""
+    ``{topic, value}``; of logged points, ``{keys: {key: count}}``. A tuple: a batch of
+    runs makes thousands, and a frozen dataclass is several times as dear to make."""
 
     action: Action
     node: str | None = None
@@ -63,13 +63,18 @@ class ChangeItem:
         return (self.node,) if self.node is not None else ()
 
     def to_json(self) -> JSONObject:
-        out: JSONObject = {"action": self.action.value}
-        for name in ("node", "kind", "before", "after"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        if self.edge is not None:
-            out["edge"] = list(self.edge)
+        action, node, kind, edge, before, after = self
+        out: JSONObject = {"action": action.value}
+        if node is not None:
+            out["node"] = node
+        if kind is not None:
+            out["kind"] = kind
+        if edge is not None:
+            out["edge"] = list(edge)
+        if before is not None:
+            out["before"] = before
+        if after is not None:
+            out["after"] = after
         return out
 
     @classmethod
@@ -97,8 +102,7 @@ class Change:
     items: tuple[ChangeItem, ...]
 
 
-@dataclass(frozen=True)
-class Touch:
+class Touch(NamedTuple):
     """An entry's mark on one node it is about, which a node's history and the kinds
     filter read: the node's kind and its own action in the entry (None: only an edge of
     it was), with the parts a CHANGED took from it (``ChangeItem.before``)."""
@@ -248,14 +252,20 @@ def touches(items: Sequence[ChangeItem]) -> list[Touch]:
     """Each node the items are about, once (a node's id begins with its kind)."""
     seen: dict[str, Touch] = {}
     for item in items:
-        own = item.node if item.edge is None and item.action in _OWN else None
-        for node in item.nodes():
-            if node == own:
+        if item.edge is None:
+            node = item.node
+            if node is None:
+                continue
+            if item.action in _OWN:
                 seen[node] = Touch(
                     node, node.partition("/")[0], item.action, item.before if item.action is Action.CHANGED else None
                 )
-            else:
-                seen.setdefault(node, Touch(node, node.partition("/")[0], None))
+            elif node not in seen:
+                seen[node] = Touch(node, node.partition("/")[0], None)
+            continue
+        for node in item.edge[1:]:
+            if node not in seen:
+                seen[node] = Touch(node, node.partition("/")[0], None)
     return list(seen.values())
 
 

@@ -232,12 +232,15 @@ MIGRATIONS: list[str] = [
     DROP TABLE metric_points;
     ALTER TABLE metric_points_by_seq RENAME TO metric_points;
     """,
-    # 12: the change log, one entry per mutation in commit order (seq: AUTOINCREMENT never
-    # gives a number again, so a cursor held across a purge of old entries stays good),
-    # and each entry's mark on each node it is about: a node's history, by kind.
+    # 12: the change log, one entry per mutation in commit order (seq: the rowid, one more
+    # than the highest; nothing removes the newest entry, so no number is given twice),
+    # and each entry's mark on each node it is about: a node's history, by kind. Every
+    # index costs each mutation a write (bench/results-changelog.md): the filters by
+    # operation and by time read the log newest first instead, and the marks name
+    # their entry without a foreign key (gc removes both together).
     """
     CREATE TABLE changes (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq         INTEGER PRIMARY KEY,
         at          TEXT NOT NULL,
         operation   TEXT,
         token_id    TEXT,
@@ -245,12 +248,10 @@ MIGRATIONS: list[str] = [
         items       TEXT NOT NULL
     );
     CREATE INDEX changes_token ON changes (token_id, seq);
-    CREATE INDEX changes_operation ON changes (operation, seq);
-    CREATE INDEX changes_at ON changes (at);
 
     CREATE TABLE change_nodes (
         node_id  TEXT NOT NULL,
-        seq      INTEGER NOT NULL REFERENCES changes (seq),
+        seq      INTEGER NOT NULL,
         kind     TEXT NOT NULL,
         action   TEXT,
         before   TEXT,
