@@ -17,11 +17,15 @@ class ChangePage:
     has_next: bool
 
 
+# Numbers stay below 2**53: ArangoDB holds them as JSON doubles, exact up to there.
+_MOST = 2**53
+
+
 def decode_cursor(cursor: str | None, *, field: str = "after") -> int | None:
     """A change's cursor is its number in the log, as text."""
     if cursor is None:
         return None
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 19 or str(int(cursor)) != cursor:
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 16 or str(int(cursor)) != cursor or int(cursor) >= _MOST:
         raise BadUserInput(f"{field}: {cursor[:80]!r} is not a change cursor", field=field)
     return int(cursor)
 

@@ -13,8 +13,10 @@ request run as tasks the store keeps, and ``close`` waits for them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -118,6 +120,7 @@ _BEYOND_LIMITS = {errno.QUERY_TOO_MUCH_NESTING, errno.RESOURCE_LIMIT}
 _LEFT_TO_EXECUTOR = frozenset({errno.QUERY_PARSE, *_BEYOND_LIMITS})
 # How long a cancelled write waits for the answer to a commit it has sent.
 _COMMIT_GRACE_SECONDS = 5.0
+_LOCK_WAIT_SECONDS = 30.0  # for the change log's lock, when no request deadline bounds it
 
 # The compiled path relies on AQL evaluating only the branch of a ternary it chooses,
 # which ArangoDB does from 3.12.1 on.
@@ -528,6 +531,10 @@ class ArangoStore:
     def __init__(self, settings: ArangoSettings, *, max_runtime: float | None = None, change_log: bool = True) -> None:
         self.settings = settings
         self.change_log = change_log  # False: no change-log entries (the bench's measure of their cost)
+        # With the change log, the server runs one write transaction at a time (see
+        # _transaction); this process asks for one at a time, so that writes waiting for
+        # the server's lock do not take the connections the one holding it needs.
+        self._write_turn = asyncio.Lock()
         # Server-side bound on every query: a request's deadline stops the AQL too.
         self.max_runtime = max_runtime
         self._client: ArangoClient | None = None
@@ -634,7 +641,7 @@ class ArangoStore:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[ArangoTx]:
         try:
-            async with self._transaction() as tx:
+            async with self._write_turn if self.change_log else contextlib.nullcontext(), self._transaction() as tx:
                 yield tx
         except Unavailable as error:
             code = getattr(error.__cause__, "error_code", None)
@@ -668,7 +675,9 @@ class ArangoStore:
         # The change-log counter, exclusively: writers commit one at a time, in the order
         # of their entries' numbers (arango_layout.CHANGES_COLLECTION).
         exclusive = [layout.SEQUENCES_COLLECTION] if self.change_log else []
-        begun = asyncio.ensure_future(self._db.begin_transaction(write=collections, exclusive=exclusive))
+        # Waiting for the lock longer than a request may take is a failure, not a queue.
+        wait = math.ceil(self.max_runtime or _LOCK_WAIT_SECONDS)
+        begun = asyncio.ensure_future(self._db.begin_transaction(write=collections, exclusive=exclusive, lock_timeout=wait))
         try:
             with map_errors():
                 trx = await asyncio.shield(begun)

@@ -788,7 +788,12 @@ def changes(q: ChangeQuery) -> Query:
         cut = f" AND m.seq {past} {b.value(q.after)}" if q.after is not None else ""
         text = f"FOR m IN {marks} FILTER m.node == {node}{cut} SORT m.seq {order} "
         filters.append("c.seq == m.seq")
-    text += f"FOR c IN {b.collection(layout.CHANGES_COLLECTION)}"
+    if q.node is not None:
+        # By key: the marks' SORT alone orders what is returned.
+        text += f"LET c = DOCUMENT(CONCAT({b.value(layout.CHANGES_COLLECTION)}, '/', m.seq))"
+        filters[0] = "c != null"
+    else:
+        text += f"FOR c IN {b.collection(layout.CHANGES_COLLECTION)}"
     if q.node is None and q.after is not None:
         filters.append(f"c.seq {past} {b.value(q.after)}")
     if q.token is not None:

@@ -201,6 +201,10 @@ class Recorder:
             return
         self._nodes[before.id] = ChangeItem(Action.CHANGED, before.id, before.kind.value, before=first, after=last)
 
+    def made_here(self, node_id: str) -> bool:
+        held = self._nodes.get(node_id)
+        return held is not None and held.action is Action.CREATED
+
     def marked(self, action: Action, nodes: Sequence[Node]) -> None:
         """Deleted or restored."""
         for n in nodes:
@@ -222,6 +226,9 @@ class Recorder:
         for e, at in zip(edges, stored, strict=True):
             key = (e.kind, e.from_id, e.to_id)
             held = self._edges.pop(key, None)
+            if held is not None and held.action is Action.DELETED:
+                self._edges[key] = held  # removed already: it stays removed, from its first time
+                continue
             if held is not None and held.action is Action.CREATED:
                 continue
             if held is not None and held.action is Action.CHANGED and held.before is not None:
@@ -297,8 +304,8 @@ async def record_update(
         after["tags"] = list(dict.fromkeys(tags))
     if fields is not None:
         after["fields"] = fields
-    if not after:
-        return
+    if not after or recorder.made_here(node_id):
+        return  # a node made here is an item as it is at the commit
     [before] = await get_nodes([node_id])
     if before is not None:
         recorder.changed(before, after)

@@ -571,9 +571,9 @@ def test_the_change_logs_aql() -> None:
     history = aql.changes(ChangeQuery(21, 40, node="model/k"))
     assert history.text == (
         "FOR m IN @@c0 FILTER m.node == @v1 AND m.seq < @v2 SORT m.seq DESC"
-        " FOR c IN @@c3 FILTER c.seq == m.seq LIMIT @v4 RETURN c"
+        " LET c = DOCUMENT(CONCAT(@v3, '/', m.seq)) FILTER c != null LIMIT @v4 RETURN c"
     )
-    assert history.bind["v1"] == "models/k"
+    assert (history.bind["v1"], history.bind["v3"]) == ("models/k", layout.CHANGES_COLLECTION)
     audit = aql.changes(ChangeQuery(21, None, False, None, "tok", ("logRun",), ("run",)))
     assert audit.text == (
         "FOR c IN @@c0 FILTER c.tokenId == @v1 AND c.operation IN @v2 AND LENGTH(FOR k IN @@c3 FILTER k.seq == c.seq"

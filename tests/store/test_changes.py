@@ -67,6 +67,11 @@ def test_an_edge_made_and_removed_is_nothing_and_one_removed_and_made_again_is_c
     assert r.items() == [
         ChangeItem(Action.DELETED, edge=("deployment_modelversion", "deployment/x", "modelversion/1"), before={"createdAt": T0})
     ]
+    # Removed twice: removed, from when it was made.
+    r.edges_deleted([old], [None])
+    assert r.items() == [
+        ChangeItem(Action.DELETED, edge=("deployment_modelversion", "deployment/x", "modelversion/1"), before={"createdAt": T0})
+    ]
     # An edge that is not stored is not removed: no item.
     r2 = Recorder()
     r2.edges_deleted([old], [None])
