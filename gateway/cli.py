@@ -364,6 +364,7 @@ def rebuild_lineage(source: str, store: str | None) -> None:
     kept there too. Events the target holds already change nothing: a rebuild stopped
     part way can be run again."""
     from metagate.resolvers.openlineage import rebuild
+    from metagate.store.changes import origin as written_by
 
     settings = _settings(["STORE"], STORE=store)
 
@@ -371,7 +372,8 @@ def rebuild_lineage(source: str, store: str | None) -> None:
         async def read(origin: Store) -> str:
             if source == settings.STORE or _one_file(origin, target):
                 raise _Failed("--from and --store name the same store: it holds its events' graph already")
-            done = await rebuild(origin, target)
+            with written_by(operation="rebuild-lineage"):
+                done = await rebuild(origin, target)
             return f"{done.events} kept events read from {redact(source)}; {done.applied} applied to {redact(settings.STORE)}"
 
         return await _with_store(source, read, create=False)

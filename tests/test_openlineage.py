@@ -27,6 +27,7 @@ from metagate.gateway.config import Settings
 from metagate.resolvers.authz import Role
 from metagate.resolvers.ids import encode_id
 from metagate.resolvers.openlineage import rebuild
+from metagate.store.changes import ChangeQuery
 from metagate.store.port import Store
 from metagate.store.sqlite import SQLiteStore
 from tests.conftest import GraphQLClient
@@ -296,6 +297,16 @@ def test_rebuild_lineage_makes_the_graph_in_the_store_it_is_given(tmp_path: Path
     assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
     assert first.output.splitlines()[-1] == f"1 kept events read from {source}; 1 applied to {target}"
     assert again.output.splitlines()[-1] == f"1 kept events read from {source}; 0 applied to {target}"
+
+    async def logged() -> list[str | None]:
+        store = SQLiteStore(str(target), create=False)
+        await store.open()
+        try:
+            return [c.operation for c in await store.changes(ChangeQuery(10))]
+        finally:
+            await store.close()
+
+    assert asyncio.run(logged()) == ["rebuild-lineage"]  # the run that applied it; the second wrote nothing
     spelled = runner.invoke(main, ["rebuild-lineage", "--from", str(tmp_path / "." / "kept.db"), "--store", str(source)])
     assert spelled.exit_code != 0 and "the same store" in spelled.output
     missing = runner.invoke(main, ["rebuild-lineage", "--from", str(tmp_path / "none.db"), "--store", str(target)])
