@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from metagate.resolvers import validate
@@ -30,9 +32,9 @@ def decode_cursor(cursor: str | None, *, field: str = "after") -> int | None:
     return int(cursor)
 
 
-def about(change: Change, node_id: str) -> Change:
-    """The change with only its items about ``node_id`` (the node's own, its edges')."""
-    items = tuple(i for i in change.items if node_id in i.nodes())
+def about(change: Change, nodes: frozenset[str]) -> Change:
+    """The change with only its items about ``nodes`` (their own, their edges')."""
+    items = tuple(i for i in change.items if not nodes.isdisjoint(i.nodes()))
     return Change(change.seq, change.at, change.operation, change.token_id, change.token_name, items)
 
 
@@ -46,7 +48,7 @@ async def page(store: Store, query: ChangeQuery) -> ChangePage:
 async def history(store: Store, node_id: str, first: int | None, after: str | None, *, default: int, maximum: int) -> ChangePage:
     size = validate.page_size(first, default=default, maximum=maximum)
     found = await page(store, ChangeQuery(first=size, after=decode_cursor(after), node=node_id))
-    return ChangePage([about(c, node_id) for c in found.changes], found.has_next)
+    return ChangePage([about(c, frozenset({node_id})) for c in found.changes], found.has_next)
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,38 @@ async def changes(
         until=where.until,
     )
     return await page(store, query)
+
+
+async def latest(store: Store) -> int:
+    """The number of the newest entry; 0 when the log is empty."""
+    found = await store.changes(ChangeQuery(first=1))
+    return found[0].seq if found else 0
+
+
+async def follow(
+    store: Store,
+    *,
+    after: int | None = None,
+    kinds: tuple[str, ...] = (),
+    operations: tuple[str, ...] = (),
+    nodes: frozenset[str] = frozenset(),
+    interval: float = 0.02,
+    page_size: int = 100,
+) -> AsyncIterator[Change]:
+    """The entries committed after ``after`` (None: from now on), oldest first, for as long
+    as it is read: the log is asked again every ``interval`` seconds once read to its end.
+    Entries commit in the order of their numbers, so each comes once and none is missed,
+    whichever gateway process wrote it. ``nodes``: only entries about one of them, each
+    with its items about them."""
+    cursor = await latest(store) if after is None else after
+    while True:
+        query = ChangeQuery(first=page_size, after=cursor, ascending=True, kinds=kinds, operations=operations)
+        found = await store.changes(query)
+        for change in found:
+            cursor = change.seq
+            if nodes:
+                change = about(change, nodes)
+            if change.items:
+                yield change
+        if len(found) < page_size:
+            await asyncio.sleep(interval)

@@ -5,6 +5,7 @@ page, without a gap or a repeat."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -13,8 +14,10 @@ import httpx
 from metagate.gateway.app import create_app
 from metagate.gateway.auth import issue
 from metagate.gateway.config import Settings
+from metagate.resolvers import changes
 from metagate.resolvers.authz import Role
 from metagate.resolvers.ids import decode_id
+from metagate.store.changes import Change, ChangeQuery
 from metagate.store.port import Store
 from tests.conftest import GraphQLClient
 from tests.pipeline import record_pipeline
@@ -237,3 +240,42 @@ async def test_a_cursor_that_is_not_one_is_refused(gql: GraphQLClient) -> None:
     for bad in ("x", "-1", "01", "1" * 20, "9999999999999999999", str(2**53)):
         error = await gql.error(HISTORY, id=pipeline.dataset, after=bad)
         assert error["extensions"]["code"] == "BAD_USER_INPUT", bad
+
+
+async def test_a_follower_sees_each_entry_once_in_order_while_writers_race_and_resumes_from_its_cursor(
+    store: Store, gql: GraphQLClient
+) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    start = await changes.latest(store)
+    writes = 24
+
+    async def writer(n: int) -> None:
+        for i in range(writes // 4):
+            await gql(UPDATE, id=pipeline.dataset if n % 2 else pipeline.model, a={f"w{n}": i})
+
+    async def read(after: int, count: int, **narrowed: Any) -> list[Change]:
+        seen: list[Change] = []
+        async with asyncio.timeout(30):
+            async for change in changes.follow(store, after=after, interval=0.005, page_size=5, **narrowed):
+                seen.append(change)
+                if len(seen) == count:
+                    return seen
+        raise AssertionError("unreachable")
+
+    following = asyncio.ensure_future(read(start, writes))
+    await asyncio.gather(*(writer(n) for n in range(4)))
+    seen = await following
+    numbers = [c.seq for c in seen]
+    assert numbers == sorted(set(numbers)) and numbers[0] == start + 1
+    logged = [c.seq for c in await store.changes(ChangeQuery(100, start, True))]
+    assert numbers == logged
+    # Resumed from the cursor of the tenth: the rest, no gap, no repeat.
+    assert [c.seq for c in await read(numbers[9], writes - 10)] == numbers[10:]
+    # Narrowed to one node: only its entries, each with only its items.
+    about = await read(start, writes // 2, nodes=frozenset({decode_id(pipeline.dataset)}))
+    assert all(i.node == decode_id(pipeline.dataset) for c in about for i in c.items)
+    # From now on: nothing until the next write.
+    late = asyncio.ensure_future(read(await changes.latest(store), 1))
+    await gql(UPDATE, id=pipeline.dataset, a={"late": True})
+    [last] = await late
+    assert last.seq == max(logged) + 1
