@@ -9,6 +9,7 @@ import logging
 import math
 import re
 import sys
+import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -23,9 +24,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
@@ -268,7 +270,23 @@ class MetagateGraphQL(GraphQL[Context, None]):
             except MetagateError as failed:
                 # Refused per field by the guard, so public introspection still answers.
                 principal, error = None, failed
-        return make_context(store, self.limits, request.state.request_id, principal, error, encoded_answers=True)
+        # A WebSocket's handshake passes no middleware that names it: named here.
+        request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
+        return make_context(store, self.limits, request_id, principal, error, encoded_answers=True)
+
+    async def on_ws_connect(self, context: Context) -> None:
+        """A subscriber's token, from its connection_init payload ({"authorization":
+        "Bearer mg_..."}: a browser cannot set a WebSocket's headers); a token that does not
+        hold closes the connection (4403). Without one, the handshake's header decides."""
+        params = context.connection_params or {}
+        given = params.get("authorization") or params.get("Authorization")
+        if not self.auth or given is None:
+            return
+        try:
+            context.principal = await authenticate(context.store, str(given), self.verified)
+            context.auth_error = None
+        except MetagateError as failed:
+            raise ConnectionRejectionError({"message": failed.message, "code": failed.code}) from None
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         """The answer, encoded here rather than in ``create_response`` (synchronous):
@@ -491,6 +509,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql),
+            WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics.endpoint),

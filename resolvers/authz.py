@@ -88,6 +88,12 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
         "logCustomNode": Role.WRITER,
         "linkNodes": Role.WRITER,
     },
+    "Subscription": {
+        "changes": Role.ADMIN,
+        "runLogged": Role.READER,
+        "servingPerfLogged": Role.READER,
+        "jobStatus": Role.READER,
+    },
 }
 
 

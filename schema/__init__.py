@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,12 @@ from metagate.resolvers.queries import Limits
 from metagate.schema.compiled import CompiledOperations, FastPath
 from metagate.schema.context import recorded
 from metagate.schema.cost import CostLimit, QueryCosts
-from metagate.schema.errors import CodedErrors
+from metagate.schema.errors import CodedErrors, coded, request_id_of
 from metagate.schema.guard import guard
 from metagate.schema.mutation import Mutation, resolve_log_runs
 from metagate.schema.planner import Planner
 from metagate.schema.query import Query
+from metagate.schema.subscription import Subscription
 from metagate.schema.types import TYPES
 
 SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
@@ -35,6 +38,22 @@ class MetagateSchema(strawberry.Schema):
         # expected errors are answers, not incidents.
         return None
 
+    async def stream(
+        self, query: str | None, variable_values: Any = None, context_value: Any = None, *args: Any, **kw: Any
+    ) -> Any:
+        """A subscription's results with their errors coded as an operation's are (the
+        extensions' hook sees only the first, before the stream begins)."""
+        source = await super().stream(query, variable_values, context_value, *args, **kw)
+        return _coded_stream(source, request_id_of(context_value))
+
+
+async def _coded_stream(source: AsyncGenerator[Any, None], request_id: str) -> AsyncGenerator[Any, None]:
+    async with aclosing(source):
+        async for result in source:
+            if getattr(result, "errors", None):
+                result.errors = [coded(e, request_id) for e in result.errors]
+            yield result
+
 
 def build_schema(limits: Limits | None = None, **options: Any) -> MetagateSchema:
     limits = limits or Limits()
@@ -44,6 +63,7 @@ def build_schema(limits: Limits | None = None, **options: Any) -> MetagateSchema
     schema = MetagateSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=list(TYPES.values()),
         extensions=[
             CodedErrors,

@@ -25,6 +25,8 @@ class Context:
     # The compiled path's answer as the store's JSON text (an orjson.Fragment in
     # ``data``), for a response that is encoded next; a dict otherwise.
     encoded_answers: bool = False
+    # A WebSocket's connection_init payload (graphql-transport-ws), where its token may be.
+    connection_params: dict[str, Any] | None = None
 
     @property
     def allowed_projects(self) -> frozenset[str] | None:

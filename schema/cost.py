@@ -485,6 +485,9 @@ class QueryCosts:
             ("Query", "nodeKinds"): _fixed(kinds.MAX_KINDS),
             ("Query", "edgeKinds"): _fixed(kinds.MAX_KINDS),
             ("Change", "items"): Sizing("first", (), length=False, default=ITEMS_DEFAULT, maximum=ITEMS_MOST),
+            # What one change can log: a batch of runs, a period's record.
+            ("RunLogged", "runs"): _fixed(limits.max_batch_runs),
+            ("ServingPerfLogged", "servingPerf"): _fixed(1),
         }
         # Fields whose argument sizes the lists of the object they return (as `first`
         # does for a connection's nodes and edges).

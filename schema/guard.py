@@ -35,7 +35,11 @@ def guard(schema: GraphQLSchema) -> None:
         if root is None:
             continue
         for field in root.fields.values():
-            field.resolve = _guarded(field.resolve or default_field_resolver)
+            if root is schema.subscription_type and field.subscribe is not None:
+                # Checked as the subscription starts, before anything is read.
+                field.subscribe = _guarded(field.subscribe)
+            else:
+                field.resolve = _guarded(field.resolve or default_field_resolver)
 
 
 def _guarded(resolve: Any) -> Any:

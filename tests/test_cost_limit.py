@@ -212,7 +212,7 @@ async def test_the_cost_of_full_pages_is_the_number_of_objects_answered(store: S
         # Introspection: exactly what the answer holds.
         ('{ __type(name: "PageInfo") { name fields { name type { name } } } }', 1 + 4 * 2),
         ('{ __type(name: "NoSuchType") { name fields { name } } }', 1),
-        ("{ __schema { queryType { name } mutationType { name } subscriptionType { name } } }", 1 + 2),
+        ("{ __schema { queryType { name } mutationType { name } subscriptionType { name } } }", 1 + 3),
         # Mutation payloads: one entry per input run.
         (
             'mutation { logRuns(input: {runs: [{modelId: "m", datasetId: "d", featuresetId: "f"},'
