@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from metagate.resolvers import validate
 from metagate.store.changes import Change, ChangeQuery
@@ -35,13 +35,13 @@ def decode_cursor(cursor: str | None, *, field: str = "after") -> int | None:
 def about(change: Change, nodes: frozenset[str]) -> Change:
     """The change with only its items about ``nodes`` (their own, their edges')."""
     items = tuple(i for i in change.items if not nodes.isdisjoint(i.nodes()))
-    return Change(change.seq, change.at, change.operation, change.token_id, change.token_name, items)
+    return replace(change, items=items)
 
 
 async def page(store: Store, query: ChangeQuery) -> ChangePage:
     """One page: one more than asked is read, to know whether there is a next."""
     asked = query.first
-    found = await store.changes(ChangeQuery(**{**vars(query), "first": asked + 1}))
+    found = await store.changes(replace(query, first=asked + 1))
     return ChangePage(found[:asked], len(found) > asked)
 
 
