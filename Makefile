@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage bench-metrics bench-changelog
+.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage bench-metrics bench-changelog bench-gc
 
 NPM := $(shell command -v npm)
 
@@ -102,6 +102,9 @@ bench-metrics: $(STAMP)
 # turns in the same run: bench/results-changelog.md.
 bench-changelog: $(STAMP)
 	$(BIN)/python -m bench.changelog --seconds 10 --output bench/results-changelog.md
+
+bench-gc: $(STAMP)
+	$(BIN)/python -m bench.gc --deleted 100000 --output bench/results-gc.md
 
 # ML Metadata and MLflow are measured in their own virtual environments (.bench/venvs):
 # skipped with a message by `bench` when those cannot be built, an error in `bench-peers`.

@@ -37,8 +37,9 @@ from metagate.gateway.config import Settings
 from metagate.gateway.middleware import BodyLimit, LoopbackHosts, RequestId, error_body, mark_refused
 from metagate.gateway.observability import Metrics, Observe
 from metagate.gateway.ui import UI
+from metagate.resolvers import deletion
 from metagate.resolvers.authz import LOCAL_ADMIN, Principal
-from metagate.resolvers.validate import INT64_RANGE, fits_int64
+from metagate.resolvers.validate import INT64_RANGE, fits_int64, parse_duration
 from metagate.schema import MetagateSchema, build_schema
 from metagate.schema.context import Context, make_context
 from metagate.schema.errors import masked, unexpected
@@ -484,9 +485,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             issued = await bootstrap_admin(owned)
             if issued is not None:
                 announce_admin_token(issued.secret, admin_token_file(owned), sys.stdout.isatty())
+        retaining = None
+        if settings.RETENTION:
+            retaining = asyncio.create_task(deletion.retain(owned, parse_duration(settings.RETENTION)))
         try:
             yield
         finally:
+            if retaining is not None:
+                retaining.cancel()
+                await asyncio.gather(retaining, return_exceptions=True)
             await owned.close()
 
     async def healthz(request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import errno
 import ipaddress
 import logging
@@ -379,6 +380,37 @@ def rebuild_lineage(source: str, store: str | None) -> None:
         return await _with_store(source, read, create=False)
 
     click.echo(asyncio.run(_with_store(settings.STORE, work)))
+
+
+@main.command()
+@click.option("--older-than", "older_than", required=True, help="Purge nodes deleted longer ago than this: 30d, 12h, 2w.")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000), help="Nodes purged per transaction.")
+@click.option("--store", default=None, help="Store URL or SQLite path (default ./metagate.db).")
+def gc(older_than: str, batch: int, store: str | None) -> None:
+    """Remove nodes deleted longer ago than --older-than for good.
+
+    With them go their edges, tags, metric histories, moves, their marks in the change
+    log (its entries stay) and the keyed answers that name them. A batch at a time, each
+    its own short transaction: the gateway serves reads and writes meanwhile, and a gc
+    stopped part way is run again to finish."""
+    from metagate.resolvers.deletion import purge
+    from metagate.resolvers.validate import parse_duration
+    from metagate.store.model import format_time
+
+    try:
+        span = parse_duration(older_than)
+    except ValueError as error:
+        raise _Failed(f"--older-than {error}, not {older_than!r}") from None
+    settings = _settings(["STORE"], STORE=store)
+
+    async def work(target: Store) -> str:
+        now = dt.datetime.now(dt.UTC)
+        total = await target.count_deleted(format_time(now - span))
+        with click.progressbar(length=total, label="purging deleted nodes", file=sys.stderr) as bar:
+            done = await purge(target, span, batch=batch, progress=bar.update, now=now)
+        return f"{done.nodes} deleted nodes purged in {done.batches} batches from {redact(settings.STORE)}"
+
+    click.echo(asyncio.run(_with_store(settings.STORE, work, create=False)))
 
 
 @main.command()

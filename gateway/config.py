@@ -18,6 +18,7 @@ from typing import Any
 from starlette.config import Config
 
 from metagate.resolvers.queries import Limits
+from metagate.resolvers.validate import parse_duration
 
 PREFIX = "METAGATE_"
 
@@ -37,6 +38,9 @@ class Settings:
     SHUTDOWN_SECONDS: float = 20.0
     # The built web UI (``make ui``); empty: ui/dist of the checkout the gateway runs from.
     UI_DIR: str = ""
+    # How long a deleted node is kept before the gateway purges it for good (`30d`);
+    # empty: kept until `metagate gc` is run.
+    RETENTION: str = ""
     LIMITS: Limits = field(default_factory=Limits)
 
     def with_(self, **changes: Any) -> Settings:
@@ -81,6 +85,7 @@ PLAIN_VARIABLES = (
     "BODY_TIMEOUT_SECONDS",
     "SHUTDOWN_SECONDS",
     "UI_DIR",
+    "RETENTION",
 )
 SERVER_VARIABLES = (*PLAIN_VARIABLES, *LIMIT_VARIABLES)
 # Read by the client (metagate-client), not by the gateway: known, so not warned about.
@@ -149,6 +154,12 @@ def _host(text: str) -> str:
     return _text(text).removeprefix("[").removesuffix("]")
 
 
+def _retention(text: str) -> str:
+    if text.strip():
+        parse_duration(text)
+    return text.strip()
+
+
 def unknown_names(names: Mapping[str, str]) -> list[str]:
     """A warning for each ``METAGATE_*`` name that no part of Metagate reads."""
     known = [PREFIX + name for name in (*SERVER_VARIABLES, *CLIENT_VARIABLES)]
@@ -180,6 +191,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "BODY_TIMEOUT_SECONDS": _seconds,
     "SHUTDOWN_SECONDS": _seconds,
     "UI_DIR": _text,
+    "RETENTION": _retention,
     **{env: _seconds if isinstance(getattr(Limits(), attr), float) else _whole for env, attr in LIMIT_VARIABLES.items()},
 }
 

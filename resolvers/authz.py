@@ -68,6 +68,8 @@ ROOT_FIELDS: dict[str, dict[str, Role]] = {
         "logServingPerf": Role.WRITER,
         "updateAttributes": Role.WRITER,
         "addTags": Role.WRITER,
+        "deleteNode": Role.WRITER,
+        "restoreNode": Role.WRITER,
         "updateModel": Role.WRITER,
         "registerModelVersion": Role.WRITER,
         "setModelAlias": Role.WRITER,

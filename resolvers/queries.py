@@ -67,7 +67,8 @@ class Loaders:
     sent to the store as one batched call."""
 
     def __init__(self, store: Store) -> None:
-        self.nodes: DataLoader[str, Node | None] = DataLoader(load_fn=store.get_nodes)
+        # By id: deleted nodes too (they answer with their deletedAt).
+        self.nodes: DataLoader[str, Node | None] = DataLoader(load_fn=functools.partial(store.get_nodes, deleted=True))
         self.neighbors: DataLoader[NeighborRequest, Page] = DataLoader(load_fn=store.neighbors)
         self._store = store
 
@@ -107,8 +108,8 @@ def page_out(page: Page, *, after: str | None) -> PageOut:
     )
 
 
-async def neighbor(loaders: Loaders, node_id: str, edge_kind: str, step: Step) -> Node | None:
-    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, 1))
+async def neighbor(loaders: Loaders, node_id: str, edge_kind: str, step: Step, *, from_deleted: bool = False) -> Node | None:
+    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, 1, from_deleted=from_deleted))
     return page.items[0][0] if page.items else None
 
 
@@ -120,9 +121,11 @@ async def neighbor_page(
     step: Step,
     first: int | None,
     after: str | None,
+    *,
+    from_deleted: bool = False,
 ) -> PageOut:
     size, cursor = neighbor_page_args(limits, first, after)
-    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, size, cursor))
+    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, size, cursor, from_deleted))
     return page_out(page, after=after)
 
 
@@ -191,6 +194,7 @@ class ListArgs:
     first: int | None = None
     after: str | None = None
     where: Where | None = None
+    include_deleted: bool = False
 
 
 def list_query(limits: Limits, args: ListArgs) -> ListQuery:
@@ -233,6 +237,7 @@ def list_query(limits: Limits, args: ListArgs) -> ListQuery:
         descending=o.descending,
         first=validate.page_size(args.first, default=limits.default_page, maximum=limits.max_page),
         after=decode_cursor(args.after),
+        include_deleted=args.include_deleted,
     )
 
 
@@ -255,6 +260,7 @@ def lineage_query(
     depth: int | None,
     kinds: Sequence[Kind] | None,
     limit: int | None,
+    include_deleted: bool = False,
 ) -> tuple[LineageQuery, bool]:
     """The store's walk, and whether the server's depth limit cut the depth asked for."""
     depth = limits.default_lineage_depth if depth is None else depth
@@ -269,6 +275,7 @@ def lineage_query(
         depth=min(depth, limits.max_lineage_depth),
         limit=limit,
         kinds=tuple(kinds) if kinds is not None else None,
+        include_deleted=include_deleted,
     )
     return query, depth > limits.max_lineage_depth
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -155,3 +156,16 @@ def page_size(first: int | None, *, default: int, maximum: int) -> int:
     if first < 0 or first > maximum:
         raise BadUserInput(f"first must be between 0 and {maximum}", field="first")
     return first
+
+
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """A span as `30d`, `12h`, `90m`, `2w` or `45s` (one whole number and its unit);
+    ValueError otherwise."""
+    found = _DURATION.fullmatch(text.strip().lower())
+    if found is None or int(found[1]) == 0:
+        raise ValueError("must be a whole number above 0 and a unit: s, m, h, d or w (e.g. 30d)")
+    return dt.timedelta(seconds=int(found[1]) * _UNITS[found[2]])

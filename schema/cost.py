@@ -65,7 +65,7 @@ from graphql import (
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
-from metagate.resolvers import hub, kinds, steps
+from metagate.resolvers import deletion, hub, kinds, steps
 from metagate.resolvers.queries import Limits
 from metagate.schema.changes import ITEMS_DEFAULT, ITEMS_MOST
 from metagate.schema.types import MAX_CURVE_POINTS
@@ -488,6 +488,8 @@ class QueryCosts:
             # What one change can log: a batch of runs, a period's record.
             ("RunLogged", "runs"): _fixed(limits.max_batch_runs),
             ("ServingPerfLogged", "servingPerf"): _fixed(1),
+            ("DeleteNodePayload", "deleted"): _fixed(deletion.LISTED),
+            ("RestoreNodePayload", "restored"): _fixed(deletion.LISTED),
         }
         # Fields whose argument sizes the lists of the object they return (as `first`
         # does for a connection's nodes and edges).

@@ -13,6 +13,7 @@ from metagate.resolvers import hub, registry, validate
 from metagate.resolvers.ids import decode_id
 from metagate.resolvers.registry import Registered, RunLogged, Then
 from metagate.schema.context import Context, Info
+from metagate.schema.deletion import DeletionMutation
 from metagate.schema.hub import HUB_WRITES, HubMutation
 from metagate.schema.inputs import (
     AddTagsInput,
@@ -346,7 +347,7 @@ WRITES: dict[str, Write] = {
 
 
 @strawberry.type
-class Mutation(HubMutation, StepMutation, MetricMutation, KindMutation):
+class Mutation(HubMutation, StepMutation, MetricMutation, KindMutation, DeletionMutation):
     @strawberry.mutation
     async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectPayload:
         r = await _create_project(info.context, input)

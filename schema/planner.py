@@ -50,7 +50,7 @@ from metagate.store.errors import MetagateError
 from metagate.store.model import KIND_OF_TYPE, KINDS, Kind, ValueType, kind_of
 from metagate.store.port import NameKey
 
-_BASE_FIELDS = frozenset({"id", "kind", "name", "createdAt", "tags", "attributes", "__typename"})
+_BASE_FIELDS = frozenset({"id", "kind", "name", "createdAt", "deletedAt", "deletedReason", "tags", "attributes", "__typename"})
 _LISTS = {
     "projects": Kind.PROJECT,
     "datasets": Kind.DATASET,
@@ -311,6 +311,7 @@ class _Request:
                     args.get("kinds"),
                     args.get("first"),
                     args.get("after"),
+                    args.get("include_deleted", False),
                 )
             else:
                 list_arguments = list_args(
@@ -320,6 +321,7 @@ class _Request:
                     args.get("first"),
                     args.get("after"),
                     args.get("where"),
+                    args.get("include_deleted", False),
                 )
             query = queries.list_query(self.limits, list_arguments)
             page = self.page(field, query.kinds, nodes, has_previous=list_arguments.after is not None)
@@ -384,6 +386,7 @@ class _Request:
             depth=args.get("depth"),
             kinds=args.get("kinds"),
             limit=args.get("limit"),
+            include_deleted=args.get("include_deleted", False),
         )
         lineage_type = get_named_type(field.type)
         assert isinstance(lineage_type, GraphQLObjectType)

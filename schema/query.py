@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -39,6 +39,8 @@ from metagate.schema.types import (
 from metagate.schema.where import DatasetWhere, DeploymentWhere, FeaturesetWhere, ModelWhere, ProjectWhere, RunWhere, to_where
 from metagate.store.model import Direction, Kind
 
+INCLUDE_DELETED = "Deleted nodes too (left out otherwise), with their deletedAt."
+
 
 async def _by_name(info: Info, kind: Kind, name: str, scope: str | None = None) -> NodeType | None:
     node = await queries.by_name(info.context.store, kind, name, scope)
@@ -52,6 +54,7 @@ def list_args(
     first: int | None,
     after: str | None,
     where: Any = None,
+    include_deleted: bool = False,
 ) -> queries.ListArgs:
     return queries.ListArgs(
         kinds=(kind,),
@@ -60,6 +63,7 @@ def list_args(
         first=first,
         after=after,
         where=to_where(kind, where) if where is not None else None,
+        include_deleted=include_deleted,
     )
 
 
@@ -71,10 +75,12 @@ def search_args(
     kinds: list[Kind] | None,
     first: int | None,
     after: str | None,
+    include_deleted: bool = False,
 ) -> queries.ListArgs:
     f = NodeFilter(name_contains=validate.text_in_names(text, field="text"), tag=tag, attribute=attribute).to_filter()
     f.deployment_tag = deployment_tag
-    return queries.ListArgs(kinds=tuple(kinds) if kinds else tuple(Kind), filter=f, first=first, after=after)
+    kinds_asked = tuple(kinds) if kinds else tuple(Kind)
+    return queries.ListArgs(kinds=kinds_asked, filter=f, first=first, after=after, include_deleted=include_deleted)
 
 
 async def _list(
@@ -85,8 +91,9 @@ async def _list(
     first: int | None,
     after: str | None,
     where: Any,
+    include_deleted: bool,
 ) -> Connection[Any]:
-    args = list_args(kind, filter, order_by, first, after, where)
+    args = list_args(kind, filter, order_by, first, after, where, include_deleted)
     return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
 
 
@@ -136,8 +143,9 @@ class Query(HubQuery, KindQuery, AuditQuery):
         first: int | None = None,
         after: str | None = None,
         where: ProjectWhere | None = None,
+        include_deleted: Annotated[bool, strawberry.argument(description=INCLUDE_DELETED)] = False,
     ) -> Connection[Project]:
-        return await _list(info, Kind.PROJECT, filter, order_by, first, after, where)
+        return await _list(info, Kind.PROJECT, filter, order_by, first, after, where, include_deleted)
 
     @strawberry.field
     async def datasets(
@@ -148,8 +156,9 @@ class Query(HubQuery, KindQuery, AuditQuery):
         first: int | None = None,
         after: str | None = None,
         where: DatasetWhere | None = None,
+        include_deleted: Annotated[bool, strawberry.argument(description=INCLUDE_DELETED)] = False,
     ) -> Connection[Dataset]:
-        return await _list(info, Kind.DATASET, filter, order_by, first, after, where)
+        return await _list(info, Kind.DATASET, filter, order_by, first, after, where, include_deleted)
 
     @strawberry.field
     async def featuresets(
@@ -160,8 +169,9 @@ class Query(HubQuery, KindQuery, AuditQuery):
         first: int | None = None,
         after: str | None = None,
         where: FeaturesetWhere | None = None,
+        include_deleted: Annotated[bool, strawberry.argument(description=INCLUDE_DELETED)] = False,
     ) -> Connection[Featureset]:
-        return await _list(info, Kind.FEATURESET, filter, order_by, first, after, where)
+        return await _list(info, Kind.FEATURESET, filter, order_by, first, after, where, include_deleted)
 
     @strawberry.field
     async def models(
@@ -172,8 +182,9 @@ class Query(HubQuery, KindQuery, AuditQuery):
         first: int | None = None,
         after: str | None = None,
         where: ModelWhere | None = None,
+        include_deleted: Annotated[bool, strawberry.argument(description=INCLUDE_DELETED)] = False,
     ) -> Connection[Model]:
-        return await _list(info, Kind.MODEL, filter, order_by, first, after, where)
+        return await _list(info, Kind.MODEL, filter, order_by, first, after, where, include_deleted)
 
     @strawberry.field(
         description='Runs, e.g. filter {metric: {name: "rmse", lt: 0.5}} ordered by'
@@ -187,8 +198,9 @@ class Query(HubQuery, KindQuery, AuditQuery):
         first: int | None = None,
         after: str | None = None,
         where: RunWhere | None = None,
+        include_deleted: Annotated[bool, strawberry.argument(description=INCLUDE_DELETED)] = False,
     ) -> Connection[Run]:
-        return await _list(info, Kind.RUN, filter, order_by, first, after, where)
+        return await _list(info, Kind.RUN, filter, order_by, first, after, where, include_deleted)
 
     @strawberry.field
     async def deployments(
@@ -199,8 +211,9 @@ class Query(HubQuery, KindQuery, AuditQuery):
         first: int | None = None,
         after: str | None = None,
         where: DeploymentWhere | None = None,
+        include_deleted: Annotated[bool, strawberry.argument(description=INCLUDE_DELETED)] = False,
     ) -> Connection[Deployment]:
-        return await _list(info, Kind.DEPLOYMENT, filter, order_by, first, after, where)
+        return await _list(info, Kind.DEPLOYMENT, filter, order_by, first, after, where, include_deleted)
 
     @strawberry.field(
         description="Nodes of any kind by name (substring), tag, attribute value or deployment"
@@ -216,8 +229,9 @@ class Query(HubQuery, KindQuery, AuditQuery):
         kinds: list[Kind] | None = None,
         first: int | None = None,
         after: str | None = None,
+        include_deleted: Annotated[bool, strawberry.argument(description=INCLUDE_DELETED)] = False,
     ) -> Connection[NodeType]:
-        args = search_args(text, tag, attribute, deployment_tag, kinds, first, after)
+        args = search_args(text, tag, attribute, deployment_tag, kinds, first, after, include_deleted)
         return connection(await queries.list_nodes(info.context.store, info.context.limits, args))
 
     @strawberry.field(
@@ -233,10 +247,19 @@ class Query(HubQuery, KindQuery, AuditQuery):
         depth: int | None = None,
         kinds: list[Kind] | None = None,
         limit: int | None = None,
+        include_deleted: Annotated[
+            bool, strawberry.argument(description="Walk through and to deleted nodes too, and answer them with their deletedAt.")
+        ] = False,
     ) -> Lineage:
         ctx = info.context
         query, depth_cut = queries.lineage_query(
-            ctx.limits, node_id=decode_id(id), direction=direction, depth=depth, kinds=kinds, limit=limit
+            ctx.limits,
+            node_id=decode_id(id),
+            direction=direction,
+            depth=depth,
+            kinds=kinds,
+            limit=limit,
+            include_deleted=include_deleted,
         )
         return lineage(await queries.lineage(ctx.store, ctx.loaders, query, depth_cut))
 

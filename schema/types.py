@@ -110,6 +110,17 @@ class NodeType:
     def created_at(self) -> dt.datetime:
         return parse_time(self.record.created_at)
 
+    @strawberry.field(
+        description="When deleteNode deleted it (null: it is live). A deleted node is left out of lists, search,"
+        " navigation and lineage unless they are asked to includeDeleted; restoreNode brings it back."
+    )
+    def deleted_at(self) -> dt.datetime | None:
+        return parse_time(self.record.deleted_at) if self.record.deleted_at is not None else None
+
+    @strawberry.field(description="The reason given to deleteNode, if any.")
+    def deleted_reason(self) -> str | None:
+        return self.record.deleted_reason
+
     @strawberry.field
     def tags(self) -> list[str]:
         return list(self.record.tags)
@@ -120,13 +131,15 @@ class NodeType:
 
 
 async def _one(info: Info, node: Node, edge_kind: str, step: Way) -> NodeType | None:
-    found = await queries.neighbor(info.context.loaders, node.id, edge_kind, step)
+    found = await queries.neighbor(info.context.loaders, node.id, edge_kind, step, from_deleted=node.deleted_at is not None)
     return wrap(found) if found is not None else None
 
 
 async def _many(info: Info, node: Node, edge_kind: str, step: Way, first: int | None, after: str | None) -> Connection[Any]:
     ctx = info.context
-    page = await queries.neighbor_page(ctx.loaders, ctx.limits, node.id, edge_kind, step, first, after)
+    page = await queries.neighbor_page(
+        ctx.loaders, ctx.limits, node.id, edge_kind, step, first, after, from_deleted=node.deleted_at is not None
+    )
     return connection(page)
 
 

@@ -35,7 +35,7 @@ from arangoasync.exceptions import ArangoClientError, ArangoServerError, ServerC
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango_compile import MAX_EXECUTION_NODES, NotAnswered, compile_plan, finishing
-from metagate.store.changes import ORIGIN, Change, ChangeQuery, Recorder, record_points, record_update, touches
+from metagate.store.changes import ORIGIN, Action, Change, ChangeQuery, Recorder, record_points, record_update, touches
 from metagate.store.errors import (
     BadUserInput,
     Conflict,
@@ -329,11 +329,13 @@ class _Runner:
         data = await self.answer(plan)
         return orjson.dumps(data) if data is not None else None
 
-    async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
+    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False) -> list[Node | None]:
         if not ids:
             return []
         docs = await self.run(aql.get_nodes(ids))
-        return [layout.from_document(d) if d else None for d in docs]
+        nodes = [layout.from_document(d) if d else None for d in docs]
+        # A deleted node is read only when asked for.
+        return [n if n is None or deleted or n.deleted_at is None else None for n in nodes]
 
     async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
         if not keys:
@@ -525,6 +527,34 @@ class ArangoTx(_Runner):
         if entries:
             docs = [layout.to_history_document(e) for e in entries]
             await self.run(aql.insert_documents(layout.HISTORY_COLLECTION, docs))
+
+    async def delete_nodes(self, ids: Sequence[str], at: str, reason: str | None) -> None:
+        """Marks the live nodes of ``ids`` deleted, their unique values set aside
+        (arango_layout's doc), then hides every edge of each."""
+        if not ids:
+            return
+        if self.recorder is not None:
+            self.recorder.marked(Action.DELETED, ids, reason)
+        for query in [*aql.delete_nodes(ids, at, reason), *aql.hide_edges(ids)]:
+            await self.run(query)
+
+    async def restore_nodes(self, ids: Sequence[str]) -> None:
+        """The deleted nodes of ``ids`` live again, then each of their hidden edges whose
+        other end is live shows again (read after the nodes are restored: an edge between
+        two of them shows)."""
+        if not ids:
+            return
+        if self.recorder is not None:
+            self.recorder.marked(Action.RESTORED, ids)
+        for query in aql.restore_nodes(ids):
+            try:
+                await self.run(query, leave={errno.UNIQUE_CONSTRAINT_VIOLATED})
+            except ArangoServerError as error:
+                raise Conflict(
+                    "a node restored would take back a name, tag or serving period that another node holds now"
+                ) from error
+        for query in aql.show_edges(ids):
+            await self.run(query)
 
 
 class ArangoStore:
@@ -730,8 +760,8 @@ class ArangoStore:
         with map_errors():
             await trx.commit_transaction()
 
-    async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
-        return await self._reader().get_nodes(ids)
+    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False) -> list[Node | None]:
+        return await self._reader().get_nodes(ids, deleted=deleted)
 
     async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
         return await self._reader().find_named(keys)
@@ -765,7 +795,8 @@ class ArangoStore:
         return Page(items=items[: query.first], has_next=len(items) > query.first)
 
     async def lineage(self, query: LineageQuery) -> LineageResult:
-        result = await self._reader().one(aql.lineage(query.start, query.direction, query.depth, query.limit, query.kinds))
+        lineage = aql.lineage(query.start, query.direction, query.depth, query.limit, query.kinds, query.include_deleted)
+        result = await self._reader().one(lineage)
         # The query returns every node up to the depth of the (limit + 1)-th; the same
         # order and cut as the SQLite adapter pick the nodes kept.
         found = [LineageNode(layout.from_document(r["v"]), r["depth"], Direction(r["dir"])) for r in result["nodes"]]
@@ -808,6 +839,27 @@ class ArangoStore:
 
     async def changes(self, query: ChangeQuery) -> list[Change]:
         return [layout.from_change_document(d) for d in await self._reader().run(aql.changes(query))]
+
+    async def count_deleted(self, before: str) -> int:
+        return int(await self._reader().one(aql.count_deleted(before)) or 0)
+
+    async def purge_deleted(self, before: str, most: int) -> list[str]:
+        """One write transaction (every collection it writes is one the transaction
+        declares): the oldest deletions first, then one statement per collection removed
+        from. It records nothing: no change-log entry is written."""
+        if most <= 0:
+            return []
+
+        async def purge(tx: ArangoTx) -> list[str]:
+            found = await tx.run(aql.deleted_before(before, most))
+            # Ties in time by id, as SQLite orders them.
+            ids = [i for _, i in sorted((r["at"], layout.node_id(r["id"])) for r in found)][:most]
+            if ids:
+                for query in aql.purge(ids):
+                    await tx.run(query)
+            return ids
+
+        return await self.transact(purge)
 
     async def lineage_events(self, first: int, after: tuple[str, str] | None = None) -> list[LineageEvent]:
         after_key = (after[0], _event_key(after[1])) if after is not None else None

@@ -84,6 +84,40 @@ class Binder:
 WITH_VERTICES = f"WITH {', '.join(sorted(set(layout.VERTEX_COLLECTIONS.values())))} "
 
 
+# Soft delete (arango_layout's doc): ``d`` is live, ``e`` a live edge; and the edges a
+# walk from the document ``doc`` follows: a live node's live ones, a deleted node's
+# hidden ones (all its edges are hidden with it). Arangopipe's documents have neither
+# attribute: live. No index serves ``!= true``: a node's edges are read by the edge
+# index, and the hidden ones dropped.
+LIVE = "d.deletedAt == null"
+
+
+def live_edge(e: str) -> str:
+    return f"{e}.gone != true"
+
+
+def edge_of(e: str, doc: str) -> str:
+    return f"({e}.gone == true) == ({doc}.deletedAt != null)"
+
+
+def held(doc: str, attribute: str, deleted: bool) -> str:
+    """The top-level ``attribute`` of ``doc``; ``deleted``: of a node that may be deleted,
+    whose unique values are set aside (``layout.aside_attributes``)."""
+    return f"NOT_NULL({doc}.{attribute}, {doc}.deletedAside.{attribute})" if deleted else f"{doc}.{attribute}"
+
+
+def typed_field(b: Binder, kind: Kind, key: str, doc: str) -> str:
+    """The stored value of the typed field ``key`` of ``doc``, a ``kind`` document, as
+    ``layout.from_document`` reads it: under ``fields``, or at the top level where the
+    layout maps it and holds a value there (set aside while the node is deleted)."""
+    value = f"{doc}.fields[{b.const(key)}]"
+    try:
+        path = b.const(layout.field_path(kind, key))
+    except ValueError:
+        return value  # not a field the layout keeps at the top level
+    return f"NOT_NULL({doc}[{path}], {doc}.deletedAside[{path}], {value})"
+
+
 def get_nodes(ids: Sequence[str]) -> Query:
     return Query(
         "FOR id IN @ids RETURN DOCUMENT(id)",
@@ -101,7 +135,7 @@ def named(b: Binder, key: NameKey, limit: str = "") -> str:
     # or registering it again would make a second node of that name.
     return (
         f"(FOR d IN {coll} FILTER d.name == {name}"
-        f" AND ({scope} == null OR d.scope == {scope} OR ({scope} == '' AND d.scope == null))"
+        f" AND ({scope} == null OR d.scope == {scope} OR ({scope} == '' AND d.scope == null)) AND {LIVE}"
         f" SORT d.createdAt, d._key{limit} RETURN d)"
     )
 
@@ -117,7 +151,7 @@ def find_by_field(kind: Kind, typed_field: str, value: str) -> Query:
     attribute = b.value(layout.field_path(kind, typed_field))
     wanted = b.value(value)
     return Query(
-        f"FOR d IN {coll} FILTER d[{attribute}] == {wanted} SORT d.createdAt, d._key LIMIT 100 RETURN d",
+        f"FOR d IN {coll} FILTER d[{attribute}] == {wanted} AND {LIVE} SORT d.createdAt, d._key LIMIT 100 RETURN d",
         b.bind,
     )
 
@@ -131,7 +165,7 @@ def find_serving_perf(periods: Sequence[ServingPeriod]) -> Query:
     for period in periods:
         values = (period.deployment_id, period.start, period.end)
         match = " AND ".join(f"d.{path} == {b.value(v)}" for path, v in zip(layout.SERVING_PERIOD, values))
-        parts.append(f"FIRST(FOR d IN {coll} FILTER {match} SORT d.createdAt, d._key LIMIT 1 RETURN d)")
+        parts.append(f"FIRST(FOR d IN {coll} FILTER {match} AND {LIVE} SORT d.createdAt, d._key LIMIT 1 RETURN d)")
     return Query(f"RETURN [{', '.join(parts)}]", b.bind)
 
 
@@ -215,10 +249,11 @@ def after_position(after: SortKey, kind: Kind) -> tuple[str | None, bool]:
 
 
 def _neighbor_request(r: NeighborRequest) -> JSONObject:
+    # ``hidden``: along the hidden edges of a deleted node instead of the live ones.
     if r.after is None:
-        return {"s": layout.document_id(r.node_id), "at": None, "key": None, "before": False}
+        return {"s": layout.document_id(r.node_id), "at": None, "key": None, "before": False, "hidden": r.from_deleted}
     key, before = after_position(r.after, _neighbor_kind(r))
-    return {"s": layout.document_id(r.node_id), "at": r.after[0], "key": key, "before": before}
+    return {"s": layout.document_id(r.node_id), "at": r.after[0], "key": key, "before": before, "hidden": r.from_deleted}
 
 
 def _neighbor_kind(r: NeighborRequest) -> Kind:
@@ -226,15 +261,18 @@ def _neighbor_kind(r: NeighborRequest) -> Kind:
     return edge.to_kind if r.step is Step.OUT else edge.from_kind
 
 
-def newest_first(v: str, t: str, direction: str, start: str, coll: str, unknown: str, limit: str, after: str = "") -> str:
-    """``FOR v IN ... LIMIT limit``, without its RETURN: the nodes at the other end of the
-    edges of ``coll`` from ``start`` in ``direction``, newest first (``t``: the created
-    time, then the key, both descending), after the filter ``after`` (see ``after_cursor``).
+def newest_first(
+    v: str, e: str, along: str, t: str, direction: str, start: str, coll: str, unknown: str, limit: str, after: str = ""
+) -> str:
+    """``FOR v, e IN ... LIMIT limit``, without its RETURN: the nodes at the other end of
+    the edges ``e`` of ``coll`` from ``start`` in ``direction`` for which ``along`` holds
+    (live edges, or a deleted node's hidden ones), newest first (``t``: the created time,
+    then the key, both descending), after the filter ``after`` (see ``after_cursor``).
     The time is the one the node reports (``layout.from_document``: ``createdAt or``
     the epoch); keys are ordered by code point, as SQLite orders ids (TO_HEX: AQL
     orders strings by the server's language)."""
     return (
-        f"FOR {v} IN 1..1 {direction} {start} {coll} FILTER {v} != null"
+        f"FOR {v}, {e} IN 1..1 {direction} {start} {coll} FILTER {along} FILTER {v} != null"
         f" LET {t} = ({v}.createdAt || {unknown}){after}"
         f" SORT {t} DESC, TO_HEX({v}._key) DESC LIMIT {limit}"
     )
@@ -273,7 +311,7 @@ def neighbors(requests: Sequence[NeighborRequest], groups: list[list[int]] | Non
         # it); with one, its key, or null and the constant comparison of the ids.
         before = f"(r.key == null ? r.before : {key_before('v', 'r.key')})"
         cut = f" FILTER r.at == null OR {after_cursor('t', 'r.at', before)}"
-        walk = newest_first("v", "t", direction, "r.s", coll, unknown, limit, cut)
+        walk = newest_first("v", "e", "(e.gone == true) == r.hidden", "t", direction, "r.s", coll, unknown, limit, cut)
         parts.append(f"(FOR r IN {wanted} RETURN ({walk} RETURN v))")
     return Query(f"{WITH_VERTICES}RETURN [{', '.join(parts)}]", b.bind)
 
@@ -317,7 +355,7 @@ def list_rows(b: Binder, q: ListQuery) -> str:
     for kind in q.kinds:
         coll = b.collection(layout.VERTEX_COLLECTIONS[kind])
         prefix = b.value(kind.value + "/")
-        filters: list[str] = []
+        filters: list[str] = [] if q.include_deleted else [LIVE]
         if q.name is not None:
             filters.append(f"d.name == {b.value(q.name)}")
         if q.name_contains is not None:
@@ -325,7 +363,7 @@ def list_rows(b: Binder, q: ListQuery) -> str:
         if q.order_by is OrderField.NAME:
             filters.append("d.name != null")
         if q.scope is not None:
-            filters.append(f"d.scope == {b.value(q.scope)}")
+            filters.append(f"{held('d', 'scope', q.include_deleted)} == {b.value(q.scope)}")
         if q.tag is not None:
             filters.append(f"{b.value(q.tag)} IN d.tags")
         if q.attribute is not None:
@@ -339,13 +377,14 @@ def list_rows(b: Binder, q: ListQuery) -> str:
         if q.deployment_tag is not None:
             tag = b.value(q.deployment_tag) if kind in (Kind.RUN, Kind.DEPLOYMENT, Kind.MODEL) else ""
             if kind is Kind.RUN:
-                filters.append(f"d.deployment_tag == {tag}")
+                filters.append(f"{held('d', 'deployment_tag', q.include_deleted)} == {tag}")
             elif kind is Kind.DEPLOYMENT:
-                filters.append(f"d.tag == {tag}")
+                filters.append(f"{held('d', 'tag', q.include_deleted)} == {tag}")
             elif kind is Kind.MODEL:
+                # Through live edges, from live runs.
                 filters.append(
-                    f"LENGTH(FOR r IN 1..1 {_hop(b, 'run_model', Step.IN, 'd')} FILTER r.deployment_tag == {tag}"
-                    " LIMIT 1 RETURN 1) > 0"
+                    f"LENGTH(FOR r, re IN 1..1 {_hop(b, 'run_model', Step.IN, 'd')} FILTER {live_edge('re')}"
+                    f" AND r.deployment_tag == {tag} LIMIT 1 RETURN 1) > 0"
                 )
             else:
                 filters.append("false")
@@ -358,7 +397,12 @@ def list_rows(b: Binder, q: ListQuery) -> str:
                 # As the SQLite store takes it: the metric of the run's first dev-perf
                 # edge that holds it as a number, one answer however many a run has.
                 value = f"p.fields.metrics[{metric_path}]"
-                metric = f"FIRST(FOR p, e IN 1..1 {perf} FILTER IS_NUMBER({value}) SORT e.createdAt, p._key RETURN {value})"
+                # Along the run's live edges; a deleted run's (in a list of deleted ones
+                # too) along its hidden ones.
+                metric = (
+                    f"FIRST(FOR p, e IN 1..1 {perf} FILTER {edge_of('e', 'd')} AND IS_NUMBER({value})"
+                    f" SORT e.createdAt, p._key RETURN {value})"
+                )
         # The metric's and the cursor's conditions, the sort and the page go inside each
         # kind's subquery, so that each returns its own first page (read in the order of
         # an index where there is one) and only those pages are merged, instead of every
@@ -447,22 +491,43 @@ def walks(direction: Direction) -> list[Direction]:
 
 
 def lineage_walk(
-    b: Binder, direction: Direction, start: str, depth: str, limit: str, collections: str, kinds: Sequence[Kind] | None
+    b: Binder,
+    direction: Direction,
+    start: str,
+    depth: str,
+    limit: str,
+    collections: str | None,
+    kinds: Sequence[Kind] | None,
+    hidden: bool = False,
 ) -> str:
     """The LETs of a lineage walk from ``start`` (a bound document id), up to ``found``:
     ``{v, depth, dir}`` of every node up to the depth of the (limit + 1)-th. A
     breadth-first traversal per direction walked (uniqueVertices global, so each node
     comes at its least depth), the kinds filter (``collections``: a bound list of vertex
-    collections, or null; ``kinds``, the same kinds: the traversal leaves out the edge
+    collections, given with ``kinds``, the same kinds: the traversal leaves out the edge
     collections that cannot lead to one of them) and the limit, pushed into the walk: a
     first traversal per direction stops at the (limit + 1)-th node it keeps and gives
     that node's depth, and the walk that collects the nodes is pruned there, so that its
     cost follows the answer and the last level's frontier, not everything the start
-    reaches."""
+    reaches.
+
+    The walk steps along live edges only (a deleted node's are hidden with it: the walk
+    stops short of it), or, ``hidden``, along every edge, through and to deleted nodes.
+    The live test is on the path's every edge, a form the optimizer moves into the
+    traversal (TraversalConditionFinder: ``p.edges[*].x NONE == v`` becomes a condition
+    on each edge, checked as the edge is read): a hidden edge is not stepped along at
+    all, so the node at its end is not visited through it, which uniqueVertices global
+    would otherwise hold against its live path. A test on ``e`` would be a post-filter:
+    the vertex visited, the walk going on past it. No FILTER of these traversals holds
+    an OR (the kinds test is left out without a kinds filter): a condition the optimizer
+    cannot write as one conjunction is moved into no traversal at all."""
     ways = walks(direction)
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
+    live = "" if hidden else " FILTER p.edges[*].gone NONE == true"
     # The start is no node of its own lineage, even where a loop leads back to it.
-    keep = f" FILTER v._id != {start} AND ({collections} == null OR PARSE_IDENTIFIER(v._id).collection IN {collections})"
+    keep = f"{live} FILTER v._id != {start}"
+    if collections is not None:
+        keep += f" AND PARSE_IDENTIFIER(v._id).collection IN {collections}"
     lets = []
     # With a kinds filter, the edge collections that cannot lead to a wanted kind are
     # left out: steps_toward knows the built-in edge kinds, so the walk left so is taken
@@ -512,18 +577,25 @@ def lineage_walk(
     )
 
 
-def lineage(start: str, direction: Direction, depth: int, limit: int, kinds: Sequence[Kind] | None) -> Query:
-    """One query: ``lineage_walk`` and the edges that join the nodes it found."""
+def lineage(
+    start: str, direction: Direction, depth: int, limit: int, kinds: Sequence[Kind] | None, hidden: bool = False
+) -> Query:
+    """One query: ``lineage_walk`` and the edges that join the nodes it found (live ones,
+    or, ``hidden``, hidden ones too)."""
     b = Binder()
     b.bind["start"] = layout.document_id(start)
     b.bind["depth"] = depth
     b.bind["limit"] = limit  # LIMIT @limit, 1 and NTH(..., @limit): the (limit + 1)-th
-    b.bind["collections"] = [layout.VERTEX_COLLECTIONS[k] for k in kinds] if kinds is not None else None
-    walk = lineage_walk(b, direction, "@start", "@depth", "@limit", "@collections", kinds)
+    collections = None
+    if kinds is not None:
+        b.bind["collections"] = [layout.VERTEX_COLLECTIONS[k] for k in kinds]
+        collections = "@collections"
+    walk = lineage_walk(b, direction, "@start", "@depth", "@limit", collections, kinds, hidden)
+    live = "" if hidden else f" FILTER {live_edge('e')}"
     edge_lets = []
     for i, way in enumerate(walks(direction)):
         edge_lets.append(
-            f"LET e{i} = (FOR vid IN ids FOR v, e IN 1..1 {traversal(b, way, 'vid')}"
+            f"LET e{i} = (FOR vid IN ids FOR v, e IN 1..1 {traversal(b, way, 'vid')}{live}"
             " FILTER v._id IN ids RETURN DISTINCT"
             " {c: PARSE_IDENTIFIER(e._id).collection, d: e})"
         )
@@ -545,15 +617,18 @@ def project_counts(project_id: str) -> Query:
 def counts(b: Binder, project: str) -> str:
     """``LET ... RETURN [models, runs, datasets, featuresets, deployments]``: the counts of
     the project ``project`` (a bound document id)."""
+    # Along live edges only: a deleted node and its edges count for nothing.
     return (
-        f"LET models = (FOR m IN 1..1 {_hop(b, 'project_model', Step.OUT, project)} RETURN m._id)"
-        f" LET runs = (FOR m IN models FOR r IN 1..1 {_hop(b, 'run_model', Step.IN, 'm')} RETURN r._id)"
-        " LET datasets = UNIQUE(FOR r IN runs FOR d IN 1..1"
-        f" {_hop(b, 'run_dataset', Step.OUT, 'r')} RETURN d._id)"
-        " LET featuresets = UNIQUE(FOR r IN runs FOR f IN 1..1"
-        f" {_hop(b, 'run_featureset', Step.OUT, 'r')} RETURN f._id)"
-        " LET deployments = UNIQUE(FOR m IN models FOR x IN 1..1"
-        f" {_hop(b, 'deployment_model', Step.IN, 'm')} RETURN x._id)"
+        f"LET models = (FOR m, me IN 1..1 {_hop(b, 'project_model', Step.OUT, project)} FILTER {live_edge('me')}"
+        " RETURN m._id)"
+        f" LET runs = (FOR m IN models FOR r, re IN 1..1 {_hop(b, 'run_model', Step.IN, 'm')} FILTER {live_edge('re')}"
+        " RETURN r._id)"
+        " LET datasets = UNIQUE(FOR r IN runs FOR d, de IN 1..1"
+        f" {_hop(b, 'run_dataset', Step.OUT, 'r')} FILTER {live_edge('de')} RETURN d._id)"
+        " LET featuresets = UNIQUE(FOR r IN runs FOR f, fe IN 1..1"
+        f" {_hop(b, 'run_featureset', Step.OUT, 'r')} FILTER {live_edge('fe')} RETURN f._id)"
+        " LET deployments = UNIQUE(FOR m IN models FOR x, xe IN 1..1"
+        f" {_hop(b, 'deployment_model', Step.IN, 'm')} FILTER {live_edge('xe')} RETURN x._id)"
         " RETURN [LENGTH(models), LENGTH(runs), LENGTH(datasets), LENGTH(featuresets), LENGTH(deployments)]"
     )
 
@@ -595,6 +670,153 @@ def update_node(node_id: str, changes: JSONObject) -> Query:
         "UPDATE {_key: @key} WITH @changes IN @@c OPTIONS {mergeObjects: false}",
         {"key": key, "changes": changes, "@c": layout.VERTEX_COLLECTIONS[Kind(kind)]},
     )
+
+
+def _by_collection(ids: Sequence[str]) -> dict[Kind, list[str]]:
+    """The keys of ``ids`` by kind, in the order of the kinds' first ids."""
+    keys: dict[Kind, list[str]] = {}
+    for node_id in dict.fromkeys(ids):
+        kind, _, key = node_id.partition("/")
+        keys.setdefault(Kind(kind), []).append(key)
+    return keys
+
+
+def delete_nodes(ids: Sequence[str], at: str, reason: str | None) -> list[Query]:
+    """One query per vertex collection: marks its live documents of ``ids`` deleted at
+    ``at`` and sets their unique values aside (``layout.aside_attributes``: kept under
+    deletedAside, null meanwhile, so that the sparse unique indexes leave them out).
+    ``mergeObjects: false``: deletedAside is the object given, not merged into one."""
+    queries = []
+    for kind, keys in _by_collection(ids).items():
+        aside = layout.aside_attributes(kind)
+        queries.append(
+            Query(
+                "FOR d IN @@c FILTER d._key IN @keys AND d.deletedAt == null"
+                " UPDATE d WITH MERGE(@cleared, {deletedAt: @at, deletedReason: @reason, deletedAside: KEEP(d, @aside)})"
+                " IN @@c OPTIONS {mergeObjects: false}",
+                {
+                    "keys": keys,
+                    "cleared": dict.fromkeys(aside),
+                    "at": at,
+                    "reason": reason,
+                    "aside": list(aside),
+                    "@c": layout.VERTEX_COLLECTIONS[kind],
+                },
+            )
+        )
+    return queries
+
+
+def restore_nodes(ids: Sequence[str]) -> list[Query]:
+    """One query per vertex collection: its deleted documents of ``ids`` live again, the
+    values set aside back where they were (a unique index refuses one another node has
+    taken meanwhile: error 1210), the deletion's attributes removed (``keepNull: false``
+    removes the attributes updated to null)."""
+    return [
+        Query(
+            "FOR d IN @@c FILTER d._key IN @keys AND d.deletedAt != null"
+            " UPDATE d WITH MERGE(d.deletedAside || {}, {deletedAt: null, deletedReason: null, deletedAside: null})"
+            " IN @@c OPTIONS {keepNull: false, mergeObjects: false}",
+            {"keys": keys, "@c": layout.VERTEX_COLLECTIONS[kind]},
+        )
+        for kind, keys in _by_collection(ids).items()
+    ]
+
+
+def _edges_of(ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The document ids of ``ids``, and the edge collections that may hold their edges."""
+    return [layout.document_id(i) for i in dict.fromkeys(ids)], layout.edge_collections_of(_by_collection(ids))
+
+
+def hide_edges(ids: Sequence[str]) -> list[Query]:
+    """One query per edge collection that may hold an edge of one of the nodes ``ids``:
+    each such edge, either way round, hidden (``gone: true``). An UPDATE may follow no
+    other read or write of its collection in a query: one query each."""
+    document_ids, collections = _edges_of(ids)
+    return [
+        Query(
+            "FOR e IN @@c FILTER (e._from IN @ids OR e._to IN @ids) AND e.gone != true UPDATE e WITH {gone: true} IN @@c",
+            {"ids": document_ids, "@c": c},
+        )
+        for c in collections
+    ]
+
+
+def show_edges(ids: Sequence[str]) -> list[Query]:
+    """As ``hide_edges``, the other way: each hidden edge of the nodes ``ids`` whose two
+    ends are live shows again (``gone`` removed). The ends are read before the UPDATE
+    (a function that reads documents may not follow it), from the vertex collections
+    the query names (as a cluster needs the collections DOCUMENT reads named)."""
+    document_ids, collections = _edges_of(ids)
+    return [
+        Query(
+            f"{WITH_VERTICES}FOR e IN @@c FILTER (e._from IN @ids OR e._to IN @ids) AND e.gone == true"
+            " FILTER DOCUMENT(e._from).deletedAt == null AND DOCUMENT(e._to).deletedAt == null"
+            " UPDATE e WITH {gone: null} IN @@c OPTIONS {keepNull: false}",
+            {"ids": document_ids, "@c": c},
+        )
+        for c in collections
+    ]
+
+
+def _deleted_before(coll: str, before: str) -> str:
+    # ``!= null``: a sparse index serves a range only when null is outside it.
+    return f"FOR d IN {coll} FILTER d.deletedAt != null AND d.deletedAt < {before}"
+
+
+def count_deleted(before: str) -> Query:
+    """How many nodes were deleted before ``before``, read by each vertex collection's
+    sparse index on deletedAt."""
+    b = Binder()
+    at = b.value(before)
+    counts = [
+        f"FIRST({_deleted_before(b.collection(c), at)} COLLECT WITH COUNT INTO n RETURN n)"
+        for c in layout.VERTEX_COLLECTIONS.values()
+    ]
+    return Query(f"RETURN SUM([{', '.join(counts)}])", b.bind)
+
+
+def deleted_before(before: str, most: int) -> Query:
+    """``{at, id}`` (deletedAt, document id) of at most ``most`` nodes deleted before
+    ``before``, oldest deletion first: each collection's first ``most`` in the order of
+    its index, then the oldest of those."""
+    b = Binder()
+    at, first = b.value(before), b.value(most)
+    oldest = [
+        f"({_deleted_before(b.collection(c), at)} SORT d.deletedAt LIMIT {first} RETURN {{at: d.deletedAt, id: d._id}})"
+        for c in layout.VERTEX_COLLECTIONS.values()
+    ]
+    return Query(f"FOR x IN FLATTEN([{', '.join(oldest)}]) SORT x.at LIMIT {first} RETURN x", b.bind)
+
+
+def purge(ids: Sequence[str]) -> list[Query]:
+    """What removes the nodes ``ids`` for good, one query per collection it writes: their
+    edges (either way round, hidden or not), their metric points, the moves whose subject
+    they are, their marks in the change log (its entries stay), the answers of keyed
+    mutations that name one of them (``ids`` of the answer, or of one of its runs), and
+    last the documents. The idempotency records are read whole: nothing indexes what an
+    answer names."""
+    document_ids, collections = _edges_of(ids)
+    nodes = list(dict.fromkeys(ids))
+    queries = [
+        Query("FOR e IN @@c FILTER e._from IN @ids OR e._to IN @ids REMOVE e IN @@c", {"ids": document_ids, "@c": c})
+        for c in collections
+    ]
+    runs = [i for i in nodes if i.startswith(Kind.RUN.value + "/")]
+    if runs:
+        queries.append(
+            Query("FOR p IN @@c FILTER p.run IN @runs REMOVE p IN @@c", {"runs": runs, "@c": layout.METRIC_POINTS_COLLECTION})
+        )
+    queries += [
+        Query("FOR h IN @@c FILTER h.subject IN @ids REMOVE h IN @@c", {"ids": nodes, "@c": layout.HISTORY_COLLECTION}),
+        Query("FOR m IN @@c FILTER m.node IN @ids REMOVE m IN @@c", {"ids": document_ids, "@c": layout.CHANGE_NODES_COLLECTION}),
+        Query(
+            "FOR r IN @@c FILTER UNION(r.result.ids || [], FLATTEN((r.result.runs || [])[*].ids)) ANY IN @ids REMOVE r IN @@c",
+            {"ids": nodes, "@c": layout.IDEMPOTENCY_COLLECTION},
+        ),
+    ]
+    queries += [remove_documents(layout.VERTEX_COLLECTIONS[kind], keys) for kind, keys in _by_collection(ids).items()]
+    return queries
 
 
 def remove_edges(edges: Sequence[Edge]) -> list[Query]:
@@ -855,11 +1077,7 @@ def _comparison(b: Binder, kind: Kind, t: Compare, doc: str, depth: int) -> str:
     if t.subject is Subject.METRIC:
         value = f"{doc}.fields.metrics[{b.value(t.key)}]"
         return f"(IS_NUMBER({value}) AND {_compare(b, value, t.op, t.value)})"
-    value = f"{doc}.fields[{b.const(t.key)}]"
-    try:
-        value = f"NOT_NULL({doc}[{b.const(layout.field_path(kind, t.key))}], {value})"
-    except ValueError:
-        pass  # not a field the layout keeps at the top level
+    value = typed_field(b, kind, t.key, doc)
     if t.subject is Subject.CHOICE:
         # As the field answers: its text, or its default when absent or empty.
         value = f"((IS_STRING({value}) AND {value} != '') ? {value} : {b.value(t.default)})"
@@ -878,11 +1096,12 @@ def where_aql(b: Binder, kind: Kind, w: Where, doc: str, depth: int = 0) -> str:
     if isinstance(w, NotOf):
         return f"NOT ({where_aql(b, kind, w.part, doc, depth)})"  # NOT binds tighter than >
     assert isinstance(w, Related)
-    other = f"where_node{depth + 1}"
+    other, along = f"where_node{depth + 1}", f"where_edge{depth + 1}"
     edge = EDGE_KINDS[w.edge_kind]
     target = edge.to_kind if w.step is Step.OUT else edge.from_kind
     return (
-        # An edge whose far end is gone gives null (SQLite's foreign keys keep none such).
-        f"LENGTH(FOR {other} IN 1..1 {_hop(b, w.edge_kind, w.step, doc)}"
-        f" FILTER {other} != null AND {where_aql(b, target, w.where, other, depth + 1)} LIMIT 1 RETURN 1) > 0"
+        # Along a live node's live edges (a deleted one's hidden ones). An edge whose far
+        # end is gone gives null (SQLite's foreign keys keep none such).
+        f"LENGTH(FOR {other}, {along} IN 1..1 {_hop(b, w.edge_kind, w.step, doc)} FILTER {edge_of(along, doc)}"
+        f" AND {other} != null AND {where_aql(b, target, w.where, other, depth + 1)} LIMIT 1 RETURN 1) > 0"
     )

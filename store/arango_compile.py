@@ -15,6 +15,12 @@ constant of the data dictionary (kind and type names, response keys), is a bind
 variable; the text holds only generated variable and placeholder names, AQL keywords
 and functions, and the fixed characters of the encodings.
 
+Deleted nodes (arango_layout's doc) are answered by id (``node``, ``nodes``), in lists
+that ask for them and in lineages that walk through them; named roots and other lists
+leave them out, and a live lineage or a summary of a deleted node is not answered (the
+executor says what it answers). A hop follows a live node's live edges and a deleted
+node's hidden ones, decided in the query by the node it starts from.
+
 One thing AQL cannot write is a Float: JSON has one kind of number, and ArangoDB
 writes a double with an integral value as an integer (``3``, not ``3.0``). So
 ``finishing`` (Python, after the query, only where the plan asks for these) makes the
@@ -173,6 +179,10 @@ class _Compiler:
             return f"(IS_STRING({doc}.name) ? {doc}.name : null)"
         if name == "createdAt":
             return _api_time(f"({doc}.createdAt || {self.unknown})")
+        if name == "deletedAt":  # null while the node is live
+            return f"(IS_STRING({doc}.deletedAt) ? {_api_time(f'{doc}.deletedAt')} : null)"
+        if name == "deletedReason":
+            return f"(IS_STRING({doc}.deletedReason) ? {doc}.deletedReason : null)"
         if name == "tags":
             return f"({doc}.tags || [])"
         if name == "attributes":
@@ -183,12 +193,9 @@ class _Compiler:
 
     def typed(self, doc: str, kind: Kind, f: Typed) -> str:
         """``plan.typed_value`` of the stored field: under ``fields``, or at the top level
-        where the layout maps it (and holds a value there)."""
-        value = f"{doc}.fields[{self.const(f.stored)}]"
-        try:
-            value = f"NOT_NULL({doc}[{self.const(layout.field_path(kind, f.stored))}], {value})"
-        except ValueError:
-            pass  # not a mapped field
+        where the layout maps it (and holds a value there, or set aside while the node is
+        deleted)."""
+        value = aql.typed_field(self.b, kind, f.stored, doc)
         if f.type is ValueType.TIME:
             return f"(IS_STRING({value}) ? {_api_time(value)} : null)"
         if f.type is ValueType.JSON:
@@ -205,8 +212,9 @@ class _Compiler:
 
     def neighbours(self, v: str, start: str, edge_kind: str, step: Step, limit: str, after: tuple[Any, str] | None) -> str:
         """``FOR v ... LIMIT``: the neighbours of ``start`` newest first, as the adapter's
-        ``neighbors`` reads them."""
-        t = self.var("t")
+        ``neighbors`` reads them: along its live edges, or, a deleted node, along its
+        hidden ones (it is read by id, or in a lineage or list of deleted nodes too)."""
+        t, e = self.var("t"), self.var("e")
         direction = layout.physical_direction(edge_kind, step)
         coll = self.b.collection(layout.EDGE_COLLECTIONS[edge_kind].name)
         cut = ""
@@ -217,7 +225,7 @@ class _Compiler:
             key, before = aql.after_position(after, _target(edge_kind, step))
             earlier = aql.key_before(v, self.b.value(key)) if key is not None else self.b.value(before)
             cut = f" FILTER {aql.after_cursor(t, at, earlier)}"
-        return aql.newest_first(v, t, direction, start, coll, self.unknown, limit, cut)
+        return aql.newest_first(v, e, aql.edge_of(e, start), t, direction, start, coll, self.unknown, limit, cut)
 
     def follow(self, doc: str, f: Follow) -> str:
         v = self.var("n")
@@ -320,8 +328,9 @@ class _Compiler:
         return self.page(rows, q.first, root.page, _Rows(lambda item: f"{item}.d", cursor, kind))
 
     def lineage(self, root: LineageRoot) -> str:
-        """The answer, or null when the start node does not exist (the walk then does not
-        run)."""
+        """The answer, or null when the start node does not exist, or is deleted and the
+        walk is of live nodes (the walk then does not run; the executor says what
+        such a start answers)."""
         q = root.query
         start = self.b.value(layout.document_id(q.start))
         # "l": lineage_walk's own names (c0, w0, ...) are visible from no scope of ours.
@@ -329,7 +338,8 @@ class _Compiler:
         walked = any(isinstance(f, (LineageNodes, LineageEdges, tuple)) for f in root.fields)
         lets = f" LET {w} = FIRST({self.walk(root, start)})" if walked else ""
         parts = [(f[0] if isinstance(f, tuple) else f.key, self.lineage_part(f, n, w, root)) for f in root.fields]
-        return f"FIRST(FOR {n} IN [DOCUMENT({start})] FILTER {n} != null{lets} RETURN {self.obj(parts)})"
+        live = "" if q.include_deleted else f" AND {n}.deletedAt == null"
+        return f"FIRST(FOR {n} IN [DOCUMENT({start})] FILTER {n} != null{live}{lets} RETURN {self.obj(parts)})"
 
     def lineage_part(
         self, f: NodeAt | LineageNodes | LineageEdges | Const | tuple[str, str], n: str, w: str, root: LineageRoot
@@ -376,36 +386,37 @@ class _Compiler:
         code point, which TO_HEX gives (AQL orders strings by the server's language)."""
         q = root.query
         depth, limit = self.b.value(q.depth), self.b.value(q.limit)
-        collections = self.b.value([layout.VERTEX_COLLECTIONS[k] for k in q.kinds] if q.kinds is not None else None)
+        collections = self.b.value([layout.VERTEX_COLLECTIONS[k] for k in q.kinds]) if q.kinds is not None else None
         kinds = self.const({c: k.value for k, c in layout.VERTEX_COLLECTIONS.items()})
         order = (
             f"h.depth, TO_HEX({kinds}[PARSE_IDENTIFIER(h.v).collection]),"
             f" TO_HEX(h.v.createdAt || {self.unknown}), TO_HEX(h.v._key)"
         )
         text = (
-            aql.lineage_walk(self.b, q.direction, start, depth, limit, collections, q.kinds)
+            aql.lineage_walk(self.b, q.direction, start, depth, limit, collections, q.kinds, q.include_deleted)
             + f" LET ordered = (FOR h IN found SORT {order} RETURN h)"
             + f" LET kept = SLICE(ordered, 0, {limit})"
         )
         edges = "[]"
         if any(isinstance(f, LineageEdges) for f in root.fields):
-            text += self.walked_edges(q.direction, start, depth)
+            text += self.walked_edges(q.direction, start, depth, q.include_deleted)
             edges = "edges"
         return text + f" RETURN {{nodes: kept, edges: {edges}, more: LENGTH(found) > {limit}}}"
 
-    def walked_edges(self, direction: Direction, start: str, depth: str) -> str:
+    def walked_edges(self, direction: Direction, start: str, depth: str, hidden: bool) -> str:
         """``LET edges``: the edges the walk stepped along between the nodes kept, as
         ``ArangoStore.lineage`` keeps them (``_walked``): from the start, or from a node
-        the same walk reached above the depth, to a node kept; distinct as logical
-        edges, ``{kind, src, dst, at}``."""
+        the same walk reached above the depth, to a node kept (live edges, or, ``hidden``,
+        hidden ones too); distinct as logical edges, ``{kind, src, dst, at}``."""
         ways = aql.walks(direction)
+        live = "" if hidden else f" FILTER {aql.live_edge('e')}"
         lets = [f" LET ids = APPEND([{start}], kept[*].v._id)"]
         for i, way in enumerate(ways):
             near = (
                 f"APPEND([{start}], (FOR h IN kept FILTER h.dir == {self.const(way.value)} AND h.depth < {depth} RETURN h.v._id))"
             )
             lets.append(
-                f" LET e{i} = (FOR vid IN {near} FOR v, e IN 1..1 {aql.traversal(self.b, way, 'vid')}"
+                f" LET e{i} = (FOR vid IN {near} FOR v, e IN 1..1 {aql.traversal(self.b, way, 'vid')}{live}"
                 " FILTER v._id IN ids RETURN e)"
             )
         ends = self.const(
@@ -444,7 +455,10 @@ class _Compiler:
                 parts.append((f.key, self.node(n, f.select, Kind.PROJECT)))
             else:
                 parts.append((f[0], f"{k}[{_COUNTS.index(f[1])}]"))
-        return f"FIRST(FOR {n} IN [DOCUMENT({project})] FILTER {n} != null{lets} RETURN {self.obj(parts)})"
+        # A deleted project is not answered: the executor says what it answers.
+        return (
+            f"FIRST(FOR {n} IN [DOCUMENT({project})] FILTER {n} != null AND {n}.deletedAt == null{lets} RETURN {self.obj(parts)})"
+        )
 
     # -- the plan -------------------------------------------------------------------------
 

@@ -7,10 +7,30 @@ way: ``run_models`` holds model -> run edges, which are Metagate's ``run_model``
 (run -> model) edges. Edge keys are ``fromKey-toKey`` of the logical edge, as
 Arangopipe writes them: for ``run_models`` that is ``runKey-modelKey``, the stored
 ``_to`` first (Arangopipe's ``log_run``), so a link written by both is one edge.
+
+A deleted node (``Tx.delete_nodes``) keeps its document, which gains three attributes:
+
+    deletedAt      when it was deleted (format_time text); absent or null: live. A
+                   sparse index per vertex collection (``metagate_deleted``) reads the
+                   deleted ones by it, for ``metagate gc``.
+    deletedReason  the reason given, or null.
+    deletedAside   ``{attribute: value}`` of the attributes a sparse unique index reads
+                   (``aside_attributes``: its scope; a run's deployment_tag; a
+                   deployment's tag), which are null meanwhile: a sparse index leaves out
+                   a document with a null field, so the deleted node's name in its scope,
+                   its unique tag and its serving period (whose index reads the scope)
+                   are free for others. Restoring puts them back, where a unique index
+                   refuses a value taken meanwhile.
+
+``from_document`` gives the node back with its real scope and fields. Each edge of a
+deleted node holds ``gone: true`` (absent or false: live), and so is hidden from every
+read but those that follow a deleted node's edges; restoring the node takes ``gone``
+away from each of its edges whose other end is live.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +105,11 @@ CHANGES_COUNTER = "changes"
 # The document attributes that identify a serving-perf record (its deployment, as the
 # scope, and its period): the fields of the unique index and of the look-up.
 SERVING_PERIOD = ("scope", "fields.periodStart", "fields.periodEnd")
+# Soft delete (see the module's doc): a deleted node's attributes, and a hidden edge's.
+DELETED_AT = "deletedAt"
+DELETED_REASON = "deletedReason"
+DELETED_ASIDE = "deletedAside"
+EDGE_GONE = "gone"
 
 
 @dataclass(frozen=True)
@@ -128,14 +153,34 @@ EDGE_COLLECTIONS: dict[str, EdgeCollection] = {
 }
 EDGE_KINDS_BY_COLLECTION = {c.name: logical for logical, c in EDGE_COLLECTIONS.items()}
 
+
+def edge_collections_of(kinds: Collection[Kind]) -> list[str]:
+    """The edge collections that may hold an edge of a node of one of ``kinds``: those
+    of the built-in edge kinds with an end of such a kind, and the declared edges'."""
+    vertices = {VERTEX_COLLECTIONS[k] for k in kinds}
+    built_in = [c.name for c in EDGE_COLLECTIONS.values() if {c.from_collection, c.to_collection} & vertices]
+    return [*built_in, *CUSTOM_EDGE_COLLECTIONS]
+
+
 # Top-level document fields Arangopipe gives meaning to, and the typed fields they carry.
 _MAPPED_FIELDS: dict[Kind, dict[str, str]] = {
     Kind.RUN: {"tag": "tag", "deploymentTag": "deployment_tag"},
     Kind.DEPLOYMENT: {"tag": "tag"},
 }
 # Fields Metagate writes besides the mapped ones.
-_OWN_FIELDS = {"name", "scope", "createdAt", "tags", "attributes", "fields"}
+_OWN_FIELDS = {"name", "scope", "createdAt", "tags", "attributes", "fields", DELETED_AT, DELETED_REASON, DELETED_ASIDE}
 UNKNOWN_TIME = "1970-01-01T00:00:00.000000Z"
+# The mapped fields a unique index holds (arango_init: a run's deployment tag, a
+# deployment's tag): set aside, with the scope, while the node is deleted.
+_UNIQUE_MAPPED: dict[Kind, tuple[str, ...]] = {Kind.RUN: ("deployment_tag",), Kind.DEPLOYMENT: ("tag",)}
+
+
+def aside_attributes(kind: Kind) -> tuple[str, ...]:
+    """The top-level attributes of a ``kind`` document that a sparse unique index reads,
+    null while the node is deleted (and kept under ``deletedAside``): every unique
+    index over a vertex collection reads one of them (its scope, for the names in a
+    scope and the serving periods)."""
+    return ("scope", *_UNIQUE_MAPPED.get(kind, ()))
 
 
 def non_attribute_fields(kind: Kind) -> list[str]:
@@ -177,6 +222,12 @@ def to_document(node: Node) -> JSONObject:
     for typed, stored in mapped.items():
         if typed in node.fields:
             doc[stored] = node.fields[typed]
+    if node.deleted_at is not None:
+        # As Tx.delete_nodes leaves it (arango_aql.delete_nodes).
+        doc[DELETED_ASIDE] = {a: doc[a] for a in aside_attributes(node.kind) if a in doc}
+        doc.update(dict.fromkeys(aside_attributes(node.kind)))
+        doc[DELETED_AT] = node.deleted_at
+        doc[DELETED_REASON] = node.deleted_reason
     return doc
 
 
@@ -222,25 +273,36 @@ def from_document(doc: dict[str, Any]) -> Node:
     nid = node_id(doc["_id"])
     kind = Kind(nid.partition("/")[0])
     mapped = _MAPPED_FIELDS.get(kind, {})
+    aside = doc.get(DELETED_ASIDE)
+    aside = aside if isinstance(aside, dict) else {}
+
+    def held(attribute: str) -> Any:
+        # A deleted node's unique values are set aside, their attributes null.
+        value = doc.get(attribute)
+        return value if value is not None else aside.get(attribute)
+
     fields = dict(doc.get("fields") or {})
     for typed, stored in mapped.items():
-        if doc.get(stored) is not None:
-            fields[typed] = doc[stored]
+        if held(stored) is not None:
+            fields[typed] = held(stored)
     if "attributes" in doc and isinstance(doc["attributes"], dict):
         attributes = doc["attributes"]
     else:
         taken = _OWN_FIELDS | set(mapped.values())
         attributes = {k: v for k, v in doc.items() if not k.startswith("_") and k not in taken}
     name = doc.get("name")
+    deleted_at, reason = doc.get(DELETED_AT), doc.get(DELETED_REASON)
     return Node(
         id=nid,
         kind=kind,
         name=name if isinstance(name, str) else None,
         created_at=doc.get("createdAt") or UNKNOWN_TIME,
-        scope=doc.get("scope") or "",
+        scope=held("scope") or "",
         tags=tuple(doc.get("tags") or ()),
         attributes=attributes,
         fields=fields,
+        deleted_at=deleted_at if isinstance(deleted_at, str) else None,
+        deleted_reason=reason if isinstance(reason, str) else None,
     )
 
 

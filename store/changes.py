@@ -205,10 +205,15 @@ class Recorder:
         held = self._nodes.get(node_id)
         return held is not None and held.action is Action.CREATED
 
-    def marked(self, action: Action, nodes: Sequence[Node]) -> None:
-        """Deleted or restored."""
-        for n in nodes:
-            self._nodes[n.id] = ChangeItem(action, n.id, n.kind.value)
+    def marked(self, action: Action, ids: Sequence[str], reason: str | None = None) -> None:
+        """Deleted (with the reason given, as ``after``) or restored."""
+        after = {"reason": reason} if action is Action.DELETED and reason is not None else None
+        for node_id in ids:
+            held = self._nodes.get(node_id)
+            if held is not None and held.action in (Action.DELETED, Action.RESTORED) and held.action is not action:
+                del self._nodes[node_id]  # deleted and restored again (or the other way): nothing
+                continue
+            self._nodes[node_id] = ChangeItem(action, node_id, node_id.partition("/")[0], after=after)
 
     def edges_created(self, edges: Sequence[Edge]) -> None:
         for e in edges:

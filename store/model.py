@@ -620,7 +620,9 @@ class Node:
     """A stored node. ``scope`` is the id of the node whose namespace holds the name
     ('' for kinds named globally); ``fields`` holds the kind's typed fields
     (a run's status and times, a devperf's metrics, ...); ``attributes`` is the
-    user's free-form object."""
+    user's free-form object. A deleted node (``deleteNode``) has ``deleted_at`` (and the
+    reason given): it keeps its parts, its name and its edges, hidden from every read
+    but ``node(id)`` until it is restored or purged."""
 
     id: str
     kind: Kind
@@ -630,6 +632,8 @@ class Node:
     tags: tuple[str, ...] = ()
     attributes: JSONObject = field(default_factory=dict)
     fields: JSONObject = field(default_factory=dict)
+    deleted_at: str | None = None
+    deleted_reason: str | None = None
 
 
 @dataclass(frozen=True)

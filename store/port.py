@@ -55,13 +55,16 @@ class ServingPeriod:
 
 @dataclass(frozen=True)
 class NeighborRequest:
-    """The nodes at the other end of ``edge_kind`` edges of ``node_id``, newest first."""
+    """The nodes at the other end of ``edge_kind`` edges of ``node_id``, newest first:
+    along its live edges, or along its hidden ones when ``from_deleted`` (a deleted
+    node's edges are all hidden with it, and show what it was linked to)."""
 
     node_id: str
     edge_kind: str
     step: Step
     first: int
     after: SortKey | None = None
+    from_deleted: bool = False
 
 
 @dataclass
@@ -186,15 +189,20 @@ class ListQuery:
     descending: bool = True
     first: int = 20
     after: SortKey | None = None
+    include_deleted: bool = False  # deleted nodes too (they are left out otherwise)
 
 
 @dataclass(frozen=True)
 class LineageQuery:
+    """The walk from ``start``: along live edges only, or, ``include_deleted``, along
+    hidden ones too (through and to deleted nodes)."""
+
     start: str
     direction: Direction
     depth: int
     limit: int
     kinds: tuple[Kind, ...] | None = None
+    include_deleted: bool = False
 
 
 @dataclass
@@ -235,7 +243,13 @@ class ProjectCounts:
 
 
 class Reader(Protocol):
-    async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]: ...
+    """Reads. A deleted node is read only by id, and only when asked for
+    (``get_nodes(deleted=True)``): every other read leaves it out, and each of its edges."""
+
+    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False) -> list[Node | None]:
+        """The nodes of these ids, None where there is none (or, unless ``deleted``, where
+        it is deleted)."""
+        ...
 
     async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]: ...
 
@@ -470,6 +484,16 @@ class Tx(Reader, Protocol):
         concurrent move took that number first)."""
         ...
 
+    async def delete_nodes(self, ids: Sequence[str], at: str, reason: str | None) -> None:
+        """Marks live nodes deleted at ``at`` and hides every edge they have; their names
+        (and unique tags and serving periods) are free for others from now on."""
+        ...
+
+    async def restore_nodes(self, ids: Sequence[str]) -> None:
+        """Undoes ``delete_nodes`` of these deleted nodes: each edge shows again whose two
+        ends are live. A name (or unique value) taken meanwhile is a Conflict."""
+        ...
+
 
 class Store(Reader, Protocol):
     # Whether ``answer`` can answer plans here (ArangoDB before 3.12.1 cannot): when not,
@@ -501,6 +525,17 @@ class Store(Reader, Protocol):
 
     async def changes(self, query: ChangeQuery) -> list[Change]:
         """Change-log entries, as ``query`` asks."""
+        ...
+
+    async def count_deleted(self, before: str) -> int:
+        """How many nodes were deleted before ``before`` (format_time text)."""
+        ...
+
+    async def purge_deleted(self, before: str, most: int) -> list[str]:
+        """Removes for good at most ``most`` nodes deleted before ``before``, in one short
+        transaction: the nodes, their edges, tags, metric points, moves, change marks,
+        and the idempotency records whose answer names them (change-log entries stay).
+        Answers the ids removed, oldest deletion first; none when there are none left."""
         ...
 
     async def lineage_events(self, first: int, after: tuple[str, str] | None = None) -> list[LineageEvent]:

@@ -31,7 +31,17 @@ except ImportError:  # Windows: writers wait on SQLite's busy timeout alone
     fcntl = None  # type: ignore[assignment]
 
 from metagate.store import sqlite_compile, sqlite_schema
-from metagate.store.changes import ORIGIN, Change, ChangeItem, ChangeQuery, Recorder, record_points, record_update, touches
+from metagate.store.changes import (
+    ORIGIN,
+    Action,
+    Change,
+    ChangeItem,
+    ChangeQuery,
+    Recorder,
+    record_points,
+    record_update,
+    touches,
+)
 from metagate.store.errors import Conflict, MetagateError, NotFound, Unavailable, WriteRefusal
 from metagate.store.model import (
     CUSTOM_EDGE_PREFIX,
@@ -72,7 +82,7 @@ from metagate.store.port import (
     numbered,
     placed_points,
 )
-from metagate.store.sqlite_sql import LINEAGE_VALUES, NODE_COLUMNS, Params, lineage_ctes, lineage_values, list_source
+from metagate.store.sqlite_sql import LINEAGE_VALUES, NODE_COLUMNS, NODE_NAMES, Params, lineage_ctes, lineage_values, list_source
 
 log = logging.getLogger("metagate")
 
@@ -84,32 +94,36 @@ T = TypeVar("T")
 _FIELD_EXPR = {name: f"json_extract(n.fields, '$.{name}')" for name in INDEXED_FIELDS}
 
 
-def _lineage_sql(fanned: bool) -> str:
-    return f"""
-WITH RECURSIVE {lineage_ctes("", {name: f":{name}" for name in LINEAGE_VALUES}, fanned)}
-SELECT 'w', rows, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM walked
+_LINEAGE_ROWS = f"""SELECT 'w', rows, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM walked
 UNION ALL
-SELECT 'n', depth, dir, id, kind, name, scope, created_at, tags, attributes, fields FROM (SELECT * FROM picked ORDER BY rn)
+SELECT 'n', depth, dir, {NODE_NAMES} FROM (SELECT * FROM picked ORDER BY rn)
 UNION ALL
-SELECT 'e', NULL, NULL, kind, from_id, to_id, created_at, NULL, NULL, NULL, NULL FROM followed
+SELECT 'e', NULL, NULL, kind, from_id, to_id, created_at, NULL, NULL, NULL, NULL, NULL, NULL FROM followed
 """
 
 
-# The lineage statement, by whether its walk is fanned (a query without a kinds filter).
-LINEAGE_SQL = {fanned: _lineage_sql(fanned) for fanned in (True, False)}
+def _lineage_sql(fanned: bool, hidden: bool) -> str:
+    return f"""
+WITH RECURSIVE {lineage_ctes("", {name: f":{name}" for name in LINEAGE_VALUES}, fanned, hidden)}
+{_LINEAGE_ROWS}"""
+
+
+# The lineage statement, by whether its walk is fanned (a query without a kinds filter)
+# and whether it walks hidden edges (includeDeleted).
+LINEAGE_SQL = {(fanned, hidden): _lineage_sql(fanned, hidden) for fanned in (True, False) for hidden in (False, True)}
 
 _NEIGHBORS_SQL = f"""
-WITH k(i, nid, ek, step, lim, av, aid) AS (
-  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6
+WITH k(i, nid, ek, step, lim, av, aid, gone) AS (
+  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7
     FROM json_each(?)
 ),
 hits(i, lim, other, av, aid) AS (
   SELECT k.i, k.lim, e.to_id, k.av, k.aid
-    FROM k JOIN edges e ON e.from_id = k.nid AND e.kind = k.ek
+    FROM k JOIN edges e ON e.from_id = k.nid AND e.kind = k.ek AND e.gone = k.gone
    WHERE k.step = 'out'
   UNION ALL
   SELECT k.i, k.lim, e.from_id, k.av, k.aid
-    FROM k JOIN edges e ON e.to_id = k.nid AND e.kind = k.ek
+    FROM k JOIN edges e ON e.to_id = k.nid AND e.kind = k.ek AND e.gone = k.gone
    WHERE k.step = 'in'
 ),
 ranked AS (
@@ -118,7 +132,7 @@ ranked AS (
     FROM hits h JOIN nodes n ON n.id = h.other
    WHERE h.av IS NULL OR n.created_at < h.av OR (n.created_at = h.av AND n.id < h.aid)
 )
-SELECT i, id, kind, name, scope, created_at, tags, attributes, fields
+SELECT i, {NODE_NAMES}
   FROM ranked WHERE rn <= lim + 1 ORDER BY i, rn
 """
 
@@ -131,20 +145,39 @@ WITH k(i, scope, ps, pe) AS (
 SELECT k.i, {NODE_COLUMNS} FROM k JOIN nodes n
     ON n.kind = 'servingperf' AND n.scope = k.scope
    AND json_extract(n.fields, '$.periodStart') = k.ps AND json_extract(n.fields, '$.periodEnd') = k.pe
+   AND n.deleted_at IS NULL
  ORDER BY k.i, n.created_at, n.id
 """
 
+# What purging deleted nodes (their ids: the one JSON array placeholder) removes with
+# them, the nodes last (the others name them by foreign key): their edges, tags, metric
+# index rows, metric points and moves, their marks in the change log (the entries stay),
+# and the answers of keyed mutations that name one of them.
+_PURGED = "(SELECT value FROM json_each(?1))"
+_PURGE_SQL = (
+    f"DELETE FROM edges WHERE from_id IN {_PURGED}",
+    f"DELETE FROM edges WHERE to_id IN {_PURGED}",
+    f"DELETE FROM node_tags WHERE node_id IN {_PURGED}",
+    f"DELETE FROM run_metrics WHERE run_id IN {_PURGED}",
+    f"DELETE FROM metric_points WHERE run_id IN {_PURGED}",
+    f"DELETE FROM history WHERE subject IN {_PURGED}",
+    f"DELETE FROM change_nodes WHERE node_id IN {_PURGED}",
+    "DELETE FROM idempotency WHERE key IN (SELECT i.key FROM idempotency i, json_tree(i.result) j"
+    f" WHERE j.key = 'ids' AND EXISTS (SELECT 1 FROM json_each(j.value) x WHERE x.value IN {_PURGED}))",
+    f"DELETE FROM nodes WHERE id IN {_PURGED}",
+)
+
 _PROJECT_COUNTS_SQL = """
-WITH m(id) AS (SELECT to_id FROM edges WHERE from_id = :p AND kind = 'project_model'),
-     r(id) AS (SELECT e.from_id FROM m JOIN edges e ON e.to_id = m.id AND e.kind = 'run_model')
+WITH m(id) AS (SELECT to_id FROM edges WHERE from_id = :p AND kind = 'project_model' AND gone = 0),
+     r(id) AS (SELECT e.from_id FROM m JOIN edges e ON e.to_id = m.id AND e.kind = 'run_model' AND e.gone = 0)
 SELECT (SELECT count(*) FROM m),
        (SELECT count(*) FROM r),
        (SELECT count(DISTINCT e.to_id) FROM r JOIN edges e
-          ON e.from_id = r.id AND e.kind = 'run_dataset'),
+          ON e.from_id = r.id AND e.kind = 'run_dataset' AND e.gone = 0),
        (SELECT count(DISTINCT e.to_id) FROM r JOIN edges e
-          ON e.from_id = r.id AND e.kind = 'run_featureset'),
+          ON e.from_id = r.id AND e.kind = 'run_featureset' AND e.gone = 0),
        (SELECT count(DISTINCT e.from_id) FROM m JOIN edges e
-          ON e.to_id = m.id AND e.kind = 'deployment_model')
+          ON e.to_id = m.id AND e.kind = 'deployment_model' AND e.gone = 0)
 """
 
 
@@ -153,7 +186,7 @@ def _dumps(value: Any) -> str:
 
 
 def _node(row: Sequence[Any]) -> Node:
-    node_id, kind, name, scope, created_at, tags, attributes, fields = row
+    node_id, kind, name, scope, created_at, tags, attributes, fields, deleted_at, deleted_reason = row
     return Node(
         id=node_id,
         kind=Kind(kind),
@@ -163,6 +196,8 @@ def _node(row: Sequence[Any]) -> Node:
         tags=tuple(orjson.loads(tags)),
         attributes=orjson.loads(attributes),
         fields=orjson.loads(fields),
+        deleted_at=deleted_at,
+        deleted_reason=deleted_reason,
     )
 
 
@@ -265,12 +300,13 @@ class _Reads:
                 break
         return data.encode() if ok else None
 
-    async def get_nodes(self, conn: _Connection, ids: Sequence[str]) -> list[Node | None]:
+    async def get_nodes(self, conn: _Connection, ids: Sequence[str], deleted: bool = False) -> list[Node | None]:
         if not ids:
             return []
+        live = "" if deleted else " AND n.deleted_at IS NULL"
         rows = await self._rows(
             conn,
-            f"SELECT {NODE_COLUMNS} FROM nodes n WHERE n.id IN (SELECT value FROM json_each(?))",
+            f"SELECT {NODE_COLUMNS} FROM nodes n WHERE n.id IN (SELECT value FROM json_each(?)){live}",
             (_dumps(list(ids)),),
         )
         found = {row[0]: _node(row) for row in rows}
@@ -287,7 +323,7 @@ class _Reads:
               SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)
             )
             SELECT k.i, {NODE_COLUMNS} FROM k JOIN nodes n
-                ON n.kind = k.kind AND n.name = k.name AND (k.scope IS NULL OR n.scope = k.scope)
+                ON n.kind = k.kind AND n.name = k.name AND (k.scope IS NULL OR n.scope = k.scope) AND n.deleted_at IS NULL
              ORDER BY k.i, n.created_at, n.id
             """,
             (_dumps(payload),),
@@ -303,7 +339,8 @@ class _Reads:
             raise ValueError(f"{name} is not an indexed field")
         rows = await self._rows(
             conn,
-            f"SELECT {NODE_COLUMNS} FROM nodes n WHERE n.kind = ? AND {expr} = ? ORDER BY n.created_at, n.id LIMIT 100",
+            f"SELECT {NODE_COLUMNS} FROM nodes n WHERE n.kind = ? AND {expr} = ? AND n.deleted_at IS NULL"
+            " ORDER BY n.created_at, n.id LIMIT 100",
             (kind.value, value),
         )
         return [_node(r) for r in rows]
@@ -331,6 +368,7 @@ class _Reads:
                 r.first,
                 r.after[0] if r.after else None,
                 r.after[1] if r.after else None,
+                int(r.from_deleted),
             ]
             for i, r in enumerate(requests)
         ]
@@ -604,8 +642,8 @@ class SQLiteTx:
         finally:
             self._db, self._abandoned = None, None
 
-    async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
-        return await self._reads.get_nodes(self, ids)
+    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False) -> list[Node | None]:
+        return await self._reads.get_nodes(self, ids, deleted)
 
     async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
         return await self._reads.find_named(self, keys)
@@ -804,6 +842,38 @@ class SQLiteTx:
             await self._many(
                 "INSERT INTO history (subject, topic, seq, at, value, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(h.subject, h.topic, h.seq, h.at, _dumps(h.value), h.reason, h.actor) for h in entries],
+            )
+
+    async def delete_nodes(self, ids: Sequence[str], at: str, reason: str | None) -> None:
+        if not ids:
+            return
+        if self.recorder is not None:
+            self.recorder.marked(Action.DELETED, ids, reason)
+        wanted = _dumps(list(ids))
+        await self._send(
+            "UPDATE nodes SET deleted_at = ?, deleted_reason = ?"
+            " WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL",
+            (at, reason, wanted),
+        )
+        for end in ("from_id", "to_id"):
+            await self._send(f"UPDATE edges SET gone = 1 WHERE {end} IN (SELECT value FROM json_each(?)) AND gone = 0", (wanted,))
+
+    async def restore_nodes(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        if self.recorder is not None:
+            self.recorder.marked(Action.RESTORED, ids)
+        wanted = _dumps(list(ids))
+        await self._send(
+            "UPDATE nodes SET deleted_at = NULL, deleted_reason = NULL"
+            " WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NOT NULL",
+            (wanted,),
+        )
+        for end, other in (("from_id", "to_id"), ("to_id", "from_id")):
+            await self._send(
+                f"UPDATE edges SET gone = 0 WHERE {end} IN (SELECT value FROM json_each(?)) AND gone = 1"
+                f" AND (SELECT o.deleted_at FROM nodes o WHERE o.id = edges.{other}) IS NULL",
+                (wanted,),
             )
 
 
@@ -1158,9 +1228,9 @@ class SQLiteStore:
         self._checkpoint_soon()
         return result
 
-    async def get_nodes(self, ids: Sequence[str]) -> list[Node | None]:
+    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False) -> list[Node | None]:
         async with self._read() as conn:
-            return await self._reads.get_nodes(conn, ids)
+            return await self._reads.get_nodes(conn, ids, deleted)
 
     async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
         async with self._read() as conn:
@@ -1205,7 +1275,7 @@ class SQLiteStore:
         params = lineage_values(query, self.lineage_first_cap)
         while True:
             async with self._read() as conn:
-                rows = await self._reads._rows(conn, LINEAGE_SQL[query.kinds is None], params)
+                rows = await self._reads._rows(conn, LINEAGE_SQL[query.kinds is None, query.include_deleted], params)
             walked = rows[0][1]
             self.lineage_rows += walked
             nodes = [LineageNode(_node(row[3:]), row[1], Direction(row[2])) for row in rows if row[0] == "n"]
@@ -1241,6 +1311,26 @@ class SQLiteStore:
                 " UNION ALL SELECT 'tags', count(*) FROM node_tags",
             )
         return {kind: count for kind, count in rows}
+
+    async def count_deleted(self, before: str) -> int:
+        async with self._read() as conn:
+            [(count,)] = await self._reads._rows(conn, "SELECT count(*) FROM nodes WHERE deleted_at < ?", (before,))
+        return int(count)
+
+    async def purge_deleted(self, before: str, most: int) -> list[str]:
+        async def purge(tx: SQLiteTx) -> list[str]:
+            found = await tx._send(
+                "SELECT id FROM nodes WHERE deleted_at < ? ORDER BY deleted_at, id LIMIT ?", (before, max(0, most))
+            )
+            ids = [row[0] for row in found]
+            if ids:
+                wanted = (_dumps(ids),)
+                for sql in _PURGE_SQL:
+                    await tx._send(sql, wanted)
+            return ids
+
+        # It records nothing, so no entry is written: the log keeps the entries as they were.
+        return await self.transact(purge)
 
     async def changes(self, query: ChangeQuery) -> list[Change]:
         sql, params = _changes_sql(query)

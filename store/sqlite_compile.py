@@ -142,12 +142,18 @@ class _Compiler:
             cursor = f" AND (x.{created} < {av} OR (x.{created} = {av} AND x.{far} < {aid}))"
         kind, limit = self.bind(edge_kind), self.bind(rows)
         each = self.name("q")
-        self.ctes.append(f"\n  {each}(id) AS (SELECT DISTINCT * FROM ({parents}))")
+        # Each parent with whether it is deleted: a live one's live edges are followed, a
+        # deleted one's (all hidden with it) its hidden ones.
+        self.ctes.append(f"\n  {each}p(id) AS (SELECT DISTINCT * FROM ({parents}))")
+        self.ctes.append(
+            f"\n  {each}(id, gone) AS (SELECT q.id, (SELECT pn.deleted_at IS NOT NULL FROM nodes pn WHERE pn.id = q.id)"
+            f" FROM {each}p q)"
+        )
         ranked = (
             f"SELECT e.{near} AS pid, e.{created} AS sv, e.{far} AS id,"
             f" row_number() OVER (PARTITION BY e.{near} ORDER BY e.{created} DESC, e.{far} DESC) AS rn"
             f" FROM {each} p JOIN edges e ON e.{near} = p.id AND e.kind = {kind}"
-            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = p.id AND x.kind = {kind}{cursor}"
+            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = p.id AND x.kind = {kind} AND x.gone = p.gone{cursor}"
             f" ORDER BY x.{created} DESC, x.{far} DESC LIMIT {limit})"
         )
         return self.cte("s", f"SELECT pid, sv, rn, id FROM ({ranked})")
@@ -188,7 +194,7 @@ class _Compiler:
             objects = self.objects(f"SELECT id FROM {reached}", f.select)
             newest = (
                 f"(SELECT x.id FROM edges e JOIN nodes x ON x.id = e.{far} WHERE e.{near} = n.id AND e.kind = {edge}"
-                " ORDER BY x.created_at DESC, x.id DESC LIMIT 1)"
+                " AND e.gone = (n.deleted_at IS NOT NULL) ORDER BY x.created_at DESC, x.id DESC LIMIT 1)"
             )
             return f.key, self.lookup(objects, newest)
         step = self.hop(ids, f.edge_kind, f.step, f.first + 1, f.after)
@@ -200,6 +206,8 @@ class _Compiler:
             "kind": "upper(n.kind)",
             "name": "n.name",
             "createdAt": "mg_time(n.created_at)",
+            "deletedAt": "mg_time(n.deleted_at)",
+            "deletedReason": "n.deleted_reason",
             "tags": "json(n.tags)",
             "attributes": "json(n.attributes)",
         }.get(name)
@@ -288,7 +296,7 @@ class _Compiler:
         return root.key, self.summary(root)
 
     def named(self, root: p.NamedRoot) -> str:
-        match = f"kind = {self.bind(root.name.kind.value)} AND name = {self.bind(root.name.name)}"
+        match = f"kind = {self.bind(root.name.kind.value)} AND name = {self.bind(root.name.name)} AND deleted_at IS NULL"
         if root.name.scope is not None:
             match += f" AND scope = {self.bind(root.name.scope)}"
         self.checks.append(f"(SELECT count(*) FROM (SELECT 1 FROM nodes WHERE {match} LIMIT 2)) < 2")
@@ -301,7 +309,7 @@ class _Compiler:
         values = lineage_values(q, self.first_cap)
         fanned = q.kinds is None
         v = {name: self.bind(values[name]) for name in LINEAGE_VALUES if fanned or name != "fan"}
-        self.ctes.append(lineage_ctes(t, v, fanned))
+        self.ctes.append(lineage_ctes(t, v, fanned, q.include_deleted))
         self.walks.append(Walk(q.limit, v["cap"]))
         self.stats += [f"(SELECT rows FROM {t}walked)", f"(SELECT count(*) FROM {t}picked)"]
         self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {v['start']})")
@@ -350,12 +358,14 @@ class _Compiler:
 
     def summary(self, root: p.SummaryRoot) -> str:
         pid = self.bind(root.project_id)
-        models = self.cte("m", f"SELECT to_id AS id FROM edges WHERE from_id = {pid} AND kind = 'project_model'")
-        runs = self.cte("r", f"SELECT e.from_id AS id FROM {models} m JOIN edges e ON e.to_id = m.id AND e.kind = 'run_model'")
+        models = self.cte("m", f"SELECT to_id AS id FROM edges WHERE from_id = {pid} AND kind = 'project_model' AND gone = 0")
+        runs = self.cte(
+            "r", f"SELECT e.from_id AS id FROM {models} m JOIN edges e ON e.to_id = m.id AND e.kind = 'run_model' AND e.gone = 0"
+        )
         self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {pid} AND kind = 'project')")
 
         def distinct(near: str, far: str, source: str, edge_kind: str) -> str:
-            joined = f"{source} x JOIN edges e ON e.{near} = x.id AND e.kind = '{edge_kind}'"
+            joined = f"{source} x JOIN edges e ON e.{near} = x.id AND e.kind = '{edge_kind}' AND e.gone = 0"
             return f"(SELECT count(DISTINCT e.{far}) FROM {joined})"
 
         counts = {

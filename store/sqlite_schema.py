@@ -259,6 +259,36 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX change_nodes_seq ON change_nodes (seq, kind);
     """,
+    # 13: soft delete. A deleted node keeps its row (deleted_at, with the reason given)
+    # and its edges, which are hidden with it (gone = 1 while either end is deleted):
+    # every read but one by id leaves it out. Its name, unique tag and serving period
+    # are free for others: the unique indexes hold live nodes only. The walks' indexes
+    # read live edges (gone = 0) in order as before; a deleted node's hidden ones
+    # (gone = 1) in order too.
+    """
+    ALTER TABLE nodes ADD COLUMN deleted_at TEXT;
+    ALTER TABLE nodes ADD COLUMN deleted_reason TEXT;
+    ALTER TABLE edges ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX nodes_deleted ON nodes (deleted_at) WHERE deleted_at IS NOT NULL;
+    DROP INDEX nodes_scoped_name;
+    CREATE UNIQUE INDEX nodes_scoped_name ON nodes (kind, scope, name) WHERE name IS NOT NULL AND deleted_at IS NULL;
+    DROP INDEX nodes_run_deployment_tag;
+    CREATE UNIQUE INDEX nodes_run_deployment_tag
+        ON nodes (json_extract(fields, '$.deploymentTag'))
+        WHERE kind = 'run' AND json_extract(fields, '$.deploymentTag') IS NOT NULL AND deleted_at IS NULL;
+    DROP INDEX nodes_deployment_tag;
+    CREATE UNIQUE INDEX nodes_deployment_tag
+        ON nodes (json_extract(fields, '$.tag'))
+        WHERE kind = 'deployment' AND json_extract(fields, '$.tag') IS NOT NULL AND deleted_at IS NULL;
+    DROP INDEX nodes_serving_period;
+    CREATE UNIQUE INDEX nodes_serving_period
+        ON nodes (scope, json_extract(fields, '$.periodStart'), json_extract(fields, '$.periodEnd'))
+        WHERE kind = 'servingperf' AND deleted_at IS NULL;
+    DROP INDEX edges_from_order;
+    DROP INDEX edges_to_order;
+    CREATE INDEX edges_from_order ON edges (from_id, kind, gone, to_created, to_id);
+    CREATE INDEX edges_to_order ON edges (to_id, kind, gone, from_created, from_id);
+    """,
 ]
 
 

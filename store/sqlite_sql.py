@@ -26,7 +26,9 @@ from metagate.store.port import (
     contains_pattern,
 )
 
-NODE_COLUMNS = "n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields"
+NODE_COLUMNS = "n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attributes, n.fields, n.deleted_at, n.deleted_reason"
+# The columns of NODE_COLUMNS by name, as a select from a subquery of them gives them.
+NODE_NAMES = "id, kind, name, scope, created_at, tags, attributes, fields, deleted_at, deleted_reason"
 
 
 class Params:
@@ -47,7 +49,15 @@ def _columns(s: WalkStep) -> tuple[str, str, str]:
     return ("from_id", "to_id", "to_created") if s.step is Step.OUT else ("to_id", "from_id", "from_created")
 
 
-def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep, fanned: bool) -> str:
+def _live(alias: str, hidden: bool) -> str:
+    """The test that keeps ``alias``'s edges a walk follows: its live ones, or, walking
+    ``hidden`` ones too, all of them. (A fanned step tests the edges it picks, then
+    reads each by its key: testing that one again would read it by the walks' index
+    instead, every edge of the node's, not the few picked.)"""
+    return "" if hidden else f" AND {alias}.gone = 0"
+
+
+def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep, fanned: bool, hidden: bool) -> str:
     """The walk's rows one ``s`` step from each row of it: when ``fanned``, at most
     ``fan`` per row, the first in the order of the answer (the far kind is the step's,
     and the edge holds the far end's creation time: an index gives them in order, however
@@ -57,12 +67,12 @@ def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep, fanned: bool) -> 
     first = ""
     if fanned:
         first = (
-            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = '{s.edge.name}'"
+            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = '{s.edge.name}'{_live('x', hidden)}"
             f" ORDER BY x.{created}, x.{far} LIMIT {v['fan']})"
         )
     return f"""
     SELECT e.{far}, w.dir, w.depth + 1, '{s.far.value}', e.{created}
-      FROM {t}walk w JOIN edges e ON e.{near} = w.id AND e.kind = '{s.edge.name}'{first}
+      FROM {t}walk w JOIN edges e ON e.{near} = w.id AND e.kind = '{s.edge.name}'{_live("e", hidden or fanned)}{first}
      WHERE {_mask(t)} & {1 << i} AND w.dir = '{s.direction.value}' AND w.kind = '{s.near.value}' AND w.depth < {v["depth"]}"""
 
 
@@ -71,7 +81,7 @@ def _mask(t: str) -> str:
     return f"(SELECT m FROM {t}mask)"
 
 
-def _custom_walk(t: str, v: dict[str, str], i: int, c: CustomWalk, fanned: bool) -> str:
+def _custom_walk(t: str, v: dict[str, str], i: int, c: CustomWalk, fanned: bool, hidden: bool) -> str:
     """The walk's rows one step along the declared edge kinds whose upstream end is
     ``c.upstream``, followed ``c.step``: as ``_walk_step``, the kinds read from each
     declaration (``edge_kinds``) instead of the text. In this order (CROSS JOIN keeps
@@ -82,17 +92,19 @@ def _custom_walk(t: str, v: dict[str, str], i: int, c: CustomWalk, fanned: bool)
     first = ""
     if fanned:
         first = (
-            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = k.edge"
+            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = k.edge{_live('x', hidden)}"
             f" ORDER BY x.{created}, x.{far} LIMIT {v['fan']})"
         )
+    live = _live("e", hidden or fanned)
     return f"""
     SELECT e.{far}, w.dir, w.depth + 1, k.{far_end.value}_store, e.{created}
       FROM {t}walk w CROSS JOIN edge_kinds k CROSS JOIN edges e
-        ON k.{near_end.value}_store = w.kind AND k.upstream = '{c.upstream.value}' AND e.{near} = w.id AND e.kind = k.edge{first}
+        ON k.{near_end.value}_store = w.kind AND k.upstream = '{c.upstream.value}'
+       AND e.{near} = w.id AND e.kind = k.edge{live}{first}
      WHERE {_mask(t)} & {1 << i} AND w.dir = '{c.direction.value}' AND w.depth < {v["depth"]}"""
 
 
-def _followed(t: str, v: dict[str, str]) -> str:
+def _followed(t: str, v: dict[str, str], hidden: bool) -> str:
     """The edges the walk's steps follow between two nodes kept, read from the end with
     few edges of the kind (a node kept may have thousands at its other end, while the
     nodes kept are at most the limit; never pair by pair of nodes kept, which is kept
@@ -121,7 +133,7 @@ def _followed(t: str, v: dict[str, str]) -> str:
     SELECT e.kind, e.from_id, e.to_id, e.created_at FROM {joined}
      WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
        AND iif(s.wa, a.depth, b.depth) < {v["depth"]}
-       AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id""")
+       AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id{_live("e", hidden)}""")
     # The declared lineage edges, read from their from end (nothing bounds how many a
     # node has at either end: a declared node is logged with at most 1,000 links a call,
     # but linkNodes adds more one by one).
@@ -130,7 +142,7 @@ def _followed(t: str, v: dict[str, str]) -> str:
       FROM {t}kept a CROSS JOIN edge_kinds k CROSS JOIN edges e CROSS JOIN {t}kept b
      WHERE k.upstream IS NOT NULL AND a.kind = k.from_store AND b.dir = a.dir AND b.kind = k.to_store
        AND iif((a.dir = 'upstream') = (k.upstream = 'to'), a.depth, b.depth) < {v["depth"]}
-       AND e.from_id = a.id AND e.kind = k.edge AND e.to_id = b.id""")
+       AND e.from_id = a.id AND e.kind = k.edge AND e.to_id = b.id{_live("e", hidden)}""")
     return " UNION".join(selects)
 
 
@@ -148,15 +160,17 @@ def _followed(t: str, v: dict[str, str]) -> str:
 # few nodes and was cut, the caller widens the cap and asks again. Edges are those the
 # walk follows between the nodes kept. `t` prefixes the names of the walk's tables (a
 # statement may walk more than once) and `v` names the placeholders of its values:
-# start, dirs, cap, fan (when fanned), mask, kinds, limit, depth.
-def lineage_ctes(t: str, v: dict[str, str], fanned: bool) -> str:
+# start, dirs, cap, fan (when fanned), mask, kinds, limit, depth. The walk follows live
+# edges only (a deleted node's are hidden with it: the walk stops at it), or, ``hidden``,
+# every edge (through and to deleted nodes).
+def lineage_ctes(t: str, v: dict[str, str], fanned: bool, hidden: bool = False) -> str:
     steps = " UNION".join(
         [
-            *(_walk_step(t, v, i, s, fanned) for i, s in enumerate(WALK_STEPS)),
-            *(_custom_walk(t, v, len(WALK_STEPS) + i, c, fanned) for i, c in enumerate(CUSTOM_WALKS)),
+            *(_walk_step(t, v, i, s, fanned, hidden) for i, s in enumerate(WALK_STEPS)),
+            *(_custom_walk(t, v, len(WALK_STEPS) + i, c, fanned, hidden) for i, c in enumerate(CUSTOM_WALKS)),
         ]
     )
-    followed = _followed(t, v)
+    followed = _followed(t, v, hidden)
     return f"""
   -- A kinds filter's mask knows the built-in edge kinds only: with declared lineage
   -- edges (which may lead from any kind to any), every step is taken.
@@ -227,6 +241,8 @@ def list_source(q: ListQuery, bind: Params) -> tuple[str, str]:
     if not q.kinds:
         raise BadUserInput("a list needs at least one kind")
     where: list[str] = [f"n.kind IN ({', '.join(bind(k.value) for k in q.kinds)})"]
+    if not q.include_deleted:
+        where.append("n.deleted_at IS NULL")
 
     if q.name is not None:
         where.append(f"n.name = {bind(q.name)}")
@@ -250,7 +266,7 @@ def list_source(q: ListQuery, bind: Params) -> tuple[str, str]:
             f"((n.kind = 'run' AND json_extract(n.fields, '$.deploymentTag') = {tag})"
             f" OR (n.kind = 'deployment' AND json_extract(n.fields, '$.tag') = {tag})"
             " OR (n.kind = 'model' AND n.id IN (SELECT e.to_id FROM nodes r JOIN edges e"
-            "   ON e.from_id = r.id AND e.kind = 'run_model'"
+            "   ON e.from_id = r.id AND e.kind = 'run_model' AND e.gone = 0"
             f"   WHERE r.kind = 'run' AND json_extract(r.fields, '$.deploymentTag') = {tag})))"
         )
 
@@ -264,6 +280,11 @@ def list_source(q: ListQuery, bind: Params) -> tuple[str, str]:
             raise BadUserInput(f"invalid metric name {metric_name!r}", field="metric")
         # Runs that carry the metric, from its index (migration 4), in value order.
         source = f"nodes n JOIN run_metrics rm ON rm.run_id = n.id AND rm.name = {bind(metric_name)}"
+        # ... through the dev perf the run's navigation shows (a deleted one's metrics are not the run's).
+        where.append(
+            "EXISTS (SELECT 1 FROM edges rd WHERE rd.from_id = n.id AND rd.kind = 'run_devperf'"
+            " AND rd.gone = (n.deleted_at IS NOT NULL))"
+        )
         metric_expr = "rm.value"
     else:
         source = "nodes n"
@@ -288,7 +309,7 @@ def list_source(q: ListQuery, bind: Params) -> tuple[str, str]:
         outer.append(f"({sort} {cmp} {after} OR ({sort} = {after} AND id {cmp} {bind(q.after[1])}))")
     order = "DESC" if q.descending else "ASC"
     sql = (
-        f"SELECT {sort} AS sv, id, kind, name, scope, created_at, tags, attributes, fields FROM ("
+        f"SELECT {sort} AS sv, {NODE_NAMES} FROM ("
         f" SELECT {NODE_COLUMNS}, {metric_expr} AS m FROM {source} WHERE {' AND '.join(where)}"
         f") {'WHERE ' + ' AND '.join(outer) if outer else ''}"
         f" ORDER BY sv {order}, id {order} LIMIT {bind(q.first + 1)}"
@@ -374,5 +395,7 @@ def where_sql(w: Where, alias: str, bind: Params, depth: int = 0) -> str:
     return (
         f"EXISTS (SELECT 1 FROM edges {edge} JOIN nodes {other} ON {other}.id = {edge}.{far}"
         f" WHERE {edge}.{near} = {alias}.id AND {edge}.kind = {bind(w.edge_kind)}"
+        # Live edges of a live node; a deleted node's, all hidden with it, of a deleted one.
+        f" AND {edge}.gone = ({alias}.deleted_at IS NOT NULL)"
         f" AND {where_sql(w.where, other, bind, depth + 1)})"
     )

@@ -55,7 +55,7 @@ KIND_TYPE = {
 }
 TYPE_KIND = {t: k for k, t in KIND_TYPE.items()}
 TYPE_KIND_ENUM = {t: Kind(k) for k, t in KIND_TYPE.items()}
-BASE = ("id", "kind", "name", "createdAt", "tags", "attributes", "__typename")
+BASE = ("id", "kind", "name", "createdAt", "deletedAt", "deletedReason", "tags", "attributes", "__typename")
 OWN: dict[str, tuple[str, ...]] = {
     "Run": ("status", "startTime", "endTime", "tag", "deploymentTag"),
     "ModelParams": ("params",),
@@ -132,6 +132,16 @@ def attributes(integral_floats: bool) -> st.SearchStrategy[dict[str, Any]]:
 class Graph:
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
+    # Deleted nodes (deleteNode): id -> (when, the reason given). Every edge with a deleted
+    # end is hidden: a live node's navigation, lists, lineage and counts leave it out; a
+    # deleted node's navigation follows its hidden edges.
+    deleted: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    def hidden(self, e: Edge) -> bool:
+        return e.from_id in self.deleted or e.to_id in self.deleted
+
+    def live(self, node: Node) -> bool:
+        return node.id not in self.deleted
 
     def of(self, kind: str) -> list[Node]:
         return [n for n in self.nodes.values() if n.kind.value == kind]
@@ -209,6 +219,9 @@ def graphs(draw: st.DrawFn, integral_floats: bool = True) -> Graph:
                         metrics={"auc": draw(number)},
                     )
                     edge("deployment_servingperf", deployment, perf)
+    for node_id in sorted(g.nodes):
+        if draw(st.integers(0, 5)) == 0:
+            g.deleted[node_id] = (draw(st.sampled_from(TIMES)), draw(st.sampled_from([None, "wrong data"])))
     return g
 
 
@@ -236,10 +249,12 @@ class Reference:
         self.g = g
 
     def neighbours(self, node: Node, edge_kind: str, way: str) -> list[Node]:
+        # A live node's live edges; a deleted one's, all hidden with it.
+        edges = [e for e in self.g.edges if e.kind == edge_kind and self.g.hidden(e) == (node.id in self.g.deleted)]
         if way == "out":
-            found = [self.g.nodes[e.to_id] for e in self.g.edges if e.kind == edge_kind and e.from_id == node.id]
+            found = [self.g.nodes[e.to_id] for e in edges if e.from_id == node.id]
         else:
-            found = [self.g.nodes[e.from_id] for e in self.g.edges if e.kind == edge_kind and e.to_id == node.id]
+            found = [self.g.nodes[e.from_id] for e in edges if e.to_id == node.id]
         return sorted(found, key=lambda n: (n.created_at, n.id), reverse=True)
 
     def own(self, node: Node, name: str, args: dict[str, Any]) -> Any:
@@ -256,11 +271,14 @@ class Reference:
         return f.get(name)
 
     def base(self, node: Node, name: str) -> Any:
+        deleted_at, reason = self.g.deleted.get(node.id, (None, None))
         return {
             "id": gid(node.id),
             "kind": node.kind.value.upper(),
             "name": node.name,
             "createdAt": api_time(node.created_at),
+            "deletedAt": api_time(deleted_at),
+            "deletedReason": reason,
             "tags": list(node.tags),
             "attributes": node.attributes,
             "__typename": KIND_TYPE[node.kind.value],
@@ -412,7 +430,9 @@ Root = tuple[str, Callable[[Reference], Any]]
 def _count(ref: Reference, project: Node, what: str) -> int:
     def ends(sources: set[str], edge_kind: str, near: str) -> set[str]:
         far = "to_id" if near == "from_id" else "from_id"
-        return {getattr(e, far) for e in ref.g.edges if e.kind == edge_kind and getattr(e, near) in sources}
+        return {
+            getattr(e, far) for e in ref.g.edges if e.kind == edge_kind and getattr(e, near) in sources and not ref.g.hidden(e)
+        }
 
     models = ends({project.id}, "project_model", "from_id")
     runs = ends(models, "run_model", "to_id")
@@ -457,7 +477,11 @@ def lookup_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
         argument = "projectId" if target.kind is Kind.MODEL else "modelId"
         scope = f', {argument}: "{gid(target.scope)}"'
     text, evaluate = draw(selection(KIND_TYPE[field_name], alias, 2))
-    return f'{key}: {field_name}(name: "{target.name}"{scope}) {{ {text} }}', lambda ref: dict(evaluate(ref, target))
+    # A deleted node's name names nothing (it is free for another).
+    return (
+        f'{key}: {field_name}(name: "{target.name}"{scope}) {{ {text} }}',
+        lambda ref: dict(evaluate(ref, target)) if ref.g.live(target) else None,
+    )
 
 
 # The where language: a random tree over a kind, rendered as GraphQL and evaluated here
@@ -608,8 +632,13 @@ def list_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
         head = f"search(kinds: [{kinds_text}]" + (f', text: "{contains}"' if contains else "")
         text_kind = "Node"  # search answers the interface, whatever the kinds
     first = draw(st.integers(1, 5))
+    include_deleted = draw(st.booleans())
+    if include_deleted:
+        head += ", includeDeleted: true"
     candidates = [
-        n for n in g.nodes.values() if n.kind.value in kinds and (contains is None or (n.name or "").find(contains) >= 0)
+        n
+        for n in g.nodes.values()
+        if n.kind.value in kinds and (contains is None or (n.name or "").find(contains) >= 0) and (include_deleted or g.live(n))
     ]
     if where is not None:
         candidates = [n for n in candidates if where(Reference(g), n)]
@@ -620,7 +649,7 @@ def list_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
         if order == "NAME":
             return n.name
         if order == "METRIC":
-            perf = [g.nodes[e.to_id] for e in g.edges if e.kind == "run_devperf" and e.from_id == n.id]
+            perf = Reference(g).neighbours(n, "run_devperf", "out")
             found = perf[0].fields.get("metrics", {}).get(metric) if perf else None
             return float(found) if found is not None else None
         return n.created_at
@@ -639,9 +668,9 @@ def list_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
     return f"{key}: {head}{arguments}) {{ {ctext} }}", lambda ref: answer(ref, shown, len(rest) > first, after is not None)
 
 
-def _walk(g: Graph, start: str, direction: str, depth: int) -> dict[str, int]:
+def _walk(g: Graph, start: str, direction: str, depth: int, include_deleted: bool = False) -> dict[str, int]:
     """Breadth-first: each node reached upstream (or downstream) of ``start`` and its
-    least depth, following DESIGN.md's table."""
+    least depth, following DESIGN.md's table, along live edges (or every edge)."""
     seen = {start: 0}
     queue = deque([start])
     while queue:
@@ -650,7 +679,7 @@ def _walk(g: Graph, start: str, direction: str, depth: int) -> dict[str, int]:
             continue
         for e in g.edges:
             up = UPSTREAM_END[e.kind.upper()]
-            if up is None:
+            if up is None or (g.hidden(e) and not include_deleted):
                 continue
             upstream, downstream = (e.to_id, e.from_id) if up == "to" else (e.from_id, e.to_id)
             near, far = (downstream, upstream) if direction == "upstream" else (upstream, downstream)
@@ -668,11 +697,12 @@ def lineage_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
     depth = draw(st.integers(1, 6))
     limit = draw(st.integers(1, 12))
     kinds = draw(st.one_of(st.none(), st.lists(st.sampled_from(sorted(KIND_TYPE)), min_size=1, max_size=3, unique=True)))
+    include_deleted = draw(st.booleans())
     dirs = ["upstream", "downstream"] if direction == "BOTH" else [direction.lower()]
     entries = [
         (g.nodes[node_id], d, dir_)
         for dir_ in dirs
-        for node_id, d in _walk(g, start.id, dir_, depth).items()
+        for node_id, d in _walk(g, start.id, dir_, depth, include_deleted).items()
         if kinds is None or g.nodes[node_id].kind.value in kinds
     ]
     entries.sort(key=lambda x: (x[1], x[0].kind.value, x[0].created_at, x[0].id))
@@ -685,7 +715,7 @@ def lineage_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
             continue
         for e in g.edges:
             up = UPSTREAM_END[e.kind.upper()]
-            if up is None:
+            if up is None or (g.hidden(e) and not include_deleted):
                 continue
             upstream, downstream = (e.to_id, e.from_id) if up == "to" else (e.from_id, e.to_id)
             near, far = (downstream, upstream) if dir_ == "upstream" else (upstream, downstream)
@@ -733,6 +763,8 @@ def lineage_root(draw: st.DrawFn, key: str, g: Graph, alias: Aliases) -> Root:
     arguments = f'id: "{gid(start.id)}", direction: {direction}, depth: {depth}, limit: {limit}'
     if kinds is not None:
         arguments += f", kinds: [{', '.join(k.upper() for k in kinds)}]"
+    if include_deleted:
+        arguments += ", includeDeleted: true"
     return f"{key}: lineage({arguments}) {{ {' '.join(texts[p] for p in parts)} }}", answer
 
 
@@ -835,6 +867,8 @@ async def _check(adapter: str, g: Graph, queries: list[Operation]) -> None:
         async with store.write() as tx:
             await tx.insert_nodes(list(g.nodes.values()))
             await tx.insert_edges(g.edges)
+            for node_id, (at, reason) in g.deleted.items():
+                await tx.delete_nodes([node_id], at, reason)
         limits = Limits(max_aliases=1000)  # every field is aliased here
         app = create_app(Settings(AUTH=False, LIMITS=limits), store=store)
         schema = build_schema(limits)
@@ -919,7 +953,7 @@ def where_cases(draw: st.DrawFn, adapter: str) -> tuple[Graph, list[Operation]]:
         test = all if combine == "AND" else any
 
         def answer(ref: Reference, name: str = name, kind: Kind = kind, parts: Any = parts, test: Any = test) -> dict[str, Any]:
-            kept = [n for n in ref.g.nodes.values() if n.kind is kind and test(t(ref, n) for _, t in parts)]
+            kept = [n for n in ref.g.nodes.values() if n.kind is kind and ref.g.live(n) and test(t(ref, n) for _, t in parts)]
             kept.sort(key=lambda n: (n.created_at, n.id), reverse=True)
             return {"nodes": [{"id": gid(n.id)} for n in kept]}
 

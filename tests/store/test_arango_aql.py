@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from metagate.resolvers.metrics import downsampled
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
+from metagate.store.arango import ArangoSettings, ArangoStore, ArangoTx
 from metagate.store.arango_init import indexes
 from metagate.store.changes import Action, ChangeItem, ChangeQuery, Origin, touches
 from metagate.store.model import Direction, Edge, End, Kind, Node, Step
@@ -119,9 +121,10 @@ def test_reads_carry_hostile_values_only_as_bind_variables(h: list[str], key: st
     value=st.one_of(HOSTILE, st.integers(), st.floats(allow_nan=False), st.booleans(), st.none()),
     order=st.sampled_from(list(OrderField)),
     kinds=st.lists(st.sampled_from(list(Kind)), min_size=1, max_size=9, unique=True),
+    deleted=st.booleans(),
 )
 def test_list_queries_carry_every_filter_as_bind_variables(
-    h: list[str], value: Any, order: OrderField, kinds: list[Kind]
+    h: list[str], value: Any, order: OrderField, kinds: list[Kind], deleted: bool
 ) -> None:
     query = ListQuery(
         kinds=tuple(kinds),
@@ -137,6 +140,7 @@ def test_list_queries_carry_every_filter_as_bind_variables(
         order_by=order,
         order_metric=h[8],
         after=(h[9], f"run/{h[9]}"),
+        include_deleted=deleted,
     )
     # name_contains travels as an escaped LIKE pattern.
     always = [h[0], *h[2:7], h[9], contains_pattern(h[1])] + ([value] if isinstance(value, str) else [])
@@ -298,9 +302,9 @@ def test_the_serving_period_look_up_filters_on_the_unique_index_fields() -> None
     assert query.text == (
         "RETURN ["
         "FIRST(FOR d IN @@c0 FILTER d.scope == @v1 AND d.fields.periodStart == @v2 AND d.fields.periodEnd == @v3"
-        " SORT d.createdAt, d._key LIMIT 1 RETURN d), "
+        " AND d.deletedAt == null SORT d.createdAt, d._key LIMIT 1 RETURN d), "
         "FIRST(FOR d IN @@c0 FILTER d.scope == @v4 AND d.fields.periodStart == @v5 AND d.fields.periodEnd == @v6"
-        " SORT d.createdAt, d._key LIMIT 1 RETURN d)]"
+        " AND d.deletedAt == null SORT d.createdAt, d._key LIMIT 1 RETURN d)]"
     )
     assert query.bind == {
         "@c0": "servingperf",
@@ -365,14 +369,17 @@ def test_lineage_pushes_its_limit_into_the_walk() -> None:
         return f"{directions[0]} {{start}} @@c{first}, " + ", ".join(legs[1:])
 
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
-    keep = " FILTER v._id != @start AND (@collections == null OR PARSE_IDENTIFIER(v._id).collection IN @collections)"
+    # Along live edges only, tested on the path's every edge (the form the optimizer
+    # moves into the traversal); without a kinds filter, no test of the collection.
+    keep = " FILTER p.edges[*].gone NONE == true FILTER v._id != @start"
     vertices = ", ".join(sorted(set(layout.VERTEX_COLLECTIONS.values())))
-    second, direction_value, third = 4 + n, f"v{4 + 2 * n}", 5 + 2 * n
+    # start, depth and limit are bound first (collections only with a kinds filter).
+    second, direction_value, third = 3 + n, f"v{3 + 2 * n}", 4 + 2 * n
     assert query.text == (
         # The vertex collections a cluster needs named, then the depth of the
         # (limit + 1)-th node kept: the first walk stops there.
         f"WITH {vertices}"
-        f" LET c0 = FIRST(FOR v, e, p IN 1..@depth {walk(4).format(start='@start')}{options}{keep}"
+        f" LET c0 = FIRST(FOR v, e, p IN 1..@depth {walk(3).format(start='@start')}{options}{keep}"
         " LIMIT @limit, 1 RETURN LENGTH(p.edges))"
         " LET reach = MIN([@depth, c0])"
         # The walk that collects the nodes goes no deeper.
@@ -384,10 +391,10 @@ def test_lineage_pushes_its_limit_into_the_walk() -> None:
         " LET found = (FOR h IN hits FILTER cut == null OR h.depth <= cut RETURN h)"
         " LET ids = APPEND([@start], found[*].v._id)"
         f" LET e0 = (FOR vid IN ids FOR v, e IN 1..1 {walk(third).format(start='vid')}"
-        " FILTER v._id IN ids RETURN DISTINCT {c: PARSE_IDENTIFIER(e._id).collection, d: e})"
+        " FILTER e.gone != true FILTER v._id IN ids RETURN DISTINCT {c: PARSE_IDENTIFIER(e._id).collection, d: e})"
         " RETURN {nodes: found, edges: UNION(e0, [])}"
     )
-    collections = [query.bind[f"@c{i}"] for i in range(4, 4 + n)]
+    collections = [query.bind[f"@c{i}"] for i in range(3, 3 + n)]
     assert collections == [c for c, _ in layout.traversal(Direction.UPSTREAM)]
     assert collections == [query.bind[f"@c{i}"] for i in range(second, second + n)]
     assert collections == [query.bind[f"@c{i}"] for i in range(third, third + n)]
@@ -395,7 +402,6 @@ def test_lineage_pushes_its_limit_into_the_walk() -> None:
         "start": "deployment/d1",
         "depth": 5,
         "limit": 100,
-        "collections": None,
         direction_value: "upstream",
     }
 
@@ -459,7 +465,7 @@ def test_neighbors_loop_over_bound_requests_so_the_plan_does_not_grow_with_them(
     assert large.text.count("FOR r IN @") == 4
     assert aql.neighbor_groups(page(2)) == [[0, 3], [1, 4], [2, 5], [6]]
     [one_model] = [v for k, v in large.bind.items() if isinstance(v, list) and len(v) == 1]
-    assert one_model == [{"s": "models/m0", "at": "2026-11-01T00:00:00.000000Z", "key": "r9", "before": False}]
+    assert one_model == [{"s": "models/m0", "at": "2026-11-01T00:00:00.000000Z", "key": "r9", "before": False, "hidden": False}]
     # Each group fetches its largest page plus one; the adapter cuts each request's page.
     assert sorted(v for k, v in large.bind.items() if isinstance(v, int)) == [2, 2, 2, 21]
     assert large.text.startswith(aql.WITH_VERTICES + "RETURN [(FOR r IN @")
@@ -470,9 +476,11 @@ def test_a_global_name_arangopipe_holds_without_a_scope_is_found() -> None:
     query = aql.find_named([NameKey(Kind.DATASET, "raw", ""), NameKey(Kind.MODEL, "m", "project/p1")])
     assert query.text == (
         "RETURN [(FOR d IN @@c0 FILTER d.name == @v1"
-        " AND (@v2 == null OR d.scope == @v2 OR (@v2 == '' AND d.scope == null)) SORT d.createdAt, d._key RETURN d),"
+        " AND (@v2 == null OR d.scope == @v2 OR (@v2 == '' AND d.scope == null)) AND d.deletedAt == null"
+        " SORT d.createdAt, d._key RETURN d),"
         " (FOR d IN @@c3 FILTER d.name == @v4"
-        " AND (@v5 == null OR d.scope == @v5 OR (@v5 == '' AND d.scope == null)) SORT d.createdAt, d._key RETURN d)]"
+        " AND (@v5 == null OR d.scope == @v5 OR (@v5 == '' AND d.scope == null)) AND d.deletedAt == null"
+        " SORT d.createdAt, d._key RETURN d)]"
     )
     assert query.bind == {"@c0": "datasets", "v1": "raw", "v2": "", "@c3": "models", "v4": "m", "v5": "project/p1"}
 
@@ -480,10 +488,11 @@ def test_a_global_name_arangopipe_holds_without_a_scope_is_found() -> None:
 def test_runs_by_a_metric_read_numbers_only_from_one_dev_perf_record() -> None:
     query = aql.list_nodes(ListQuery(kinds=(Kind.RUN,), first=5, metric=MetricFilter("rmse", lt=0.5)))
     assert query.text == aql.WITH_VERTICES + (
-        "FOR x IN FLATTEN([(FOR d IN @@c1"
-        # The run's first dev-perf edge that holds the metric as a number.
-        " LET m = FIRST(FOR p, e IN 1..1 OUTBOUND d @@c4 FILTER IS_NUMBER(p.fields.metrics[@v3])"
-        " SORT e.createdAt, p._key RETURN p.fields.metrics[@v3])"
+        "FOR x IN FLATTEN([(FOR d IN @@c1 FILTER d.deletedAt == null"
+        # The run's first dev-perf edge that holds the metric as a number (a live one: a
+        # deleted run's would be hidden).
+        " LET m = FIRST(FOR p, e IN 1..1 OUTBOUND d @@c4 FILTER (e.gone == true) == (d.deletedAt != null)"
+        " AND IS_NUMBER(p.fields.metrics[@v3]) SORT e.createdAt, p._key RETURN p.fields.metrics[@v3])"
         # Filtered, sorted and paged inside the kind's subquery; only the pages are merged.
         " FILTER IS_NUMBER(m) FILTER m < @v5 SORT d.createdAt DESC, d._key DESC LIMIT @v0"
         " RETURN {d: d, m: m, lid: CONCAT(@v2, d._key)})])"
@@ -506,7 +515,7 @@ def test_a_neighbour_cursor_travels_as_a_key_of_the_neighbours_kind_or_as_how_it
     for cursor_id, (key, before) in cursors.items():
         query = aql.neighbors([NeighborRequest("model/m0", "run_model", Step.IN, 5, (at, cursor_id))])
         [[request]] = [v for v in query.bind.values() if isinstance(v, list)]
-        assert request == {"s": "models/m0", "at": at, "key": key, "before": before}, cursor_id
+        assert request == {"s": "models/m0", "at": at, "key": key, "before": before, "hidden": False}, cursor_id
         assert ("run/k" < cursor_id) is (before if key is None else "k" < key)
     # Keys compare by code point (TO_HEX), in the filter as in the sort.
     assert (
@@ -581,3 +590,269 @@ def test_the_change_logs_aql() -> None:
     )
     feed = aql.changes(ChangeQuery(100, 7, True))
     assert feed.text == "FOR c IN @@c0 FILTER c.seq > @v1 SORT c.seq ASC LIMIT @v2 RETURN c"
+
+
+# --------------------------------------------------------------------------------------
+# Soft delete: delete, restore, gc, and the reads that leave deleted nodes out.
+# --------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.lists(HOSTILE, min_size=6, max_size=6, unique=True), most=st.integers(min_value=1, max_value=10_000))
+def test_soft_delete_and_gc_queries_carry_every_value_as_bind_variables(h: list[str], most: int) -> None:
+    ids = [f"run/{h[0]}", f"dataset/{h[1]}", f"custom/{h[2]}", f"run/{h[3]}"]
+    keys = h[:4]
+    for query in aql.delete_nodes(ids, h[4], h[5]):
+        check(query, h[4], h[5])
+    for query in aql.restore_nodes(ids):
+        check(query)
+    for queries in (aql.delete_nodes(ids, h[4], h[5]), aql.restore_nodes(ids)):
+        assert sorted(k for q in queries for k in q.bind["keys"]) == sorted(keys)
+    for build in (aql.hide_edges, aql.show_edges):
+        for query in build(ids):
+            check(query, *keys)
+    check(aql.count_deleted(h[4]), h[4])
+    check(aql.deleted_before(h[4], most), h[4])
+    for query in aql.purge(ids):
+        check(query)
+    carried = " ".join(s for q in aql.purge(ids) for s in _values(q.bind))
+    assert all(key in carried for key in keys)
+
+
+def test_deleting_marks_live_nodes_and_sets_their_unique_values_aside() -> None:
+    # One query per collection, in the order of the kinds' first ids.
+    run, dataset = aql.delete_nodes(["run/r1", "dataset/d1", "run/r2", "run/r1"], "2026-12-05T10:00:00.000000Z", "dup")
+    assert run.text == (
+        "FOR d IN @@c FILTER d._key IN @keys AND d.deletedAt == null"
+        " UPDATE d WITH MERGE(@cleared, {deletedAt: @at, deletedReason: @reason, deletedAside: KEEP(d, @aside)})"
+        " IN @@c OPTIONS {mergeObjects: false}"
+    )
+    assert run.bind == {
+        "keys": ["r1", "r2"],
+        "cleared": {"scope": None, "deployment_tag": None},
+        "at": "2026-12-05T10:00:00.000000Z",
+        "reason": "dup",
+        "aside": ["scope", "deployment_tag"],
+        "@c": "run",
+    }
+    assert (dataset.bind["keys"], dataset.bind["@c"]) == (["d1"], "datasets")
+    assert dataset.bind["aside"] == list(layout.aside_attributes(Kind.DATASET)) == ["scope"]
+    assert dataset.text == run.text  # one text, whatever the collection
+    # The attributes the text writes are the layout's.
+    for name in (layout.DELETED_AT, layout.DELETED_REASON, layout.DELETED_ASIDE):
+        assert f"{name}: " in run.text
+
+
+def test_restoring_puts_the_values_aside_back_and_removes_the_deletion() -> None:
+    [query] = aql.restore_nodes(["deployment/p1", "deployment/p2"])
+    assert query.text == (
+        "FOR d IN @@c FILTER d._key IN @keys AND d.deletedAt != null"
+        " UPDATE d WITH MERGE(d.deletedAside || {}, {deletedAt: null, deletedReason: null, deletedAside: null})"
+        " IN @@c OPTIONS {keepNull: false, mergeObjects: false}"
+    )
+    assert query.bind == {"keys": ["p1", "p2"], "@c": "deployment"}
+
+
+def test_a_deleted_nodes_edges_are_hidden_and_shown_again_in_each_collection_that_may_hold_them() -> None:
+    hide = aql.hide_edges(["dataset/d1", "model/m1"])
+    assert [q.bind["@c"] for q in hide] == layout.edge_collections_of({Kind.DATASET, Kind.MODEL})
+    assert {q.text for q in hide} == {
+        "FOR e IN @@c FILTER (e._from IN @ids OR e._to IN @ids) AND e.gone != true UPDATE e WITH {gone: true} IN @@c"
+    }
+    assert {tuple(q.bind["ids"]) for q in hide} == {("datasets/d1", "models/m1")}
+    show = aql.show_edges(["dataset/d1", "model/m1"])
+    assert [q.bind["@c"] for q in show] == [q.bind["@c"] for q in hide]
+    assert {q.text for q in show} == {
+        aql.WITH_VERTICES + "FOR e IN @@c FILTER (e._from IN @ids OR e._to IN @ids) AND e.gone == true"
+        # Both ends live: read before the UPDATE (no document may be read after it).
+        " FILTER DOCUMENT(e._from).deletedAt == null AND DOCUMENT(e._to).deletedAt == null"
+        " UPDATE e WITH {gone: null} IN @@c OPTIONS {keepNull: false}"
+    }
+    assert f"{layout.EDGE_GONE}: true" in hide[0].text and aql.live_edge("e") == f"e.{layout.EDGE_GONE} != true"
+
+
+def test_gc_counts_and_picks_the_oldest_deletions_by_the_sparse_index() -> None:
+    vertices = list(layout.VERTEX_COLLECTIONS.values())
+    count = aql.count_deleted("2026-12-01T00:00:00.000000Z")
+    each = "FIRST(FOR d IN @@c{} FILTER d.deletedAt != null AND d.deletedAt < @v0 COLLECT WITH COUNT INTO n RETURN n)"
+    assert count.text == f"RETURN SUM([{', '.join(each.format(i + 1) for i in range(len(vertices)))}])"
+    assert [count.bind[f"@c{i + 1}"] for i in range(len(vertices))] == vertices
+    oldest = aql.deleted_before("2026-12-01T00:00:00.000000Z", 50)
+    one = (
+        "(FOR d IN @@c{} FILTER d.deletedAt != null AND d.deletedAt < @v0 SORT d.deletedAt LIMIT @v1"
+        " RETURN {{at: d.deletedAt, id: d._id}})"
+    )
+    assert oldest.text == (
+        f"FOR x IN FLATTEN([{', '.join(one.format(i + 2) for i in range(len(vertices)))}]) SORT x.at LIMIT @v1 RETURN x"
+    )
+    assert (oldest.bind["v0"], oldest.bind["v1"]) == ("2026-12-01T00:00:00.000000Z", 50)
+    # The index those read (a range that leaves null out: a sparse index serves it).
+    [index] = {(i.fields, i.sparse) for i in indexes() if i.name == "metagate_deleted"}
+    assert index == ((layout.DELETED_AT,), True) and f"d.{layout.DELETED_AT} != null AND" in oldest.text
+
+
+def test_purging_removes_the_nodes_and_all_that_names_them() -> None:
+    queries = aql.purge(["run/r1", "dataset/d1", "run/r1"])
+    edges = layout.edge_collections_of({Kind.RUN, Kind.DATASET})
+    texts = [(q.text, q.bind.get("@c")) for q in queries]
+    assert texts == [
+        *(("FOR e IN @@c FILTER e._from IN @ids OR e._to IN @ids REMOVE e IN @@c", c) for c in edges),
+        ("FOR p IN @@c FILTER p.run IN @runs REMOVE p IN @@c", layout.METRIC_POINTS_COLLECTION),
+        ("FOR h IN @@c FILTER h.subject IN @ids REMOVE h IN @@c", layout.HISTORY_COLLECTION),
+        ("FOR m IN @@c FILTER m.node IN @ids REMOVE m IN @@c", layout.CHANGE_NODES_COLLECTION),
+        (
+            "FOR r IN @@c FILTER UNION(r.result.ids || [], FLATTEN((r.result.runs || [])[*].ids)) ANY IN @ids REMOVE r IN @@c",
+            layout.IDEMPOTENCY_COLLECTION,
+        ),
+        ("FOR k IN @keys REMOVE k IN @@c", "run"),
+        ("FOR k IN @keys REMOVE k IN @@c", "datasets"),
+    ]
+    # Edges and change marks name documents; points, moves and answers name nodes.
+    assert queries[0].bind["ids"] == ["run/r1", "datasets/d1"]
+    assert [q.bind.get("runs") or q.bind.get("ids") or q.bind.get("keys") for q in queries[len(edges) :]] == [
+        ["run/r1"],
+        ["run/r1", "dataset/d1"],
+        ["run/r1", "datasets/d1"],
+        ["run/r1", "dataset/d1"],
+        ["r1"],
+        ["d1"],
+    ]
+    # Without a run, no metric points to remove.
+    assert all(q.bind.get("@c") != layout.METRIC_POINTS_COLLECTION for q in aql.purge(["dataset/d1"]))
+
+
+def test_every_read_but_one_by_id_leaves_deleted_nodes_out() -> None:
+    assert aql.get_nodes(["run/r1"]).text == "FOR id IN @ids RETURN DOCUMENT(id)"  # the adapter drops them unless asked
+    for query in (
+        aql.find_named([NameKey(Kind.MODEL, "m", "project/p1")]),
+        aql.find_by_field(Kind.RUN, "deploymentTag", "prod"),
+        aql.find_serving_perf([ServingPeriod("deployment/d1", "a", "b")]),
+        aql.list_nodes(ListQuery(kinds=(Kind.RUN, Kind.MODEL), first=5)),
+    ):
+        assert aql.LIVE in query.text, query.text
+    assert aql.LIVE == f"d.{layout.DELETED_AT} == null"
+    # A list of deleted nodes too has no such test; its filters on values set aside read
+    # them where they are.
+    deleted = aql.list_nodes(
+        ListQuery(kinds=(Kind.RUN, Kind.DEPLOYMENT), scope="model/m1", deployment_tag="prod", first=5, include_deleted=True)
+    )
+    assert aql.LIVE not in deleted.text
+    assert "NOT_NULL(d.scope, d.deletedAside.scope) == @" in deleted.text
+    assert "NOT_NULL(d.deployment_tag, d.deletedAside.deployment_tag) == @" in deleted.text
+    assert "NOT_NULL(d.tag, d.deletedAside.tag) == @" in deleted.text
+    live = aql.list_nodes(ListQuery(kinds=(Kind.RUN,), scope="model/m1", first=5))
+    assert "FILTER d.scope == @" in live.text  # as the index reads it
+    # The project's counts follow live edges only.
+    counts = aql.project_counts("project/p1").text
+    assert counts.count(" IN 1..1 ") == counts.count(".gone != true") == 5
+
+
+def test_lineage_walks_live_edges_unless_asked_for_deleted_nodes_too() -> None:
+    live = aql.lineage("run/r1", Direction.BOTH, 5, 10, None)
+    hidden = aql.lineage("run/r1", Direction.BOTH, 5, 10, None, hidden=True)
+    walks = live.text.count(" IN 1..@depth ")
+    # Every walk tests the path's every edge; every edge read back, its own.
+    assert walks == 4 and live.text.count(" FILTER p.edges[*].gone NONE == true FILTER v._id != @start") == walks
+    assert live.text.count(" FILTER e.gone != true FILTER v._id IN ids") == 2
+    assert "gone" not in hidden.text
+    assert hidden.text == live.text.replace(" FILTER p.edges[*].gone NONE == true", "").replace(" FILTER e.gone != true", "")
+    assert hidden.bind == live.bind
+    # No OR in a walk's filters: the optimizer moves a condition into a traversal only
+    # from a conjunction.
+    for text in (live.text, aql.lineage("run/r1", Direction.UPSTREAM, 5, 10, [Kind.DATASET]).text):
+        for walk in re.findall(r"OPTIONS \{[^}]*\}( FILTER .*?)(?= LIMIT | RETURN )", text):
+            assert " OR " not in walk, walk
+
+
+def test_neighbours_follow_a_deleted_nodes_hidden_edges_when_asked() -> None:
+    asked = [
+        NeighborRequest("model/m1", "run_model", Step.IN, 5),
+        NeighborRequest("model/m2", "run_model", Step.IN, 5, from_deleted=True),
+    ]
+    query = aql.neighbors(asked)
+    [requests] = [v for v in query.bind.values() if isinstance(v, list)]
+    assert [r["hidden"] for r in requests] == [False, True]
+    # One text either way: the request says which edges.
+    assert query.text == aql.neighbors(asked[:1]).text
+    assert " (FOR v, e IN 1..1 OUTBOUND r.s @@c1 FILTER (e.gone == true) == r.hidden FILTER v != null " in query.text
+
+
+# The adapter's soft-delete writes and gc, their statements kept instead of sent.
+
+
+class _Tx(ArangoTx):
+    def __init__(self, answers: dict[str, list[Any]] | None = None) -> None:
+        super().__init__(ArangoStore(ArangoSettings("http://localhost:8529", "m", "root", "")), None)
+        self.answers = answers or {}
+        self.sent: list[aql.Query] = []
+
+    async def run(self, query: aql.Query, *, leave: Collection[int] = ()) -> list[Any]:
+        self.sent.append(query)
+        return next((rows for start, rows in self.answers.items() if query.text.startswith(start)), [])
+
+
+async def test_deleting_marks_the_nodes_then_hides_their_edges_and_records_it() -> None:
+    tx = _Tx()
+    await tx.delete_nodes(["run/r1", "dataset/d1"], "2026-12-05T10:00:00.000000Z", "dup")
+    ids = ["run/r1", "dataset/d1"]
+    assert tx.sent == [*aql.delete_nodes(ids, "2026-12-05T10:00:00.000000Z", "dup"), *aql.hide_edges(ids)]
+    assert tx.recorder is not None
+    assert [(i.action, i.node, i.after) for i in tx.recorder.items()] == [
+        (Action.DELETED, "run/r1", {"reason": "dup"}),
+        (Action.DELETED, "dataset/d1", {"reason": "dup"}),
+    ]
+    await tx.delete_nodes([], "t", None)
+    assert len(tx.sent) == len(aql.delete_nodes(ids, "t", None)) + len(aql.hide_edges(ids))
+
+
+async def test_restoring_brings_the_nodes_back_before_it_reads_which_edges_show_again() -> None:
+    tx = _Tx()
+    await tx.restore_nodes(["model/m1"])
+    assert tx.sent == [*aql.restore_nodes(["model/m1"]), *aql.show_edges(["model/m1"])]
+    assert tx.recorder is not None
+    assert [(i.action, i.node) for i in tx.recorder.items()] == [(Action.RESTORED, "model/m1")]
+
+
+async def test_a_deleted_node_is_read_by_id_only_when_asked_for() -> None:
+    live = {"_id": "run/r1", "_key": "r1", "name": "a", "createdAt": "2026-12-01T00:00:00.000000Z"}
+    deleted = {**live, "_id": "run/r2", "_key": "r2", "deletedAt": "2026-12-05T10:00:00.000000Z"}
+    tx = _Tx({"FOR id IN @ids": [live, deleted, None]})
+    plain = await tx.get_nodes(["run/r1", "run/r2", "run/r3"])
+    assert [n.id if n else None for n in plain] == ["run/r1", None, None]
+    asked = await tx.get_nodes(["run/r1", "run/r2", "run/r3"], deleted=True)
+    assert [(n.id, n.deleted_at) if n else None for n in asked] == [
+        ("run/r1", None),
+        ("run/r2", "2026-12-05T10:00:00.000000Z"),
+        None,
+    ]
+
+
+async def test_gc_purges_the_oldest_deletions_in_one_write_and_counts_the_rest() -> None:
+    store = ArangoStore(ArangoSettings("http://localhost:8529", "m", "root", ""))
+    found = [
+        {"at": "2026-12-02T00:00:00.000000Z", "id": "models/b"},
+        {"at": "2026-12-01T00:00:00.000000Z", "id": "datasets/z"},
+        {"at": "2026-12-02T00:00:00.000000Z", "id": "datasets/a"},
+    ]
+    tx = _Tx({"FOR x IN FLATTEN(": found})
+    writes = []
+
+    async def transact(work: Any) -> Any:
+        writes.append(work)
+        return await work(tx)
+
+    store.transact = transact  # type: ignore[method-assign]
+    ids = await store.purge_deleted("2026-12-03T00:00:00.000000Z", 2)
+    # Oldest first, ties by id (as SQLite orders them), at most ``most``.
+    assert ids == ["dataset/z", "dataset/a"]
+    assert len(writes) == 1
+    assert tx.sent == [aql.deleted_before("2026-12-03T00:00:00.000000Z", 2), *aql.purge(ids)]
+    assert await store.purge_deleted("2026-12-03T00:00:00.000000Z", 0) == [] and len(writes) == 1
+
+    class _Counts:
+        async def one(self, query: aql.Query) -> Any:
+            assert query == aql.count_deleted("2026-12-03T00:00:00.000000Z")
+            return 7
+
+    store._reader = lambda: _Counts()  # type: ignore[assignment,method-assign,return-value]
+    assert await store.count_deleted("2026-12-03T00:00:00.000000Z") == 7

@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from metagate.store import arango_layout as layout
 from metagate.store.arango import ArangoSettings, ArangoStore, _Runner, compiled_reads_supported
 from metagate.store.arango_compile import MAX_EXECUTION_NODES, _Compiler, _cursor, compile_plan, execution_nodes, finishing
 from metagate.store.arango_layout import UNKNOWN_TIME
-from metagate.store.model import EDGE_KINDS, KINDS, Direction, Kind, Step, ValueType, format_time
+from metagate.store.model import EDGE_KINDS, KINDS, Direction, Kind, Node, Step, ValueType, format_time
 from metagate.store.plan import (
     Base,
     Const,
@@ -282,6 +283,29 @@ def runs_after_a_cursor_of_another_kind() -> Plan:
     return Plan((NodeRoot("model", "model/m1", select(Kind.MODEL, *base("id"), runs)),))
 
 
+def lineage_with_deleted() -> Plan:
+    """A lineage through deleted nodes too (includeDeleted): every edge walked, hidden or
+    not, and each node's deletedAt and reason."""
+    query = LineageQuery("run/r1", Direction.BOTH, 3, 20, None, include_deleted=True)
+    entry = LineageNodes("nodes", (NodeAt("node", per_kind(tuple(Kind), base("id", "deletedAt", "deletedReason"))),))
+    edge = LineageEdges("edges", (("from", "from"), ("to", "to")))
+    return Plan((LineageRoot("lineage", query, False, (entry, edge)),))
+
+
+def deleted_runs_listed() -> Plan:
+    """A model's runs by deployment tag, deleted ones too: the tag and scope read where a
+    deleted run keeps them, and each run's model along its live edges, or a deleted
+    run's along its hidden ones."""
+    query = ListQuery(kinds=(Kind.RUN,), scope="model/m1", deployment_tag="prod", first=5, include_deleted=True)
+    run = select(
+        Kind.RUN,
+        *base("id", "deletedAt", "deletedReason"),
+        Typed("deploymentTag", "deploymentTag", ValueType.TEXT),
+        Follow("model", "run_model", Step.OUT, select(Kind.MODEL, *base("id", "deletedAt"))),
+    )
+    return Plan((ListRoot("runs", query, page(Nodes("nodes", run))),))
+
+
 def model_zoo() -> Plan:
     """The model zoo: listed versions whose model and run's dev perf match, with their
     model, run and deployments' latest serving perf (the planner's plan of the query)."""
@@ -313,6 +337,8 @@ PLANS = {
     "serving_page_after": serving_page_after,
     "datasets_by_name_after": datasets_by_name_after,
     "runs_after_a_cursor_of_another_kind": runs_after_a_cursor_of_another_kind,
+    "lineage_with_deleted": lineage_with_deleted,
+    "deleted_runs_listed": deleted_runs_listed,
 }
 
 
@@ -419,6 +445,7 @@ def hostile_plan(h: list[str], key: str) -> Plan:
         created_after=h[22],
         deployment_tag=h[23],
         after=(h[24], f"run/{h[24]}"),
+        include_deleted=True,
     )
     listed = ListRoot(
         h[25], query, page(Nodes(h[26], Selection({Kind.RUN: run.by_kind[Kind.RUN], Kind.MODEL: model.by_kind[Kind.MODEL]})))
@@ -857,7 +884,7 @@ async def test_open_reads_the_server_version(monkeypatch: pytest.MonkeyPatch, ve
 # ArangoDB 3.12 documents them), against the executor's encodings.
 # --------------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|(@\w+)|([A-Za-z_][\w.]*)|(\d+)|(==|!=|<=|>=|\|\||&&|[<>()\[\],?:]))')
+_TOKEN = re.compile(r'\s*(?:("(?:[^"\\]|\\.)*")|(@\w+)|([A-Za-z_][\w.]*)|(\d+)|(==|!=|<=|>=|\|\||&&|[<>()\[\],?:{}]))')
 # Two stored times (format_time's fixed width) order as their characters do, whatever
 # the server's language; so do two strings of hexadecimal digits (TO_HEX's).
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
@@ -936,14 +963,17 @@ def _aql_functions() -> dict[str, Any]:
         "MINUS": lambda first, *others: [v for v in first if all(v not in o for o in others)],
         # KEEP and UNSET keep the document's attribute order.
         "KEEP": lambda document, *keep: {k: v for k, v in document.items() if k in names(keep)},
+        # Top-level attributes, the later object's over the earlier's.
+        "MERGE": lambda *documents: {k: v for d in documents for k, v in d.items()},
         "UNSET": lambda document, *drop: {k: v for k, v in document.items() if k not in names(drop)},
     }
 
 
 def evaluate(text: str, variables: dict[str, Any], bind: dict[str, Any]) -> Any:
     """The value of an AQL expression made of string and number literals, true, false,
-    null, arrays, variables and their attributes, bind values, the comparisons, NOT,
-    AND (&&), OR (||), ``? :`` and the functions above, with AQL's precedence."""
+    null, arrays, objects (of names), variables and their attributes, bind values, an
+    index (``x[i]``), the comparisons, NOT, AND (&&), OR (||), ``? :`` and the
+    functions above, with AQL's precedence."""
     tokens = [next(g for g in m.groups() if g is not None) for m in _TOKEN.finditer(text)]
     assert "".join(tokens) == re.sub(r"\s+", "", text), text  # every character read
     functions = _aql_functions()
@@ -997,6 +1027,16 @@ def evaluate(text: str, variables: dict[str, Any], bind: dict[str, Any]) -> Any:
             return value
         if token == "[":
             return items("]")
+        if token == "{":
+            pairs: dict[str, Any] = {}
+            while tokens[at] != "}":
+                key = take()
+                take(":")
+                pairs[key] = expression()
+                if tokens[at] == ",":
+                    take(",")
+            take("}")
+            return pairs
         if peek() == "(":
             take("(")
             arguments = items(")")
@@ -1007,8 +1047,22 @@ def evaluate(text: str, variables: dict[str, Any], bind: dict[str, Any]) -> Any:
             value = value.get(attribute) if isinstance(value, dict) else None
         return value
 
-    def comparison() -> Any:
+    def indexed() -> Any:
         value = primary()
+        while peek() == "[":  # an attribute or element by a value: null when there is none
+            take("[")
+            index = expression()
+            take("]")
+            if isinstance(value, dict):
+                value = value.get(index)
+            elif isinstance(value, list) and isinstance(index, int) and -len(value) <= index < len(value):
+                value = value[index]
+            else:
+                value = None
+        return value
+
+    def comparison() -> Any:
+        value = indexed()
         tests = {
             "==": lambda c: c == 0,
             "!=": lambda c: c != 0,
@@ -1019,7 +1073,7 @@ def evaluate(text: str, variables: dict[str, Any], bind: dict[str, Any]) -> Any:
         }
         if peek() in tests:
             test = tests[take()]
-            other = primary()
+            other = indexed()
             value = test(_order(value, other)) if live else None
         return value
 
@@ -1311,3 +1365,123 @@ def test_a_node_of_no_known_time_sorts_by_the_time_it_reports() -> None:
         reported = evaluate(compiler.base("v", Kind.MODEL, "createdAt"), {"v": doc}, compiler.b.bind)
         assert reported == api_time(layout.from_document({**doc, "_id": "models/a"}).created_at) == api_time(UNKNOWN_TIME)
         assert evaluate(match.group(3), {"v": doc}, compiler.b.bind) == UNKNOWN_TIME
+
+
+# --------------------------------------------------------------------------------------
+# Soft delete, evaluated by the interpreter: what delete and restore write, the edges a
+# hop follows, and the fields of a deleted node.
+# --------------------------------------------------------------------------------------
+
+DELETED = "2026-12-05T10:00:00.000000Z"
+_WITH = re.compile(r" UPDATE d WITH (.*) IN @@c OPTIONS \{(.*)\}$")
+
+
+def _updated(doc: dict[str, Any], changes: dict[str, Any], *, keep_null: bool) -> dict[str, Any]:
+    """What an UPDATE with mergeObjects false makes of ``doc``, as ArangoDB documents it:
+    each top-level attribute set, or, set to null when keepNull is false, removed."""
+    out = dict(doc)
+    for key, value in changes.items():
+        if value is None and not keep_null:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def _delete_and_restore(doc: dict[str, Any], node_id: str, reason: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    [delete] = aql.delete_nodes([node_id], DELETED, reason)
+    match = _WITH.search(delete.text)
+    assert match and match.group(2) == "mergeObjects: false"
+    deleted = _updated(doc, evaluate(match.group(1), {"d": doc}, delete.bind), keep_null=True)
+    [restore] = aql.restore_nodes([node_id])
+    match = _WITH.search(restore.text)
+    assert match and match.group(2) == "keepNull: false, mergeObjects: false"
+    return deleted, _updated(deleted, evaluate(match.group(1), {"d": deleted}, restore.bind), keep_null=False)
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        Node(
+            "run/r1",
+            Kind.RUN,
+            "trial",
+            "2026-11-01T10:00:00.000000Z",
+            "model/m1",
+            ("a",),
+            {"x": 1},
+            {"tag": "t", "deploymentTag": "prod"},
+        ),
+        Node("run/r2", Kind.RUN, "trial", "2026-11-01T10:00:00.000000Z", "model/m1", fields={"status": "RUNNING"}),
+        Node("deployment/p1", Kind.DEPLOYMENT, "prod", "2026-11-01T10:00:00.000000Z", "project/p", fields={"tag": "v1"}),
+        Node("dataset/d1", Kind.DATASET, "raw", "2026-11-01T10:00:00.000000Z"),
+    ],
+)
+def test_deleting_and_restoring_write_the_document_the_layout_reads(node: Node) -> None:
+    doc = {"_id": layout.document_id(node.id), **layout.to_document(node)}
+    deleted, restored = _delete_and_restore(doc, node.id, "a duplicate")
+    gone = replace(node, deleted_at=DELETED, deleted_reason="a duplicate")
+    # The document arango_layout describes, and the node with its real values.
+    assert deleted == {"_id": doc["_id"], **layout.to_document(gone)}
+    assert layout.from_document(deleted) == gone
+    # As it was, but that a value set aside it never had is null now: the same to every read.
+    assert restored == {**dict.fromkeys(layout.aside_attributes(node.kind)), **doc}
+    assert layout.from_document(restored) == node
+
+
+def test_a_document_arangopipe_wrote_is_restored_as_it_was() -> None:
+    doc = {"_id": "run/7", "_key": "7", "name": "housing-run", "tag": "exp-3", "deployment_tag": "dep", "run_id": "c1f2"}
+    deleted, restored = _delete_and_restore(doc, "run/7", None)
+    node = layout.from_document(doc)
+    assert layout.from_document(deleted) == replace(node, deleted_at=DELETED)
+    assert (deleted["scope"], deleted["deployment_tag"]) == (None, None)
+    # Its scope, which it never had, is null now: the same to every read.
+    assert restored == {**doc, "scope": None}
+    assert layout.from_document(restored) == node
+
+
+def test_a_hop_follows_a_live_nodes_live_edges_and_a_deleted_nodes_hidden_ones() -> None:
+    cases = [
+        ({}, {}, True),  # Arangopipe's edges have no gone
+        ({"gone": False}, {}, True),
+        ({"gone": True}, {}, False),
+        ({}, {"deletedAt": DELETED}, False),
+        ({"gone": True}, {"deletedAt": DELETED}, True),
+        ({"gone": True}, {"deletedAt": None}, False),
+    ]
+    for edge, parent, followed in cases:
+        assert evaluate(aql.edge_of("e", "s"), {"e": edge, "s": parent}, {}) is followed, (edge, parent)
+        hidden = parent.get("deletedAt") is not None
+        assert evaluate("(e.gone == true) == r.hidden", {"e": edge, "r": {"hidden": hidden}}, {}) is followed
+        assert evaluate(aql.live_edge("e"), {"e": edge}, {}) is (edge.get("gone") is not True)
+    # The compiled hop and the executor's test the same.
+    compiler = _Compiler()
+    assert f"FILTER {aql.edge_of('e2', 's')} FILTER v != null" in compiler.neighbours("v", "s", "run_model", Step.OUT, "@n", None)
+
+
+def test_a_deleted_nodes_fields_are_answered_as_the_executor_answers_them() -> None:
+    compiler = _Compiler()
+    bind = compiler.b.bind
+    tag = Typed("deploymentTag", "deploymentTag", ValueType.TEXT)
+    run = Node("run/k", Kind.RUN, "r", "2026-11-01T10:00:00.000000Z", "model/m", fields={"deploymentTag": "prod"})
+    for node in (run, replace(run, deleted_at=DELETED), replace(run, deleted_at=DELETED, deleted_reason="dup")):
+        doc = {"_id": "run/k", **layout.to_document(node)}
+        read = layout.from_document(doc)
+        assert evaluate(compiler.base("d", Kind.RUN, "deletedAt"), {"d": doc}, bind) == (
+            api_time(read.deleted_at) if read.deleted_at else None
+        )
+        assert evaluate(compiler.base("d", Kind.RUN, "deletedReason"), {"d": doc}, bind) == read.deleted_reason
+        # The tag set aside is the run's all the same.
+        assert evaluate(compiler.typed("d", Kind.RUN, tag), {"d": doc}, bind) == read.fields["deploymentTag"] == "prod"
+
+
+def test_roots_answer_deleted_nodes_by_id_and_leave_them_to_the_executor_elsewhere() -> None:
+    # node(id) answers a deleted node; a live lineage or summary of one is not answered
+    # (the executor says what); a lineage of deleted nodes too is.
+    assert ".deletedAt == null" not in compile_plan(nodes_by_ids()).text
+    assert "FILTER n2 != null AND n2.deletedAt == null LET" in compile_plan(lineage_upstream()).text
+    assert "FILTER n2 != null AND n2.deletedAt == null LET" in compile_plan(project_summary()).text
+    walk = compile_plan(lineage_with_deleted()).text
+    assert "FILTER n2 != null LET" in walk and ".gone" not in walk
+    assert "AND d.deletedAt == null SORT d.createdAt, d._key LIMIT 2" in compile_plan(named_in_scope()).text
+    assert "FILTER d.deletedAt == null" not in compile_plan(deleted_runs_listed()).text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Collection
+from typing import Any
 
 import arangoasync.errno as errno
 import pytest
@@ -12,7 +14,7 @@ from arangoasync.exceptions import AQLQueryExecuteError, ClientConnectionError, 
 from arangoasync.request import Method, Request
 from arangoasync.response import Response
 
-from metagate.store.arango import ArangoStore, map_errors, parse_url, translate
+from metagate.store.arango import ArangoStore, ArangoTx, map_errors, parse_url, translate
 from metagate.store.errors import BadUserInput, Conflict, DeadlineExceeded, NotFound, Unavailable, WriteConflict
 from metagate.store.factory import store_from_url
 from metagate.store.model import Kind, Node, utcnow
@@ -148,3 +150,35 @@ async def test_atomically_reruns_the_whole_write_after_a_write_conflict() -> Non
 def test_a_transaction_the_server_dropped_says_nothing_was_written() -> None:
     message = str(translate(_server_error(410, errno.TRANSACTION_ABORTED, "transaction aborted")))
     assert "nothing of it was written" in message and "try again" in message
+
+
+class _Tx(ArangoTx):
+    """A write transaction whose statements go nowhere: each is kept, and the one whose
+    text starts with ``refused`` fails with ``error``, as the driver raises it."""
+
+    def __init__(self, refused: str, error: Exception) -> None:
+        super().__init__(ArangoStore(parse_url("arangodb+http://root@localhost/m")), None)
+        self.refused, self.error = refused, error
+        self.sent: list[str] = []
+
+    async def run(self, query: Any, *, leave: Collection[int] = ()) -> list[Any]:
+        self.sent.append(query.text)
+        if query.text.startswith(self.refused):
+            with map_errors(leave=leave):
+                raise self.error
+        return []
+
+
+async def test_restoring_a_name_taken_meanwhile_is_a_conflict_not_a_retry() -> None:
+    # The unique index refuses the scope set back: ArangoDB's 1210.
+    error = _server_error(409, errno.UNIQUE_CONSTRAINT_VIOLATED, "unique constraint violated - in index metagate_scoped_name")
+    tx = _Tx("FOR d IN @@c FILTER d._key IN @keys AND d.deletedAt != null", error)
+    with pytest.raises(Conflict) as raised:
+        await tx.restore_nodes(["model/m1"])
+    assert type(raised.value) is Conflict and raised.value.__cause__ is error
+    assert "holds now" in str(raised.value)
+    assert len(tx.sent) == 1  # no edge shown again
+    # Any other failure maps as every statement's does.
+    tx = _Tx("FOR d IN @@c", _server_error(409, errno.CONFLICT, "write-write conflict"))
+    with pytest.raises(WriteConflict):
+        await tx.restore_nodes(["model/m1"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from metagate.store import arango_layout as layout
 from metagate.store.arango_init import indexes
 from metagate.store.model import Direction, Edge, EdgeKindDecl, End, Kind, Node, NodeKindDecl, Step
@@ -309,3 +311,126 @@ def test_lineage_keeps_the_declared_edges_the_walk_stepped_along() -> None:
     assert not _walked(owned, up, kept)  # grouping only: never walked
     down = LineageQuery(start="deployment/p1", direction=Direction.DOWNSTREAM, depth=1, limit=10)
     assert _walked(report, down, {"custom/r1": reached("custom/r1", Kind.CUSTOM, 1, Direction.DOWNSTREAM)})
+
+
+# --------------------------------------------------------------------------------------
+# Soft delete: a deleted node's document (arango_layout's doc).
+# --------------------------------------------------------------------------------------
+
+DELETED_AT = "2026-12-05T10:00:00.000000Z"
+
+
+def _nodes_of_every_unique_value() -> list[Node]:
+    """A node of each kind whose values a unique index holds: named in a scope, a run's
+    deployment tag, a deployment's tag, a serving period."""
+    at = "2026-11-23T10:00:00.000000Z"
+    return [
+        Node(
+            id="run/r1",
+            kind=Kind.RUN,
+            name="trial-1",
+            created_at=at,
+            scope="model/m1",
+            tags=("nightly",),
+            attributes={"git": "abc123"},
+            fields={"status": "COMPLETED", "tag": "search", "deploymentTag": "prod-v1"},
+        ),
+        Node(id="deployment/d1", kind=Kind.DEPLOYMENT, name="prod", created_at=at, scope="project/p1", fields={"tag": "p-1"}),
+        Node(
+            id="servingperf/s1",
+            kind=Kind.SERVINGPERF,
+            name=None,
+            created_at=at,
+            scope="deployment/d1",
+            fields={"periodStart": "2026-11-02T00:00:00.000000Z", "periodEnd": "2026-11-09T00:00:00.000000Z", "metrics": {}},
+        ),
+        Node(id="dataset/x1", kind=Kind.DATASET, name="raw", created_at=at, tags=("a", "b"), attributes={"rows": 3}),
+    ]
+
+
+def _at(doc: dict[str, object], path: str) -> object:
+    value: object = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def test_a_deleted_nodes_document_gives_back_the_node_with_its_real_scope_tags_and_fields() -> None:
+    for live in _nodes_of_every_unique_value():
+        deleted = replace(live, deleted_at=DELETED_AT, deleted_reason="a duplicate")
+        doc = {"_id": layout.document_id(live.id), "_rev": "r", **layout.to_document(deleted)}
+        assert layout.from_document(doc) == deleted
+        assert (doc[layout.DELETED_AT], doc[layout.DELETED_REASON]) == (DELETED_AT, "a duplicate")
+        # Its unique values are set aside, and null where the indexes read them.
+        aside = layout.aside_attributes(live.kind)
+        assert doc[layout.DELETED_ASIDE] == {a: v for a, v in layout.to_document(live).items() if a in aside}
+        assert [doc[a] for a in aside] == [None] * len(aside)
+        # The node's attributes are its own, not the deletion's.
+        assert layout.from_document(doc).attributes == live.attributes
+    # A live node's document has none of it.
+    live = _nodes_of_every_unique_value()[0]
+    assert not {layout.DELETED_AT, layout.DELETED_REASON, layout.DELETED_ASIDE} & set(layout.to_document(live))
+    assert layout.from_document({"_id": "run/r1", **layout.to_document(live)}).deleted_at is None
+
+
+def test_a_deleted_document_leaves_every_sparse_unique_index_and_a_live_one_is_in_it() -> None:
+    by_kind = {n.kind: n for n in _nodes_of_every_unique_value()}
+    unique = [i for i in indexes() if i.unique and i.collection in layout.KINDS_BY_COLLECTION]
+    assert {i.name for i in unique} == {
+        "metagate_scoped_name",
+        "metagate_deployment_tag",
+        "metagate_tag",
+        "metagate_serving_period",
+    }
+    for index in unique:
+        kind = layout.KINDS_BY_COLLECTION[index.collection]
+        # Sparse: a document with a null field is not in it.
+        assert index.sparse, index
+        # Each reads an attribute set aside (its scope, a run's deployment tag, a
+        # deployment's tag), whatever the node holds.
+        assert {f.split(".")[0] for f in index.fields} & set(layout.aside_attributes(kind)), index
+        node = by_kind.get(kind)
+        if node is None:
+            continue
+        live = layout.to_document(node)
+        deleted = layout.to_document(replace(node, deleted_at=DELETED_AT))
+        if index.name != "metagate_scoped_name" or node.name is not None:
+            assert None not in [_at(live, f) for f in index.fields], index
+        assert None in [_at(deleted, f) for f in index.fields], index
+
+
+def test_a_document_arangopipe_wrote_deleted_keeps_its_attributes_and_values_set_aside() -> None:
+    doc = {
+        "_id": "run/7",
+        "_key": "7",
+        "name": "housing-run",
+        "tag": "exp-3",
+        "deployment_tag": None,
+        "run_id": "c1f2",
+        "scope": None,
+        layout.DELETED_AT: DELETED_AT,
+        layout.DELETED_REASON: None,
+        layout.DELETED_ASIDE: {"deployment_tag": "Housing_Regressor_Dep"},
+    }
+    node = layout.from_document(doc)
+    assert node.fields == {"tag": "exp-3", "deploymentTag": "Housing_Regressor_Dep"}
+    assert node.attributes == {"run_id": "c1f2"}
+    assert (node.scope, node.deleted_at, node.deleted_reason) == ("", DELETED_AT, None)
+
+
+def test_init_db_indexes_deleted_nodes_by_when_they_were_deleted() -> None:
+    deleted = [i for i in indexes() if i.name == "metagate_deleted"]
+    assert {i.collection for i in deleted} == set(layout.VERTEX_COLLECTIONS.values())
+    # Sparse (live nodes have no deletedAt), not unique (many may be deleted at once).
+    assert {(i.fields, i.unique, i.sparse) for i in deleted} == {((layout.DELETED_AT,), False, True)}
+
+
+def test_the_edges_of_a_node_are_sought_in_the_collections_that_may_hold_them() -> None:
+    dataset = layout.edge_collections_of({Kind.DATASET})
+    assert {"featureset_dataset", "run_datasets", "step_input_dataset", "step_output_dataset"} <= set(dataset)
+    assert "run_models" not in dataset and "deployment_servingperf" not in dataset
+    # A declared edge may join any two kinds.
+    assert set(layout.CUSTOM_EDGE_COLLECTIONS) <= set(dataset)
+    # Every edge collection, of every kind together.
+    every = layout.edge_collections_of(set(Kind))
+    assert set(every) == {c.name for c in layout.EDGE_COLLECTIONS.values()} | set(layout.CUSTOM_EDGE_COLLECTIONS)
