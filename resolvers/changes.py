@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
 from metagate.resolvers import validate
-from metagate.store.changes import Change, ChangeQuery
+from metagate.store.changes import Change, ChangeQuery, touches
 from metagate.store.errors import BadUserInput
 from metagate.store.model import Kind
 from metagate.store.port import Store
@@ -84,6 +85,84 @@ async def latest(store: Store) -> int:
     return found[0].seq if found else 0
 
 
+class _Behind(Exception):
+    """A subscriber's queue filled up: it reads the log itself again from its cursor."""
+
+
+class Feed:
+    """One reader of the log for every subscriber of a process: it asks the store for the
+    entries after the last it read every ``interval`` seconds while anyone listens, and
+    hands each to every subscriber's queue. A subscriber that does not keep up (its queue
+    holds ``backlog`` entries) is let go and reads the log itself, from its cursor, until
+    it has caught up."""
+
+    def __init__(self, store: Store, *, interval: float = 0.02, page_size: int = 100, backlog: int = 10_000) -> None:
+        self.store = store
+        self.interval = interval
+        self.page_size = page_size
+        self.backlog = backlog
+        self.cursor = 0  # the newest entry handed out
+        self.reads = 0  # store reads made: one per interval, however many subscribers
+        self._queues: set[asyncio.Queue[Change | BaseException]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+
+    async def subscribe(self) -> tuple[asyncio.Queue[Change | BaseException], int]:
+        """A queue that gets every entry after the cursor answered with it."""
+        async with self._starting:
+            if self._task is None or self._task.done():
+                self.cursor = await latest(self.store)
+                self._task = asyncio.get_running_loop().create_task(self._poll())
+            # One place beyond the backlog, for the word that ends it.
+            queue: asyncio.Queue[Change | BaseException] = asyncio.Queue(self.backlog + 1)
+            self._queues.add(queue)
+            return queue, self.cursor
+
+    def unsubscribe(self, queue: asyncio.Queue[Change | BaseException]) -> None:
+        self._queues.discard(queue)
+        if not self._queues and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _poll(self) -> None:
+        try:
+            while self._queues:
+                self.reads += 1
+                found = await self.store.changes(ChangeQuery(first=self.page_size, after=self.cursor, ascending=True))
+                for change in found:
+                    self.cursor = change.seq
+                    for queue in list(self._queues):
+                        if queue.qsize() < self.backlog:
+                            queue.put_nowait(change)
+                        else:  # its last place: the reader finds it after what it holds
+                            self._queues.discard(queue)
+                            queue.put_nowait(_Behind())
+                if len(found) < self.page_size:
+                    await asyncio.sleep(self.interval)
+        except Exception as error:  # the store failed: each subscriber hears it
+            for queue in list(self._queues):
+                self._queues.discard(queue)
+                queue.put_nowait(error)
+
+
+_FEEDS: weakref.WeakKeyDictionary[Store, Feed] = weakref.WeakKeyDictionary()
+
+
+def feed_of(store: Store) -> Feed:
+    """The process's feed of ``store``'s log."""
+    feed = _FEEDS.get(store)
+    if feed is None:
+        feed = _FEEDS[store] = Feed(store)
+    return feed
+
+
+def _wanted(change: Change, kinds: tuple[str, ...], operations: tuple[str, ...]) -> bool:
+    """As the store's filters select: by the mutation field, by the kind of a node marked."""
+    if operations and change.operation not in operations:
+        return False
+    return not kinds or any(t.kind in kinds for t in touches(change.items))
+
+
 async def follow(
     store: Store,
     *,
@@ -91,23 +170,46 @@ async def follow(
     kinds: tuple[str, ...] = (),
     operations: tuple[str, ...] = (),
     nodes: frozenset[str] = frozenset(),
-    interval: float = 0.02,
     page_size: int = 100,
+    feed: Feed | None = None,
 ) -> AsyncIterator[Change]:
     """The entries committed after ``after`` (None: from now on), oldest first, for as long
-    as it is read: the log is asked again every ``interval`` seconds once read to its end.
-    Entries commit in the order of their numbers, so each comes once and none is missed,
-    whichever gateway process wrote it. ``nodes``: only entries about one of them, each
-    with its items about them."""
-    cursor = await latest(store) if after is None else after
+    as it is read. Entries commit in the order of their numbers, so each comes once and
+    none is missed, whichever gateway process wrote it: the ones before the process's
+    feed (``feed_of``) are read from the log, the rest come from the feed. ``nodes``: only
+    entries about one of them, each with its items about them."""
+    feed = feed or feed_of(store)
+    cursor = after
     while True:
-        query = ChangeQuery(first=page_size, after=cursor, ascending=True, kinds=kinds, operations=operations)
-        found = await store.changes(query)
-        for change in found:
-            cursor = change.seq
-            if nodes:
-                change = about(change, nodes)
-            if change.items:
-                yield change
-        if len(found) < page_size:
-            await asyncio.sleep(interval)
+        queue, head = await feed.subscribe()
+        try:
+            if cursor is None:
+                cursor = head
+            # Catching up: what was committed between the cursor and the feed's head.
+            while cursor < head:
+                query = ChangeQuery(first=page_size, after=cursor, ascending=True, kinds=kinds, operations=operations)
+                found = [c for c in await store.changes(query) if c.seq <= head]
+                for change in found:
+                    cursor = change.seq
+                    if nodes:
+                        change = about(change, nodes)
+                    if change.items:
+                        yield change
+                if not found:
+                    cursor = head
+            while True:
+                got = await queue.get()
+                if isinstance(got, _Behind):
+                    break
+                if isinstance(got, BaseException):
+                    raise got
+                if got.seq <= cursor:
+                    continue
+                cursor = got.seq
+                if not _wanted(got, kinds, operations):
+                    continue
+                change = about(got, nodes) if nodes else got
+                if change.items:
+                    yield change
+        finally:
+            feed.unsubscribe(queue)

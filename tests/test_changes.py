@@ -250,6 +250,9 @@ async def test_a_follower_sees_each_entry_once_in_order_while_writers_race_and_r
     pipeline = await record_pipeline(gql, runs=1)
     start = await changes.latest(store)
     writes = 24
+    # A small backlog: a follower that reads slower than the writers is let go by the
+    # feed and reads the log itself until it has caught up.
+    feed = changes.Feed(store, interval=0.005, page_size=5, backlog=3)
 
     async def writer(n: int) -> None:
         for i in range(writes // 4):
@@ -258,8 +261,10 @@ async def test_a_follower_sees_each_entry_once_in_order_while_writers_race_and_r
     async def read(after: int, count: int, **narrowed: Any) -> list[Change]:
         seen: list[Change] = []
         async with asyncio.timeout(30):
-            async for change in changes.follow(store, after=after, interval=0.005, page_size=5, **narrowed):
+            async for change in changes.follow(store, after=after, page_size=5, feed=feed, **narrowed):
                 seen.append(change)
+                if len(seen) % 5 == 0:
+                    await asyncio.sleep(0.02)
                 if len(seen) == count:
                     return seen
         raise AssertionError("unreachable")
@@ -281,3 +286,28 @@ async def test_a_follower_sees_each_entry_once_in_order_while_writers_race_and_r
     await gql(UPDATE, id=pipeline.dataset, a={"late": True})
     [last] = await late
     assert last.seq == max(logged) + 1
+
+
+async def test_followers_of_one_process_share_one_reader_of_the_log(store: Store, gql: GraphQLClient) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    feed = changes.Feed(store, interval=0.01)
+    start = await changes.latest(store)
+
+    async def follower() -> list[int]:
+        seen: list[int] = []
+        async with asyncio.timeout(30):
+            async for change in changes.follow(store, after=start, feed=feed):
+                seen.append(change.seq)
+                if len(seen) == 5:
+                    return seen
+        raise AssertionError("unreachable")
+
+    following = [asyncio.ensure_future(follower()) for _ in range(20)]
+    await asyncio.sleep(0.1)
+    reads = feed.reads
+    for i in range(5):
+        await gql(UPDATE, id=pipeline.dataset, a={"n": i})
+    heard = await asyncio.gather(*following)
+    assert heard == [list(range(start + 1, start + 6))] * 20
+    # Twenty followers, one read of the log every interval between them (not twenty).
+    assert 0 < reads <= 0.1 / 0.01 + 2

@@ -122,3 +122,51 @@ async def test_runs_logged_to_a_model_arrive_as_they_commit_and_subscriptions_ch
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
     finally:
         server.stop()
+
+
+SERVING = """subscription($d: ID!, $a: String) {
+  servingPerfLogged(deployment: $d, after: $a) { cursor servingPerf { periodStart metrics } } }"""
+JOB = "subscription($j: ID!, $a: String) { jobStatus(job: $j, after: $a) { cursor status job { id state } } }"
+
+
+async def test_serving_periods_and_job_statuses_arrive_for_their_deployment_and_job_only(tmp_path: Path) -> None:
+    server = Server(tmp_path / "s.db")
+    try:
+        ids = await asyncio.to_thread(_setup, server)
+
+        def prepare() -> tuple[str, str, str]:
+            server.gql(LOG_RUN.replace("params: {depth: 3}", 'params: {depth: 3}, deploymentTag: "prod"'), n="r", **ids)
+            server.gql(LOG_RUN.replace("params: {depth: 3}", 'params: {depth: 3}, deploymentTag: "beta"'), n="s", **ids)
+            register = "mutation($t: String!) { registerDeployment(input: {deploymentTag: $t}) { deployment { id } } }"
+            prod = server.gql(register, t="prod")["registerDeployment"]["deployment"]["id"]
+            beta = server.gql(register, t="beta")["registerDeployment"]["deployment"]["id"]
+            create = "mutation($i: CreateJobInput!) { createJob(input: $i) { job { id } } }"
+            project = server.gql('{ project(name: "p") { id } }')["project"]["id"]
+            job = server.gql(create, i={"projectId": project, "type": "TRAIN", "modelId": ids["m"]})
+            return prod, beta, job["createJob"]["job"]["id"]
+
+        prod, beta, job = await asyncio.to_thread(prepare)
+        start = server.gql("query { changes(first: 1) { nodes { cursor } } }")["changes"]["nodes"][0]["cursor"]
+
+        def write() -> None:
+            serve = "mutation($i: LogServingPerfInput!) { logServingPerf(input: $i) { servingPerf { id } } }"
+            status = "mutation($j: ID!, $s: JobState!) { updateJobStatus(input: {jobId: $j, status: $s}) { job { id } } }"
+            for day, deployment in ((1, prod), (2, beta), (3, prod)):
+                period = {"periodStart": f"2026-11-0{day}T00:00:00Z", "periodEnd": f"2026-11-0{day + 1}T00:00:00Z"}
+                server.gql(serve, i={"deploymentId": deployment, **period, "metrics": {"auc": day / 10}})
+            server.gql(status, j=job, s="RUNNING")
+            server.gql(status, j=job, s="SUCCEEDED")
+
+        await asyncio.to_thread(write)
+        # From a cursor before the writes: what was written for each since, in order.
+        async with subscribed(server, SERVING, server.token, d=prod, a=start) as ws:
+            got = [(await _next(ws))["servingPerfLogged"] for _ in range(2)]
+        assert [g["servingPerf"][0]["periodStart"][:10] for g in got] == ["2026-11-01", "2026-11-03"]
+        assert [g["servingPerf"][0]["metrics"] for g in got] == [{"auc": 0.1}, {"auc": 0.3}]
+        assert int(got[0]["cursor"]) < int(got[1]["cursor"])
+        async with subscribed(server, JOB, server.token, j=job, a=start) as ws:
+            statuses = [(await _next(ws))["jobStatus"] for _ in range(2)]
+        assert [s["status"] for s in statuses] == ["RUNNING", "SUCCEEDED"]
+        assert {s["job"]["id"] for s in statuses} == {job}
+    finally:
+        server.stop()
