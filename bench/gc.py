@@ -108,7 +108,7 @@ async def _during(url: str, deployment: str, work: asyncio.Future[None] | None, 
     return await reader
 
 
-async def measure(path: Path, deployment: str, batch: int) -> tuple[list[float], list[float], float, str]:
+async def measure(path: Path, deployment: str, batch: int, pause: float) -> tuple[list[float], list[float], float, str]:
     """Reads while gc runs, reads for as long again without it; gc's time and output."""
     server = Server(path, None, "--no-auth")
     try:
@@ -122,6 +122,8 @@ async def measure(path: Path, deployment: str, batch: int) -> tuple[list[float],
             "30d",
             "--batch",
             str(batch),
+            "--pause",
+            str(pause),
             "--store",
             str(path),
             stdout=subprocess.PIPE,
@@ -140,14 +142,14 @@ async def measure(path: Path, deployment: str, batch: int) -> tuple[list[float],
     return during, without, took, output
 
 
-def report(deleted: int, batch: int) -> str:
+def report(deleted: int, batch: int, pause: float) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "gc.db"
         deployment = asyncio.run(build(path, deleted, live_runs=2000))
-        during, without, took, output = asyncio.run(measure(path, deployment, batch))
+        during, without, took, output = asyncio.run(measure(path, deployment, batch, pause))
     rows = [("while gc runs", during), ("without gc (baseline)", without)]
     lines = [
-        f"# metagate gc beside readers ({deleted:,} deleted nodes, batches of {batch})",
+        f"# metagate gc beside readers ({deleted:,} deleted nodes, batches of {batch}, {pause:g} s apart)",
         "",
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} cores,"
         f" Python {platform.python_version()}, SQLite store (WAL). One gateway process serves one reader that"
@@ -180,9 +182,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--deleted", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--pause", type=float, default=0.02)
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
-    text = report(args.deleted, args.batch)
+    text = report(args.deleted, args.batch, args.pause)
     if args.output:
         args.output.write_text(text)
     print(text)

@@ -385,8 +385,15 @@ def rebuild_lineage(source: str, store: str | None) -> None:
 @main.command()
 @click.option("--older-than", "older_than", required=True, help="Purge nodes deleted longer ago than this: 30d, 12h, 2w.")
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000), help="Nodes purged per transaction.")
+@click.option(
+    "--pause",
+    default=0.02,
+    show_default=True,
+    type=click.FloatRange(0, 10),
+    help="Seconds between batches: the gateway's reads and writes have the machine to themselves meanwhile.",
+)
 @click.option("--store", default=None, help="Store URL or SQLite path (default ./metagate.db).")
-def gc(older_than: str, batch: int, store: str | None) -> None:
+def gc(older_than: str, batch: int, pause: float, store: str | None) -> None:
     """Remove nodes deleted longer ago than --older-than for good.
 
     With them go their edges, tags, metric histories, moves, their marks in the change
@@ -407,7 +414,7 @@ def gc(older_than: str, batch: int, store: str | None) -> None:
         now = dt.datetime.now(dt.UTC)
         total = await target.count_deleted(format_time(now - span))
         with click.progressbar(length=total, label="purging deleted nodes", file=sys.stderr) as bar:
-            done = await purge(target, span, batch=batch, progress=bar.update, now=now)
+            done = await purge(target, span, batch=batch, pause=pause, progress=bar.update, now=now)
         return f"{done.nodes} deleted nodes purged in {done.batches} batches from {redact(settings.STORE)}"
 
     click.echo(asyncio.run(_with_store(settings.STORE, work, create=False)))

@@ -141,17 +141,25 @@ async def project_of(reader: Reader, node: Node) -> str | None:
             # job or run it ran in, or of its pipeline run's.
             if isinstance(current.fields.get("project"), str):
                 return str(current.fields["project"])
+            # Along live and hidden edges alike: a node's project is where it was made,
+            # whatever was deleted on the way (and a deleted node's edges are all hidden).
             pages = await reader.neighbors(
-                [NeighborRequest(current.id, e, Step.OUT, 1) for e in ("step_job", "step_run", "step_parent")]
+                [
+                    NeighborRequest(current.id, e, Step.OUT, 1, from_deleted=hidden)
+                    for e in ("step_job", "step_run", "step_parent")
+                    for hidden in (False, True)
+                ]
             )
             current = next((page.items[0][0] for page in pages if page.items), None)
             continue
         if current.kind is Kind.DEPLOYMENT:
-            [page] = await reader.neighbors([NeighborRequest(current.id, "deployment_model", Step.OUT, 1)])
-            current = page.items[0][0] if page.items else None
+            pages = await reader.neighbors(
+                [NeighborRequest(current.id, "deployment_model", Step.OUT, 1, from_deleted=hidden) for hidden in (False, True)]
+            )
+            current = next((page.items[0][0] for page in pages if page.items), None)
             continue
-        # run -> model; modelparams, devperf -> run; servingperf -> deployment
-        [current] = await reader.get_nodes([current.scope]) if current.scope else [None]
+        # run -> model; modelparams, devperf -> run; servingperf -> deployment (deleted or not)
+        [current] = await reader.get_nodes([current.scope], deleted=True) if current.scope else [None]
     return None
 
 

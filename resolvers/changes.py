@@ -97,7 +97,9 @@ class Feed:
     it has caught up."""
 
     def __init__(self, store: Store, *, interval: float = 0.02, page_size: int = 100, backlog: int = 10_000) -> None:
-        self.store = store
+        # Weakly: the feeds are kept by store, and a store let go takes its feed along.
+        self.store: Store = weakref.proxy(store)
+        self.loop = asyncio.get_running_loop()
         self.interval = interval
         self.page_size = page_size
         self.backlog = backlog
@@ -134,8 +136,10 @@ class Feed:
                     for queue in list(self._queues):
                         if queue.qsize() < self.backlog:
                             queue.put_nowait(change)
-                        else:  # its last place: the reader finds it after what it holds
+                        else:  # let go: it reads the log again from its cursor, so what it holds goes
                             self._queues.discard(queue)
+                            while not queue.empty():
+                                queue.get_nowait()
                             queue.put_nowait(_Behind())
                 if len(found) < self.page_size:
                     await asyncio.sleep(self.interval)
@@ -150,8 +154,9 @@ _FEEDS: weakref.WeakKeyDictionary[Store, Feed] = weakref.WeakKeyDictionary()
 
 def feed_of(store: Store) -> Feed:
     """The process's feed of ``store``'s log."""
+    loop = asyncio.get_running_loop()
     feed = _FEEDS.get(store)
-    if feed is None:
+    if feed is None or feed.loop is not loop:
         feed = _FEEDS[store] = Feed(store)
     return feed
 

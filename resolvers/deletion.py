@@ -60,6 +60,14 @@ async def _dependents(tx: Tx, node: Node) -> list[Node]:
     return found
 
 
+async def _shared(tx: Tx, nodes: list[Node]) -> set[str]:
+    """Those of a run's dependents that a live deployment uses too (its model params):
+    they exist through more than the run, and stay."""
+    params = [n for n in nodes if n.kind is Kind.MODELPARAMS]
+    pages = await tx.neighbors([NeighborRequest(n.id, "deployment_modelparams", Step.IN, 1) for n in params])
+    return {n.id for n, page in zip(params, pages, strict=True) if page.items}
+
+
 async def _node(tx: Tx, node_id: str) -> Node:
     [node] = await tx.get_nodes([node_id], deleted=True)
     if node is None:
@@ -78,7 +86,9 @@ async def delete_node(
         if node.deleted_at is not None:
             return Deletion(node, [])
         await check_project(tx, allowed_projects, node)
-        ids = [node.id, *(d.id for d in await _dependents(tx, node))]
+        dependents = await _dependents(tx, node)
+        shared = await _shared(tx, dependents)
+        ids = [node.id, *(d.id for d in dependents if d.id not in shared)]
         await tx.delete_nodes(ids, utcnow(), why)
         deleted = await tx.get_nodes(ids, deleted=True)
         return Deletion(await _node(tx, node_id), [n for n in deleted if n is not None])

@@ -38,7 +38,7 @@ import orjson
 from metagate.resolvers import validate
 from metagate.resolvers.registry import _edge, _existing, _insert_new, _node, _updated
 from metagate.resolvers.steps import FINAL
-from metagate.store.errors import BadUserInput
+from metagate.store.errors import BadUserInput, Conflict
 from metagate.store.model import Edge, JSONObject, Kind, Node, Step, format_time, utcnow
 from metagate.store.port import LineageEvent, NeighborRequest, Store, Tx, atomically
 
@@ -312,9 +312,12 @@ class _Batch:
 
     async def node(self, node_id: str) -> Node | None:
         if node_id not in self.nodes:
-            [found] = await self.tx.get_nodes([node_id])
+            [found] = await self.tx.get_nodes([node_id], deleted=True)
             if found is None:
                 return None
+            if found.deleted_at is not None:
+                # Its id is the event's (a run's): a step deleted is not made again.
+                raise Conflict(f"the {found.kind.value} this event is about was deleted: restore it to record more of it")
             self.nodes[node_id] = found
         return self.nodes[node_id]
 

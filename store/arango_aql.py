@@ -793,9 +793,10 @@ def purge(ids: Sequence[str]) -> list[Query]:
     """What removes the nodes ``ids`` for good, one query per collection it writes: their
     edges (either way round, hidden or not), their metric points, the moves whose subject
     they are, their marks in the change log (its entries stay), the answers of keyed
-    mutations that name one of them (``ids`` of the answer, or of one of its runs), and
-    last the documents. The idempotency records are read whole: nothing indexes what an
-    answer names."""
+    mutations whose node (the first of their ``ids``) is one of them, and last the
+    documents. An answer of a batch (``runs``) stays: a retry of it is answered CONFLICT
+    for the runs gone, never run again for the ones still there. The idempotency records
+    are read whole: nothing indexes what an answer names."""
     document_ids, collections = _edges_of(ids)
     nodes = list(dict.fromkeys(ids))
     queries = [
@@ -811,7 +812,7 @@ def purge(ids: Sequence[str]) -> list[Query]:
         Query("FOR h IN @@c FILTER h.subject IN @ids REMOVE h IN @@c", {"ids": nodes, "@c": layout.HISTORY_COLLECTION}),
         Query("FOR m IN @@c FILTER m.node IN @ids REMOVE m IN @@c", {"ids": document_ids, "@c": layout.CHANGE_NODES_COLLECTION}),
         Query(
-            "FOR r IN @@c FILTER UNION(r.result.ids || [], FLATTEN((r.result.runs || [])[*].ids)) ANY IN @ids REMOVE r IN @@c",
+            "FOR r IN @@c FILTER r.result.ids[0] IN @ids REMOVE r IN @@c",
             {"ids": nodes, "@c": layout.IDEMPOTENCY_COLLECTION},
         ),
     ]

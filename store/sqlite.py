@@ -152,7 +152,8 @@ SELECT k.i, {NODE_COLUMNS} FROM k JOIN nodes n
 # What purging deleted nodes (their ids: the one JSON array placeholder) removes with
 # them, the nodes last (the others name them by foreign key): their edges, tags, metric
 # index rows, metric points and moves, their marks in the change log (the entries stay),
-# and the answers of keyed mutations that name one of them.
+# and the answers of keyed mutations whose node (the first of their ids) is one of them
+# (a batch's answer stays: its retry is CONFLICT for the runs gone, not run again).
 _PURGED = "(SELECT value FROM json_each(?1))"
 _PURGE_SQL = (
     f"DELETE FROM edges WHERE from_id IN {_PURGED}",
@@ -162,8 +163,7 @@ _PURGE_SQL = (
     f"DELETE FROM metric_points WHERE run_id IN {_PURGED}",
     f"DELETE FROM history WHERE subject IN {_PURGED}",
     f"DELETE FROM change_nodes WHERE node_id IN {_PURGED}",
-    "DELETE FROM idempotency WHERE key IN (SELECT i.key FROM idempotency i, json_tree(i.result) j"
-    f" WHERE j.key = 'ids' AND EXISTS (SELECT 1 FROM json_each(j.value) x WHERE x.value IN {_PURGED}))",
+    f"DELETE FROM idempotency WHERE result ->> '$.ids[0]' IN {_PURGED}",
     f"DELETE FROM nodes WHERE id IN {_PURGED}",
 )
 
@@ -857,6 +857,12 @@ class SQLiteTx:
         )
         for end in ("from_id", "to_id"):
             await self._send(f"UPDATE edges SET gone = 1 WHERE {end} IN (SELECT value FROM json_each(?)) AND gone = 0", (wanted,))
+        # A deleted dev perf's metrics are no longer its run's (a new one's may be).
+        await self._send(
+            "DELETE FROM run_metrics WHERE run_id IN"
+            " (SELECT e.from_id FROM edges e WHERE e.kind = 'run_devperf' AND e.to_id IN (SELECT value FROM json_each(?)))",
+            (wanted,),
+        )
 
     async def restore_nodes(self, ids: Sequence[str]) -> None:
         if not ids:
@@ -875,6 +881,13 @@ class SQLiteTx:
                 f" AND (SELECT o.deleted_at FROM nodes o WHERE o.id = edges.{other}) IS NULL",
                 (wanted,),
             )
+        await self._send(
+            "INSERT OR REPLACE INTO run_metrics (run_id, name, value)"
+            " SELECT e.from_id, m.key, m.value FROM edges e JOIN nodes d ON d.id = e.to_id, json_each(d.fields, '$.metrics') m"
+            " WHERE e.kind = 'run_devperf' AND e.gone = 0 AND e.to_id IN (SELECT value FROM json_each(?))"
+            " AND m.type IN ('integer', 'real')",
+            (wanted,),
+        )
 
 
 def _create_private(file: Path) -> None:

@@ -77,24 +77,24 @@ async def test_a_deleted_run_and_its_params_and_dev_perf_leave_every_read_but_on
 
 async def test_restoring_brings_back_the_node_and_what_was_deleted_with_it(gql: GraphQLClient) -> None:
     p = await record_pipeline(gql, runs=2)
-    await gql(DELETE, id=p.perfs[0])  # on its own first: it stays deleted
-    await gql(DELETE, id=p.runs[0])
-    again = (await gql(DELETE, id=p.runs[0]))["deleteNode"]
+    await gql(DELETE, id=p.perfs[1])  # on its own first: it stays deleted
+    await gql(DELETE, id=p.runs[1])
+    again = (await gql(DELETE, id=p.runs[1]))["deleteNode"]
     assert again["count"] == 0 and again["deleted"] == []
 
-    refused = await gql.error(RESTORE, id=p.params[0])
+    refused = await gql.error(RESTORE, id=p.params[1])
     assert refused["extensions"]["code"] == "CONFLICT"  # it exists through a run still deleted
 
-    restored = (await gql(RESTORE, id=p.runs[0]))["restoreNode"]
+    restored = (await gql(RESTORE, id=p.runs[1]))["restoreNode"]
     assert restored["node"]["deletedAt"] is None
-    assert _ids(restored["restored"]) == {p.runs[0], p.params[0]}
-    parts = (await gql(RUN_PARTS, id=p.runs[0]))["node"]
-    assert parts["deletedAt"] is None and parts["modelParams"]["id"] == p.params[0] and parts["devPerf"] is None
-    assert p.runs[0] in _ids((await gql(MODEL_RUNS, id=p.model))["node"]["runs"]["nodes"])
-    assert (await gql(RESTORE, id=p.runs[0]))["restoreNode"]["count"] == 0
+    assert _ids(restored["restored"]) == {p.runs[1], p.params[1]}
+    parts = (await gql(RUN_PARTS, id=p.runs[1]))["node"]
+    assert parts["deletedAt"] is None and parts["modelParams"]["id"] == p.params[1] and parts["devPerf"] is None
+    assert p.runs[1] in _ids((await gql(MODEL_RUNS, id=p.model))["node"]["runs"]["nodes"])
+    assert (await gql(RESTORE, id=p.runs[1]))["restoreNode"]["count"] == 0
     # The dev perf deleted on its own comes back on its own, linked again.
-    await gql(RESTORE, id=p.perfs[0])
-    assert (await gql(RUN_PARTS, id=p.runs[0]))["node"]["devPerf"]["id"] == p.perfs[0]
+    await gql(RESTORE, id=p.perfs[1])
+    assert (await gql(RUN_PARTS, id=p.runs[1]))["node"]["devPerf"]["id"] == p.perfs[1]
 
 
 async def test_a_deleted_name_is_free_and_restoring_over_its_new_holder_is_a_conflict(gql: GraphQLClient) -> None:
@@ -152,22 +152,22 @@ async def test_a_run_whose_dev_perf_is_deleted_has_no_metric_to_be_listed_by(gql
 
 
 async def test_deletion_and_restoration_are_in_the_history_with_the_reason(gql: GraphQLClient) -> None:
-    p = await record_pipeline(gql, runs=1)
-    await gql(DELETE, id=p.runs[0], r="duplicate")
-    await gql(RESTORE, id=p.runs[0])
-    history = await gql("query($id: ID!) { history(id: $id) { nodes { operation items { action node after } } } }", id=p.runs[0])
+    p = await record_pipeline(gql, runs=2)
+    await gql(DELETE, id=p.runs[1], r="duplicate")
+    await gql(RESTORE, id=p.runs[1])
+    history = await gql("query($id: ID!) { history(id: $id) { nodes { operation items { action node after } } } }", id=p.runs[1])
     [restored, deleted, *_] = history["history"]["nodes"]
     assert restored["operation"] == "restoreNode" and deleted["operation"] == "deleteNode"
     [own] = deleted["items"]  # a node's history holds the items about it
-    assert (own["action"], own["node"], own["after"]) == ("DELETED", p.runs[0], {"reason": "duplicate"})
-    params = await gql("query($id: ID!) { history(id: $id, first: 1) { nodes { operation items { action } } } }", id=p.params[0])
+    assert (own["action"], own["node"], own["after"]) == ("DELETED", p.runs[1], {"reason": "duplicate"})
+    params = await gql("query($id: ID!) { history(id: $id, first: 1) { nodes { operation items { action } } } }", id=p.params[1])
     assert params["history"]["nodes"] == [{"operation": "restoreNode", "items": [{"action": "RESTORED"}]}]
-    assert ("RESTORED", p.runs[0]) in {(i["action"], i["node"]) for i in restored["items"]}
+    assert ("RESTORED", p.runs[1]) in {(i["action"], i["node"]) for i in restored["items"]}
 
 
 async def test_a_writer_deletes_and_restores_in_its_own_projects_only(store: Store, gql: GraphQLClient) -> None:
-    await record_pipeline(gql, runs=1, prefix="a-")
-    other = await record_pipeline(gql, runs=1, prefix="b-")
+    own = await record_pipeline(gql, runs=2, prefix="a-")
+    other = await record_pipeline(gql, runs=2, prefix="b-")
     token = await issue(store, name="ci", role=Role.WRITER, projects=["a-housing"])
     app = create_app(Settings(), store=store)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
@@ -175,6 +175,17 @@ async def test_a_writer_deletes_and_restores_in_its_own_projects_only(store: Sto
         assert (await writer.error(DELETE, id=other.runs[0]))["extensions"]["code"] == "FORBIDDEN"
         await gql(DELETE, id=other.runs[0])
         assert (await writer.error(RESTORE, id=other.runs[0]))["extensions"]["code"] == "FORBIDDEN"
+        # Its project is where a node was made, whatever was deleted on the way: with
+        # the other project's model deleted, its runs and deployment are still not this
+        # writer's to write.
+        await gql(DELETE, id=other.model)
+        assert (await writer.error(DELETE, id=other.runs[1]))["extensions"]["code"] == "FORBIDDEN"
+        assert (await writer.error(DELETE, id=other.deployment))["extensions"]["code"] == "FORBIDDEN"
+        update = "mutation($id: ID!) { updateAttributes(input: {id: $id, attributes: {a: 1}}) { node { id } } }"
+        assert (await writer.error(update, id=other.runs[1]))["extensions"]["code"] == "FORBIDDEN"
+        # In its own project it deletes and restores.
+        assert (await writer(DELETE, id=own.runs[1]))["deleteNode"]["count"] == 3
+        assert (await writer(RESTORE, id=own.runs[1]))["restoreNode"]["count"] == 3
     assert (await gql(NODE, id=other.runs[0]))["node"]["deletedAt"] is not None  # the refused restore wrote nothing
 
 
@@ -210,3 +221,23 @@ async def test_gc_purges_nodes_deleted_long_enough_ago_with_their_edges_and_keye
     assert {i["node"] for e in entries["changes"]["nodes"] for i in e["items"]} >= {old, p.runs[1]}
     # The rest is untouched.
     assert (await gql(NODE, id=p.runs[0]))["node"]["deletedAt"] is None
+
+
+async def test_params_a_live_deployment_uses_stay_when_their_run_is_deleted(gql: GraphQLClient) -> None:
+    p = await record_pipeline(gql, runs=2)  # the deployment was registered from trial-0, with its params
+    done = (await gql(DELETE, id=p.runs[0]))["deleteNode"]
+    assert _ids(done["deleted"]) == {p.runs[0], p.perfs[0]}
+    served = await gql("query($id: ID!) { node(id: $id) { ... on Deployment { modelParams { id } } } }", id=p.deployment)
+    assert served["node"]["modelParams"] == {"id": p.params[0]}
+
+
+async def test_a_new_dev_perf_after_a_deleted_one_is_what_the_run_is_listed_by(gql: GraphQLClient) -> None:
+    p = await record_pipeline(gql, runs=2)
+    await gql(DELETE, id=p.perfs[0])
+    await gql(
+        'mutation($r: ID!) { logMetrics(input: {runId: $r, metrics: [{key: "rmse", value: 0.05}]}) { points } }', r=p.runs[0]
+    )
+    ordered = await gql('{ runs(orderBy: {field: METRIC, metric: "rmse", direction: ASC}) { nodes { id } } }')
+    assert [n["id"] for n in ordered["runs"]["nodes"]] == [p.runs[0], p.runs[1]]
+    best = await gql('{ runs(filter: {metric: {name: "rmse", lt: 0.1}}) { nodes { id } } }')
+    assert _ids(best["runs"]["nodes"]) == {p.runs[0]}
