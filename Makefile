@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage bench-metrics bench-changelog bench-gc
+.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage bench-metrics bench-changelog bench-gc bench-subscriptions
 
 NPM := $(shell command -v npm)
 
@@ -105,6 +105,9 @@ bench-changelog: $(STAMP)
 
 bench-gc: $(STAMP)
 	$(BIN)/python -m bench.gc --deleted 100000 --output bench/results-gc.md
+
+bench-subscriptions: $(STAMP)
+	$(BIN)/python -m bench.subscriptions --runs 100 --output bench/results-subscriptions.md
 
 # ML Metadata and MLflow are measured in their own virtual environments (.bench/venvs):
 # skipped with a message by `bench` when those cannot be built, an error in `bench-peers`.

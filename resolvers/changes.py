@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 
 from metagate.resolvers import validate
 from metagate.store.changes import Change, ChangeQuery, touches
 from metagate.store.errors import BadUserInput
-from metagate.store.model import Kind
+from metagate.store.model import Kind, Node
 from metagate.store.port import Store
 
 
@@ -108,6 +108,26 @@ class Feed:
         self._queues: set[asyncio.Queue[Change | BaseException]] = set()
         self._task: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
+        # The nodes an entry's subscribers are sent, read once for all of them.
+        self._nodes: dict[tuple[int, tuple[str, ...]], asyncio.Future[list[Node | None]]] = {}
+
+    async def nodes(self, seq: int, ids: Sequence[str]) -> list[Node | None]:
+        """The nodes ``ids`` that entry ``seq`` is about, as they are when its first
+        subscriber asks: one store read however many subscribers ask."""
+        key = (seq, tuple(ids))
+        found = self._nodes.get(key)
+        if found is None:
+            found = self._nodes[key] = asyncio.get_running_loop().create_future()
+            while len(self._nodes) > NODES_KEPT:
+                del self._nodes[next(iter(self._nodes))]
+            try:
+                found.set_result(await self.store.get_nodes(list(ids)))
+            except BaseException as error:
+                del self._nodes[key]
+                found.set_exception(error)
+                found.exception()  # heard here: the others that wait for it hear it too
+                raise
+        return await asyncio.shield(found)
 
     async def subscribe(self) -> tuple[asyncio.Queue[Change | BaseException], int]:
         """A queue that gets every entry after the cursor answered with it."""
@@ -148,6 +168,8 @@ class Feed:
                 self._queues.discard(queue)
                 queue.put_nowait(error)
 
+
+NODES_KEPT = 256
 
 _FEEDS: weakref.WeakKeyDictionary[Store, Feed] = weakref.WeakKeyDictionary()
 

@@ -58,8 +58,9 @@ def _created_edges(entry: log.Change, edge_kind: str, end: str, *, to: bool) -> 
     return out
 
 
-async def _nodes(info: Info, ids: Sequence[str]) -> list[Node]:
-    return [n for n in await info.context.store.get_nodes(ids) if n is not None]
+async def _nodes(info: Info, entry: log.Change, ids: Sequence[str]) -> list[Node]:
+    """Read once for every subscriber of the process that is sent them."""
+    return [n for n in await changes.feed_of(info.context.store).nodes(entry.seq, ids) if n is not None]
 
 
 def _follow(info: Info, after: str | None, **narrowed: Any) -> AsyncIterator[log.Change]:
@@ -92,7 +93,7 @@ class Subscription:
         async for entry in _follow(info, after, nodes=frozenset({model_id})):
             runs = _created_edges(entry, "run_model", model_id, to=True)
             if runs:
-                found = await _nodes(info, runs)
+                found = await _nodes(info, entry, runs)
                 yield RunLogged(cursor=str(entry.seq), at=parse_time(entry.at), runs=[wrap(n) for n in found])  # type: ignore[misc]
 
     @strawberry.subscription(
@@ -105,7 +106,7 @@ class Subscription:
         async for entry in _follow(info, after, nodes=frozenset({deployment_id})):
             records = _created_edges(entry, "deployment_servingperf", deployment_id, to=False)
             if records:
-                found = await _nodes(info, records)
+                found = await _nodes(info, entry, records)
                 yield ServingPerfLogged(
                     cursor=str(entry.seq),
                     at=parse_time(entry.at),
@@ -121,6 +122,6 @@ class Subscription:
             for item in entry.items:
                 after_value = item.after or {}
                 if item.action is log.Action.MOVED and item.node == job_id and after_value.get("topic") == STATUS:
-                    for node in await _nodes(info, [job_id]):
+                    for node in await _nodes(info, entry, [job_id]):
                         status = str((after_value.get("value") or {}).get("status"))
                         yield JobStatusChanged(cursor=str(entry.seq), at=parse_time(entry.at), status=status, job=wrap(node))  # type: ignore[arg-type]

@@ -311,3 +311,24 @@ async def test_followers_of_one_process_share_one_reader_of_the_log(store: Store
     assert heard == [list(range(start + 1, start + 6))] * 20
     # Twenty followers, one read of the log every interval between them (not twenty).
     assert 0 < reads <= 0.1 / 0.01 + 2
+
+
+async def test_the_nodes_an_entry_is_about_are_read_once_for_all_its_subscribers(
+    store: Store, gql: GraphQLClient, monkeypatch: Any
+) -> None:
+    pipeline = await record_pipeline(gql, runs=1)
+    feed = changes.Feed(store)
+    reads: list[list[str]] = []
+    read = store.get_nodes
+
+    async def counted(ids: Any, **options: Any) -> Any:
+        reads.append(list(ids))
+        return await read(ids, **options)
+
+    monkeypatch.setattr(store, "get_nodes", counted)
+    run = decode_id(pipeline.runs[0])
+    answers = await asyncio.gather(*(feed.nodes(7, [run]) for _ in range(20)))
+    assert reads == [[run]]
+    assert all([n.id for n in a if n is not None] == [run] for a in answers)
+    await feed.nodes(8, [run])  # another entry: read again, as it is now
+    assert len(reads) == 2
