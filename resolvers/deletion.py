@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from metagate.resolvers.authz import check_project
 from metagate.resolvers.hub import reason as checked_reason
 from metagate.store.errors import Conflict, MetagateError, NotFound
-from metagate.store.model import Kind, Node, Step, format_time, utcnow
+from metagate.store.model import EDGE_KINDS, KINDS, Edge, Kind, Node, Step, format_time, utcnow
 from metagate.store.port import NameKey, NeighborRequest, ServingPeriod, Store, Tx, atomically
 
 # The nodes that exist only through a node of a kind: the edges that lead to them.
@@ -31,6 +31,14 @@ OWNER_EDGE: dict[Kind, str] = {
     Kind.SERVINGPERF: "deployment_servingperf",
 }
 _PAGE = 1000
+# The edge kinds a node has at most one of at its from end (a run's model, a
+# deployment's served version): the navigation fields that lead to one node.
+ONE_EACH = frozenset(
+    n.edge_kind
+    for spec in KINDS.values()
+    for n in spec.navigation
+    if n.step is Step.OUT and not n.many and n.edge_kind in EDGE_KINDS
+)
 # How many of the nodes a call deleted or restored its answer lists (it counts them all).
 LISTED = 100
 
@@ -146,6 +154,7 @@ async def restore_node(store: Store, *, node_id: str, allowed_projects: frozense
             if taken is not None:
                 raise Conflict(f"id: cannot restore it: {taken}", field="id")
         ids = [node.id, *(d.id for d in together)]
+        await _drop_replaced(tx, [node, *together])
         await tx.restore_nodes(ids)
         # Checked live, as the node is now: a writer restores in its own projects only.
         restored = await _node(tx, node_id)
@@ -156,6 +165,21 @@ async def restore_node(store: Store, *, node_id: str, allowed_projects: frozense
 
 
 log = logging.getLogger("metagate")
+
+
+async def _drop_replaced(tx: Tx, nodes: list[Node]) -> None:
+    """Removes the hidden edges to ``nodes`` whose live from end has one of that kind
+    again: a deployment served another version while the one restored was deleted (or
+    a run logged another dev perf). Restored, they would give it two."""
+    asked = [(n, kind) for n in nodes for kind in sorted(ONE_EACH) if EDGE_KINDS[kind].to_kind is n.kind]
+    pages = await tx.neighbors([NeighborRequest(n.id, kind, Step.IN, _PAGE, from_deleted=True) for n, kind in asked])
+    held = [(n, kind, other) for (n, kind), page in zip(asked, pages, strict=True) for other, _ in page.items]
+    held = [(n, kind, other) for n, kind, other in held if other.deleted_at is None]
+    if not held:
+        return
+    live = await tx.neighbors([NeighborRequest(other.id, kind, Step.OUT, 1) for _, kind, other in held])
+    replaced = [Edge(kind, other.id, n.id, "") for (n, kind, other), page in zip(held, live, strict=True) if page.items]
+    await tx.delete_edges(replaced)
 
 
 @dataclass

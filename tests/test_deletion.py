@@ -241,3 +241,22 @@ async def test_a_new_dev_perf_after_a_deleted_one_is_what_the_run_is_listed_by(g
     assert [n["id"] for n in ordered["runs"]["nodes"]] == [p.runs[0], p.runs[1]]
     best = await gql('{ runs(filter: {metric: {name: "rmse", lt: 0.1}}) { nodes { id } } }')
     assert _ids(best["runs"]["nodes"]) == {p.runs[0]}
+
+
+async def test_a_version_restored_after_its_deployment_moved_on_is_not_served_again(gql: GraphQLClient) -> None:
+    from tests.test_hub import SERVE, _deployment, _versions
+
+    p = await record_pipeline(gql, runs=2)
+    v1, _ = await _versions(gql, p, 2)
+    deployment = await _deployment(gql, p, "gbr-live", v1["modelVersion"]["id"])
+    await gql(DELETE, id=v1["modelVersion"]["id"])
+    served = "query($d: ID!) { node(id: $d) { ... on Deployment { modelVersion { version } } } }"
+    assert (await gql(served, d=deployment))["node"]["modelVersion"] is None
+    await gql(SERVE, d=deployment, v=2)
+    await gql(RESTORE, id=v1["modelVersion"]["id"])
+    assert (await gql(served, d=deployment))["node"]["modelVersion"] == {"version": 2}
+    lineage = (await gql(LINEAGE, id=deployment, all=False))["lineage"]
+    assert v1["modelVersion"]["id"] not in _ids([n["node"] for n in lineage["nodes"] if n["node"]["id"]])
+    # Restored, it is a version of its model again, served nowhere.
+    versions = await gql("query($m: ID!) { node(id: $m) { ... on Model { versions { nodes { version } } } } }", m=p.model)
+    assert {v["version"] for v in versions["node"]["versions"]["nodes"]} == {1, 2}
