@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-test
 
-.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage bench-metrics bench-changelog bench-gc bench-subscriptions
+.PHONY: serve test demo schema vocabulary lint clean ui browser bench bench-ui bench-quick bench-load bench-workers bench-peers bench-dense bench-hub bench-openlineage bench-metrics bench-changelog bench-gc bench-subscriptions bench-as-of
 
 NPM := $(shell command -v npm)
 
@@ -108,6 +108,10 @@ bench-gc: $(STAMP)
 
 bench-subscriptions: $(STAMP)
 	$(BIN)/python -m bench.subscriptions --runs 100 --output bench/results-subscriptions.md
+
+# lineage(asOf:) against plain lineage on the ~1M-node store: bench/results-as-of.md.
+bench-as-of: $(STAMP)
+	$(BIN)/python -m bench.as_of --nodes 1000000 --output bench/results-as-of.md
 
 # ML Metadata and MLflow are measured in their own virtual environments (.bench/venvs):
 # skipped with a message by `bench` when those cannot be built, an error in `bench-peers`.

@@ -108,8 +108,10 @@ def page_out(page: Page, *, after: str | None) -> PageOut:
     )
 
 
-async def neighbor(loaders: Loaders, node_id: str, edge_kind: str, step: Step, *, from_deleted: bool = False) -> Node | None:
-    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, 1, from_deleted=from_deleted))
+async def neighbor(
+    loaders: Loaders, node_id: str, edge_kind: str, step: Step, *, from_deleted: bool = False, as_of: str | None = None
+) -> Node | None:
+    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, 1, from_deleted=from_deleted, as_of=as_of))
     return page.items[0][0] if page.items else None
 
 
@@ -123,9 +125,10 @@ async def neighbor_page(
     after: str | None,
     *,
     from_deleted: bool = False,
+    as_of: str | None = None,
 ) -> PageOut:
     size, cursor = neighbor_page_args(limits, first, after)
-    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, size, cursor, from_deleted))
+    page = await loaders.neighbors.load(NeighborRequest(node_id, edge_kind, step, size, cursor, from_deleted, as_of))
     return page_out(page, after=after)
 
 
@@ -142,6 +145,15 @@ async def get_node(loaders: Loaders, node_id: str) -> Node:
     node = await loaders.nodes.load(node_id)
     if node is None:
         raise NotFound("id: no node with this id", field="id")
+    return node
+
+
+async def get_node_at(store: Store, node_id: str, as_of: str | None) -> Node:
+    """The node as it was at ``as_of`` (deleted then or not); NOT_FOUND when there was none
+    then. Without a time, ``get_node``'s answer."""
+    [node] = await store.get_nodes([node_id], deleted=True, as_of=as_of)
+    if node is None:
+        raise NotFound("id: no node with this id at that time" if as_of else "id: no node with this id", field="id")
     return node
 
 
@@ -261,6 +273,7 @@ def lineage_query(
     kinds: Sequence[Kind] | None,
     limit: int | None,
     include_deleted: bool = False,
+    as_of: dt.datetime | None = None,
 ) -> tuple[LineageQuery, bool]:
     """The store's walk, and whether the server's depth limit cut the depth asked for."""
     depth = limits.default_lineage_depth if depth is None else depth
@@ -276,13 +289,14 @@ def lineage_query(
         limit=limit,
         kinds=tuple(kinds) if kinds is not None else None,
         include_deleted=include_deleted,
+        as_of=validate.time(as_of, field="asOf"),
     )
     return query, depth > limits.max_lineage_depth
 
 
 async def lineage(store: Store, loaders: Loaders, query: LineageQuery, depth_cut: bool) -> Lineage:
     """The walk ``lineage_query`` made, from a start node that must exist."""
-    root = await get_node(loaders, query.start)
+    root = await get_node(loaders, query.start) if query.as_of is None else await get_node_at(store, query.start, query.as_of)
     result = await store.lineage(query)
     return Lineage(root=root, result=result, truncated=result.truncated or depth_cut)
 

@@ -282,7 +282,8 @@ class _Request:
         args = self.arguments(query_type.name, nodes)
         if name == "node":
             node_id = decode_id(args["id"])
-            return p.NodeRoot(key, node_id, self.selection(self._kinds_of_ids([node_id]), nodes))
+            as_of = validate.time(args.get("as_of"), field="asOf")
+            return p.NodeRoot(key, node_id, self.selection(self._kinds_of_ids([node_id]), nodes), as_of)
         if name == "nodes":
             ids = args["ids"]
             if len(ids) > self.limits.max_ids:
@@ -387,6 +388,7 @@ class _Request:
             kinds=args.get("kinds"),
             limit=args.get("limit"),
             include_deleted=args.get("include_deleted", False),
+            as_of=args.get("as_of"),
         )
         lineage_type = get_named_type(field.type)
         assert isinstance(lineage_type, GraphQLObjectType)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import strawberry
@@ -40,6 +41,11 @@ from metagate.schema.where import DatasetWhere, DeploymentWhere, FeaturesetWhere
 from metagate.store.model import Direction, Kind
 
 INCLUDE_DELETED = "Deleted nodes too (left out otherwise), with their deletedAt."
+AS_OF = (
+    "Answer from the graph as it was at this time: nodes created by then and not deleted then, with their"
+    " attributes, tags and fields as they were, along the edges that stood then; the nodes answered lead to"
+    " their neighbours as of the same time. Purged nodes are gone for every time."
+)
 
 
 async def _by_name(info: Info, kind: Kind, name: str, scope: str | None = None) -> NodeType | None:
@@ -100,7 +106,15 @@ async def _list(
 @strawberry.type
 class Query(HubQuery, KindQuery, AuditQuery):
     @strawberry.field(description="A node by its global id; NOT_FOUND if there is none.")
-    async def node(self, info: Info, id: strawberry.ID) -> NodeType:
+    async def node(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        as_of: Annotated[dt.datetime | None, strawberry.argument(description=AS_OF)] = None,
+    ) -> NodeType:
+        if as_of is not None:
+            at = validate.time(as_of, field="asOf")
+            return wrap(await queries.get_node_at(info.context.store, decode_id(id), at))
         return wrap(await queries.get_node(info.context.loaders, decode_id(id)))
 
     @strawberry.field(description="Nodes by global id, in the order asked; null where unknown.")
@@ -250,6 +264,7 @@ class Query(HubQuery, KindQuery, AuditQuery):
         include_deleted: Annotated[
             bool, strawberry.argument(description="Walk through and to deleted nodes too, and answer them with their deletedAt.")
         ] = False,
+        as_of: Annotated[dt.datetime | None, strawberry.argument(description=AS_OF)] = None,
     ) -> Lineage:
         ctx = info.context
         query, depth_cut = queries.lineage_query(
@@ -260,6 +275,7 @@ class Query(HubQuery, KindQuery, AuditQuery):
             kinds=kinds,
             limit=limit,
             include_deleted=include_deleted,
+            as_of=as_of,
         )
         return lineage(await queries.lineage(ctx.store, ctx.loaders, query, depth_cut))
 

@@ -131,14 +131,24 @@ class NodeType:
 
 
 async def _one(info: Info, node: Node, edge_kind: str, step: Way) -> NodeType | None:
-    found = await queries.neighbor(info.context.loaders, node.id, edge_kind, step, from_deleted=node.deleted_at is not None)
+    found = await queries.neighbor(
+        info.context.loaders, node.id, edge_kind, step, from_deleted=node.deleted_at is not None, as_of=node.as_of
+    )
     return wrap(found) if found is not None else None
 
 
 async def _many(info: Info, node: Node, edge_kind: str, step: Way, first: int | None, after: str | None) -> Connection[Any]:
     ctx = info.context
     page = await queries.neighbor_page(
-        ctx.loaders, ctx.limits, node.id, edge_kind, step, first, after, from_deleted=node.deleted_at is not None
+        ctx.loaders,
+        ctx.limits,
+        node.id,
+        edge_kind,
+        step,
+        first,
+        after,
+        from_deleted=node.deleted_at is not None,
+        as_of=node.as_of,
     )
     return connection(page)
 

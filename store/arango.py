@@ -59,7 +59,7 @@ from metagate.store.model import (
     step_toward_end,
     utcnow,
 )
-from metagate.store.plan import Plan
+from metagate.store.plan import LineageRoot, NodeRoot, Plan
 from metagate.store.port import (
     History,
     HistoryEntry,
@@ -297,8 +297,11 @@ class _Runner:
         (``finishing`` makes the METRIC fields Floats again; free-form JSON it cannot
         tell). VelocyPack would keep the type, but python-arango-async speaks JSON only:
         its requests are application/json and its Serializer/Deserializer are JSON text
-        (arangoasync.serialization)."""
-        if not self.store.compiled_reads:
+        (arangoasync.serialization).
+
+        A plan that reads as of a time is left to the executor: the compiled AQL reads
+        the graph as it is (the executor's store reads as of a time answer it)."""
+        if not self.store.compiled_reads or reads_as_of(plan):
             return None
         compiled = plan.memo.get("arango")
         if compiled is None:
@@ -329,11 +332,15 @@ class _Runner:
         data = await self.answer(plan)
         return orjson.dumps(data) if data is not None else None
 
-    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False) -> list[Node | None]:
+    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False, as_of: str | None = None) -> list[Node | None]:
         if not ids:
             return []
-        docs = await self.run(aql.get_nodes(ids))
-        nodes = [layout.from_document(d) if d else None for d in docs]
+        if as_of is not None:
+            rows = await self.run(aql.get_nodes_as_of(ids, as_of))
+            nodes = [layout.node_as_of(r["d"], r["parts"], r["deleted"], as_of) if r else None for r in rows]
+        else:
+            docs = await self.run(aql.get_nodes(ids))
+            nodes = [layout.from_document(d) if d else None for d in docs]
         # A deleted node is read only when asked for.
         return [n if n is None or deleted or n.deleted_at is None else None for n in nodes]
 
@@ -387,6 +394,15 @@ class _Runner:
         return [None if d is None else d.get("createdAt") or layout.UNKNOWN_TIME for d in found]
 
 
+def reads_as_of(plan: Plan) -> bool:
+    """Whether a root of ``plan`` reads the graph as of a time."""
+    return any(
+        (isinstance(root, NodeRoot) and root.as_of is not None)
+        or (isinstance(root, LineageRoot) and root.query.as_of is not None)
+        for root in plan.roots
+    )
+
+
 def neighbor_pages(
     requests: Sequence[NeighborRequest], answered: list[list[list[JSONObject]]], groups: list[list[int]] | None = None
 ) -> list[Page]:
@@ -395,8 +411,13 @@ def neighbor_pages(
     pages: dict[int, Page] = {}
     for indexes, lists in zip(aql.neighbor_groups(requests) if groups is None else groups, answered):
         for i, docs in zip(indexes, lists):
+            at = requests[i].as_of
+            # As of a time, each neighbour is ``aql.node_state``'s row.
+            nodes = (
+                (layout.node_as_of(r["d"], r["parts"], r["deleted"], at) for r in docs) if at else map(layout.from_document, docs)
+            )
             # The group fetched its largest page: each request keeps its own.
-            items = [(n, (n.created_at, n.id)) for n in map(layout.from_document, docs)]
+            items = [(n, (n.created_at, n.id)) for n in nodes]
             pages[i] = Page(items=items[: requests[i].first], has_next=len(items) > requests[i].first)
     return [pages[i] for i in range(len(requests))]
 
@@ -411,8 +432,9 @@ class ArangoTx(_Runner):
         if not self.recorder:
             return
         items = self.recorder.items()
-        entry = layout.to_change_document(ORIGIN.get(), utcnow(), items)
-        await self.run(aql.log_change(entry, [layout.to_change_node_document(t) for t in touches(items)]))
+        at = utcnow()
+        entry = layout.to_change_document(ORIGIN.get(), at, items)
+        await self.run(aql.log_change(entry, [layout.to_change_node_document(t, at) for t in touches(items)]))
 
     async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
         doc = await self.one(aql.get_idempotency(hashlib.sha256(key.encode()).hexdigest()))
@@ -515,9 +537,11 @@ class ArangoTx(_Runner):
             await self.run(aql.update_node(node_id, changes))
 
     async def delete_edges(self, edges: Sequence[Edge]) -> None:
+        """Removes the edges, each stored one kept first among the removed edges (from
+        its time to now), which reads as of a time follow."""
         if edges and self.recorder is not None:
             self.recorder.edges_deleted(edges, await self.stored_edges(edges))
-        for query in aql.remove_edges(edges):
+        for query in [*aql.keep_removed_edges(edges, utcnow()), *aql.remove_edges(edges)]:
             await self.run(query)
 
     async def insert_history(self, entries: Sequence[HistoryEntry]) -> None:
@@ -529,19 +553,19 @@ class ArangoTx(_Runner):
             await self.run(aql.insert_documents(layout.HISTORY_COLLECTION, docs))
 
     async def delete_nodes(self, ids: Sequence[str], at: str, reason: str | None) -> None:
-        """Marks the live nodes of ``ids`` deleted, their unique values set aside
-        (arango_layout's doc), then hides every edge of each."""
+        """Begins a deletion span of each live node of ``ids`` and marks it deleted, its
+        unique values set aside (arango_layout's doc), then hides every edge of each."""
         if not ids:
             return
         if self.recorder is not None:
             self.recorder.marked(Action.DELETED, ids, reason)
-        for query in [*aql.delete_nodes(ids, at, reason), *aql.hide_edges(ids)]:
+        for query in [*aql.start_deletions(ids, at, reason), *aql.delete_nodes(ids, at, reason), *aql.hide_edges(ids)]:
             await self.run(query)
 
     async def restore_nodes(self, ids: Sequence[str]) -> None:
-        """The deleted nodes of ``ids`` live again, then each of their hidden edges whose
-        other end is live shows again (read after the nodes are restored: an edge between
-        two of them shows)."""
+        """The deleted nodes of ``ids`` live again (their deletion spans closed now), then
+        each of their hidden edges whose other end is live shows again (read after the
+        nodes are restored: an edge between two of them shows)."""
         if not ids:
             return
         if self.recorder is not None:
@@ -553,7 +577,7 @@ class ArangoTx(_Runner):
                 raise Conflict(
                     "a node restored would take back a name, tag or serving period that another node holds now"
                 ) from error
-        for query in aql.show_edges(ids):
+        for query in [aql.end_deletions(ids, utcnow()), *aql.show_edges(ids)]:
             await self.run(query)
 
 
@@ -701,6 +725,8 @@ class ArangoStore:
             *layout.CUSTOM_EDGE_COLLECTIONS,
             layout.CHANGES_COLLECTION,
             layout.CHANGE_NODES_COLLECTION,
+            layout.DELETIONS_COLLECTION,
+            *layout.REMOVED_EDGE_COLLECTIONS,
         ]
         # The change-log counter, exclusively: writers commit one at a time, in the order
         # of their entries' numbers (arango_layout.CHANGES_COLLECTION).
@@ -760,8 +786,8 @@ class ArangoStore:
         with map_errors():
             await trx.commit_transaction()
 
-    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False) -> list[Node | None]:
-        return await self._reader().get_nodes(ids, deleted=deleted)
+    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False, as_of: str | None = None) -> list[Node | None]:
+        return await self._reader().get_nodes(ids, deleted=deleted, as_of=as_of)
 
     async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
         return await self._reader().find_named(keys)
@@ -795,16 +821,25 @@ class ArangoStore:
         return Page(items=items[: query.first], has_next=len(items) > query.first)
 
     async def lineage(self, query: LineageQuery) -> LineageResult:
-        lineage = aql.lineage(query.start, query.direction, query.depth, query.limit, query.kinds, query.include_deleted)
+        at = query.as_of
+        lineage = aql.lineage(query.start, query.direction, query.depth, query.limit, query.kinds, query.include_deleted, at)
         result = await self._reader().one(lineage)
         # The query returns every node up to the depth of the (limit + 1)-th; the same
-        # order and cut as the SQLite adapter pick the nodes kept.
-        found = [LineageNode(layout.from_document(r["v"]), r["depth"], Direction(r["dir"])) for r in result["nodes"]]
+        # order and cut as the SQLite adapter pick the nodes kept. As of a time, each
+        # node comes with what it was then (aql.node_state).
+        found = [
+            LineageNode(
+                layout.node_as_of(r["v"], r["parts"], r["deleted"], at) if at else layout.from_document(r["v"]),
+                r["depth"],
+                Direction(r["dir"]),
+            )
+            for r in result["nodes"]
+        ]
         found.sort(key=lambda n: (n.depth, n.node.kind.value, n.node.created_at, n.node.id))
         truncated = len(found) > query.limit
         nodes = found[: query.limit]
         kept = {n.node.id: n for n in nodes}
-        edges = {layout.from_edge_document(e["c"], e["d"]) for e in result["edges"]}
+        edges = {layout.read_edge(e["c"], e["d"]) for e in result["edges"]}
         return LineageResult(
             nodes=nodes,
             edges=sorted(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metagate.store import arango_layout as layout
-from metagate.store.changes import ChangeQuery
+from metagate.store.changes import PARTS, Action, ChangeQuery
 from metagate.store.errors import BadUserInput
 from metagate.store.model import CUSTOM_EDGE_PREFIX, EDGE_KINDS, Direction, Edge, JSONObject, Kind, Node, Step, steps_toward
 from metagate.store.port import (
@@ -226,11 +226,19 @@ def remove_edges_to(edge_kind: str, document_ids: Sequence[str]) -> Query:
 
 
 def neighbor_groups(requests: Sequence[NeighborRequest]) -> list[list[int]]:
-    """The requests' indexes grouped by (edge collection, physical direction), in the
-    order of their first request: the shape of ``neighbors``' answer."""
-    groups: dict[tuple[str, str], list[int]] = {}
+    """The requests' indexes grouped by (edge collection, physical direction, whether as
+    of a time and, as of a time, whether from a deleted node), in the order of their
+    first request: the shape of ``neighbors``' answer. As of a time, the requests from a
+    deleted node have their own loop, which tests no deletion (``_neighbors_as_of``)."""
+    groups: dict[tuple[str, str, bool, bool], list[int]] = {}
     for i, r in enumerate(requests):
-        key = (layout.EDGE_COLLECTIONS[r.edge_kind].name, layout.physical_direction(r.edge_kind, r.step))
+        then = r.as_of is not None
+        key = (
+            layout.EDGE_COLLECTIONS[r.edge_kind].name,
+            layout.physical_direction(r.edge_kind, r.step),
+            then,
+            then and r.from_deleted,
+        )
         groups.setdefault(key, []).append(i)
     return list(groups.values())
 
@@ -303,6 +311,9 @@ def neighbors(requests: Sequence[NeighborRequest], groups: list[list[int]] | Non
     parts = []
     for group in neighbor_groups(requests) if groups is None else groups:
         first = requests[group[0]]
+        if first.as_of is not None:
+            parts.append(_neighbors_as_of(b, [requests[i] for i in group], unknown))
+            continue
         coll = b.collection(layout.EDGE_COLLECTIONS[first.edge_kind].name)
         direction = layout.physical_direction(first.edge_kind, first.step)
         wanted = b.value([_neighbor_request(requests[i]) for i in group])
@@ -469,12 +480,15 @@ def _hop(b: Binder, edge_kind: str, step: Step, start: str) -> str:
     return f"{direction} {start} {b.collection(layout.EDGE_COLLECTIONS[edge_kind].name)}"
 
 
-def traversal(b: Binder, direction: Direction, start: str, steps: Collection[str] | None = None) -> str:
+def traversal(b: Binder, direction: Direction, start: str, steps: Collection[str] | None = None, *, removed: bool = False) -> str:
     """``DIR @start coll, DIR2 coll2, ...`` for one walk, along the edge kinds ``steps``
-    (None: every one); the first collection takes the traversal's default direction."""
+    (None: every one; the declared and the removed lineage edges go with
+    ``CUSTOM_EDGE_PREFIX``, of any kind); ``removed``: along the removed lineage edges
+    too (a walk as of a time). The first collection takes the traversal's default
+    direction."""
     legs = [
         (c, way)
-        for c, way in layout.traversal(direction)
+        for c, way in layout.traversal(direction, removed=removed)
         if steps is None or layout.EDGE_KINDS_BY_COLLECTION.get(c, CUSTOM_EDGE_PREFIX) in steps
     ]
     first_direction = legs[0][1]
@@ -499,6 +513,8 @@ def lineage_walk(
     collections: str | None,
     kinds: Sequence[Kind] | None,
     hidden: bool = False,
+    *,
+    as_of: AsOf | None = None,
 ) -> str:
     """The LETs of a lineage walk from ``start`` (a bound document id), up to ``found``:
     ``{v, depth, dir}`` of every node up to the depth of the (limit + 1)-th. A
@@ -520,15 +536,31 @@ def lineage_walk(
     would otherwise hold against its live path. A test on ``e`` would be a post-filter:
     the vertex visited, the walk going on past it. No FILTER of these traversals holds
     an OR (the kinds test is left out without a kinds filter): a condition the optimizer
-    cannot write as one conjunction is moved into no traversal at all."""
+    cannot write as one conjunction is moved into no traversal at all.
+
+    ``as_of``: the walk over the graph as it was then (``port.LineageQuery``), along the
+    stored edges (hidden or not) and the removed lineage edges that existed then
+    (``existed_on_path``, on the path's every edge, moved into the traversal as the live
+    test is), from nodes that existed then and, but ``hidden``, were live then. Those
+    tests are of the node alone, the same whichever path reaches it: a PRUNE stops the
+    walk at a node that fails them (``absent_or_dead``; at the start too, so that a
+    start absent or deleted then has no lineage), and the FILTER leaves it out
+    (``present_and_live``, written without OR)."""
     ways = walks(direction)
     options = ' OPTIONS {order: "bfs", uniqueVertices: "global"}'
-    live = "" if hidden else " FILTER p.edges[*].gone NONE == true"
-    # The start is no node of its own lineage, even where a loop leads back to it.
-    keep = f"{live} FILTER v._id != {start}"
+    lets = []
+    stop = ""
+    if as_of is None:
+        live = "" if hidden else " FILTER p.edges[*].gone NONE == true"
+        # The start is no node of its own lineage, even where a loop leads back to it.
+        keep = f"{live} FILTER v._id != {start}"
+    else:
+        if not hidden:
+            lets += revived_lets(b, as_of)
+        keep = f"{existed_on_path(as_of)} FILTER v._id != {start} AND {present_and_live('v', as_of, hidden)}"
+        stop = absent_or_dead("v", as_of, hidden)
     if collections is not None:
         keep += f" AND PARSE_IDENTIFIER(v._id).collection IN {collections}"
-    lets = []
     # With a kinds filter, the edge collections that cannot lead to a wanted kind are
     # left out: steps_toward knows the built-in edge kinds, so the walk left so is taken
     # only while no lineage edge kind is declared (``declared``, read here); else every
@@ -549,11 +581,16 @@ def lineage_walk(
 
     def each(walk: Direction, body: Callable[[str], str]) -> str:
         """The walk's subquery; with two forms, the union of theirs (one is empty)."""
-        parts = [f"{gate}FOR v, e, p IN 1..{depth} {body(traversal(b, walk, start, steps(walk, form)))}" for gate, form in forms]
+        removed = as_of is not None
+        parts = [
+            f"{gate}FOR v, e, p IN 1..{depth} {body(traversal(b, walk, start, steps(walk, form), removed=removed))}"
+            for gate, form in forms
+        ]
         return f"({parts[0]})" if len(parts) == 1 else f"UNION({', '.join(f'({p})' for p in parts)})"
 
+    prune = f" PRUNE {stop}" if stop else ""
     for i, walk in enumerate(ways):
-        first = each(walk, lambda t: f"{t}{options}{keep} LIMIT {limit}, 1 RETURN LENGTH(p.edges)")
+        first = each(walk, lambda t: f"{t}{prune}{options}{keep} LIMIT {limit}, 1 RETURN LENGTH(p.edges)")
         # FIRST((FOR ...)) is FIRST(FOR ...): the subquery's own parentheses serve.
         lets.append(f"LET c{i} = FIRST{first}" if len(forms) == 1 else f"LET c{i} = FIRST({first})")
     # The union's (limit + 1)-th node is no deeper than any one walk's: MIN skips nulls.
@@ -563,7 +600,8 @@ def lineage_walk(
 
         def collect(t: str, walk: Direction = walk, way: list[str] = way) -> str:
             way[:] = way or [b.value(walk.value)]
-            return f"{t} PRUNE LENGTH(p.edges) >= reach{options}{keep} RETURN {{v: v, depth: LENGTH(p.edges), dir: {way[0]}}}"
+            stops = f"LENGTH(p.edges) >= reach OR {stop}" if stop else "LENGTH(p.edges) >= reach"
+            return f"{t} PRUNE {stops}{options}{keep} RETURN {{v: v, depth: LENGTH(p.edges), dir: {way[0]}}}"
 
         lets.append(f"LET w{i} = {each(walk, collect)}")
     # BFS order within one depth is arbitrary: keep every node up to the depth of the
@@ -578,10 +616,18 @@ def lineage_walk(
 
 
 def lineage(
-    start: str, direction: Direction, depth: int, limit: int, kinds: Sequence[Kind] | None, hidden: bool = False
+    start: str,
+    direction: Direction,
+    depth: int,
+    limit: int,
+    kinds: Sequence[Kind] | None,
+    hidden: bool = False,
+    as_of: str | None = None,
 ) -> Query:
     """One query: ``lineage_walk`` and the edges that join the nodes it found (live ones,
-    or, ``hidden``, hidden ones too)."""
+    or, ``hidden``, hidden ones too). ``as_of``: over the graph as it was then, the edges
+    those that existed then (stored or removed since), and each node with what the
+    store knows of it then (``node_state``: ``{v, depth, dir, parts, deleted}``)."""
     b = Binder()
     b.bind["start"] = layout.document_id(start)
     b.bind["depth"] = depth
@@ -590,22 +636,348 @@ def lineage(
     if kinds is not None:
         b.bind["collections"] = [layout.VERTEX_COLLECTIONS[k] for k in kinds]
         collections = "@collections"
-    walk = lineage_walk(b, direction, "@start", "@depth", "@limit", collections, kinds, hidden)
-    live = "" if hidden else f" FILTER {live_edge('e')}"
+    then = None
+    if as_of is not None:
+        b.bind["at"] = as_of
+        b.bind["atKey"] = layout.descending_time(as_of)
+        then = AsOf("@at", "@atKey")
+    walk = lineage_walk(b, direction, "@start", "@depth", "@limit", collections, kinds, hidden, as_of=then)
+    if then is None:
+        live = "" if hidden else f" FILTER {live_edge('e')}"
+    else:
+        live = f" FILTER {existed('e', then)}"
     edge_lets = []
     for i, way in enumerate(walks(direction)):
         edge_lets.append(
-            f"LET e{i} = (FOR vid IN ids FOR v, e IN 1..1 {traversal(b, way, 'vid')}{live}"
+            f"LET e{i} = (FOR vid IN ids FOR v, e IN 1..1 {traversal(b, way, 'vid', removed=then is not None)}{live}"
             " FILTER v._id IN ids RETURN DISTINCT"
             " {c: PARSE_IDENTIFIER(e._id).collection, d: e})"
         )
+    nodes = "found"
+    ids = " LET ids = APPEND([@start], found[*].v._id) "
+    if then is not None:
+        lets, state = node_state(b, "h.v", then.at)
+        nodes = f"(FOR h IN found{lets} RETURN {{v: h.v, depth: h.depth, dir: h.dir, {state}}})"
+        # The start's own edges only where the walk could step from it (a loop on it).
+        ids = (
+            f" LET origin = DOCUMENT(@start) LET ids = APPEND((origin != null AND {present_and_live('origin', then, hidden)})"
+            " ? [@start] : [], found[*].v._id) "
+        )
     text = (
         walk
-        + " LET ids = APPEND([@start], found[*].v._id) "
+        + ids
         + " ".join(edge_lets)
-        + f" RETURN {{nodes: found, edges: UNION({', '.join(f'e{i}' for i in range(len(edge_lets)))}, [])}}"
+        + f" RETURN {{nodes: {nodes}, edges: UNION({', '.join(f'e{i}' for i in range(len(edge_lets)))}, [])}}"
     )
     return Query(WITH_VERTICES + text, b.bind)
+
+
+# --------------------------------------------------------------------------------------
+# Reads as of a time T (port.LineageQuery): the graph as it was then, from the stored
+# graph, the deletion spans, the removed edges and the change marks (arango_layout's doc).
+# An edge existed at T when it was created at or before it (Arangopipe's, of no known
+# time: always) and, kept removed, was removed after it. A node existed at T when it was
+# created at or before it (documents are kept until purged); it was deleted at T when
+# it is deleted now since T or before (its open span's time is its document's), or a
+# span since closed held T (a walk: ``revived``, read once; a neighbour: ``no_span_held``,
+# probed); its parts at T are the ``before`` of the first change of each after T, or as
+# they are.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The placeholders of a walk as of a time: the time (``at``), its
+    ``layout.descending_time`` (``key``), and the variable that holds ``revived`` as an
+    object, each id an attribute of its own (``revived_set``: HAS looks one up, where IN
+    would scan the list)."""
+
+    at: str
+    key: str
+    revived_set: str = "revivedSet"
+
+
+def revived(b: Binder, at: str) -> str:
+    """``(FOR ...)``: the document ids of the nodes deleted at ``at`` by a span closed
+    since (restored after it), read by the sparse index on restoredAt: restores are few.
+    With a node's document (deleted now, since when), what says it was deleted then.
+    Read once per walk (a time bound, not a loop variable: the index can serve it)."""
+    spans = b.collection(layout.DELETIONS_COLLECTION)
+    return f"(FOR s IN {spans} FILTER s.restoredAt > {at} AND s.deletedAt <= {at} RETURN s.node)"
+
+
+def revived_lets(b: Binder, t: AsOf) -> list[str]:
+    """The LETs of a walk as of ``t`` that read ``revived`` once and make it
+    ``t.revived_set`` (ZIP keeps one attribute of a repeated key)."""
+    return [f"LET revived = {revived(b, t.at)}", f"LET {t.revived_set} = ZIP(revived, revived)"]
+
+
+def no_span_held(b: Binder, v: str, at: str) -> str:
+    """Whether none of the node ``v``'s deletion spans held ``at`` (begun at or before it,
+    open or restored after it): a probe of the index on (node, deletedAt) for the one
+    node, where ``revived`` would read every span closed after ``at``. The restoredAt
+    test is a ternary, so that the sparse index on restoredAt is no candidate."""
+    spans = b.collection(layout.DELETIONS_COLLECTION)
+    return (
+        f"LENGTH(FOR s IN {spans} FILTER s.node == {v}._id AND s.deletedAt <= {at}"
+        f" AND (s.restoredAt == null ? true : s.restoredAt > {at}) LIMIT 1 RETURN 1) == 0"
+    )
+
+
+def existed(e: str, t: AsOf) -> str:
+    """Whether the edge ``e`` (stored or removed) existed at ``t``. A stored edge has no
+    removedKey (null, less than any text); a removed one's is less than ``t.key`` when it
+    was removed after ``t``."""
+    return f"{e}.createdAt <= {t.at} AND {e}.removedKey < {t.key}"
+
+
+def existed_on_path(t: AsOf) -> str:
+    """``existed`` of the path's every edge, as FILTERs of the form the optimizer moves
+    into the traversal (``p.edges[*].x ALL < v``: a condition on each edge read)."""
+    return f" FILTER p.edges[*].createdAt ALL <= {t.at} FILTER p.edges[*].removedKey ALL < {t.key}"
+
+
+def deleted_then(v: str, t: AsOf) -> str:
+    """Whether the node ``v`` (a node that existed at ``t``) was deleted then: deleted now,
+    since then or before, or by a span since closed (``revived``). No subquery and no
+    DOCUMENT: a walk's PRUNE may hold neither (HAS runs where the traversal does: it is
+    none of the functions a PRUNE or a condition moved into a traversal may not call)."""
+    return f"({v}.deletedAt != null AND {v}.deletedAt <= {t.at}) OR HAS({t.revived_set}, {v}._id)"
+
+
+def absent_or_dead(v: str, t: AsOf, hidden: bool) -> str:
+    """Whether the node ``v`` did not exist at ``t`` or, but ``hidden``, was deleted then:
+    a walk's PRUNE."""
+    absent = f"{v}.createdAt > {t.at}"
+    return absent if hidden else f"{absent} OR {deleted_then(v, t)}"
+
+
+def present_and_live(v: str, t: AsOf, hidden: bool) -> str:
+    """NOT ``absent_or_dead``, written without OR (the ternary is one term): a FILTER the
+    optimizer still moves the path's edge tests from."""
+    present = f"{v}.createdAt <= {t.at}"
+    if hidden:
+        return present
+    return f"{present} AND ({v}.deletedAt == null ? true : {v}.deletedAt > {t.at}) AND NOT HAS({t.revived_set}, {v}._id)"
+
+
+def node_state(b: Binder, doc: str, at: str) -> tuple[str, str]:
+    """The LETs that read what a node (the document ``doc``) was at ``at``, and the
+    attributes that say it: ``parts``, for each of ``changes.PARTS``, ``[value]`` (the
+    ``before`` of the first CHANGED mark, in log order, after ``at`` that holds it) or
+    null (as it is now); ``deleted``, ``[deletedAt, reason]`` of the deletion that held
+    ``at``, or null. Marks by (node, action, at) (``metagate_change_nodes_changed``);
+    marks written before they held a time, by their entry's; spans by (node, deletedAt)
+    (``metagate_deletions_node``): the last begun at or before ``at``."""
+    marks = b.collection(layout.CHANGE_NODES_COLLECTION)
+    changed = b.value(Action.CHANGED.value)
+    entries = b.value(layout.CHANGES_COLLECTION)
+    parts = b.value(list(PARTS))
+    spans = b.collection(layout.DELETIONS_COLLECTION)
+    mark = f"FOR m IN {marks} FILTER m.node == {doc}._id AND m.action == {changed}"
+    lets = (
+        f" LET as_marks = UNION(({mark} AND m.at > {at} RETURN {{seq: m.seq, before: m.before}}),"
+        f" ({mark} AND m.at == null FILTER DOCUMENT(CONCAT({entries}, '/', m.seq)).at > {at}"
+        " RETURN {seq: m.seq, before: m.before}))"
+        " LET as_before = (FOR m IN as_marks SORT m.seq RETURN m.before)"
+        f" LET as_parts = (FOR part IN {parts} RETURN FIRST(FOR x IN as_before FILTER HAS(x, part) LIMIT 1 RETURN [x[part]]))"
+        f" LET as_span = FIRST(FOR s IN {spans} FILTER s.node == {doc}._id AND s.deletedAt <= {at}"
+        " SORT s.deletedAt DESC LIMIT 1 RETURN s)"
+    )
+    deleted = (
+        f"(({doc}.deletedAt != null AND {doc}.deletedAt <= {at}) ? [{doc}.deletedAt, {doc}.deletedReason]"
+        f" : (as_span.restoredAt > {at} ? [as_span.deletedAt, as_span.reason] : null))"
+    )
+    return lets, f"parts: as_parts, deleted: {deleted}"
+
+
+def get_nodes_as_of(ids: Sequence[str], at: str) -> Query:
+    """Each node as it was at ``at`` (``node_state``: ``{d, parts, deleted}``), or null
+    where there is none or it did not exist yet."""
+    b = Binder()
+    ids_ = b.value([layout.document_id(i) for i in ids])
+    when = b.value(at)
+    lets, state = node_state(b, "d", when)
+    return Query(
+        f"FOR id IN {ids_} LET d = DOCUMENT(id){lets} RETURN (d != null AND d.createdAt <= {when}) ? {{d: d, {state}}} : null",
+        b.bind,
+    )
+
+
+def _neighbors_as_of(b: Binder, group: Sequence[NeighborRequest], unknown: str) -> str:
+    """``neighbors``' loop for a group of requests as of a time (each its own, ``r.asOf``):
+    the far ends of the edges that existed then, stored or removed since; that existed
+    then and, but from a deleted node (the group's ``hidden`` requests: every edge it had
+    then, so no deletion test), were live then: not deleted now since then or before,
+    and no span of theirs held then (``no_span_held``, probed for the candidates past the
+    cursor alone); newest first, each as ``node_state`` reads it."""
+    first = group[0]
+    coll = b.collection(layout.EDGE_COLLECTIONS[first.edge_kind].name)
+    direction = layout.physical_direction(first.edge_kind, first.step)
+    removed_name, removed_direction = layout.removed_hop(first.edge_kind, first.step)
+    removed = b.collection(removed_name)
+    kind = b.value(first.edge_kind)
+    wanted = b.value([{**_neighbor_request(r), "asOf": r.as_of} for r in group])
+    limit = b.value(max(r.first for r in group) + 1)
+    stored = f"(FOR n, ne IN 1..1 {direction} r.s {coll} FILTER ne.createdAt <= r.asOf RETURN n)"
+    kept = (
+        f"(FOR o, oe IN 1..1 {removed_direction} r.s {removed}"
+        f" FILTER oe.kind == {kind} AND oe.createdAt <= r.asOf AND oe.removedAt > r.asOf RETURN o)"
+    )
+    before = f"(r.key == null ? r.before : {key_before('v', 'r.key')})"
+    # A subquery is run ahead of the expression that holds it (no lazy OR): the probe is
+    # a FILTER of its own, after those that leave candidates out without one.
+    live = "" if first.from_deleted else " AND NOT (v.deletedAt != null AND v.deletedAt <= r.asOf)"
+    probe = "" if first.from_deleted else f" FILTER {no_span_held(b, 'v', 'r.asOf')}"
+    lets, state = node_state(b, "v", "r.asOf")
+    return (
+        f"(FOR r IN {wanted} RETURN (FOR v IN UNION({stored}, {kept})"
+        f" FILTER v != null AND v.createdAt <= r.asOf{live}"
+        f" LET t = (v.createdAt || {unknown}) FILTER r.at == null OR {after_cursor('t', 'r.at', before)}{probe}"
+        f" SORT t DESC, TO_HEX(v._key) DESC LIMIT {limit}{lets} RETURN {{d: v, {state}}}))"
+    )
+
+
+def start_deletions(ids: Sequence[str], at: str, reason: str | None) -> list[Query]:
+    """One query per vertex collection, sent before ``delete_nodes``: a deletion span for
+    each of its live documents of ``ids`` (those ``delete_nodes`` marks)."""
+    return [
+        Query(
+            "FOR d IN @@c FILTER d._key IN @keys AND d.deletedAt == null"
+            " INSERT {node: d._id, deletedAt: @at, reason: @reason, restoredAt: null} INTO @@spans",
+            {
+                "keys": keys,
+                "at": at,
+                "reason": reason,
+                "@c": layout.VERTEX_COLLECTIONS[kind],
+                "@spans": layout.DELETIONS_COLLECTION,
+            },
+        )
+        for kind, keys in _by_collection(ids).items()
+    ]
+
+
+def end_deletions(ids: Sequence[str], at: str) -> Query:
+    """The open deletion span of each node of ``ids`` closed at ``at`` (restored)."""
+    return Query(
+        "FOR s IN @@spans FILTER s.node IN @ids AND s.restoredAt == null UPDATE s WITH {restoredAt: @at} IN @@spans",
+        {"ids": [layout.document_id(i) for i in dict.fromkeys(ids)], "at": at, "@spans": layout.DELETIONS_COLLECTION},
+    )
+
+
+def keep_removed_edges(edges: Sequence[Edge], removed_at: str) -> list[Query]:
+    """One query per edge collection, sent before ``remove_edges``: each stored edge of
+    these kinds between these ends (as ``remove_edges`` finds it) kept in its removed
+    edges' collection (``layout.to_removed_edge_document``), with its own createdAt."""
+    by_collection: dict[tuple[str, str], dict[tuple[str, ...], JSONObject]] = {}
+    for edge in edges:
+        collection, doc = layout.to_edge_document(edge)
+        target, kept = layout.to_removed_edge_document(edge, removed_at)
+        wanted: JSONObject = {"f": doc["_from"], "t": doc["_to"], "doc": kept}
+        if "kind" in doc:
+            wanted["k"] = doc["kind"]
+        found = by_collection.setdefault((collection, target), {})
+        found.setdefault((doc["_from"], doc["_to"], doc.get("kind", "")), wanted)
+    queries = []
+    for (c, target), wanted_ in by_collection.items():
+        of_kind = " AND e.kind == p.k" if c in layout.CUSTOM_EDGE_COLLECTIONS else ""
+        queries.append(
+            Query(
+                f"FOR p IN @edges FOR e IN @@c FILTER e._from == p.f AND e._to == p.t{of_kind}"
+                " INSERT MERGE(p.doc, {createdAt: e.createdAt}) INTO @@removed",
+                {"edges": list(wanted_.values()), "@c": c, "@removed": target},
+            )
+        )
+    return queries
+
+
+def logged_deletions() -> Query:
+    """Every node's deletion and restoration in the change log, in log order: what
+    init-db makes the deletion spans of (``{seq, node, action, at, reason}``: the entry's
+    number, a logical id, the entry's time, the reason of a deletion). All of them: a
+    restoration logged after the backfill's bound closes a span begun before it
+    (``arango_init.deletion_spans``)."""
+    return Query(
+        "FOR c IN @@c SORT c.seq FOR i IN c.items FILTER i.edge == null AND i.node != null AND i.action IN @actions"
+        " RETURN {seq: c.seq, node: i.node, action: i.action, at: c.at, reason: i.after.reason}",
+        {"@c": layout.CHANGES_COLLECTION, "actions": [Action.DELETED.value, Action.RESTORED.value]},
+    )
+
+
+def logged_edge_removals(up_to: int) -> Query:
+    """Every edge removal in the change log's entries numbered up to ``up_to`` (by the
+    index on seq), in log order (``{seq, edge: [kind, from, to], createdAt, at}``):
+    removed (DELETED), or removed and made again in one write (CHANGED, from its first
+    time to a new one). Those of later entries were kept by their writers."""
+    return Query(
+        "FOR c IN @@c FILTER c.seq <= @upTo SORT c.seq FOR i IN c.items FILTER i.edge != null AND i.action IN @actions"
+        " AND i.before.createdAt != null RETURN {seq: c.seq, edge: i.edge, createdAt: i.before.createdAt, at: c.at}",
+        {"@c": layout.CHANGES_COLLECTION, "actions": [Action.DELETED.value, Action.CHANGED.value], "upTo": up_to},
+    )
+
+
+def begin_backfill() -> Query:
+    """Records, unless it is recorded, where init-db's backfill stops (``upTo``): the
+    change-log counter as it is now (0 before any entry), read before the collections it
+    fills exist, so that entries numbered after it are those of writers that kept what
+    the backfill would add (arango_init's doc); ``done`` false until it has run."""
+    return Query(
+        "LET upTo = FIRST(FOR s IN @@c FILTER s._key == @counter RETURN s.seq)"
+        ' INSERT {_key: @mark, upTo: NOT_NULL(upTo, 0), done: false} INTO @@c OPTIONS {overwriteMode: "ignore"}',
+        {"counter": layout.CHANGES_COUNTER, "mark": layout.BACKFILL_MARK, "@c": layout.SEQUENCES_COLLECTION},
+    )
+
+
+def backfill_mark() -> Query:
+    """The backfill's record (``begin_backfill``), if any: ``{upTo, done}``."""
+    return Query(
+        "FOR s IN @@c FILTER s._key == @mark RETURN s", {"mark": layout.BACKFILL_MARK, "@c": layout.SEQUENCES_COLLECTION}
+    )
+
+
+def end_backfill() -> Query:
+    """The backfill's record marked done: init-db runs it no more."""
+    return Query(
+        "UPDATE {_key: @mark} WITH {done: true} IN @@c", {"mark": layout.BACKFILL_MARK, "@c": layout.SEQUENCES_COLLECTION}
+    )
+
+
+def insert_absent(collection: str, documents: list[JSONObject]) -> Query:
+    """``documents`` (each with its _key) inserted, but those whose key is there already
+    (left as they are): the _key of each inserted, null for each left."""
+    return Query(
+        'FOR d IN @docs INSERT d INTO @@c OPTIONS {overwriteMode: "ignore"} RETURN NEW._key',
+        {"docs": documents, "@c": collection},
+    )
+
+
+def insert_open_spans(spans: list[JSONObject]) -> Query:
+    """The open deletion spans ``spans`` (each with its _key) inserted, each where its
+    node is deleted still since the span's time and has no open span (one a writer
+    began, or a backfill before), and its key is not there already: as
+    ``insert_absent``'s, the _key of each inserted, null for each left. The reads come
+    before the INSERT, as AQL requires."""
+    return Query(
+        f"{WITH_VERTICES}FOR s IN @spans LET d = DOCUMENT(s.node) FILTER d.deletedAt == s.deletedAt"
+        " FILTER LENGTH(FOR o IN @@c FILTER o.node == s.node AND o.restoredAt == null LIMIT 1 RETURN 1) == 0"
+        ' INSERT s INTO @@c OPTIONS {overwriteMode: "ignore"} RETURN NEW._key',
+        {"spans": spans, "@c": layout.DELETIONS_COLLECTION},
+    )
+
+
+def deleted_documents() -> Query:
+    """``{node, at, reason}`` (document id, deletedAt, deletedReason) of every node
+    deleted now, by each vertex collection's sparse index on deletedAt."""
+    b = Binder()
+    row = "{node: d._id, at: d.deletedAt, reason: d.deletedReason}"
+    each = [f"(FOR d IN {b.collection(c)} FILTER d.deletedAt != null RETURN {row})" for c in layout.VERTEX_COLLECTIONS.values()]
+    return Query(f"FOR x IN FLATTEN([{', '.join(each)}]) RETURN x", b.bind)
+
+
+def existing_documents(document_ids: Sequence[str]) -> Query:
+    """Those of ``document_ids`` whose documents exist (the vertex collections named
+    first, as a cluster needs for DOCUMENT)."""
+    return Query(f"{WITH_VERTICES}FOR id IN @ids FILTER DOCUMENT(id) != null RETURN id", {"ids": list(document_ids)})
 
 
 def project_counts(project_id: str) -> Query:
@@ -791,8 +1163,9 @@ def deleted_before(before: str, most: int) -> Query:
 
 def purge(ids: Sequence[str]) -> list[Query]:
     """What removes the nodes ``ids`` for good, one query per collection it writes: their
-    edges (either way round, hidden or not), their metric points, the moves whose subject
-    they are, their marks in the change log (its entries stay), the answers of keyed
+    edges (either way round, hidden or not, stored or removed), their metric points, the
+    moves whose subject they are, their marks in the change log (its entries stay) and
+    their deletion spans, the answers of keyed
     mutations whose node (the first of their ``ids``) is one of them, and last the
     documents. An answer of a batch (``runs``) stays: a retry of it is answered CONFLICT
     for the runs gone, never run again for the ones still there. The idempotency records
@@ -801,7 +1174,7 @@ def purge(ids: Sequence[str]) -> list[Query]:
     nodes = list(dict.fromkeys(ids))
     queries = [
         Query("FOR e IN @@c FILTER e._from IN @ids OR e._to IN @ids REMOVE e IN @@c", {"ids": document_ids, "@c": c})
-        for c in collections
+        for c in [*collections, *layout.REMOVED_EDGE_COLLECTIONS]
     ]
     runs = [i for i in nodes if i.startswith(Kind.RUN.value + "/")]
     if runs:
@@ -811,6 +1184,7 @@ def purge(ids: Sequence[str]) -> list[Query]:
     queries += [
         Query("FOR h IN @@c FILTER h.subject IN @ids REMOVE h IN @@c", {"ids": nodes, "@c": layout.HISTORY_COLLECTION}),
         Query("FOR m IN @@c FILTER m.node IN @ids REMOVE m IN @@c", {"ids": document_ids, "@c": layout.CHANGE_NODES_COLLECTION}),
+        Query("FOR s IN @@c FILTER s.node IN @ids REMOVE s IN @@c", {"ids": document_ids, "@c": layout.DELETIONS_COLLECTION}),
         Query(
             "FOR r IN @@c FILTER r.result.ids[0] IN @ids REMOVE r IN @@c",
             {"ids": nodes, "@c": layout.IDEMPOTENCY_COLLECTION},

@@ -14,6 +14,24 @@ owners to settle. Before building each such index it looks for repeated values; 
 each one found it names the documents that share it, leaves that index unbuilt, builds
 every other, and ends with ``RepeatedValues``: run again once the values are unique.
 
+Reads as of a time keep what they need beside the graph (arango_layout's doc): deletion
+spans, removed edges, and the time on each change mark. When init-db creates those
+collections it fills them from the change log, so that a database written before them
+reads as of a time too: a span for each deletion and restoration the log holds (the
+open span of a node deleted now takes its document's time and reason), a removed edge
+for each removal; none of a node (or an edge's end) that is gone. The change marks
+written before they held a time are read with their entry's.
+
+Writers go on meanwhile, and once the collections exist they keep spans and removed
+edges themselves. So before it creates them init-db records, beside the change-log
+counter, the counter's value (``aql.begin_backfill``): the backfill makes spans of the
+deletions and removed edges of the removals logged up to it, no later (a restoration
+logged later still closes a span begun before), and adds a node's open span only where
+it has none (its writer's). What it inserts has a key made of the entry's number and the
+item (``layout.backfill_key``), and a key there already is left: the record says
+``done`` only once the backfill has run to its end, and until then each init-db runs
+it again, inserting only what the run cut short did not.
+
 No vertex-centric edge indexes. The one edge attribute traversals test is ``gone``
 (a deleted node's hidden edges, arango_layout's doc), and the live test is
 ``gone != true`` (Arangopipe's edges lack the attribute), which no index range serves:
@@ -26,8 +44,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import arangoasync.errno as errno
@@ -40,8 +59,9 @@ from arangoasync.typings import CollectionType, IndexProperties
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango import ArangoSettings, map_errors
+from metagate.store.changes import Action
 from metagate.store.errors import Conflict
-from metagate.store.model import EDGE_KINDS, Kind
+from metagate.store.model import CUSTOM_EDGE_PREFIX, EDGE_KINDS, Edge, End, JSONObject, Kind
 
 # Of a repeated value, the documents named; of an index, the repeated values named.
 _SHOWN_DOCUMENTS = 10
@@ -115,6 +135,14 @@ def indexes() -> list[Index]:
         Index(layout.CHANGES_COLLECTION, ("tokenId", "seq"), "metagate_changes_token"),
         Index(layout.CHANGE_NODES_COLLECTION, ("node", "seq"), "metagate_change_nodes_node", unique=True),
         Index(layout.CHANGE_NODES_COLLECTION, ("seq", "kind"), "metagate_change_nodes_seq"),
+    ]
+    # Reads as of a time: a node's changes after a time (its CHANGED marks by time; those
+    # written before marks held one, at null); a node's deletion spans by their start;
+    # the spans closed after a time (sparse: open spans have no restoredAt).
+    out += [
+        Index(layout.CHANGE_NODES_COLLECTION, ("node", "action", "at"), "metagate_change_nodes_changed"),
+        Index(layout.DELETIONS_COLLECTION, ("node", "deletedAt"), "metagate_deletions_node"),
+        Index(layout.DELETIONS_COLLECTION, ("restoredAt",), "metagate_deletions_restored", sparse=True),
     ]
     return out
 
@@ -239,6 +267,138 @@ async def _build(db: Any, index: Index, existing: set[str]) -> tuple[bool, list[
     return bool(created.get("isNewlyCreated")), []
 
 
+def deletion_spans(
+    events: Sequence[dict[str, Any]], deleted: Sequence[dict[str, Any]], up_to: int
+) -> tuple[list[JSONObject], list[JSONObject]]:
+    """The deletion spans, (closed, open), of what the change log says
+    (``aql.logged_deletions``' rows, in log order) and the nodes deleted now
+    (``aql.deleted_documents``' rows), each with its ``layout.backfill_key``.
+
+    Each deletion logged up to ``up_to`` (a later one's span its writer began) closed by
+    the node's next restoration, logged when it may be (a writer restoring a node finds
+    no span to close when the backfill has not made it yet); a later deletion of a node
+    whose earlier one is still open says a restoration the log did not see, and so ends
+    the earlier one unsaid. For each node deleted now, one open span of its document's
+    time and reason, keyed as the closed span of the deletion the log holds open would
+    be (once restored, a run after sees that one, and inserts nothing), or by the node
+    and its time; ``aql.insert_open_spans`` adds it only where the node has no open
+    span (one a writer began)."""
+    opened: dict[str, tuple[int, JSONObject]] = {}
+    closed: list[JSONObject] = []
+    for event in events:
+        try:
+            node = layout.document_id(event["node"])
+        except (KeyError, ValueError):
+            continue  # no node of a kind known here
+        if event["action"] == Action.DELETED.value:
+            if event["seq"] > up_to:
+                opened.pop(node, None)
+            elif node not in opened:
+                span = {"node": node, "deletedAt": event["at"], "reason": event.get("reason")}
+                opened[node] = (event["seq"], span)
+        elif node in opened:
+            seq, span = opened.pop(node)
+            closed.append({"_key": layout.backfill_key("span", seq, node), **span, "restoredAt": event["at"]})
+    open_spans = []
+    for d in deleted:
+        logged = opened.get(d["node"])
+        key = layout.backfill_key("span", logged[0], d["node"]) if logged else layout.backfill_key("span", d["node"], d["at"])
+        open_spans.append({"_key": key, "node": d["node"], "deletedAt": d["at"], "reason": d.get("reason"), "restoredAt": None})
+    return closed, open_spans
+
+
+def removed_edges(events: Sequence[dict[str, Any]], declared: dict[str, End | None]) -> list[tuple[str, JSONObject]]:
+    """The removed edges' (collection, document) of what the change log says
+    (``aql.logged_edge_removals``' rows): each stored from its first time to its
+    entry's, keyed by its entry's number and its edge (``layout.backfill_key``).
+    ``declared``: the upstream end of each declared edge kind, by name (one not
+    declared, or of an edge kind not known here, is left out)."""
+    out = []
+    for event in events:
+        kind, from_id, to_id = event["edge"]
+        upstream = None
+        if kind.startswith(CUSTOM_EDGE_PREFIX):
+            name = kind.removeprefix(CUSTOM_EDGE_PREFIX)
+            if name not in declared:
+                continue
+            upstream = declared[name]
+        elif kind not in EDGE_KINDS:
+            continue
+        try:
+            edge = Edge(kind, from_id, to_id, event["createdAt"], upstream=upstream)
+            collection, doc = layout.to_removed_edge_document(edge, event["at"])
+        except (KeyError, ValueError):
+            continue  # an end of no kind known here
+        out.append((collection, {"_key": layout.backfill_key("edge", event["seq"], kind, from_id, to_id), **doc}))
+    return out
+
+
+_BATCH = 5000  # a bind value is held whole in the server's memory
+
+
+async def _insert(db: Any, query: Callable[[list[JSONObject]], aql.Query], documents: list[JSONObject]) -> int:
+    """``documents`` inserted by ``query`` (``aql.insert_absent``'s or
+    ``aql.insert_open_spans``' form), in batches; returns how many were inserted."""
+    inserted = 0
+    for start in range(0, len(documents), _BATCH):
+        keys = await _rows(db, query(documents[start : start + _BATCH]))
+        inserted += sum(1 for key in keys if key is not None)
+    return inserted
+
+
+async def _existing(db: Any, document_ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    ids = sorted(document_ids)
+    for start in range(0, len(ids), _BATCH):
+        found.update(await _rows(db, aql.existing_documents(ids[start : start + _BATCH])))
+    return found
+
+
+async def backfill_deletions(db: Any, up_to: int) -> int:
+    """Fills ``metagate_deletions`` from the change log and the nodes deleted now (see
+    ``deletion_spans``), but for nodes that are gone and spans there already (by key,
+    or an open one of the node); returns how many spans it inserted."""
+    events = await _rows(db, aql.logged_deletions())
+    deleted = await _rows(db, aql.deleted_documents())
+    closed, open_spans = deletion_spans(events, deleted, up_to)
+    present = await _existing(db, {s["node"] for s in closed})
+    closed = [s for s in closed if s["node"] in present]
+    inserted = await _insert(db, partial(aql.insert_absent, layout.DELETIONS_COLLECTION), closed)
+    return inserted + await _insert(db, aql.insert_open_spans, open_spans)
+
+
+async def backfill_removed_edges(db: Any, up_to: int) -> int:
+    """Fills the removed edges' collections from the change log's entries up to
+    ``up_to`` (see ``removed_edges``), but for edges with an end that is gone and those
+    there already (by key); returns how many edges it inserted."""
+    events = await _rows(db, aql.logged_edge_removals(up_to))
+    [kinds] = await _rows(db, aql.declared_kinds())
+    declared = {k["_key"]: End(k["upstream"]) if k.get("upstream") else None for k in kinds["edges"]}
+    kept = removed_edges(events, declared)
+    present = await _existing(db, {end for _, doc in kept for end in (doc["_from"], doc["_to"])})
+    by_collection: dict[str, list[JSONObject]] = {}
+    for collection, doc in kept:
+        if doc["_from"] in present and doc["_to"] in present:
+            by_collection.setdefault(collection, []).append(doc)
+    inserted = 0
+    for collection, docs in by_collection.items():
+        inserted += await _insert(db, partial(aql.insert_absent, collection), docs)
+    return inserted
+
+
+async def _backfill_bound(db: Any, collections: Collection[str]) -> int | None:
+    """Where the backfill of the as-of ``collections`` stops (``aql.begin_backfill``),
+    recorded when one of them is missing (before init-db creates it), or as a run before
+    recorded it; None when it is done, or when they were there without a record."""
+    missing = [c for c in collections if not await db.has_collection(c)]
+    if missing:
+        await _rows(db, aql.begin_backfill())
+    marks = await _rows(db, aql.backfill_mark())
+    if not marks or marks[0].get("done"):
+        return None
+    return int(marks[0]["upTo"])
+
+
 async def init_db(settings: ArangoSettings) -> list[str]:
     """Brings the database up to Metagate's layout; returns what it did. Raises
     ``RepeatedValues`` (after building every other index) when values repeat where an
@@ -259,7 +419,18 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 if not await db.has_collection(collection):
                     await db.create_collection(collection)
                     done.append(f"created vertex collection {collection}")
-            for name in (*(e.name for e in layout.EDGE_COLLECTIONS.values()), *layout.CUSTOM_EDGE_COLLECTIONS):
+            # Before the as-of collections exist (and writers, which write them, can
+            # write), where their backfill from the change log stops: the counter now.
+            if not await db.has_collection(layout.SEQUENCES_COLLECTION):
+                await db.create_collection(layout.SEQUENCES_COLLECTION)
+                done.append(f"created collection {layout.SEQUENCES_COLLECTION}")
+            up_to = await _backfill_bound(db, (layout.DELETIONS_COLLECTION, *layout.REMOVED_EDGE_COLLECTIONS))
+            edge_collections = (
+                *(e.name for e in layout.EDGE_COLLECTIONS.values()),
+                *layout.CUSTOM_EDGE_COLLECTIONS,
+                *layout.REMOVED_EDGE_COLLECTIONS,
+            )
+            for name in edge_collections:
                 if not await db.has_collection(name):
                     await db.create_collection(name, col_type=CollectionType.EDGE)
                     done.append(f"created edge collection {name}")
@@ -275,6 +446,7 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 layout.CHANGES_COLLECTION,
                 layout.CHANGE_NODES_COLLECTION,
                 layout.SEQUENCES_COLLECTION,
+                layout.DELETIONS_COLLECTION,
             ):
                 if not await db.has_collection(own):
                     await db.create_collection(own)
@@ -304,6 +476,17 @@ async def init_db(settings: ArangoSettings) -> list[str]:
                 if created:
                     done.append(f"created index {index.name} on {index.collection}")
                 refused += lines
+            # Once the indexes are built; to the end, whatever ran before (a run cut
+            # short does it again, inserting only what is not there yet).
+            if up_to is not None:
+                spans = await backfill_deletions(db, up_to)
+                if spans:
+                    done.append(f"filled {layout.DELETIONS_COLLECTION} with {spans} deletion spans from the change log")
+                removed = await backfill_removed_edges(db, up_to)
+                if removed:
+                    filled = " and ".join(layout.REMOVED_EDGE_COLLECTIONS)
+                    done.append(f"filled {filled} with {removed} removed edges from the change log")
+                await _rows(db, aql.end_backfill())
     if refused:
         refused.append("make those values unique and run `metagate init-db` again: every other index is built")
         raise RepeatedValues(refused, done)

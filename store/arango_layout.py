@@ -26,15 +26,37 @@ A deleted node (``Tx.delete_nodes``) keeps its document, which gains three attri
 deleted node holds ``gone: true`` (absent or false: live), and so is hidden from every
 read but those that follow a deleted node's edges; restoring the node takes ``gone``
 away from each of its edges whose other end is live.
+
+Reads as of a time T (``port.LineageQuery.as_of``) need what the documents no longer
+say, kept in the transaction of the write that changes it:
+
+    metagate_deletions        a node's deletion spans: ``{node (document id), deletedAt,
+                              reason, restoredAt}``, started by each deletion of a live
+                              node, ``restoredAt`` null until it is restored. An open
+                              span's ``deletedAt`` is its document's.
+    metagate_removed_lineage  each lineage edge ``Tx.delete_edges`` removed, stored from
+                              the end derived to its upstream end (``reversed`` when
+                              that is the logical to -> from, as declared lineage edges
+                              are), so that a walk as of T follows it beside the stored
+                              edges; ``kind`` (the logical one), ``createdAt`` (the
+                              stored edge's; null: Arangopipe's, of no known time),
+                              ``removedAt``, and ``removedKey``: ``descending_time``
+                              of removedAt.
+    metagate_removed_links    the same, of the grouping edges (never walked).
+
+and each change mark (``metagate_change_nodes``) holds its entry's time, ``at`` (marks
+written before hold none: their entry's ``at`` says it).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from metagate.store.changes import Change, ChangeItem, Touch
+from metagate.store.changes import PARTS, Change, ChangeItem, Touch
 from metagate.store.model import (
     CUSTOM_EDGE_PREFIX,
     EDGE_KINDS,
@@ -102,6 +124,14 @@ CHANGES_COLLECTION = "metagate_changes"
 CHANGE_NODES_COLLECTION = "metagate_change_nodes"
 SEQUENCES_COLLECTION = "metagate_sequences"
 CHANGES_COUNTER = "changes"
+# Beside the counter, init-db's record of its backfill of the as-of collections from the
+# change log: ``{upTo, done}`` (arango_init's doc).
+BACKFILL_MARK = "asOfBackfill"
+# Reads as of a time (see the module's doc): deletion spans, and removed edges.
+DELETIONS_COLLECTION = "metagate_deletions"
+REMOVED_LINEAGE_COLLECTION = "metagate_removed_lineage"
+REMOVED_LINKS_COLLECTION = "metagate_removed_links"
+REMOVED_EDGE_COLLECTIONS = (REMOVED_LINEAGE_COLLECTION, REMOVED_LINKS_COLLECTION)
 # The document attributes that identify a serving-perf record (its deployment, as the
 # scope, and its period): the fields of the unique index and of the look-up.
 SERVING_PERIOD = ("scope", "fields.periodStart", "fields.periodEnd")
@@ -350,25 +380,34 @@ def from_edge_document(collection: str, doc: dict[str, Any]) -> Edge:
     return Edge(kind=logical, from_id=src, to_id=dst, created_at=doc.get("createdAt") or UNKNOWN_TIME)
 
 
+def _step_direction(step: Step) -> str:
+    return "OUTBOUND" if step is Step.OUT else "INBOUND"
+
+
 def physical_direction(edge_kind: str, step: Step) -> str:
     """AQL's OUTBOUND or INBOUND for following ``edge_kind`` in ``step``."""
     collection = EDGE_COLLECTIONS[edge_kind]
     if collection.reversed:
         step = step.reverse()
-    return "OUTBOUND" if step is Step.OUT else "INBOUND"
+    return _step_direction(step)
 
 
-def traversal(direction: Direction) -> list[tuple[str, str]]:
+def traversal(direction: Direction, *, removed: bool = False) -> list[tuple[str, str]]:
     """(edge collection, OUTBOUND|INBOUND) for a walk in ``direction``, from the
-    direction table: the per-collection directions of one AQL traversal."""
+    direction table: the per-collection directions of one AQL traversal; ``removed``:
+    and the removed lineage edges' last (a walk as of a time)."""
     out = []
     for logical, collection in EDGE_COLLECTIONS.items():
         kind = EDGE_KINDS[logical]
         if kind.upstream is None:
             continue
         out.append((collection.name, physical_direction(logical, kind.step(direction))))
-    # Declared lineage edges point from what was derived to what it was derived from.
-    out.append((CUSTOM_LINEAGE_COLLECTION, "OUTBOUND" if direction is Direction.UPSTREAM else "INBOUND"))
+    # Declared lineage edges point from what was derived to what it was derived from,
+    # and so do removed lineage edges.
+    derived = "OUTBOUND" if direction is Direction.UPSTREAM else "INBOUND"
+    out.append((CUSTOM_LINEAGE_COLLECTION, derived))
+    if removed:
+        out.append((REMOVED_LINEAGE_COLLECTION, derived))
     return out
 
 
@@ -476,11 +515,120 @@ def from_change_document(doc: JSONObject) -> Change:
     return Change(doc["seq"], doc["at"], doc.get("operation"), doc.get("tokenId"), doc.get("tokenName"), items)
 
 
-def to_change_node_document(touch: Touch) -> JSONObject:
-    """An entry's mark on a node, but for the entry's number."""
+def to_change_node_document(touch: Touch, at: str) -> JSONObject:
+    """An entry's mark on a node, but for the entry's number; ``at``: the entry's time
+    (a read as of a time finds a node's changes after it by its marks alone)."""
     return {
         "node": document_id(touch.node),
         "kind": touch.kind,
         "action": touch.action.value if touch.action else None,
         "before": touch.before,
+        "at": at,
     }
+
+
+# --------------------------------------------------------------------------------------
+# Reads as of a time (see the module's doc).
+# --------------------------------------------------------------------------------------
+
+_DESCENDING = str.maketrans("0123456789", "9876543210")
+
+
+def descending_time(at: str) -> str:
+    """``at`` (format_time text) with each digit d written 9 - d: fixed-width text whose
+    order is the reverse of time order. A removed edge's ``removedKey``: a walk keeps the
+    edges removed after T by ``e.removedKey < descending_time(T)``, which a stored edge
+    (without one: null, less than any text) passes too, one comparison the optimizer
+    moves into the traversal (an OR it would not)."""
+    return at.translate(_DESCENDING)
+
+
+def backfill_key(*parts: Any) -> str:
+    """The _key of what init-db's backfill makes of the change log (a deletion span, a
+    removed edge) from what makes it that one (the number of its entry and its node or
+    edge; an open span the log holds no deletion of, its node and time): the same in
+    every run, so that a run after an interrupted one inserts nothing twice."""
+    made_of = json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
+    return "backfill-" + hashlib.sha256(made_of.encode()).hexdigest()[:40]
+
+
+def to_deletion_document(node_id: str, at: str, reason: str | None, restored_at: str | None = None) -> JSONObject:
+    """A deletion span of the node ``node_id`` (a logical id)."""
+    return {"node": document_id(node_id), "deletedAt": at, "reason": reason, "restoredAt": restored_at}
+
+
+def _upstream_of(edge: Edge) -> End | None:
+    return edge.upstream if edge.kind.startswith(CUSTOM_EDGE_PREFIX) else EDGE_KINDS[edge.kind].upstream
+
+
+def removed_edges_collection(edge_kind: str, upstream: End | None) -> tuple[str, bool]:
+    """Where an ``edge_kind`` edge is kept once removed, and whether it is stored there
+    to -> from of the logical edge (a lineage edge whose upstream end is its from end)."""
+    if upstream is None:
+        return REMOVED_LINKS_COLLECTION, False
+    return REMOVED_LINEAGE_COLLECTION, upstream is End.FROM
+
+
+def to_removed_edge_document(edge: Edge, removed_at: str) -> tuple[str, JSONObject]:
+    """The collection and document that keep ``edge`` (its logical kind, its ends and
+    its ``created_at``), removed at ``removed_at``."""
+    collection, reversed_ = removed_edges_collection(edge.kind, _upstream_of(edge))
+    src, dst = document_id(edge.from_id), document_id(edge.to_id)
+    if reversed_:
+        src, dst = dst, src
+    return collection, {
+        "_from": src,
+        "_to": dst,
+        "kind": edge.kind,
+        "reversed": reversed_,
+        "createdAt": edge.created_at,
+        "removedAt": removed_at,
+        "removedKey": descending_time(removed_at),
+    }
+
+
+def from_removed_edge_document(collection: str, doc: JSONObject) -> Edge:
+    """The logical edge a removed edge's document keeps (as ``from_edge_document`` gives
+    it: a declared edge with its upstream end, a built-in one without)."""
+    src, dst = node_id(doc["_from"]), node_id(doc["_to"])
+    reversed_ = bool(doc.get("reversed"))
+    if reversed_:
+        src, dst = dst, src
+    kind = doc["kind"]
+    upstream = None
+    if kind.startswith(CUSTOM_EDGE_PREFIX) and collection == REMOVED_LINEAGE_COLLECTION:
+        upstream = End.FROM if reversed_ else End.TO
+    return Edge(kind=kind, from_id=src, to_id=dst, created_at=doc.get("createdAt") or UNKNOWN_TIME, upstream=upstream)
+
+
+def read_edge(collection: str, doc: JSONObject) -> Edge:
+    """The logical edge of a document of any edge collection: stored, or removed."""
+    if collection in REMOVED_EDGE_COLLECTIONS:
+        return from_removed_edge_document(collection, doc)
+    return from_edge_document(collection, doc)
+
+
+def removed_hop(edge_kind: str, step: Step) -> tuple[str, str]:
+    """(collection, OUTBOUND|INBOUND) for following removed ``edge_kind`` edges (a
+    built-in kind) in ``step``."""
+    collection, reversed_ = removed_edges_collection(edge_kind, EDGE_KINDS[edge_kind].upstream)
+    return collection, _step_direction(step.reverse() if reversed_ else step)
+
+
+def node_as_of(doc: JSONObject, parts: list[Any], deleted: list[Any] | None, at: str) -> Node:
+    """A node as it was at ``at``, from its document as it is and what a read as of ``at``
+    found (``arango_aql.node_state``): ``parts``, for each of ``changes.PARTS`` in order,
+    ``[value]`` (the part then: the ``before`` of the first change of it after ``at``)
+    or null (as it is now); ``deleted``: ``[deletedAt, reason]`` of the deletion span
+    that held ``at``, or null (live then)."""
+    node = from_document(doc)
+    then = {part: held[0] for part, held in zip(PARTS, parts) if held is not None}
+    return replace(
+        node,
+        attributes=then.get("attributes", node.attributes),
+        tags=tuple(then["tags"]) if "tags" in then else node.tags,
+        fields=then.get("fields", node.fields),
+        deleted_at=deleted[0] if deleted else None,
+        deleted_reason=deleted[1] if deleted else None,
+        as_of=at,
+    )

@@ -634,6 +634,9 @@ class Node:
     fields: JSONObject = field(default_factory=dict)
     deleted_at: str | None = None
     deleted_reason: str | None = None
+    # Read as of this time (format_time text): its parts and deletion are as they were
+    # then, and so are the nodes its navigation leads to. None: as it is now.
+    as_of: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

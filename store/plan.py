@@ -146,11 +146,14 @@ class PageSelection:
 
 @dataclass(frozen=True)
 class NodeRoot:
-    """``node(id)``: the node; not answered when there is none."""
+    """``node(id)``: the node; not answered when there is none. ``as_of`` (format_time
+    text): the node as it was then, its navigation as of then too (``port.LineageQuery``);
+    not answered when there was none then."""
 
     key: str
     id: str
     select: Selection
+    as_of: str | None = None
 
 
 @dataclass(frozen=True)

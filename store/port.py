@@ -65,6 +65,7 @@ class NeighborRequest:
     first: int
     after: SortKey | None = None
     from_deleted: bool = False
+    as_of: str | None = None  # along the edges of the graph as it was then (see ``LineageQuery``)
 
 
 @dataclass
@@ -195,7 +196,18 @@ class ListQuery:
 @dataclass(frozen=True)
 class LineageQuery:
     """The walk from ``start``: along live edges only, or, ``include_deleted``, along
-    hidden ones too (through and to deleted nodes)."""
+    hidden ones too (through and to deleted nodes).
+
+    ``as_of`` (format_time text): the walk over the graph as it was then, its nodes
+    answered as they were (``Node.as_of``). At T, a node exists when it was created at
+    or before T (and is not purged); it is deleted when one of its deletion spans
+    (deleted at or before T, not restored or restored after T) holds T, with that
+    span's time and reason; each of its parts (attributes, tags, fields) is the
+    ``before`` of the first change mark of the node that changed that part after T,
+    or as it is now. An edge exists at T when it is stored and was created at or
+    before T (hidden or not), or it was removed after T and created at or before T;
+    it is followed when both its ends exist at T and, but with ``include_deleted``,
+    are live at T."""
 
     start: str
     direction: Direction
@@ -203,6 +215,7 @@ class LineageQuery:
     limit: int
     kinds: tuple[Kind, ...] | None = None
     include_deleted: bool = False
+    as_of: str | None = None
 
 
 @dataclass
@@ -246,9 +259,10 @@ class Reader(Protocol):
     """Reads. A deleted node is read only by id, and only when asked for
     (``get_nodes(deleted=True)``): every other read leaves it out, and each of its edges."""
 
-    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False) -> list[Node | None]:
+    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False, as_of: str | None = None) -> list[Node | None]:
         """The nodes of these ids, None where there is none (or, unless ``deleted``, where
-        it is deleted)."""
+        it is deleted); with ``as_of``, as they were then (``LineageQuery``), None where
+        one did not exist yet (or, unless ``deleted``, was deleted then)."""
         ...
 
     async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]: ...

@@ -82,7 +82,17 @@ from metagate.store.port import (
     numbered,
     placed_points,
 )
-from metagate.store.sqlite_sql import LINEAGE_VALUES, NODE_COLUMNS, NODE_NAMES, Params, lineage_ctes, lineage_values, list_source
+from metagate.store.sqlite_sql import (
+    LINEAGE_VALUES,
+    NODE_COLUMNS,
+    NODE_NAMES,
+    Params,
+    lineage_ctes,
+    lineage_values,
+    list_source,
+    live_at,
+    node_columns_at,
+)
 
 log = logging.getLogger("metagate")
 
@@ -102,15 +112,21 @@ SELECT 'e', NULL, NULL, kind, from_id, to_id, created_at, NULL, NULL, NULL, NULL
 """
 
 
-def _lineage_sql(fanned: bool, hidden: bool) -> str:
+def _lineage_sql(fanned: bool, hidden: bool, as_of: bool) -> str:
+    names = [*LINEAGE_VALUES, "at"] if as_of else LINEAGE_VALUES
     return f"""
-WITH RECURSIVE {lineage_ctes("", {name: f":{name}" for name in LINEAGE_VALUES}, fanned, hidden)}
+WITH RECURSIVE {lineage_ctes("", {name: f":{name}" for name in names}, fanned, hidden)}
 {_LINEAGE_ROWS}"""
 
 
-# The lineage statement, by whether its walk is fanned (a query without a kinds filter)
-# and whether it walks hidden edges (includeDeleted).
-LINEAGE_SQL = {(fanned, hidden): _lineage_sql(fanned, hidden) for fanned in (True, False) for hidden in (False, True)}
+# The lineage statement, by whether its walk is fanned (a query without a kinds filter),
+# whether it walks hidden edges (includeDeleted) and whether it walks the graph as of a time.
+LINEAGE_SQL = {
+    (fanned, hidden, as_of): _lineage_sql(fanned, hidden, as_of)
+    for fanned in (True, False)
+    for hidden in (False, True)
+    for as_of in (False, True)
+}
 
 _NEIGHBORS_SQL = f"""
 WITH k(i, nid, ek, step, lim, av, aid, gone) AS (
@@ -134,6 +150,43 @@ ranked AS (
 )
 SELECT i, {NODE_NAMES}
   FROM ranked WHERE rn <= lim + 1 ORDER BY i, rn
+"""
+
+# Neighbours as of a time (port.LineageQuery.as_of): along the edges that stood then,
+# stored (hidden or not) or removed since, to nodes that existed then and, but from a
+# node deleted then, were live then (once: an edge removed and made again in one write
+# may stand twice for an instant); ranked by key first, the page's nodes then read as
+# they were.
+_NEIGHBORS_AT_SQL = f"""
+WITH k(i, nid, ek, step, lim, av, aid, hidden, at) AS (
+  SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8
+    FROM json_each(?)
+),
+hits(i, lim, other, av, aid, hidden, at) AS (
+  SELECT k.i, k.lim, e.to_id, k.av, k.aid, k.hidden, k.at
+    FROM k JOIN edges e ON e.from_id = k.nid AND e.kind = k.ek AND e.created_at <= k.at
+   WHERE k.step = 'out'
+  UNION
+  SELECT k.i, k.lim, e.from_id, k.av, k.aid, k.hidden, k.at
+    FROM k JOIN edges e ON e.to_id = k.nid AND e.kind = k.ek AND e.created_at <= k.at
+   WHERE k.step = 'in'
+  UNION
+  SELECT k.i, k.lim, e.to_id, k.av, k.aid, k.hidden, k.at
+    FROM k JOIN removed_edges e ON e.from_id = k.nid AND e.kind = k.ek AND e.created_at <= k.at AND e.removed_at > k.at
+   WHERE k.step = 'out'
+  UNION
+  SELECT k.i, k.lim, e.from_id, k.av, k.aid, k.hidden, k.at
+    FROM k JOIN removed_edges e ON e.to_id = k.nid AND e.kind = k.ek AND e.created_at <= k.at AND e.removed_at > k.at
+   WHERE k.step = 'in'
+),
+ranked AS (
+  SELECT h.i, h.lim, h.at, n.id, ROW_NUMBER() OVER (PARTITION BY h.i ORDER BY n.created_at DESC, n.id DESC) AS rn
+    FROM hits h JOIN nodes n ON n.id = h.other
+   WHERE n.created_at <= h.at AND (h.hidden OR {live_at("n.id", "h.at")})
+     AND (h.av IS NULL OR n.created_at < h.av OR (n.created_at = h.av AND n.id < h.aid))
+)
+SELECT r.i, {node_columns_at("n", "r.at")}
+  FROM ranked r JOIN nodes n ON n.id = r.id WHERE r.rn <= r.lim + 1 ORDER BY r.i, r.rn
 """
 
 # A deployment's serving periods, read through their unique index (migration 5): the
@@ -163,6 +216,9 @@ _PURGE_SQL = (
     f"DELETE FROM metric_points WHERE run_id IN {_PURGED}",
     f"DELETE FROM history WHERE subject IN {_PURGED}",
     f"DELETE FROM change_nodes WHERE node_id IN {_PURGED}",
+    f"DELETE FROM deletions WHERE node_id IN {_PURGED}",
+    f"DELETE FROM removed_edges WHERE from_id IN {_PURGED}",
+    f"DELETE FROM removed_edges WHERE to_id IN {_PURGED}",
     f"DELETE FROM idempotency WHERE result ->> '$.ids[0]' IN {_PURGED}",
     f"DELETE FROM nodes WHERE id IN {_PURGED}",
 )
@@ -185,7 +241,7 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _node(row: Sequence[Any]) -> Node:
+def _node(row: Sequence[Any], as_of: str | None = None) -> Node:
     node_id, kind, name, scope, created_at, tags, attributes, fields, deleted_at, deleted_reason = row
     return Node(
         id=node_id,
@@ -198,6 +254,7 @@ def _node(row: Sequence[Any]) -> Node:
         fields=orjson.loads(fields),
         deleted_at=deleted_at,
         deleted_reason=deleted_reason,
+        as_of=as_of,
     )
 
 
@@ -300,9 +357,21 @@ class _Reads:
                 break
         return data.encode() if ok else None
 
-    async def get_nodes(self, conn: _Connection, ids: Sequence[str], deleted: bool = False) -> list[Node | None]:
+    async def get_nodes(
+        self, conn: _Connection, ids: Sequence[str], deleted: bool = False, as_of: str | None = None
+    ) -> list[Node | None]:
         if not ids:
             return []
+        if as_of is not None:
+            live = "" if deleted else f" AND {live_at('n.id', ':at')}"
+            rows = await self._rows(
+                conn,
+                f"SELECT {node_columns_at('n', ':at')} FROM nodes n"
+                f" WHERE n.id IN (SELECT value FROM json_each(:ids)) AND n.created_at <= :at{live}",
+                {"ids": _dumps(list(ids)), "at": as_of},
+            )
+            at = {row[0]: _node(row, as_of) for row in rows}
+            return [at.get(i) for i in ids]
         live = "" if deleted else " AND n.deleted_at IS NULL"
         rows = await self._rows(
             conn,
@@ -359,24 +428,29 @@ class _Reads:
         for r in requests:
             if r.edge_kind not in EDGE_KINDS and not r.edge_kind.startswith(CUSTOM_EDGE_PREFIX):
                 raise ValueError(f"unknown edge kind {r.edge_kind}")
-        payload = [
-            [
-                i,
-                r.node_id,
-                r.edge_kind,
-                r.step.value,
-                r.first,
-                r.after[0] if r.after else None,
-                r.after[1] if r.after else None,
-                int(r.from_deleted),
-            ]
-            for i, r in enumerate(requests)
-        ]
-        rows = await self._rows(conn, _NEIGHBORS_SQL, (_dumps(payload),))
         items: list[list[tuple[Node, SortKey]]] = [[] for _ in requests]
-        for row in rows:
-            node = _node(row[1:])
-            items[row[0]].append((node, (node.created_at, node.id)))
+        for as_of in (False, True):
+            payload = [
+                [
+                    i,
+                    r.node_id,
+                    r.edge_kind,
+                    r.step.value,
+                    r.first,
+                    r.after[0] if r.after else None,
+                    r.after[1] if r.after else None,
+                    int(r.from_deleted),
+                    *([r.as_of] if as_of else []),
+                ]
+                for i, r in enumerate(requests)
+                if (r.as_of is not None) is as_of
+            ]
+            if not payload:
+                continue
+            rows = await self._rows(conn, _NEIGHBORS_AT_SQL if as_of else _NEIGHBORS_SQL, (_dumps(payload),))
+            for row in rows:
+                node = _node(row[1:], requests[row[0]].as_of)
+                items[row[0]].append((node, (node.created_at, node.id)))
         return [Page(items=found[: r.first], has_next=len(found) > r.first) for r, found in zip(requests, items)]
 
     async def metric_history(self, conn: _Connection, queries: Sequence[MetricHistoryQuery]) -> list[list[MetricPoint]]:
@@ -642,8 +716,8 @@ class SQLiteTx:
         finally:
             self._db, self._abandoned = None, None
 
-    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False) -> list[Node | None]:
-        return await self._reads.get_nodes(self, ids, deleted)
+    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False, as_of: str | None = None) -> list[Node | None]:
+        return await self._reads.get_nodes(self, ids, deleted, as_of)
 
     async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
         return await self._reads.find_named(self, keys)
@@ -830,9 +904,16 @@ class SQLiteTx:
         if edges and self.recorder is not None:
             self.recorder.edges_deleted(edges, await self.stored_edges(edges))
         if edges:
-            await self._many(
-                "DELETE FROM edges WHERE from_id = ? AND kind = ? AND to_id = ?", [(e.from_id, e.kind, e.to_id) for e in edges]
+            keys = [(e.from_id, e.kind, e.to_id) for e in edges]
+            # Each one stored stood until now: the graph as of an earlier time has it.
+            await self._send(
+                "INSERT INTO removed_edges (kind, from_id, to_id, created_at, removed_at, from_created, to_created)"
+                " SELECT e.kind, e.from_id, e.to_id, e.created_at, ?, e.from_created, e.to_created"
+                " FROM json_each(?) k JOIN edges e"
+                " ON e.from_id = k.value ->> 0 AND e.kind = k.value ->> 1 AND e.to_id = k.value ->> 2",
+                (utcnow(), _dumps(keys)),
             )
+            await self._many("DELETE FROM edges WHERE from_id = ? AND kind = ? AND to_id = ?", keys)
 
     async def insert_history(self, entries: Sequence[HistoryEntry]) -> None:
         if self.recorder is not None:
@@ -850,6 +931,11 @@ class SQLiteTx:
         if self.recorder is not None:
             self.recorder.marked(Action.DELETED, ids, reason)
         wanted = _dumps(list(ids))
+        await self._send(
+            "INSERT INTO deletions (node_id, deleted_at, reason)"
+            " SELECT id, ?, ? FROM nodes WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL",
+            (at, reason, wanted),
+        )
         await self._send(
             "UPDATE nodes SET deleted_at = ?, deleted_reason = ?"
             " WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL",
@@ -870,6 +956,10 @@ class SQLiteTx:
         if self.recorder is not None:
             self.recorder.marked(Action.RESTORED, ids)
         wanted = _dumps(list(ids))
+        await self._send(
+            "UPDATE deletions SET restored_at = ? WHERE node_id IN (SELECT value FROM json_each(?)) AND restored_at IS NULL",
+            (utcnow(), wanted),
+        )
         await self._send(
             "UPDATE nodes SET deleted_at = NULL, deleted_reason = NULL"
             " WHERE id IN (SELECT value FROM json_each(?)) AND deleted_at IS NOT NULL",
@@ -1241,9 +1331,9 @@ class SQLiteStore:
         self._checkpoint_soon()
         return result
 
-    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False) -> list[Node | None]:
+    async def get_nodes(self, ids: Sequence[str], *, deleted: bool = False, as_of: str | None = None) -> list[Node | None]:
         async with self._read() as conn:
-            return await self._reads.get_nodes(conn, ids, deleted)
+            return await self._reads.get_nodes(conn, ids, deleted, as_of)
 
     async def find_named(self, keys: Sequence[NameKey]) -> list[list[Node]]:
         async with self._read() as conn:
@@ -1288,10 +1378,11 @@ class SQLiteStore:
         params = lineage_values(query, self.lineage_first_cap)
         while True:
             async with self._read() as conn:
-                rows = await self._reads._rows(conn, LINEAGE_SQL[query.kinds is None, query.include_deleted], params)
+                sql = LINEAGE_SQL[query.kinds is None, query.include_deleted, query.as_of is not None]
+                rows = await self._reads._rows(conn, sql, params)
             walked = rows[0][1]
             self.lineage_rows += walked
-            nodes = [LineageNode(_node(row[3:]), row[1], Direction(row[2])) for row in rows if row[0] == "n"]
+            nodes = [LineageNode(_node(row[3:], query.as_of), row[1], Direction(row[2])) for row in rows if row[0] == "n"]
             if len(nodes) > query.limit or walked < params["cap"]:
                 break  # more than the limit (a prefix of the answer is exact), or the whole walk
             params["cap"] *= 4  # cut with too few nodes: walk again, further

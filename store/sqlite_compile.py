@@ -25,7 +25,7 @@ import orjson
 from metagate.store import plan as p
 from metagate.store.model import CUSTOM_EDGE_PREFIX, KINDS, Kind, Step, ValueType
 from metagate.store.port import SortKey
-from metagate.store.sqlite_sql import LINEAGE_VALUES, Params, lineage_ctes, lineage_values, list_source
+from metagate.store.sqlite_sql import LINEAGE_VALUES, Params, lineage_ctes, lineage_values, list_source, live_at, node_columns_at
 
 _NODE = ("id", "kind", "name", "scope", "created_at", "tags", "attributes", "fields")
 
@@ -107,6 +107,9 @@ class _Compiler:
         self.checks: list[str] = []
         self.walks: list[Walk] = []
         self.stats: list[str] = []
+        # The placeholder of the time the root being compiled reads the graph as of
+        # (port.LineageQuery.as_of), or None: now.
+        self.at: str | None = None
 
     def name(self, prefix: str) -> str:
         self.count += 1
@@ -141,6 +144,8 @@ class _Compiler:
             av, aid = self.bind(after[0]), self.bind(after[1])
             cursor = f" AND (x.{created} < {av} OR (x.{created} = {av} AND x.{far} < {aid}))"
         kind, limit = self.bind(edge_kind), self.bind(rows)
+        if self.at is not None:
+            return self.hop_at(parents, kind, limit, near, far, created, cursor, self.at)
         each = self.name("q")
         # Each parent with whether it is deleted: a live one's live edges are followed, a
         # deleted one's (all hidden with it) its hidden ones.
@@ -158,6 +163,33 @@ class _Compiler:
         )
         return self.cte("s", f"SELECT pid, sv, rn, id FROM ({ranked})")
 
+    def hop_at(self, parents: str, kind: str, limit: str, near: str, far: str, created: str, cursor: str, at: str) -> str:
+        """``hop`` as of a time: along the edges that stood then, stored (hidden or not:
+        each read in order by the walks' index) and removed since, to nodes made by then
+        and, but from a parent deleted then, live then."""
+        each = self.name("q")
+        self.ctes.append(f"\n  {each}p(id) AS (SELECT DISTINCT * FROM ({parents}))")
+        self.ctes.append(f"\n  {each}(id, gone) AS (SELECT q.id, NOT {live_at('q.id', at)} FROM {each}p q)")
+
+        def stood(x: str) -> str:
+            return f" AND {x}.created_at <= {at} AND {x}.{created} <= {at} AND (p.gone OR {live_at(f'{x}.{far}', at)})"
+
+        firsts = " UNION ALL ".join(
+            f"SELECT f FROM (SELECT x.{far} AS f FROM edges x WHERE x.{near} = p.id AND x.kind = {kind} AND x.gone = {gone}"
+            f"{stood('x')}{cursor} ORDER BY x.{created} DESC, x.{far} DESC LIMIT {limit})"
+            for gone in (0, 1)
+        )
+        removed_cursor = cursor.replace("x.", "e.")
+        reached = (
+            f"SELECT e.{near} AS pid, e.{created} AS sv, e.{far} AS id"
+            f" FROM {each} p JOIN edges e ON e.{near} = p.id AND e.kind = {kind} AND e.{far} IN ({firsts})"
+            " UNION"  # once (an edge removed and made again in one write may stand twice for an instant)
+            f" SELECT e.{near}, e.{created}, e.{far} FROM {each} p JOIN removed_edges e ON e.{near} = p.id AND e.kind = {kind}"
+            f" AND e.removed_at > {at}{stood('e')}{removed_cursor}"
+        )
+        ranked = f"SELECT pid, sv, id, row_number() OVER (PARTITION BY pid ORDER BY sv DESC, id DESC) AS rn FROM ({reached})"
+        return self.cte("s", f"SELECT pid, sv, rn, id FROM ({ranked})")
+
     def objects(self, ids: str, select: p.Selection) -> str:
         """The CTE of (id, j): the JSON of each node in ``ids`` (a SELECT of ids)."""
         shapes = list(select.by_kind.values())
@@ -171,6 +203,10 @@ class _Compiler:
                 for kind, fields in select.by_kind.items()
             )
             j = f"CASE n.kind {cases} END"
+        if self.at is not None:
+            # As they were then: each read by id, its parts as of then.
+            source = f"(SELECT {node_columns_at('a', self.at)} FROM nodes a WHERE a.id IN ({ids})) n"
+            return self.cte("o", f"SELECT n.id, {j} AS j FROM {source}")
         return self.cte("o", f"SELECT n.id, {j} AS j FROM nodes n WHERE n.id IN ({ids})")
 
     @staticmethod
@@ -190,6 +226,8 @@ class _Compiler:
             # neighbours, as a page needs.
             near, far = ("from_id", "to_id") if f.step is Step.OUT else ("to_id", "from_id")
             edge = self.bind(f.edge_kind)
+            if self.at is not None:
+                return f.key, self.follow_at(ids, f, near, far, edge, self.at)
             reached = self.cte("f", f"SELECT e.{far} AS id FROM edges e WHERE e.kind = {edge} AND e.{near} IN ({ids})")
             objects = self.objects(f"SELECT id FROM {reached}", f.select)
             newest = (
@@ -199,6 +237,31 @@ class _Compiler:
             return f.key, self.lookup(objects, newest)
         step = self.hop(ids, f.edge_kind, f.step, f.first + 1, f.after)
         return f.key, self.page(step, "pid = n.id", f.first, f.page)
+
+    def follow_at(self, ids: str, f: p.Follow, near: str, far: str, edge: str, at: str) -> str:
+        """A ``Follow`` as of a time: the newest node at the other end of an edge that
+        stood then, made by then and, but from a node deleted then, live then."""
+        stood = f"SELECT e.{far} AS id FROM {{table}} e WHERE e.kind = {edge} AND e.{near} {{near}} AND e.created_at <= {at}"
+        removed = f" AND e.removed_at > {at}"
+        reached = self.cte(
+            "f",
+            stood.format(table="edges", near=f"IN ({ids})")
+            + " UNION "
+            + stood.format(table="removed_edges", near=f"IN ({ids})")
+            + removed,
+        )
+        objects = self.objects(f"SELECT id FROM {reached}", f.select)
+        candidates = (
+            stood.format(table="edges", near="= n.id")
+            + " UNION ALL "
+            + stood.format(table="removed_edges", near="= n.id")
+            + removed
+        )
+        newest = (
+            f"(SELECT x.id FROM ({candidates}) c JOIN nodes x ON x.id = c.id WHERE x.created_at <= {at}"
+            f" AND (n.deleted_at IS NOT NULL OR {live_at('x.id', at)}) ORDER BY x.created_at DESC, x.id DESC LIMIT 1)"
+        )
+        return self.lookup(objects, newest)
 
     def base(self, kind: Kind | None, name: str) -> str:
         expr = {
@@ -278,8 +341,15 @@ class _Compiler:
             return root.key, self.bind(root.value)
         if isinstance(root, p.NodeRoot):
             node_id = self.bind(root.id)
-            self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {node_id})")
-            return root.key, self.lookup(self.objects(f"SELECT {node_id}", root.select), node_id)
+            if root.as_of is None:
+                self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {node_id})")
+                return root.key, self.lookup(self.objects(f"SELECT {node_id}", root.select), node_id)
+            self.at = self.bind(root.as_of)
+            try:
+                self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {node_id} AND created_at <= {self.at})")
+                return root.key, self.lookup(self.objects(f"SELECT {node_id}", root.select), node_id)
+            finally:
+                self.at = None
         if isinstance(root, p.NodesRoot):
             ids = self.bind(orjson.dumps(root.ids).decode())
             objects = self.objects(f"SELECT value FROM json_each({ids})", root.select)
@@ -309,10 +379,20 @@ class _Compiler:
         values = lineage_values(q, self.first_cap)
         fanned = q.kinds is None
         v = {name: self.bind(values[name]) for name in LINEAGE_VALUES if fanned or name != "fan"}
+        if q.as_of is not None:
+            v["at"] = self.bind(q.as_of)
         self.ctes.append(lineage_ctes(t, v, fanned, q.include_deleted))
         self.walks.append(Walk(q.limit, v["cap"]))
         self.stats += [f"(SELECT rows FROM {t}walked)", f"(SELECT count(*) FROM {t}picked)"]
-        self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {v['start']})")
+        made = f" AND created_at <= {v['at']}" if q.as_of is not None else ""
+        self.checks.append(f"EXISTS (SELECT 1 FROM nodes WHERE id = {v['start']}{made})")
+        self.at = v.get("at")
+        try:
+            return self.lineage_parts(root, t, v)
+        finally:
+            self.at = None
+
+    def lineage_parts(self, root: p.LineageRoot, t: str, v: dict[str, str]) -> str:
         parts: list[tuple[str, str]] = []
         for part in root.fields:
             if isinstance(part, p.Const):

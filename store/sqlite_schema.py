@@ -289,6 +289,57 @@ MIGRATIONS: list[str] = [
     CREATE INDEX edges_from_order ON edges (from_id, kind, gone, to_created, to_id);
     CREATE INDEX edges_to_order ON edges (to_id, kind, gone, from_created, from_id);
     """,
+    # 14: what the graph as of a time needs beside the change log's marks: each span a
+    # node was deleted (restored_at NULL while it still is), and each edge removed (a
+    # deployment's served version moved on; one made again in the write that removed it
+    # keeps its first span too) with the span it stood. Both are read by key during a
+    # walk: a node never deleted is one probe that finds nothing.
+    # Made again from the change log for what was written before. The walks' indexes
+    # hold each edge's own creation time too: a walk as of a time picks a node's first
+    # neighbours that stood then from the index alone, as a walk of now does.
+    """
+    DROP INDEX edges_from_order;
+    DROP INDEX edges_to_order;
+    CREATE INDEX edges_from_order ON edges (from_id, kind, gone, to_created, to_id, created_at);
+    CREATE INDEX edges_to_order ON edges (to_id, kind, gone, from_created, from_id, created_at);
+    CREATE TABLE deletions (
+        node_id      TEXT NOT NULL,
+        deleted_at   TEXT NOT NULL,
+        restored_at  TEXT,
+        reason       TEXT,
+        PRIMARY KEY (node_id, deleted_at)
+    ) WITHOUT ROWID;
+    CREATE TABLE removed_edges (
+        kind          TEXT NOT NULL,
+        from_id       TEXT NOT NULL,
+        to_id         TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        removed_at    TEXT NOT NULL,
+        from_created  TEXT NOT NULL,
+        to_created    TEXT NOT NULL
+    );
+    CREATE INDEX removed_edges_from ON removed_edges (from_id, kind, to_created, to_id);
+    CREATE INDEX removed_edges_to ON removed_edges (to_id, kind, from_created, from_id);
+    INSERT OR IGNORE INTO deletions (node_id, deleted_at, restored_at, reason)
+    SELECT node_id, CASE WHEN restored_at IS NULL THEN now_deleted ELSE at END, restored_at,
+           CASE WHEN restored_at IS NULL THEN now_reason ELSE
+           (SELECT i.value ->> '$.after.reason' FROM json_each(items) i
+             WHERE i.value ->> '$.action' = 'deleted' AND i.value ->> '$.node' = node_id) END
+      FROM (SELECT c.node_id, c.action, h.at, h.items, n.deleted_at AS now_deleted, n.deleted_reason AS now_reason,
+                   lead(h.at) OVER (PARTITION BY c.node_id ORDER BY c.seq) AS restored_at
+              FROM change_nodes c JOIN changes h ON h.seq = c.seq JOIN nodes n ON n.id = c.node_id
+             WHERE c.action IN ('deleted', 'restored'))
+     WHERE action = 'deleted' AND (restored_at IS NOT NULL OR now_deleted IS NOT NULL);
+    INSERT INTO removed_edges (kind, from_id, to_id, created_at, removed_at, from_created, to_created)
+    SELECT i.value ->> '$.edge[0]', i.value ->> '$.edge[1]', i.value ->> '$.edge[2]', i.value ->> '$.before.createdAt',
+           coalesce(i.value ->> '$.after.createdAt', h.at),
+           coalesce((SELECT n.created_at FROM nodes n WHERE n.id = i.value ->> '$.edge[1]'), ''),
+           coalesce((SELECT n.created_at FROM nodes n WHERE n.id = i.value ->> '$.edge[2]'), '')
+      FROM changes h, json_each(h.items) i
+     WHERE (instr(h.items, '{"action":"deleted","edge":') > 0 OR instr(h.items, '{"action":"changed","edge":') > 0)
+       AND i.value ->> '$.action' IN ('deleted', 'changed') AND i.value ->> '$.edge' IS NOT NULL
+       AND i.value ->> '$.before.createdAt' IS NOT NULL;
+    """,
 ]
 
 

@@ -31,6 +31,37 @@ NODE_COLUMNS = "n.id, n.kind, n.name, n.scope, n.created_at, n.tags, n.attribute
 NODE_NAMES = "id, kind, name, scope, created_at, tags, attributes, fields, deleted_at, deleted_reason"
 
 
+def live_at(node: str, at: str) -> str:
+    """The test that node ``node`` (an id expression) was not deleted at ``at`` (a
+    placeholder): no deletion span of it holds that time."""
+    return (
+        f"NOT EXISTS (SELECT 1 FROM deletions d WHERE d.node_id = {node} AND d.deleted_at <= {at}"
+        f" AND (d.restored_at IS NULL OR d.restored_at > {at}))"
+    )
+
+
+def _part_at(alias: str, part: str, at: str) -> str:
+    """A node's part as it was at ``at``: what the first change of it after then found."""
+    return (
+        f"coalesce((SELECT c.before -> '$.{part}' FROM change_nodes c JOIN changes h ON h.seq = c.seq"
+        f" WHERE c.node_id = {alias}.id AND c.action = 'changed' AND h.at > {at} AND c.before -> '$.{part}' IS NOT NULL"
+        f" ORDER BY c.seq LIMIT 1), {alias}.{part})"
+    )
+
+
+def node_columns_at(alias: str, at: str) -> str:
+    """NODE_COLUMNS of node ``alias`` as it was at ``at`` (port.LineageQuery.as_of)."""
+    span = (
+        f"FROM deletions d WHERE d.node_id = {alias}.id AND d.deleted_at <= {at}"
+        f" AND (d.restored_at IS NULL OR d.restored_at > {at})"
+    )
+    parts = ", ".join(f"{_part_at(alias, part, at)} AS {part}" for part in ("tags", "attributes", "fields"))
+    return (
+        f"{alias}.id, {alias}.kind, {alias}.name, {alias}.scope, {alias}.created_at, {parts},"
+        f" (SELECT d.deleted_at {span}) AS deleted_at, (SELECT d.reason {span}) AS deleted_reason"
+    )
+
+
 class Params:
     """Named placeholders for a statement's values: ``bind(value)`` gives ``:pN``."""
 
@@ -57,23 +88,73 @@ def _live(alias: str, hidden: bool) -> str:
     return "" if hidden else f" AND {alias}.gone = 0"
 
 
+def _edge_at(alias: str, far: str, created: str, at: str, hidden: bool, removed: bool = False) -> str:
+    """The test that ``alias``'s edge stood at ``at``, its far end made by then and (unless
+    walking ``hidden`` edges too) live then."""
+    span = f" AND {alias}.removed_at > {at}" if removed else ""
+    live = "" if hidden else f" AND {live_at(f'{alias}.{far}', at)}"
+    return f" AND {alias}.created_at <= {at}{span} AND {alias}.{created} <= {at}{live}"
+
+
+def _fan(near: str, far: str, created: str, kind: str, v: dict[str, str], hidden: bool, at: str | None) -> str:
+    """The first ``fan`` far ends of the row's edges of ``kind`` in answer order. As of a
+    time, among its hidden edges too (an end deleted since was live then), each read in
+    order by the walks' index: the first of the two together are among them."""
+    if at is None:
+        return (
+            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = {kind}{_live('x', hidden)}"
+            f" ORDER BY x.{created}, x.{far} LIMIT {v['fan']})"
+        )
+    firsts = [
+        f"SELECT f FROM (SELECT x.{far} AS f FROM edges x WHERE x.{near} = w.id AND x.kind = {kind} AND x.gone = {gone}"
+        f"{_edge_at('x', far, created, at, hidden)} ORDER BY x.{created}, x.{far} LIMIT {v['fan']})"
+        for gone in (0, 1)
+    ]
+    return f" AND e.{far} IN ({' UNION ALL '.join(firsts)})"
+
+
 def _walk_step(t: str, v: dict[str, str], i: int, s: WalkStep, fanned: bool, hidden: bool) -> str:
     """The walk's rows one ``s`` step from each row of it: when ``fanned``, at most
     ``fan`` per row, the first in the order of the answer (the far kind is the step's,
     and the edge holds the far end's creation time: an index gives them in order, however
     many edges the node has); otherwise all of them. A step the walk does not need is off
-    in ``mask`` (tested before the step's join)."""
+    in ``mask`` (tested before the step's join). As of a time (``v["at"]``), along the
+    stored edges that stood then, hidden or not (``_removed_steps`` follows those
+    removed since)."""
     near, far, created = _columns(s)
-    first = ""
-    if fanned:
-        first = (
-            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = '{s.edge.name}'{_live('x', hidden)}"
-            f" ORDER BY x.{created}, x.{far} LIMIT {v['fan']})"
-        )
+    at = v.get("at")
+    kind = f"'{s.edge.name}'"
+    first = _fan(near, far, created, kind, v, hidden, at) if fanned else ""
+    test = _live("e", hidden or fanned) if at is None else _edge_at("e", far, created, at, hidden or fanned)
+    where = (
+        f"WHERE {_mask(t)} & {1 << i} AND w.dir = '{s.direction.value}' AND w.kind = '{s.near.value}' AND w.depth < {v['depth']}"
+    )
     return f"""
     SELECT e.{far}, w.dir, w.depth + 1, '{s.far.value}', e.{created}
-      FROM {t}walk w JOIN edges e ON e.{near} = w.id AND e.kind = '{s.edge.name}'{_live("e", hidden or fanned)}{first}
-     WHERE {_mask(t)} & {1 << i} AND w.dir = '{s.direction.value}' AND w.kind = '{s.near.value}' AND w.depth < {v["depth"]}"""
+      FROM {t}walk w JOIN edges e ON e.{near} = w.id AND e.kind = {kind}{test}{first}
+     {where}"""
+
+
+def _removed_steps(t: str, v: dict[str, str], at: str, hidden: bool) -> str:
+    """As of a time, the walk's rows one step along the edges removed since that stood
+    then: one select each way over a table of the steps (edge kind, direction, near and
+    far kinds, mask bit), so that a row reads its removed edges by one probe of the
+    index each way, not one per step (few nodes have any)."""
+    selects = []
+    for way in (Step.OUT, Step.IN):
+        near, far, created = ("from_id", "to_id", "to_created") if way is Step.OUT else ("to_id", "from_id", "from_created")
+        rows = ", ".join(
+            f"('{s.edge.name}', '{s.direction.value}', '{s.near.value}', '{s.far.value}', {1 << i})"
+            for i, s in enumerate(WALK_STEPS)
+            if s.step is way
+        )
+        table = f"(SELECT column1 AS edge, column2 AS dir, column3 AS nk, column4 AS fk, column5 AS bit FROM (VALUES {rows}))"
+        selects.append(f"""
+    SELECT e.{far}, w.dir, w.depth + 1, s.fk, e.{created}
+      FROM {t}walk w CROSS JOIN removed_edges e CROSS JOIN {table} s
+        ON e.{near} = w.id{_edge_at("e", far, created, at, hidden, True)}
+     WHERE s.edge = e.kind AND s.dir = w.dir AND s.nk = w.kind AND {_mask(t)} & s.bit AND w.depth < {v["depth"]}""")
+    return " UNION".join(selects)
 
 
 def _mask(t: str) -> str:
@@ -89,19 +170,21 @@ def _custom_walk(t: str, v: dict[str, str], i: int, c: CustomWalk, fanned: bool,
     has thousands of runs) to find the declared ones among them."""
     near, far, created = ("from_id", "to_id", "to_created") if c.step is Step.OUT else ("to_id", "from_id", "from_created")
     near_end, far_end = (End.FROM, End.TO) if c.step is Step.OUT else (End.TO, End.FROM)
-    first = ""
-    if fanned:
-        first = (
-            f" AND e.{far} IN (SELECT x.{far} FROM edges x WHERE x.{near} = w.id AND x.kind = k.edge{_live('x', hidden)}"
-            f" ORDER BY x.{created}, x.{far} LIMIT {v['fan']})"
-        )
-    live = _live("e", hidden or fanned)
-    return f"""
+    at = v.get("at")
+    first = _fan(near, far, created, "k.edge", v, hidden, at) if fanned else ""
+    live = _live("e", hidden or fanned) if at is None else _edge_at("e", far, created, at, hidden or fanned)
+
+    def rows(table: str, test: str, fan: str) -> str:
+        return f"""
     SELECT e.{far}, w.dir, w.depth + 1, k.{far_end.value}_store, e.{created}
-      FROM {t}walk w CROSS JOIN edge_kinds k CROSS JOIN edges e
+      FROM {t}walk w CROSS JOIN edge_kinds k CROSS JOIN {table} e
         ON k.{near_end.value}_store = w.kind AND k.upstream = '{c.upstream.value}'
-       AND e.{near} = w.id AND e.kind = k.edge{live}{first}
+       AND e.{near} = w.id AND e.kind = k.edge{test}{fan}
      WHERE {_mask(t)} & {1 << i} AND w.dir = '{c.direction.value}' AND w.depth < {v["depth"]}"""
+
+    # (No write removes a declared edge, Tx.delete_edges is given built-in kinds only: as
+    # of a time, a declared kind's stored edges are all there were.)
+    return rows("edges", live, first)
 
 
 def _followed(t: str, v: dict[str, str], hidden: bool) -> str:
@@ -133,7 +216,7 @@ def _followed(t: str, v: dict[str, str], hidden: bool) -> str:
     SELECT e.kind, e.from_id, e.to_id, e.created_at FROM {joined}
      WHERE a.dir = s.dir AND a.kind = s.fk AND b.dir = s.dir AND b.kind = s.tk
        AND iif(s.wa, a.depth, b.depth) < {v["depth"]}
-       AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id{_live("e", hidden)}""")
+       AND e.from_id = a.id AND e.kind = s.edge AND e.to_id = b.id{{stood}}""")
     # The declared lineage edges, read from their from end (nothing bounds how many a
     # node has at either end: a declared node is logged with at most 1,000 links a call,
     # but linkNodes adds more one by one).
@@ -142,8 +225,33 @@ def _followed(t: str, v: dict[str, str], hidden: bool) -> str:
       FROM {t}kept a CROSS JOIN edge_kinds k CROSS JOIN edges e CROSS JOIN {t}kept b
      WHERE k.upstream IS NOT NULL AND a.kind = k.from_store AND b.dir = a.dir AND b.kind = k.to_store
        AND iif((a.dir = 'upstream') = (k.upstream = 'to'), a.depth, b.depth) < {v["depth"]}
-       AND e.from_id = a.id AND e.kind = k.edge AND e.to_id = b.id{_live("e", hidden)}""")
-    return " UNION".join(selects)
+       AND e.from_id = a.id AND e.kind = k.edge AND e.to_id = b.id{{stood}}""")
+    at = v.get("at")
+    if at is None:
+        return " UNION".join(x.replace("{stood}", _live("e", hidden)) for x in selects)
+    # As of a time: the edges that stood then, stored or removed since (both ends are
+    # kept, so they were there then).
+    stored = [x.replace("{stood}", f" AND e.created_at <= {at}") for x in selects]
+    # Removed ones (few, of built-in kinds only): each kept node's read by one probe,
+    # then matched to the steps; not one that also stood stored then (removed and made
+    # again in one write, it may stand twice for an instant).
+    every = ", ".join(
+        f"('{s.edge.name}', '{s.direction.value}', '{s.edge.from_kind.value}', '{s.edge.to_kind.value}',"
+        f" {1 if s.step is Step.OUT else 0})"
+        for s in WALK_STEPS
+    )
+    table = f"(SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES {every}))"
+    removed = [
+        f"""
+    SELECT e.kind, e.from_id, e.to_id, e.created_at
+      FROM {t}kept a CROSS JOIN removed_edges e CROSS JOIN {table} s CROSS JOIN {t}kept b
+     WHERE e.from_id = a.id AND e.created_at <= {at} AND e.removed_at > {at}
+       AND NOT EXISTS (SELECT 1 FROM edges x WHERE x.from_id = e.from_id AND x.kind = e.kind AND x.to_id = e.to_id
+                       AND x.created_at <= {at})
+       AND s.edge = e.kind AND a.dir = s.dir AND a.kind = s.fk AND b.id = e.to_id AND b.dir = s.dir AND b.kind = s.tk
+       AND iif(s.wa, a.depth, b.depth) < {v["depth"]}"""
+    ]
+    return " UNION".join([*stored, *removed])
 
 
 # Lineage in one statement, its cost bounded by its answer. The walk is breadth-first
@@ -160,17 +268,26 @@ def _followed(t: str, v: dict[str, str], hidden: bool) -> str:
 # few nodes and was cut, the caller widens the cap and asks again. Edges are those the
 # walk follows between the nodes kept. `t` prefixes the names of the walk's tables (a
 # statement may walk more than once) and `v` names the placeholders of its values:
-# start, dirs, cap, fan (when fanned), mask, kinds, limit, depth. The walk follows live
-# edges only (a deleted node's are hidden with it: the walk stops at it), or, ``hidden``,
-# every edge (through and to deleted nodes).
+# start, dirs, cap, fan (when fanned), mask, kinds, limit, depth, and at (as of a time,
+# when given: port.LineageQuery.as_of). The walk follows live edges only (a deleted
+# node's are hidden with it: the walk stops at it), or, ``hidden``, every edge (through
+# and to deleted nodes); as of a time, the edges that stood then between nodes that
+# existed then (and, but ``hidden``, were live then), its nodes as they were then.
 def lineage_ctes(t: str, v: dict[str, str], fanned: bool, hidden: bool = False) -> str:
+    at = v.get("at")
     steps = " UNION".join(
         [
             *(_walk_step(t, v, i, s, fanned, hidden) for i, s in enumerate(WALK_STEPS)),
             *(_custom_walk(t, v, len(WALK_STEPS) + i, c, fanned, hidden) for i, c in enumerate(CUSTOM_WALKS)),
+            *([_removed_steps(t, v, at, hidden)] if at is not None else []),
         ]
     )
     followed = _followed(t, v, hidden)
+    start_at = ""
+    columns = NODE_COLUMNS
+    if at is not None:
+        start_at = f" AND n.created_at <= {at}" + ("" if hidden else f" AND {live_at('n.id', at)}")
+        columns = node_columns_at("n", at)
     return f"""
   -- A kinds filter's mask knows the built-in edge kinds only: with declared lineage
   -- edges (which may lead from any kind to any), every step is taken.
@@ -179,7 +296,7 @@ def lineage_ctes(t: str, v: dict[str, str], fanned: bool, hidden: bool = False) 
                 THEN -1 ELSE {v["mask"]} END
   ),
   {t}walk(id, dir, depth, kind, created) AS (
-    SELECT n.id, d.value, 0, n.kind, n.created_at FROM nodes n, json_each({v["dirs"]}) d WHERE n.id = {v["start"]}
+    SELECT n.id, d.value, 0, n.kind, n.created_at FROM nodes n, json_each({v["dirs"]}) d WHERE n.id = {v["start"]}{start_at}
     UNION{steps}
     ORDER BY 3, 4, 5, 1
     LIMIT {v["cap"]}
@@ -197,7 +314,7 @@ def lineage_ctes(t: str, v: dict[str, str], fanned: bool, hidden: bool = False) 
   ),
   -- Whole rows for the nodes answered only: the ranking sorts keys, not documents.
   {t}picked AS (
-    SELECT r.depth, r.dir, r.rn, {NODE_COLUMNS} FROM {t}ranked r JOIN nodes n ON n.id = r.id
+    SELECT r.depth, r.dir, r.rn, {columns} FROM {t}ranked r JOIN nodes n ON n.id = r.id
   ),
   {t}kept(id, dir, depth, kind) AS (
     SELECT id, dir, depth, kind FROM {t}picked WHERE rn <= {v["limit"]}
@@ -232,6 +349,7 @@ def lineage_values(query: LineageQuery, first_cap: int) -> dict[str, Any]:
         "kinds": orjson.dumps([k.value for k in query.kinds]).decode() if query.kinds is not None else None,
         "limit": query.limit,
         "depth": query.depth,
+        **({"at": query.as_of} if query.as_of is not None else {}),
     }
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 BLOCKS = [(m.group(1), m.group(2)) for m in re.finditer(r"^```(\w*)\n(.*?)^```", README, re.S | re.M)]
 PLACEHOLDER = re.compile(r"^<id from (\w+)>$")
+A_TIME_AFTER = re.compile(r"^<a time after (\w+)>$")
 
 
 def _operations() -> list[tuple[str, str, dict[str, Any]]]:
@@ -83,6 +85,9 @@ def _fill(value: Any, answers: dict[str, Any]) -> Any:
         return {k: _fill(v, answers) for k, v in value.items()}
     if isinstance(value, list):
         return [_fill(v, answers) for v in value]
+    if isinstance(value, str) and (after := A_TIME_AFTER.match(value)):
+        assert f"{after.group(1)}@" in answers, f"{value}: no operation {after.group(1)} runs before this one"
+        return answers[f"{after.group(1)}@"]
     if isinstance(value, str) and (placeholder := PLACEHOLDER.match(value)):
         operation = placeholder.group(1)
         assert operation in answers, f"{value}: no operation {operation} runs before this one"
@@ -128,6 +133,7 @@ async def test_the_graphql_walk_through_runs_in_order(gateway: httpx.AsyncClient
         body = response.json()
         assert "errors" not in body, (name, body["errors"])
         answers[name] = body["data"]
+        answers[f"{name}@"] = dt.datetime.now(dt.UTC).isoformat()  # a time after it, for "<a time after ...>"
     # What the walk-through recorded is what its lineage questions find.
     upstream = {n["node"]["name"] for n in answers["Lineage"]["upstream"]["nodes"]}
     assert {"german-credit", "german-credit-encoded", "credit-gbm", "trial-1"} <= upstream
@@ -135,6 +141,10 @@ async def test_the_graphql_walk_through_runs_in_order(gateway: httpx.AsyncClient
     assert [r["name"] for r in answers["BestRuns"]["runs"]["nodes"]] == ["trial-1", "trial-3"]
     # A declared vendor's data feeds the deployment, found through the declared edge.
     assert [n["node"]["name"] for n in answers["VendorImpact"]["lineage"]["nodes"]] == ["credit-prod"]
+    # As of a time after the deployment was registered, the run deleted since is upstream, live.
+    deleted = answers["DeleteRun"]["deleteNode"]["node"]["id"]
+    as_it_was = {n["node"]["id"]: n["node"]["deletedAt"] for n in answers["DeploymentAsItWas"]["lineage"]["nodes"]}
+    assert deleted in as_it_was and as_it_was[deleted] is None
     story = answers["DeploymentStory"]["node"]
     assert story["model"]["project"]["name"] == "credit-risk" and len(story["servingPerf"]["nodes"]) == 1
 

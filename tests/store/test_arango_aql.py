@@ -4,9 +4,15 @@ is bound (ArangoDB rejects unused or missing bind parameters). No server needed.
 
 from __future__ import annotations
 
+import asyncio
+import difflib
+import json
 import math
+import os
 import re
 from collections.abc import Collection
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metagate.resolvers.metrics import downsampled
+from metagate.store import arango as arango_module
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
 from metagate.store.arango import ArangoSettings, ArangoStore, ArangoTx
@@ -26,6 +33,7 @@ from metagate.store.port import (
     AttributeEquals,
     Compare,
     HistoryQuery,
+    LineageQuery,
     ListQuery,
     MetricFilter,
     MetricHistoryQuery,
@@ -560,7 +568,7 @@ def test_the_change_logs_queries_carry_every_value_as_bind_variables(h: list[str
         ChangeItem(Action.CHANGED, f"dataset/{h[0]}", "dataset", before={"attributes": {h[1]: h[2]}}, after={"tags": [h[3]]})
     ]
     entry = layout.to_change_document(Origin(h[4], h[5], h[6]), "2026-12-03T00:00:00.000000Z", items)
-    check(aql.log_change(entry, [layout.to_change_node_document(t) for t in touches(items)]), *h[:7])
+    check(aql.log_change(entry, [layout.to_change_node_document(t, h[7]) for t in touches(items)]), *h[:8])
     every = ChangeQuery(5, seq, ascending, None, h[0], (h[1],), (h[2],), h[3], h[4])
     check(aql.changes(every), *h[:5])
     check(aql.changes(ChangeQuery(5, seq, ascending, f"dataset/{h[5]}", h[0], (h[1],), (h[2],), h[3], h[4])), *h[:6])
@@ -695,11 +703,14 @@ def test_purging_removes_the_nodes_and_all_that_names_them() -> None:
     queries = aql.purge(["run/r1", "dataset/d1", "run/r1"])
     edges = layout.edge_collections_of({Kind.RUN, Kind.DATASET})
     texts = [(q.text, q.bind.get("@c")) for q in queries]
+    # Its stored edges and the removed ones kept for reads as of a time alike.
+    edges += layout.REMOVED_EDGE_COLLECTIONS
     assert texts == [
         *(("FOR e IN @@c FILTER e._from IN @ids OR e._to IN @ids REMOVE e IN @@c", c) for c in edges),
         ("FOR p IN @@c FILTER p.run IN @runs REMOVE p IN @@c", layout.METRIC_POINTS_COLLECTION),
         ("FOR h IN @@c FILTER h.subject IN @ids REMOVE h IN @@c", layout.HISTORY_COLLECTION),
         ("FOR m IN @@c FILTER m.node IN @ids REMOVE m IN @@c", layout.CHANGE_NODES_COLLECTION),
+        ("FOR s IN @@c FILTER s.node IN @ids REMOVE s IN @@c", layout.DELETIONS_COLLECTION),
         (
             "FOR r IN @@c FILTER r.result.ids[0] IN @ids REMOVE r IN @@c",
             layout.IDEMPOTENCY_COLLECTION,
@@ -707,11 +718,13 @@ def test_purging_removes_the_nodes_and_all_that_names_them() -> None:
         ("FOR k IN @keys REMOVE k IN @@c", "run"),
         ("FOR k IN @keys REMOVE k IN @@c", "datasets"),
     ]
-    # Edges and change marks name documents; points, moves and answers name nodes.
-    assert queries[0].bind["ids"] == ["run/r1", "datasets/d1"]
+    # Edges, change marks and deletion spans name documents; points, moves and answers
+    # name nodes.
+    assert {tuple(q.bind["ids"]) for q in queries[: len(edges)]} == {("run/r1", "datasets/d1")}
     assert [q.bind.get("runs") or q.bind.get("ids") or q.bind.get("keys") for q in queries[len(edges) :]] == [
         ["run/r1"],
         ["run/r1", "dataset/d1"],
+        ["run/r1", "datasets/d1"],
         ["run/r1", "datasets/d1"],
         ["run/r1", "dataset/d1"],
         ["r1"],
@@ -795,20 +808,33 @@ async def test_deleting_marks_the_nodes_then_hides_their_edges_and_records_it() 
     tx = _Tx()
     await tx.delete_nodes(["run/r1", "dataset/d1"], "2026-12-05T10:00:00.000000Z", "dup")
     ids = ["run/r1", "dataset/d1"]
-    assert tx.sent == [*aql.delete_nodes(ids, "2026-12-05T10:00:00.000000Z", "dup"), *aql.hide_edges(ids)]
+    # Each live one's deletion span begins first (read while they are live).
+    assert tx.sent == [
+        *aql.start_deletions(ids, "2026-12-05T10:00:00.000000Z", "dup"),
+        *aql.delete_nodes(ids, "2026-12-05T10:00:00.000000Z", "dup"),
+        *aql.hide_edges(ids),
+    ]
     assert tx.recorder is not None
     assert [(i.action, i.node, i.after) for i in tx.recorder.items()] == [
         (Action.DELETED, "run/r1", {"reason": "dup"}),
         (Action.DELETED, "dataset/d1", {"reason": "dup"}),
     ]
     await tx.delete_nodes([], "t", None)
-    assert len(tx.sent) == len(aql.delete_nodes(ids, "t", None)) + len(aql.hide_edges(ids))
+    assert len(tx.sent) == 2 * len(aql.delete_nodes(ids, "t", None)) + len(aql.hide_edges(ids))
 
 
-async def test_restoring_brings_the_nodes_back_before_it_reads_which_edges_show_again() -> None:
+async def test_restoring_brings_the_nodes_back_before_it_reads_which_edges_show_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(arango_module, "utcnow", lambda: "2026-12-06T08:00:00.000000Z")
     tx = _Tx()
     await tx.restore_nodes(["model/m1"])
-    assert tx.sent == [*aql.restore_nodes(["model/m1"]), *aql.show_edges(["model/m1"])]
+    # Its deletion span closed now, in the same write.
+    assert tx.sent == [
+        *aql.restore_nodes(["model/m1"]),
+        aql.end_deletions(["model/m1"], "2026-12-06T08:00:00.000000Z"),
+        *aql.show_edges(["model/m1"]),
+    ]
     assert tx.recorder is not None
     assert [(i.action, i.node) for i in tx.recorder.items()] == [(Action.RESTORED, "model/m1")]
 
@@ -856,3 +882,511 @@ async def test_gc_purges_the_oldest_deletions_in_one_write_and_counts_the_rest()
 
     store._reader = lambda: _Counts()  # type: ignore[assignment,method-assign,return-value]
     assert await store.count_deleted("2026-12-03T00:00:00.000000Z") == 7
+
+
+# --------------------------------------------------------------------------------------
+# Reads as of a time: what the writes keep for them (deletion spans, removed edges, the
+# time of each change mark), and the reads of the graph as it was. The queries' text and
+# bind variables are snapshots under tests/snapshots/aql/as_of (METAGATE_UPDATE_SNAPSHOTS=1
+# rewrites them): a change to them shows as a diff.
+# --------------------------------------------------------------------------------------
+
+AS_OF = "2026-12-05T10:00:00.000000Z"
+AS_OF_SNAPSHOTS = Path(__file__).parent.parent / "snapshots" / "aql" / "as_of"
+UPDATE_SNAPSHOTS = os.environ.get("METAGATE_UPDATE_SNAPSHOTS") == "1"
+THEN = aql.AsOf("@at", "@atKey")  # the placeholders of a lineage walk as of a time
+
+
+def _as_of_queries() -> dict[str, list[aql.Query]]:
+    removed = [
+        Edge("run_model", "run/r1", "model/m1", ""),
+        Edge("featureset_dataset", "featureset/f1", "dataset/d1", ""),
+        Edge("project_model", "project/p1", "model/m1", ""),
+        Edge("custom:monitors", "deployment/p1", "custom/r1", "", upstream=End.FROM),
+        Edge("custom:owned_by", "dataset/d1", "custom/t1", ""),
+    ]
+    return {
+        "lineage_upstream": [aql.lineage("deployment/d1", Direction.UPSTREAM, 5, 100, None, as_of=AS_OF)],
+        "lineage_both_kinds": [aql.lineage("run/r1", Direction.BOTH, 5, 10, [Kind.DATASET, Kind.DEPLOYMENT], as_of=AS_OF)],
+        "lineage_with_deleted": [aql.lineage("run/r1", Direction.DOWNSTREAM, 3, 10, None, hidden=True, as_of=AS_OF)],
+        "neighbors": [
+            aql.neighbors(
+                [
+                    NeighborRequest("model/m1", "run_model", Step.IN, 5, ("2026-12-01T00:00:00.000000Z", "run/r9"), as_of=AS_OF),
+                    NeighborRequest("run/r1", "run_model", Step.OUT, 1, as_of=AS_OF),
+                    NeighborRequest("model/m2", "run_model", Step.IN, 5, from_deleted=True, as_of="2026-12-06T00:00:00.000000Z"),
+                    NeighborRequest("model/m1", "project_model", Step.IN, 1, as_of=AS_OF),
+                    NeighborRequest("model/m3", "run_model", Step.IN, 5),
+                ]
+            )
+        ],
+        "get_nodes": [aql.get_nodes_as_of(["run/r1", "dataset/d1"], AS_OF)],
+        "deletion_spans": [
+            *aql.start_deletions(["run/r1", "dataset/d1", "run/r2"], AS_OF, "a duplicate"),
+            aql.end_deletions(["run/r1", "dataset/d1", "run/r1"], "2026-12-06T00:00:00.000000Z"),
+        ],
+        "removed_edges": aql.keep_removed_edges(removed, AS_OF),
+        "purge": aql.purge(["run/r1", "dataset/d1"]),
+        "backfill": [
+            aql.begin_backfill(),
+            aql.backfill_mark(),
+            aql.logged_deletions(),
+            aql.logged_edge_removals(41),
+            aql.deleted_documents(),
+            aql.existing_documents(["run/r1", "datasets/d1"]),
+            aql.insert_absent(
+                layout.DELETIONS_COLLECTION,
+                [
+                    {
+                        "_key": layout.backfill_key("span", 7, "run/r1"),
+                        **layout.to_deletion_document("run/r1", AS_OF, "dup", AS_OF),
+                    }
+                ],
+            ),
+            aql.insert_open_spans(
+                [{"_key": layout.backfill_key("span", 9, "run/r1"), **layout.to_deletion_document("run/r1", AS_OF, "dup")}]
+            ),
+            aql.end_backfill(),
+        ],
+    }
+
+
+def _snapshot(queries: list[aql.Query]) -> str:
+    return "\n\n".join(f"{q.text}\n{json.dumps(q.bind, sort_keys=True)}" for q in queries) + "\n"
+
+
+@pytest.mark.parametrize("name", sorted(_as_of_queries()))
+def test_the_aql_of_reads_as_of_a_time_and_of_what_they_read_is_its_snapshot(name: str) -> None:
+    from tests.store.test_arango_compile import balanced
+
+    queries = _as_of_queries()[name]
+    for query in queries:
+        assert balanced(query.text), query.text
+        check(query)
+    path = AS_OF_SNAPSHOTS / f"{name}.aql"
+    text = _snapshot(queries)
+    if UPDATE_SNAPSHOTS and (not path.exists() or path.read_text() != text):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"no snapshot {path}: run with METAGATE_UPDATE_SNAPSHOTS=1 to write it"
+    expected = path.read_text()
+    if expected != text:
+        diff = difflib.unified_diff(expected.split(" "), text.split(" "), "snapshot", "built", lineterm="")
+        pytest.fail(f"{path.name} differs (METAGATE_UPDATE_SNAPSHOTS=1 rewrites it):\n" + "\n".join(diff))
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.lists(HOSTILE, min_size=10, max_size=10), key=KEYS, hidden=st.booleans())
+def test_reads_as_of_a_time_carry_hostile_values_only_as_bind_variables(h: list[str], key: str, hidden: bool) -> None:
+    kinds = [Kind.DATASET] if hidden else None
+    check(aql.lineage(f"deployment/{key}{h[0]}", Direction.BOTH, 5, 100, kinds, hidden, as_of=h[1]), h[0], h[1])
+    check(
+        aql.neighbors(
+            [
+                NeighborRequest(f"run/{key}{h[2]}", "run_model", Step.OUT, 3, (h[3], f"model/{h[4]}"), as_of=h[5]),
+                NeighborRequest(f"model/{h[6]}", "run_model", Step.IN, 3, from_deleted=hidden, as_of=h[7]),
+            ]
+        ),
+        *h[2:8],
+    )
+    check(aql.get_nodes_as_of([f"dataset/{key}{h[8]}"], h[9]), h[8], h[9])
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.lists(HOSTILE, min_size=6, max_size=6), key=KEYS)
+def test_what_reads_as_of_a_time_keep_carries_hostile_values_only_as_bind_variables(h: list[str], key: str) -> None:
+    ids = [f"run/{h[0]}", f"dataset/{key}{h[1]}"]
+    for query in aql.start_deletions(ids, h[2], h[3]):
+        check(query, h[2], h[3])
+    check(aql.end_deletions(ids, h[4]), h[0], h[1], h[4])
+    edges = [
+        Edge("run_model", f"run/{key}{h[0]}", f"model/{h[1]}", h[2]),
+        Edge("custom:monitors", f"deployment/{h[3]}", f"custom/{key}", h[2], upstream=End.FROM),
+    ]
+    for query in aql.keep_removed_edges(edges, h[5]):
+        check(query, h[5])
+    check(aql.existing_documents([h[0], h[1]]), h[0], h[1])
+    spans = [{"_key": h[0], **layout.to_deletion_document(f"run/{key}", h[2], h[3])}]
+    check(aql.insert_absent(layout.DELETIONS_COLLECTION, spans), h[0], h[2], h[3])
+    check(aql.insert_open_spans(spans), h[0], h[2], h[3])
+    for query in (
+        aql.logged_deletions(),
+        aql.logged_edge_removals(7),
+        aql.deleted_documents(),
+        aql.begin_backfill(),
+        aql.backfill_mark(),
+        aql.end_backfill(),
+    ):
+        check(query)
+
+
+def test_a_walk_as_of_a_time_follows_the_edges_that_existed_then_between_nodes_live_then() -> None:
+    query = aql.lineage("run/r1", Direction.BOTH, 5, 10, None, as_of=AS_OF)
+    assert (query.bind["at"], query.bind["atKey"]) == (AS_OF, layout.descending_time(AS_OF))
+    walks = query.text.count(" IN 1..@depth ")
+    assert walks == 4
+    # Each walk tests each edge of its path as the live test did (the form moved into
+    # the traversal): created then, and not removed by then; whether it is hidden now
+    # plays no part.
+    assert aql.existed_on_path(THEN) == " FILTER p.edges[*].createdAt ALL <= @at FILTER p.edges[*].removedKey ALL < @atKey"
+    assert query.text.count(aql.existed_on_path(THEN) + " FILTER v._id != @start AND ") == walks
+    assert "gone" not in query.text
+    # It stops at a node that did not exist then or was deleted then (its start too), and
+    # leaves such a node out; the counting walks at any depth, the collecting ones at
+    # the depth reached too.
+    stop = aql.absent_or_dead("v", THEN, False)
+    # The spans closed since that held then, read once, are looked up (HAS), not scanned
+    # (IN), at each node visited.
+    assert stop == "v.createdAt > @at OR (v.deletedAt != null AND v.deletedAt <= @at) OR HAS(revivedSet, v._id)"
+    assert aql.present_and_live("v", THEN, False) == (
+        "v.createdAt <= @at AND (v.deletedAt == null ? true : v.deletedAt > @at) AND NOT HAS(revivedSet, v._id)"
+    )
+    assert " IN revived" not in query.text
+    assert query.text.count(f" PRUNE {stop} OPTIONS ") == 2
+    assert query.text.count(f" PRUNE LENGTH(p.edges) >= reach OR {stop} OPTIONS ") == 2
+    assert query.text.count(f"FILTER v._id != @start AND {aql.present_and_live('v', THEN, False)}") == walks
+    assert query.text.startswith(
+        aql.WITH_VERTICES + "LET revived = (FOR s IN @@c5 FILTER s.restoredAt > @at AND s.deletedAt <= @at RETURN s.node)"
+        " LET revivedSet = ZIP(revived, revived) LET c0 = "
+    )
+    assert query.bind["@c5"] == layout.DELETIONS_COLLECTION
+    # No OR in a walk's filters (a condition the optimizer cannot write as one conjunction
+    # is moved into no traversal at all): the PRUNE holds them.
+    for text in (query.text, aql.lineage("run/r1", Direction.UPSTREAM, 5, 10, [Kind.DATASET], as_of=AS_OF).text):
+        filters = re.findall(r"OPTIONS \{[^}]*\}( FILTER .*?)(?= LIMIT | RETURN )", text)
+        assert len(filters) >= 4
+        for walk in filters:
+            assert " OR " not in walk, walk
+    # Every edge read back existed then, between nodes kept and the start, when it was
+    # there and live then (a loop on it: the walk stepped along it only then); the
+    # nodes come with what they were then.
+    assert query.text.count(f" FILTER {aql.existed('e', THEN)} FILTER v._id IN ids ") == 2
+    # A start that is no document (null, whose createdAt compares as null: before any
+    # time) has no edges either.
+    start = aql.present_and_live("origin", THEN, False)
+    assert f" LET origin = DOCUMENT(@start) LET ids = APPEND((origin != null AND {start}) ? [@start] : [], found[*].v._id) " in (
+        query.text
+    )
+    lets, state = aql.node_state(aql.Binder(), "h.v", "@at")
+    assert " RETURN {nodes: (FOR h IN found LET as_marks = UNION(" in query.text
+    assert f" RETURN {{v: h.v, depth: h.depth, dir: h.dir, {state}}}), edges: UNION(e0, e1, [])}}" in query.text
+    # Without as_of, the walk is the one of now, to the letter.
+    assert aql.lineage("run/r1", Direction.BOTH, 5, 10, None, as_of=None) == aql.lineage("run/r1", Direction.BOTH, 5, 10, None)
+
+
+def test_a_walk_as_of_a_time_steps_along_the_removed_lineage_edges_in_its_direction() -> None:
+    for direction, way in ((Direction.UPSTREAM, "OUTBOUND"), (Direction.DOWNSTREAM, "INBOUND")):
+        query = aql.lineage("run/r1", direction, 5, 10, None, as_of=AS_OF)
+        removed = [name for name, value in query.bind.items() if value == layout.REMOVED_LINEAGE_COLLECTION]
+        # In both walks and the edges read back: stored from the end derived to its
+        # upstream end, as declared lineage edges are.
+        assert len(removed) == 3
+        for name in removed:
+            assert f"{way} @{name}" in query.text
+        assert layout.traversal(direction, removed=True)[-1] == (layout.REMOVED_LINEAGE_COLLECTION, way)
+        assert layout.traversal(direction)[-1][0] == layout.CUSTOM_LINEAGE_COLLECTION
+    # A kinds filter walks them with the declared edges, whatever their kind.
+    kinds = aql.lineage("dataset/d1", Direction.DOWNSTREAM, 5, 10, [Kind.DEPLOYMENT], as_of=AS_OF)
+    removed = [name for name, value in kinds.bind.items() if value == layout.REMOVED_LINEAGE_COLLECTION]
+    assert len(removed) == 2 * 2 + 1  # each walk's two forms, and the edges read back
+
+
+def test_a_walk_as_of_a_time_with_deleted_nodes_goes_through_them_but_answers_when_they_were_deleted() -> None:
+    query = aql.lineage("run/r1", Direction.DOWNSTREAM, 3, 10, None, hidden=True, as_of=AS_OF)
+    # Every node that existed then, deleted then or not: no test of deletion in the walk.
+    assert "revived" not in query.text
+    assert query.text.count(" PRUNE v.createdAt > @at OPTIONS ") == 1
+    assert query.text.count(" PRUNE LENGTH(p.edges) >= reach OR v.createdAt > @at OPTIONS ") == 1
+    assert query.text.count(" FILTER v._id != @start AND v.createdAt <= @at RETURN ") == 1
+    assert aql.absent_or_dead("v", THEN, True) == "v.createdAt > @at"
+    assert aql.present_and_live("v", THEN, True) == "v.createdAt <= @at"
+    assert " LET ids = APPEND((origin != null AND origin.createdAt <= @at) ? [@start] : [], found[*].v._id) " in query.text
+    # The nodes answered say whether they were deleted then.
+    assert "deleted: ((h.v.deletedAt != null AND h.v.deletedAt <= @at)" in query.text
+
+
+def test_a_node_as_of_a_time_is_read_from_its_changes_after_it_and_the_deletion_span_that_held_it() -> None:
+    b = aql.Binder()
+    lets, state = aql.node_state(b, "d", "@at")
+    assert lets == (
+        " LET as_marks = UNION((FOR m IN @@c0 FILTER m.node == d._id AND m.action == @v1 AND m.at > @at"
+        " RETURN {seq: m.seq, before: m.before}),"
+        " (FOR m IN @@c0 FILTER m.node == d._id AND m.action == @v1 AND m.at == null"
+        " FILTER DOCUMENT(CONCAT(@v2, '/', m.seq)).at > @at RETURN {seq: m.seq, before: m.before}))"
+        # In log order: the first change of each part after the time holds it as it was.
+        " LET as_before = (FOR m IN as_marks SORT m.seq RETURN m.before)"
+        " LET as_parts = (FOR part IN @v3 RETURN FIRST(FOR x IN as_before FILTER HAS(x, part) LIMIT 1 RETURN [x[part]]))"
+        " LET as_span = FIRST(FOR s IN @@c4 FILTER s.node == d._id AND s.deletedAt <= @at"
+        " SORT s.deletedAt DESC LIMIT 1 RETURN s)"
+    )
+    assert state == (
+        "parts: as_parts, deleted: ((d.deletedAt != null AND d.deletedAt <= @at) ? [d.deletedAt, d.deletedReason]"
+        " : (as_span.restoredAt > @at ? [as_span.deletedAt, as_span.reason] : null))"
+    )
+    assert b.bind == {
+        "@c0": layout.CHANGE_NODES_COLLECTION,
+        "v1": Action.CHANGED.value,
+        "v2": layout.CHANGES_COLLECTION,
+        "v3": ["attributes", "tags", "fields"],
+        "@c4": layout.DELETIONS_COLLECTION,
+    }
+    # Each read has its index: a node's CHANGED marks by time (those of no time at null,
+    # an equality the index serves too), its spans by their start, the closed spans by
+    # when they closed (sparse: an open span has none, and > excludes null).
+    by_name = {i.name: i for i in indexes()}
+    assert by_name["metagate_change_nodes_changed"].fields == ("node", "action", "at")
+    assert by_name["metagate_deletions_node"].fields == ("node", "deletedAt")
+    restored = by_name["metagate_deletions_restored"]
+    assert (restored.collection, restored.fields, restored.sparse) == (layout.DELETIONS_COLLECTION, ("restoredAt",), True)
+    assert aql.revived(aql.Binder(), "@at") == ("(FOR s IN @@c0 FILTER s.restoredAt > @at AND s.deletedAt <= @at RETURN s.node)")
+
+
+def query_name(query: aql.Query, value: object) -> str:
+    """The placeholder that binds ``value`` in ``query``."""
+    [name] = [k for k, v in query.bind.items() if v == value]
+    return f"@{name}"
+
+
+def test_neighbours_as_of_a_time_follow_stored_and_removed_edges_that_existed_then() -> None:
+    asked = [
+        NeighborRequest("model/m1", "run_model", Step.IN, 5, as_of=AS_OF),
+        NeighborRequest("model/m2", "run_model", Step.IN, 5, from_deleted=True, as_of="2026-12-06T00:00:00.000000Z"),
+        NeighborRequest("model/m3", "run_model", Step.IN, 5),
+        NeighborRequest("model/m4", "run_model", Step.IN, 2, as_of=AS_OF),
+    ]
+    # As of a time or not, and as of a time from a deleted node or not: their own loops
+    # (the one of now as it is).
+    assert aql.neighbor_groups(asked) == [[0, 3], [1], [2]]
+    query = aql.neighbors(asked)
+
+    def shape(text: str) -> str:
+        return re.sub(r"@(@?)[a-z]+\d+", r"@\1x", text)
+
+    assert shape(query.text).endswith(", " + shape(aql.neighbors(asked[2:3]).text).removeprefix(aql.WITH_VERTICES + "RETURN ["))
+    [live, hidden] = [v for v in query.bind.values() if isinstance(v, list) and v and "asOf" in v[0]]
+    assert [(r["s"], r["hidden"], r["asOf"]) for r in live + hidden] == [
+        ("models/m1", False, AS_OF),
+        ("models/m4", False, AS_OF),
+        ("models/m2", True, "2026-12-06T00:00:00.000000Z"),
+    ]
+    # A model's runs: stored model -> run (run_models), removed model -> run (a run is
+    # run_model's upstream end), both read out from the model.
+    union = (
+        " RETURN (FOR v IN UNION((FOR n, ne IN 1..1 OUTBOUND r.s @@c1 FILTER ne.createdAt <= r.asOf RETURN n),"
+        " (FOR o, oe IN 1..1 OUTBOUND r.s @@c2 FILTER oe.kind == @v3 AND oe.createdAt <= r.asOf"
+        " AND oe.removedAt > r.asOf RETURN o))"
+    )
+    # Live then: not deleted now since then or before, and no span of its held then,
+    # probed by the index on (node, deletedAt) for each candidate past the cursor (no
+    # scan of the spans closed since, per request).
+    cursor = " FILTER r.at == null OR t < r.at OR (t == r.at AND (r.key == null ? r.before : TO_HEX(v._key) < TO_HEX(r.key)))"
+    assert (
+        f"{union} FILTER v != null AND v.createdAt <= r.asOf AND NOT (v.deletedAt != null AND v.deletedAt <= r.asOf)"
+        f" LET t = (v.createdAt || @v0){cursor} FILTER LENGTH(FOR s IN @@c6 FILTER s.node == v._id AND s.deletedAt <= r.asOf"
+        " AND (s.restoredAt == null ? true : s.restoredAt > r.asOf) LIMIT 1 RETURN 1) == 0 SORT t DESC"
+    ) in query.text
+    assert query.bind["@c6"] == layout.DELETIONS_COLLECTION
+    assert aql.no_span_held(aql.Binder(), "v", "r.asOf") == (
+        "LENGTH(FOR s IN @@c0 FILTER s.node == v._id AND s.deletedAt <= r.asOf"
+        " AND (s.restoredAt == null ? true : s.restoredAt > r.asOf) LIMIT 1 RETURN 1) == 0"
+    )
+    as_of = query.text[: query.text.rindex("(FOR r IN ")]  # the loops as of a time
+    assert "revived" not in as_of and "r.hidden" not in as_of
+    # From a deleted node: every node at the end of an edge it had then, no deletion
+    # tested (so no probe).
+    [from_deleted] = [p for p in as_of.split("(FOR r IN ")[1:] if p.startswith(query_name(query, hidden))]
+    assert f" FILTER v != null AND v.createdAt <= r.asOf LET t = (v.createdAt || @v0){cursor} SORT t DESC" in from_deleted
+    assert from_deleted.count("FOR s IN @@") == 1  # node_state's span, of the nodes answered
+    assert (query.bind["@c1"], query.bind["@c2"], query.bind["v3"]) == (
+        "run_models",
+        layout.REMOVED_LINEAGE_COLLECTION,
+        "run_model",
+    )
+    # Newest first from the cursor, as now; each answered with what it was then.
+    assert " SORT t DESC, TO_HEX(v._key) DESC LIMIT @v5 LET as_marks = " in query.text
+    assert layout.removed_hop("run_model", Step.OUT) == (layout.REMOVED_LINEAGE_COLLECTION, "INBOUND")
+    assert layout.removed_hop("project_model", Step.IN) == (layout.REMOVED_LINKS_COLLECTION, "INBOUND")
+    assert layout.removed_hop("featureset_dataset", Step.OUT) == (layout.REMOVED_LINEAGE_COLLECTION, "OUTBOUND")
+
+
+def test_the_writes_keep_deletion_spans_and_removed_edges() -> None:
+    run, dataset = aql.start_deletions(["run/r1", "dataset/d1", "run/r1"], AS_OF, "dup")
+    # The documents delete_nodes marks (live, of these keys), read before it marks them.
+    assert run.text == (
+        "FOR d IN @@c FILTER d._key IN @keys AND d.deletedAt == null"
+        " INSERT {node: d._id, deletedAt: @at, reason: @reason, restoredAt: null} INTO @@spans"
+    )
+    assert run.text.split(" INSERT ")[0] == aql.delete_nodes(["run/r1"], AS_OF, "dup")[0].text.split(" UPDATE ")[0]
+    assert run.bind == {"keys": ["r1"], "at": AS_OF, "reason": "dup", "@c": "run", "@spans": layout.DELETIONS_COLLECTION}
+    assert (dataset.bind["keys"], dataset.bind["@c"]) == (["d1"], "datasets")
+    end = aql.end_deletions(["run/r1", "dataset/d1", "run/r1"], "2026-12-06T00:00:00.000000Z")
+    assert end == aql.Query(
+        "FOR s IN @@spans FILTER s.node IN @ids AND s.restoredAt == null UPDATE s WITH {restoredAt: @at} IN @@spans",
+        {"ids": ["run/r1", "datasets/d1"], "at": "2026-12-06T00:00:00.000000Z", "@spans": layout.DELETIONS_COLLECTION},
+    )
+    # An edge is kept with the stored one's own time (Arangopipe's: none), as
+    # remove_edges finds it: by its ends, whatever its key; once, however often it is named.
+    edge = Edge("run_model", "run/r1", "model/m1", "")
+    [kept] = aql.keep_removed_edges([edge, edge], AS_OF)
+    assert kept.text == (
+        "FOR p IN @edges FOR e IN @@c FILTER e._from == p.f AND e._to == p.t"
+        " INSERT MERGE(p.doc, {createdAt: e.createdAt}) INTO @@removed"
+    )
+    _, doc = layout.to_removed_edge_document(edge, AS_OF)
+    assert kept.bind == {
+        "edges": [{"f": "models/m1", "t": "run/r1", "doc": doc}],
+        "@c": "run_models",
+        "@removed": layout.REMOVED_LINEAGE_COLLECTION,
+    }
+    [removal] = aql.remove_edges([edge])
+    assert removal.bind["pairs"] == [[p["f"], p["t"]] for p in kept.bind["edges"]]
+    # Declared edges of several kinds share a collection: only the edge's own kind.
+    [custom] = aql.keep_removed_edges([Edge("custom:monitors", "deployment/d1", "custom/r1", "", upstream=End.FROM)], AS_OF)
+    assert " AND e.kind == p.k INSERT " in custom.text and custom.bind["edges"][0]["k"] == "monitors"
+
+
+async def test_deleting_edges_keeps_each_stored_one_then_removes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(arango_module, "utcnow", lambda: AS_OF)
+    edges = [Edge("run_model", "run/r1", "model/m1", ""), Edge("project_model", "project/p1", "model/m1", "")]
+    tx = _Tx({"FOR d IN @ids LET e = DOCUMENT(d)": [{"createdAt": "2026-12-01T00:00:00.000000Z"}, None]})
+    await tx.delete_edges(edges)
+    assert tx.sent == [
+        aql.stored_edges([layout.edge_document_id(e) for e in edges]),
+        *aql.keep_removed_edges(edges, AS_OF),
+        *aql.remove_edges(edges),
+    ]
+    assert tx.recorder is not None
+    assert [(i.action, i.edge, i.before) for i in tx.recorder.items()] == [
+        (Action.DELETED, ("run_model", "run/r1", "model/m1"), {"createdAt": "2026-12-01T00:00:00.000000Z"})
+    ]
+
+
+async def test_an_entrys_marks_carry_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(arango_module, "utcnow", lambda: AS_OF)
+    tx = _Tx()
+    await tx.insert_nodes([Node("dataset/d1", Kind.DATASET, "raw", "2026-12-01T00:00:00.000000Z")])
+    await tx.log_changes()
+    logged = tx.sent[-1]
+    assert logged.bind["entry"]["at"] == AS_OF
+    assert logged.bind["marks"] == [{"node": "datasets/d1", "kind": "dataset", "action": "created", "before": None, "at": AS_OF}]
+
+
+def _document(node: Node) -> dict[str, Any]:
+    return {"_id": layout.document_id(node.id), "_key": node.id.partition("/")[2], **layout.to_document(node)}
+
+
+async def test_nodes_are_read_as_of_a_time_as_they_were_then() -> None:
+    now = Node(
+        "run/r1",
+        Kind.RUN,
+        "trial",
+        "2026-12-01T00:00:00.000000Z",
+        scope="model/m1",
+        tags=("late",),
+        attributes={"lr": 0.2},
+        fields={"status": "COMPLETED", "deploymentTag": "prod"},
+        deleted_at="2026-12-07T00:00:00.000000Z",
+        deleted_reason="later",
+    )
+    then = {"attributes": {"lr": 0.1}}, None  # one change of its attributes since; live then
+    gone = Node("run/r2", Kind.RUN, "old", "2026-11-01T00:00:00.000000Z")
+    rows = [
+        {"d": _document(now), "parts": [[then[0]["attributes"]], None, None], "deleted": then[1]},
+        {"d": _document(gone), "parts": [None, None, None], "deleted": ["2026-12-02T00:00:00.000000Z", "dup"]},
+        None,
+    ]
+    tx = _Tx({"FOR id IN @v0 LET d = DOCUMENT(id)": rows, "FOR id IN @ids RETURN DOCUMENT(id)": [_document(now)]})
+    ids = ["run/r1", "run/r2", "run/r3"]
+    live = await tx.get_nodes(ids, as_of=AS_OF)
+    assert tx.sent == [aql.get_nodes_as_of(ids, AS_OF)]
+    [r1, r2, r3] = await tx.get_nodes(ids, deleted=True, as_of=AS_OF)
+    assert r1 == replace(now, attributes={"lr": 0.1}, deleted_at=None, deleted_reason=None)
+    assert r1 is not None and r1.as_of == AS_OF and r1.fields == now.fields and r1.scope == "model/m1"
+    assert r2 == replace(gone, deleted_at="2026-12-02T00:00:00.000000Z", deleted_reason="dup")
+    assert r3 is None
+    # Deleted then: read only when asked for.
+    assert [n.id if n else None for n in live] == ["run/r1", None, None]
+    # As it is now (deleted), without as_of.
+    assert await tx.get_nodes(["run/r1"]) == [None]
+    assert tx.sent[-1] == aql.get_nodes(["run/r1"])
+
+
+async def test_neighbours_as_of_a_time_come_back_as_they_were_then_in_request_order() -> None:
+    run = Node("run/r1", Kind.RUN, "trial", "2026-12-01T00:00:00.000000Z", tags=("now",))
+    asked = [
+        NeighborRequest("model/m1", "run_model", Step.IN, 1, as_of=AS_OF),
+        NeighborRequest("model/m2", "run_model", Step.IN, 1),
+    ]
+    state = {"d": _document(run), "parts": [None, [["then"]], None], "deleted": None}
+    tx = _Tx({aql.WITH_VERTICES + "RETURN [": [[[[state, state]], [[_document(run)]]]]})
+    [then, now] = await tx.neighbors(asked)
+    assert tx.sent == [aql.neighbors(asked)]
+    [(node, key)] = then.items
+    assert (node.tags, node.as_of, key, then.has_next) == (("then",), AS_OF, (run.created_at, run.id), True)
+    assert [(n.tags, n.as_of) for n, _ in now.items] == [(("now",), None)]
+
+
+async def test_lineage_as_of_a_time_answers_the_nodes_as_they_were_and_the_edges_that_existed() -> None:
+    store = ArangoStore(ArangoSettings("http://localhost:8529", "m", "root", ""))
+    model = Node("model/m1", Kind.MODEL, "m", "2026-11-01T00:00:00.000000Z", attributes={"v": 2})
+    run = Node("run/r1", Kind.RUN, "r", "2026-11-02T00:00:00.000000Z")
+    dataset = Node("dataset/d1", Kind.DATASET, "d", "2026-11-03T00:00:00.000000Z")
+    removed = layout.to_removed_edge_document(Edge("run_model", "run/r1", "model/m1", "2026-11-02T00:00:00.000000Z"), AS_OF)
+    stored = layout.to_edge_document(Edge("run_dataset", "run/r1", "dataset/d1", "2026-11-03T00:00:00.000000Z"))
+    result = {
+        "nodes": [
+            {"v": _document(dataset), "depth": 2, "dir": "upstream", "parts": [None, None, None], "deleted": None},
+            {"v": _document(run), "depth": 1, "dir": "upstream", "parts": [None, None, None], "deleted": ["t", "why"]},
+        ],
+        "edges": [{"c": c, "d": {**doc, "_id": f"{c}/x"}} for c, doc in (removed, stored)],
+    }
+    asked: list[aql.Query] = []
+
+    class _Reader:
+        async def one(self, query: aql.Query) -> Any:
+            asked.append(query)
+            return result
+
+    store._reader = lambda: _Reader()  # type: ignore[assignment,method-assign,return-value]
+    query = LineageQuery(model.id, Direction.UPSTREAM, 3, 1, include_deleted=True, as_of=AS_OF)
+    answer = await store.lineage(query)
+    assert asked == [aql.lineage(model.id, Direction.UPSTREAM, 3, 1, None, True, AS_OF)]
+    # Walk order and cut as now (depth, kind, time, id): one node, more found.
+    assert [(n.node.id, n.depth, n.node.deleted_at, n.node.as_of) for n in answer.nodes] == [("run/r1", 1, "t", AS_OF)]
+    assert answer.truncated
+    # The removed edge the walk stepped along, read back as the logical edge it was.
+    assert answer.edges == [Edge("run_model", "run/r1", "model/m1", "2026-11-02T00:00:00.000000Z")]
+
+
+def test_a_plan_that_reads_as_of_a_time_is_left_to_the_executor() -> None:
+    from metagate.store.arango import _Runner, reads_as_of
+    from metagate.store.plan import Base, LineageRoot, NodeRoot, Plan, Selection
+
+    select = Selection({Kind.RUN: (Base("id", "id"),)})
+    then = Plan((NodeRoot("node", "run/r1", select, as_of=AS_OF),))
+    walk = Plan((LineageRoot("lineage", LineageQuery("run/r1", Direction.BOTH, 3, 10, as_of=AS_OF), False, ()),))
+    now = Plan((NodeRoot("node", "run/r1", select),))
+    assert [reads_as_of(p) for p in (then, walk, now)] == [True, True, False]
+    store = ArangoStore(ArangoSettings("http://localhost:8529", "m", "root", ""))
+    store.compiled_reads = True
+    runner = _Runner(store, None)
+    for plan in (then, walk):
+        assert asyncio.run(runner.answer(plan)) is None
+        assert "arango" not in plan.memo  # not even compiled
+
+
+async def test_every_write_declares_what_reads_as_of_a_time_read() -> None:
+    declared: list[list[str]] = []
+
+    class _Database:
+        async def begin_transaction(self, *, write: list[str], **_: Any) -> Any:
+            declared.append(write)
+            raise RuntimeError("no server")
+
+    store = ArangoStore(ArangoSettings("http://localhost:8529", "m", "root", ""))
+    store._db = _Database()
+    with pytest.raises(RuntimeError):
+        async with store.write():
+            pass
+    [write] = declared
+    assert {layout.DELETIONS_COLLECTION, *layout.REMOVED_EDGE_COLLECTIONS, layout.CHANGE_NODES_COLLECTION} <= set(write)

@@ -20,10 +20,12 @@ import orjson
 import pytest
 from aiohttp import web
 
+from metagate.store import arango_aql as aql
+from metagate.store import arango_layout as layout
 from metagate.store.arango import ArangoSettings, ArangoStore
 from metagate.store.arango_init import RepeatedValues, edge_definitions, indexes, init_db
-from metagate.store.errors import BadUserInput, Unavailable
-from metagate.store.model import Direction, Kind, Node, utcnow
+from metagate.store.errors import BadUserInput, DeadlineExceeded, Unavailable
+from metagate.store.model import Direction, Edge, End, Kind, Node, utcnow
 from metagate.store.port import LineageQuery
 from tests.store.test_arango_compile import two_roots
 
@@ -55,6 +57,9 @@ class FakeArango:
     refuse_aborts: int = 0
     indexes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     created_indexes: list[dict[str, Any]] = field(default_factory=list)
+    # Collections the database lacks (every other one it has), and those created.
+    missing: set[str] = field(default_factory=set)
+    created_collections: list[dict[str, Any]] = field(default_factory=list)
     _held: dict[str, tuple[asyncio.Event, asyncio.Event]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -101,7 +106,14 @@ class FakeArango:
         if (method, path) == ("GET", "/_api/collection"):
             return 200, {"error": False, "code": 200, "result": []}
         if method == "GET" and parts[:2] == ["_api", "collection"]:
+            if parts[2] in self.missing:
+                return _error(404, 1203, f"collection or view not found: {parts[2]}")
             return 200, {"name": parts[2], "error": False, "code": 200}
+        if (method, path) == ("POST", "/_api/collection"):
+            created = await request.json()
+            self.missing.discard(created["name"])
+            self.created_collections.append(created)
+            return 200, {**created, "error": False, "code": 200}
         if method == "GET" and parts[:2] == ["_api", "gharial"]:
             definitions = edge_definitions()
             return 200, {"graph": {"name": parts[2], "edgeDefinitions": definitions}}
@@ -422,3 +434,176 @@ async def test_the_init_db_command_says_what_it_built_then_each_repeated_value_a
     ]
     built = out.decode().splitlines()
     assert len(built) == len(fake.created_indexes) and all(line.startswith("created index ") for line in built)
+
+
+@dataclass
+class AsOfStore:
+    """What init-db's backfill reads and writes, as the server would hold it: the
+    change log (its counter, its deletions and edge removals), the documents, the
+    declared edge kinds, and the collections it fills, by key; ``fail``: the
+    collection whose next insert is answered as killed (an operator's kill, a lost
+    connection: a run cut short)."""
+
+    counter: int
+    deletions: list[dict[str, Any]]
+    removals: list[dict[str, Any]]
+    documents: dict[str, dict[str, Any]]
+    declared: list[dict[str, Any]]
+    held: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    sent: list[str] = field(default_factory=list)
+    fail: str | None = None
+
+    def answer(self, server: FakeArango, body: dict[str, Any]) -> Answer:
+        query, bind = body["query"], body.get("bindVars", {})
+        self.sent.append(query)
+        if bind.get("@c") is not None and bind.get("@c") == self.fail and query == aql.insert_absent("c", []).text:
+            self.fail = None
+            return _error(410, 1500, "query killed")
+        seqs = self.held.setdefault(layout.SEQUENCES_COLLECTION, {})
+        rows: list[Any] = []
+        if query == aql.begin_backfill().text:
+            seqs.setdefault(layout.BACKFILL_MARK, {"_key": layout.BACKFILL_MARK, "upTo": self.counter, "done": False})
+        elif query == aql.backfill_mark().text:
+            rows = [seqs[layout.BACKFILL_MARK]] if layout.BACKFILL_MARK in seqs else []
+        elif query == aql.end_backfill().text:
+            seqs[layout.BACKFILL_MARK]["done"] = True
+        elif query == aql.logged_deletions().text:
+            rows = self.deletions
+        elif query == aql.logged_edge_removals(0).text:
+            rows = [r for r in self.removals if r["seq"] <= bind["upTo"]]
+        elif query == aql.deleted_documents().text:
+            rows = [
+                {"node": i, "at": d["deletedAt"], "reason": d.get("deletedReason")}
+                for i, d in self.documents.items()
+                if d.get("deletedAt")
+            ]
+        elif query == aql.declared_kinds().text:
+            rows = [{"nodes": [], "edges": self.declared}]
+        elif query == aql.existing_documents([]).text:
+            rows = [i for i in bind["ids"] if i in self.documents]
+        elif query == aql.insert_absent("c", []).text:
+            rows = [self.insert(bind["@c"], d) for d in bind["docs"]]
+        elif query == aql.insert_open_spans([]).text:
+            spans = self.held.setdefault(layout.DELETIONS_COLLECTION, {})
+            for s in bind["spans"]:
+                doc = self.documents.get(s["node"], {})
+                opened = any(o["node"] == s["node"] and o["restoredAt"] is None for o in spans.values())
+                if doc.get("deletedAt") == s["deletedAt"] and not opened:
+                    rows.append(self.insert(layout.DELETIONS_COLLECTION, s))
+        return server.open_cursor([rows])
+
+    def insert(self, collection: str, doc: dict[str, Any]) -> str | None:
+        """overwriteMode "ignore": a key there already is left as it is."""
+        held = self.held.setdefault(collection, {})
+        if doc["_key"] in held:
+            return None
+        held[doc["_key"]] = doc
+        return str(doc["_key"])
+
+
+async def test_init_db_fills_what_reads_as_of_a_time_read_from_the_change_log_once_even_cut_short(fake: FakeArango) -> None:
+    server = fake
+    server.missing = {layout.DELETIONS_COLLECTION, *layout.REMOVED_EDGE_COLLECTIONS}
+    for index in indexes():
+        server.indexes.setdefault(index.collection, []).append({"name": index.name, "type": "persistent"})
+
+    def event(seq: int, node: str, action: str, at: str, reason: str | None = None) -> dict[str, Any]:
+        return {"seq": seq, "node": node, "action": action, "at": at, "reason": reason}
+
+    def removal(seq: int, kind: str, from_id: str, to_id: str, at: str) -> dict[str, Any]:
+        return {"seq": seq, "edge": [kind, from_id, to_id], "createdAt": "t0", "at": at}
+
+    db = AsOfStore(
+        counter=5,
+        deletions=[
+            event(1, "run/r1", "deleted", "t1", "dup"),
+            event(2, "run/r1", "restored", "t2"),
+            event(3, "run/gone", "deleted", "t1"),
+            event(4, "run/gone", "restored", "t2"),
+            event(5, "dataset/d1", "deleted", "t3", "old"),
+        ],
+        removals=[
+            removal(4, "run_model", "run/r1", "model/m1", "t4"),
+            removal(5, "custom:monitors", "deployment/p1", "custom/c1", "t5"),
+            removal(5, "project_model", "project/gone", "model/m1", "t6"),
+        ],
+        documents={
+            "run/r1": {},
+            "models/m1": {},
+            "deployment/p1": {},
+            "metagate_custom_nodes/c1": {},
+            "datasets/d1": {"deletedAt": "t3", "deletedReason": "old"},
+        },
+        declared=[{"_key": "monitors", "upstream": "from"}],
+    )
+    server.query = lambda body: db.answer(server, body)
+    spans = db.held.setdefault(layout.DELETIONS_COLLECTION, {})
+    lineage = db.held.setdefault(layout.REMOVED_LINEAGE_COLLECTION, {})
+    # Cut short once the spans are in: the removed edges' insert is killed.
+    db.fail = layout.REMOVED_LINEAGE_COLLECTION
+    with pytest.raises(DeadlineExceeded):
+        await init_db(fake.settings)
+    created = {(c["name"], c.get("type", 2)) for c in server.created_collections}
+    assert created == {(layout.DELETIONS_COLLECTION, 2), *((c, 3) for c in layout.REMOVED_EDGE_COLLECTIONS)}
+    # Bounded before the collections were made; a span of each deletion the log closed,
+    # and of each node deleted now; none of a node gone.
+    assert db.held[layout.SEQUENCES_COLLECTION][layout.BACKFILL_MARK] == {"_key": layout.BACKFILL_MARK, "upTo": 5, "done": False}
+    r1, d1 = layout.backfill_key("span", 1, "run/r1"), layout.backfill_key("span", 5, "datasets/d1")
+    assert spans == {
+        r1: {"_key": r1, "node": "run/r1", "deletedAt": "t1", "reason": "dup", "restoredAt": "t2"},
+        d1: {"_key": d1, "node": "datasets/d1", "deletedAt": "t3", "reason": "old", "restoredAt": None},
+    }
+    assert lineage == {}
+    # Writers go on meanwhile, keeping what they change: d1 restored (its span closed),
+    # r5 deleted (its own span), an edge removed (kept), each logged after the bound.
+    db.deletions += [event(6, "dataset/d1", "restored", "t6"), event(7, "run/r5", "deleted", "t7")]
+    db.removals.append(removal(8, "run_model", "run/r5", "model/m1", "t8"))
+    db.counter = 8
+    db.documents["datasets/d1"] = {}
+    db.documents["run/r5"] = {"deletedAt": "t7"}
+    spans[d1] = {**spans[d1], "restoredAt": "t6"}
+    spans["w1"] = {"_key": "w1", "node": "run/r5", "deletedAt": "t7", "reason": None, "restoredAt": None}
+    lineage["w2"] = layout.to_removed_edge_document(Edge("run_model", "run/r5", "model/m1", "t0"), "t8")[1] | {"_key": "w2"}
+    before = {k: dict(v) for k, v in spans.items()}
+    # Run again: the backfill runs to its end, up to the same bound, inserting only what
+    # the first run did not.
+    server.created_collections.clear()
+    done = await init_db(fake.settings)
+    assert server.created_collections == []
+    assert spans == before  # the spans in already, the writer's span of r5, and none more
+    edges = [
+        layout.to_removed_edge_document(Edge("run_model", "run/r1", "model/m1", "t0"), "t4")[1]
+        | {"_key": layout.backfill_key("edge", 4, "run_model", "run/r1", "model/m1")},
+        layout.to_removed_edge_document(Edge("custom:monitors", "deployment/p1", "custom/c1", "t0", upstream=End.FROM), "t5")[1]
+        | {"_key": layout.backfill_key("edge", 5, "custom:monitors", "deployment/p1", "custom/c1")},
+    ]
+    assert lineage == {"w2": lineage["w2"], **{e["_key"]: e for e in edges}}
+    assert db.held.get(layout.REMOVED_LINKS_COLLECTION, {}) == {}  # project/gone's edge left out
+    assert not [d for d in done if d.startswith(f"filled {layout.DELETIONS_COLLECTION}")]
+    assert f"filled {' and '.join(layout.REMOVED_EDGE_COLLECTIONS)} with 2 removed edges from the change log" in done
+    assert db.held[layout.SEQUENCES_COLLECTION][layout.BACKFILL_MARK]["done"] is True
+    # And again: done, it reads the log no more.
+    db.sent.clear()
+    again = await init_db(fake.settings)
+    assert not [d for d in again if d.startswith("filled")]
+    assert aql.logged_deletions().text not in db.sent and aql.begin_backfill().text not in db.sent
+
+
+async def test_init_db_on_a_database_without_the_as_of_collections_fills_them_at_once(fake: FakeArango) -> None:
+    server = fake
+    server.missing = {layout.DELETIONS_COLLECTION, *layout.REMOVED_EDGE_COLLECTIONS}
+    db = AsOfStore(
+        counter=2,
+        deletions=[{"seq": 1, "node": "run/r1", "action": "deleted", "at": "t1", "reason": "dup"}],
+        removals=[],
+        documents={"run/r1": {"deletedAt": "t1", "deletedReason": "dup"}},
+        declared=[],
+    )
+    server.query = lambda body: db.answer(server, body)
+    done = await init_db(fake.settings)
+    key = layout.backfill_key("span", 1, "run/r1")
+    assert db.held[layout.DELETIONS_COLLECTION] == {
+        key: {"_key": key, "node": "run/r1", "deletedAt": "t1", "reason": "dup", "restoredAt": None}
+    }
+    assert f"filled {layout.DELETIONS_COLLECTION} with 1 deletion spans from the change log" in done
+    assert db.held[layout.SEQUENCES_COLLECTION][layout.BACKFILL_MARK] == {"_key": layout.BACKFILL_MARK, "upTo": 2, "done": True}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from metagate.store import arango_layout as layout
 from metagate.store.arango_init import indexes
-from metagate.store.model import Direction, Edge, EdgeKindDecl, End, Kind, Node, NodeKindDecl, Step
+from metagate.store.model import EDGE_KINDS, Direction, Edge, EdgeKindDecl, End, Kind, Node, NodeKindDecl, Step, format_time
 
 ARANGOPIPE_VERTICES = {
     "project",
@@ -434,3 +439,223 @@ def test_the_edges_of_a_node_are_sought_in_the_collections_that_may_hold_them() 
     # Every edge collection, of every kind together.
     every = layout.edge_collections_of(set(Kind))
     assert set(every) == {c.name for c in layout.EDGE_COLLECTIONS.values()} | set(layout.CUSTOM_EDGE_COLLECTIONS)
+
+
+# --------------------------------------------------------------------------------------
+# Reads as of a time: removed edges, deletion spans, timed change marks (arango_layout's
+# doc), and what init-db fills them with from the change log.
+# --------------------------------------------------------------------------------------
+
+AS_OF = "2026-12-05T10:00:00.000000Z"
+
+
+def test_a_removed_edge_of_every_kind_is_kept_from_its_derived_end_and_read_back_as_it_was() -> None:
+    for kind, e in EDGE_KINDS.items():
+        edge = Edge(kind, f"{e.from_kind.value}/a1", f"{e.to_kind.value}/b1", "2026-11-23T00:00:00.000000Z")
+        collection, doc = layout.to_removed_edge_document(edge, AS_OF)
+        assert layout.read_edge(collection, {**doc, "_id": f"{collection}/k"}) == edge
+        assert (doc["kind"], doc["createdAt"], doc["removedAt"]) == (kind, edge.created_at, AS_OF)
+        assert doc["removedKey"] == layout.descending_time(AS_OF)
+        if e.upstream is None:
+            # Grouping only: apart, never walked.
+            assert collection == layout.REMOVED_LINKS_COLLECTION
+            assert (doc["_from"], doc["_to"]) == (layout.document_id(edge.from_id), layout.document_id(edge.to_id))
+            continue
+        # Stored from the end derived to the upstream end: a walk upstream goes OUTBOUND,
+        # as it goes along the declared lineage edges.
+        upstream = edge.to_id if e.upstream is End.TO else edge.from_id
+        derived = edge.from_id if e.upstream is End.TO else edge.to_id
+        assert collection == layout.REMOVED_LINEAGE_COLLECTION
+        assert (doc["_from"], doc["_to"]) == (layout.document_id(derived), layout.document_id(upstream))
+        assert dict(layout.traversal(Direction.UPSTREAM, removed=True))[collection] == "OUTBOUND"
+        # A neighbour read along it from either end reaches the other.
+        for step, near, far in ((Step.OUT, edge.from_id, edge.to_id), (Step.IN, edge.to_id, edge.from_id)):
+            hop_collection, direction = layout.removed_hop(kind, step)
+            ends = (doc["_from"], doc["_to"]) if direction == "OUTBOUND" else (doc["_to"], doc["_from"])
+            assert (hop_collection, ends) == (collection, (layout.document_id(near), layout.document_id(far)))
+
+
+def test_a_removed_declared_edge_keeps_its_upstream_end() -> None:
+    for upstream in (End.TO, End.FROM, None):
+        edge = Edge("custom:monitors", "deployment/p1", "custom/r1", "2026-11-23T00:00:00.000000Z", upstream=upstream)
+        collection, doc = layout.to_removed_edge_document(edge, AS_OF)
+        back = layout.from_removed_edge_document(collection, doc)
+        assert back == edge and back.upstream is upstream
+        # Like the stored declared edge: from the end derived to the upstream end.
+        stored_collection, stored = layout.to_edge_document(edge)
+        assert (doc["_from"], doc["_to"], doc["reversed"]) == (stored["_from"], stored["_to"], stored["reversed"])
+        assert (stored_collection, collection) in {
+            (layout.CUSTOM_LINEAGE_COLLECTION, layout.REMOVED_LINEAGE_COLLECTION),
+            (layout.CUSTOM_LINKS_COLLECTION, layout.REMOVED_LINKS_COLLECTION),
+        }
+    # An edge Arangopipe wrote, of no known time, was there from the start.
+    collection, doc = layout.to_removed_edge_document(Edge("run_model", "run/r1", "model/m1", ""), AS_OF)
+    assert layout.from_removed_edge_document(collection, {**doc, "createdAt": None}).created_at == layout.UNKNOWN_TIME
+
+
+@given(st.datetimes(timezones=st.just(dt.UTC)), st.datetimes(timezones=st.just(dt.UTC)))
+def test_a_removed_edges_key_orders_as_the_reverse_of_its_time(a: dt.datetime, b: dt.datetime) -> None:
+    x, y = format_time(a), format_time(b)
+    kx, ky = layout.descending_time(x), layout.descending_time(y)
+    assert (kx < ky) == (x > y) and (kx == ky) == (x == y)
+    assert len(kx) == len(x) and layout.descending_time(kx) == x
+
+
+def test_a_node_as_of_a_time_takes_its_parts_and_deletion_from_then() -> None:
+    now = Node(
+        "run/r1",
+        Kind.RUN,
+        "trial-1",
+        "2026-11-23T10:00:00.000000Z",
+        scope="model/m1",
+        tags=("b",),
+        attributes={"lr": 0.2},
+        fields={"status": "COMPLETED", "tag": "search", "deploymentTag": "prod-v2"},
+        deleted_at="2026-12-07T00:00:00.000000Z",
+        deleted_reason="later",
+    )
+    doc = {"_id": "run/r1", "_key": "r1", **layout.to_document(now)}
+    # Nothing changed since, live then: as it is, but not deleted.
+    same = layout.node_as_of(doc, [None, None, None], None, AS_OF)
+    assert same == replace(now, deleted_at=None, deleted_reason=None) and same.as_of == AS_OF
+    # The parts as a change's before holds them (the logical fields, mapped ones too).
+    then = layout.node_as_of(
+        doc,
+        [[{"lr": 0.1}], [["a", "b"]], [{"status": "RUNNING", "deploymentTag": "prod-v1"}]],
+        ["2026-12-01T00:00:00.000000Z", "dup"],
+        AS_OF,
+    )
+    assert (then.attributes, then.tags, then.fields) == (
+        {"lr": 0.1},
+        ("a", "b"),
+        {"status": "RUNNING", "deploymentTag": "prod-v1"},
+    )
+    assert (then.deleted_at, then.deleted_reason, then.scope, then.name) == (
+        "2026-12-01T00:00:00.000000Z",
+        "dup",
+        "model/m1",
+        "trial-1",
+    )
+    # as_of is no part of a node's value.
+    assert replace(then, as_of=None) == then
+
+
+def test_an_entrys_mark_holds_its_time() -> None:
+    from metagate.store.changes import Action, Touch
+
+    mark = layout.to_change_node_document(Touch("run/r1", "run", Action.CHANGED, {"tags": ["a"]}), AS_OF)
+    assert mark == {"node": "run/r1", "kind": "run", "action": "changed", "before": {"tags": ["a"]}, "at": AS_OF}
+    [index] = [i for i in indexes() if i.name == "metagate_change_nodes_changed"]
+    assert index.collection == layout.CHANGE_NODES_COLLECTION and set(index.fields) <= set(mark)
+
+
+def test_init_db_makes_deletion_spans_from_the_change_log_and_the_nodes_deleted_now() -> None:
+    from metagate.store.arango_init import deletion_spans
+
+    def event(seq: int, node: str, action: str, at: str, reason: str | None = None) -> dict[str, object]:
+        return {"seq": seq, "node": node, "action": action, "at": at, "reason": reason}
+
+    events = [
+        event(1, "run/r1", "deleted", "t1", "dup"),
+        event(2, "run/r1", "restored", "t2"),
+        event(3, "run/r1", "deleted", "t3", "again"),
+        event(4, "dataset/d1", "deleted", "t4"),  # restored where the log did not see it
+        event(5, "dataset/d2", "restored", "t5"),  # deleted where the log did not see it
+        event(6, "unknown/x", "deleted", "t6"),
+        event(7, "run/r2", "deleted", "t7"),
+        event(8, "run/r3", "deleted", "t8"),
+        event(9, "run/r3", "deleted", "t8b"),  # while deleted: the first one holds
+        # After the bound (the counter when the collections were made): writers began
+        # these spans themselves, and closed those they began.
+        event(11, "run/r2", "restored", "t11"),  # closes the span begun before the bound
+        event(12, "run/r4", "deleted", "t12"),
+        event(13, "run/r4", "restored", "t13"),
+        event(14, "run/r3", "deleted", "t14"),  # a restoration the log did not see before
+    ]
+    deleted = [
+        {"node": "run/r1", "at": "t3-doc", "reason": "again"},
+        {"node": "datasets/d3", "at": "t0", "reason": None},  # deleted before the log
+        {"node": "run/r3", "at": "t14", "reason": None},
+    ]
+    closed, open_spans = deletion_spans(events, deleted, 10)
+    assert closed == [
+        {
+            "_key": layout.backfill_key("span", 1, "run/r1"),
+            "node": "run/r1",
+            "deletedAt": "t1",
+            "reason": "dup",
+            "restoredAt": "t2",
+        },
+        {
+            "_key": layout.backfill_key("span", 7, "run/r2"),
+            "node": "run/r2",
+            "deletedAt": "t7",
+            "reason": None,
+            "restoredAt": "t11",
+        },
+    ]
+    # The open span is the document's deletion (its time is the one reads compare), keyed
+    # as the span of the deletion the log holds open would be once closed; the node
+    # deleted by a writer after the bound has its writer's span (aql.insert_open_spans
+    # adds none where one is open).
+    assert open_spans == [
+        {
+            "_key": layout.backfill_key("span", 3, "run/r1"),
+            "node": "run/r1",
+            "deletedAt": "t3-doc",
+            "reason": "again",
+            "restoredAt": None,
+        },
+        {
+            "_key": layout.backfill_key("span", "datasets/d3", "t0"),
+            "node": "datasets/d3",
+            "deletedAt": "t0",
+            "reason": None,
+            "restoredAt": None,
+        },
+        {
+            "_key": layout.backfill_key("span", "run/r3", "t14"),
+            "node": "run/r3",
+            "deletedAt": "t14",
+            "reason": None,
+            "restoredAt": None,
+        },
+    ]
+    # Once restored, a run after makes the closed span of that key: nothing new.
+    again, _ = deletion_spans([*events, event(15, "run/r1", "restored", "t15")], [], 10)
+    assert [s["_key"] for s in again] == [s["_key"] for s in closed] + [open_spans[0]["_key"]]
+    # The same keys every run; keys ArangoDB takes (letters, digits, -).
+    assert deletion_spans(events, deleted, 10) == (closed, open_spans)
+    assert all(re.fullmatch(r"backfill-[0-9a-f]{40}", s["_key"]) for s in closed + open_spans)
+    assert set(layout.to_deletion_document("run/r1", "t", None)) == {"node", "deletedAt", "reason", "restoredAt"}
+
+
+def test_init_db_makes_removed_edges_from_the_change_log() -> None:
+    from metagate.store.arango_init import removed_edges
+
+    events = [
+        {"seq": 1, "edge": ["run_model", "run/r1", "model/m1"], "createdAt": "t1", "at": "t2"},
+        {"seq": 2, "edge": ["custom:monitors", "deployment/p1", "custom/r1"], "createdAt": "t3", "at": "t4"},
+        {"seq": 2, "edge": ["custom:gone", "deployment/p1", "custom/r1"], "createdAt": "t3", "at": "t4"},  # not declared
+        {"seq": 2, "edge": ["no_such_kind", "run/r1", "model/m1"], "createdAt": "t3", "at": "t4"},
+        {"seq": 5, "edge": ["run_model", "run/r1", "model/m1"], "createdAt": "t4", "at": "t5"},  # made again, removed again
+    ]
+    kept = removed_edges(events, {"monitors": End.FROM})
+
+    def keyed(seq: int, edge: Edge, at: str) -> tuple[str, dict[str, object]]:
+        collection, doc = layout.to_removed_edge_document(edge, at)
+        return collection, {"_key": layout.backfill_key("edge", seq, edge.kind, edge.from_id, edge.to_id), **doc}
+
+    assert kept == [
+        keyed(1, Edge("run_model", "run/r1", "model/m1", "t1"), "t2"),
+        keyed(2, Edge("custom:monitors", "deployment/p1", "custom/r1", "t3", upstream=End.FROM), "t4"),
+        keyed(5, Edge("run_model", "run/r1", "model/m1", "t4"), "t5"),
+    ]
+    assert len({doc["_key"] for _, doc in kept}) == 3
+
+
+def test_init_db_creates_what_reads_as_of_a_time_read_with_their_indexes() -> None:
+    by_name = {(i.collection, i.name): i for i in indexes()}
+    assert by_name[(layout.DELETIONS_COLLECTION, "metagate_deletions_node")].fields == ("node", "deletedAt")
+    assert by_name[(layout.DELETIONS_COLLECTION, "metagate_deletions_restored")].sparse
+    assert set(layout.REMOVED_EDGE_COLLECTIONS).isdisjoint(layout.EDGE_KINDS_BY_COLLECTION)

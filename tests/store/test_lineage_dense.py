@@ -192,7 +192,7 @@ def _walk(path: str, query: LineageQuery, cap: int | None = None) -> tuple[list[
     conn = sqlite3.connect(path)
     try:
         conn.set_progress_handler(count, 1)
-        rows = conn.execute(LINEAGE_SQL[query.kinds is None, False], params).fetchall()
+        rows = conn.execute(LINEAGE_SQL[query.kinds is None, False, False], params).fetchall()
     finally:
         conn.close()
     nodes = [(row[3], row[1], row[2]) for row in rows if row[0] == "n"]

@@ -19,7 +19,7 @@ from metagate.gateway.app import create_app
 from metagate.gateway.config import Settings
 from metagate.store import sqlite_schema
 from metagate.store.errors import Conflict, Unavailable
-from metagate.store.model import Direction, Edge, Kind, Node, new_id, utcnow
+from metagate.store.model import Direction, Edge, Kind, Node, Step, new_id, utcnow
 from metagate.store.port import (
     LineageQuery,
     ListQuery,
@@ -27,6 +27,7 @@ from metagate.store.port import (
     MetricHistoryQuery,
     MetricPoint,
     NameKey,
+    NeighborRequest,
     OrderField,
     ServingPeriod,
 )
@@ -790,3 +791,72 @@ async def test_commits_do_not_checkpoint_the_wal_and_it_stays_bounded_all_the_sa
     # begun again), 1,500 runs fill some 200 MB of WAL; checkpointed, a few MB (up to
     # some 30 on a slow or busy machine).
     assert largest < 64 * 1024 * 1024, largest
+
+
+async def test_migration_14_makes_deletion_spans_and_removed_edges_again_from_the_change_log(tmp_path: Path) -> None:
+    """A store written before migration 14 (its change log holds the deletions, restores
+    and removed edges): the migration makes the spans and removed edges as-of reads
+    walk, so that the graph as of a time before it answers as it was."""
+    path = tmp_path / "older.db"
+    store = SQLiteStore(str(path))
+    await store.open()
+    d, m = _dataset("d"), Node(id=new_id(Kind.MODEL), kind=Kind.MODEL, name="m", created_at=utcnow())
+    f = Node(id=new_id(Kind.FEATURESET), kind=Kind.FEATURESET, name="f", created_at=utcnow())
+    link = Edge("featureset_dataset", f.id, d.id, utcnow())
+    try:
+        async with store.write() as tx:
+            await tx.insert_nodes([d, m, f])
+            await tx.insert_edges([link])
+        async with store.write() as tx:
+            await tx.delete_nodes([d.id], utcnow(), "wrong file")
+        async with store.write() as tx:
+            await tx.restore_nodes([d.id])
+        async with store.write() as tx:
+            await tx.delete_nodes([m.id], utcnow(), "retired")
+        async with store.write() as tx:
+            await tx.delete_edges([link])
+        between = utcnow()
+        again = Edge("featureset_dataset", f.id, d.id, utcnow())
+        async with store.write() as tx:  # made, then removed and made again in one write
+            await tx.insert_edges([again])
+        async with store.write() as tx:
+            await tx.delete_edges([again])
+            await tx.insert_edges([replace(again, created_at=utcnow())])
+    finally:
+        await store.close()
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        made = {
+            "deletions": conn.execute("SELECT node_id, restored_at IS NULL, reason FROM deletions ORDER BY 1").fetchall(),
+            "removed": conn.execute("SELECT kind, from_id, to_id, created_at FROM removed_edges").fetchall(),
+        }
+        conn.execute("DELETE FROM deletions")
+        conn.execute("DELETE FROM removed_edges")
+        conn.execute("DROP TABLE deletions")
+        conn.execute("DROP TABLE removed_edges")
+        conn.execute("PRAGMA user_version = 13")
+    assert made["deletions"] == sorted([(d.id, 0, "wrong file"), (m.id, 1, "retired")])
+    assert made["removed"] == [
+        ("featureset_dataset", f.id, d.id, link.created_at),
+        ("featureset_dataset", f.id, d.id, again.created_at),
+    ]
+    reopened = SQLiteStore(str(path))
+    await reopened.open()
+    try:
+        async with reopened._read() as conn:
+            spans = await conn.execute_fetchall("SELECT node_id, restored_at IS NULL, reason FROM deletions ORDER BY 1")
+            removed = await conn.execute_fetchall("SELECT kind, from_id, to_id, created_at FROM removed_edges")
+            [(made_at,)] = await conn.execute_fetchall("SELECT at FROM changes WHERE seq = 1")
+            # Just before the last write: the edge as it was made the second time, whose
+            # span the last write's removal kept.
+            [(last,)] = await conn.execute_fetchall("SELECT max(removed_at) FROM removed_edges")
+            just_before = last[:-2] + chr(ord(last[-2]) - 1) + "Z" if last[-2] != "0" else last
+        pages = await reopened.neighbors(
+            [NeighborRequest(f.id, "featureset_dataset", Step.OUT, 5, as_of=at) for at in (made_at, between, just_before)]
+        )
+    finally:
+        await reopened.close()
+    assert [tuple(r) for r in spans] == made["deletions"]
+    assert [tuple(r) for r in removed] == made["removed"]
+    # As of the first write the featureset's dataset stood; then it was gone; then it
+    # stood again (made again since, in the write that removed it).
+    assert [[n.id for n, _ in p.items] for p in pages] == [[d.id], [], [d.id]]

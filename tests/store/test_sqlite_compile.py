@@ -75,6 +75,17 @@ OPERATIONS = {
         " nodes { id state spec env image modelPath } pageInfo { endCursor } } }",
         {},
     ),
+    "lineage_as_of": (
+        """query($id: ID!) { lineage(id: $id, limit: 100, asOf: "2026-06-01T12:00:00Z") { root { id }
+             nodes { depth node { id name tags attributes deletedAt ... on Run { model { name } } } }
+             edges { id from to } truncated } }""",
+        {"id": DEPLOYMENT},
+    ),
+    "node_as_of": (
+        """query($id: ID!) { node(id: $id, asOf: "2026-06-01T12:00:00Z") { ... on Deployment { name deletedAt
+             modelVersion { version } model { runs(first: 5) { nodes { name tags } } } } } }""",
+        {"id": DEPLOYMENT},
+    ),
     "two_roots": (
         """query($p: ID!, $d: ID!) { projectSummary(projectId: $p) { project { name } models runs deployments }
              impact: lineage(id: $d, direction: BOTH, limit: 10) { nodes { node { id } } } }""",
