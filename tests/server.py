@@ -26,10 +26,11 @@ TOKEN = TOKEN_PATTERN  # what a first start hands the operator
 
 
 class Server:
-    def __init__(self, store: Path, token: str | None = None, *args: str, **settings: str) -> None:
-        """``args``: more of serve's options; ``settings``: METAGATE_* variables by their
-        names without the prefix."""
-        self.port = free_port()
+    def __init__(self, store: Path, token: str | None = None, *args: str, port: int | None = None, **settings: str) -> None:
+        """``args``: more of serve's options; ``port``: the one to listen on (a free one
+        by default: one given is a restart's, in place of a process stopped);
+        ``settings``: METAGATE_* variables by their names without the prefix."""
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = store.with_name(f"server-{self.port}.log")
         env = {k: v for k, v in os.environ.items() if not k.startswith("METAGATE_")}

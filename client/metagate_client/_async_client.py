@@ -13,10 +13,11 @@ import httpx
 
 from metagate_client import _operations as ops
 from metagate_client._exceptions import DeadlineExceeded, Unavailable
-from metagate_client._models import Asset, Job, Lineage, Link, LoggedRun, LoggedStep, MetricPoint, ModelVersion, Move
+from metagate_client._models import Asset, Job, Lineage, Link, Logged, LoggedRun, LoggedStep, MetricPoint, ModelVersion, Move
 from metagate_client._operations import Call, Data, Ref, Request, StepAsset, Steps
 from metagate_client._run import RunRecorder, start_run
 from metagate_client._step import StepRecorder, finish_pipeline, start_pipeline
+from metagate_client._subscription import subscribe
 from metagate_client._transport import Endpoint
 
 T = TypeVar("T")
@@ -350,11 +351,45 @@ class AsyncClient:
         return await self._call(ops.find(kind, attribute, value, first=first))
 
     async def lineage(
-        self, node: Ref, direction: str = "upstream", depth: int | None = None, *, limit: int | None = None
+        self,
+        node: Ref,
+        direction: str = "upstream",
+        depth: int | None = None,
+        *,
+        limit: int | None = None,
+        as_of: dt.datetime | None = None,
     ) -> Lineage:
         """What ``node`` was derived from ("upstream"), what was derived from it
-        ("downstream"), or both, up to ``depth`` edges and ``limit`` nodes."""
-        return await self._call(ops.lineage(node, direction, depth, limit=limit))
+        ("downstream"), or both, up to ``depth`` edges and ``limit`` nodes; with ``as_of``,
+        in the graph as it was at that time (a time without a zone is UTC)."""
+        return await self._call(ops.lineage(node, direction, depth, limit=limit, as_of=as_of))
+
+    async def runs_logged(self, model: Ref, *, after: str | None = None) -> AsyncIterator[Logged]:
+        """The runs logged to ``model`` as they are logged, a change at a time, from after
+        the cursor ``after`` (None: from now on), for as long as it is iterated. A lost
+        connection (the gateway restarted) is opened again from the last change given,
+        retried as calls are: none is missed, none given twice.
+
+            async for change in mg.runs_logged(model):
+                print(change.at, [run.name for run in change.nodes])
+        """
+        variables = {"model": ops._id(model)}
+        async for event in subscribe(self._endpoint, ops.RUNS_LOGGED, "runLogged", variables, after):
+            yield ops.logged(event, "runs")
+
+    async def serving_perf_logged(self, deployment: Ref, *, after: str | None = None) -> AsyncIterator[Logged]:
+        """The serving-performance records logged to ``deployment``, as ``runs_logged``."""
+        variables = {"deployment": ops._id(deployment)}
+        async for event in subscribe(self._endpoint, ops.SERVING_PERF_LOGGED, "servingPerfLogged", variables, after):
+            yield ops.logged(event, "servingPerf")
+
+    async def subscribe(
+        self, document: str, field: str, variables: Mapping[str, Any] | None = None, *, after: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Each event of any subscription: ``document`` subscribes to ``field`` (taking
+        ``$after: String`` and selecting its ``cursor``), as ``runs_logged`` resumes."""
+        async for event in subscribe(self._endpoint, document, field, dict(variables or {}), after):
+            yield event
 
     async def execute(self, document: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The ``data`` of any GraphQL document. It is retried like every call: give a

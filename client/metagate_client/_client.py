@@ -342,10 +342,19 @@ class Client:
         ``value``; ``attribute="deployment_tag"`` finds by deployment tag."""
         return self._call(ops.find(kind, attribute, value, first=first))
 
-    def lineage(self, node: Ref, direction: str = "upstream", depth: int | None = None, *, limit: int | None = None) -> Lineage:
+    def lineage(
+        self,
+        node: Ref,
+        direction: str = "upstream",
+        depth: int | None = None,
+        *,
+        limit: int | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> Lineage:
         """What ``node`` was derived from ("upstream"), what was derived from it
-        ("downstream"), or both, up to ``depth`` edges and ``limit`` nodes."""
-        return self._call(ops.lineage(node, direction, depth, limit=limit))
+        ("downstream"), or both, up to ``depth`` edges and ``limit`` nodes; with ``as_of``,
+        in the graph as it was at that time (a time without a zone is UTC)."""
+        return self._call(ops.lineage(node, direction, depth, limit=limit, as_of=as_of))
 
     def execute(self, document: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The ``data`` of any GraphQL document. It is retried like every call: give a

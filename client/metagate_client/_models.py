@@ -127,3 +127,14 @@ class MetricPoint:
     value: float
     step: int
     timestamp: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class Logged:
+    """One change a subscription gives (``AsyncClient.runs_logged``,
+    ``serving_perf_logged``): what it logged, when (``at``, ISO-8601 UTC), and its
+    ``cursor``, to resume after it (``after=``)."""
+
+    cursor: str
+    at: str
+    nodes: tuple[Asset, ...]

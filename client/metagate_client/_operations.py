@@ -23,6 +23,7 @@ from metagate_client._models import (
     Lineage,
     LineageEntry,
     Link,
+    Logged,
     LoggedRun,
     LoggedStep,
     MetricPoint,
@@ -525,12 +526,14 @@ def _find(document: str, variables: Data) -> Steps[list[Asset]]:
     return [_asset(node) for node in data["search"]["nodes"]]
 
 
-def lineage(node: Ref, direction: str, depth: int | None, *, limit: int | None) -> Steps[Lineage]:
+def lineage(
+    node: Ref, direction: str, depth: int | None, *, limit: int | None, as_of: dt.datetime | None = None
+) -> Steps[Lineage]:
     data = yield _request(
-        "query($id: ID!, $direction: LineageDirection!, $depth: Int, $limit: Int) {"
-        " lineage(id: $id, direction: $direction, depth: $depth, limit: $limit) {"
+        "query($id: ID!, $direction: LineageDirection!, $depth: Int, $limit: Int, $asOf: DateTime) {"
+        " lineage(id: $id, direction: $direction, depth: $depth, limit: $limit, asOf: $asOf) {"
         f" root {{ {_NODE} }} nodes {{ depth direction node {{ {_NODE} }} }} edges {{ kind from to }} truncated }} }}",
-        {"id": _id(node), "direction": direction.upper(), "depth": depth, "limit": limit},
+        {"id": _id(node), "direction": direction.upper(), "depth": depth, "limit": limit, "asOf": _time(as_of)},
     )
     result = data["lineage"]
     return Lineage(
@@ -823,3 +826,17 @@ def metric_history(run: Ref, key: str, *, max_points: int | None) -> Steps[list[
         if not page["hasNextPage"]:
             return found
         after = page["endCursor"]
+
+
+# Subscriptions (``_subscription.subscribe``): each event's field, with its cursor.
+RUNS_LOGGED = (
+    f"subscription($model: ID!, $after: String) {{ runLogged(model: $model, after: $after) {{ cursor at runs {{ {_NODE} }} }} }}"
+)
+SERVING_PERF_LOGGED = (
+    "subscription($deployment: ID!, $after: String) {"
+    f" servingPerfLogged(deployment: $deployment, after: $after) {{ cursor at servingPerf {{ {_NODE} }} }} }}"
+)
+
+
+def logged(event: Data, nodes: str) -> Logged:
+    return Logged(cursor=event["cursor"], at=event["at"], nodes=tuple(_asset(n) for n in event[nodes]))
