@@ -11,7 +11,7 @@ import re
 import sys
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -26,9 +26,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types import ExecutionResult
 
 from metagate.gateway import openlineage
@@ -203,8 +205,21 @@ class _Answer(dict[str, Any]):
         self.body = body
 
 
+class _TextWebSocket(ASGIWebSocketAdapter):
+    """Sends each subscription message as a text frame, as graphql-transport-ws has them
+    (JSON text): a browser's client reads no binary frame."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        try:
+            await self.ws.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class MetagateGraphQL(GraphQL[Context, None]):
     schema: MetagateSchema
+    websocket_adapter_class = _TextWebSocket
 
     def __init__(self, settings: Settings, verified: VerifiedTokens, ui: UI, **options: Any) -> None:
         super().__init__(build_schema(settings.LIMITS), **options)

@@ -170,3 +170,23 @@ async def test_serving_periods_and_job_statuses_arrive_for_their_deployment_and_
         assert {s["job"]["id"] for s in statuses} == {job}
     finally:
         server.stop()
+
+
+async def test_every_message_is_a_text_frame_as_the_protocol_says(tmp_path: Path) -> None:
+    """graphql-transport-ws messages are JSON text: a browser's client (graphql-ws)
+    reads no binary frame, and gave up after the acknowledgement."""
+    server = Server(tmp_path / "s.db")
+    try:
+        ids = await asyncio.to_thread(_setup, server)
+        url = server.url.replace("http://", "ws://") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {server.token}"}}))
+            ack = await asyncio.wait_for(ws.recv(), 20)
+            assert isinstance(ack, str) and json.loads(ack)["type"] == "connection_ack"
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": RUNS, "variables": {"m": ids["m"]}}}))
+            await asyncio.sleep(0.2)
+            await asyncio.to_thread(server.gql, LOG_RUN, m=ids["m"], d=ids["d"], f=ids["f"], n="trial")
+            event = await asyncio.wait_for(ws.recv(), 20)
+            assert isinstance(event, str) and json.loads(event)["type"] == "next"
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 
 import { Json, KindBadge, Loading, NodeLink, type NodeRef, Problem, Tags, Time, kindOf } from "../components";
@@ -7,6 +7,7 @@ import { Metrics } from "./home";
 import { CurvesChart, Timeline } from "../chart";
 import { KIND_COLOURS, LineageGraph } from "./lineage";
 import { ServingChart } from "./serving";
+import { liveLabel, useLive } from "../live";
 
 const REF = "id name __typename";
 const PAGE = `nodes { ${REF} } pageInfo { hasNextPage }`;
@@ -268,10 +269,24 @@ type DeploymentNode = Any & {
   servingPerf: { nodes: (NodeRef & { periodStart: string | null; periodEnd: string | null; metrics: Record<string, number> })[]; pageInfo: { hasNextPage: boolean } };
 };
 
-/** What stands behind a deployment, as Arangopipe's lineage card showed it, and how it served. */
+type Period = DeploymentNode["servingPerf"]["nodes"][number];
+const SERVING_LOGGED = `subscription ServingLogged($deployment: ID!, $after: String) {
+  servingPerfLogged(deployment: $deployment, after: $after) { cursor servingPerf { ${REF} periodStart periodEnd metrics } }
+}`;
+
+/** What stands behind a deployment, as Arangopipe's lineage card showed it, and how it
+ * served: serving periods logged while the page is open join the chart as they come. */
 function DeploymentCard({ node }: { node: Any }) {
   const d = node as DeploymentNode;
   const run = d.modelParams?.run ?? null;
+  const [periods, setPeriods] = useState<Period[]>(d.servingPerf.nodes);
+  useEffect(() => setPeriods(d.servingPerf.nodes), [d.servingPerf.nodes]);
+  const live = useLive<{ cursor: string; servingPerf: Period[] }>(SERVING_LOGGED, { deployment: d.id }, "servingPerfLogged", d.id, (event) =>
+    setPeriods((held) => {
+      const known = new Set(held.map((p) => p.id));
+      return [...held, ...event.servingPerf.filter((p) => !known.has(p.id))];
+    }),
+  );
   return (
     <section className="card">
       <h2>Deployment card</h2>
@@ -297,8 +312,13 @@ function DeploymentCard({ node }: { node: Any }) {
         <dt>dev performance</dt>
         <dd>{run?.devPerf ? <Metrics metrics={run.devPerf.metrics} /> : <span className="none">none</span>}</dd>
       </dl>
-      <h3>Serving performance</h3>
-      <ServingChart periods={d.servingPerf.nodes} prefer={Object.keys(run?.devPerf?.metrics ?? {})} />
+      <h3>
+        Serving performance{" "}
+        <span className={`live-state ${live}`} role="status">
+          {liveLabel(live)}
+        </span>
+      </h3>
+      <ServingChart periods={periods} prefer={Object.keys(run?.devPerf?.metrics ?? {})} />
       <h3>Lineage</h3>
       <LineageGraph id={d.id} options={{ direction: "UPSTREAM", depth: 4, kinds: [], limit: 200 }} compact />
     </section>

@@ -5,17 +5,23 @@ import { ApiError, gql } from "../api";
 import { useQuery } from "../hooks";
 import { CurvesChart, LineChart } from "../chart";
 import { Loading, NodeLink, Problem, Time, formatValue } from "../components";
+import { liveLabel, useLive } from "../live";
 
+const RUN_FIELDS = "id name status createdAt deploymentTag tag modelParams { params } devPerf { metrics }";
 const RUNS = `query ModelRuns($id: ID!, $after: String) {
   node(id: $id) {
     __typename id name
     ... on Model {
       runs(first: 100, after: $after) {
-        nodes { id name status createdAt deploymentTag tag modelParams { params } devPerf { metrics } }
+        nodes { ${RUN_FIELDS} }
         pageInfo { hasNextPage endCursor }
       }
     }
   }
+}`;
+
+const RUNS_LOGGED = `subscription RunsLogged($model: ID!, $after: String) {
+  runLogged(model: $model, after: $after) { cursor runs { ${RUN_FIELDS} } }
 }`;
 
 interface RunRow {
@@ -118,6 +124,14 @@ export function RunsPage() {
     void load(null);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [id]);
+  // Runs logged from now on join the table as they are logged (once each, whatever the
+  // page loaded already).
+  const live = useLive<{ cursor: string; runs: RunRow[] }>(RUNS_LOGGED, { model: id }, "runLogged", model?.runs ? id : null, (event) =>
+    setRuns((held) => {
+      const known = new Set(held.map((r) => r.id));
+      return [...event.runs.filter((r) => !known.has(r.id)), ...held];
+    }),
+  );
 
   const columns = useMemo<Column[]>(() => {
     const params = [...new Set(runs.flatMap((r) => Object.keys(r.modelParams?.params ?? {})))].sort();
@@ -185,6 +199,9 @@ export function RunsPage() {
         <span className="muted">
           {" "}
           {shown.length} of {runs.length} runs{next ? " loaded so far" : ""}
+        </span>
+        <span className={`live-state ${live}`} role="status">
+          {liveLabel(live)}
         </span>
       </section>
       <section>
