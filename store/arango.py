@@ -59,7 +59,7 @@ from metagate.store.model import (
     step_toward_end,
     utcnow,
 )
-from metagate.store.plan import LineageRoot, NodeRoot, Plan
+from metagate.store.plan import Plan
 from metagate.store.port import (
     History,
     HistoryEntry,
@@ -299,9 +299,10 @@ class _Runner:
         its requests are application/json and its Serializer/Deserializer are JSON text
         (arangoasync.serialization).
 
-        A plan that reads as of a time is left to the executor: the compiled AQL reads
-        the graph as it is (the executor's store reads as of a time answer it)."""
-        if not self.store.compiled_reads or reads_as_of(plan):
+        A plan that reads as of a time (``node(id, asOf:)``, ``lineage(asOf:)``) is
+        compiled too: its nodes and hops read as ``get_nodes(as_of=)``, ``neighbors``
+        and ``lineage`` read them then."""
+        if not self.store.compiled_reads:
             return None
         compiled = plan.memo.get("arango")
         if compiled is None:
@@ -392,15 +393,6 @@ class _Runner:
         found = await self.run(aql.stored_edges([layout.edge_document_id(e) for e in edges]))
         # Arangopipe's edges carry no createdAt: stored, at a time not known.
         return [None if d is None else d.get("createdAt") or layout.UNKNOWN_TIME for d in found]
-
-
-def reads_as_of(plan: Plan) -> bool:
-    """Whether a root of ``plan`` reads the graph as of a time."""
-    return any(
-        (isinstance(root, NodeRoot) and root.as_of is not None)
-        or (isinstance(root, LineageRoot) and root.query.as_of is not None)
-        for root in plan.roots
-    )
 
 
 def neighbor_pages(

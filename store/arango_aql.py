@@ -769,6 +769,14 @@ def node_state(b: Binder, doc: str, at: str) -> tuple[str, str]:
     ``at``, or null. Marks by (node, action, at) (``metagate_change_nodes_changed``);
     marks written before they held a time, by their entry's; spans by (node, deletedAt)
     (``metagate_deletions_node``): the last begun at or before ``at``."""
+    lets, parts, deleted = node_then(b, doc, at)
+    return lets, f"parts: {parts}, deleted: {deleted}"
+
+
+def node_then(b: Binder, doc: str, at: str, name: str = "as") -> tuple[str, str, str]:
+    """``node_state``'s LETs, the variable that holds its ``parts`` and the expression of
+    its ``deleted``; ``name``: the prefix of the variables the LETs declare (a query that
+    reads nodes within nodes' answers names each its own)."""
     marks = b.collection(layout.CHANGE_NODES_COLLECTION)
     changed = b.value(Action.CHANGED.value)
     entries = b.value(layout.CHANGES_COLLECTION)
@@ -776,19 +784,20 @@ def node_state(b: Binder, doc: str, at: str) -> tuple[str, str]:
     spans = b.collection(layout.DELETIONS_COLLECTION)
     mark = f"FOR m IN {marks} FILTER m.node == {doc}._id AND m.action == {changed}"
     lets = (
-        f" LET as_marks = UNION(({mark} AND m.at > {at} RETURN {{seq: m.seq, before: m.before}}),"
+        f" LET {name}_marks = UNION(({mark} AND m.at > {at} RETURN {{seq: m.seq, before: m.before}}),"
         f" ({mark} AND m.at == null FILTER DOCUMENT(CONCAT({entries}, '/', m.seq)).at > {at}"
         " RETURN {seq: m.seq, before: m.before}))"
-        " LET as_before = (FOR m IN as_marks SORT m.seq RETURN m.before)"
-        f" LET as_parts = (FOR part IN {parts} RETURN FIRST(FOR x IN as_before FILTER HAS(x, part) LIMIT 1 RETURN [x[part]]))"
-        f" LET as_span = FIRST(FOR s IN {spans} FILTER s.node == {doc}._id AND s.deletedAt <= {at}"
+        f" LET {name}_before = (FOR m IN {name}_marks SORT m.seq RETURN m.before)"
+        f" LET {name}_parts = (FOR part IN {parts}"
+        f" RETURN FIRST(FOR x IN {name}_before FILTER HAS(x, part) LIMIT 1 RETURN [x[part]]))"
+        f" LET {name}_span = FIRST(FOR s IN {spans} FILTER s.node == {doc}._id AND s.deletedAt <= {at}"
         " SORT s.deletedAt DESC LIMIT 1 RETURN s)"
     )
     deleted = (
         f"(({doc}.deletedAt != null AND {doc}.deletedAt <= {at}) ? [{doc}.deletedAt, {doc}.deletedReason]"
-        f" : (as_span.restoredAt > {at} ? [as_span.deletedAt, as_span.reason] : null))"
+        f" : ({name}_span.restoredAt > {at} ? [{name}_span.deletedAt, {name}_span.reason] : null))"
     )
-    return lets, f"parts: as_parts, deleted: {deleted}"
+    return lets, f"{name}_parts", deleted
 
 
 def get_nodes_as_of(ids: Sequence[str], at: str) -> Query:

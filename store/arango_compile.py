@@ -21,6 +21,15 @@ leave them out, and a live lineage or a summary of a deleted node is not answere
 executor says what it answers). A hop follows a live node's live edges and a deleted
 node's hidden ones, decided in the query by the node it starts from.
 
+A root as of a time (``node(id, asOf:)``, ``lineage(asOf:)``: ``port.LineageQuery``) is
+answered as the adapter's reads as of a time answer it (``aql.get_nodes_as_of``,
+``aql._neighbors_as_of``, ``aql.lineage``): the node made by then, deleted then or not;
+every node it answers with its parts and deletion of then (``aql.node_then``, whose
+variables each node names its own); each hop along the edges that stood then, stored
+(hidden or not) or removed since, to far ends made by then and, unless the near node
+was deleted then, live then; the lineage's walk ``lineage_walk`` as of then, and its
+edges those that stood then.
+
 One thing AQL cannot write is a Float: JSON has one kind of number, and ArangoDB
 writes a double with an integral value as an integer (``3``, not ``3.0``). So
 ``finishing`` (Python, after the query, only where the plan asks for these) makes the
@@ -45,7 +54,8 @@ from typing import Any
 
 from metagate.store import arango_aql as aql
 from metagate.store import arango_layout as layout
-from metagate.store.arango_aql import Binder, Query
+from metagate.store.arango_aql import AsOf, Binder, Query
+from metagate.store.changes import PARTS
 from metagate.store.model import CUSTOM_EDGE_PREFIX, EDGE_KINDS, KINDS, Direction, Kind, Step, ValueType, kind_of
 from metagate.store.plan import (
     Base,
@@ -114,6 +124,11 @@ class _Compiler:
     def __init__(self) -> None:
         self.b = Binder(share=True)
         self._names = 0
+        # While a root as of a time is compiled: the time's placeholders. Every node it
+        # answers is read as of then (``aql.node_then``), and ``_then`` holds, per
+        # document expression, the variables of its state: its parts and its deletion.
+        self.at: AsOf | None = None
+        self._then: dict[str, tuple[str, str]] = {}
 
     def var(self, prefix: str) -> str:
         """A variable name no other part of the query uses (names nest: a subquery may
@@ -137,7 +152,18 @@ class _Compiler:
     def node(self, doc: str, select: Selection, kind: Kind | None = None) -> str:
         """The answer for the document ``doc`` (an expression, never null); ``kind``: the
         kind it is known to be, else its collection chooses among ``select``'s kinds
-        (AQL evaluates only the branch of a ternary chosen, from 3.12.1 on)."""
+        (AQL evaluates only the branch of a ternary chosen, from 3.12.1 on). As of a time,
+        the document's state then is read first (``aql.node_then``), once for every
+        branch."""
+        if self.at is not None and doc not in self._then:
+            name, dead = self.var("as"), self.var("dz")
+            lets, parts, deleted = aql.node_then(self.b, doc, self.at.at, name)
+            self._then[doc] = (parts, dead)
+            try:
+                answer = self.node(doc, select, kind)
+            finally:
+                del self._then[doc]
+            return f"FIRST({lets.strip()} LET {dead} = {deleted} RETURN {answer})"
         if kind is not None:
             fields = select.by_kind.get(kind)
             return self.fields(doc, kind, fields) if fields is not None else "null"
@@ -170,7 +196,23 @@ class _Compiler:
         return f"CONCAT({self.const(kind.value + '/')}, {key})"
 
     def base(self, doc: str, kind: Kind, name: str) -> str:
-        """As ``layout.from_document`` reads a document (``x || y``: AQL's ``or``)."""
+        """As ``layout.from_document`` reads a document (``x || y``: AQL's ``or``); as of a
+        time, as ``layout.node_as_of`` reads it, its parts and deletion those of then."""
+        then = self._then.get(doc)
+        if then is not None:
+            parts, dead = then
+            if name == "deletedAt":
+                return f"({dead} != null ? {_api_time(f'{dead}[0]')} : null)"
+            if name == "deletedReason":
+                return f"({dead} != null ? {dead}[1] : null)"
+            if name in ("tags", "attributes"):
+                held = f"{parts}[{PARTS.index(name)}]"
+                now = (
+                    f"({doc}.tags || [])"
+                    if name == "tags"
+                    else aql.attributes(doc, self.const(layout.non_attribute_fields(kind)))
+                )
+                return f"({held} != null ? {held}[0] : {now})"
         if name == "id":
             return _b64url(self.node_id(kind, f"{doc}._key"))
         if name == "kind":
@@ -196,6 +238,10 @@ class _Compiler:
         where the layout maps it (and holds a value there, or set aside while the node is
         deleted)."""
         value = aql.typed_field(self.b, kind, f.stored, doc)
+        then = self._then.get(doc)
+        if then is not None:  # the fields of then, where a change after it holds them
+            held = f"{then[0]}[{PARTS.index('fields')}]"
+            value = f"({held} != null ? {held}[0][{self.const(f.stored)}] : {value})"
         if f.type is ValueType.TIME:
             return f"(IS_STRING({value}) ? {_api_time(value)} : null)"
         if f.type is ValueType.JSON:
@@ -214,6 +260,8 @@ class _Compiler:
         """``FOR v ... LIMIT``: the neighbours of ``start`` newest first, as the adapter's
         ``neighbors`` reads them: along its live edges, or, a deleted node, along its
         hidden ones (it is read by id, or in a lineage or list of deleted nodes too)."""
+        if self.at is not None:
+            return self.neighbours_then(v, start, edge_kind, step, limit, after)
         t, e = self.var("t"), self.var("e")
         direction = layout.physical_direction(edge_kind, step)
         coll = self.b.collection(layout.EDGE_COLLECTIONS[edge_kind].name)
@@ -226,6 +274,41 @@ class _Compiler:
             earlier = aql.key_before(v, self.b.value(key)) if key is not None else self.b.value(before)
             cut = f" FILTER {aql.after_cursor(t, at, earlier)}"
         return aql.newest_first(v, e, aql.edge_of(e, start), t, direction, start, coll, self.unknown, limit, cut)
+
+    def neighbours_then(self, v: str, start: str, edge_kind: str, step: Step, limit: str, after: tuple[Any, str] | None) -> str:
+        """``neighbours`` as of a time, as the adapter's ``neighbors`` reads them then
+        (``aql._neighbors_as_of``): the far ends of the ``edge_kind`` edges that stood
+        then (stored and created by then, hidden or not; removed since, created by then
+        and removed after), made by then and, unless ``start`` was deleted then (its
+        state's deletion, decided in the query), live then: not deleted now since then or
+        before, and no span of theirs held then (``aql.no_span_held``)."""
+        at = self.at
+        assert at is not None
+        t, n, ne, o, oe = self.var("t"), self.var("n"), self.var("e"), self.var("o"), self.var("e")
+        dead = f"{self._then[start][1]} != null"
+        direction = layout.physical_direction(edge_kind, step)
+        coll = self.b.collection(layout.EDGE_COLLECTIONS[edge_kind].name)
+        removed_name, removed_direction = layout.removed_hop(edge_kind, step)
+        removed = self.b.collection(removed_name)
+        stored = f"(FOR {n}, {ne} IN 1..1 {direction} {start} {coll} FILTER {ne}.createdAt <= {at.at} RETURN {n})"
+        kept = (
+            f"(FOR {o}, {oe} IN 1..1 {removed_direction} {start} {removed}"
+            f" FILTER {oe}.kind == {self.const(edge_kind)} AND {oe}.createdAt <= {at.at} AND {oe}.removedAt > {at.at} RETURN {o})"
+        )
+        cut = ""
+        if after is not None:
+            cursor = self.b.value(after[0])
+            key, before = aql.after_position(after, _target(edge_kind, step))
+            earlier = aql.key_before(v, self.b.value(key)) if key is not None else self.b.value(before)
+            cut = f" FILTER {aql.after_cursor(t, cursor, earlier)}"
+        return (
+            f"FOR {v} IN UNION({stored}, {kept})"
+            f" FILTER {v} != null AND {v}.createdAt <= {at.at}"
+            f" AND (({dead}) OR NOT ({v}.deletedAt != null AND {v}.deletedAt <= {at.at}))"
+            f" LET {t} = ({v}.createdAt || {self.unknown}){cut}"
+            f" FILTER ({dead}) OR {aql.no_span_held(self.b, v, at.at)}"
+            f" SORT {t} DESC, TO_HEX({v}._key) DESC LIMIT {limit}"
+        )
 
     def follow(self, doc: str, f: Follow) -> str:
         v = self.var("n")
@@ -285,6 +368,15 @@ class _Compiler:
         self, root: NodeRoot | NodesRoot | NamedRoot | ListRoot | LineageRoot | SummaryRoot, s: str
     ) -> tuple[list[str], str]:
         """The LETs that answer ``root`` into ``s``, and what must hold to answer it."""
+        as_of = root.as_of if isinstance(root, NodeRoot) else root.query.as_of if isinstance(root, LineageRoot) else None
+        if as_of is not None:
+            # The time's descending key serves the walk's removed edges alone.
+            at = self.b.value(as_of)
+            self.at = AsOf(at, self.b.value(layout.descending_time(as_of)) if isinstance(root, LineageRoot) else "")
+            try:
+                return self.root_then(root, s)
+            finally:
+                self.at = None
         if isinstance(root, NodeRoot):
             doc = f"DOCUMENT({self.b.value(layout.document_id(root.id))})"
             return [f"LET {s} = {self.maybe(doc, root.select, kind_of(root.id))}"], f"{s} != null"
@@ -297,6 +389,22 @@ class _Compiler:
         if isinstance(root, LineageRoot):
             return [f"LET {s} = {self.lineage(root)}"], f"{s} != null"
         return [f"LET {s} = {self.summary(root)}"], f"{s} != null"
+
+    def root_then(
+        self, root: NodeRoot | NodesRoot | NamedRoot | ListRoot | LineageRoot | SummaryRoot, s: str
+    ) -> tuple[list[str], str]:
+        """A root as of a time: a node (``node(id, asOf:)``) or a lineage. The node that
+        answers is one made by then, deleted then or not (``get_nodes(as_of=)``: the
+        executor's ``get_node_at``), as it was then."""
+        assert self.at is not None
+        if isinstance(root, NodeRoot):
+            n = self.var("n")
+            doc = f"DOCUMENT({self.b.value(layout.document_id(root.id))})"
+            made = f"{n} != null AND {n}.createdAt <= {self.at.at}"
+            answer = f"FIRST(FOR {n} IN [{doc}] FILTER {made} RETURN {self.node(n, root.select, kind_of(root.id))})"
+            return [f"LET {s} = {answer}"], f"{s} != null"
+        assert isinstance(root, LineageRoot)
+        return [f"LET {s} = {self.lineage(root)}"], f"{s} != null"
 
     def nodes(self, root: NodesRoot) -> str:
         a = self.var("a")
@@ -330,7 +438,8 @@ class _Compiler:
     def lineage(self, root: LineageRoot) -> str:
         """The answer, or null when the start node does not exist, or is deleted and the
         walk is of live nodes (the walk then does not run; the executor says what
-        such a start answers)."""
+        such a start answers). As of a time: null when the start was not made by then;
+        deleted then, it answers, its walk empty (``lineage_walk`` stops at it)."""
         q = root.query
         start = self.b.value(layout.document_id(q.start))
         # "l": lineage_walk's own names (c0, w0, ...) are visible from no scope of ours.
@@ -339,6 +448,8 @@ class _Compiler:
         lets = f" LET {w} = FIRST({self.walk(root, start)})" if walked else ""
         parts = [(f[0] if isinstance(f, tuple) else f.key, self.lineage_part(f, n, w, root)) for f in root.fields]
         live = "" if q.include_deleted else f" AND {n}.deletedAt == null"
+        if self.at is not None:  # a start made by then, deleted then or not (its walk is then empty)
+            live = f" AND {n}.createdAt <= {self.at.at}"
         return f"FIRST(FOR {n} IN [DOCUMENT({start})] FILTER {n} != null{live}{lets} RETURN {self.obj(parts)})"
 
     def lineage_part(
@@ -393,7 +504,7 @@ class _Compiler:
             f" TO_HEX(h.v.createdAt || {self.unknown}), TO_HEX(h.v._key)"
         )
         text = (
-            aql.lineage_walk(self.b, q.direction, start, depth, limit, collections, q.kinds, q.include_deleted)
+            aql.lineage_walk(self.b, q.direction, start, depth, limit, collections, q.kinds, q.include_deleted, as_of=self.at)
             + f" LET ordered = (FOR h IN found SORT {order} RETURN h)"
             + f" LET kept = SLICE(ordered, 0, {limit})"
         )
@@ -409,27 +520,39 @@ class _Compiler:
         the same walk reached above the depth, to a node kept (live edges, or, ``hidden``,
         hidden ones too); distinct as logical edges, ``{kind, src, dst, at}``."""
         ways = aql.walks(direction)
+        then = self.at
         live = "" if hidden else f" FILTER {aql.live_edge('e')}"
-        lets = [f" LET ids = APPEND([{start}], kept[*].v._id)"]
+        origin = f"[{start}]"
+        if then is not None:
+            # As of a time (``aql.lineage``): the edges that stood then, stored or removed
+            # since; the start's own only where the walk could step from it.
+            live = f" FILTER {aql.existed('e', then)}"
+            origin = f"((origin != null AND {aql.present_and_live('origin', then, hidden)}) ? [{start}] : [])"
+        lets = [] if then is None else [f" LET origin = DOCUMENT({start})"]
+        lets.append(f" LET ids = APPEND({origin}, kept[*].v._id)")
         for i, way in enumerate(ways):
             near = (
-                f"APPEND([{start}], (FOR h IN kept FILTER h.dir == {self.const(way.value)} AND h.depth < {depth} RETURN h.v._id))"
+                f"APPEND({origin}, (FOR h IN kept FILTER h.dir == {self.const(way.value)} AND h.depth < {depth} RETURN h.v._id))"
             )
-            lets.append(
-                f" LET e{i} = (FOR vid IN {near} FOR v, e IN 1..1 {aql.traversal(self.b, way, 'vid')}{live}"
-                " FILTER v._id IN ids RETURN e)"
-            )
+            hop = aql.traversal(self.b, way, "vid", removed=then is not None)
+            lets.append(f" LET e{i} = (FOR vid IN {near} FOR v, e IN 1..1 {hop}{live} FILTER v._id IN ids RETURN e)")
+        # A removed edge (as of a time): as a declared one, but its kind the logical one.
+        removed = {layout.REMOVED_LINEAGE_COLLECTION: {"custom": True, "removed": True}} if then is not None else {}
         ends = self.const(
             {name: _ends(logical) for logical, name in _edge_collections()}
             # A declared edge: its kind and way round are its own, and its ends of any kind.
             | {layout.CUSTOM_LINEAGE_COLLECTION: {"custom": True}}
+            | removed
         )
         kinds = self.const({c: k.value + "/" for k, c in layout.VERTEX_COLLECTIONS.items()})
+        kind = f"CONCAT({self.const(CUSTOM_EDGE_PREFIX)}, e.kind)"
+        if then is not None:
+            kind = f"(q.removed == true ? e.kind : {kind})"
         logical = (
             f"LET q = {ends}[PARSE_IDENTIFIER(e).collection]"
             " LET flip = q.custom ? e.reversed == true : q.flip"
             " LET a = PARSE_IDENTIFIER(flip ? e._to : e._from) LET z = PARSE_IDENTIFIER(flip ? e._from : e._to)"
-            f" RETURN q.custom ? {{kind: CONCAT({self.const(CUSTOM_EDGE_PREFIX)}, e.kind),"
+            f" RETURN q.custom ? {{kind: {kind},"
             f" src: CONCAT({kinds}[a.collection], a.key),"
             f" dst: CONCAT({kinds}[z.collection], z.key), at: e.createdAt || {self.unknown}}}"
             " : {kind: q.kind, src: CONCAT(q.src, a.key),"

@@ -4,7 +4,6 @@ is bound (ArangoDB rejects unused or missing bind parameters). No server needed.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import json
 import math
@@ -1356,23 +1355,6 @@ async def test_lineage_as_of_a_time_answers_the_nodes_as_they_were_and_the_edges
     assert answer.truncated
     # The removed edge the walk stepped along, read back as the logical edge it was.
     assert answer.edges == [Edge("run_model", "run/r1", "model/m1", "2026-11-02T00:00:00.000000Z")]
-
-
-def test_a_plan_that_reads_as_of_a_time_is_left_to_the_executor() -> None:
-    from metagate.store.arango import _Runner, reads_as_of
-    from metagate.store.plan import Base, LineageRoot, NodeRoot, Plan, Selection
-
-    select = Selection({Kind.RUN: (Base("id", "id"),)})
-    then = Plan((NodeRoot("node", "run/r1", select, as_of=AS_OF),))
-    walk = Plan((LineageRoot("lineage", LineageQuery("run/r1", Direction.BOTH, 3, 10, as_of=AS_OF), False, ()),))
-    now = Plan((NodeRoot("node", "run/r1", select),))
-    assert [reads_as_of(p) for p in (then, walk, now)] == [True, True, False]
-    store = ArangoStore(ArangoSettings("http://localhost:8529", "m", "root", ""))
-    store.compiled_reads = True
-    runner = _Runner(store, None)
-    for plan in (then, walk):
-        assert asyncio.run(runner.answer(plan)) is None
-        assert "arango" not in plan.memo  # not even compiled
 
 
 async def test_every_write_declares_what_reads_as_of_a_time_read() -> None:

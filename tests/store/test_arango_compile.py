@@ -321,8 +321,26 @@ def pending_jobs() -> Plan:
     return plan_of(*OPERATIONS["pending_jobs"])
 
 
+def node_as_of() -> Plan:
+    """node(id, asOf:) of a deployment: its state then, and its model's runs (a page) and
+    version along the edges that stood then (the planner's plan of the query)."""
+    from tests.store.test_sqlite_compile import OPERATIONS, plan_of
+
+    return plan_of(*OPERATIONS["node_as_of"])
+
+
+def lineage_as_of() -> Plan:
+    """lineage(id, asOf:): the walk as of then, each node's tags, attributes and deletion
+    then, a run's model as of then, and the edges that stood then."""
+    from tests.store.test_sqlite_compile import OPERATIONS, plan_of
+
+    return plan_of(*OPERATIONS["lineage_as_of"])
+
+
 PLANS = {
     "model_zoo": model_zoo,
+    "node_as_of": node_as_of,
+    "lineage_as_of": lineage_as_of,
     "pending_jobs": pending_jobs,
     "nested_node": nested_node,
     "nodes_by_ids": nodes_by_ids,
@@ -1485,3 +1503,85 @@ def test_roots_answer_deleted_nodes_by_id_and_leave_them_to_the_executor_elsewhe
     assert "FILTER n2 != null LET" in walk and ".gone" not in walk
     assert "AND d.deletedAt == null SORT d.createdAt, d._key LIMIT 2" in compile_plan(named_in_scope()).text
     assert "FILTER d.deletedAt == null" not in compile_plan(deleted_runs_listed()).text
+
+
+# --------------------------------------------------------------------------------------
+# Reads as of a time: compiled, as the store's reads as of a time read.
+# --------------------------------------------------------------------------------------
+
+AS_OF = "2026-06-01T12:00:00.000000Z"
+
+
+def test_a_nodes_fields_as_of_a_time_are_those_the_store_reads_then() -> None:
+    compiler = _Compiler()
+    compiler._then["d"] = ("P", "D")  # the state's variables: parts, deletion
+    bind = compiler.b.bind
+    tag = Typed("deploymentTag", "deploymentTag", ValueType.TEXT)
+    run = Node("run/k", Kind.RUN, "r", "2026-05-01T10:00:00.000000Z", "model/m", ("now",), {"a": 2}, {"deploymentTag": "prod"})
+    before = [[{"a": 1}], [["then"]], [{"deploymentTag": "dev"}]]
+    states = [
+        ([None, None, None], None),
+        (before, None),
+        ([None, [["then"]], None], [DELETED, "dup"]),
+        (before, [DELETED, None]),
+    ]
+    for node in (run, replace(run, deleted_at=DELETED)):
+        doc = {"_id": "run/k", **layout.to_document(node)}
+        for parts, deleted in states:
+            then = layout.node_as_of(doc, parts, deleted, AS_OF)
+            state = {"d": doc, "P": parts, "D": deleted}
+            assert evaluate(compiler.base("d", Kind.RUN, "deletedAt"), state, bind) == (
+                api_time(then.deleted_at) if then.deleted_at else None
+            )
+            assert evaluate(compiler.base("d", Kind.RUN, "deletedReason"), state, bind) == then.deleted_reason
+            assert evaluate(compiler.base("d", Kind.RUN, "tags"), state, bind) == list(then.tags)
+            assert evaluate(compiler.base("d", Kind.RUN, "attributes"), state, bind) == then.attributes
+            assert evaluate(compiler.typed("d", Kind.RUN, tag), state, bind) == then.fields["deploymentTag"]
+            assert evaluate(compiler.base("d", Kind.RUN, "name"), state, bind) == then.name
+
+
+def test_a_hop_as_of_a_time_follows_the_edges_the_stores_neighbours_follow_then() -> None:
+    query = compile_plan(node_as_of())
+    text, bind = query.text, query.bind
+    [at] = [f"@{k}" for k, v in bind.items() if v == AS_OF]
+    removed = next(f"@{k}" for k, v in bind.items() if v == layout.REMOVED_LINEAGE_COLLECTION)
+    # Stored edges made by then, hidden or not, and the removed ones that stood then.
+    assert f"FILTER e8.createdAt <= {at} RETURN n7)" in text
+    assert f"OUTBOUND n2 {removed} FILTER e10.kind == " in text
+    assert f"AND e10.createdAt <= {at} AND e10.removedAt > {at} RETURN o9))" in text
+    assert "gone" not in text
+    # Far ends made by then and, unless the near node was deleted then, live then.
+    assert f"FILTER n5 != null AND n5.createdAt <= {at} AND ((dz4 != null) OR NOT (n5.deletedAt != null" in text
+    assert "FILTER (dz4 != null) OR LENGTH(FOR s IN " in text
+    # The node answered is one made by then, deleted then or not.
+    assert f"FILTER n2 != null AND n2.createdAt <= {at} RETURN FIRST(LET as3_marks" in text
+    assert ".deletedAt == null" not in text
+
+
+def test_a_lineage_as_of_a_time_walks_as_the_stores_does_and_reads_its_nodes_then() -> None:
+    plan = lineage_as_of()
+    [root] = plan.roots
+    assert isinstance(root, LineageRoot) and root.query.as_of is not None
+    query = compile_plan(plan)
+    text, bind = query.text, query.bind
+    [at] = [f"@{k}" for k, v in bind.items() if v == AS_OF]
+    [key] = [f"@{k}" for k, v in bind.items() if v == layout.descending_time(AS_OF)]
+    walk = aql.lineage_walk(aql.Binder(), Direction.UPSTREAM, "@s", "@d", "@l", None, None, as_of=aql.AsOf(at, key))
+    # lineage_walk with as_of: its revived spans, its PRUNE and its tests of each edge.
+    for part in ("LET revivedSet = ZIP(revived, revived)", aql.existed_on_path(aql.AsOf(at, key))):
+        assert part in walk and part in text
+    assert f" PRUNE LENGTH(p.edges) >= reach OR {aql.absent_or_dead('v', aql.AsOf(at, key), False)} " in text
+    # The start answers made by then, deleted then or not; the edges that stood then.
+    assert f"FILTER n2 != null AND n2.createdAt <= {at} LET l3" in text
+    assert f"FILTER {aql.existed('e', aql.AsOf(at, key))} FILTER v._id IN ids" in text
+    assert "(q.removed == true ? e.kind : CONCAT(" in text
+
+
+async def test_plans_as_of_a_time_are_answered_by_the_compiled_query() -> None:
+    for plan in (node_as_of(), lineage_as_of()):
+        reader = _Reader({"ok": True, "data": {"x": 1}})
+        assert await _store(reader).answer(plan) == {"x": 1}
+        assert reader.queries == [compile_plan(plan)]
+    # The time travels as a bind variable, as every value does.
+    query = compile_plan(node_as_of())
+    assert AS_OF not in query.text and AS_OF in query.bind.values()
