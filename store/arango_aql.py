@@ -840,7 +840,7 @@ def _neighbors_as_of(b: Binder, group: Sequence[NeighborRequest], unknown: str) 
     probe = "" if first.from_deleted else f" FILTER {no_span_held(b, 'v', 'r.asOf')}"
     lets, state = node_state(b, "v", "r.asOf")
     return (
-        f"(FOR r IN {wanted} RETURN (FOR v IN UNION({stored}, {kept})"
+        f"(FOR r IN {wanted} RETURN (FOR v IN UNION_DISTINCT({stored}, {kept})"
         f" FILTER v != null AND v.createdAt <= r.asOf{live}"
         f" LET t = (v.createdAt || {unknown}) FILTER r.at == null OR {after_cursor('t', 'r.at', before)}{probe}"
         f" SORT t DESC, TO_HEX(v._key) DESC LIMIT {limit}{lets} RETURN {{d: v, {state}}}))"

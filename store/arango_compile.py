@@ -265,15 +265,19 @@ class _Compiler:
         t, e = self.var("t"), self.var("e")
         direction = layout.physical_direction(edge_kind, step)
         coll = self.b.collection(layout.EDGE_COLLECTIONS[edge_kind].name)
-        cut = ""
-        if after is not None:
-            # Whether a neighbour's id sorts before the cursor's, decided here: by its key
-            # when the cursor's id is of the neighbours' kind, else the same for all.
-            at = self.b.value(after[0])
-            key, before = aql.after_position(after, _target(edge_kind, step))
-            earlier = aql.key_before(v, self.b.value(key)) if key is not None else self.b.value(before)
-            cut = f" FILTER {aql.after_cursor(t, at, earlier)}"
+        cut = self.cursor_cut(v, t, edge_kind, step, after)
         return aql.newest_first(v, e, aql.edge_of(e, start), t, direction, start, coll, self.unknown, limit, cut)
+
+    def cursor_cut(self, v: str, t: str, edge_kind: str, step: Step, after: tuple[Any, str] | None) -> str:
+        """`` FILTER``: the neighbours past the cursor ``after`` (none: ""). Whether a
+        neighbour's id sorts before the cursor's is decided here: by its key when the
+        cursor's id is of the neighbours' kind, else the same for all."""
+        if after is None:
+            return ""
+        at = self.b.value(after[0])
+        key, before = aql.after_position(after, _target(edge_kind, step))
+        earlier = aql.key_before(v, self.b.value(key)) if key is not None else self.b.value(before)
+        return f" FILTER {aql.after_cursor(t, at, earlier)}"
 
     def neighbours_then(self, v: str, start: str, edge_kind: str, step: Step, limit: str, after: tuple[Any, str] | None) -> str:
         """``neighbours`` as of a time, as the adapter's ``neighbors`` reads them then
@@ -295,14 +299,10 @@ class _Compiler:
             f"(FOR {o}, {oe} IN 1..1 {removed_direction} {start} {removed}"
             f" FILTER {oe}.kind == {self.const(edge_kind)} AND {oe}.createdAt <= {at.at} AND {oe}.removedAt > {at.at} RETURN {o})"
         )
-        cut = ""
-        if after is not None:
-            cursor = self.b.value(after[0])
-            key, before = aql.after_position(after, _target(edge_kind, step))
-            earlier = aql.key_before(v, self.b.value(key)) if key is not None else self.b.value(before)
-            cut = f" FILTER {aql.after_cursor(t, cursor, earlier)}"
+        cut = self.cursor_cut(v, t, edge_kind, step, after)
         return (
-            f"FOR {v} IN UNION({stored}, {kept})"
+            # Once: an edge removed and made again in one write may stand twice for an instant.
+            f"FOR {v} IN UNION_DISTINCT({stored}, {kept})"
             f" FILTER {v} != null AND {v}.createdAt <= {at.at}"
             f" AND (({dead}) OR NOT ({v}.deletedAt != null AND {v}.deletedAt <= {at.at}))"
             f" LET {t} = ({v}.createdAt || {self.unknown}){cut}"

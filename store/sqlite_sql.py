@@ -4,6 +4,7 @@ constants; every value is a placeholder."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -187,6 +188,17 @@ def _custom_walk(t: str, v: dict[str, str], i: int, c: CustomWalk, fanned: bool,
     return rows("edges", live, first)
 
 
+def _steps_table(steps: Sequence[WalkStep]) -> str:
+    """The steps as a table of (edge kind, direction, from kind, to kind, whether walked
+    from the from end), constants of ours."""
+    rows = ", ".join(
+        f"('{s.edge.name}', '{s.direction.value}', '{s.edge.from_kind.value}', '{s.edge.to_kind.value}',"
+        f" {1 if s.step is Step.OUT else 0})"
+        for s in steps
+    )
+    return f"(SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES {rows}))"
+
+
 def _followed(t: str, v: dict[str, str], hidden: bool) -> str:
     """The edges the walk's steps follow between two nodes kept, read from the end with
     few edges of the kind (a node kept may have thousands at its other end, while the
@@ -202,12 +214,7 @@ def _followed(t: str, v: dict[str, str], hidden: bool) -> str:
         shapes.setdefault(sparse_step(s.edge) or Step.OUT, []).append(s)
     selects = []
     for sparse, steps in shapes.items():
-        rows = ", ".join(
-            f"('{s.edge.name}', '{s.direction.value}', '{s.edge.from_kind.value}', '{s.edge.to_kind.value}',"
-            f" {1 if s.step is Step.OUT else 0})"
-            for s in steps
-        )
-        table = f"(SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES {rows}))"
+        table = _steps_table(steps)
         joined = {
             Step.OUT: f"{t}kept a CROSS JOIN {table} s CROSS JOIN edges e CROSS JOIN {t}kept b",
             Step.IN: f"{t}kept b CROSS JOIN {table} s CROSS JOIN edges e CROSS JOIN {t}kept a",
@@ -235,12 +242,7 @@ def _followed(t: str, v: dict[str, str], hidden: bool) -> str:
     # Removed ones (few, of built-in kinds only): each kept node's read by one probe,
     # then matched to the steps; not one that also stood stored then (removed and made
     # again in one write, it may stand twice for an instant).
-    every = ", ".join(
-        f"('{s.edge.name}', '{s.direction.value}', '{s.edge.from_kind.value}', '{s.edge.to_kind.value}',"
-        f" {1 if s.step is Step.OUT else 0})"
-        for s in WALK_STEPS
-    )
-    table = f"(SELECT column1 AS edge, column2 AS dir, column3 AS fk, column4 AS tk, column5 AS wa FROM (VALUES {every}))"
+    table = _steps_table(WALK_STEPS)
     removed = [
         f"""
     SELECT e.kind, e.from_id, e.to_id, e.created_at

@@ -13,7 +13,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
-from metagate_client._exceptions import BY_CODE, Forbidden, MetagateError, Unauthenticated, Unavailable, UnexpectedResponse
+from metagate_client._exceptions import Forbidden, MetagateError, Unauthenticated, Unavailable, UnexpectedResponse
 from metagate_client._transport import Endpoint
 
 _PROTOCOL = Subprotocol("graphql-transport-ws")
@@ -27,15 +27,6 @@ def _ws_url(url: str) -> str:
     if url.startswith("http://"):
         return "ws://" + url[len("http://") :]
     return url
-
-
-def _error(errors: list[Any]) -> MetagateError:
-    first = errors[0] if errors and isinstance(errors[0], dict) else {}
-    extensions = first.get("extensions")
-    code = extensions.get("code") if isinstance(extensions, dict) else None
-    code = code if isinstance(code, str) else "INTERNAL"
-    message = str(first.get("message") or "the gateway reported an error without a message")
-    return BY_CODE.get(code, MetagateError)(message, code=code)
 
 
 def _refusal(endpoint: Endpoint, closed: websockets.ConnectionClosed) -> MetagateError | None:
@@ -97,12 +88,12 @@ async def subscribe(
                 elif kind == "next":
                     payload = message.get("payload") or {}
                     if payload.get("errors"):
-                        raise _error(payload["errors"])
+                        raise endpoint.graphql_error(payload["errors"])
                     event = payload["data"][field]
                     cursor, attempt = event["cursor"], 0
                     yield event
                 elif kind == "error":
-                    raise _error(message.get("payload") or [])
+                    raise endpoint.graphql_error(message.get("payload") or [{}])
                 elif kind == "complete":
                     return
         except websockets.ConnectionClosed as closed:

@@ -101,6 +101,10 @@ class Endpoint:
         )
 
     def _raise_graphql_error(self, errors: list[Any], request_id: str | None) -> NoReturn:
+        raise self.graphql_error(errors, request_id)
+
+    def graphql_error(self, errors: list[Any], request_id: str | None = None) -> MetagateError:
+        """The error a GraphQL ``errors`` list says: its first one's code, and message."""
         first = errors[0] if isinstance(errors[0], dict) else {}
         extensions = first.get("extensions")
         code = extensions.get("code") if isinstance(extensions, dict) else None
@@ -110,7 +114,7 @@ class Endpoint:
             message += f" (and {len(errors) - 1} more)"
         if code == "UNAUTHENTICATED":
             message += self._token_hint()
-        raise BY_CODE.get(code, MetagateError)(message, code=code, request_id=request_id)
+        return BY_CODE.get(code, MetagateError)(message, code=code, request_id=request_id)
 
     def _token_hint(self) -> str:
         if self.token is None:

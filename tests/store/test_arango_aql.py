@@ -1171,7 +1171,7 @@ def test_neighbours_as_of_a_time_follow_stored_and_removed_edges_that_existed_th
     # A model's runs: stored model -> run (run_models), removed model -> run (a run is
     # run_model's upstream end), both read out from the model.
     union = (
-        " RETURN (FOR v IN UNION((FOR n, ne IN 1..1 OUTBOUND r.s @@c1 FILTER ne.createdAt <= r.asOf RETURN n),"
+        " RETURN (FOR v IN UNION_DISTINCT((FOR n, ne IN 1..1 OUTBOUND r.s @@c1 FILTER ne.createdAt <= r.asOf RETURN n),"
         " (FOR o, oe IN 1..1 OUTBOUND r.s @@c2 FILTER oe.kind == @v3 AND oe.createdAt <= r.asOf"
         " AND oe.removedAt > r.asOf RETURN o))"
     )
